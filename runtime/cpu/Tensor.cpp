@@ -1,0 +1,120 @@
+//===- Tensor.cpp - tensor descriptors --------------------------*- C++ -*-===//
+
+#include "Error.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+using rasprt::fail;
+using rasprt::succeed;
+
+extern "C" size_t rasprt_dtype_size(rasprt_dtype dtype) {
+  switch (dtype) {
+  case RASPRT_F32:
+  case RASPRT_I32:
+    return 4;
+  case RASPRT_F16:
+  case RASPRT_BF16:
+    return 2;
+  case RASPRT_I64:
+    return 8;
+  case RASPRT_BOOL:
+    return 1;
+  }
+  return 0;
+}
+
+extern "C" const char *rasprt_dtype_name(rasprt_dtype dtype) {
+  switch (dtype) {
+  case RASPRT_F32:
+    return "f32";
+  case RASPRT_F16:
+    return "f16";
+  case RASPRT_BF16:
+    return "bf16";
+  case RASPRT_I32:
+    return "i32";
+  case RASPRT_I64:
+    return "i64";
+  case RASPRT_BOOL:
+    return "bool";
+  }
+  return "unknown";
+}
+
+extern "C" int64_t rasprt_tensor_numel(const rasprt_tensor *tensor) {
+  int64_t numel = 1;
+  for (int32_t i = 0; i < tensor->rank; ++i)
+    numel *= tensor->shape[i];
+  return numel;
+}
+
+extern "C" int rasprt_tensor_is_contiguous(const rasprt_tensor *tensor) {
+  int64_t expected = 1;
+  for (int32_t i = tensor->rank - 1; i >= 0; --i) {
+    // Strides of size-1 dimensions never matter.
+    if (tensor->shape[i] != 1 && tensor->strides[i] != expected)
+      return 0;
+    expected *= tensor->shape[i];
+  }
+  return 1;
+}
+
+extern "C" rasprt_status rasprt_tensor_alloc(rasprt_tensor *out,
+                                             rasprt_dtype dtype, int32_t rank,
+                                             const int64_t *shape) {
+  if (!out || (rank > 0 && !shape))
+    return fail(RASPRT_ERROR_INVALID_ARGUMENT,
+                "rasprt_tensor_alloc: null descriptor or shape");
+  size_t elementSize = rasprt_dtype_size(dtype);
+  if (elementSize == 0)
+    return fail(RASPRT_ERROR_INVALID_ARGUMENT,
+                "rasprt_tensor_alloc: unknown dtype " +
+                    std::to_string(static_cast<int>(dtype)));
+  if (rank < 0 || rank > RASPRT_MAX_RANK)
+    return fail(RASPRT_ERROR_INVALID_ARGUMENT,
+                "rasprt_tensor_alloc: rank " + std::to_string(rank) +
+                    " is outside [0, " + std::to_string(RASPRT_MAX_RANK) + "]");
+
+  rasprt_tensor t{};
+  t.dtype = dtype;
+  t.rank = rank;
+  // Row-major strides, and a byte count that must not overflow.
+  size_t bytes = elementSize;
+  for (int32_t i = rank - 1; i >= 0; --i) {
+    if (shape[i] < 0)
+      return fail(RASPRT_ERROR_INVALID_ARGUMENT,
+                  "rasprt_tensor_alloc: dimension " + std::to_string(i) +
+                      " has negative size " + std::to_string(shape[i]));
+    t.shape[i] = shape[i];
+    t.strides[i] = static_cast<int64_t>(bytes / elementSize);
+    if (shape[i] != 0 &&
+        bytes > std::numeric_limits<size_t>::max() / shape[i])
+      return fail(RASPRT_ERROR_OUT_OF_MEMORY,
+                  "rasprt_tensor_alloc: size overflows");
+    bytes *= static_cast<size_t>(shape[i]);
+  }
+  // aligned_alloc wants a multiple of the alignment, and a non-zero size.
+  size_t rounded = (bytes + RASPRT_ALIGNMENT - 1) / RASPRT_ALIGNMENT *
+                   RASPRT_ALIGNMENT;
+  if (rounded == 0)
+    rounded = RASPRT_ALIGNMENT;
+  t.data = std::aligned_alloc(RASPRT_ALIGNMENT, rounded);
+  if (!t.data)
+    return fail(RASPRT_ERROR_OUT_OF_MEMORY,
+                "rasprt_tensor_alloc: cannot allocate " +
+                    std::to_string(bytes) + " bytes");
+  std::memset(t.data, 0, rounded);
+  t.owns_data = 1;
+  *out = t;
+  return succeed();
+}
+
+extern "C" void rasprt_tensor_free(rasprt_tensor *tensor) {
+  if (!tensor)
+    return;
+  if (tensor->owns_data)
+    std::free(tensor->data);
+  *tensor = rasprt_tensor{};
+}

@@ -1,0 +1,101 @@
+/*===- rasprt.h - the raspc runtime, C ABI ------------------------*- C -*-===*\
+|*                                                                            *|
+|* What a compiled model links against, and nothing else: tensor              *|
+|* descriptors, error reporting and tensor files. No LLVM or MLIR in here.    *|
+|*                                                                            *|
+|* Conventions: functions return a rasprt_status; on failure the calling      *|
+|* thread's rasprt_last_error() holds a message naming what was wrong, and    *|
+|* output arguments are left untouched (an output file is not created).      *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef RASPRT_RASPRT_H
+#define RASPRT_RASPRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define RASPRT_API __attribute__((visibility("default")))
+#else
+#define RASPRT_API
+#endif
+
+/// The largest rank a tensor descriptor holds.
+#define RASPRT_MAX_RANK 8
+
+/// Byte alignment of every buffer the runtime allocates (one cache line, so
+/// 512-bit loads never split lines).
+#define RASPRT_ALIGNMENT 64
+
+typedef enum rasprt_status {
+  RASPRT_OK = 0,
+  RASPRT_ERROR_INVALID_ARGUMENT = 1, /* a null pointer, a bad rank or dtype */
+  RASPRT_ERROR_OUT_OF_MEMORY = 2,
+  RASPRT_ERROR_IO = 3,     /* a file could not be opened, read or written */
+  RASPRT_ERROR_FORMAT = 4, /* a file's contents are malformed or truncated */
+  RASPRT_ERROR_UNSUPPORTED = 5, /* well formed, but not something we handle */
+} rasprt_status;
+
+typedef enum rasprt_dtype {
+  RASPRT_F32 = 0,
+  RASPRT_F16 = 1,
+  RASPRT_BF16 = 2,
+  RASPRT_I32 = 3,
+  RASPRT_I64 = 4,
+  RASPRT_BOOL = 5, /* one byte per element, 0 or 1 */
+} rasprt_dtype;
+
+/// A strided view of a tensor. Strides count elements, not bytes.
+typedef struct rasprt_tensor {
+  void *data;
+  rasprt_dtype dtype;
+  int32_t rank;
+  int64_t shape[RASPRT_MAX_RANK];
+  int64_t strides[RASPRT_MAX_RANK];
+  /* Nonzero when `data` was allocated by the runtime and is released by
+     rasprt_tensor_free. */
+  int32_t owns_data;
+} rasprt_tensor;
+
+/// The message of the last failure on this thread ("" when none).
+RASPRT_API const char *rasprt_last_error(void);
+/// The name of a status code, e.g. "format error".
+RASPRT_API const char *rasprt_status_name(rasprt_status status);
+
+/// Bytes per element, or 0 for an unknown dtype.
+RASPRT_API size_t rasprt_dtype_size(rasprt_dtype dtype);
+/// The dtype's name as the language spells it: "f32", "bf16", "i32", ...
+RASPRT_API const char *rasprt_dtype_name(rasprt_dtype dtype);
+
+/// Number of elements (1 for rank 0).
+RASPRT_API int64_t rasprt_tensor_numel(const rasprt_tensor *tensor);
+/// Whether the strides are the row-major strides of the shape.
+RASPRT_API int rasprt_tensor_is_contiguous(const rasprt_tensor *tensor);
+
+/// Allocates a zero-filled, row-major, RASPRT_ALIGNMENT-aligned tensor.
+RASPRT_API rasprt_status rasprt_tensor_alloc(rasprt_tensor *out,
+                                             rasprt_dtype dtype, int32_t rank,
+                                             const int64_t *shape);
+/// Releases what rasprt_tensor_alloc or rasprt_npy_read allocated; clears the
+/// descriptor. Safe on a descriptor that does not own its data.
+RASPRT_API void rasprt_tensor_free(rasprt_tensor *tensor);
+
+/// Reads a NumPy .npy file (format 1.0-3.0, little-endian, C order) of
+/// float32, float16, int32, int64 or bool into a newly allocated tensor.
+RASPRT_API rasprt_status rasprt_npy_read(const char *path, rasprt_tensor *out);
+/// Writes a tensor (any strides) as a C-order .npy file. bf16 has no NumPy
+/// dtype and is rejected. Writes to a temporary file first, so a failure
+/// never leaves a partial file at `path`.
+RASPRT_API rasprt_status rasprt_npy_write(const char *path,
+                                          const rasprt_tensor *tensor);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* RASPRT_RASPRT_H */

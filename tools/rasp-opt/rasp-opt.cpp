@@ -1,0 +1,28 @@
+//===- rasp-opt.cpp - mlir-opt with the attn dialect ------------*- C++ -*-===//
+//
+// The driver for writing and testing passes: every upstream dialect, pass and
+// extension, plus raspc's own. `--load-pass-plugin` and
+// `--load-dialect-plugin` come from MlirOptMain.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Attn/IR/AttnDialect.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::attn::AttnDialect>();
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "raspc optimizer driver: the attn dialect and its passes\n",
+      registry));
+}
