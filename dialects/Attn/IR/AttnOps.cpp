@@ -106,10 +106,11 @@ static ParseResult parseDefaultValue(OpAsmParser &parser, TypedAttr &value,
   Attribute attr;
   if (parser.parseAttribute(attr, shaped.getElementType()))
     return failure();
+  // The verifier explains what else is wrong; here we only need a TypedAttr.
   value = dyn_cast<TypedAttr>(attr);
   if (!value)
     return parser.emitError(parser.getCurrentLocation(),
-                            "default must be a number");
+                            "default must be an integer or float constant");
   return success();
 }
 
@@ -135,6 +136,9 @@ LogicalResult AggregateOp::verify() {
              << valueType << ", not " << resultType;
     break;
   }
+  if (!isa<IntegerAttr, FloatAttr>(getDefaultValue()))
+    return emitOpError("default must be an integer or float constant, not ")
+           << getDefaultValue();
   if (getDefaultValue().getType() != resultType)
     return emitOpError("default value has type ")
            << getDefaultValue().getType()

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+#===- test.sh - run the whole raspc test suite ------------------------------===#
+#
+# The README's second command. Builds first (through setup.sh, which also
+# installs what is missing), then runs the lit suite and every ctest, and
+# ends with one summary line.
+#
+# Environment: BUILD_DIR (default: build), JOBS (default: 2).
+#===----------------------------------------------------------------------===#
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+JOBS="${JOBS:-2}"
+export BUILD_DIR JOBS
+
+"$ROOT/scripts/setup.sh" --no-run || { echo "test.sh: build failed"; exit 1; }
+
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+
+# ctest runs the lit suite as one test ('lit') and each gtest case as its own;
+# lit's own summary is printed so every lit test is counted.
+printf '\n==> Running ctest (lit suite + unit tests)\n'
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" | tee "$LOG"
+ctest_rc=${PIPESTATUS[0]}
+
+# Summarize per test: each lit test counts, not the one 'lit' ctest that
+# holds them. ctest keeps each test's output in LastTest.log.
+ctest_total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$LOG" | tail -1)
+ctest_failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$LOG" | tail -1)
+lit_log="$BUILD_DIR/Testing/Temporary/LastTest.log"
+lit_passed=$(sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p' "$lit_log" | tail -1)
+lit_failed=$(sed -n 's/^ *Failed *: *\([0-9]*\).*/\1/p' "$lit_log" | tail -1)
+lit_ok=1
+grep -q "^Failed Tests" "$lit_log" && lit_ok=0
+unit_total=$(( ${ctest_total:-0} - 1 ))
+unit_failed=$(( ${ctest_failed:-0} - (lit_ok ? 0 : 1) ))
+passed=$(( ${lit_passed:-0} + unit_total - unit_failed ))
+failed=$(( ${lit_failed:-0} + unit_failed ))
+
+echo
+echo "lit: ${lit_passed:-0} passed, ${lit_failed:-0} failed; unit and other ctests: $((unit_total - unit_failed)) passed, $unit_failed failed"
+if [[ $ctest_rc -eq 0 ]]; then
+  echo "raspc tests: PASS"
+else
+  echo "raspc tests: FAIL (see the output above)"
+fi
+echo "summary: $passed passed, $failed failed"
+exit $ctest_rc
