@@ -1,0 +1,858 @@
+//===- MLIRGen.cpp - a checked program to the attn dialect ------*- C++ -*-===//
+//
+// Emits a Program as a func.func: RASP operations become attn ops on rank-1
+// tensors, per-element work becomes linalg.generic bodies, and model layers
+// become linalg/tensor ops around attn.attention. Sema has already checked
+// everything a user can get wrong, so failures here are compiler bugs and
+// surface as verifier errors at the node's location.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MLIRGen.h"
+
+#include "Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/IRMapping.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/Support/SourceMgr.h"
+
+
+using namespace mlir;
+using namespace raspc;
+using program::Dim;
+using program::DType;
+using program::Elem;
+using program::Node;
+using program::Program;
+using program::Vocab;
+using NodeOp = program::Op;
+using ast::BinaryOp;
+
+void raspc::registerMLIRGenDialects(DialectRegistry &registry) {
+  registry.insert<attn::AttnDialect, func::FuncDialect, arith::ArithDialect,
+                  math::MathDialect, tensor::TensorDialect,
+                  linalg::LinalgDialect>();
+}
+
+namespace {
+
+using utils::IteratorType;
+
+class Generator {
+public:
+  Generator(MLIRContext &context, const Program &program,
+            const llvm::SourceMgr &sourceMgr, unsigned bufferId)
+      : context(context), builder(&context), program(program),
+        sourceMgr(sourceMgr), bufferId(bufferId) {}
+
+  OwningOpRef<ModuleOp> run();
+
+private:
+  MLIRContext &context;
+  OpBuilder builder;
+  const Program &program;
+  const llvm::SourceMgr &sourceMgr;
+  unsigned bufferId;
+
+  func::FuncOp function;
+  llvm::DenseMap<const Node *, Value> values; // outside bodies
+  /// Inside a body: the block arguments that Arg nodes read, and values
+  /// emitted in this body.
+  struct BodyState {
+    llvm::SmallVector<Value> args;
+    llvm::DenseMap<const Node *, Value> values;
+  };
+  BodyState *currentBody = nullptr;
+
+  Location loc(ast::Loc l) {
+    if (!l.isValid())
+      return builder.getUnknownLoc();
+    auto [line, column] = sourceMgr.getLineAndColumn(l, bufferId);
+    return FileLineColLoc::get(
+        &context, sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier(),
+        line, column);
+  }
+
+  //===--- Types ----------------------------------------------------------===//
+
+  Type elemType(Elem e) {
+    switch (e) {
+    case Elem::Int: return builder.getI64Type();
+    case Elem::Float: return builder.getF32Type();
+    case Elem::Bool: return builder.getI1Type();
+    case Elem::Token: return builder.getI32Type();
+    }
+    return {};
+  }
+  Type dtype(DType d) {
+    switch (d) {
+    case DType::F32: return builder.getF32Type();
+    case DType::F16: return builder.getF16Type();
+    case DType::BF16: return builder.getBF16Type();
+    case DType::I32: return builder.getI32Type();
+    }
+    return {};
+  }
+  RankedTensorType sequenceType(Elem e) {
+    return RankedTensorType::get({ShapedType::kDynamic}, elemType(e));
+  }
+  RankedTensorType tensorType(const program::Type &t) {
+    SmallVector<int64_t> shape;
+    for (const Dim &d : t.dims)
+      shape.push_back(d.isStatic() ? d.size : ShapedType::kDynamic);
+    return RankedTensorType::get(shape, dtype(t.dtype));
+  }
+  Type selectorType() { return attn::SelectorType::get(&context); }
+  RankedTensorType typeOf(const Node *n) {
+    if (n->type.isTensor())
+      return tensorType(n->type);
+    return sequenceType(n->type.elem);
+  }
+
+  //===--- Helpers --------------------------------------------------------===//
+
+  /// The sizes of the dynamic dimensions of `v`, for tensor.empty.
+  SmallVector<Value> dynamicSizes(Location l, Value v) {
+    SmallVector<Value> sizes;
+    auto type = cast<RankedTensorType>(v.getType());
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      if (type.isDynamicDim(i))
+        sizes.push_back(tensor::DimOp::create(builder, l, v, i));
+    return sizes;
+  }
+  Value emptyLike(Location l, Value shapeSource, Type elem) {
+    auto type = cast<RankedTensorType>(shapeSource.getType());
+    return tensor::EmptyOp::create(builder, l, type.getShape(), elem,
+                                   dynamicSizes(l, shapeSource));
+  }
+  /// The sequence length, read from the first input.
+  Value length(Location l) {
+    Value input = function.getArgument(0);
+    return tensor::DimOp::create(builder, l, input, 0);
+  }
+  Value constantFloat(Location l, Type type, double v) {
+    return arith::ConstantOp::create(builder, l, type, builder.getFloatAttr(type, v));
+  }
+  Value constantInt(Location l, Type type, int64_t v) {
+    return arith::ConstantOp::create(builder, l, type, builder.getIntegerAttr(type, v));
+  }
+
+  //===--- Emission -------------------------------------------------------===//
+
+  Value emit(const Node *n);
+  Value emitOutside(const Node *n);
+  Value emitScalar(const Node *n);
+  Value emitMap(const Node *n);
+  Value emitSelect(const Node *n);
+  Value emitAggregate(const Node *n);
+  Value emitUnary(Location l, const Node *n, Value x);
+  Value emitBinary(Location l, BinaryOp op, Elem operandElem, Value a, Value b);
+  Value emitElementwise(const Node *n);
+  Value emitMatMul(const Node *n);
+  Value emitNorm(const Node *n);
+  Value emitHeads(const Node *n);
+  Value emitMergeHeads(const Node *n);
+  Value emitRope(const Node *n);
+  Value emitAttention(const Node *n);
+  /// Emits `body` into a new block of `region` with `argTypes`, mapping Arg
+  /// index i to block argument `argMap(i)`, and terminates it with `yield`.
+  void emitBodyRegion(Region &region, TypeRange argTypes, const Node *body,
+                      llvm::function_ref<Value(Block &, int64_t)> argFor,
+                      Location l);
+};
+
+OwningOpRef<ModuleOp> Generator::run() {
+  Location moduleLoc = loc(program.loc);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(moduleLoc);
+  builder.setInsertionPointToEnd(module->getBody());
+
+  SmallVector<Type> argTypes;
+  for (const Node *input : program.inputs)
+    argTypes.push_back(typeOf(input));
+  for (const Node *param : program.params)
+    argTypes.push_back(tensorType(param->type));
+  Type resultType = typeOf(program.result);
+  function = func::FuncOp::create(builder, moduleLoc, program.name,
+                                  builder.getFunctionType(argTypes, resultType));
+
+  // The ABI: inputs in order, then parameters; their names, vocabularies and
+  // encodings ride on attributes for the runtime and for people.
+  unsigned argIndex = 0;
+  auto vocabAttr = [&](const Vocab *vocab) {
+    SmallVector<Attribute> words;
+    for (const std::string &w : vocab->words)
+      words.push_back(builder.getStringAttr(w));
+    return builder.getArrayAttr(words);
+  };
+  for (auto [i, input] : llvm::enumerate(program.inputs)) {
+    function.setArgAttr(argIndex, "raspc.input",
+                        builder.getStringAttr(program.inputNames[i]));
+    if (input->type.elem == Elem::Token && input->type.vocab && !input->type.isTensor()) {
+      function.setArgAttr(argIndex, "raspc.vocab", vocabAttr(input->type.vocab));
+      if (input->type.vocab->open)
+        function.setArgAttr(argIndex, "raspc.open_vocab", builder.getUnitAttr());
+    }
+    ++argIndex;
+  }
+  for (const Node *param : program.params)
+    function.setArgAttr(argIndex++, "raspc.param", builder.getStringAttr(param->name));
+  const program::Type &rt = program.result->type;
+  if (rt.isSequence()) {
+    function.setResultAttr(0, "raspc.encoding",
+                           builder.getStringAttr(rt.numerical ? "numerical" : "categorical"));
+    if (rt.elem == Elem::Token && rt.vocab)
+      function.setResultAttr(0, "raspc.vocab", vocabAttr(rt.vocab));
+  }
+
+  Block *entry = function.addEntryBlock();
+  builder.setInsertionPointToStart(entry);
+  for (auto [i, input] : llvm::enumerate(program.inputs))
+    values[input] = entry->getArgument(i);
+  for (auto [i, param] : llvm::enumerate(program.params))
+    values[param] = entry->getArgument(program.inputs.size() + i);
+  Value result = emit(program.result);
+  func::ReturnOp::create(builder, loc(program.result->loc), result);
+  return module;
+}
+
+Value Generator::emit(const Node *n) {
+  if (currentBody) {
+    if (auto it = currentBody->values.find(n); it != currentBody->values.end())
+      return it->second;
+    // Values of the enclosing function (inputs) are visible inside bodies.
+    if (auto it = values.find(n); it != values.end())
+      return it->second;
+    Value v = emitScalar(n);
+    currentBody->values[n] = v;
+    return v;
+  }
+  if (auto it = values.find(n); it != values.end())
+    return it->second;
+  Value v = emitOutside(n);
+  values[n] = v;
+  return v;
+}
+
+Value Generator::emitOutside(const Node *n) {
+  Location l = loc(n->loc);
+  switch (n->op) {
+  case NodeOp::Indices: {
+    Value len = length(l);
+    auto gen = tensor::GenerateOp::create(builder, l, sequenceType(Elem::Int),
+                                          ValueRange{len});
+    OpBuilder::InsertionGuard guard(builder);
+    Block *block = builder.createBlock(&gen.getBody(), {}, {builder.getIndexType()}, {l});
+    Value i = arith::IndexCastOp::create(builder, l, builder.getI64Type(),
+                                         block->getArgument(0));
+    tensor::YieldOp::create(builder, l, i);
+    return gen;
+  }
+  case NodeOp::Map:
+    return emitMap(n);
+  case NodeOp::Select:
+    return emitSelect(n);
+  case NodeOp::SelectorAnd:
+    return attn::AndOp::create(builder, l, selectorType(), emit(n->operands[0]), emit(n->operands[1]));
+  case NodeOp::SelectorOr:
+    return attn::OrOp::create(builder, l, selectorType(), emit(n->operands[0]), emit(n->operands[1]));
+  case NodeOp::SelectorNot:
+    return attn::NotOp::create(builder, l, selectorType(), emit(n->operands[0]));
+  case NodeOp::SelectorWidth:
+    return attn::SelectorWidthOp::create(builder, l, sequenceType(Elem::Int),
+                                         emit(n->operands[0]));
+  case NodeOp::Aggregate:
+    return emitAggregate(n);
+  case NodeOp::MatMul:
+    return emitMatMul(n);
+  case NodeOp::Elementwise:
+    return emitElementwise(n);
+  case NodeOp::LayerNorm:
+  case NodeOp::RMSNorm:
+    return emitNorm(n);
+  case NodeOp::Heads:
+    return emitHeads(n);
+  case NodeOp::MergeHeads:
+    return emitMergeHeads(n);
+  case NodeOp::Rope:
+    return emitRope(n);
+  case NodeOp::Attention:
+    return emitAttention(n);
+  default:
+    // Scalars used outside a body (a sequence of one constant, say) are
+    // broadcast by Sema into a Map; the rest are scalars proper.
+    return emitScalar(n);
+  }
+}
+
+Value Generator::emitScalar(const Node *n) {
+  Location l = loc(n->loc);
+  switch (n->op) {
+  case NodeOp::Arg:
+    return currentBody->args[n->intValue];
+  case NodeOp::Constant: {
+    Type type = elemType(n->type.elem);
+    switch (n->type.elem) {
+    case Elem::Float: return constantFloat(l, type, n->floatValue);
+    case Elem::Bool: return constantInt(l, type, n->boolValue);
+    default: return constantInt(l, type, n->intValue);
+    }
+  }
+  case NodeOp::Length:
+    return arith::IndexCastOp::create(builder, l, builder.getI64Type(), length(l));
+  case NodeOp::Unary:
+    return emitUnary(l, n, emit(n->operands[0]));
+  case NodeOp::Binary:
+    return emitBinary(l, n->binaryOp, n->operands[0]->type.elem,
+                      emit(n->operands[0]), emit(n->operands[1]));
+  case NodeOp::Cast: {
+    Value x = emit(n->operands[0]);
+    Elem from = n->operands[0]->type.elem, to = n->type.elem;
+    Type type = elemType(to);
+    if (to == Elem::Float)
+      return from == Elem::Bool
+                 ? Value(arith::UIToFPOp::create(builder, l, type, x))
+                 : Value(arith::SIToFPOp::create(builder, l, type, x));
+    if (to == Elem::Int)
+      return from == Elem::Bool ? Value(arith::ExtUIOp::create(builder, l, type, x))
+                                : Value(arith::FPToSIOp::create(builder, l, type, x));
+    return x;
+  }
+  case NodeOp::Lookup: {
+    Value key = emit(n->operands[0]);
+    Elem keyElem = n->operands[0]->type.elem;
+    Value result = emit(n->defaultValue);
+    for (auto it = n->table.rbegin(); it != n->table.rend(); ++it) {
+      Value match = emitBinary(l, BinaryOp::Eq, keyElem, key, emit(it->first));
+      result = arith::SelectOp::create(builder, l, match, emit(it->second), result);
+    }
+    return result;
+  }
+  case NodeOp::Extract: {
+    Value input = emit(n->operands[0]);
+    Value pos = arith::IndexCastOp::create(builder, l, builder.getIndexType(),
+                                           emit(n->operands[1]));
+    Value v = tensor::ExtractOp::create(builder, l, input, ValueRange{pos});
+    if (n->type.elem == Elem::Int)
+      return arith::ExtSIOp::create(builder, l, builder.getI64Type(), v);
+    if (v.getType() != builder.getF32Type())
+      return arith::ExtFOp::create(builder, l, builder.getF32Type(), v);
+    return v;
+  }
+  default:
+    llvm_unreachable("not a scalar node");
+  }
+}
+
+Value Generator::emitUnary(Location l, const Node *n, Value x) {
+  Type type = x.getType();
+  if (n->name.empty()) { // `not`
+    Value one = constantInt(l, type, 1);
+    return arith::XOrIOp::create(builder, l, x, one);
+  }
+  const std::string &f = n->name;
+  if (f == "exp") return math::ExpOp::create(builder, l, x);
+  if (f == "exp2") return math::Exp2Op::create(builder, l, x);
+  if (f == "tanh") return math::TanhOp::create(builder, l, x);
+  if (f == "sqrt") return math::SqrtOp::create(builder, l, x);
+  if (f == "abs")
+    return isa<FloatType>(type) ? Value(math::AbsFOp::create(builder, l, x))
+                                : Value(math::AbsIOp::create(builder, l, x));
+  if (f == "relu")
+    return arith::MaximumFOp::create(builder, l, x, constantFloat(l, type, 0.0));
+  if (f == "sigmoid" || f == "silu") {
+    Value neg = arith::NegFOp::create(builder, l, x);
+    Value e = math::ExpOp::create(builder, l, neg);
+    Value den = arith::AddFOp::create(builder, l, constantFloat(l, type, 1.0), e);
+    Value sig = arith::DivFOp::create(builder, l, constantFloat(l, type, 1.0), den);
+    return f == "sigmoid" ? sig : Value(arith::MulFOp::create(builder, l, x, sig));
+  }
+  if (f == "gelu") { // exact: x/2 (1 + erf(x / sqrt 2))
+    Value scaled = arith::MulFOp::create(builder, l, x,
+                                         constantFloat(l, type, 0.70710678118654752440));
+    Value erf = math::ErfOp::create(builder, l, scaled);
+    Value onePlus = arith::AddFOp::create(builder, l, constantFloat(l, type, 1.0), erf);
+    Value half = arith::MulFOp::create(builder, l, x, constantFloat(l, type, 0.5));
+    return arith::MulFOp::create(builder, l, half, onePlus);
+  }
+  if (f == "neg")
+    return arith::NegFOp::create(builder, l, x);
+  llvm_unreachable("unknown unary function");
+}
+
+Value Generator::emitBinary(Location l, BinaryOp op, Elem elem, Value a, Value b) {
+  bool isFloat = isa<FloatType>(a.getType());
+  auto cmpi = [&](arith::CmpIPredicate p) {
+    return Value(arith::CmpIOp::create(builder, l, p, a, b));
+  };
+  auto cmpf = [&](arith::CmpFPredicate p) {
+    return Value(arith::CmpFOp::create(builder, l, p, a, b));
+  };
+  (void)elem;
+  switch (op) {
+  case BinaryOp::Add:
+    return isFloat ? Value(arith::AddFOp::create(builder, l, a, b))
+                   : Value(arith::AddIOp::create(builder, l, a, b));
+  case BinaryOp::Sub:
+    return isFloat ? Value(arith::SubFOp::create(builder, l, a, b))
+                   : Value(arith::SubIOp::create(builder, l, a, b));
+  case BinaryOp::Mul:
+    return isFloat ? Value(arith::MulFOp::create(builder, l, a, b))
+                   : Value(arith::MulIOp::create(builder, l, a, b));
+  case BinaryOp::Div:
+    return arith::DivFOp::create(builder, l, a, b);
+  case BinaryOp::Mod:
+    return arith::RemSIOp::create(builder, l, a, b);
+  case BinaryOp::And:
+    return arith::AndIOp::create(builder, l, a, b);
+  case BinaryOp::Or:
+    return arith::OrIOp::create(builder, l, a, b);
+  case BinaryOp::Eq:
+    return isFloat ? cmpf(arith::CmpFPredicate::OEQ) : cmpi(arith::CmpIPredicate::eq);
+  case BinaryOp::Ne:
+    return isFloat ? cmpf(arith::CmpFPredicate::UNE) : cmpi(arith::CmpIPredicate::ne);
+  case BinaryOp::Lt:
+    return isFloat ? cmpf(arith::CmpFPredicate::OLT) : cmpi(arith::CmpIPredicate::slt);
+  case BinaryOp::Le:
+    return isFloat ? cmpf(arith::CmpFPredicate::OLE) : cmpi(arith::CmpIPredicate::sle);
+  case BinaryOp::Gt:
+    return isFloat ? cmpf(arith::CmpFPredicate::OGT) : cmpi(arith::CmpIPredicate::sgt);
+  case BinaryOp::Ge:
+    return isFloat ? cmpf(arith::CmpFPredicate::OGE) : cmpi(arith::CmpIPredicate::sge);
+  case BinaryOp::MatMul:
+    break;
+  }
+  llvm_unreachable("not a scalar binary operator");
+}
+
+void Generator::emitBodyRegion(Region &region, TypeRange argTypes, const Node *body,
+                               llvm::function_ref<Value(Block &, int64_t)> argFor,
+                               Location l) {
+  OpBuilder::InsertionGuard guard(builder);
+  SmallVector<Location> locs(argTypes.size(), l);
+  Block *block = builder.createBlock(&region, {}, argTypes, locs);
+  BodyState state;
+  BodyState *saved = currentBody;
+  currentBody = &state;
+  // Arg indices are dense and small; materialize each lazily through argFor.
+  for (int64_t i = 0; i < 5; ++i)
+    state.args.push_back(Value());
+  llvm::DenseSet<const Node *> visited;
+  std::function<void(const Node *)> collect = [&](const Node *n) {
+    if (!visited.insert(n).second)
+      return;
+    if (n->op == NodeOp::Arg && !state.args[n->intValue])
+      state.args[n->intValue] = argFor(*block, n->intValue);
+    for (const Node *o : n->operands)
+      collect(o);
+    if (n->defaultValue)
+      collect(n->defaultValue);
+    for (auto &[k, v] : n->table) {
+      collect(k);
+      collect(v);
+    }
+  };
+  collect(body);
+  Value result = emit(body);
+  currentBody = saved;
+  if (isa<linalg::GenericOp>(region.getParentOp()))
+    linalg::YieldOp::create(builder, l, result);
+  else
+    attn::YieldOp::create(builder, l, result);
+}
+
+Value Generator::emitMap(const Node *n) {
+  Location l = loc(n->loc);
+  SmallVector<Value> inputs;
+  SmallVector<Type> argTypes;
+  for (const Node *o : n->operands) {
+    inputs.push_back(emit(o));
+    argTypes.push_back(elemType(o->type.elem));
+  }
+  Type resultElem = elemType(n->type.elem);
+  argTypes.push_back(resultElem);
+  Value init = emptyLike(l, inputs[0], resultElem);
+  AffineMap identity = builder.getMultiDimIdentityMap(1);
+  SmallVector<AffineMap> maps(inputs.size() + 1, identity);
+  auto generic = linalg::GenericOp::create(builder, l, TypeRange{init.getType()},
+                                           inputs, ValueRange{init}, maps,
+                                           {IteratorType::parallel});
+  emitBodyRegion(generic.getRegion(), argTypes, n->body,
+                 [](Block &b, int64_t i) { return b.getArgument(i); }, l);
+  return generic.getResult(0);
+}
+
+Value Generator::emitSelect(const Node *n) {
+  Location l = loc(n->loc);
+  Value keys = emit(n->operands[0]), queries = emit(n->operands[1]);
+  attn::ComparisonAttr comparison;
+  if (n->hasComparison) {
+    attn::Comparison c = attn::Comparison::eq;
+    if (n->name == "always") c = attn::Comparison::always;
+    else if (n->name == "never") c = attn::Comparison::never;
+    else switch (n->comparison) {
+      case BinaryOp::Eq: c = attn::Comparison::eq; break;
+      case BinaryOp::Ne: c = attn::Comparison::ne; break;
+      case BinaryOp::Lt: c = attn::Comparison::lt; break;
+      case BinaryOp::Le: c = attn::Comparison::le; break;
+      case BinaryOp::Gt: c = attn::Comparison::gt; break;
+      case BinaryOp::Ge: c = attn::Comparison::ge; break;
+      default: break;
+      }
+    comparison = attn::ComparisonAttr::get(&context, c);
+  }
+  auto select = attn::SelectOp::create(builder, l, selectorType(), keys, queries, comparison);
+  if (!n->hasComparison) {
+    Type argTypes[] = {elemType(n->operands[0]->type.elem),
+                       elemType(n->operands[1]->type.elem)};
+    emitBodyRegion(select.getPredicate(), argTypes, n->body,
+                   [](Block &b, int64_t i) { return b.getArgument(i); }, l);
+  }
+  return select;
+}
+
+Value Generator::emitAggregate(const Node *n) {
+  Location l = loc(n->loc);
+  Type elem = elemType(n->type.elem);
+  TypedAttr dflt;
+  const Node *d = n->defaultValue;
+  if (n->type.elem == Elem::Float)
+    dflt = builder.getFloatAttr(elem, d->floatValue);
+  else if (n->type.elem == Elem::Bool)
+    dflt = builder.getIntegerAttr(elem, d->boolValue);
+  else
+    dflt = builder.getIntegerAttr(elem, d->intValue);
+  auto kind = n->numericalAggregate ? attn::AggregateKind::mean
+                                    : attn::AggregateKind::categorical;
+  return attn::AggregateOp::create(builder, l, sequenceType(n->type.elem), kind,
+                                   emit(n->operands[0]), emit(n->operands[1]), dflt);
+}
+
+//===----------------------------------------------------------------------===//
+// Model layers
+//===----------------------------------------------------------------------===//
+
+Value Generator::emitElementwise(const Node *n) {
+  Location l = loc(n->loc);
+  Value result0 = emit(n->operands[0]->type.isTensor() ? n->operands[0] : n->operands[1]);
+  auto resultType = cast<RankedTensorType>(result0.getType());
+  Type elem = resultType.getElementType();
+  int64_t rank = resultType.getRank();
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> maps;
+  SmallVector<Value> scalars; // constants, by operand position
+  for (const Node *o : n->operands) {
+    if (!o->type.isTensor()) {
+      scalars.push_back(constantFloat(l, elem, o->floatValue));
+      continue;
+    }
+    scalars.push_back(Value());
+    Value v = emit(o);
+    inputs.push_back(v);
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getRank() == rank)
+      maps.push_back(builder.getMultiDimIdentityMap(rank));
+    else // a vector broadcast over rows
+      maps.push_back(AffineMap::get(rank, 0, {builder.getAffineDimExpr(rank - 1)}, &context));
+  }
+  maps.push_back(builder.getMultiDimIdentityMap(rank));
+  Value init = emptyLike(l, result0, elem);
+  SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      builder, l, TypeRange{resultType}, inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &b, Location bl, ValueRange args) {
+        OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        SmallVector<Value> operands;
+        unsigned next = 0;
+        for (Value s : scalars)
+          operands.push_back(s ? s : args[next++]);
+        Value r;
+        if (n->operands.size() == 1) {
+          r = emitUnary(bl, n, operands[0]);
+        } else {
+          r = emitBinary(bl, n->binaryOp, Elem::Float, operands[0], operands[1]);
+        }
+        linalg::YieldOp::create(builder, bl, r);
+      });
+  return generic.getResult(0);
+}
+
+Value Generator::emitMatMul(const Node *n) {
+  Location l = loc(n->loc);
+  Value a = emit(n->operands[0]), b = emit(n->operands[1]);
+  RankedTensorType type = tensorType(n->type);
+  SmallVector<Value> sizes;
+  if (type.isDynamicDim(0))
+    sizes.push_back(tensor::DimOp::create(builder, l, a, 0));
+  Value empty = tensor::EmptyOp::create(builder, l, type.getShape(),
+                                        type.getElementType(), sizes);
+  Value zero = constantFloat(l, type.getElementType(), 0.0);
+  Value init = linalg::FillOp::create(builder, l, zero, empty).getResult(0);
+  return linalg::MatmulOp::create(builder, l, TypeRange{type}, ValueRange{a, b},
+                                  ValueRange{init})
+      .getResult(0);
+}
+
+Value Generator::emitNorm(const Node *n) {
+  // mean/variance (layernorm) or mean square (rmsnorm) over the last
+  // dimension, in f32, then the normalized, scaled (and shifted) rows.
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elem = type.getElementType();
+  Type f32 = builder.getF32Type();
+  double width = static_cast<double>(type.getDimSize(1));
+  bool isLayerNorm = n->op == NodeOp::LayerNorm;
+  AffineMap id2 = builder.getMultiDimIdentityMap(2);
+  AffineMap row = AffineMap::get(2, 0, {builder.getAffineDimExpr(0)}, &context);
+  AffineMap col = AffineMap::get(2, 0, {builder.getAffineDimExpr(1)}, &context);
+  SmallVector<Value> rowSizes;
+  if (type.isDynamicDim(0))
+    rowSizes.push_back(tensor::DimOp::create(builder, l, x, 0));
+  auto rowType = RankedTensorType::get({type.getDimSize(0)}, f32);
+  auto extend = [&](OpBuilder &b, Location bl, Value v) -> Value {
+    return v.getType() == f32 ? v : Value(arith::ExtFOp::create(b, bl, f32, v));
+  };
+  // Reduce f(x) over each row into an f32 vector.
+  auto rowReduce = [&](Value extra,
+                       llvm::function_ref<Value(OpBuilder &, Location, Value, Value)> f) {
+    Value empty = tensor::EmptyOp::create(builder, l, rowType.getShape(), f32, rowSizes);
+    Value init = linalg::FillOp::create(builder, l, constantFloat(l, f32, 0.0), empty)
+                     .getResult(0);
+    SmallVector<Value> ins = {x};
+    SmallVector<AffineMap> maps = {id2};
+    if (extra) {
+      ins.push_back(extra);
+      maps.push_back(row);
+    }
+    maps.push_back(row);
+    auto g = linalg::GenericOp::create(
+        builder, l, TypeRange{rowType}, ins, ValueRange{init}, maps,
+        {IteratorType::parallel, IteratorType::reduction},
+        [&](OpBuilder &b, Location bl, ValueRange args) {
+          Value v = extend(b, bl, args[0]);
+          Value term = f(b, bl, v, extra ? args[1] : Value());
+          Value acc = arith::AddFOp::create(b, bl, args.back(), term);
+          linalg::YieldOp::create(b, bl, acc);
+        });
+    return g.getResult(0);
+  };
+  Value mean;
+  if (isLayerNorm)
+    mean = rowReduce(Value(), [&](OpBuilder &b, Location bl, Value v, Value) {
+      return Value(arith::DivFOp::create(b, bl, v, constantFloat(l, f32, width)));
+    });
+  Value spread = rowReduce(mean, [&](OpBuilder &b, Location bl, Value v, Value m) {
+    Value centered = m ? Value(arith::SubFOp::create(b, bl, v, m)) : v;
+    Value sq = arith::MulFOp::create(b, bl, centered, centered);
+    return Value(arith::DivFOp::create(b, bl, sq, constantFloat(l, f32, width)));
+  });
+  Value eps = constantFloat(l, f32, n->floatValue);
+  Value init = emptyLike(l, x, elem);
+  SmallVector<Value> ins = {x, spread, emit(n->operands[1])};
+  SmallVector<AffineMap> maps = {id2, row, col};
+  if (isLayerNorm) {
+    ins.push_back(mean);
+    maps.push_back(row);
+    ins.push_back(emit(n->operands[2]));
+    maps.push_back(col);
+  }
+  maps.push_back(id2);
+  auto g = linalg::GenericOp::create(
+      builder, l, TypeRange{type}, ins, ValueRange{init}, maps,
+      {IteratorType::parallel, IteratorType::parallel},
+      [&](OpBuilder &b, Location bl, ValueRange args) {
+        Value v = extend(b, bl, args[0]);
+        if (isLayerNorm)
+          v = arith::SubFOp::create(b, bl, v, args[3]);
+        Value denom = math::RsqrtOp::create(b, bl, arith::AddFOp::create(b, bl, args[1], eps));
+        Value y = arith::MulFOp::create(b, bl, v, denom);
+        y = arith::MulFOp::create(b, bl, y, extend(b, bl, args[2]));
+        if (isLayerNorm)
+          y = arith::AddFOp::create(b, bl, y, extend(b, bl, args[4]));
+        if (y.getType() != elem)
+          y = arith::TruncFOp::create(b, bl, elem, y);
+        linalg::YieldOp::create(b, bl, y);
+      });
+  return g.getResult(0);
+}
+
+Value Generator::emitHeads(const Node *n) {
+  // [T, H * D] -> [T, H, D] -> [H, T, D]
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t heads = n->intValue, dim = type.getDimSize(1) / heads;
+  auto split = RankedTensorType::get({type.getDimSize(0), heads, dim},
+                                     type.getElementType());
+  SmallVector<OpFoldResult> outShape;
+  if (type.isDynamicDim(0))
+    outShape.push_back(tensor::DimOp::create(builder, l, x, 0).getResult());
+  else
+    outShape.push_back(builder.getIndexAttr(type.getDimSize(0)));
+  outShape.push_back(builder.getIndexAttr(heads));
+  outShape.push_back(builder.getIndexAttr(dim));
+  Value expanded = tensor::ExpandShapeOp::create(
+      builder, l, split, x, SmallVector<ReassociationIndices>{{0}, {1, 2}}, outShape);
+  RankedTensorType result = tensorType(n->type);
+  SmallVector<Value> sizes;
+  if (result.isDynamicDim(1))
+    sizes.push_back(tensor::DimOp::create(builder, l, x, 0));
+  Value init = tensor::EmptyOp::create(builder, l, result.getShape(),
+                                       result.getElementType(), sizes);
+  return linalg::TransposeOp::create(builder, l, expanded, init,
+                                     ArrayRef<int64_t>{1, 0, 2})
+      .getResult()[0];
+}
+
+Value Generator::emitMergeHeads(const Node *n) {
+  // [H, T, D] -> [T, H, D] -> [T, H * D]
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  auto type = cast<RankedTensorType>(x.getType());
+  auto swapped = RankedTensorType::get(
+      {type.getDimSize(1), type.getDimSize(0), type.getDimSize(2)}, type.getElementType());
+  SmallVector<Value> sizes;
+  if (swapped.isDynamicDim(0))
+    sizes.push_back(tensor::DimOp::create(builder, l, x, 1));
+  Value init = tensor::EmptyOp::create(builder, l, swapped.getShape(),
+                                       swapped.getElementType(), sizes);
+  Value transposed = linalg::TransposeOp::create(builder, l, x, init,
+                                                 ArrayRef<int64_t>{1, 0, 2})
+                         .getResult()[0];
+  return tensor::CollapseShapeOp::create(builder, l, tensorType(n->type), transposed,
+                                         SmallVector<ReassociationIndices>{{0}, {1, 2}});
+}
+
+Value Generator::emitRope(const Node *n) {
+  // Rotary embedding, rotate-half convention: for d < D/2 the pair is
+  // (x[d], x[d + D/2]) rotated by the angle pos * base^(-2d/D).
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elem = type.getElementType();
+  Type f32 = builder.getF32Type();
+  int64_t dim = type.getDimSize(2), half = dim / 2;
+  double logBase = std::log(n->floatValue);
+  Value init = emptyLike(l, x, elem);
+  AffineMap id3 = builder.getMultiDimIdentityMap(3);
+  auto g = linalg::GenericOp::create(
+      builder, l, TypeRange{type}, ValueRange{x}, ValueRange{init},
+      SmallVector<AffineMap>{id3, id3},
+      {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel},
+      [&](OpBuilder &b, Location bl, ValueRange args) {
+        Value h = linalg::IndexOp::create(b, bl, 0);
+        Value t = linalg::IndexOp::create(b, bl, 1);
+        Value d = linalg::IndexOp::create(b, bl, 2);
+        Value halfIdx = arith::ConstantIndexOp::create(b, bl, half);
+        Value dimIdx = arith::ConstantIndexOp::create(b, bl, dim);
+        Value lower = arith::CmpIOp::create(b, bl, arith::CmpIPredicate::ult, d, halfIdx);
+        Value partnerUp = arith::AddIOp::create(b, bl, d, halfIdx);
+        Value partnerDown = arith::SubIOp::create(b, bl, d, halfIdx);
+        Value partner = arith::SelectOp::create(b, bl, lower, partnerUp, partnerDown);
+        Value freqIdx = arith::RemUIOp::create(b, bl, d, halfIdx);
+        (void)dimIdx;
+        auto toF32 = [&](Value index) {
+          Value i = arith::IndexCastOp::create(b, bl, b.getI64Type(), index);
+          return Value(arith::SIToFPOp::create(b, bl, f32, i));
+        };
+        // angle = t * exp(-(2 * freqIdx / D) * ln(base))
+        Value exponent = arith::MulFOp::create(
+            b, bl, toF32(freqIdx), constantFloat(bl, f32, -2.0 * logBase / dim));
+        Value angle = arith::MulFOp::create(b, bl, toF32(t),
+                                            math::ExpOp::create(b, bl, exponent));
+        Value cos = math::CosOp::create(b, bl, angle);
+        Value sin = math::SinOp::create(b, bl, angle);
+        Value self = args[0], other = tensor::ExtractOp::create(b, bl, x, ValueRange{h, t, partner});
+        if (elem != f32) {
+          self = arith::ExtFOp::create(b, bl, f32, self);
+          other = arith::ExtFOp::create(b, bl, f32, other);
+        }
+        // lower half: x cos - x' sin; upper half: x cos + x' sin
+        Value sign = arith::SelectOp::create(b, bl, lower, constantFloat(bl, f32, -1.0),
+                                             constantFloat(bl, f32, 1.0));
+        Value rotated = arith::MulFOp::create(b, bl, arith::MulFOp::create(b, bl, other, sin), sign);
+        Value y = arith::AddFOp::create(b, bl, arith::MulFOp::create(b, bl, self, cos), rotated);
+        if (elem != f32)
+          y = arith::TruncFOp::create(b, bl, elem, y);
+        linalg::YieldOp::create(b, bl, y);
+      });
+  return g.getResult(0);
+}
+
+Value Generator::emitAttention(const Node *n) {
+  // attn.attention works on [batch, heads, positions, dim]; a model is one
+  // sequence, so batch is 1.
+  Location l = loc(n->loc);
+  auto addBatch = [&](Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    auto withBatch = RankedTensorType::get(
+        {1, t.getDimSize(0), t.getDimSize(1), t.getDimSize(2)}, t.getElementType());
+    SmallVector<OpFoldResult> shape = {builder.getIndexAttr(1),
+                                       builder.getIndexAttr(t.getDimSize(0))};
+    if (t.isDynamicDim(1))
+      shape.push_back(tensor::DimOp::create(builder, l, v, 1).getResult());
+    else
+      shape.push_back(builder.getIndexAttr(t.getDimSize(1)));
+    shape.push_back(builder.getIndexAttr(t.getDimSize(2)));
+    return Value(tensor::ExpandShapeOp::create(
+        builder, l, withBatch, v, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}},
+        shape));
+  };
+  Value q = emit(n->operands[0]), k = emit(n->operands[1]), v = emit(n->operands[2]);
+  Value q4 = addBatch(q), k4 = addBatch(k), v4 = addBatch(v);
+  RankedTensorType result = tensorType(n->type);
+  auto result4 = RankedTensorType::get({1, result.getDimSize(0), result.getDimSize(1),
+                                        result.getDimSize(2)},
+                                       result.getElementType());
+  SmallVector<Value> sizes;
+  if (result4.isDynamicDim(2))
+    sizes.push_back(tensor::DimOp::create(builder, l, q4, 2));
+  Value init = tensor::EmptyOp::create(builder, l, result4.getShape(),
+                                       result4.getElementType(), sizes);
+  attn::Normalizer normalizer = *attn::symbolizeNormalizer(n->name);
+  attn::FeatureMapAttr featureMap;
+  if (!n->featureMap.empty())
+    featureMap = attn::FeatureMapAttr::get(&context,
+                                           *attn::symbolizeFeatureMap(n->featureMap));
+  auto op = attn::AttentionOp::create(
+      builder, l, result4, q4, k4, v4, init,
+      attn::NormalizerAttr::get(&context, normalizer), featureMap);
+  Type index = builder.getIndexType();
+  auto positionArg = [&](Block &b, int64_t i) -> Value {
+    // Bodies compute on i64; the region hands out index values.
+    return arith::IndexCastOp::create(builder, l, builder.getI64Type(), b.getArgument(i));
+  };
+  if (n->body) {
+    Type types[] = {index, index, index, index};
+    emitBodyRegion(op.getMask(), types, n->body, positionArg, l);
+  }
+  if (n->scoreBody) {
+    Type types[] = {builder.getF32Type(), index, index, index, index};
+    emitBodyRegion(op.getScore(), types, n->scoreBody,
+                   [&](Block &b, int64_t i) {
+                     return i == 0 ? b.getArgument(0) : positionArg(b, i);
+                   },
+                   l);
+  }
+  return tensor::CollapseShapeOp::create(builder, l, result, op.getResult(),
+                                         SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}});
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> raspc::generateMLIR(MLIRContext &context, const Program &program,
+                                          const llvm::SourceMgr &sourceMgr,
+                                          unsigned bufferId) {
+  return Generator(context, program, sourceMgr, bufferId).run();
+}

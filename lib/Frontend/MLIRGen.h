@@ -1,0 +1,36 @@
+//===- MLIRGen.h - a checked program to the attn dialect --------*- C++ -*-===//
+
+#ifndef RASPC_FRONTEND_MLIRGEN_H
+#define RASPC_FRONTEND_MLIRGEN_H
+
+#include "Program.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace llvm {
+class SourceMgr;
+} // namespace llvm
+
+namespace mlir {
+class DialectRegistry;
+class MLIRContext;
+} // namespace mlir
+
+namespace raspc {
+
+/// The dialects MLIRGen emits: attn, func, arith, math, tensor, linalg.
+void registerMLIRGenDialects(mlir::DialectRegistry &registry);
+
+/// Emits `program` as one func.func named after the entry point, in the attn
+/// dialect and upstream dialects, with FileLineColLoc locations into
+/// `sourceMgr`'s buffer `bufferId`. The ABI the function follows is written
+/// in docs/language.md ("What the compiler emits").
+mlir::OwningOpRef<mlir::ModuleOp> generateMLIR(mlir::MLIRContext &context,
+                                               const program::Program &program,
+                                               const llvm::SourceMgr &sourceMgr,
+                                               unsigned bufferId);
+
+} // namespace raspc
+
+#endif // RASPC_FRONTEND_MLIRGEN_H
