@@ -21,7 +21,7 @@ llvm_config.use_default_substitutions()
 # Our tools first, then FileCheck, not, count from LLVM 22.
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.raspc_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["rasp-opt"], [config.raspc_tools_dir])
+llvm_config.add_tool_substitutions(["rasp-opt", "raspc"], [config.raspc_tools_dir])
 config.substitutions.append(("%raspc_lib_dir", config.raspc_lib_dir))
 config.substitutions.append(("%raspc_src_root", config.raspc_src_root))
 

@@ -449,13 +449,12 @@ bool decodeSource(llvm::StringRef text, const char *bufferStart,
   return true;
 }
 
+/// "character '$'" for printable text, "byte 0x00" for control bytes.
 std::string describeCharacter(const std::string &utf8) {
   unsigned char c = utf8.empty() ? 0 : utf8[0];
-  if (utf8.size() == 1 && c >= 0x20 && c < 0x7f)
-    return "'" + utf8 + "'";
-  if (utf8.size() == 1)
+  if (utf8.size() == 1 && (c < 0x20 || c == 0x7f))
     return "byte 0x" + llvm::utohexstr(c, false, 2);
-  return "'" + utf8 + "'";
+  return "character '" + utf8 + "'";
 }
 
 /// Reports lexical errors and enforces the nesting limits. Returns false if
@@ -469,7 +468,7 @@ bool checkTokens(const std::vector<antlr4::Token *> &tokens,
     size_t type = token->getType();
     if (type == RaspLexer::ERROR_CHAR) {
       diags.error(locations.at(token),
-                  "unexpected character " + describeCharacter(token->getText()));
+                  "unexpected " + describeCharacter(token->getText()));
       ok = false;
       continue;
     }

@@ -150,6 +150,13 @@ private:
   //===--- Emission -------------------------------------------------------===//
 
   Value emit(const Node *n);
+  /// The first two operands, emitted in order (C++ leaves the order of
+  /// function arguments unspecified, and IR order should not depend on it).
+  std::pair<Value, Value> emitPair(const Node *n) {
+    Value first = emit(n->operands[0]);
+    Value second = emit(n->operands[1]);
+    return {first, second};
+  }
   Value emitOutside(const Node *n);
   Value emitScalar(const Node *n);
   Value emitMap(const Node *n);
@@ -261,10 +268,14 @@ Value Generator::emitOutside(const Node *n) {
     return emitMap(n);
   case NodeOp::Select:
     return emitSelect(n);
-  case NodeOp::SelectorAnd:
-    return attn::AndOp::create(builder, l, selectorType(), emit(n->operands[0]), emit(n->operands[1]));
-  case NodeOp::SelectorOr:
-    return attn::OrOp::create(builder, l, selectorType(), emit(n->operands[0]), emit(n->operands[1]));
+  case NodeOp::SelectorAnd: {
+    auto [lhs, rhs] = emitPair(n);
+    return attn::AndOp::create(builder, l, selectorType(), lhs, rhs);
+  }
+  case NodeOp::SelectorOr: {
+    auto [lhs, rhs] = emitPair(n);
+    return attn::OrOp::create(builder, l, selectorType(), lhs, rhs);
+  }
   case NodeOp::SelectorNot:
     return attn::NotOp::create(builder, l, selectorType(), emit(n->operands[0]));
   case NodeOp::SelectorWidth:
@@ -311,9 +322,10 @@ Value Generator::emitScalar(const Node *n) {
     return arith::IndexCastOp::create(builder, l, builder.getI64Type(), length(l));
   case NodeOp::Unary:
     return emitUnary(l, n, emit(n->operands[0]));
-  case NodeOp::Binary:
-    return emitBinary(l, n->binaryOp, n->operands[0]->type.elem,
-                      emit(n->operands[0]), emit(n->operands[1]));
+  case NodeOp::Binary: {
+    auto [lhs, rhs] = emitPair(n);
+    return emitBinary(l, n->binaryOp, n->operands[0]->type.elem, lhs, rhs);
+  }
   case NodeOp::Cast: {
     Value x = emit(n->operands[0]);
     Elem from = n->operands[0]->type.elem, to = n->type.elem;
@@ -333,7 +345,8 @@ Value Generator::emitScalar(const Node *n) {
     Value result = emit(n->defaultValue);
     for (auto it = n->table.rbegin(); it != n->table.rend(); ++it) {
       Value match = emitBinary(l, BinaryOp::Eq, keyElem, key, emit(it->first));
-      result = arith::SelectOp::create(builder, l, match, emit(it->second), result);
+      Value value = emit(it->second);
+      result = arith::SelectOp::create(builder, l, match, value, result);
     }
     return result;
   }
@@ -533,8 +546,9 @@ Value Generator::emitAggregate(const Node *n) {
     dflt = builder.getIntegerAttr(elem, d->intValue);
   auto kind = n->numericalAggregate ? attn::AggregateKind::mean
                                     : attn::AggregateKind::categorical;
+  auto [selector, values] = emitPair(n);
   return attn::AggregateOp::create(builder, l, sequenceType(n->type.elem), kind,
-                                   emit(n->operands[0]), emit(n->operands[1]), dflt);
+                                   selector, values, dflt);
 }
 
 //===----------------------------------------------------------------------===//
