@@ -4,6 +4,7 @@
 import os
 import shutil
 import subprocess
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -24,6 +25,7 @@ llvm_config.with_environment("PATH", config.raspc_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(["rasp-opt", "raspc"], [config.raspc_tools_dir])
 config.substitutions.append(("%raspc_lib_dir", config.raspc_lib_dir))
 config.substitutions.append(("%raspc_src_root", config.raspc_src_root))
+config.substitutions.append(("%python", sys.executable))
 
 # Features: `ptxas` where the CUDA toolkit is present, `cuda-device` only
 # where a GPU answers.

@@ -1277,6 +1277,17 @@ Value Sema::sequenceSelect(const ast::Call &c, Value keys, Value queries) {
     }
     return Value(n);
   }
+  if (pred.kind == ast::Argument::Kind::Lambda) {
+    // (k, q) => ...: the predicate as a function of one key and one query.
+    Value v = lambdaBody(pred, {keys.type, queries.type}, c.loc);
+    if (v.isError())
+      return v;
+    if (v.type.elem != Elem::Bool)
+      return error(pred.value->loc, "a select predicate must be a bool, not " +
+                                        v.type.str());
+    n->body = v.node;
+    return Value(n);
+  }
   if (pred.kind != ast::Argument::Kind::Positional)
     return error(pred.loc, "the third argument of select() is a comparison "
                            "(==, <, ...), true/false, or a predicate over "
