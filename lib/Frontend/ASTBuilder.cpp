@@ -538,9 +538,17 @@ std::unique_ptr<Module> raspc::parseModule(unsigned bufferId,
     SyntaxErrorListener listener(diags, locations);
     parser.addErrorListener(&listener);
     RaspParser::Module_Context *tree = parser.module_();
-    if (diags.hadErrors())
-      return nullptr;
-    return ASTBuilder(locations).build(tree);
+    std::unique_ptr<Module> module;
+    if (!diags.hadErrors())
+      module = ASTBuilder(locations).build(tree);
+    // ANTLR caches prediction DFAs and contexts in static tables that grow
+    // with every new input shape; a long-lived process (the JIT, the fuzzer)
+    // would grow without bound. Programs are small, so start fresh each time.
+    auto *parserSim = parser.getInterpreter<antlr4::atn::ParserATNSimulator>();
+    parserSim->clearDFA();
+    parserSim->getSharedContextCache().clear();
+    lexer.getInterpreter<antlr4::atn::LexerATNSimulator>()->clearDFA();
+    return module;
   } catch (const std::exception &e) {
     diags.error(Loc::getFromPointer(text.data()),
                 std::string("internal error while parsing: ") + e.what());

@@ -240,6 +240,7 @@ private:
                   llvm::ArrayRef<llvm::StringRef> keywords = {});
   const ast::Argument *keyword(const ast::Call &c, llvm::StringRef name);
   Value positional(const ast::Call &c, size_t i);
+  const ast::Expr *positionalExpr(const ast::Call &c, size_t i);
   std::optional<double> constantNumber(const ast::Expr &e, llvm::StringRef what);
 
   Value builtinSelect(const ast::Call &c);
@@ -1085,22 +1086,31 @@ const ast::Argument *Sema::keyword(const ast::Call &c, llvm::StringRef name) {
   return nullptr;
 }
 
+/// The i-th positional argument as an expression; lambdas and bare
+/// comparisons are reported and give null.
+const ast::Expr *Sema::positionalExpr(const ast::Call &c, size_t i) {
+  size_t seen = 0;
+  for (const ast::Argument &a : c.args) {
+    if (a.kind == ast::Argument::Kind::Keyword || seen++ != i)
+      continue;
+    if (a.kind == ast::Argument::Kind::Lambda) {
+      error(a.loc, "'" + c.callee + "' does not take a function here");
+      return nullptr;
+    }
+    if (a.kind == ast::Argument::Kind::Comparison) {
+      error(a.loc, "a bare comparison is only an argument of select()");
+      return nullptr;
+    }
+    return a.value.get();
+  }
+  return nullptr;
+}
+
 /// The i-th positional argument as a value; lambdas and bare comparisons are
 /// reported.
 Value Sema::positional(const ast::Call &c, size_t i) {
-  size_t seen = 0;
-  for (const ast::Argument &a : c.args) {
-    if (a.kind == ast::Argument::Kind::Keyword)
-      continue;
-    if (seen++ != i)
-      continue;
-    if (a.kind == ast::Argument::Kind::Lambda)
-      return error(a.loc, "'" + c.callee + "' does not take a function here");
-    if (a.kind == ast::Argument::Kind::Comparison)
-      return error(a.loc, "a bare comparison is only an argument of select()");
-    return expr(*a.value);
-  }
-  return Value();
+  const ast::Expr *e = positionalExpr(c, i);
+  return e ? expr(*e) : Value();
 }
 
 std::optional<double> Sema::constantNumber(const ast::Expr &e, llvm::StringRef what) {
@@ -1195,9 +1205,9 @@ Value Sema::call(const ast::Call &c) {
     if (!checkArity(c, 2, 2))
       return Value();
     Value h = positional(c, 0);
+    const ast::Expr *count = positionalExpr(c, 1);
     std::optional<double> heads =
-        c.args.size() > 1 && c.args[1].value ? constantNumber(*c.args[1].value, "the head count")
-                                             : std::nullopt;
+        count ? constantNumber(*count, "the head count") : std::nullopt;
     if (h.isError() || !heads)
       return Value();
     if (!h.type.isScalar() || h.type.elem != Elem::Int)
@@ -1635,7 +1645,9 @@ Value Sema::builtinTensorFunction(const ast::Call &c) {
                                     x.type.str());
   const Type &t = x.type;
   if (f == "heads") {
-    std::optional<double> h = constantNumber(*c.args[1].value, "the head count");
+    const ast::Expr *count = positionalExpr(c, 1);
+    std::optional<double> h = count ? constantNumber(*count, "the head count")
+                                    : std::nullopt;
     if (!h)
       return Value();
     int64_t heads = static_cast<int64_t>(*h);
