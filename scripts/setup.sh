@@ -60,8 +60,8 @@ cmake --build "$BUILD_DIR" -j "$JOBS"
 
 #--- 3. The main job ------------------------------------------------------------
 if ((RUN_MAIN)); then
-  EXAMPLE="$ROOT/examples/mlir/causal_gqa_attention.mlir"
-  step "Main job: rasp-opt ${EXAMPLE#"$ROOT"/} (parse, verify, print)"
-  "$BUILD_DIR/bin/rasp-opt" "$EXAMPLE"
+  EXAMPLE="$ROOT/examples/rasp/sort.rasp"
+  step "Main job: raspc ${EXAMPLE#"$ROOT"/} (parse, check, emit the attn dialect)"
+  "$BUILD_DIR/bin/raspc" "$EXAMPLE"
   step "raspc is built in $BUILD_DIR; run the tests with: scripts/test.sh"
 fi

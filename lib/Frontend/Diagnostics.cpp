@@ -19,6 +19,13 @@ void Diagnostics::error(llvm::SMLoc loc, const llvm::Twine &message) {
     return;
   }
   droppedNotes = false;
+  if (!loc.isValid() && sourceMgr.getNumBuffers() > 0) {
+    // About the program as a whole (say, a missing entry point): name the
+    // file, but no line.
+    os << sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBufferIdentifier()
+       << ": error: " << message << "\n";
+    return;
+  }
   sourceMgr.PrintMessage(os, loc, llvm::SourceMgr::DK_Error, message);
 }
 

@@ -351,9 +351,20 @@ Value Generator::emitScalar(const Node *n) {
     return result;
   }
   case NodeOp::Extract: {
+    // Positions outside the tensor read its nearest end: a relative-bias
+    // table indexed by query_pos - key_pos saturates instead of reading
+    // out of bounds.
     Value input = emit(n->operands[0]);
-    Value pos = arith::IndexCastOp::create(builder, l, builder.getIndexType(),
-                                           emit(n->operands[1]));
+    Value pos = emit(n->operands[1]);
+    Type i64 = builder.getI64Type();
+    Value last = arith::SubIOp::create(
+        builder, l,
+        arith::IndexCastOp::create(builder, l, i64,
+                                   tensor::DimOp::create(builder, l, input, 0)),
+        constantInt(l, i64, 1));
+    pos = arith::MaxSIOp::create(builder, l, pos, constantInt(l, i64, 0));
+    pos = arith::MinSIOp::create(builder, l, pos, last);
+    pos = arith::IndexCastOp::create(builder, l, builder.getIndexType(), pos);
     Value v = tensor::ExtractOp::create(builder, l, input, ValueRange{pos});
     if (n->type.elem == Elem::Int)
       return arith::ExtSIOp::create(builder, l, builder.getI64Type(), v);

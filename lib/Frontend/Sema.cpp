@@ -1004,9 +1004,10 @@ Value Sema::index(const ast::Index &e) {
   Value position = expr(*e.index);
   if (base.isError() || position.isError())
     return Value();
-  if (!base.type.isTensor() || base.type.dims.size() != 1 || base.node->op != Op::Input)
-    return error(e.base->loc, "only rank-1 model inputs (e.g. 'doc: i32[T]') can "
-                              "be indexed, not " + base.type.str());
+  if (!base.type.isTensor() || base.type.dims.size() != 1 ||
+      (base.node->op != Op::Input && base.node->op != Op::Param))
+    return error(e.base->loc, "only rank-1 model inputs and parameters (e.g. "
+                              "'doc: i32[T]') can be indexed, not " + base.type.str());
   if (!position.type.isScalar() || position.type.elem != Elem::Int)
     return error(e.index->loc, "a position must be an int, not " + position.type.str());
   Elem elem = base.type.dtype == DType::I32 ? Elem::Int : Elem::Float;
