@@ -44,6 +44,12 @@ void raspc::registerMLIRGenDialects(DialectRegistry &registry) {
                   linalg::LinalgDialect>();
 }
 
+void raspc::loadMLIRGenDialects(MLIRContext &context) {
+  context.loadDialect<attn::AttnDialect, func::FuncDialect, arith::ArithDialect,
+                      math::MathDialect, tensor::TensorDialect,
+                      linalg::LinalgDialect>();
+}
+
 namespace {
 
 using utils::IteratorType;

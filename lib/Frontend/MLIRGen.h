@@ -22,6 +22,9 @@ namespace raspc {
 /// The dialects MLIRGen emits: attn, func, arith, math, tensor, linalg.
 void registerMLIRGenDialects(mlir::DialectRegistry &registry);
 
+/// Loads those dialects into `context`.
+void loadMLIRGenDialects(mlir::MLIRContext &context);
+
 /// Emits `program` as one func.func named after the entry point, in the attn
 /// dialect and upstream dialects, with FileLineColLoc locations into
 /// `sourceMgr`'s buffer `bufferId`. The ABI the function follows is written

@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "Attn/IR/AttnDialect.h"
+#include "CPUPipeline.h"
+#include "Conversion/AttnToLinalg/AttnToLinalg.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -16,6 +18,8 @@
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
+  raspc::registerConversionPasses();
+  raspc::registerCPUPipelines();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -1,11 +1,14 @@
 //===- raspc.cpp - the raspc compiler driver --------------------*- C++ -*-===//
 //
 // raspc FILE [--emit=ast|attn] [--entry NAME] [-o OUT]
+// raspc run FILE [--entry NAME] [--] TOKEN...
+// raspc run MODEL.rasp [--input NAME=X.npy]... [--random-params SEED] [--output Y.npy]
 //
 // Reads a program (`-` is standard input), checks it and prints the
-// requested stage. Every mistake in the program is reported as
-// `file:line:col: error: ...` with the source line and a caret, and the exit
-// status is 1; nothing is written to the output file then.
+// requested stage, or compiles it for this CPU and runs it. Every mistake in
+// the program is reported as `file:line:col: error: ...` with the source
+// line and a caret, and the exit status is 1; nothing is written to the
+// output file then.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +16,7 @@
 #include "MLIRGen.h"
 #include "Parser.h"
 #include "Sema.h"
+#include "raspc/Jit.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -25,7 +29,11 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <random>
 
 using namespace llvm;
 
@@ -54,19 +62,176 @@ cl::opt<std::string> entry(
     cl::desc("The def or model to compile (default: 'main', else the last "
              "one in the file)"),
     cl::value_desc("name"), cl::init(""), cl::cat(category));
+
+//===--- raspc run -------------------------------------------------------===//
+
+cl::SubCommand runCommand(
+    "run", "Compile a program for this CPU and run it.\n\n"
+           "  raspc run examples/rasp/reverse.rasp a b c        # prints: c b a\n"
+           "  raspc run examples/rasp/sort.rasp -- 3 -1 2       # '--' before tokens like -1\n"
+           "  raspc run model.rasp --input x=x.npy --random-params 7 --output y.npy\n");
+
+cl::opt<std::string> runFile(cl::Positional, cl::Required, cl::desc("<program.rasp>"),
+                             cl::sub(runCommand));
+cl::list<std::string> runTokens(cl::Positional, cl::desc("<token>..."),
+                                cl::sub(runCommand));
+cl::opt<std::string> runEntry("entry", cl::desc("The def or model to run"),
+                              cl::value_desc("name"), cl::init(""),
+                              cl::sub(runCommand));
+cl::list<std::string> runInputs(
+    "input", cl::desc("A model input from a .npy file (repeat per input)"),
+    cl::value_desc("name=file.npy"), cl::sub(runCommand));
+cl::opt<std::string> runOutput("output",
+                               cl::desc("Write a model's result to this .npy file"),
+                               cl::value_desc("file.npy"), cl::init(""),
+                               cl::sub(runCommand));
+cl::opt<unsigned> runRandomParams(
+    "random-params",
+    cl::desc("Fill every model parameter with uniform values in [-0.1, 0.1] "
+             "from this seed (a demo without weights)"),
+    cl::value_desc("seed"), cl::sub(runCommand));
+cl::opt<unsigned> runRandomLength(
+    "random-length",
+    cl::desc("With --random-params: the length of random inputs that are not "
+             "given with --input (default 8)"),
+    cl::value_desc("n"), cl::init(8), cl::sub(runCommand));
+cl::opt<int> runOptLevel("O", cl::desc("Optimization level, 0 to 3 (default 2)"),
+                         cl::Prefix, cl::init(2), cl::sub(runCommand));
 } // namespace
+
+/// Fills `t` with uniform values in [-0.1, 0.1] (floats) or small ints.
+static void fillRandom(rasprt_tensor &t, std::mt19937_64 &rng) {
+  std::uniform_real_distribution<float> uniform(-0.1f, 0.1f);
+  int64_t n = rasprt_tensor_numel(&t);
+  for (int64_t i = 0; i < n; ++i) {
+    if (t.dtype == RASPRT_F32)
+      static_cast<float *>(t.data)[i] = uniform(rng);
+    else if (t.dtype == RASPRT_I32)
+      static_cast<int32_t *>(t.data)[i] = static_cast<int32_t>(i / 4);
+  }
+}
+
+static int runModel(const raspc::JitProgram &program) {
+  std::map<std::string, std::string> files;
+  for (const std::string &spec : runInputs) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos) {
+      errs() << "raspc run: error: --input takes name=file.npy, not '" << spec << "'\n";
+      return 1;
+    }
+    files[spec.substr(0, eq)] = spec.substr(eq + 1);
+  }
+  std::vector<std::string> names = program.argumentNames();
+  std::vector<std::string> params = program.parameterNames();
+  for (auto &[name, file] : files)
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      errs() << "raspc run: error: '" << program.name() << "' has no input named '"
+             << name << "'\n";
+      return 1;
+    }
+  std::mt19937_64 rng(runRandomParams.getValue());
+  std::vector<rasprt_tensor> storage(names.size());
+  std::vector<const rasprt_tensor *> arguments;
+  int status = 0;
+  for (size_t i = 0; i < names.size() && status == 0; ++i) {
+    bool isParam = std::find(params.begin(), params.end(), names[i]) != params.end();
+    auto file = files.find(names[i]);
+    if (file != files.end()) {
+      if (rasprt_npy_read(file->second.c_str(), &storage[i]) != RASPRT_OK) {
+        errs() << "raspc run: error: input '" << names[i] << "': " << rasprt_last_error() << "\n";
+        status = 1;
+      }
+    } else if (runRandomParams.getNumOccurrences()) {
+      // The declared shape, with symbolic sizes set to --random-length.
+      std::vector<int64_t> shape = program.argumentShape(i);
+      for (int64_t &d : shape)
+        if (d < 0)
+          d = runRandomLength;
+      if (rasprt_tensor_alloc(&storage[i], program.argumentDtype(i),
+                              static_cast<int32_t>(shape.size()), shape.data()) != RASPRT_OK) {
+        errs() << "raspc run: error: " << rasprt_last_error() << "\n";
+        status = 1;
+      } else {
+        fillRandom(storage[i], rng);
+      }
+    } else {
+      errs() << "raspc run: error: no value for " << (isParam ? "parameter" : "input")
+             << " '" << names[i] << "'; give --input " << names[i]
+             << "=file.npy" << (isParam ? " or --random-params SEED" : "") << "\n";
+      status = 1;
+    }
+    arguments.push_back(&storage[i]);
+  }
+  rasprt_tensor output{};
+  std::string error;
+  if (status == 0 && !program.run(arguments, &output, &error)) {
+    errs() << "raspc run: error: " << error << "\n";
+    status = 1;
+  }
+  for (rasprt_tensor &t : storage)
+    rasprt_tensor_free(&t);
+  if (status)
+    return status;
+  if (!runOutput.empty()) {
+    if (rasprt_npy_write(runOutput.c_str(), &output) != RASPRT_OK) {
+      errs() << "raspc run: error: " << rasprt_last_error() << "\n";
+      status = 1;
+    }
+  } else {
+    outs() << rasprt_dtype_name(output.dtype) << "[";
+    for (int32_t d = 0; d < output.rank; ++d)
+      outs() << (d ? ", " : "") << output.shape[d];
+    outs() << "]";
+    int64_t n = rasprt_tensor_numel(&output);
+    for (int64_t i = 0; i < std::min<int64_t>(n, 8); ++i)
+      if (output.dtype == RASPRT_F32)
+        outs() << " " << format("%g", static_cast<float *>(output.data)[i]);
+    outs() << (n > 8 ? " ...\n" : "\n");
+  }
+  rasprt_tensor_free(&output);
+  return status;
+}
+
+static int runMain() {
+  std::string errors;
+  raspc::JitOptions options;
+  options.entry = runEntry;
+  options.optLevel = runOptLevel;
+  auto program = raspc::JitProgram::compileFile(runFile, options, &errors);
+  if (!program) {
+    errs() << errors;
+    return 1;
+  }
+  if (program->isModel())
+    return runModel(*program);
+  std::vector<std::string> outputs;
+  std::string error;
+  if (!program->runTokens(runTokens, outputs, &error)) {
+    errs() << "raspc run: error: " << error << "\n";
+    return 1;
+  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    outs() << (i ? " " : "") << outputs[i];
+  outs() << "\n";
+  return 0;
+}
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   cl::HideUnrelatedOptions({&category, &cl::getGeneralCategory()});
+  for (auto &option : cl::getRegisteredOptions(runCommand))
+    option.second->setHiddenFlag(cl::NotHidden);
   cl::ParseCommandLineOptions(
       argc, argv,
       "raspc: compile RASP programs and attention models\n\n"
       "  raspc examples/rasp/reverse.rasp              # print the attn IR\n"
       "  raspc --emit=ast model.rasp -o model.ast\n"
       "  cat prog.rasp | raspc - --entry sort\n");
+
+  if (runCommand)
+    return runMain();
 
   std::string errorMessage;
   auto file = mlir::openInputFile(inputFile, &errorMessage);

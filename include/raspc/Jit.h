@@ -1,0 +1,89 @@
+//===- Jit.h - compile and run raspc programs in process --------*- C++ -*-===//
+//
+// The JIT door into raspc: compile a program's source text for the host CPU
+// and call it, with no files and no Python in between.
+//
+//   std::string errors;
+//   auto sort = raspc::JitProgram::compileFile("sort.rasp", {}, &errors);
+//   std::vector<std::string> out;
+//   sort->runTokens({"3", "1", "2"}, out, &errors);   // out = {"1", "2", "3"}
+//
+// Compiled programs are cached per process (same source and options give
+// the same program) and may be called from several threads at once.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RASPC_JIT_H
+#define RASPC_JIT_H
+
+#include "rasprt/rasprt.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace raspc {
+
+struct JitOptions {
+  /// The def or model to compile; empty: `main`, else the last one.
+  std::string entry;
+  /// LLVM optimization level, 0 to 3.
+  int optLevel = 2;
+};
+
+class JitProgram {
+public:
+  /// Compiles `source`; diagnostics name it `fileName`. On failure returns
+  /// null and appends the diagnostics (`file:line:col: error: ...` with the
+  /// source line and a caret) to `*errors`.
+  static std::shared_ptr<const JitProgram>
+  compile(std::string_view source, std::string_view fileName,
+          const JitOptions &options, std::string *errors);
+  /// Reads and compiles a file.
+  static std::shared_ptr<const JitProgram>
+  compileFile(const std::string &path, const JitOptions &options,
+              std::string *errors);
+
+  ~JitProgram();
+  JitProgram(const JitProgram &) = delete;
+  JitProgram &operator=(const JitProgram &) = delete;
+
+  /// The entry point's name.
+  const std::string &name() const;
+  /// True for a `model`, false for a sequence program (`def`).
+  bool isModel() const;
+  /// The names of the inputs, then (models) of the parameters, in call order.
+  std::vector<std::string> argumentNames() const;
+  /// For models: the parameters' names; empty for sequence programs.
+  std::vector<std::string> parameterNames() const;
+  /// The declared shape of argument `i` (-1 for a symbolic size) and its
+  /// element type.
+  std::vector<int64_t> argumentShape(size_t i) const;
+  rasprt_dtype argumentDtype(size_t i) const;
+
+  /// Runs a sequence program with one input on tokens written as text:
+  /// words of the input's vocabulary, integers, numbers or true/false,
+  /// by the input's type. Fills `outputs` with one string per position:
+  /// tokens, integers, numbers (%g) or 0/1; `_` where a categorical
+  /// aggregate selected nothing. Returns false with a message in `*error`
+  /// for tokens the program does not accept.
+  bool runTokens(const std::vector<std::string> &tokens,
+                 std::vector<std::string> &outputs, std::string *error) const;
+
+  /// Runs the program on tensors given in argumentNames() order. Shapes and
+  /// dtypes are checked against the declarations; the result is allocated
+  /// into `*output` (release it with rasprt_tensor_free).
+  bool run(const std::vector<const rasprt_tensor *> &arguments,
+           rasprt_tensor *output, std::string *error) const;
+
+  struct Impl;
+
+private:
+  explicit JitProgram(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+} // namespace raspc
+
+#endif // RASPC_JIT_H

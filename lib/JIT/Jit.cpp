@@ -1,0 +1,464 @@
+//===- Jit.cpp - compile and run raspc programs in process ------*- C++ -*-===//
+//
+// Front end -> CPU pipeline -> mlir::ExecutionEngine. Calls go through the
+// C interface that the pipeline requests (`_mlir_ciface_<name>`), which
+// takes a pointer to a memref descriptor per argument and one for the
+// result: {allocated, aligned, offset, sizes[rank], strides[rank]}, all
+// 64-bit on the hosts we support.
+//
+//===----------------------------------------------------------------------===//
+
+#include "raspc/Jit.h"
+
+#include "CPUPipeline.h"
+#include "Diagnostics.h"
+#include "MLIRGen.h"
+#include "Parser.h"
+#include "Sema.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+using namespace raspc;
+
+namespace {
+
+/// One argument or the result, as the compiled function sees it.
+struct ValueInfo {
+  std::string name;
+  bool isParam = false;
+  rasprt_dtype dtype = RASPRT_F32;
+  std::vector<int64_t> shape; // -1: dynamic
+  std::vector<std::string> vocab;
+  bool openVocab = false;
+  bool numerical = false;
+};
+
+bool dtypeOf(mlir::Type type, rasprt_dtype &dtype) {
+  if (type.isF32()) dtype = RASPRT_F32;
+  else if (type.isF16()) dtype = RASPRT_F16;
+  else if (type.isBF16()) dtype = RASPRT_BF16;
+  else if (type.isInteger(32)) dtype = RASPRT_I32;
+  else if (type.isInteger(64)) dtype = RASPRT_I64;
+  else if (type.isInteger(1)) dtype = RASPRT_BOOL;
+  else return false;
+  return true;
+}
+
+ValueInfo describe(mlir::Type type, mlir::DictionaryAttr attrs) {
+  ValueInfo info;
+  auto tensor = mlir::cast<mlir::RankedTensorType>(type);
+  dtypeOf(tensor.getElementType(), info.dtype);
+  for (int64_t d : tensor.getShape())
+    info.shape.push_back(mlir::ShapedType::isDynamic(d) ? -1 : d);
+  if (!attrs)
+    return info;
+  if (auto input = attrs.getAs<mlir::StringAttr>("raspc.input"))
+    info.name = input.str();
+  if (auto param = attrs.getAs<mlir::StringAttr>("raspc.param")) {
+    info.name = param.str();
+    info.isParam = true;
+  }
+  if (auto vocab = attrs.getAs<mlir::ArrayAttr>("raspc.vocab"))
+    for (mlir::Attribute word : vocab)
+      info.vocab.push_back(mlir::cast<mlir::StringAttr>(word).str());
+  info.openVocab = attrs.contains("raspc.open_vocab");
+  if (auto encoding = attrs.getAs<mlir::StringAttr>("raspc.encoding"))
+    info.numerical = encoding.getValue() == "numerical";
+  return info;
+}
+
+/// A memref descriptor for the C interface: {allocated, aligned, offset,
+/// sizes..., strides...}.
+struct Descriptor {
+  std::vector<int64_t> words;
+  explicit Descriptor(int64_t rank) : words(3 + 2 * rank, 0) {}
+  Descriptor(void *data, const std::vector<int64_t> &shape) : Descriptor(shape.size()) {
+    words[0] = words[1] = reinterpret_cast<int64_t>(data);
+    int64_t stride = 1;
+    for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+      words[3 + i] = shape[i];
+      words[3 + shape.size() + i] = stride;
+      stride *= shape[i];
+    }
+  }
+  int64_t rank() const { return (static_cast<int64_t>(words.size()) - 3) / 2; }
+  void *allocated() const { return reinterpret_cast<void *>(words[0]); }
+  char *aligned() const { return reinterpret_cast<char *>(words[1]); }
+  int64_t offset() const { return words[2]; }
+  int64_t size(int64_t i) const { return words[3 + i]; }
+  int64_t stride(int64_t i) const { return words[3 + rank() + i]; }
+};
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+  return s + "]";
+}
+
+std::string formatFloat(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", v);
+  return buffer;
+}
+
+} // namespace
+
+struct JitProgram::Impl {
+  std::string name;
+  bool isModel = false;
+  std::vector<ValueInfo> arguments;
+  ValueInfo result;
+  std::unique_ptr<mlir::MLIRContext> context;
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+
+  /// Calls the function on `args` (one descriptor each); fills `out`.
+  bool invoke(std::vector<Descriptor> &args, Descriptor &out, std::string *error) const {
+    std::vector<void *> pointers;
+    pointers.push_back(out.words.data());
+    for (Descriptor &d : args)
+      pointers.push_back(d.words.data());
+    // Each packed argument points at the value of the parameter, which for
+    // the C interface is a pointer to a descriptor.
+    std::vector<void *> packed;
+    for (void *&p : pointers)
+      packed.push_back(&p);
+    llvm::Error err = engine->invokePacked("_mlir_ciface_" + name, packed);
+    if (err) {
+      if (error)
+        *error = llvm::toString(std::move(err));
+      return false;
+    }
+    return true;
+  }
+
+  /// Frees the result buffer unless it is one of the inputs (a program may
+  /// return its input unchanged).
+  static void release(const Descriptor &out, const std::vector<Descriptor> &args) {
+    for (const Descriptor &d : args)
+      if (d.allocated() == out.allocated())
+        return;
+    std::free(out.allocated());
+  }
+};
+
+JitProgram::JitProgram(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
+JitProgram::~JitProgram() = default;
+
+const std::string &JitProgram::name() const { return impl->name; }
+bool JitProgram::isModel() const { return impl->isModel; }
+
+std::vector<std::string> JitProgram::argumentNames() const {
+  std::vector<std::string> names;
+  for (const ValueInfo &a : impl->arguments)
+    names.push_back(a.name);
+  return names;
+}
+
+std::vector<std::string> JitProgram::parameterNames() const {
+  std::vector<std::string> names;
+  for (const ValueInfo &a : impl->arguments)
+    if (a.isParam)
+      names.push_back(a.name);
+  return names;
+}
+
+std::vector<int64_t> JitProgram::argumentShape(size_t i) const {
+  return impl->arguments.at(i).shape;
+}
+
+rasprt_dtype JitProgram::argumentDtype(size_t i) const {
+  return impl->arguments.at(i).dtype;
+}
+
+std::shared_ptr<const JitProgram>
+JitProgram::compile(std::string_view source, std::string_view fileName,
+                    const JitOptions &options, std::string *errors) {
+  static std::mutex cacheMutex;
+  static std::map<std::string, std::weak_ptr<const JitProgram>> cache;
+  std::string key = std::string(fileName) + '\0' + options.entry + '\0' +
+                    std::to_string(options.optLevel) + '\0' + std::string(source);
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  if (auto it = cache.find(key); it != cache.end())
+    if (auto cached = it->second.lock())
+      return cached;
+
+  static std::once_flag nativeTarget;
+  std::call_once(nativeTarget, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+
+  std::string messages;
+  llvm::raw_string_ostream os(messages);
+  auto fail = [&]() -> std::shared_ptr<const JitProgram> {
+    if (errors)
+      *errors += messages;
+    return nullptr;
+  };
+
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(
+          llvm::StringRef(source.data(), source.size()),
+          llvm::StringRef(fileName.data(), fileName.size())),
+      llvm::SMLoc());
+  Diagnostics diags(sourceMgr, os);
+  std::unique_ptr<ast::Module> module = parseModule(1, diags);
+  if (!module)
+    return fail();
+  std::unique_ptr<program::Program> checked = analyze(*module, options.entry, diags);
+  if (!checked)
+    return fail();
+
+  auto impl = std::make_unique<Impl>();
+  mlir::DialectRegistry registry;
+  registerMLIRGenDialects(registry);
+  registerCPUPipelineExtensions(registry);
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+  impl->context = std::make_unique<mlir::MLIRContext>(registry);
+  loadMLIRGenDialects(*impl->context);
+  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, impl->context.get(), os);
+  mlir::OwningOpRef<mlir::ModuleOp> ir =
+      generateMLIR(*impl->context, *checked, sourceMgr, 1);
+
+  auto function = *ir->getOps<mlir::func::FuncOp>().begin();
+  impl->name = function.getName().str();
+  impl->isModel = checked->isModel;
+  mlir::FunctionType type = function.getFunctionType();
+  for (unsigned i = 0; i < type.getNumInputs(); ++i)
+    impl->arguments.push_back(describe(type.getInput(i), function.getArgAttrDict(i)));
+  impl->result = describe(type.getResult(0), function.getResultAttrDict(0));
+
+  mlir::PassManager pm(impl->context.get());
+  buildCPUPipeline(pm, {});
+  if (mlir::failed(pm.run(*ir))) {
+    os << fileName << ": internal error: lowering to LLVM failed; please report "
+                      "this with the program\n";
+    return fail();
+  }
+  int level = std::clamp(options.optLevel, 0, 3);
+  auto transformer = mlir::makeOptimizingTransformer(level, 0, nullptr);
+  mlir::ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = transformer;
+  auto engine = mlir::ExecutionEngine::create(*ir, engineOptions);
+  if (!engine) {
+    os << fileName << ": internal error: JIT compilation failed: "
+       << llvm::toString(engine.takeError()) << "\n";
+    return fail();
+  }
+  impl->engine = std::move(*engine);
+  std::shared_ptr<const JitProgram> result(new JitProgram(std::move(impl)));
+  cache[key] = result;
+  return result;
+}
+
+std::shared_ptr<const JitProgram>
+JitProgram::compileFile(const std::string &path, const JitOptions &options,
+                        std::string *errors) {
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path);
+  if (!buffer) {
+    if (errors)
+      *errors += "raspc: error: cannot open input file '" + path +
+                 "': " + buffer.getError().message() + "\n";
+    return nullptr;
+  }
+  return compile((*buffer)->getBuffer().str(), path, options, errors);
+}
+
+bool JitProgram::runTokens(const std::vector<std::string> &tokens,
+                           std::vector<std::string> &outputs,
+                           std::string *error) const {
+  auto fail = [&](const std::string &message) {
+    if (error)
+      *error = message;
+    return false;
+  };
+  if (impl->isModel)
+    return fail("'" + impl->name + "' is a model; run it on tensors, not tokens");
+  if (impl->arguments.size() != 1)
+    return fail("'" + impl->name + "' takes " + std::to_string(impl->arguments.size()) +
+                " input sequences; runTokens runs programs with one");
+  const ValueInfo &input = impl->arguments[0];
+  std::vector<std::string> vocab = input.vocab; // extended per call: thread-safe
+  size_t n = tokens.size();
+  std::vector<char> data(std::max<size_t>(n, 1) * rasprt_dtype_size(input.dtype));
+  for (size_t i = 0; i < n; ++i) {
+    const std::string &token = tokens[i];
+    char *slot = data.data() + i * rasprt_dtype_size(input.dtype);
+    switch (input.dtype) {
+    case RASPRT_I32: { // a token
+      auto it = std::find(vocab.begin(), vocab.end(), token);
+      if (it == vocab.end()) {
+        if (!input.openVocab) {
+          std::string known;
+          for (const std::string &w : vocab)
+            known += (known.empty() ? "" : ", ") + w;
+          return fail("token '" + token + "' (position " + std::to_string(i) +
+                      ") is not in the vocabulary of '" + input.name + "': " + known);
+        }
+        vocab.push_back(token);
+        it = vocab.end() - 1;
+      }
+      int32_t id = static_cast<int32_t>(it - vocab.begin());
+      std::memcpy(slot, &id, sizeof(id));
+      break;
+    }
+    case RASPRT_I64: {
+      char *end = nullptr;
+      errno = 0;
+      long long v = std::strtoll(token.c_str(), &end, 10);
+      if (token.empty() || *end || errno)
+        return fail("token '" + token + "' (position " + std::to_string(i) +
+                    ") is not an integer, and '" + input.name + "' is declared int");
+      int64_t value = v;
+      std::memcpy(slot, &value, sizeof(value));
+      break;
+    }
+    case RASPRT_F32: {
+      char *end = nullptr;
+      float v = std::strtof(token.c_str(), &end);
+      if (token.empty() || *end)
+        return fail("token '" + token + "' (position " + std::to_string(i) +
+                    ") is not a number, and '" + input.name + "' is declared float");
+      std::memcpy(slot, &v, sizeof(v));
+      break;
+    }
+    case RASPRT_BOOL:
+      if (token != "true" && token != "false" && token != "1" && token != "0")
+        return fail("token '" + token + "' (position " + std::to_string(i) +
+                    ") is not a bool (true, false, 1 or 0)");
+      *slot = token == "true" || token == "1";
+      break;
+    default:
+      return fail("unsupported input type");
+    }
+  }
+  std::vector<Descriptor> args;
+  args.emplace_back(data.data(), std::vector<int64_t>{static_cast<int64_t>(n)});
+  Descriptor out(1);
+  if (!impl->invoke(args, out, error))
+    return false;
+
+  outputs.clear();
+  const ValueInfo &result = impl->result;
+  const char *base = out.aligned();
+  for (int64_t i = 0; i < out.size(0); ++i) {
+    const char *p = base + (out.offset() + i * out.stride(0)) * rasprt_dtype_size(result.dtype);
+    switch (result.dtype) {
+    case RASPRT_I32: {
+      int32_t id;
+      std::memcpy(&id, p, sizeof(id));
+      // The result shares the input's vocabulary when it holds tokens.
+      const std::vector<std::string> &words = result.vocab.size() <= vocab.size() ? vocab : result.vocab;
+      outputs.push_back(id >= 0 && static_cast<size_t>(id) < words.size() ? words[id] : "_");
+      break;
+    }
+    case RASPRT_I64: {
+      int64_t v;
+      std::memcpy(&v, p, sizeof(v));
+      outputs.push_back(std::to_string(v));
+      break;
+    }
+    case RASPRT_F32: {
+      float v;
+      std::memcpy(&v, p, sizeof(v));
+      outputs.push_back(formatFloat(v));
+      break;
+    }
+    case RASPRT_BOOL:
+      outputs.push_back(*p ? "1" : "0");
+      break;
+    default:
+      outputs.push_back("?");
+    }
+  }
+  Impl::release(out, args);
+  return true;
+}
+
+bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
+                     rasprt_tensor *output, std::string *error) const {
+  auto fail = [&](const std::string &message) {
+    if (error)
+      *error = message;
+    return false;
+  };
+  if (arguments.size() != impl->arguments.size())
+    return fail("'" + impl->name + "' takes " + std::to_string(impl->arguments.size()) +
+                " arguments, got " + std::to_string(arguments.size()));
+  std::vector<Descriptor> args;
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const ValueInfo &info = impl->arguments[i];
+    const rasprt_tensor *t = arguments[i];
+    std::string what = std::string(info.isParam ? "parameter '" : "input '") + info.name + "'";
+    if (!t)
+      return fail(what + " is missing");
+    if (t->dtype != info.dtype)
+      return fail(what + " must be " + rasprt_dtype_name(info.dtype) + ", not " +
+                  rasprt_dtype_name(t->dtype));
+    std::vector<int64_t> shape(t->shape, t->shape + t->rank);
+    bool shapeOk = static_cast<size_t>(t->rank) == info.shape.size();
+    for (size_t d = 0; shapeOk && d < info.shape.size(); ++d)
+      shapeOk = info.shape[d] < 0 || info.shape[d] == shape[d];
+    if (!shapeOk)
+      return fail(what + " must have shape " + shapeString(info.shape) + ", not " +
+                  shapeString(shape));
+    if (!rasprt_tensor_is_contiguous(t))
+      return fail(what + " must be contiguous");
+    args.emplace_back(t->data, shape);
+  }
+  Descriptor out(static_cast<int64_t>(impl->result.shape.size()));
+  if (!impl->invoke(args, out, error))
+    return false;
+  std::vector<int64_t> shape;
+  for (int64_t d = 0; d < out.rank(); ++d)
+    shape.push_back(out.size(d));
+  rasprt_tensor result;
+  if (rasprt_tensor_alloc(&result, impl->result.dtype, static_cast<int32_t>(shape.size()),
+                          shape.data()) != RASPRT_OK) {
+    Impl::release(out, args);
+    return fail(rasprt_last_error());
+  }
+  // Copy out element by element in row-major order through the strides.
+  size_t elementSize = rasprt_dtype_size(impl->result.dtype);
+  int64_t numel = rasprt_tensor_numel(&result);
+  std::vector<int64_t> index(shape.size(), 0);
+  for (int64_t n = 0; n < numel; ++n) {
+    int64_t offset = out.offset();
+    for (size_t d = 0; d < shape.size(); ++d)
+      offset += index[d] * out.stride(d);
+    std::memcpy(static_cast<char *>(result.data) + n * elementSize,
+                out.aligned() + offset * elementSize, elementSize);
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+      if (++index[d] < shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+  Impl::release(out, args);
+  *output = result;
+  return true;
+}

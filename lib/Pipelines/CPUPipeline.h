@@ -1,0 +1,45 @@
+//===- CPUPipeline.h - attn to LLVM for CPUs --------------------*- C++ -*-===//
+//
+// The CPU lowering as library functions, shared by raspc, rasp-opt and the
+// JIT, so that a pipeline is never assembled inside a tool.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RASPC_PIPELINES_CPUPIPELINE_H
+#define RASPC_PIPELINES_CPUPIPELINE_H
+
+namespace mlir {
+class DialectRegistry;
+class OpPassManager;
+} // namespace mlir
+
+namespace raspc {
+
+struct CPUPipelineOptions {
+  /// Emit C-interface wrappers (`_mlir_ciface_<name>`) for every function:
+  /// the ABI the JIT and the runtime call through.
+  bool emitCInterface = true;
+};
+
+/// attn (tensors) -> linalg -> bufferized memrefs -> scf loops: the `loops`
+/// stage of `raspc --emit`.
+void buildCPULoopsPipeline(mlir::OpPassManager &pm, const CPUPipelineOptions &options);
+
+/// The `loops` stage -> the LLVM dialect, ready for translation to LLVM IR.
+void buildCPULLVMPipeline(mlir::OpPassManager &pm, const CPUPipelineOptions &options);
+
+/// Both, in order: attn to the LLVM dialect.
+void buildCPUPipeline(mlir::OpPassManager &pm, const CPUPipelineOptions &options);
+
+/// The interfaces the pipeline relies on (bufferization models of tensor,
+/// linalg and arith ops, conversions to LLVM), for contexts that do not load
+/// everything as rasp-opt does.
+void registerCPUPipelineExtensions(mlir::DialectRegistry &registry);
+
+/// Registers `raspc-cpu-loops`, `raspc-cpu-llvm` and `raspc-cpu` for
+/// rasp-opt's --pass-pipeline.
+void registerCPUPipelines();
+
+} // namespace raspc
+
+#endif // RASPC_PIPELINES_CPUPIPELINE_H
