@@ -1,0 +1,21 @@
+// RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-cpu-loops)' | FileCheck %s --check-prefix=LOOPS
+// RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-cpu)' | FileCheck %s --check-prefix=LLVM
+
+// The CPU pipeline stages: loops over memrefs, then the LLVM dialect with a
+// C interface wrapper for the JIT and the runtime.
+// LOOPS-LABEL: func.func @width
+// LOOPS-SAME: (%{{.*}}: memref<?xi64>) -> memref<?xi64>
+// LOOPS: scf.for
+// LOOPS: scf.for
+// LOOPS: memref.load
+// LOOPS-NOT: linalg.generic
+// LOOPS-NOT: attn.
+// LLVM: llvm.func @width(
+// LLVM: llvm.func @_mlir_ciface_width(
+// LLVM-NOT: attn.
+// LLVM-NOT: scf.
+func.func @width(%k: tensor<?xi64>) -> tensor<?xi64> {
+  %s = attn.select %k, %k, le : tensor<?xi64>, tensor<?xi64>
+  %w = attn.selector_width %s : tensor<?xi64>
+  return %w : tensor<?xi64>
+}
