@@ -12,6 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CPUPipeline.h"
+#include "CPUTarget.h"
 #include "Diagnostics.h"
 #include "MLIRGen.h"
 #include "Parser.h"
@@ -23,8 +25,13 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Support/FileUtilities.h"
 
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -38,7 +45,7 @@
 using namespace llvm;
 
 namespace {
-enum class Stage { AST, Attn };
+enum class Stage { AST, Attn, Loops, LLVMDialect, LLVM, Asm, Obj };
 
 cl::OptionCategory category("raspc options");
 
@@ -50,8 +57,26 @@ cl::opt<Stage> emit(
     cl::values(clEnumValN(Stage::AST, "ast",
                           "the syntax tree, after parsing (no checks)"),
                clEnumValN(Stage::Attn, "attn",
-                          "the checked program as MLIR in the attn dialect")),
+                          "the checked program as MLIR in the attn dialect"),
+               clEnumValN(Stage::Loops, "loops",
+                          "MLIR after lowering to loops over memrefs (CPU)"),
+               clEnumValN(Stage::LLVMDialect, "llvm-dialect",
+                          "MLIR in the LLVM dialect (CPU)"),
+               clEnumValN(Stage::LLVM, "llvm", "optimized LLVM IR (CPU)"),
+               clEnumValN(Stage::Asm, "asm", "assembly for the target CPU"),
+               clEnumValN(Stage::Obj, "obj", "an object file for the target CPU")),
     cl::cat(category));
+
+cl::opt<std::string> target("target", cl::desc("The target: cpu (the default)"),
+                            cl::init("cpu"), cl::cat(category));
+
+cl::opt<std::string> mcpu("mcpu",
+                          cl::desc("The CPU to compile for (default: this "
+                                   "machine's, e.g. znver5)"),
+                          cl::value_desc("name"), cl::init(""), cl::cat(category));
+
+cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level, 0 to 3 (default 2)"),
+                           cl::Prefix, cl::init(2), cl::cat(category));
 
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"),
@@ -256,10 +281,20 @@ int main(int argc, char **argv) {
         raspc::analyze(*module, entry, diags);
     if (!program)
       return 1;
+    if (target != "cpu") {
+      errs() << "raspc: error: unknown target '" << target
+             << "' (this build supports: cpu)\n";
+      return 1;
+    }
     mlir::DialectRegistry registry;
     raspc::registerMLIRGenDialects(registry);
+    if (emit > Stage::Attn) {
+      raspc::registerCPUPipelineExtensions(registry);
+      mlir::registerBuiltinDialectTranslation(registry);
+      mlir::registerLLVMDialectTranslation(registry);
+    }
     mlir::MLIRContext context(registry);
-    context.loadAllAvailableDialects();
+    raspc::loadMLIRGenDialects(context);
     mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
     mlir::OwningOpRef<mlir::ModuleOp> ir =
         raspc::generateMLIR(context, *program, sourceMgr, bufferId);
@@ -268,7 +303,47 @@ int main(int argc, char **argv) {
                 "please report this with the program\n";
       return 1;
     }
-    ir->print(os);
+    if (emit == Stage::Attn) {
+      ir->print(os);
+    } else {
+      mlir::PassManager pm(&context);
+      if (emit == Stage::Loops)
+        raspc::buildCPULoopsPipeline(pm, {});
+      else
+        raspc::buildCPUPipeline(pm, {});
+      if (failed(pm.run(*ir))) {
+        errs() << "raspc: internal error: lowering failed; please report this "
+                  "with the program\n";
+        return 1;
+      }
+      if (emit <= Stage::LLVMDialect) {
+        ir->print(os);
+      } else {
+        raspc::CPUTargetOptions targetOptions;
+        targetOptions.cpu = mcpu;
+        targetOptions.optLevel = static_cast<int>(optLevel);
+        llvm::LLVMContext llvmContext;
+        std::string error;
+        std::unique_ptr<llvm::Module> llvmModule =
+            raspc::translateToLLVMIR(*ir, llvmContext, targetOptions, &error);
+        if (!llvmModule) {
+          errs() << "raspc: error: " << error << "\n";
+          return 1;
+        }
+        if (emit == Stage::LLVM) {
+          llvmModule->print(os, nullptr);
+        } else {
+          SmallVector<char> code;
+          auto kind = emit == Stage::Asm ? raspc::MachineCodeKind::Assembly
+                                         : raspc::MachineCodeKind::Object;
+          if (!raspc::emitMachineCode(*llvmModule, kind, targetOptions, code, &error)) {
+            errs() << "raspc: error: " << error << "\n";
+            return 1;
+          }
+          os << StringRef(code.data(), code.size());
+        }
+      }
+    }
   }
 
   // Only a successful run touches the output file.
