@@ -61,7 +61,7 @@ cmake --build "$BUILD_DIR" -j "$JOBS"
 #--- 3. The main job ------------------------------------------------------------
 if ((RUN_MAIN)); then
   EXAMPLE="$ROOT/examples/rasp/sort.rasp"
-  step "Main job: raspc ${EXAMPLE#"$ROOT"/} (parse, check, emit the attn dialect)"
-  "$BUILD_DIR/bin/raspc" "$EXAMPLE"
+  step "Main job: raspc run ${EXAMPLE#"$ROOT"/} 3 1 2 1 (compile for this CPU, run, print)"
+  "$BUILD_DIR/bin/raspc" run "$EXAMPLE" 3 1 2 1
   step "raspc is built in $BUILD_DIR; run the tests with: scripts/test.sh"
 fi
