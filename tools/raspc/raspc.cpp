@@ -2,7 +2,8 @@
 //
 // raspc FILE [--emit=ast|attn] [--entry NAME] [-o OUT]
 // raspc run FILE [--entry NAME] [--] TOKEN...
-// raspc run MODEL.rasp [--input NAME=X.npy]... [--random-params SEED] [--output Y.npy]
+// raspc run MODEL.rasp [--input NAME=X.npy]... [--params W.safetensors]
+//                       [--random-params SEED] [--output Y.npy]
 //
 // Reads a program (`-` is standard input), checks it and prints the
 // requested stage, or compiles it for this CPU and runs it. Every mistake in
@@ -94,7 +95,8 @@ cl::SubCommand runCommand(
     "run", "Compile a program for this CPU and run it.\n\n"
            "  raspc run examples/rasp/reverse.rasp a b c        # prints: c b a\n"
            "  raspc run examples/rasp/sort.rasp -- 3 -1 2       # '--' before tokens like -1\n"
-           "  raspc run model.rasp --input x=x.npy --random-params 7 --output y.npy\n");
+           "  raspc run model.rasp --input x=x.npy --params w.safetensors --output y.npy\n"
+           "  raspc run model.rasp --random-params 7     # random weights and inputs\n");
 
 cl::opt<std::string> runFile(cl::Positional, cl::Required, cl::desc("<program.rasp>"),
                              cl::sub(runCommand));
@@ -110,6 +112,9 @@ cl::opt<std::string> runOutput("output",
                                cl::desc("Write a model's result to this .npy file"),
                                cl::value_desc("file.npy"), cl::init(""),
                                cl::sub(runCommand));
+cl::opt<std::string> runParams(
+    "params", cl::desc("Load model parameters by name from a .safetensors file"),
+    cl::value_desc("weights.safetensors"), cl::init(""), cl::sub(runCommand));
 cl::opt<unsigned> runRandomParams(
     "random-params",
     cl::desc("Fill every model parameter with uniform values in [-0.1, 0.1] "
@@ -154,6 +159,11 @@ static int runModel(const raspc::JitProgram &program) {
              << name << "'\n";
       return 1;
     }
+  rasprt_safetensors *weights = nullptr;
+  if (!runParams.empty() && rasprt_safetensors_open(runParams.c_str(), &weights) != RASPRT_OK) {
+    errs() << "raspc run: error: " << rasprt_last_error() << "\n";
+    return 1;
+  }
   std::mt19937_64 rng(runRandomParams.getValue());
   std::vector<rasprt_tensor> storage(names.size());
   std::vector<const rasprt_tensor *> arguments;
@@ -161,7 +171,16 @@ static int runModel(const raspc::JitProgram &program) {
   for (size_t i = 0; i < names.size() && status == 0; ++i) {
     bool isParam = std::find(params.begin(), params.end(), names[i]) != params.end();
     auto file = files.find(names[i]);
-    if (file != files.end()) {
+    if (isParam && weights) {
+      std::vector<int64_t> shape = program.argumentShape(i);
+      if (rasprt_safetensors_load(weights, names[i].c_str(), program.argumentDtype(i),
+                                  static_cast<int32_t>(shape.size()), shape.data(),
+                                  &storage[i]) != RASPRT_OK) {
+        errs() << "raspc run: error: parameter '" << names[i] << "': " << rasprt_last_error()
+               << "\n";
+        status = 1;
+      }
+    } else if (file != files.end()) {
       if (rasprt_npy_read(file->second.c_str(), &storage[i]) != RASPRT_OK) {
         errs() << "raspc run: error: input '" << names[i] << "': " << rasprt_last_error() << "\n";
         status = 1;
@@ -187,6 +206,7 @@ static int runModel(const raspc::JitProgram &program) {
     }
     arguments.push_back(&storage[i]);
   }
+  rasprt_safetensors_close(weights);
   rasprt_tensor output{};
   std::string error;
   if (status == 0 && !program.run(arguments, &output, &error)) {

@@ -94,6 +94,30 @@ RASPRT_API rasprt_status rasprt_npy_read(const char *path, rasprt_tensor *out);
 RASPRT_API rasprt_status rasprt_npy_write(const char *path,
                                           const rasprt_tensor *tensor);
 
+/// An open .safetensors file: its header is parsed, tensors are read on
+/// demand.
+typedef struct rasprt_safetensors rasprt_safetensors;
+
+/// Opens and validates a .safetensors file (an 8-byte little-endian header
+/// length, a JSON header, the data).
+RASPRT_API rasprt_status rasprt_safetensors_open(const char *path,
+                                                 rasprt_safetensors **out);
+RASPRT_API void rasprt_safetensors_close(rasprt_safetensors *file);
+/// The number of tensors in the file, and the name of tensor `i` (in the
+/// file's order).
+RASPRT_API int64_t rasprt_safetensors_count(const rasprt_safetensors *file);
+RASPRT_API const char *rasprt_safetensors_name(const rasprt_safetensors *file,
+                                               int64_t i);
+/// Loads tensor `name` into a newly allocated tensor, checking that it has
+/// `dtype` and `rank` dimensions equal to `shape` (a negative entry accepts
+/// any size). Messages name the file, the tensor and what differs.
+RASPRT_API rasprt_status rasprt_safetensors_load(rasprt_safetensors *file,
+                                                 const char *name,
+                                                 rasprt_dtype dtype,
+                                                 int32_t rank,
+                                                 const int64_t *shape,
+                                                 rasprt_tensor *out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -30,6 +30,9 @@ struct Variant {
   enum { Softmax, Mean, Sigmoid, LinearElu } kind;
 };
 
+// Test names show the variant's name, not its bytes.
+void PrintTo(const Variant &v, std::ostream *os) { *os << v.name; }
+
 std::vector<float> randomVector(size_t n, float scale, std::mt19937 &rng) {
   std::uniform_real_distribution<float> dist(-scale, scale);
   std::vector<float> v(n);
@@ -135,6 +138,25 @@ rasprt_tensor wrap(std::vector<float> &data, std::vector<int64_t> shape) {
   return t;
 }
 
+/// A layer's input and weights, random.
+struct Layer {
+  int length;
+  std::vector<float> x, wq, wk, wv;
+  Layer(int length, float xScale, float qkScale, float vScale, unsigned seed)
+      : length(length) {
+    std::mt19937 rng(seed);
+    x = randomVector(length * kModel, xScale, rng);
+    wq = randomVector(kModel * kModel, qkScale, rng);
+    wk = randomVector(kModel * 8, qkScale, rng);
+    wv = randomVector(kModel * 8, vScale, rng);
+  }
+  bool run(const raspc::JitProgram &program, rasprt_tensor *out, std::string *error) {
+    rasprt_tensor tx = wrap(x, {length, kModel}), tq = wrap(wq, {kModel, kModel}),
+                  tk = wrap(wk, {kModel, 8}), tv = wrap(wv, {kModel, 8});
+    return program.run({&tx, &tq, &tk, &tv}, out, error);
+  }
+};
+
 const Variant kVariants[] = {
     {"causal_softmax_scaled", "key_pos <= query_pos", "dot(q, k) / 2", "softmax",
      [](int i, int j) { return j <= i; }, [](float s, int, int, int) { return s / 2; },
@@ -166,20 +188,14 @@ TEST_P(AttentionNumericsTest, MatchesNaiveReference) {
   auto program = raspc::JitProgram::compile(source(v), "layer.rasp", {}, &errors);
   ASSERT_TRUE(program) << errors;
 
-  std::mt19937 rng(length * 31 + 7);
-  std::vector<float> x = randomVector(length * kModel, 1.0f, rng);
-  std::vector<float> wq = randomVector(kModel * kModel, 0.5f, rng);
-  std::vector<float> wk = randomVector(kModel * 8, 0.5f, rng);
-  std::vector<float> wv = randomVector(kModel * 8, 0.5f, rng);
-  rasprt_tensor tx = wrap(x, {length, kModel}), tq = wrap(wq, {kModel, kModel}),
-                tk = wrap(wk, {kModel, 8}), tv = wrap(wv, {kModel, 8});
+  Layer layer(length, 1.0f, 0.5f, 0.5f, length * 31 + 7);
   rasprt_tensor out;
   std::string error;
-  ASSERT_TRUE(program->run({&tx, &tq, &tk, &tv}, &out, &error)) << error;
+  ASSERT_TRUE(layer.run(*program, &out, &error)) << error;
   ASSERT_EQ(out.rank, 2);
   ASSERT_EQ(out.shape[0], length);
   ASSERT_EQ(out.shape[1], kModel);
-  std::vector<float> expected = reference(v, x, length, wq, wk, wv);
+  std::vector<float> expected = reference(v, layer.x, length, layer.wq, layer.wk, layer.wv);
   const float *got = static_cast<const float *>(out.data);
   for (int i = 0; i < length * kModel; ++i) {
     ASSERT_FALSE(std::isnan(got[i])) << "element " << i;
@@ -206,16 +222,10 @@ TEST(AttentionSemantics, FullyMaskedRowsAreZeroAndHugeScoresStayFinite) {
   auto program = raspc::JitProgram::compile(src, "huge.rasp", {}, &errors);
   ASSERT_TRUE(program) << errors;
   const int length = 9;
-  std::mt19937 rng(5);
-  std::vector<float> x = randomVector(length * kModel, 3.0f, rng);
-  std::vector<float> wq = randomVector(kModel * kModel, 3.0f, rng);
-  std::vector<float> wk = randomVector(kModel * 8, 3.0f, rng);
-  std::vector<float> wv = randomVector(kModel * 8, 1.0f, rng);
-  rasprt_tensor tx = wrap(x, {length, kModel}), tq = wrap(wq, {kModel, kModel}),
-                tk = wrap(wk, {kModel, 8}), tv = wrap(wv, {kModel, 8});
+  Layer layer(length, 3.0f, 3.0f, 1.0f, 5);
   rasprt_tensor out;
   std::string error;
-  ASSERT_TRUE(program->run({&tx, &tq, &tk, &tv}, &out, &error)) << error;
+  ASSERT_TRUE(layer.run(*program, &out, &error)) << error;
   const float *got = static_cast<const float *>(out.data);
   for (int e = 0; e < kModel; ++e)
     EXPECT_EQ(got[e], 0.0f) << "the first row has no visible key";
