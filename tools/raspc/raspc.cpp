@@ -16,11 +16,13 @@
 #include "CPUPipeline.h"
 #include "CPUTarget.h"
 #include "Diagnostics.h"
+#include "HeaderEmitter.h"
 #include "MLIRGen.h"
 #include "Parser.h"
 #include "Sema.h"
 #include "raspc/Jit.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -46,7 +48,7 @@
 using namespace llvm;
 
 namespace {
-enum class Stage { AST, Attn, Loops, LLVMDialect, LLVM, Asm, Obj };
+enum class Stage { AST, Attn, Header, Loops, LLVMDialect, LLVM, Asm, Obj };
 
 cl::OptionCategory category("raspc options");
 
@@ -59,6 +61,8 @@ cl::opt<Stage> emit(
                           "the syntax tree, after parsing (no checks)"),
                clEnumValN(Stage::Attn, "attn",
                           "the checked program as MLIR in the attn dialect"),
+               clEnumValN(Stage::Header, "header",
+                          "a C header declaring the entry point (see docs/abi.md)"),
                clEnumValN(Stage::Loops, "loops",
                           "MLIR after lowering to loops over memrefs (CPU)"),
                clEnumValN(Stage::LLVMDialect, "llvm-dialect",
@@ -325,6 +329,8 @@ int main(int argc, char **argv) {
     }
     if (emit == Stage::Attn) {
       ir->print(os);
+    } else if (emit == Stage::Header) {
+      raspc::emitCHeader(*ir->getOps<mlir::func::FuncOp>().begin(), os);
     } else {
       mlir::PassManager pm(&context);
       if (emit == Stage::Loops)
