@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs raspc from BUILD into a temporary prefix, builds the consumer
+# project against it with find_package(raspc), and runs it.
+set -euo pipefail
+BUILD="$1"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+cmake --install "$BUILD" --prefix "$WORK/prefix" > /dev/null
+cmake -S "$(dirname "$0")" -B "$WORK/build" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/prefix" > /dev/null
+cmake --build "$WORK/build" > /dev/null
+LD_LIBRARY_PATH="$WORK/prefix/lib" "$WORK/build/consumer"
