@@ -210,6 +210,16 @@ OwningOpRef<ModuleOp> Generator::run() {
   for (auto [i, input] : llvm::enumerate(program.inputs)) {
     function.setArgAttr(argIndex, "raspc.input",
                         builder.getStringAttr(program.inputNames[i]));
+    // Symbolic sizes by name: inputs sharing one must agree at run time.
+    // Sequences all have the length T.
+    SmallVector<Attribute> symbols;
+    if (input->type.isTensor()) {
+      for (const Dim &d : input->type.dims)
+        symbols.push_back(builder.getStringAttr(d.isStatic() ? "" : d.symbol));
+    } else {
+      symbols.push_back(builder.getStringAttr("T"));
+    }
+    function.setArgAttr(argIndex, "raspc.symbols", builder.getArrayAttr(symbols));
     if (input->type.elem == Elem::Token && input->type.vocab && !input->type.isTensor()) {
       function.setArgAttr(argIndex, "raspc.vocab", vocabAttr(input->type.vocab));
       if (input->type.vocab->open)

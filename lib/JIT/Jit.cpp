@@ -49,6 +49,7 @@ struct ValueInfo {
   bool isParam = false;
   rasprt_dtype dtype = RASPRT_F32;
   std::vector<int64_t> shape; // -1: dynamic
+  std::vector<std::string> symbols; // per dimension; "" for static sizes
   std::vector<std::string> vocab;
   bool openVocab = false;
   bool numerical = false;
@@ -79,6 +80,9 @@ ValueInfo describe(mlir::Type type, mlir::DictionaryAttr attrs) {
     info.name = param.str();
     info.isParam = true;
   }
+  if (auto symbols = attrs.getAs<mlir::ArrayAttr>("raspc.symbols"))
+    for (mlir::Attribute s : symbols)
+      info.symbols.push_back(mlir::cast<mlir::StringAttr>(s).str());
   if (auto vocab = attrs.getAs<mlir::ArrayAttr>("raspc.vocab"))
     for (mlir::Attribute word : vocab)
       info.vocab.push_back(mlir::cast<mlir::StringAttr>(word).str());
@@ -410,6 +414,7 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
     return fail("'" + impl->name + "' takes " + std::to_string(impl->arguments.size()) +
                 " arguments, got " + std::to_string(arguments.size()));
   std::vector<Descriptor> args;
+  std::map<std::string, std::pair<int64_t, std::string>> symbols; // size, who
   for (size_t i = 0; i < arguments.size(); ++i) {
     const ValueInfo &info = impl->arguments[i];
     const rasprt_tensor *t = arguments[i];
@@ -428,6 +433,16 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
                   shapeString(shape));
     if (!rasprt_tensor_is_contiguous(t))
       return fail(what + " must be contiguous");
+    // The compiled code trusts that one symbol means one size.
+    for (size_t d = 0; d < info.symbols.size() && d < shape.size(); ++d) {
+      if (info.symbols[d].empty())
+        continue;
+      auto [it, inserted] = symbols.try_emplace(info.symbols[d], shape[d], what);
+      if (!inserted && it->second.first != shape[d])
+        return fail(what + " has " + info.symbols[d] + " = " + std::to_string(shape[d]) +
+                    " but " + it->second.second + " has " + info.symbols[d] + " = " +
+                    std::to_string(it->second.first));
+    }
     args.emplace_back(t->data, shape);
   }
   Descriptor out(static_cast<int64_t>(impl->result.shape.size()));

@@ -252,4 +252,31 @@ TEST(AttentionSemantics, WrongShapesAndDtypesAreRejected) {
   EXPECT_EQ(error, "'layer' takes 4 arguments, got 1");
 }
 
+TEST(AttentionSemantics, InputsSharingASymbolMustAgree) {
+  std::string errors;
+  auto program = raspc::JitProgram::compile(
+      "model m(x: f32[T, 4], doc: i32[T]) -> f32[T, 4] {\n"
+      "  let h = heads(x, 1);\n"
+      "  return merge_heads(aggregate(select(h, h, doc[key_pos] == doc[query_pos]), h));\n"
+      "}\n",
+      "doc.rasp", {}, &errors);
+  ASSERT_TRUE(program) << errors;
+  std::vector<float> x(3 * 4, 1.0f);
+  std::vector<int32_t> doc(5, 0);
+  rasprt_tensor tx = wrap(x, {3, 4});
+  rasprt_tensor td{};
+  td.data = doc.data();
+  td.dtype = RASPRT_I32;
+  td.rank = 1;
+  td.shape[0] = 5;
+  td.strides[0] = 1;
+  rasprt_tensor out;
+  std::string error;
+  EXPECT_FALSE(program->run({&tx, &td}, &out, &error));
+  EXPECT_EQ(error, "input 'doc' has T = 5 but input 'x' has T = 3");
+  td.shape[0] = 3;
+  ASSERT_TRUE(program->run({&tx, &td}, &out, &error)) << error;
+  rasprt_tensor_free(&out);
+}
+
 } // namespace
