@@ -39,7 +39,11 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
@@ -48,7 +52,7 @@
 using namespace llvm;
 
 namespace {
-enum class Stage { AST, Attn, Header, Loops, LLVMDialect, LLVM, Asm, Obj };
+enum class Stage { AST, Attn, Header, Loops, LLVMDialect, LLVM, Asm, Obj, Lib };
 
 cl::OptionCategory category("raspc options");
 
@@ -69,7 +73,10 @@ cl::opt<Stage> emit(
                           "MLIR in the LLVM dialect (CPU)"),
                clEnumValN(Stage::LLVM, "llvm", "optimized LLVM IR (CPU)"),
                clEnumValN(Stage::Asm, "asm", "assembly for the target CPU"),
-               clEnumValN(Stage::Obj, "obj", "an object file for the target CPU")),
+               clEnumValN(Stage::Obj, "obj", "an object file for the target CPU"),
+               clEnumValN(Stage::Lib, "lib",
+                          "a shared library for the target CPU (links the object "
+                          "with the system's cc)")),
     cl::cat(category));
 
 cl::opt<std::string> target("target", cl::desc("The target: cpu (the default)"),
@@ -241,6 +248,44 @@ static int runModel(const raspc::JitProgram &program) {
   return status;
 }
 
+/// Links an object file into a shared library with the system's C compiler
+/// driver (it knows the platform's linker flags); the library's bytes end
+/// up in `library`.
+static bool linkSharedLibrary(const SmallVectorImpl<char> &object, std::string &library) {
+  auto cc = sys::findProgramByName("cc");
+  if (!cc) {
+    errs() << "raspc: error: --emit=lib needs a C compiler driver ('cc') to link; "
+              "install build-essential or use --emit=obj\n";
+    return false;
+  }
+  SmallString<128> objectPath, libraryPath;
+  if (sys::fs::createTemporaryFile("raspc", "o", objectPath) ||
+      sys::fs::createTemporaryFile("raspc", "so", libraryPath)) {
+    errs() << "raspc: error: cannot create temporary files\n";
+    return false;
+  }
+  FileRemover removeObject(objectPath), removeLibrary(libraryPath);
+  {
+    std::error_code ec;
+    raw_fd_ostream out(objectPath, ec);
+    out << StringRef(object.data(), object.size());
+  }
+  std::string message;
+  StringRef args[] = {*cc, "-shared", "-o", libraryPath, objectPath, "-lm"};
+  if (sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &message) != 0) {
+    errs() << "raspc: error: linking the shared library failed"
+           << (message.empty() ? "" : ": " + message) << "\n";
+    return false;
+  }
+  auto buffer = MemoryBuffer::getFile(libraryPath);
+  if (!buffer) {
+    errs() << "raspc: error: cannot read the linked library\n";
+    return false;
+  }
+  library.append((*buffer)->getBufferStart(), (*buffer)->getBufferEnd());
+  return true;
+}
+
 static int runMain() {
   std::string errors;
   raspc::JitOptions options;
@@ -366,7 +411,12 @@ int main(int argc, char **argv) {
             errs() << "raspc: error: " << error << "\n";
             return 1;
           }
-          os << StringRef(code.data(), code.size());
+          if (emit == Stage::Lib) {
+            if (!linkSharedLibrary(code, output)) // replaces `code` by the library
+              return 1;
+          } else {
+            os << StringRef(code.data(), code.size());
+          }
         }
       }
     }
