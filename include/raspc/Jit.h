@@ -30,6 +30,17 @@ struct JitOptions {
   std::string entry;
   /// LLVM optimization level, 0 to 3.
   int optLevel = 2;
+  /// Also return every selector a sequence program builds (for
+  /// runTokens' `selectors`); costs memory quadratic in the length.
+  bool exposeSelectors = false;
+};
+
+/// A selector's pattern after a run: `selected[q * keys + k]` is 1 when query
+/// position q selects key position k.
+struct SelectorMatrix {
+  std::string name; // the `let` name and the place it was written
+  int64_t queries = 0, keys = 0;
+  std::vector<unsigned char> selected;
 };
 
 class JitProgram {
@@ -70,6 +81,10 @@ public:
   /// for tokens the program does not accept.
   bool runTokens(const std::vector<std::string> &tokens,
                  std::vector<std::string> &outputs, std::string *error) const;
+  /// The same, and fills `selectors` when compiled with exposeSelectors.
+  bool runTokens(const std::vector<std::string> &tokens,
+                 std::vector<std::string> &outputs,
+                 std::vector<SelectorMatrix> *selectors, std::string *error) const;
 
   /// Runs the program on tensors given in argumentNames() order. Shapes and
   /// dtypes are checked against the declarations; the result is allocated

@@ -57,9 +57,9 @@ using utils::IteratorType;
 class Generator {
 public:
   Generator(MLIRContext &context, const Program &program,
-            const llvm::SourceMgr &sourceMgr, unsigned bufferId)
+            const llvm::SourceMgr &sourceMgr, unsigned bufferId, bool exposeSelectors)
       : context(context), builder(&context), program(program),
-        sourceMgr(sourceMgr), bufferId(bufferId) {}
+        sourceMgr(sourceMgr), bufferId(bufferId), exposeSelectors(exposeSelectors) {}
 
   OwningOpRef<ModuleOp> run();
 
@@ -69,6 +69,9 @@ private:
   const Program &program;
   const llvm::SourceMgr &sourceMgr;
   unsigned bufferId;
+  bool exposeSelectors;
+  /// Selectors in the order they were emitted, for exposeSelectors.
+  SmallVector<std::pair<const Node *, Value>> selectors;
 
   func::FuncOp function;
   llvm::DenseMap<const Node *, Value> values; // outside bodies
@@ -244,7 +247,31 @@ OwningOpRef<ModuleOp> Generator::run() {
   for (auto [i, param] : llvm::enumerate(program.params))
     values[param] = entry->getArgument(program.inputs.size() + i);
   Value result = emit(program.result);
-  func::ReturnOp::create(builder, loc(program.result->loc), result);
+  SmallVector<Value> results = {result};
+  if (exposeSelectors) {
+    auto matrixType = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                                            builder.getI1Type());
+    SmallVector<std::string> names;
+    for (auto &[node, selector] : selectors) {
+      results.push_back(attn::MaterializeOp::create(builder, loc(node->loc), matrixType,
+                                                    selector));
+      auto [line, column] = sourceMgr.getLineAndColumn(node->loc, bufferId);
+      names.push_back((node->label.empty() ? std::string("selector") : node->label) +
+                      " (line " + std::to_string(line) + ", column " +
+                      std::to_string(column) + ")");
+    }
+    // The result attributes of the first result survive the type change.
+    DictionaryAttr resultAttrs = function.getResultAttrDict(0);
+    SmallVector<Type> types = {resultType};
+    types.append(names.size(), matrixType);
+    function.setFunctionType(builder.getFunctionType(argTypes, types));
+    SmallVector<DictionaryAttr> attrs = {resultAttrs};
+    for (const std::string &name : names)
+      attrs.push_back(builder.getDictionaryAttr(
+          builder.getNamedAttr("raspc.selector", builder.getStringAttr(name))));
+    function.setAllResultAttrs(attrs);
+  }
+  func::ReturnOp::create(builder, loc(program.result->loc), results);
   return module;
 }
 
@@ -263,6 +290,8 @@ Value Generator::emit(const Node *n) {
     return it->second;
   Value v = emitOutside(n);
   values[n] = v;
+  if (isa<attn::SelectorType>(v.getType()))
+    selectors.push_back({n, v});
   return v;
 }
 
@@ -894,6 +923,6 @@ Value Generator::emitAttention(const Node *n) {
 
 OwningOpRef<ModuleOp> raspc::generateMLIR(MLIRContext &context, const Program &program,
                                           const llvm::SourceMgr &sourceMgr,
-                                          unsigned bufferId) {
-  return Generator(context, program, sourceMgr, bufferId).run();
+                                          unsigned bufferId, bool exposeSelectors) {
+  return Generator(context, program, sourceMgr, bufferId, exposeSelectors).run();
 }

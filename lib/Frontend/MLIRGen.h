@@ -28,11 +28,14 @@ void loadMLIRGenDialects(mlir::MLIRContext &context);
 /// Emits `program` as one func.func named after the entry point, in the attn
 /// dialect and upstream dialects, with FileLineColLoc locations into
 /// `sourceMgr`'s buffer `bufferId`. The ABI the function follows is written
-/// in docs/language.md ("What the compiler emits").
+/// in docs/language.md ("What the compiler emits"). With `exposeSelectors`
+/// the function also returns every selector it builds, materialized as a
+/// [queries, keys] i1 tensor, each result named by `raspc.selector`.
 mlir::OwningOpRef<mlir::ModuleOp> generateMLIR(mlir::MLIRContext &context,
                                                const program::Program &program,
                                                const llvm::SourceMgr &sourceMgr,
-                                               unsigned bufferId);
+                                               unsigned bufferId,
+                                               bool exposeSelectors = false);
 
 } // namespace raspc
 

@@ -376,6 +376,8 @@ bool Sema::define(llvm::StringRef name, Loc loc, Value value) {
     scope->values[name] = Value(); // later uses are poisoned, not cascaded
     return false;
   }
+  if (value.node && value.node->label.empty())
+    value.node->label = name.str();
   scope->values[name] = std::move(value);
   return true;
 }

@@ -134,17 +134,24 @@ struct JitProgram::Impl {
   bool isModel = false;
   std::vector<ValueInfo> arguments;
   ValueInfo result;
+  std::vector<std::string> selectorNames; // extra results, with exposeSelectors
   std::unique_ptr<mlir::MLIRContext> context;
   std::unique_ptr<mlir::ExecutionEngine> engine;
 
-  /// Calls the function on `args` (one descriptor each); fills `out`.
-  bool invoke(std::vector<Descriptor> &args, Descriptor &out, std::string *error) const {
-    std::vector<void *> pointers;
-    pointers.push_back(out.words.data());
+  /// Calls the function on `args` (one descriptor each); fills `outs`, one
+  /// descriptor per result. The C interface takes one pointer to all the
+  /// results laid out one after the other (a struct of descriptors whose
+  /// fields are all 64-bit, so there is no padding).
+  bool invoke(std::vector<Descriptor> &args, std::vector<Descriptor> &outs,
+              std::string *error) const {
+    std::vector<int64_t> results;
+    for (const Descriptor &d : outs)
+      results.insert(results.end(), d.words.begin(), d.words.end());
+    std::vector<void *> pointers = {results.data()};
     for (Descriptor &d : args)
       pointers.push_back(d.words.data());
     // Each packed argument points at the value of the parameter, which for
-    // the C interface is a pointer to a descriptor.
+    // the C interface is a pointer.
     std::vector<void *> packed;
     for (void *&p : pointers)
       packed.push_back(&p);
@@ -154,6 +161,20 @@ struct JitProgram::Impl {
         *error = llvm::toString(std::move(err));
       return false;
     }
+    size_t offset = 0;
+    for (Descriptor &d : outs) {
+      std::copy(results.begin() + offset, results.begin() + offset + d.words.size(),
+                d.words.begin());
+      offset += d.words.size();
+    }
+    return true;
+  }
+
+  bool invoke(std::vector<Descriptor> &args, Descriptor &out, std::string *error) const {
+    std::vector<Descriptor> outs = {out};
+    if (!invoke(args, outs, error))
+      return false;
+    out = outs[0];
     return true;
   }
 
@@ -202,7 +223,8 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   static std::mutex cacheMutex;
   static std::map<std::string, std::weak_ptr<const JitProgram>> cache;
   std::string key = std::string(fileName) + '\0' + options.entry + '\0' +
-                    std::to_string(options.optLevel) + '\0' + std::string(source);
+                    std::to_string(options.optLevel) + '\0' +
+                    std::to_string(options.exposeSelectors) + '\0' + std::string(source);
   std::lock_guard<std::mutex> lock(cacheMutex);
   if (auto it = cache.find(key); it != cache.end())
     if (auto cached = it->second.lock())
@@ -245,8 +267,8 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   impl->context = std::make_unique<mlir::MLIRContext>(registry);
   loadMLIRGenDialects(*impl->context);
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, impl->context.get(), os);
-  mlir::OwningOpRef<mlir::ModuleOp> ir =
-      generateMLIR(*impl->context, *checked, sourceMgr, 1);
+  mlir::OwningOpRef<mlir::ModuleOp> ir = generateMLIR(
+      *impl->context, *checked, sourceMgr, 1, options.exposeSelectors && !checked->isModel);
 
   auto function = *ir->getOps<mlir::func::FuncOp>().begin();
   impl->name = function.getName().str();
@@ -255,6 +277,9 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   for (unsigned i = 0; i < type.getNumInputs(); ++i)
     impl->arguments.push_back(describe(type.getInput(i), function.getArgAttrDict(i)));
   impl->result = describe(type.getResult(0), function.getResultAttrDict(0));
+  for (unsigned i = 1; i < type.getNumResults(); ++i)
+    impl->selectorNames.push_back(
+        function.getResultAttrOfType<mlir::StringAttr>(i, "raspc.selector").str());
 
   mlir::PassManager pm(impl->context.get());
   buildCPUPipeline(pm, {});
@@ -294,6 +319,13 @@ JitProgram::compileFile(const std::string &path, const JitOptions &options,
 
 bool JitProgram::runTokens(const std::vector<std::string> &tokens,
                            std::vector<std::string> &outputs,
+                           std::string *error) const {
+  return runTokens(tokens, outputs, nullptr, error);
+}
+
+bool JitProgram::runTokens(const std::vector<std::string> &tokens,
+                           std::vector<std::string> &outputs,
+                           std::vector<SelectorMatrix> *selectors,
                            std::string *error) const {
   auto fail = [&](const std::string &message) {
     if (error)
@@ -362,9 +394,26 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   }
   std::vector<Descriptor> args;
   args.emplace_back(data.data(), std::vector<int64_t>{static_cast<int64_t>(n)});
-  Descriptor out(1);
-  if (!impl->invoke(args, out, error))
+  std::vector<Descriptor> outs(1, Descriptor(1));
+  outs.resize(1 + impl->selectorNames.size(), Descriptor(2));
+  if (!impl->invoke(args, outs, error))
     return false;
+  const Descriptor &out = outs[0];
+  if (selectors) {
+    selectors->clear();
+    for (size_t s = 0; s < impl->selectorNames.size(); ++s) {
+      const Descriptor &m = outs[1 + s];
+      SelectorMatrix matrix;
+      matrix.name = impl->selectorNames[s];
+      matrix.queries = m.size(0);
+      matrix.keys = m.size(1);
+      for (int64_t q = 0; q < matrix.queries; ++q)
+        for (int64_t k = 0; k < matrix.keys; ++k)
+          matrix.selected.push_back(
+              m.aligned()[m.offset() + q * m.stride(0) + k * m.stride(1)] != 0);
+      selectors->push_back(std::move(matrix));
+    }
+  }
 
   outputs.clear();
   const ValueInfo &result = impl->result;
@@ -399,7 +448,15 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
       outputs.push_back("?");
     }
   }
-  Impl::release(out, args);
+  // Results may share buffers (a program returning a selector's source);
+  // free each allocation once.
+  std::vector<void *> freed;
+  for (const Descriptor &d : outs) {
+    if (std::find(freed.begin(), freed.end(), d.allocated()) != freed.end())
+      continue;
+    freed.push_back(d.allocated());
+    Impl::release(d, args);
+  }
   return true;
 }
 

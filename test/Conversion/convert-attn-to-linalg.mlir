@@ -48,6 +48,20 @@ func.func @predicate_and_not(%k: tensor<?xi64>) -> tensor<?xi64> {
 
 // -----
 
+// attn.materialize is the lowered selector itself.
+// CHECK-LABEL: func.func @materialize
+// CHECK: %[[SEL:.*]] = linalg.generic
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.cmpi eq
+// CHECK: return %[[SEL]] : tensor<?x?xi1>
+func.func @materialize(%k: tensor<?xi64>) -> tensor<?x?xi1> {
+  %s = attn.select %k, %k, eq : tensor<?xi64>, tensor<?xi64>
+  %m = attn.materialize %s : tensor<?x?xi1>
+  return %m : tensor<?x?xi1>
+}
+
+// -----
+
 // aggregate: a sum and a count per query, then sum / count or the default;
 // the divisor is 1 where nothing was selected, so integers never trap.
 // CHECK-LABEL: func.func @aggregate_categorical

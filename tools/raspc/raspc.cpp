@@ -136,6 +136,11 @@ cl::opt<unsigned> runRandomLength(
     cl::desc("With --random-params: the length of random inputs that are not "
              "given with --input (default 8)"),
     cl::value_desc("n"), cl::init(8), cl::sub(runCommand));
+cl::opt<bool> runPrintSelectors(
+    "print-selectors",
+    cl::desc("Also print every selector as a matrix, queries down and keys "
+             "across, as the RASP REPL does"),
+    cl::init(false), cl::sub(runCommand));
 cl::opt<int> runOptLevel("O", cl::desc("Optimization level, 0 to 3 (default 2)"),
                          cl::Prefix, cl::init(2), cl::sub(runCommand));
 } // namespace
@@ -291,6 +296,7 @@ static int runMain() {
   raspc::JitOptions options;
   options.entry = runEntry;
   options.optLevel = runOptLevel;
+  options.exposeSelectors = runPrintSelectors;
   auto program = raspc::JitProgram::compileFile(runFile, options, &errors);
   if (!program) {
     errs() << errors;
@@ -299,14 +305,31 @@ static int runMain() {
   if (program->isModel())
     return runModel(*program);
   std::vector<std::string> outputs;
+  std::vector<raspc::SelectorMatrix> selectors;
   std::string error;
-  if (!program->runTokens(runTokens, outputs, &error)) {
+  if (!program->runTokens(runTokens, outputs, &selectors, &error)) {
     errs() << "raspc run: error: " << error << "\n";
     return 1;
   }
   for (size_t i = 0; i < outputs.size(); ++i)
     outs() << (i ? " " : "") << outputs[i];
   outs() << "\n";
+  for (const raspc::SelectorMatrix &m : selectors) {
+    // Queries down, keys across, labelled with the input tokens.
+    size_t width = 1;
+    for (const std::string &t : runTokens)
+      width = std::max(width, t.size());
+    outs() << "\n" << m.name << ":\n" << std::string(width + 3, ' ');
+    for (int64_t k = 0; k < m.keys; ++k)
+      outs() << left_justify(k < (int64_t)runTokens.size() ? runTokens[k] : "?", width) << " ";
+    outs() << "\n";
+    for (int64_t q = 0; q < m.queries; ++q) {
+      outs() << left_justify(q < (int64_t)runTokens.size() ? runTokens[q] : "?", width) << " | ";
+      for (int64_t k = 0; k < m.keys; ++k)
+        outs() << left_justify(m.selected[q * m.keys + k] ? "1" : ".", width) << " ";
+      outs() << "\n";
+    }
+  }
   return 0;
 }
 

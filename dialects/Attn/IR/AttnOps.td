@@ -133,6 +133,23 @@ def Attn_NotOp : Attn_Op<"not", [Pure]> {
   let hasFolder = 1;
 }
 
+def Attn_MaterializeOp : Attn_Op<"materialize", [Pure]> {
+  let summary = "a selector as a [queries, keys] boolean tensor";
+  let description = [{
+    Makes a selector's pattern visible as data: entry `(q, k)` is true when
+    query `q` selects key `k`. Programs do not need it; tools do, to show
+    selectors (`raspc run --print-selectors`).
+
+    ```mlir
+    %m = attn.materialize %sel : tensor<?x?xi1>
+    ```
+  }];
+  let arguments = (ins Attn_SelectorType:$selector);
+  let results = (outs RankedTensorOf<[I1], [HasAnyRankOfPred<[2]>],
+                                     "[queries, keys] tensor">:$result);
+  let assemblyFormat = "$selector attr-dict `:` type($result)";
+}
+
 //===----------------------------------------------------------------------===//
 // Tensor level
 //===----------------------------------------------------------------------===//

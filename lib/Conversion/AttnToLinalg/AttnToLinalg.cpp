@@ -293,6 +293,19 @@ struct AggregateLowering : OpConversionPattern<AggregateOp> {
   }
 };
 
+/// The lowered selector already is the [queries, keys] tensor.
+struct MaterializeLowering : OpConversionPattern<MaterializeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(MaterializeOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Value tensor = adaptor.getSelector();
+    if (tensor.getType() != op.getType())
+      tensor = tensor::CastOp::create(rewriter, op.getLoc(), op.getType(), tensor);
+    rewriter.replaceOp(op, tensor);
+    return success();
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // Tensor level
 //===----------------------------------------------------------------------===//
@@ -543,5 +556,6 @@ void raspc::populateAttnToLinalgPatterns(TypeConverter &converter,
                                          RewritePatternSet &patterns) {
   patterns.add<SelectLowering, SelectorLogicLowering<AndOp>, SelectorLogicLowering<OrOp>,
                SelectorLogicLowering<NotOp>, SelectorWidthLowering, AggregateLowering,
+               MaterializeLowering,
                AttentionLowering>(converter, patterns.getContext());
 }

@@ -325,3 +325,11 @@ func.func @yield_outside() {
   // expected-error @+1 {{expects parent op to be one of 'attn.select, attn.attention'}}
   attn.yield
 }
+
+// -----
+
+func.func @materialize_not_a_matrix(%s: !attn.selector) {
+  // expected-error @+1 {{result #0 must be [queries, keys] tensor of 1-bit signless integer values, but got 'tensor<?xi1>'}}
+  %m = attn.materialize %s : tensor<?xi1>
+  return
+}

@@ -69,6 +69,8 @@ func.func @selector_width_and_combinators(%a: !attn.selector, %b: !attn.selector
   %w = attn.selector_width %not : tensor<?xi64>
   // CHECK: attn.selector_width %{{.*}} : tensor<?xi32>
   %w32 = attn.selector_width %a : tensor<?xi32>
+  // CHECK: attn.materialize %[[NOT]] : tensor<?x?xi1>
+  %m = attn.materialize %not : tensor<?x?xi1>
   return %w : tensor<?xi64>
 }
 
