@@ -94,6 +94,21 @@ RASPRT_API rasprt_status rasprt_npy_read(const char *path, rasprt_tensor *out);
 RASPRT_API rasprt_status rasprt_npy_write(const char *path,
                                           const rasprt_tensor *tensor);
 
+/// The body of a parallel loop: handles iterations [begin, end).
+typedef void (*rasprt_parallel_body)(int64_t begin, int64_t end, void *context);
+
+/// Runs `body` over [0, count) in chunks of at least `grain` iterations on
+/// the runtime's thread pool (the calling thread works too) and returns when
+/// every chunk is done. Calls from inside a body run serially, so nested
+/// parallel loops are safe. Compiled parallel loops call this.
+RASPRT_API void rasprt_parallel_for(int64_t count, int64_t grain,
+                                    rasprt_parallel_body body, void *context);
+/// The number of threads parallel loops use: RASPRT_NUM_THREADS if set,
+/// else the hardware's.
+RASPRT_API int32_t rasprt_num_threads(void);
+/// Sets the number of threads (at least 1) for later parallel loops.
+RASPRT_API void rasprt_set_num_threads(int32_t count);
+
 /// An open .safetensors file: its header is parsed, tensors are read on
 /// demand.
 typedef struct rasprt_safetensors rasprt_safetensors;

@@ -1,0 +1,154 @@
+//===- ThreadPool.cpp - the runtime's parallel loops ------------*- C++ -*-===//
+//
+// One persistent pool per process. A parallel loop publishes a job (body,
+// count, grain) under a new generation number; workers and the caller take
+// chunks from one atomic counter until none are left. Loops from different
+// threads take turns; a loop started inside a body runs serially.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Error.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace {
+
+thread_local bool insideParallelBody = false;
+
+class ThreadPool {
+public:
+  static ThreadPool &get() {
+    static ThreadPool pool;
+    return pool;
+  }
+
+  int32_t size() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return threads;
+  }
+
+  void resize(int32_t count) {
+    std::lock_guard<std::mutex> turn(loopMutex);
+    stopWorkers();
+    std::lock_guard<std::mutex> lock(mutex);
+    threads = std::max(count, 1);
+  }
+
+  void run(int64_t count, int64_t grain, rasprt_parallel_body body, void *context) {
+    if (count <= 0)
+      return;
+    grain = std::max<int64_t>(grain, 1);
+    if (insideParallelBody || count <= grain) {
+      body(0, count, context);
+      return;
+    }
+    std::lock_guard<std::mutex> turn(loopMutex);
+    startWorkers();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      job = {body, context, count, grain};
+      next.store(0);
+      busy = static_cast<int32_t>(workers.size());
+      ++generation;
+    }
+    wake.notify_all();
+    work();
+    std::unique_lock<std::mutex> lock(mutex);
+    finished.wait(lock, [&] { return busy == 0; });
+  }
+
+  ~ThreadPool() { stopWorkers(); }
+
+private:
+  struct Job {
+    rasprt_parallel_body body = nullptr;
+    void *context = nullptr;
+    int64_t count = 0, grain = 1;
+  };
+
+  ThreadPool() {
+    unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+    threads = static_cast<int32_t>(hardware);
+    if (const char *env = std::getenv("RASPRT_NUM_THREADS"))
+      if (int n = std::atoi(env); n > 0)
+        threads = n;
+  }
+
+  /// Takes chunks of the current job until there are none left.
+  void work() {
+    Job current;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      current = job;
+    }
+    insideParallelBody = true;
+    for (int64_t begin; (begin = next.fetch_add(current.grain)) < current.count;)
+      current.body(begin, std::min(begin + current.grain, current.count), current.context);
+    insideParallelBody = false;
+  }
+
+  void startWorkers() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!workers.empty() || threads <= 1)
+      return;
+    stopping = false;
+    for (int32_t i = 1; i < threads; ++i)
+      workers.emplace_back([this] {
+        uint64_t seen = 0;
+        for (;;) {
+          {
+            std::unique_lock<std::mutex> lock(mutex);
+            wake.wait(lock, [&] { return stopping || generation != seen; });
+            if (stopping)
+              return;
+            seen = generation;
+          }
+          work();
+          std::lock_guard<std::mutex> lock(mutex);
+          if (--busy == 0)
+            finished.notify_all();
+        }
+      });
+  }
+
+  void stopWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    for (std::thread &t : workers)
+      t.join();
+    workers.clear();
+  }
+
+  std::mutex loopMutex; // one parallel loop at a time
+  std::mutex mutex;     // guards everything below
+  std::condition_variable wake, finished;
+  std::vector<std::thread> workers;
+  int32_t threads = 1;
+  bool stopping = false;
+  uint64_t generation = 0;
+  int32_t busy = 0;
+  Job job;
+  std::atomic<int64_t> next{0};
+};
+
+} // namespace
+
+extern "C" void rasprt_parallel_for(int64_t count, int64_t grain, rasprt_parallel_body body,
+                                    void *context) {
+  if (!body)
+    return;
+  ThreadPool::get().run(count, grain, body, context);
+}
+
+extern "C" int32_t rasprt_num_threads(void) { return ThreadPool::get().size(); }
+
+extern "C" void rasprt_set_num_threads(int32_t count) { ThreadPool::get().resize(count); }
