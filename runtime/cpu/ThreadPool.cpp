@@ -58,7 +58,7 @@ public:
       ++generation;
     }
     wake.notify_all();
-    work();
+    work(Job{body, context, count, grain});
     std::unique_lock<std::mutex> lock(mutex);
     finished.wait(lock, [&] { return busy == 0; });
   }
@@ -80,13 +80,8 @@ private:
         threads = n;
   }
 
-  /// Takes chunks of the current job until there are none left.
-  void work() {
-    Job current;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      current = job;
-    }
+  /// Takes chunks of `current` until there are none left.
+  void work(const Job &current) {
     insideParallelBody = true;
     for (int64_t begin; (begin = next.fetch_add(current.grain)) < current.count;)
       current.body(begin, std::min(begin + current.grain, current.count), current.context);
@@ -98,18 +93,21 @@ private:
     if (!workers.empty() || threads <= 1)
       return;
     stopping = false;
+    // A new worker answers only to jobs published after it starts; each job
+    // is taken exactly once per worker, so `busy` counts down exactly.
     for (int32_t i = 1; i < threads; ++i)
-      workers.emplace_back([this] {
-        uint64_t seen = 0;
+      workers.emplace_back([this, seen = generation]() mutable {
         for (;;) {
+          Job current;
           {
             std::unique_lock<std::mutex> lock(mutex);
             wake.wait(lock, [&] { return stopping || generation != seen; });
             if (stopping)
               return;
             seen = generation;
+            current = job;
           }
-          work();
+          work(current);
           std::lock_guard<std::mutex> lock(mutex);
           if (--busy == 0)
             finished.notify_all();
