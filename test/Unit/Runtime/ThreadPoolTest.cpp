@@ -43,8 +43,10 @@ TEST(ThreadPool, UsesSeveralThreadsAndNestedLoopsRunSerially) {
     std::set<std::thread::id> ids;
     std::atomic<int64_t> inner{0};
   } ctx;
+  // 128 chunks that each sleep 1 ms: even on a loaded machine the workers
+  // get scheduled long before the caller could finish alone.
   rasprt_parallel_for(
-      64, 1,
+      128, 1,
       [](int64_t begin, int64_t end, void *c) {
         auto *ctx = static_cast<Context *>(c);
         {
@@ -58,11 +60,11 @@ TEST(ThreadPool, UsesSeveralThreadsAndNestedLoopsRunSerially) {
                 static_cast<std::atomic<int64_t> *>(c2)->fetch_add(e - b);
               },
               &ctx->inner);
-          std::this_thread::sleep_for(std::chrono::microseconds(200));
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
       },
       &ctx);
-  EXPECT_EQ(ctx.inner.load(), 640);
+  EXPECT_EQ(ctx.inner.load(), 1280);
   EXPECT_GT(ctx.ids.size(), 1u) << "the work should spread over threads";
 }
 
