@@ -32,16 +32,20 @@ int main(int argc, char **argv) {
     }
   }
 
-  raspc_memref_1d input = {tokens.data, tokens.data, 0, {n}, {1}};
-  raspc_memref_1d result;
+  raspc_memref_1d input, result;
+  rasprt_descriptor_from_tensor(&tokens, (int64_t *)&input);
   _mlir_ciface_sort(&result, &input);
 
-  const int64_t *sorted = (const int64_t *)result.aligned + result.offset;
-  for (int64_t i = 0; i < result.sizes[0]; ++i)
-    printf("%s%" PRId64, i ? " " : "", sorted[i * result.strides[0]]);
+  rasprt_tensor sorted;
+  rasprt_tensor_from_descriptor((const int64_t *)&result, RASPRT_I64, 1, &sorted);
+  for (int64_t i = 0; i < sorted.shape[0]; ++i)
+    printf("%s%" PRId64, i ? " " : "", ((const int64_t *)sorted.data)[i * sorted.strides[0]]);
   printf("\n");
-  if (result.allocated != input.allocated)
-    free(result.allocated);
+  if (result.allocated != input.allocated) {
+    if (!sorted.owns_data)
+      free(result.allocated);
+    rasprt_tensor_free(&sorted);
+  }
   rasprt_tensor_free(&tokens);
   return 0;
 }

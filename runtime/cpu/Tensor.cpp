@@ -118,3 +118,32 @@ extern "C" void rasprt_tensor_free(rasprt_tensor *tensor) {
     std::free(tensor->data);
   *tensor = rasprt_tensor{};
 }
+
+extern "C" void rasprt_descriptor_from_tensor(const rasprt_tensor *tensor,
+                                              int64_t *descriptor) {
+  descriptor[0] = descriptor[1] = reinterpret_cast<int64_t>(tensor->data);
+  descriptor[2] = 0;
+  for (int32_t i = 0; i < tensor->rank; ++i) {
+    descriptor[3 + i] = tensor->shape[i];
+    descriptor[3 + tensor->rank + i] = tensor->strides[i];
+  }
+}
+
+extern "C" void rasprt_tensor_from_descriptor(const int64_t *descriptor,
+                                              rasprt_dtype dtype, int32_t rank,
+                                              rasprt_tensor *out) {
+  rasprt_tensor t{};
+  t.dtype = dtype;
+  t.rank = rank;
+  size_t elementSize = rasprt_dtype_size(dtype);
+  // The tensor views aligned + offset; freeing goes through `allocated`,
+  // which rasprt_tensor_free cannot see, so results are owned only when
+  // the two agree (compiled code allocates them that way).
+  t.data = reinterpret_cast<char *>(descriptor[1]) + descriptor[2] * elementSize;
+  for (int32_t i = 0; i < rank; ++i) {
+    t.shape[i] = descriptor[3 + i];
+    t.strides[i] = descriptor[3 + rank + i];
+  }
+  t.owns_data = descriptor[0] == reinterpret_cast<int64_t>(t.data);
+  *out = t;
+}

@@ -94,6 +94,20 @@ RASPRT_API rasprt_status rasprt_npy_read(const char *path, rasprt_tensor *out);
 RASPRT_API rasprt_status rasprt_npy_write(const char *path,
                                           const rasprt_tensor *tensor);
 
+/// Calling compiled entry points (docs/abi.md): their C interface takes
+/// strided descriptors {allocated, aligned, offset, sizes[rank],
+/// strides[rank]}, all 64-bit. This writes the descriptor of `tensor` into
+/// `descriptor` (3 + 2 * rank int64 words).
+RASPRT_API void rasprt_descriptor_from_tensor(const rasprt_tensor *tensor,
+                                              int64_t *descriptor);
+/// Wraps a result descriptor as a tensor of `dtype` and `rank`. The tensor
+/// owns the result's buffer (rasprt_tensor_free releases it) when the
+/// buffer starts where the data does, as compiled code allocates results;
+/// otherwise `owns_data` is 0 and the caller frees descriptor[0].
+RASPRT_API void rasprt_tensor_from_descriptor(const int64_t *descriptor,
+                                              rasprt_dtype dtype, int32_t rank,
+                                              rasprt_tensor *out);
+
 /// The body of a parallel loop: handles iterations [begin, end).
 typedef void (*rasprt_parallel_body)(int64_t begin, int64_t end, void *context);
 

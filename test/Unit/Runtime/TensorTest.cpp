@@ -107,4 +107,33 @@ TEST(Status, NamesAndErrorClearedOnSuccess) {
   rasprt_tensor_free(&t);
 }
 
+TEST(Descriptor, RoundTripsATensor) {
+  const int64_t shape[] = {2, 3};
+  rasprt_tensor t;
+  ASSERT_EQ(rasprt_tensor_alloc(&t, RASPRT_F32, 2, shape), RASPRT_OK);
+  int64_t words[3 + 2 * 2];
+  rasprt_descriptor_from_tensor(&t, words);
+  EXPECT_EQ(words[0], reinterpret_cast<int64_t>(t.data));
+  EXPECT_EQ(words[1], reinterpret_cast<int64_t>(t.data));
+  EXPECT_EQ(words[2], 0);
+  EXPECT_EQ(words[3], 2);
+  EXPECT_EQ(words[4], 3);
+  EXPECT_EQ(words[5], 3);
+  EXPECT_EQ(words[6], 1);
+
+  rasprt_tensor view;
+  rasprt_tensor_from_descriptor(words, RASPRT_F32, 2, &view);
+  EXPECT_EQ(view.data, t.data);
+  EXPECT_EQ(view.shape[1], 3);
+  EXPECT_EQ(view.strides[0], 3);
+  EXPECT_TRUE(view.owns_data);
+
+  // An offset view does not own: freeing it would free the wrong pointer.
+  words[2] = 3;
+  rasprt_tensor_from_descriptor(words, RASPRT_F32, 2, &view);
+  EXPECT_EQ(view.data, static_cast<float *>(t.data) + 3);
+  EXPECT_FALSE(view.owns_data);
+  rasprt_tensor_free(&t);
+}
+
 } // namespace
