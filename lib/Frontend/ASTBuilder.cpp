@@ -128,9 +128,8 @@ private:
   std::unique_ptr<TypeRef> typeRef(RaspParser::TypeRefContext *ctx) {
     return std::unique_ptr<TypeRef>(visit(ctx).as<TypeRef *>());
   }
-  ExprPtr binary(antlr4::ParserRuleContext *ctx, antlr4::Token *op,
-                 RaspParser::ExprContext *lhs, RaspParser::ExprContext *rhs) {
-    (void)ctx;
+  ExprPtr binary(antlr4::Token *op, RaspParser::ExprContext *lhs,
+                 RaspParser::ExprContext *rhs) {
     return std::make_unique<Binary>(loc(op), binaryOpFromToken(op->getText()),
                                     expr(lhs), expr(rhs));
   }
@@ -304,19 +303,19 @@ private:
   }
 
   antlrcpp::Any visitMulExpr(RaspParser::MulExprContext *ctx) override {
-    return giveExpr(binary(ctx, ctx->op, ctx->lhs, ctx->rhs));
+    return giveExpr(binary(ctx->op, ctx->lhs, ctx->rhs));
   }
   antlrcpp::Any visitAddExpr(RaspParser::AddExprContext *ctx) override {
-    return giveExpr(binary(ctx, ctx->op, ctx->lhs, ctx->rhs));
+    return giveExpr(binary(ctx->op, ctx->lhs, ctx->rhs));
   }
   antlrcpp::Any visitCmpExpr(RaspParser::CmpExprContext *ctx) override {
-    return giveExpr(binary(ctx, ctx->op, ctx->lhs, ctx->rhs));
+    return giveExpr(binary(ctx->op, ctx->lhs, ctx->rhs));
   }
   antlrcpp::Any visitAndExpr(RaspParser::AndExprContext *ctx) override {
-    return giveExpr(binary(ctx, middleToken(ctx), ctx->lhs, ctx->rhs));
+    return giveExpr(binary(middleToken(ctx), ctx->lhs, ctx->rhs));
   }
   antlrcpp::Any visitOrExpr(RaspParser::OrExprContext *ctx) override {
-    return giveExpr(binary(ctx, middleToken(ctx), ctx->lhs, ctx->rhs));
+    return giveExpr(binary(middleToken(ctx), ctx->lhs, ctx->rhs));
   }
 
   antlrcpp::Any visitScoredExpr(RaspParser::ScoredExprContext *ctx) override {

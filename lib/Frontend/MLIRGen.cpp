@@ -172,7 +172,7 @@ private:
   Value emitSelect(const Node *n);
   Value emitAggregate(const Node *n);
   Value emitUnary(Location l, const Node *n, Value x);
-  Value emitBinary(Location l, BinaryOp op, Elem operandElem, Value a, Value b);
+  Value emitBinary(Location l, BinaryOp op, Value a, Value b);
   Value emitElementwise(const Node *n);
   Value emitMatMul(const Node *n);
   Value emitNorm(const Node *n);
@@ -369,7 +369,7 @@ Value Generator::emitScalar(const Node *n) {
     return emitUnary(l, n, emit(n->operands[0]));
   case NodeOp::Binary: {
     auto [lhs, rhs] = emitPair(n);
-    return emitBinary(l, n->binaryOp, n->operands[0]->type.elem, lhs, rhs);
+    return emitBinary(l, n->binaryOp, lhs, rhs);
   }
   case NodeOp::Cast: {
     Value x = emit(n->operands[0]);
@@ -386,10 +386,9 @@ Value Generator::emitScalar(const Node *n) {
   }
   case NodeOp::Lookup: {
     Value key = emit(n->operands[0]);
-    Elem keyElem = n->operands[0]->type.elem;
     Value result = emit(n->defaultValue);
     for (auto it = n->table.rbegin(); it != n->table.rend(); ++it) {
-      Value match = emitBinary(l, BinaryOp::Eq, keyElem, key, emit(it->first));
+      Value match = emitBinary(l, BinaryOp::Eq, key, emit(it->first));
       Value value = emit(it->second);
       result = arith::SelectOp::create(builder, l, match, value, result);
     }
@@ -458,7 +457,7 @@ Value Generator::emitUnary(Location l, const Node *n, Value x) {
   llvm_unreachable("unknown unary function");
 }
 
-Value Generator::emitBinary(Location l, BinaryOp op, Elem elem, Value a, Value b) {
+Value Generator::emitBinary(Location l, BinaryOp op, Value a, Value b) {
   bool isFloat = isa<FloatType>(a.getType());
   auto cmpi = [&](arith::CmpIPredicate p) {
     return Value(arith::CmpIOp::create(builder, l, p, a, b));
@@ -466,7 +465,6 @@ Value Generator::emitBinary(Location l, BinaryOp op, Elem elem, Value a, Value b
   auto cmpf = [&](arith::CmpFPredicate p) {
     return Value(arith::CmpFOp::create(builder, l, p, a, b));
   };
-  (void)elem;
   switch (op) {
   case BinaryOp::Add:
     return isFloat ? Value(arith::AddFOp::create(builder, l, a, b))
@@ -650,7 +648,7 @@ Value Generator::emitElementwise(const Node *n) {
         if (n->operands.size() == 1) {
           r = emitUnary(bl, n, operands[0]);
         } else {
-          r = emitBinary(bl, n->binaryOp, Elem::Float, operands[0], operands[1]);
+          r = emitBinary(bl, n->binaryOp, operands[0], operands[1]);
         }
         linalg::YieldOp::create(builder, bl, r);
       });
@@ -825,13 +823,11 @@ Value Generator::emitRope(const Node *n) {
         Value t = linalg::IndexOp::create(b, bl, 1);
         Value d = linalg::IndexOp::create(b, bl, 2);
         Value halfIdx = arith::ConstantIndexOp::create(b, bl, half);
-        Value dimIdx = arith::ConstantIndexOp::create(b, bl, dim);
         Value lower = arith::CmpIOp::create(b, bl, arith::CmpIPredicate::ult, d, halfIdx);
         Value partnerUp = arith::AddIOp::create(b, bl, d, halfIdx);
         Value partnerDown = arith::SubIOp::create(b, bl, d, halfIdx);
         Value partner = arith::SelectOp::create(b, bl, lower, partnerUp, partnerDown);
         Value freqIdx = arith::RemUIOp::create(b, bl, d, halfIdx);
-        (void)dimIdx;
         auto toF32 = [&](Value index) {
           Value i = arith::IndexCastOp::create(b, bl, b.getI64Type(), index);
           return Value(arith::SIToFPOp::create(b, bl, f32, i));

@@ -251,8 +251,7 @@ private:
   Value builtinLookup(const ast::Call &c);
   Value builtinUnaryFunction(const ast::Call &c);
   Value builtinTensorFunction(const ast::Call &c);
-  Value lambdaBody(const ast::Argument &lambda, llvm::ArrayRef<Type> paramTypes,
-                   Loc callLoc);
+  Value lambdaBody(const ast::Argument &lambda, llvm::ArrayRef<Type> paramTypes);
   Value predicateBody(const ast::Expr &e, Body &b, llvm::StringRef what);
 };
 
@@ -1292,7 +1291,7 @@ Value Sema::sequenceSelect(const ast::Call &c, Value keys, Value queries) {
   }
   if (pred.kind == ast::Argument::Kind::Lambda) {
     // (k, q) => ...: the predicate as a function of one key and one query.
-    Value v = lambdaBody(pred, {keys.type, queries.type}, c.loc);
+    Value v = lambdaBody(pred, {keys.type, queries.type});
     if (v.isError())
       return v;
     if (v.type.elem != Elem::Bool)
@@ -1479,8 +1478,7 @@ Value Sema::builtinAggregate(const ast::Call &c) {
   return Value(n);
 }
 
-Value Sema::lambdaBody(const ast::Argument &lambda, llvm::ArrayRef<Type> paramTypes,
-                       Loc callLoc) {
+Value Sema::lambdaBody(const ast::Argument &lambda, llvm::ArrayRef<Type> paramTypes) {
   if (lambda.kind != ast::Argument::Kind::Lambda)
     return error(lambda.loc, "expected a function such as 'x => x + 1'");
   if (lambda.lambdaParams.size() != paramTypes.size())
@@ -1498,7 +1496,6 @@ Value Sema::lambdaBody(const ast::Argument &lambda, llvm::ArrayRef<Type> paramTy
       return error(lambda.lambdaParamLocs[i],
                    "parameter '" + lambda.lambdaParams[i] + "' appears twice");
   }
-  (void)callLoc;
   return predicateBody(*lambda.value, b, "function");
 }
 
@@ -1520,7 +1517,7 @@ Value Sema::builtinMap(const ast::Call &c, unsigned arity) {
     inputs.push_back(v);
     types.push_back(v.type);
   }
-  Value element = lambdaBody(c.args[arity], types, c.loc);
+  Value element = lambdaBody(c.args[arity], types);
   if (element.isError())
     return element;
   Node *map = create(Op::Map, Type::sequence(element.type.elem, false, element.type.vocab),
