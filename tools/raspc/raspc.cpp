@@ -110,39 +110,39 @@ cl::SubCommand runCommand(
            "  raspc run model.rasp --random-params 7     # random weights and inputs\n");
 
 cl::opt<std::string> runFile(cl::Positional, cl::Required, cl::desc("<program.rasp>"),
-                             cl::sub(runCommand));
+                             cl::sub(runCommand), cl::cat(category));
 cl::list<std::string> runTokens(cl::Positional, cl::desc("<token>..."),
-                                cl::sub(runCommand));
+                                cl::sub(runCommand), cl::cat(category));
 cl::opt<std::string> runEntry("entry", cl::desc("The def or model to run"),
                               cl::value_desc("name"), cl::init(""),
-                              cl::sub(runCommand));
+                              cl::sub(runCommand), cl::cat(category));
 cl::list<std::string> runInputs(
     "input", cl::desc("A model input from a .npy file (repeat per input)"),
-    cl::value_desc("name=file.npy"), cl::sub(runCommand));
+    cl::value_desc("name=file.npy"), cl::sub(runCommand), cl::cat(category));
 cl::opt<std::string> runOutput("output",
                                cl::desc("Write a model's result to this .npy file"),
                                cl::value_desc("file.npy"), cl::init(""),
-                               cl::sub(runCommand));
+                               cl::sub(runCommand), cl::cat(category));
 cl::opt<std::string> runParams(
     "params", cl::desc("Load model parameters by name from a .safetensors file"),
-    cl::value_desc("weights.safetensors"), cl::init(""), cl::sub(runCommand));
+    cl::value_desc("weights.safetensors"), cl::init(""), cl::sub(runCommand), cl::cat(category));
 cl::opt<unsigned> runRandomParams(
     "random-params",
     cl::desc("Fill every model parameter with uniform values in [-0.1, 0.1] "
              "from this seed (a demo without weights)"),
-    cl::value_desc("seed"), cl::sub(runCommand));
+    cl::value_desc("seed"), cl::sub(runCommand), cl::cat(category));
 cl::opt<unsigned> runRandomLength(
     "random-length",
     cl::desc("With --random-params: the length of random inputs that are not "
              "given with --input (default 8)"),
-    cl::value_desc("n"), cl::init(8), cl::sub(runCommand));
+    cl::value_desc("n"), cl::init(8), cl::sub(runCommand), cl::cat(category));
 cl::opt<bool> runPrintSelectors(
     "print-selectors",
     cl::desc("Also print every selector as a matrix, queries down and keys "
              "across, as the RASP REPL does"),
-    cl::init(false), cl::sub(runCommand));
+    cl::init(false), cl::sub(runCommand), cl::cat(category));
 cl::opt<int> runOptLevel("O", cl::desc("Optimization level, 0 to 3 (default 2)"),
-                         cl::Prefix, cl::init(2), cl::sub(runCommand));
+                         cl::Prefix, cl::init(2), cl::sub(runCommand), cl::cat(category));
 } // namespace
 
 /// Fills `t` with uniform values in [-0.1, 0.1] (floats) or small ints.
@@ -337,9 +337,9 @@ int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
-  cl::HideUnrelatedOptions({&category, &cl::getGeneralCategory()});
-  for (auto &option : cl::getRegisteredOptions(runCommand))
-    option.second->setHiddenFlag(cl::NotHidden);
+  // libLLVM registers hundreds of options of its own; --help shows ours.
+  cl::HideUnrelatedOptions(category);
+  cl::HideUnrelatedOptions(category, runCommand);
   cl::ParseCommandLineOptions(
       argc, argv,
       "raspc: compile RASP programs and attention models\n\n"
