@@ -15,6 +15,7 @@
 
 #include "CPUPipeline.h"
 #include "CPUTarget.h"
+#include "Conversion/AttnToLinalg/AttnToLinalg.h"
 #include "Diagnostics.h"
 #include "HeaderEmitter.h"
 #include "MLIRGen.h"
@@ -29,6 +30,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Support/FileUtilities.h"
@@ -337,6 +339,10 @@ int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
+  // --mlir-print-ir-after-all, --mlir-timing and friends, for the pipeline.
+  mlir::registerPassManagerCLOptions();
+  raspc::registerConversionPasses(); // so --mlir-print-ir-after=... knows them
+  mlir::registerDefaultTimingManagerCLOptions();
   // libLLVM registers hundreds of options of its own; --help shows ours.
   cl::HideUnrelatedOptions(category);
   cl::HideUnrelatedOptions(category, runCommand);
@@ -401,6 +407,12 @@ int main(int argc, char **argv) {
       raspc::emitCHeader(*ir->getOps<mlir::func::FuncOp>().begin(), os);
     } else {
       mlir::PassManager pm(&context);
+      if (failed(mlir::applyPassManagerCLOptions(pm)))
+        return 1;
+      mlir::DefaultTimingManager timing;
+      mlir::applyDefaultTimingManagerCLOptions(timing);
+      mlir::TimingScope timingScope = timing.getRootScope();
+      pm.enableTiming(timingScope);
       if (emit == Stage::Loops)
         raspc::buildCPULoopsPipeline(pm, {});
       else
