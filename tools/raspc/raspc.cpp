@@ -340,8 +340,9 @@ int main(int argc, char **argv) {
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   // --mlir-print-ir-after-all, --mlir-timing and friends, for the pipeline.
+  // Passes first: --mlir-print-ir-after=... takes the names known then.
+  raspc::registerConversionPasses();
   mlir::registerPassManagerCLOptions();
-  raspc::registerConversionPasses(); // so --mlir-print-ir-after=... knows them
   mlir::registerDefaultTimingManagerCLOptions();
   // libLLVM registers hundreds of options of its own; --help shows ours.
   cl::HideUnrelatedOptions(category);
