@@ -27,10 +27,14 @@
 
 using namespace mlir;
 
-void raspc::buildCPULoopsPipeline(OpPassManager &pm, const CPUPipelineOptions &) {
+void raspc::buildCPULoopsPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
+  if (options.beforeTiling)
+    options.beforeTiling(pm);
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (options.afterTiling)
+    options.afterTiling(pm);
 
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -45,6 +49,8 @@ void raspc::buildCPULoopsPipeline(OpPassManager &pm, const CPUPipelineOptions &)
 }
 
 void raspc::buildCPULLVMPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
+  if (options.beforeLLVM)
+    options.beforeLLVM(pm);
   // Reshapes expand into affine.apply on sizes and strides, so affine goes
   // after them.
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -8,6 +8,8 @@
 #ifndef RASPC_PIPELINES_CPUPIPELINE_H
 #define RASPC_PIPELINES_CPUPIPELINE_H
 
+#include <functional>
+
 namespace mlir {
 class DialectRegistry;
 class OpPassManager;
@@ -19,6 +21,15 @@ struct CPUPipelineOptions {
   /// Emit C-interface wrappers (`_mlir_ciface_<name>`) for every function:
   /// the ABI the JIT and the runtime call through.
   bool emitCInterface = true;
+
+  /// Insertion points for passes from outside (plugins, `raspc
+  /// --insert-*`), each a callback that adds passes to the module pass
+  /// manager at that point:
+  ///  * beforeTiling: on the attn dialect, before anything is lowered;
+  ///  * afterTiling: after attn ops are lowered to linalg on tensors (the
+  ///    tiling and fusion passes will run just before this point);
+  ///  * beforeLLVM: on loops over memrefs, before the conversion to LLVM.
+  std::function<void(mlir::OpPassManager &)> beforeTiling, afterTiling, beforeLLVM;
 };
 
 /// attn (tensors) -> linalg -> bufferized memrefs -> scf loops: the `loops`

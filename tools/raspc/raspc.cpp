@@ -30,7 +30,10 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/Timing.h"
+#include "mlir/Tools/Plugins/PassPlugin.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Support/FileUtilities.h"
@@ -88,6 +91,24 @@ cl::opt<std::string> mcpu("mcpu",
                           cl::desc("The CPU to compile for (default: this "
                                    "machine's, e.g. znver5)"),
                           cl::value_desc("name"), cl::init(""), cl::cat(category));
+
+cl::list<std::string> passPlugins(
+    "load-pass-plugin",
+    cl::desc("Load passes from a plugin (see --insert-before-tiling and friends)"),
+    cl::value_desc("plugin.so"), cl::cat(category));
+
+cl::opt<std::string> insertBeforeTiling(
+    "insert-before-tiling",
+    cl::desc("A pass pipeline to run on the attn dialect, before lowering"),
+    cl::value_desc("pipeline"), cl::init(""), cl::cat(category));
+cl::opt<std::string> insertAfterTiling(
+    "insert-after-tiling",
+    cl::desc("A pass pipeline to run on linalg on tensors, after attn is lowered"),
+    cl::value_desc("pipeline"), cl::init(""), cl::cat(category));
+cl::opt<std::string> insertBeforeLLVM(
+    "insert-before-llvm",
+    cl::desc("A pass pipeline to run on loops over memrefs, before LLVM"),
+    cl::value_desc("pipeline"), cl::init(""), cl::cat(category));
 
 cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level, 0 to 3 (default 2)"),
                            cl::Prefix, cl::init(2), cl::cat(category));
@@ -357,6 +378,16 @@ int main(int argc, char **argv) {
   if (runCommand)
     return runMain();
 
+  for (const std::string &path : passPlugins) {
+    auto plugin = mlir::PassPlugin::load(path);
+    if (!plugin) {
+      errs() << "raspc: error: cannot load pass plugin '" << path
+             << "': " << toString(plugin.takeError()) << "\n";
+      return 1;
+    }
+    plugin->registerPassRegistryCallbacks();
+  }
+
   std::string errorMessage;
   auto file = mlir::openInputFile(inputFile, &errorMessage);
   if (!file) {
@@ -414,10 +445,35 @@ int main(int argc, char **argv) {
       mlir::applyDefaultTimingManagerCLOptions(timing);
       mlir::TimingScope timingScope = timing.getRootScope();
       pm.enableTiming(timingScope);
+      raspc::CPUPipelineOptions pipelineOptions;
+      bool pipelineError = false;
+      // Inserted pipelines may name any upstream pass; register them only
+      // when asked, to keep the common start-up short.
+      if (!insertBeforeTiling.empty() || !insertAfterTiling.empty() ||
+          !insertBeforeLLVM.empty())
+        mlir::registerAllPasses();
+      auto insert = [&](const std::string &text, const char *flag)
+          -> std::function<void(mlir::OpPassManager &)> {
+        if (text.empty())
+          return nullptr;
+        return [&, text, flag](mlir::OpPassManager &nested) {
+          std::string message;
+          raw_string_ostream os(message);
+          if (failed(mlir::parsePassPipeline(text, nested, os))) {
+            errs() << "raspc: error: in --" << flag << ": " << message << "\n";
+            pipelineError = true;
+          }
+        };
+      };
+      pipelineOptions.beforeTiling = insert(insertBeforeTiling, "insert-before-tiling");
+      pipelineOptions.afterTiling = insert(insertAfterTiling, "insert-after-tiling");
+      pipelineOptions.beforeLLVM = insert(insertBeforeLLVM, "insert-before-llvm");
       if (emit == Stage::Loops)
-        raspc::buildCPULoopsPipeline(pm, {});
+        raspc::buildCPULoopsPipeline(pm, pipelineOptions);
       else
-        raspc::buildCPUPipeline(pm, {});
+        raspc::buildCPUPipeline(pm, pipelineOptions);
+      if (pipelineError)
+        return 1;
       if (failed(pm.run(*ir))) {
         errs() << "raspc: internal error: lowering failed; please report this "
                   "with the program\n";
