@@ -97,14 +97,8 @@ ValueInfo describe(mlir::Type type, mlir::DictionaryAttr attrs) {
 struct Descriptor {
   std::vector<int64_t> words;
   explicit Descriptor(int64_t rank) : words(3 + 2 * rank, 0) {}
-  Descriptor(void *data, const std::vector<int64_t> &shape) : Descriptor(shape.size()) {
-    words[0] = words[1] = reinterpret_cast<int64_t>(data);
-    int64_t stride = 1;
-    for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
-      words[3 + i] = shape[i];
-      words[3 + shape.size() + i] = stride;
-      stride *= shape[i];
-    }
+  explicit Descriptor(const rasprt_tensor &tensor) : Descriptor(tensor.rank) {
+    rasprt_descriptor_from_tensor(&tensor, words.data());
   }
   int64_t rank() const { return (static_cast<int64_t>(words.size()) - 3) / 2; }
   void *allocated() const { return reinterpret_cast<void *>(words[0]); }
@@ -392,8 +386,10 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
       return fail("unsupported input type");
     }
   }
-  std::vector<Descriptor> args;
-  args.emplace_back(data.data(), std::vector<int64_t>{static_cast<int64_t>(n)});
+  rasprt_tensor view;
+  int64_t length = static_cast<int64_t>(n);
+  rasprt_tensor_view(&view, data.data(), input.dtype, 1, &length);
+  std::vector<Descriptor> args = {Descriptor(view)};
   std::vector<Descriptor> outs(1, Descriptor(1));
   outs.resize(1 + impl->selectorNames.size(), Descriptor(2));
   if (!impl->invoke(args, outs, error))
@@ -417,6 +413,10 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
 
   outputs.clear();
   const ValueInfo &result = impl->result;
+  // Tokens in the result come from the input's vocabulary (its compile-time
+  // words are the same), which this call may have extended.
+  const std::vector<std::string> &words =
+      result.vocab == input.vocab ? vocab : result.vocab;
   const char *base = out.aligned();
   for (int64_t i = 0; i < out.size(0); ++i) {
     const char *p = base + (out.offset() + i * out.stride(0)) * rasprt_dtype_size(result.dtype);
@@ -424,8 +424,6 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
     case RASPRT_I32: {
       int32_t id;
       std::memcpy(&id, p, sizeof(id));
-      // The result shares the input's vocabulary when it holds tokens.
-      const std::vector<std::string> &words = result.vocab.size() <= vocab.size() ? vocab : result.vocab;
       outputs.push_back(id >= 0 && static_cast<size_t>(id) < words.size() ? words[id] : "_");
       break;
     }
@@ -500,7 +498,7 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
                     " but " + it->second.second + " has " + info.symbols[d] + " = " +
                     std::to_string(it->second.first));
     }
-    args.emplace_back(t->data, shape);
+    args.emplace_back(*t);
   }
   Descriptor out(static_cast<int64_t>(impl->result.shape.size()));
   if (!impl->invoke(args, out, error))

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Error.h"
+#include "TextScanner.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -38,9 +39,9 @@ struct NpyHeader {
 
 /// A recursive-descent reader of the header's dict literal, which numpy writes
 /// as e.g. `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`.
-class HeaderParser {
+class HeaderParser : rasprt::TextScanner {
 public:
-  explicit HeaderParser(const std::string &text) : text(text) {}
+  using TextScanner::TextScanner;
 
   /// Parses the dict; on failure returns a description of the problem.
   std::optional<std::string> parse(NpyHeader &header) {
@@ -81,27 +82,6 @@ public:
   }
 
 private:
-  void skipSpace() {
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' ||
-                                 text[pos] == '\n' || text[pos] == '\r'))
-      ++pos;
-  }
-  bool consume(char c) {
-    skipSpace();
-    if (pos < text.size() && text[pos] == c) {
-      ++pos;
-      return true;
-    }
-    return false;
-  }
-  bool consumeWord(const char *word) {
-    skipSpace();
-    size_t n = std::strlen(word);
-    if (text.compare(pos, n, word) != 0)
-      return false;
-    pos += n;
-    return true;
-  }
   bool parseString(std::string &out) {
     skipSpace();
     if (pos >= text.size() || (text[pos] != '\'' && text[pos] != '"'))
@@ -122,18 +102,13 @@ private:
     return false;
   }
   bool parseInt(int64_t &out) {
-    skipSpace();
-    size_t start = pos;
-    int64_t value = 0;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (value > (INT64_MAX - 9) / 10)
-        return false;
-      value = value * 10 + (text[pos++] - '0');
-    }
+    uint64_t value;
+    if (!parseUnsigned(value, INT64_MAX))
+      return false;
     if (pos < text.size() && text[pos] == 'L') // Python 2 longs
       ++pos;
-    out = value;
-    return pos > start;
+    out = static_cast<int64_t>(value);
+    return true;
   }
   bool parseShape(std::vector<int64_t> &shape) {
     if (!consume('('))
@@ -151,9 +126,6 @@ private:
     }
     return true;
   }
-
-  const std::string &text;
-  size_t pos = 0;
 };
 
 /// Maps a NumPy type string to a dtype. Returns false with a message for what

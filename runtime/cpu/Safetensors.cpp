@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Error.h"
+#include "TextScanner.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -32,9 +33,9 @@ struct Entry {
 
 /// Just enough JSON for safetensors headers: objects, arrays, strings,
 /// non-negative integers; anything else is an error.
-class JsonReader {
+class JsonReader : rasprt::TextScanner {
 public:
-  explicit JsonReader(const std::string &text) : text(text) {}
+  using TextScanner::TextScanner;
 
   std::optional<std::string> parseHeader(std::vector<std::pair<std::string, Entry>> &entries) {
     if (!consume('{'))
@@ -64,22 +65,6 @@ public:
   }
 
 private:
-  const std::string &text;
-  size_t pos = 0;
-
-  void skipSpace() {
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\n' ||
-                                 text[pos] == '\r' || text[pos] == '\t'))
-      ++pos;
-  }
-  bool consume(char c) {
-    skipSpace();
-    if (pos < text.size() && text[pos] == c) {
-      ++pos;
-      return true;
-    }
-    return false;
-  }
   bool parseString(std::string &out) {
     skipSpace();
     if (pos >= text.size() || text[pos] != '"')
@@ -109,17 +94,6 @@ private:
     ++pos;
     return true;
   }
-  bool parseUnsigned(uint64_t &out) {
-    skipSpace();
-    size_t start = pos;
-    out = 0;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (out > (UINT64_MAX - 9) / 10)
-        return false;
-      out = out * 10 + static_cast<uint64_t>(text[pos++] - '0');
-    }
-    return pos > start;
-  }
   bool parseUnsignedList(std::vector<uint64_t> &out) {
     if (!consume('['))
       return false;
@@ -127,7 +101,7 @@ private:
       return true;
     do {
       uint64_t v;
-      if (!parseUnsigned(v))
+      if (!parseUnsigned(v, UINT64_MAX))
         return false;
       out.push_back(v);
     } while (consume(','));

@@ -61,38 +61,65 @@ extern "C" int rasprt_tensor_is_contiguous(const rasprt_tensor *tensor) {
   return 1;
 }
 
-extern "C" rasprt_status rasprt_tensor_alloc(rasprt_tensor *out,
-                                             rasprt_dtype dtype, int32_t rank,
-                                             const int64_t *shape) {
+namespace {
+/// Checks the arguments of a new tensor and fills `t` with them and the
+/// row-major strides; `caller` names the API function in messages.
+rasprt_status describeRowMajor(const char *caller, rasprt_tensor *out,
+                               rasprt_dtype dtype, int32_t rank,
+                               const int64_t *shape, rasprt_tensor &t) {
+  std::string name = caller;
   if (!out || (rank > 0 && !shape))
+    return fail(RASPRT_ERROR_INVALID_ARGUMENT, name + ": null descriptor or shape");
+  if (rasprt_dtype_size(dtype) == 0)
     return fail(RASPRT_ERROR_INVALID_ARGUMENT,
-                "rasprt_tensor_alloc: null descriptor or shape");
-  size_t elementSize = rasprt_dtype_size(dtype);
-  if (elementSize == 0)
-    return fail(RASPRT_ERROR_INVALID_ARGUMENT,
-                "rasprt_tensor_alloc: unknown dtype " +
-                    std::to_string(static_cast<int>(dtype)));
+                name + ": unknown dtype " + std::to_string(static_cast<int>(dtype)));
   if (rank < 0 || rank > RASPRT_MAX_RANK)
     return fail(RASPRT_ERROR_INVALID_ARGUMENT,
-                "rasprt_tensor_alloc: rank " + std::to_string(rank) +
-                    " is outside [0, " + std::to_string(RASPRT_MAX_RANK) + "]");
-
-  rasprt_tensor t{};
+                name + ": rank " + std::to_string(rank) + " is outside [0, " +
+                    std::to_string(RASPRT_MAX_RANK) + "]");
+  t = rasprt_tensor{};
   t.dtype = dtype;
   t.rank = rank;
-  // Row-major strides, and a byte count that must not overflow.
-  size_t bytes = elementSize;
+  int64_t stride = 1;
   for (int32_t i = rank - 1; i >= 0; --i) {
     if (shape[i] < 0)
       return fail(RASPRT_ERROR_INVALID_ARGUMENT,
-                  "rasprt_tensor_alloc: dimension " + std::to_string(i) +
-                      " has negative size " + std::to_string(shape[i]));
+                  name + ": dimension " + std::to_string(i) + " has negative size " +
+                      std::to_string(shape[i]));
     t.shape[i] = shape[i];
-    t.strides[i] = static_cast<int64_t>(bytes / elementSize);
-    if (shape[i] != 0 &&
-        bytes > std::numeric_limits<size_t>::max() / shape[i])
-      return fail(RASPRT_ERROR_OUT_OF_MEMORY,
-                  "rasprt_tensor_alloc: size overflows");
+    t.strides[i] = stride;
+    // Saturates on overflow; alloc's byte count catches it.
+    if (shape[i] != 0)
+      stride = stride > std::numeric_limits<int64_t>::max() / shape[i]
+                   ? std::numeric_limits<int64_t>::max()
+                   : stride * shape[i];
+  }
+  return RASPRT_OK;
+}
+} // namespace
+
+extern "C" rasprt_status rasprt_tensor_view(rasprt_tensor *out, void *data,
+                                            rasprt_dtype dtype, int32_t rank,
+                                            const int64_t *shape) {
+  rasprt_tensor t;
+  if (rasprt_status status = describeRowMajor("rasprt_tensor_view", out, dtype, rank, shape, t))
+    return status;
+  t.data = data;
+  *out = t;
+  return succeed();
+}
+
+extern "C" rasprt_status rasprt_tensor_alloc(rasprt_tensor *out,
+                                             rasprt_dtype dtype, int32_t rank,
+                                             const int64_t *shape) {
+  rasprt_tensor t;
+  if (rasprt_status status = describeRowMajor("rasprt_tensor_alloc", out, dtype, rank, shape, t))
+    return status;
+  // A byte count that must not overflow.
+  size_t bytes = rasprt_dtype_size(dtype);
+  for (int32_t i = 0; i < rank; ++i) {
+    if (shape[i] != 0 && bytes > std::numeric_limits<size_t>::max() / shape[i])
+      return fail(RASPRT_ERROR_OUT_OF_MEMORY, "rasprt_tensor_alloc: size overflows");
     bytes *= static_cast<size_t>(shape[i]);
   }
   // aligned_alloc wants a multiple of the alignment, and a non-zero size.

@@ -77,6 +77,11 @@ RASPRT_API int64_t rasprt_tensor_numel(const rasprt_tensor *tensor);
 /// Whether the strides are the row-major strides of the shape.
 RASPRT_API int rasprt_tensor_is_contiguous(const rasprt_tensor *tensor);
 
+/// Describes caller-owned `data` as a row-major tensor (no allocation; the
+/// tensor does not own the data).
+RASPRT_API rasprt_status rasprt_tensor_view(rasprt_tensor *out, void *data,
+                                            rasprt_dtype dtype, int32_t rank,
+                                            const int64_t *shape);
 /// Allocates a zero-filled, row-major, RASPRT_ALIGNMENT-aligned tensor.
 RASPRT_API rasprt_status rasprt_tensor_alloc(rasprt_tensor *out,
                                              rasprt_dtype dtype, int32_t rank,

@@ -125,16 +125,9 @@ std::string source(const Variant &v) {
 }
 
 rasprt_tensor wrap(std::vector<float> &data, std::vector<int64_t> shape) {
-  rasprt_tensor t{};
-  t.data = data.data();
-  t.dtype = RASPRT_F32;
-  t.rank = static_cast<int32_t>(shape.size());
-  int64_t stride = 1;
-  for (int d = t.rank - 1; d >= 0; --d) {
-    t.shape[d] = shape[d];
-    t.strides[d] = stride;
-    stride *= shape[d];
-  }
+  rasprt_tensor t;
+  rasprt_tensor_view(&t, data.data(), RASPRT_F32, static_cast<int32_t>(shape.size()),
+                     shape.data());
   return t;
 }
 

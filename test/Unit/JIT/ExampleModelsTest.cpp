@@ -132,18 +132,9 @@ Matrix runExample(const std::string &file, int T, int width, Weights &w, Matrix 
       v = dist(rng);
     w.data[names[i]] = storage[i];
     w.shapes[names[i]] = shape;
-    rasprt_tensor &t = tensors[i];
-    t = rasprt_tensor{};
-    t.data = storage[i].data();
-    t.dtype = RASPRT_F32;
-    t.rank = static_cast<int32_t>(shape.size());
-    int64_t stride = 1;
-    for (int d = t.rank - 1; d >= 0; --d) {
-      t.shape[d] = shape[d];
-      t.strides[d] = stride;
-      stride *= shape[d];
-    }
-    args.push_back(&t);
+    rasprt_tensor_view(&tensors[i], storage[i].data(), RASPRT_F32,
+                       static_cast<int32_t>(shape.size()), shape.data());
+    args.push_back(&tensors[i]);
   }
   x = w.get("x");
   rasprt_tensor out;

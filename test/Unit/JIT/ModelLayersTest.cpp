@@ -26,16 +26,12 @@ struct Input {
   std::vector<int32_t> i32;
   std::vector<int64_t> shape;
   rasprt_tensor tensor() {
-    rasprt_tensor t{};
-    t.data = i32.empty() ? static_cast<void *>(f32.data()) : static_cast<void *>(i32.data());
-    t.dtype = i32.empty() ? RASPRT_F32 : RASPRT_I32;
-    t.rank = static_cast<int32_t>(shape.size());
-    int64_t stride = 1;
-    for (int d = t.rank - 1; d >= 0; --d) {
-      t.shape[d] = shape[d];
-      t.strides[d] = stride;
-      stride *= shape[d];
-    }
+    rasprt_tensor t;
+    rasprt_tensor_view(&t,
+                       i32.empty() ? static_cast<void *>(f32.data())
+                                   : static_cast<void *>(i32.data()),
+                       i32.empty() ? RASPRT_F32 : RASPRT_I32,
+                       static_cast<int32_t>(shape.size()), shape.data());
     return t;
   }
 };

@@ -55,6 +55,25 @@ TEST(Tensor, RankZeroAndEmptyTensors) {
   rasprt_tensor_free(&empty);
 }
 
+TEST(Tensor, ViewDescribesCallerDataRowMajor) {
+  float data[24];
+  const int64_t shape[] = {2, 3, 4};
+  rasprt_tensor t;
+  ASSERT_EQ(rasprt_tensor_view(&t, data, RASPRT_F32, 3, shape), RASPRT_OK);
+  EXPECT_EQ(t.data, data);
+  EXPECT_EQ(t.owns_data, 0);
+  EXPECT_EQ(t.strides[0], 12);
+  EXPECT_EQ(t.strides[1], 4);
+  EXPECT_EQ(t.strides[2], 1);
+  EXPECT_TRUE(rasprt_tensor_is_contiguous(&t));
+  rasprt_tensor_free(&t); // does not free caller data
+  const int64_t negative[] = {-2};
+  EXPECT_EQ(rasprt_tensor_view(&t, data, RASPRT_F32, 1, negative),
+            RASPRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(rasprt_last_error()).find("rasprt_tensor_view: dimension 0 has negative size -2"),
+            std::string::npos) << rasprt_last_error();
+}
+
 TEST(Tensor, TransposedViewIsNotContiguous) {
   rasprt_tensor t{};
   t.rank = 2;
