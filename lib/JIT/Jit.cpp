@@ -253,11 +253,15 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
     return fail();
 
   auto impl = std::make_unique<Impl>();
-  mlir::DialectRegistry registry;
-  registerMLIRGenDialects(registry);
-  registerCPUPipelineExtensions(registry);
-  mlir::registerBuiltinDialectTranslation(registry);
-  mlir::registerLLVMDialectTranslation(registry);
+  // The registry is the same for every program: build it once.
+  static const mlir::DialectRegistry registry = [] {
+    mlir::DialectRegistry r;
+    registerMLIRGenDialects(r);
+    registerCPUPipelineExtensions(r);
+    mlir::registerBuiltinDialectTranslation(r);
+    mlir::registerLLVMDialectTranslation(r);
+    return r;
+  }();
   impl->context = std::make_unique<mlir::MLIRContext>(registry);
   loadMLIRGenDialects(*impl->context);
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, impl->context.get(), os);
