@@ -46,4 +46,106 @@ def ConvertAttnToLinalg : Pass<"convert-attn-to-linalg", "::mlir::func::FuncOp">
                            "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
 }
 
+def ConvertAttentionToFlashLoops
+    : Pass<"convert-attention-to-flash-loops", "::mlir::func::FuncOp"> {
+  let summary = "Lower softmax attention to tiled online-softmax loops for CPUs";
+  let description = [{
+    Rewrites each `attn.attention softmax` on f32 tensors (static head
+    counts and value feature size) into a parallel loop over
+    (batch, head, query tile) tasks that never materializes the
+    [queries, keys] scores:
+
+    * keys are packed once per call, transposed to [batch, key heads, dim,
+      keys] and padded to whole key tiles; values are padded to whole
+      vectors;
+    * a task walks the key tiles. For each it computes the tile's scores
+      with a register-tiled GEMM (`register-rows` x `register-vectors`
+      vector accumulators that stay in registers over the head dimension),
+      applies the score region and the mask to whole vectors of keys,
+      updates the running row maximum and sum (online softmax), rescales
+      the output accumulator and adds P.V with a second register-tiled GEMM;
+    * the mask region is also evaluated over the whole (query tile, key
+      tile) block by interval arithmetic: blocks where it can only be false
+      are skipped (causal attention does about half the work; a sliding
+      window, O(L . window)), blocks where it can only be true skip the
+      per-key mask. Masks that read data (document ids) are evaluated per
+      key;
+    * vector `math.exp` becomes its polynomial approximation.
+
+    The tasks are an `scf.parallel`, which `convert-parallel-to-rasprt`
+    turns into calls to the runtime's thread pool. Other attention
+    (mean, sigmoid and linear normalizers, other element types) is left to
+    `convert-attn-to-linalg`.
+
+    ```mlir
+    // Before
+    %o = attn.attention softmax ins(%q, %k, %v : ...) outs(%init : ...) -> ... mask {...}
+    // After (abridged)
+    %kt = memref.alloc(...) {alignment = 64} : memref<?x?x?x?xf32>  // packed keys
+    scf.parallel (%task) = (%c0) to (%tasks) step (%c1) {
+      %scores = memref.alloca() {alignment = 64} : memref<96x64xf32>
+      scf.for %kb = %c0 to %blocks step %c1 {
+        scf.if %may_be_visible {             // block classification
+          %acc:24 = scf.for %d = ... iter_args(...) -> (vector<16xf32>, ...) {
+            %r = vector.fma %qd, %kd, %a : vector<16xf32>  ...
+          }
+          ...
+        }
+      }
+    }
+    %o = bufferization.to_tensor %out restrict writable : ...
+    ```
+  }];
+  let options = [
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"96",
+           "Query rows per task">,
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
+           "Keys per block (a multiple of vector-width)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes per vector (16 for AVX-512, 8 for AVX2)">,
+    Option<"registerRows", "register-rows", "int64_t", /*default=*/"6",
+           "Rows of a GEMM register tile">,
+    Option<"registerVectors", "register-vectors", "int64_t", /*default=*/"4",
+           "Vectors per row of a GEMM register tile">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"];
+}
+
+def ConvertParallelToRasprt : Pass<"convert-parallel-to-rasprt", "::mlir::ModuleOp"> {
+  let summary = "Run scf.parallel loops on the runtime's thread pool";
+  let description = [{
+    Outlines the body of every outermost one-dimensional `scf.parallel`
+    (no reductions, on buffers) into a function
+    `void body(int64_t begin, int64_t end, void *context)` that runs the
+    iterations [begin, end), and replaces the loop by a call to
+    `rasprt_parallel_for(count, 1, body, context)`. The values the body
+    uses from outside travel in a stack-allocated context struct whose
+    fields are their LLVM lowerings (memref descriptors, integers, floats);
+    constants are cloned instead. Static `memref.alloca`s at the top of the
+    body move to the function's entry, so each thread allocates its scratch
+    once per chunk, not once per iteration.
+
+    Runs after bufferization and before the conversion to LLVM.
+
+    ```mlir
+    // Before
+    scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+      memref.store %x, %buf[%i] : memref<?xf32>
+    }
+    // After
+    func.func private @rasprt_parallel_for(i64, i64, (i64, i64, !llvm.ptr) -> (), !llvm.ptr)
+    %ctx = llvm.alloca ... // holds %buf's descriptor and %x
+    %body = func.constant @f_parallel_0 : (i64, i64, !llvm.ptr) -> ()
+    call @rasprt_parallel_for(%count, %c1_i64, %body, %ctx) : ...
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect"];
+}
+
 #endif // RASPC_CONVERSION_PASSES_TD

@@ -1,15 +1,16 @@
 //===- CPUPipeline.cpp - attn to LLVM for CPUs ------------------*- C++ -*-===//
 //
-// Today's CPU pipeline is the reference lowering: attn ops by definition
-// (convert-attn-to-linalg), upstream one-shot bufferization with ownership-
-// based deallocation, loops, and the upstream conversions to LLVM. Tiling,
-// fusion and vectorization slot in between the first two steps.
+// Softmax attention takes the fast path (convert-attention-to-flash-loops:
+// tiled online softmax, vector GEMMs, parallel tasks); every other attn op
+// the reference lowering (convert-attn-to-linalg). Then upstream one-shot
+// bufferization with ownership-based deallocation, loops, parallel loops
+// onto the runtime's threads, and the upstream conversions to LLVM.
 //
 //===----------------------------------------------------------------------===//
 
 #include "CPUPipeline.h"
 
-#include "Conversion/AttnToLinalg/AttnToLinalg.h"
+#include "Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -30,6 +31,8 @@ using namespace mlir;
 void raspc::buildCPULoopsPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   if (options.beforeTiling)
     options.beforeTiling(pm);
+  if (options.fastAttention)
+    pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToFlashLoops());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -51,13 +54,16 @@ void raspc::buildCPULoopsPipeline(OpPassManager &pm, const CPUPipelineOptions &o
 void raspc::buildCPULLVMPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   if (options.beforeLLVM)
     options.beforeLLVM(pm);
+  // C wrappers for the program's functions only, not for the parallel
+  // bodies and the runtime's entry point that come next.
+  if (options.emitCInterface)
+    pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  pm.addPass(raspc::createConvertParallelToRasprt());
   // Reshapes expand into affine.apply on sizes and strides, so affine goes
   // after them.
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
-  if (options.emitCInterface)
-    pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
   // What LLVM has intrinsics for first; the rest (tanh, erf) from libm.
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());

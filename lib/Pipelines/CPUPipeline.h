@@ -22,12 +22,17 @@ struct CPUPipelineOptions {
   /// the ABI the JIT and the runtime call through.
   bool emitCInterface = true;
 
+  /// Lower softmax attention through convert-attention-to-flash-loops
+  /// (tiled, vectorized, parallel). Off: everything takes the reference
+  /// lowering, convert-attn-to-linalg.
+  bool fastAttention = true;
+
   /// Insertion points for passes from outside (plugins, `raspc
   /// --insert-*`), each a callback that adds passes to the module pass
   /// manager at that point:
   ///  * beforeTiling: on the attn dialect, before anything is lowered;
-  ///  * afterTiling: after attn ops are lowered to linalg on tensors (the
-  ///    tiling and fusion passes will run just before this point);
+  ///  * afterTiling: after attn ops are lowered to tiled loops (softmax
+  ///    attention) and linalg on tensors (the rest);
   ///  * beforeLLVM: on loops over memrefs, before the conversion to LLVM.
   std::function<void(mlir::OpPassManager &)> beforeTiling, afterTiling, beforeLLVM;
 };

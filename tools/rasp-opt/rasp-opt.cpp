@@ -8,7 +8,7 @@
 
 #include "Attn/IR/AttnDialect.h"
 #include "CPUPipeline.h"
-#include "Conversion/AttnToLinalg/AttnToLinalg.h"
+#include "Conversion/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"

@@ -15,7 +15,7 @@
 
 #include "CPUPipeline.h"
 #include "CPUTarget.h"
-#include "Conversion/AttnToLinalg/AttnToLinalg.h"
+#include "Conversion/Passes.h"
 #include "Diagnostics.h"
 #include "HeaderEmitter.h"
 #include "MLIRGen.h"

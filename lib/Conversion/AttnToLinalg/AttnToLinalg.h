@@ -25,9 +25,6 @@ void populateAttnToLinalgPatterns(mlir::TypeConverter &converter,
 #define GEN_PASS_DECL_CONVERTATTNTOLINALG
 #include "Conversion/Passes.h.inc"
 
-#define GEN_PASS_REGISTRATION
-#include "Conversion/Passes.h.inc"
-
 } // namespace raspc
 
 #endif // RASPC_CONVERSION_ATTNTOLINALG_H

@@ -1,0 +1,543 @@
+//===- AttentionToFlashLoops.cpp - attention as online-softmax tiles -*- C++ -*-===//
+//
+// Softmax attention without the [queries, keys] matrix: every (batch, head,
+// query tile) is one task of a parallel loop; a task walks the key blocks,
+// computes the block's scores with a register-tiled vector GEMM, folds them
+// into running row maxima and sums (online softmax) and accumulates P.V with
+// a second GEMM. Blocks a mask hides entirely are skipped and blocks it
+// shows entirely skip the mask (see MaskIntervals.h).
+//
+// The code is emitted directly in the vector dialect, not derived by the
+// generic vectorizer: the point is the exact register tile (R rows x C
+// vectors of accumulators that stay in registers over the reduction) that
+// makes a GEMM run near the FMA peak, and the fused softmax between the two
+// GEMMs. See docs/design.md, "The fast CPU path".
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversion/AttentionToFlashLoops/AttentionToFlashLoops.h"
+#include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
+
+#include "Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Approximation.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <functional>
+
+namespace raspc {
+#define GEN_PASS_DEF_CONVERTATTENTIONTOFLASHLOOPS
+#include "Conversion/Passes.h.inc"
+} // namespace raspc
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Tile sizes; see the pass options for what each means.
+struct Strategy {
+  int64_t queryTile, keyTile, width, registerRows, registerVectors;
+};
+
+/// Biggest padded value feature size whose accumulators still fit the stack.
+constexpr int64_t kMaxValueDim = 1024;
+
+//===----------------------------------------------------------------------===//
+// Applicability
+//===----------------------------------------------------------------------===//
+
+/// Whether every op of `region` can be evaluated for a vector of keys:
+/// element-wise ops become vector ops, other region-free ops run lane by
+/// lane.
+bool isVectorizable(Region &region) {
+  if (region.empty())
+    return true;
+  return region.front()
+      .walk([](Operation *op) {
+        return op->getNumRegions() == 0 ? WalkResult::advance() : WalkResult::interrupt();
+      })
+      .wasInterrupted() == false;
+}
+
+LogicalResult checkSupported(AttentionOp op, const Strategy &s) {
+  if (op.getNormalizer() != Normalizer::softmax)
+    return failure();
+  Type f32 = Float32Type::get(op.getContext());
+  for (Value v : {op.getQuery(), op.getKey(), op.getValue(), op.getInit()})
+    if (cast<RankedTensorType>(v.getType()).getElementType() != f32)
+      return failure();
+  if (!op.getScore().empty() && op.getScore().front().getArgument(0).getType() != f32)
+    return failure();
+  auto valueType = cast<RankedTensorType>(op.getValue().getType());
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  int64_t valueDim = valueType.getDimSize(3);
+  if (ShapedType::isDynamic(valueDim) || valueDim > kMaxValueDim ||
+      queryType.isDynamicDim(1) || valueType.isDynamicDim(1))
+    return failure();
+  if (s.keyTile % s.width != 0)
+    return failure();
+  if (!isVectorizable(op.getMask()) || !isVectorizable(op.getScore()))
+    return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// The emitter
+//===----------------------------------------------------------------------===//
+
+class FlashEmitter {
+public:
+  FlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op, const Strategy &s)
+      : b(b), op(op), s(s), f32(b.getF32Type()), vec(VectorType::get({s.width}, f32)),
+        indexVec(VectorType::get({s.width}, b.getIndexType())) {}
+
+  Value emit();
+
+private:
+  // Scalars.
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value fconst(double v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
+  Value negInf() {
+    return arith::ConstantOp::create(
+        b, b.getFloatAttr(f32, APFloat::getInf(APFloat::IEEEsingle(), /*Negative=*/true)));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value div(Value x, Value y) { return arith::DivUIOp::create(b, x, y); }
+  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, x, y); }
+  Value minIndex(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
+  Value ceilDiv(Value x, int64_t y) { return arith::CeilDivSIOp::create(b, x, idx(y)); }
+  Value dimOf(Value tensor, int64_t i) { return tensor::DimOp::create(b, tensor, i); }
+  Value splat(Value scalar) {
+    return vector::BroadcastOp::create(b, VectorType::get({s.width}, scalar.getType()), scalar);
+  }
+
+  /// `for (iv = lb; iv < ub; iv += step)` with no loop-carried values.
+  void forLoop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
+    scf::ForOp::create(b, lb, ub, step, ValueRange{},
+                       [&](OpBuilder &nested, Location loc, Value iv, ValueRange) {
+                         OpBuilder::InsertionGuard guard(b);
+                         b.setInsertionPoint(nested.getInsertionBlock(),
+                                             nested.getInsertionPoint());
+                         body(iv);
+                         scf::YieldOp::create(b);
+                       });
+  }
+  void ifThen(Value cond, function_ref<void()> thenBody, function_ref<void()> elseBody = {}) {
+    auto build = [&](function_ref<void()> body) {
+      return [&, body](OpBuilder &nested, Location) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        body();
+        scf::YieldOp::create(b);
+      };
+    };
+    if (elseBody)
+      scf::IfOp::create(b, cond, build(thenBody), build(elseBody));
+    else
+      scf::IfOp::create(b, cond, build(thenBody));
+  }
+
+  Value vectorizeRegion(Region &region, ArrayRef<Value> args);
+  Value readOnlyBuffer(Value tensor);
+
+  // One register tile of C += A.B: rows [row0, row0 + rows), the vector
+  // columns [col0, col0 + vectors * width), the reduction over [0, depth).
+  struct Gemm {
+    std::function<Value(Value row, Value k)> loadA;   // scalar
+    std::function<Value(Value k, Value col)> loadB;   // vector
+    std::function<Value(Value row, Value col)> loadC; // vector; null: C starts at 0
+    std::function<void(Value v, Value row, Value col)> storeC;
+  };
+  void emitRegisterTile(const Gemm &g, Value row0, int64_t rows, int64_t col0, int64_t vectors,
+                        Value depth);
+  void emitGemm(const Gemm &g, Value rows, int64_t cols, Value depth);
+
+  void emitPacking();
+  void emitTask(Value task);
+  void emitRowUpdate(Value row, bool masked);
+
+  ImplicitLocOpBuilder &b;
+  AttentionOp op;
+  Strategy s;
+  Type f32;
+  VectorType vec, indexVec;
+
+  // Whole-call values.
+  Value batch, heads, keyHeads, group, queries, keys, headDim;
+  int64_t valueDim = 0, paddedValueDim = 0;
+  Value query, keyT, valuePacked, out;
+  // Per task and per key block.
+  Value bIdx, hIdx, khIdx, q0, rows, k0, kValid;
+  Value scores, acc, rowMax, rowSum;
+};
+
+Value FlashEmitter::vectorizeRegion(Region &region, ArrayRef<Value> args) {
+  Block &block = region.front();
+  IRMapping map;
+  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
+    map.map(arg, value);
+  auto isVarying = [&](Value v) { return isa<VectorType>(map.lookupOrDefault(v).getType()); };
+  for (Operation &inner : block.without_terminator()) {
+    if (llvm::none_of(inner.getOperands(), isVarying)) {
+      b.clone(inner, map);
+      continue;
+    }
+    SmallVector<Type> vectorTypes;
+    for (Type t : inner.getResultTypes())
+      vectorTypes.push_back(VectorType::get({s.width}, t));
+    if (inner.hasTrait<OpTrait::Elementwise>()) {
+      SmallVector<Value> operands;
+      for (Value v : inner.getOperands()) {
+        Value mapped = map.lookupOrDefault(v);
+        operands.push_back(isa<VectorType>(mapped.getType()) ? mapped : splat(mapped));
+      }
+      OperationState state(b.getLoc(), inner.getName(), operands, vectorTypes, inner.getAttrs());
+      Operation *vectorOp = b.create(state);
+      map.map(inner.getResults(), vectorOp->getResults());
+      continue;
+    }
+    // Anything else (e.g. reading document ids) runs once per lane.
+    SmallVector<SmallVector<Value>> lanes(inner.getNumResults());
+    for (int64_t lane = 0; lane < s.width; ++lane) {
+      IRMapping laneMap;
+      for (Value v : inner.getOperands()) {
+        Value mapped = map.lookupOrDefault(v);
+        laneMap.map(v, isa<VectorType>(mapped.getType())
+                           ? Value(vector::ExtractOp::create(b, mapped, lane))
+                           : mapped);
+      }
+      Operation *scalarOp = b.clone(inner, laneMap);
+      for (auto [i, r] : llvm::enumerate(scalarOp->getResults()))
+        lanes[i].push_back(r);
+    }
+    for (auto [i, r] : llvm::enumerate(inner.getResults()))
+      map.map(r, vector::FromElementsOp::create(b, vectorTypes[i], lanes[i]));
+  }
+  Value yielded = map.lookupOrDefault(block.getTerminator()->getOperand(0));
+  return isa<VectorType>(yielded.getType()) ? yielded : splat(yielded);
+}
+
+/// The buffer behind `tensor`, whatever its strides (after bufferization
+/// an operand may be a view).
+Value FlashEmitter::readOnlyBuffer(Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                                       SmallVector<int64_t>(type.getRank(), ShapedType::kDynamic));
+  return bufferization::ToBufferOp::create(b, MemRefType::get(type.getShape(), f32, layout),
+                                           tensor, /*read_only=*/true);
+}
+
+void FlashEmitter::emitRegisterTile(const Gemm &g, Value row0, int64_t rowCount, int64_t col0,
+                                    int64_t vectors, Value depth) {
+  SmallVector<Value> rowIdx, colIdx, init;
+  for (int64_t r = 0; r < rowCount; ++r)
+    rowIdx.push_back(add(row0, idx(r)));
+  for (int64_t c = 0; c < vectors; ++c)
+    colIdx.push_back(idx(col0 + c * s.width));
+  Value zero = splat(fconst(0.0));
+  for (int64_t r = 0; r < rowCount; ++r)
+    for (int64_t c = 0; c < vectors; ++c)
+      init.push_back(g.loadC ? g.loadC(rowIdx[r], colIdx[c]) : zero);
+  auto loop = scf::ForOp::create(
+      b, idx(0), depth, idx(1), init,
+      [&](OpBuilder &nested, Location, Value k, ValueRange accs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        SmallVector<Value> bVecs, next;
+        for (int64_t c = 0; c < vectors; ++c)
+          bVecs.push_back(g.loadB(k, colIdx[c]));
+        for (int64_t r = 0; r < rowCount; ++r) {
+          Value a = splat(g.loadA(rowIdx[r], k));
+          for (int64_t c = 0; c < vectors; ++c)
+            next.push_back(vector::FMAOp::create(b, a, bVecs[c], accs[r * vectors + c]));
+        }
+        scf::YieldOp::create(b, next);
+      });
+  for (int64_t r = 0; r < rowCount; ++r)
+    for (int64_t c = 0; c < vectors; ++c)
+      g.storeC(loop.getResult(r * vectors + c), rowIdx[r], colIdx[c]);
+}
+
+void FlashEmitter::emitGemm(const Gemm &g, Value rowCount, int64_t cols, Value depth) {
+  int64_t chunk = s.registerVectors * s.width;
+  Value fullRows = sub(rowCount, rem(rowCount, idx(s.registerRows)));
+  for (int64_t col0 = 0; col0 < cols; col0 += chunk) {
+    int64_t vectors = std::min(chunk, cols - col0) / s.width;
+    forLoop(idx(0), fullRows, idx(s.registerRows), [&](Value row0) {
+      emitRegisterTile(g, row0, s.registerRows, col0, vectors, depth);
+    });
+    forLoop(fullRows, rowCount, idx(1),
+            [&](Value row) { emitRegisterTile(g, row, 1, col0, vectors, depth); });
+  }
+}
+
+/// Keys transposed to [batch, key heads, dim, keys rounded up to the key
+/// tile] so that a vector load reads `width` keys; values with the feature
+/// dimension padded to whole vectors. Both zero-filled, both O(L.D).
+void FlashEmitter::emitPacking() {
+  Value keyIn = readOnlyBuffer(op.getKey());
+  Value valueIn = readOnlyBuffer(op.getValue());
+  Value paddedKeys = mul(ceilDiv(keys, s.keyTile), idx(s.keyTile));
+  auto align = b.getI64IntegerAttr(64);
+  int64_t dyn = ShapedType::kDynamic;
+  keyT = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, dyn, dyn}, f32),
+                                 ValueRange{batch, keyHeads, headDim, paddedKeys}, align);
+  valuePacked = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, dyn, paddedValueDim}, f32),
+                                        ValueRange{batch, keyHeads, keys}, align);
+  scf::ParallelOp::create(
+      b, ValueRange{idx(0)}, ValueRange{mul(batch, keyHeads)}, ValueRange{idx(1)},
+      [&](OpBuilder &nested, Location, ValueRange ivs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        Value bi = div(ivs[0], keyHeads), hi = rem(ivs[0], keyHeads);
+        Value zero = fconst(0.0);
+        Value lastKey = sub(keys, idx(1));
+        forLoop(idx(0), paddedKeys, idx(1), [&](Value j) {
+          // The padding reads the last key and stores zeros.
+          Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, j, keys);
+          Value from = minIndex(j, lastKey);
+          forLoop(idx(0), headDim, idx(1), [&](Value d) {
+            Value v = memref::LoadOp::create(b, keyIn, ValueRange{bi, hi, from, d});
+            memref::StoreOp::create(b, arith::SelectOp::create(b, inRange, v, zero), keyT,
+                                    ValueRange{bi, hi, d, j});
+          });
+        });
+        forLoop(idx(0), keys, idx(1), [&](Value j) {
+          for (int64_t e = 0; e < paddedValueDim; ++e) {
+            Value v = e < valueDim
+                          ? Value(memref::LoadOp::create(b, valueIn, ValueRange{bi, hi, j, idx(e)}))
+                          : zero;
+            memref::StoreOp::create(b, v, valuePacked, ValueRange{bi, hi, j, idx(e)});
+          }
+        });
+      });
+}
+
+/// One query row after the block's raw scores are in `scores`: score
+/// modifier, mask, running max and sum, probabilities written over the
+/// scores, and the accumulator rescaled to the new max.
+void FlashEmitter::emitRowUpdate(Value r, bool masked) {
+  Value i = add(q0, r);
+  Value iota = arith::ConstantOp::create(
+      b, DenseElementsAttr::get(indexVec, llvm::to_vector(llvm::map_range(
+                                              llvm::seq<int64_t>(0, s.width),
+                                              [&](int64_t lane) -> Attribute {
+                                                return b.getIndexAttr(lane);
+                                              }))));
+  Value keysVec = splat(keys), negInfVec = splat(negInf());
+  SmallVector<Value> row;
+  Value blockMax = negInfVec;
+  for (int64_t c = 0; c < s.keyTile / s.width; ++c) {
+    Value col = idx(c * s.width);
+    Value sv = vector::LoadOp::create(b, vec, scores, ValueRange{r, col});
+    Value j = add(splat(add(k0, col)), iota);
+    if (!op.getScore().empty())
+      sv = vectorizeRegion(op.getScore(), {sv, bIdx, hIdx, i, j});
+    Value visible = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, j, keysVec);
+    if (masked)
+      visible = arith::AndIOp::create(b, visible,
+                                      vectorizeRegion(op.getMask(), {bIdx, hIdx, i, j}));
+    sv = arith::SelectOp::create(b, visible, sv, negInfVec);
+    row.push_back(sv);
+    blockMax = arith::MaxNumFOp::create(b, blockMax, sv);
+  }
+  Value oldMax = memref::LoadOp::create(b, rowMax, ValueRange{r});
+  Value newMax = arith::MaxNumFOp::create(
+      b, oldMax, vector::ReductionOp::create(b, vector::CombiningKind::MAXNUMF, blockMax));
+  // While every key so far is masked the max is -inf; subtracting 0
+  // instead keeps exp(-inf - base) at 0 rather than NaN.
+  Value allMasked = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax, negInf());
+  Value base = arith::SelectOp::create(b, allMasked, fconst(0.0), newMax);
+  Value baseVec = splat(base);
+  Value sum = splat(fconst(0.0));
+  for (auto [c, sv] : llvm::enumerate(row)) {
+    Value p = math::ExpOp::create(b, arith::SubFOp::create(b, sv, baseVec));
+    sum = arith::AddFOp::create(b, sum, p);
+    vector::StoreOp::create(b, p, scores, ValueRange{r, idx(c * s.width)});
+  }
+  Value alpha = math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, base));
+  Value oldSum = memref::LoadOp::create(b, rowSum, ValueRange{r});
+  Value newSum = arith::AddFOp::create(
+      b, arith::MulFOp::create(b, oldSum, alpha),
+      vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum));
+  memref::StoreOp::create(b, newSum, rowSum, ValueRange{r});
+  memref::StoreOp::create(b, newMax, rowMax, ValueRange{r});
+  Value alphaVec = splat(alpha);
+  for (int64_t e = 0; e < paddedValueDim; e += s.width) {
+    Value a = vector::LoadOp::create(b, vec, acc, ValueRange{r, idx(e)});
+    vector::StoreOp::create(b, arith::MulFOp::create(b, a, alphaVec), acc, ValueRange{r, idx(e)});
+  }
+}
+
+void FlashEmitter::emitTask(Value task) {
+  Value queryTiles = ceilDiv(queries, s.queryTile);
+  Value perBatch = mul(heads, queryTiles);
+  bIdx = div(task, perBatch);
+  Value inBatch = rem(task, perBatch);
+  hIdx = div(inBatch, queryTiles);
+  khIdx = div(hIdx, group);
+  q0 = mul(rem(inBatch, queryTiles), idx(s.queryTile));
+  rows = minIndex(idx(s.queryTile), sub(queries, q0));
+
+  auto align = b.getI64IntegerAttr(64);
+  scores = memref::AllocaOp::create(b, MemRefType::get({s.queryTile, s.keyTile}, f32), align);
+  acc = memref::AllocaOp::create(b, MemRefType::get({s.queryTile, paddedValueDim}, f32), align);
+  rowMax = memref::AllocaOp::create(b, MemRefType::get({s.queryTile}, f32), align);
+  rowSum = memref::AllocaOp::create(b, MemRefType::get({s.queryTile}, f32), align);
+  forLoop(idx(0), rows, idx(1), [&](Value r) {
+    memref::StoreOp::create(b, negInf(), rowMax, ValueRange{r});
+    memref::StoreOp::create(b, fconst(0.0), rowSum, ValueRange{r});
+    for (int64_t e = 0; e < paddedValueDim; e += s.width)
+      vector::StoreOp::create(b, splat(fconst(0.0)), acc, ValueRange{r, idx(e)});
+  });
+
+  Value lastRow = sub(add(q0, rows), idx(1));
+  forLoop(idx(0), ceilDiv(keys, s.keyTile), idx(1), [&](Value kb) {
+    k0 = mul(kb, idx(s.keyTile));
+    kValid = minIndex(idx(s.keyTile), sub(keys, k0));
+    std::optional<raspc::BlockTruth> truth;
+    if (!op.getMask().empty())
+      truth = raspc::emitBlockTruth(b, op.getMask(), bIdx, hIdx, q0, lastRow, k0,
+                                    sub(add(k0, kValid), idx(1)));
+    auto body = [&] {
+      // S = Q . K^T over the block.
+      Gemm qk{
+          [&](Value r, Value d) {
+            return memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, add(q0, r), d});
+          },
+          [&](Value d, Value col) {
+            return vector::LoadOp::create(b, vec, keyT, ValueRange{bIdx, khIdx, d, add(k0, col)});
+          },
+          {},
+          [&](Value v, Value r, Value col) {
+            vector::StoreOp::create(b, v, scores, ValueRange{r, col});
+          }};
+      emitGemm(qk, rows, s.keyTile, headDim);
+      // Softmax bookkeeping; the mask only where the block needs it.
+      auto rowUpdates = [&](bool masked) {
+        forLoop(idx(0), rows, idx(1), [&](Value r) { emitRowUpdate(r, masked); });
+      };
+      if (op.getMask().empty())
+        rowUpdates(false);
+      else if (!truth)
+        rowUpdates(true);
+      else
+        ifThen(truth->mayBeFalse, [&] { rowUpdates(true); }, [&] { rowUpdates(false); });
+      // O += P . V over the block's keys.
+      Gemm pv{
+          [&](Value r, Value j) { return memref::LoadOp::create(b, scores, ValueRange{r, j}); },
+          [&](Value j, Value col) {
+            return vector::LoadOp::create(b, vec, valuePacked,
+                                          ValueRange{bIdx, khIdx, add(k0, j), col});
+          },
+          [&](Value r, Value col) { return vector::LoadOp::create(b, vec, acc, ValueRange{r, col}); },
+          [&](Value v, Value r, Value col) {
+            vector::StoreOp::create(b, v, acc, ValueRange{r, col});
+          }};
+      emitGemm(pv, rows, paddedValueDim, kValid);
+    };
+    if (truth)
+      ifThen(truth->mayBeTrue, body);
+    else
+      body();
+  });
+
+  // out = acc / sum; a query that saw no key gets zeros.
+  forLoop(idx(0), rows, idx(1), [&](Value r) {
+    Value sum = memref::LoadOp::create(b, rowSum, ValueRange{r});
+    Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
+    Value scale = arith::SelectOp::create(b, seen, arith::DivFOp::create(b, fconst(1.0), sum),
+                                          fconst(0.0));
+    for (int64_t e = 0; e < valueDim; ++e) {
+      Value a = memref::LoadOp::create(b, acc, ValueRange{r, idx(e)});
+      memref::StoreOp::create(b, arith::MulFOp::create(b, a, scale), out,
+                              ValueRange{bIdx, hIdx, add(q0, r), idx(e)});
+    }
+  });
+}
+
+Value FlashEmitter::emit() {
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  batch = dimOf(op.getQuery(), 0);
+  heads = idx(queryType.getDimSize(1));
+  keyHeads = idx(cast<RankedTensorType>(op.getKey().getType()).getDimSize(1));
+  group = div(heads, keyHeads);
+  queries = dimOf(op.getQuery(), 2);
+  headDim = dimOf(op.getQuery(), 3);
+  keys = dimOf(op.getKey(), 2);
+  valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
+  paddedValueDim = llvm::alignTo(valueDim, s.width);
+
+  query = readOnlyBuffer(op.getQuery());
+  emitPacking();
+
+  SmallVector<Value> outSizes;
+  for (int64_t d = 0; d < resultType.getRank(); ++d)
+    if (resultType.isDynamicDim(d))
+      outSizes.push_back(d == 2 ? queries : dimOf(op.getQuery(), d));
+  out = memref::AllocOp::create(b, MemRefType::get(resultType.getShape(), f32), outSizes,
+                                b.getI64IntegerAttr(64));
+  Value tasks = mul(mul(batch, heads), ceilDiv(queries, s.queryTile));
+  auto parallel = scf::ParallelOp::create(
+      b, ValueRange{idx(0)}, ValueRange{tasks}, ValueRange{idx(1)},
+      [&](OpBuilder &nested, Location, ValueRange ivs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        emitTask(ivs[0]);
+      });
+  // Vector exponentials as polynomials (LLVM would call expf per lane).
+  RewritePatternSet patterns(b.getContext());
+  populateMathPolynomialApproximationPatterns(
+      patterns, [](StringRef name) { return name == math::ExpOp::getOperationName(); });
+  (void)applyPatternsGreedily(parallel, std::move(patterns));
+  return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+struct ConvertAttentionToFlashLoops
+    : raspc::impl::ConvertAttentionToFlashLoopsBase<ConvertAttentionToFlashLoops> {
+  using ConvertAttentionToFlashLoopsBase::ConvertAttentionToFlashLoopsBase;
+
+  void runOnOperation() override {
+    if (queryTile < 1 || keyTile < vectorWidth || vectorWidth < 1 || registerRows < 1 ||
+        registerVectors < 1) {
+      getOperation().emitError("convert-attention-to-flash-loops: tile sizes must be positive "
+                               "and key-tile at least vector-width");
+      return signalPassFailure();
+    }
+    Strategy strategy{queryTile, keyTile, vectorWidth, registerRows, registerVectors};
+    SmallVector<AttentionOp> ops;
+    getOperation().walk([&](AttentionOp op) {
+      if (succeeded(checkSupported(op, strategy)))
+        ops.push_back(op);
+    });
+    for (AttentionOp op : ops) {
+      ImplicitLocOpBuilder b(op.getLoc(), op);
+      FlashEmitter emitter(b, op, strategy);
+      Value result = emitter.emit();
+      op.getResult().replaceAllUsesWith(result);
+      op.erase();
+    }
+  }
+};
+
+} // namespace

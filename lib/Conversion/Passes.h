@@ -1,0 +1,17 @@
+//===- Passes.h - raspc conversion passes -----------------------*- C++ -*-===//
+
+#ifndef RASPC_CONVERSION_PASSES_H
+#define RASPC_CONVERSION_PASSES_H
+
+#include "Conversion/AttentionToFlashLoops/AttentionToFlashLoops.h"
+#include "Conversion/AttnToLinalg/AttnToLinalg.h"
+#include "Conversion/ParallelToRasprt/ParallelToRasprt.h"
+
+namespace raspc {
+
+#define GEN_PASS_REGISTRATION
+#include "Conversion/Passes.h.inc"
+
+} // namespace raspc
+
+#endif // RASPC_CONVERSION_PASSES_H
