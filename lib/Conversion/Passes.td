@@ -97,16 +97,17 @@ def ConvertAttentionToFlashLoops
     ```
   }];
   let options = [
-    Option<"queryTile", "query-tile", "int64_t", /*default=*/"96",
-           "Query rows per task">,
-    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
-           "Keys per block (a multiple of vector-width)">,
-    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
-           "f32 lanes per vector (16 for AVX-512, 8 for AVX2)">,
-    Option<"registerRows", "register-rows", "int64_t", /*default=*/"6",
-           "Rows of a GEMM register tile">,
-    Option<"registerVectors", "register-vectors", "int64_t", /*default=*/"4",
-           "Vectors per row of a GEMM register tile">
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"0",
+           "Query rows per task (0: 16 register tiles' worth of rows)">,
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"0",
+           "Keys per block, a multiple of vector-width (0: 64)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes per vector (0: the host's, 16 with AVX-512, else 8)">,
+    Option<"registerRows", "register-rows", "int64_t", /*default=*/"0",
+           "Rows of a GEMM register tile (0: 6)">,
+    Option<"registerVectors", "register-vectors", "int64_t", /*default=*/"0",
+           "Vectors per row of a GEMM register tile (0: 4 at 16 lanes, else 2, "
+           "so that the accumulators fill 24 of 32 zmm or 12 of 16 ymm registers)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
@@ -137,10 +138,11 @@ def ConvertParallelToRasprt : Pass<"convert-parallel-to-rasprt", "::mlir::Module
       memref.store %x, %buf[%i] : memref<?xf32>
     }
     // After
-    func.func private @rasprt_parallel_for(i64, i64, (i64, i64, !llvm.ptr) -> (), !llvm.ptr)
+    llvm.func @rasprt_parallel_for(i64, i64, !llvm.ptr, !llvm.ptr)
     %ctx = llvm.alloca ... // holds %buf's descriptor and %x
-    %body = func.constant @f_parallel_0 : (i64, i64, !llvm.ptr) -> ()
-    call @rasprt_parallel_for(%count, %c1_i64, %body, %ctx) : ...
+    %body = func.constant @f_parallel : (i64, i64, !llvm.ptr) -> ()
+    %fn = builtin.unrealized_conversion_cast %body : (i64, i64, !llvm.ptr) -> () to !llvm.ptr
+    llvm.call @rasprt_parallel_for(%count, %c1_i64, %fn, %ctx) : ...
     ```
   }];
   let dependentDialects = [

@@ -33,6 +33,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <functional>
 
@@ -85,8 +86,6 @@ LogicalResult checkSupported(AttentionOp op, const Strategy &s) {
   int64_t valueDim = valueType.getDimSize(3);
   if (ShapedType::isDynamic(valueDim) || valueDim > kMaxValueDim ||
       queryType.isDynamicDim(1) || valueType.isDynamicDim(1))
-    return failure();
-  if (s.keyTile % s.width != 0)
     return failure();
   if (!isVectorizable(op.getMask()) || !isVectorizable(op.getScore()))
     return failure();
@@ -517,14 +516,25 @@ struct ConvertAttentionToFlashLoops
     : raspc::impl::ConvertAttentionToFlashLoopsBase<ConvertAttentionToFlashLoops> {
   using ConvertAttentionToFlashLoopsBase::ConvertAttentionToFlashLoopsBase;
 
+  /// The options, with zeros replaced by what suits the host.
+  Strategy resolveStrategy() {
+    Strategy st;
+    st.width = vectorWidth ? vectorWidth : (llvm::sys::getHostCPUFeatures().lookup("avx512f") ? 16 : 8);
+    st.registerRows = registerRows ? registerRows : 6;
+    st.registerVectors = registerVectors ? registerVectors : (st.width >= 16 ? 4 : 2);
+    st.keyTile = keyTile ? keyTile : 64;
+    st.queryTile = queryTile ? queryTile : 16 * st.registerRows;
+    return st;
+  }
+
   void runOnOperation() override {
-    if (queryTile < 1 || keyTile < vectorWidth || vectorWidth < 1 || registerRows < 1 ||
-        registerVectors < 1) {
-      getOperation().emitError("convert-attention-to-flash-loops: tile sizes must be positive "
-                               "and key-tile at least vector-width");
+    Strategy strategy = resolveStrategy();
+    if (strategy.queryTile < 1 || strategy.width < 1 || strategy.registerRows < 1 ||
+        strategy.registerVectors < 1 || strategy.keyTile % strategy.width != 0) {
+      getOperation().emitError("convert-attention-to-flash-loops: tile sizes must be "
+                               "positive and key-tile a multiple of vector-width");
       return signalPassFailure();
     }
-    Strategy strategy{queryTile, keyTile, vectorWidth, registerRows, registerVectors};
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
       if (succeeded(checkSupported(op, strategy)))

@@ -47,11 +47,12 @@ struct ConvertParallelToRasprt
     : raspc::impl::ConvertParallelToRasprtBase<ConvertParallelToRasprt> {
   void runOnOperation() override;
   LogicalResult outline(scf::ParallelOp loop, SymbolTable &symbols,
-                        const LLVMTypeConverter &converter);
+                        const LLVMTypeConverter &converter, LLVM::LLVMFuncOp runtimeEntry);
 };
 
 LogicalResult ConvertParallelToRasprt::outline(scf::ParallelOp loop, SymbolTable &symbols,
-                                               const LLVMTypeConverter &converter) {
+                                               const LLVMTypeConverter &converter,
+                                               LLVM::LLVMFuncOp runtimeEntry) {
   if (loop.getNumLoops() != 1 || !loop.getInitVals().empty())
     return loop.emitError("convert-parallel-to-rasprt: only one-dimensional loops without "
                           "reductions are supported");
@@ -142,9 +143,10 @@ LogicalResult ConvertParallelToRasprt::outline(scf::ParallelOp loop, SymbolTable
     }
   }
   Value fn = func::ConstantOp::create(b, bodyType, SymbolRefAttr::get(body));
-  Value grain = arith::ConstantIntOp::create(b, i64, 1);
-  func::CallOp::create(b, kParallelFor, TypeRange{},
-                       ValueRange{arith::IndexCastOp::create(b, i64, count), grain, fn, context});
+  Value fnPtr = UnrealizedConversionCastOp::create(b, ptr, fn).getResult(0);
+  Value grain = LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(1));
+  LLVM::CallOp::create(b, runtimeEntry,
+                       ValueRange{arith::IndexCastOp::create(b, i64, count), grain, fnPtr, context});
   loop.erase();
   return success();
 }
@@ -160,19 +162,21 @@ void ConvertParallelToRasprt::runOnOperation() {
     return;
   MLIRContext *ctx = &getContext();
   SymbolTable symbols(module);
-  if (!symbols.lookup(kParallelFor)) {
+  // Declared in the LLVM dialect, so that no C-interface wrapper is ever
+  // requested for it.
+  auto runtimeEntry = symbols.lookup<LLVM::LLVMFuncOp>(kParallelFor);
+  if (!runtimeEntry) {
     OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
     Type i64 = IntegerType::get(ctx, 64);
     auto ptr = LLVM::LLVMPointerType::get(ctx);
-    auto bodyType = FunctionType::get(ctx, {i64, i64, ptr}, {});
-    auto decl = func::FuncOp::create(b, module.getLoc(), kParallelFor,
-                                     FunctionType::get(ctx, {i64, i64, bodyType, ptr}, {}));
-    decl.setPrivate();
-    symbols.insert(decl);
+    runtimeEntry = LLVM::LLVMFuncOp::create(
+        b, module.getLoc(), kParallelFor,
+        LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {i64, i64, ptr, ptr}));
+    symbols.insert(runtimeEntry);
   }
   LLVMTypeConverter converter(ctx);
   for (scf::ParallelOp loop : loops)
-    if (failed(outline(loop, symbols, converter)))
+    if (failed(outline(loop, symbols, converter, runtimeEntry)))
       return signalPassFailure();
 }
 

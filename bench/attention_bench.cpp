@@ -1,0 +1,152 @@
+//===- attention_bench.cpp - raspc's attention, timed ----------*- C++ -*-===//
+//
+// Compiles one attention layer per (variant, L, D) through the JIT and
+// prints one CSV line per shape: variant, L, D, best milliseconds, GFLOP/s
+// (of the pairs the mask keeps), compile seconds. bench/run.py runs it next
+// to the peers and makes the table.
+//
+//===----------------------------------------------------------------------===//
+
+#include "raspc/Jit.h"
+
+#include <algorithm>
+#include <cstring>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> split(const std::string &s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+/// The language text of the layer, or "" for an unknown variant.
+std::string layer(const std::string &variant, int heads, int dim, int window) {
+  std::string width = std::to_string(heads * dim);
+  std::string mask, score = "dot(q, k) / sqrt(" + std::to_string(dim) + ")";
+  if (variant == "full")
+    mask = "true";
+  else if (variant == "causal")
+    mask = "<=";
+  else if (variant == "window")
+    mask = "key_pos <= query_pos and query_pos - key_pos < " + std::to_string(window);
+  else if (variant == "alibi") {
+    mask = "true";
+    score += " - alibi_slope(head, " + std::to_string(heads) + ") * (query_pos - key_pos)";
+  } else
+    return "";
+  return "model layer(xq: f32[T, " + width + "], xk: f32[T, " + width + "], xv: f32[T, " +
+         width + "]) -> f32[T, " + width + "] {\n  let q = heads(xq, " + std::to_string(heads) +
+         ");\n  let k = heads(xk, " + std::to_string(heads) + ");\n  let v = heads(xv, " +
+         std::to_string(heads) + ");\n  let s = select(k, q, " + mask + ") scored " + score +
+         ";\n  return merge_heads(aggregate(s, v, softmax));\n}\n";
+}
+
+/// Visible (query, key) pairs.
+double pairs(const std::string &variant, double L, double window) {
+  if (variant == "causal")
+    return L * (L + 1) / 2;
+  if (variant == "window")
+    return std::min(L, window) * (std::min(L, window) + 1) / 2 + std::max(0.0, L - window) * window;
+  return L * L;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string variants = "full,causal,window,alibi", lengths = "512,1024,2048,4096",
+              dims = "64,128";
+  int heads = 8, window = 256, repeat = 5;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char *flag) -> const char * {
+      size_t n = std::strlen(flag);
+      return a.compare(0, n, flag) == 0 ? argv[i] + n : nullptr;
+    };
+    if (const char *v = value("--variants="))
+      variants = v;
+    else if (const char *v = value("--lengths="))
+      lengths = v;
+    else if (const char *v = value("--dims="))
+      dims = v;
+    else if (const char *v = value("--heads="))
+      heads = std::atoi(v);
+    else if (const char *v = value("--window="))
+      window = std::atoi(v);
+    else if (const char *v = value("--repeat="))
+      repeat = std::atoi(v);
+    else {
+      std::fprintf(stderr,
+                   "usage: %s [--variants=full,causal,window,alibi] [--lengths=512,...] "
+                   "[--dims=64,128] [--heads=8] [--window=256] [--repeat=5]\n",
+                   argv[0]);
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  std::printf("impl,variant,L,D,ms,gflops,compile_s\n");
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (const std::string &variant : split(variants))
+    for (const std::string &dimText : split(dims)) {
+      int dim = std::stoi(dimText);
+      std::string source = layer(variant, heads, dim, window);
+      if (source.empty()) {
+        std::fprintf(stderr, "unknown variant '%s'\n", variant.c_str());
+        return 2;
+      }
+      std::string errors;
+      auto start = Clock::now();
+      raspc::JitOptions options;
+      options.optLevel = 3;
+      auto program = raspc::JitProgram::compile(source, "layer.rasp", options, &errors);
+      double compileSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+      if (!program) {
+        std::fprintf(stderr, "%s", errors.c_str());
+        return 1;
+      }
+      for (const std::string &lengthText : split(lengths)) {
+        int64_t L = std::stoll(lengthText);
+        int64_t shape[2] = {L, static_cast<int64_t>(heads) * dim};
+        std::vector<float> q(L * heads * dim), k(q.size()), v(q.size());
+        for (auto *x : {&q, &k, &v})
+          for (float &f : *x)
+            f = dist(rng);
+        rasprt_tensor tq, tk, tv;
+        rasprt_tensor_view(&tq, q.data(), RASPRT_F32, 2, shape);
+        rasprt_tensor_view(&tk, k.data(), RASPRT_F32, 2, shape);
+        rasprt_tensor_view(&tv, v.data(), RASPRT_F32, 2, shape);
+        double best = 1e30;
+        for (int r = 0; r < repeat + 1; ++r) { // the first run warms up
+          rasprt_tensor out;
+          auto t0 = Clock::now();
+          if (!program->run({&tq, &tk, &tv}, &out, &errors)) {
+            std::fprintf(stderr, "%s\n", errors.c_str());
+            return 1;
+          }
+          double s = std::chrono::duration<double>(Clock::now() - t0).count();
+          rasprt_tensor_free(&out);
+          if (r > 0)
+            best = std::min(best, s);
+        }
+        double flops = 4.0 * heads * dim * pairs(variant, static_cast<double>(L), window);
+        std::printf("raspc,%s,%lld,%d,%.3f,%.1f,%.3f\n", variant.c_str(),
+                    static_cast<long long>(L), dim, best * 1e3, flops / best * 1e-9,
+                    compileSeconds);
+        std::fflush(stdout);
+      }
+    }
+  return 0;
+}

@@ -1,0 +1,98 @@
+// RUN: rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(convert-attention-to-flash-loops{vector-width=4 register-rows=2 register-vectors=2 query-tile=6 key-tile=8}))' | FileCheck %s
+
+// Causal softmax attention: packed keys and values, one parallel task per
+// (batch, head, query tile), a block test from the mask over the whole
+// (query tile, key tile), register tiles of 2 x 2 vector accumulators, the
+// mask per key only in blocks the test cannot decide, no [queries, keys]
+// tensor and no scalar exp.
+// CHECK-LABEL: func.func @causal
+// CHECK-DAG: %[[Q:.*]] = bufferization.to_buffer %arg0 read_only
+// CHECK-DAG: %[[KT:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x?x?xf32>
+// CHECK-DAG: %[[VP:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x?x4xf32>
+// CHECK: scf.parallel
+// CHECK: memref.store %{{.*}}, %[[KT]]
+// CHECK: %[[OUT:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<1x2x?x3xf32>
+// CHECK: scf.parallel (%[[TASK:.*]]) =
+// CHECK: %[[S:.*]] = memref.alloca() {alignment = 64 : i64} : memref<6x8xf32>
+// CHECK: %[[ACC:.*]] = memref.alloca() {alignment = 64 : i64} : memref<6x4xf32>
+// The block may hold a visible key when its first key <= its last query;
+// it may hold a hidden one when its last key > its first query.
+// CHECK: scf.for %[[KB:.*]] =
+// CHECK: %[[MAYTRUE:.*]] = arith.cmpi sle, %{{.*}}, %{{.*}} : i64
+// CHECK: %[[MAYFALSE:.*]] = arith.cmpi sgt, %{{.*}}, %{{.*}} : i64
+// CHECK: scf.if %[[MAYTRUE]] {
+// CHECK: scf.for %{{.*}} step %c2
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: vector.load %[[KT]]
+// CHECK-COUNT-4: vector.fma
+// CHECK: scf.if %[[MAYFALSE]] {
+// CHECK: arith.cmpi sle, %{{.*}}, %{{.*}} : vector<4xi64>
+// CHECK: vector.reduction <maxnumf>
+// CHECK: } else {
+// CHECK-NOT: vector<4xi64>
+// CHECK: vector.reduction <maxnumf>
+// CHECK: }
+// CHECK: vector.load %[[VP]]
+// CHECK: vector.fma
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK-NOT: math.exp {{.*}} : vector
+// CHECK-NOT: attn.attention
+func.func @causal(%q: tensor<1x2x?x5xf32>, %k: tensor<1x2x?x5xf32>, %v: tensor<1x2x?x3xf32>,
+                  %init: tensor<1x2x?x3xf32>) -> tensor<1x2x?x3xf32> {
+  %o = attn.attention softmax
+         ins(%q, %k, %v : tensor<1x2x?x5xf32>, tensor<1x2x?x5xf32>, tensor<1x2x?x3xf32>)
+         outs(%init : tensor<1x2x?x3xf32>) -> tensor<1x2x?x3xf32>
+         mask {
+         ^bb0(%b: index, %h: index, %i: index, %j: index):
+           %ji = arith.index_cast %j : index to i64
+           %ii = arith.index_cast %i : index to i64
+           %c = arith.cmpi sle, %ji, %ii : i64
+           attn.yield %c : i1
+         }
+  return %o : tensor<1x2x?x3xf32>
+}
+
+// -----
+
+// A mask that reads data (document ids) has no block test; it runs per key,
+// lane by lane for the read.
+// CHECK-LABEL: func.func @documents
+// CHECK: scf.parallel
+// CHECK-NOT: scf.if
+// CHECK: tensor.extract %arg4
+// CHECK: vector.from_elements
+// CHECK-NOT: attn.attention
+func.func @documents(%q: tensor<1x1x?x4xf32>, %k: tensor<1x1x?x4xf32>, %v: tensor<1x1x?x4xf32>,
+                     %init: tensor<1x1x?x4xf32>, %doc: tensor<?xi64>) -> tensor<1x1x?x4xf32> {
+  %o = attn.attention softmax
+         ins(%q, %k, %v : tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>)
+         outs(%init : tensor<1x1x?x4xf32>) -> tensor<1x1x?x4xf32>
+         mask {
+         ^bb0(%b: index, %h: index, %i: index, %j: index):
+           %di = tensor.extract %doc[%i] : tensor<?xi64>
+           %dj = tensor.extract %doc[%j] : tensor<?xi64>
+           %c = arith.cmpi eq, %di, %dj : i64
+           attn.yield %c : i1
+         }
+  return %o : tensor<1x1x?x4xf32>
+}
+
+// -----
+
+// Other normalizers and element types stay for convert-attn-to-linalg.
+// CHECK-LABEL: func.func @others
+// CHECK: attn.attention mean
+// CHECK: attn.attention softmax
+// CHECK-NOT: scf.parallel
+func.func @others(%q: tensor<1x1x?x4xf32>, %h: tensor<1x1x?x4xf16>,
+                  %init: tensor<1x1x?x4xf32>) -> (tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>) {
+  %m = attn.attention mean
+         ins(%q, %q, %q : tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>)
+         outs(%init : tensor<1x1x?x4xf32>) -> tensor<1x1x?x4xf32>
+  %s = attn.attention softmax
+         ins(%h, %h, %h : tensor<1x1x?x4xf16>, tensor<1x1x?x4xf16>, tensor<1x1x?x4xf16>)
+         outs(%init : tensor<1x1x?x4xf32>) -> tensor<1x1x?x4xf32>
+  return %m, %s : tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>
+}
+
