@@ -198,6 +198,16 @@ Value FlashEmitter::vectorizeRegion(Region &region, ArrayRef<Value> args) {
     SmallVector<Type> vectorTypes;
     for (Type t : inner.getResultTypes())
       vectorTypes.push_back(VectorType::get({s.width}, t));
+    // x / c for a uniform c: one reciprocal per region evaluation and a
+    // vector multiply instead of a vector divide (within an ulp).
+    if (auto divide = dyn_cast<arith::DivFOp>(inner);
+        divide && !isVarying(divide.getRhs()) && isVarying(divide.getLhs())) {
+      Value one = arith::ConstantOp::create(b, b.getFloatAttr(divide.getType(), 1.0));
+      Value reciprocal = arith::DivFOp::create(b, one, map.lookupOrDefault(divide.getRhs()));
+      map.map(divide.getResult(), arith::MulFOp::create(b, map.lookupOrDefault(divide.getLhs()),
+                                                        splat(reciprocal)));
+      continue;
+    }
     if (inner.hasTrait<OpTrait::Elementwise>()) {
       SmallVector<Value> operands;
       for (Value v : inner.getOperands()) {
@@ -284,17 +294,20 @@ void FlashEmitter::emitGemm(const Gemm &g, Value rowCount, int64_t cols, Value d
   }
 }
 
-/// Keys transposed to [batch, key heads, dim, keys rounded up to the key
-/// tile] so that a vector load reads `width` keys; values with the feature
-/// dimension padded to whole vectors. Both zero-filled, both O(L.D).
+/// Keys transposed by key tile, [batch, key heads, key tile, dim, key in
+/// tile], so that a vector load reads `width` keys and a tile's keys are one
+/// contiguous block (rows a whole sequence apart would share cache sets);
+/// values with the feature dimension padded to whole vectors. Both
+/// zero-filled, both O(L.D).
 void FlashEmitter::emitPacking() {
   Value keyIn = readOnlyBuffer(op.getKey());
   Value valueIn = readOnlyBuffer(op.getValue());
-  Value paddedKeys = mul(ceilDiv(keys, s.keyTile), idx(s.keyTile));
+  Value keyBlocks = ceilDiv(keys, s.keyTile);
+  Value paddedKeys = mul(keyBlocks, idx(s.keyTile));
   auto align = b.getI64IntegerAttr(64);
   int64_t dyn = ShapedType::kDynamic;
-  keyT = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, dyn, dyn}, f32),
-                                 ValueRange{batch, keyHeads, headDim, paddedKeys}, align);
+  keyT = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, dyn, dyn, s.keyTile}, f32),
+                                 ValueRange{batch, keyHeads, keyBlocks, headDim}, align);
   valuePacked = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, dyn, paddedValueDim}, f32),
                                         ValueRange{batch, keyHeads, keys}, align);
   scf::ParallelOp::create(
@@ -309,10 +322,11 @@ void FlashEmitter::emitPacking() {
           // The padding reads the last key and stores zeros.
           Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, j, keys);
           Value from = minIndex(j, lastKey);
+          Value block = div(j, idx(s.keyTile)), inBlock = rem(j, idx(s.keyTile));
           forLoop(idx(0), headDim, idx(1), [&](Value d) {
             Value v = memref::LoadOp::create(b, keyIn, ValueRange{bi, hi, from, d});
             memref::StoreOp::create(b, arith::SelectOp::create(b, inRange, v, zero), keyT,
-                                    ValueRange{bi, hi, d, j});
+                                    ValueRange{bi, hi, block, d, inBlock});
           });
         });
         forLoop(idx(0), keys, idx(1), [&](Value j) {
@@ -419,7 +433,7 @@ void FlashEmitter::emitTask(Value task) {
             return memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, add(q0, r), d});
           },
           [&](Value d, Value col) {
-            return vector::LoadOp::create(b, vec, keyT, ValueRange{bIdx, khIdx, d, add(k0, col)});
+            return vector::LoadOp::create(b, vec, keyT, ValueRange{bIdx, khIdx, kb, d, col});
           },
           {},
           [&](Value v, Value r, Value col) {
