@@ -25,11 +25,20 @@
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // CHECK: vector.load %[[KT]]
 // CHECK-COUNT-4: vector.fma
-// CHECK: scf.if %[[MAYFALSE]] {
+// Blocks the mask may hide keys in, and the last, partial key tile, take
+// the exact row update (key count and mask per key); the others neither.
+// CHECK: %[[PARTIAL:.*]] = arith.cmpi ult, %{{.*}}, %c8 : index
+// CHECK: %[[EXACT:.*]] = arith.ori %[[MAYFALSE]], %[[PARTIAL]] : i1
+// CHECK: scf.if %[[EXACT]] {
+// CHECK: arith.cmpi ult, %{{.*}}, %{{.*}} : vector<4xindex>
 // CHECK: arith.cmpi sle, %{{.*}}, %{{.*}} : vector<4xi64>
 // CHECK: vector.reduction <maxnumf>
+// The accumulator row is rescaled only when the row max moved.
+// CHECK: %[[MOVED:.*]] = arith.cmpf une
+// CHECK: scf.if %[[MOVED]] {
 // CHECK: } else {
 // CHECK-NOT: vector<4xi64>
+// CHECK-NOT: vector<4xindex>
 // CHECK: vector.reduction <maxnumf>
 // CHECK: }
 // CHECK: vector.load %[[VP]]

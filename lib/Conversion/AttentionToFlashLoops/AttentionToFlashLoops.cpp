@@ -167,7 +167,7 @@ private:
 
   void emitPacking();
   void emitTask(Value task);
-  void emitRowUpdate(Value row, bool masked);
+  void emitRowUpdate(Value row, bool exact);
 
   ImplicitLocOpBuilder &b;
   AttentionOp op;
@@ -342,8 +342,10 @@ void FlashEmitter::emitPacking() {
 
 /// One query row after the block's raw scores are in `scores`: score
 /// modifier, mask, running max and sum, probabilities written over the
-/// scores, and the accumulator rescaled to the new max.
-void FlashEmitter::emitRowUpdate(Value r, bool masked) {
+/// scores, and the accumulator rescaled to the new max. `exact` blocks
+/// (partly masked, or the last, partial key tile) hide keys by the mask and
+/// the key count; the others need neither.
+void FlashEmitter::emitRowUpdate(Value r, bool exact) {
   Value i = add(q0, r);
   Value iota = arith::ConstantOp::create(
       b, DenseElementsAttr::get(indexVec, llvm::to_vector(llvm::map_range(
@@ -360,11 +362,13 @@ void FlashEmitter::emitRowUpdate(Value r, bool masked) {
     Value j = add(splat(add(k0, col)), iota);
     if (!op.getScore().empty())
       sv = vectorizeRegion(op.getScore(), {sv, bIdx, hIdx, i, j});
-    Value visible = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, j, keysVec);
-    if (masked)
-      visible = arith::AndIOp::create(b, visible,
-                                      vectorizeRegion(op.getMask(), {bIdx, hIdx, i, j}));
-    sv = arith::SelectOp::create(b, visible, sv, negInfVec);
+    if (exact) {
+      Value visible = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, j, keysVec);
+      if (!op.getMask().empty())
+        visible = arith::AndIOp::create(b, visible,
+                                        vectorizeRegion(op.getMask(), {bIdx, hIdx, i, j}));
+      sv = arith::SelectOp::create(b, visible, sv, negInfVec);
+    }
     row.push_back(sv);
     blockMax = arith::MaxNumFOp::create(b, blockMax, sv);
   }
@@ -389,11 +393,16 @@ void FlashEmitter::emitRowUpdate(Value r, bool masked) {
       vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum));
   memref::StoreOp::create(b, newSum, rowSum, ValueRange{r});
   memref::StoreOp::create(b, newMax, rowMax, ValueRange{r});
-  Value alphaVec = splat(alpha);
-  for (int64_t e = 0; e < paddedValueDim; e += s.width) {
-    Value a = vector::LoadOp::create(b, vec, acc, ValueRange{r, idx(e)});
-    vector::StoreOp::create(b, arith::MulFOp::create(b, a, alphaVec), acc, ValueRange{r, idx(e)});
-  }
+  // Once the row's max settles, most blocks leave it unchanged: no rescale.
+  Value maxMoved = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, newMax, oldMax);
+  ifThen(maxMoved, [&] {
+    Value alphaVec = splat(alpha);
+    for (int64_t e = 0; e < paddedValueDim; e += s.width) {
+      Value a = vector::LoadOp::create(b, vec, acc, ValueRange{r, idx(e)});
+      vector::StoreOp::create(b, arith::MulFOp::create(b, a, alphaVec), acc,
+                              ValueRange{r, idx(e)});
+    }
+  });
 }
 
 void FlashEmitter::emitTask(Value task) {
@@ -441,15 +450,16 @@ void FlashEmitter::emitTask(Value task) {
           }};
       emitGemm(qk, rows, s.keyTile, headDim);
       // Softmax bookkeeping; the mask only where the block needs it.
-      auto rowUpdates = [&](bool masked) {
-        forLoop(idx(0), rows, idx(1), [&](Value r) { emitRowUpdate(r, masked); });
+      auto rowUpdates = [&](bool exact) {
+        forLoop(idx(0), rows, idx(1), [&](Value r) { emitRowUpdate(r, exact); });
       };
-      if (op.getMask().empty())
-        rowUpdates(false);
-      else if (!truth)
+      Value partialTile = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, kValid,
+                                                idx(s.keyTile));
+      if (!op.getMask().empty() && !truth)
         rowUpdates(true);
       else
-        ifThen(truth->mayBeFalse, [&] { rowUpdates(true); }, [&] { rowUpdates(false); });
+        ifThen(truth ? arith::OrIOp::create(b, truth->mayBeFalse, partialTile) : partialTile,
+               [&] { rowUpdates(true); }, [&] { rowUpdates(false); });
       // O += P . V over the block's keys.
       Gemm pv{
           [&](Value r, Value j) { return memref::LoadOp::create(b, scores, ValueRange{r, j}); },

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Attention on this CPU: raspc next to its peers, measured in one run.
+
+Runs the FMA peak microbenchmark, raspc's JIT-compiled attention layer
+(bench/attention_bench.cpp) and each available peer on the same shapes
+(batch x heads = 8, fp32, [1, H, L, D]) and prints a Markdown table: time,
+GFLOP/s of the pairs the mask keeps, % of the measured peak, and each peer's
+time divided by raspc's (> 1: raspc is faster). Peers come from
+bench/setup.sh (PyPI, in bench/.venv); run this script with that venv's
+python. A peer that is missing or cannot express a variant shows "-".
+
+    bench/.venv/bin/python bench/run.py --build build [--lengths 512,1024] ...
+"""
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import time
+
+HEADS = 8
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--build", default="build", help="raspc build directory")
+    p.add_argument("--variants", default="full,causal,window,alibi")
+    p.add_argument("--lengths", default="512,1024,2048,4096")
+    p.add_argument("--dims", default="64,128")
+    p.add_argument("--window", type=int, default=256)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--peers", default="sdpa,flex,jax")
+    p.add_argument("--rss-length", type=int, default=65536,
+                   help="length of the peak-memory run (sliding window); 0 skips it")
+    return p.parse_args()
+
+
+def pairs(variant, L, window):
+    if variant == "causal":
+        return L * (L + 1) / 2
+    if variant == "window":
+        w = min(L, window)
+        return w * (w + 1) / 2 + max(0, L - window) * window
+    return L * L
+
+
+def alibi_slopes(heads):
+    return [2.0 ** (-8.0 * (h + 1) / heads) for h in range(heads)]
+
+
+def best_time(fn, repeat):
+    fn()  # warm up (and compile)
+    best = math.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+# --- peers -----------------------------------------------------------------
+
+def torch_peers(names, window):
+    try:
+        import torch
+        import torch.nn.functional as F
+    except Exception as e:  # noqa: BLE001
+        print(f"torch unavailable: {e}", file=sys.stderr)
+        return {}
+    torch.set_num_threads(os.cpu_count())
+    peers = {}
+
+    def bias(variant, L, D):
+        i = torch.arange(L)[:, None]
+        j = torch.arange(L)[None, :]
+        if variant == "window":
+            keep = (j <= i) & (i - j < window)
+            return torch.where(keep, 0.0, -math.inf)
+        if variant == "alibi":
+            slopes = torch.tensor(alibi_slopes(HEADS))[:, None, None]
+            return -(slopes * (i - j)).float()[None]
+        return None
+
+    if "sdpa" in names:
+        def sdpa(variant, L, D, repeat):
+            q, k, v = (torch.rand(1, HEADS, L, D) * 2 - 1 for _ in range(3))
+            mask = bias(variant, L, D)
+            fn = lambda: F.scaled_dot_product_attention(  # noqa: E731
+                q, k, v, attn_mask=mask, is_causal=variant == "causal")
+            with torch.no_grad():
+                return best_time(fn, repeat)
+        peers["sdpa"] = sdpa
+
+    if "flex" in names:
+        try:
+            from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+            compiled = torch.compile(flex_attention, dynamic=False)
+        except Exception as e:  # noqa: BLE001
+            print(f"FlexAttention unavailable: {e}", file=sys.stderr)
+        else:
+            slopes = torch.tensor(alibi_slopes(HEADS))
+
+            def flex(variant, L, D, repeat):
+                q, k, v = (torch.rand(1, HEADS, L, D) * 2 - 1 for _ in range(3))
+                score_mod, block_mask = None, None
+                if variant == "causal":
+                    block_mask = create_block_mask(lambda b, h, i, j: j <= i, None, None, L, L,
+                                                   device="cpu")
+                elif variant == "window":
+                    block_mask = create_block_mask(
+                        lambda b, h, i, j: (j <= i) & (i - j < window), None, None, L, L,
+                        device="cpu")
+                elif variant == "alibi":
+                    def score_mod(s, b, h, i, j):
+                        return s - slopes[h] * (i - j)
+                fn = lambda: compiled(q, k, v, score_mod=score_mod,  # noqa: E731
+                                      block_mask=block_mask)
+                with torch.no_grad():
+                    return best_time(fn, repeat)
+            peers["flex"] = flex
+    return peers
+
+
+def jax_peer():
+    try:
+        import jax
+        import jax.numpy as jnp
+    except Exception as e:  # noqa: BLE001
+        print(f"jax unavailable: {e}", file=sys.stderr)
+        return None
+
+    def run(variant, L, D, repeat, window):
+        key = jax.random.PRNGKey(0)
+        # jax.nn.dot_product_attention takes [B, L, H, D].
+        q, k, v = (jax.random.uniform(jax.random.fold_in(key, n), (1, L, HEADS, D), minval=-1,
+                                      maxval=1) for n in range(3))
+        bias = None
+        if variant == "alibi":
+            i = jnp.arange(L)[:, None]
+            j = jnp.arange(L)[None, :]
+            bias = -(jnp.array(alibi_slopes(HEADS))[:, None, None] * (i - j))[None]
+        kwargs = dict(bias=bias, is_causal=variant in ("causal", "window"))
+        if variant == "window":
+            kwargs["local_window_size"] = (window - 1, 0)
+        fn = jax.jit(lambda q, k, v: jax.nn.dot_product_attention(q, k, v, **kwargs))
+        return best_time(lambda: fn(q, k, v).block_until_ready(), repeat)
+    return run
+
+
+# --- raspc -------------------------------------------------------------------
+
+def run_raspc(build, variant, L, D, repeat, window):
+    out = subprocess.run(
+        [os.path.join(build, "bin", "raspc-bench-attention"), f"--variants={variant}",
+         f"--lengths={L}", f"--dims={D}", f"--repeat={repeat}", f"--window={window}"],
+        check=True, capture_output=True, text=True).stdout.strip().splitlines()
+    fields = out[-1].split(",")
+    return float(fields[4]) / 1e3, float(fields[6])
+
+
+def fma_peak(build):
+    out = subprocess.run([os.path.join(build, "bin", "raspc-fma-peak")], check=True,
+                         capture_output=True, text=True).stdout.strip().split(",")
+    return out[1], int(out[2]), float(out[3])
+
+
+def peak_rss(build, L, window):
+    """Runs the sliding-window layer at length L in a child and returns its
+    time and peak RSS. Called before the peers are imported: a forked child
+    counts the parent's pages until it execs."""
+    child = subprocess.Popen(
+        [os.path.join(build, "bin", "raspc-bench-attention"), "--variants=window",
+         f"--lengths={L}", "--dims=64", "--repeat=1", f"--window={window}"],
+        stdout=subprocess.PIPE, text=True)
+    out = child.stdout.read().strip().splitlines()
+    _, status, usage = os.wait4(child.pid, 0)
+    ms = float(out[-1].split(",")[4]) if status == 0 else float("nan")
+    return ms, usage.ru_maxrss / 1024
+
+
+def main():
+    args = parse_args()
+    # OpenBLAS-backed peers run their AVX2 kernel at half speed under this
+    # environment's OPENBLAS_CORETYPE=Haswell (see PERF-NOTES).
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(var, None)
+    isa, threads, peak = fma_peak(args.build)
+    rss = peak_rss(args.build, args.rss_length, args.window) if args.rss_length else None
+    names = args.peers.split(",")
+    peers = torch_peers(names, args.window)
+    jax_run = jax_peer() if "jax" in names else None
+    order = [n for n in names if n in peers or (n == "jax" and jax_run)]
+    print(f"FP32 FMA peak ({isa}, {threads} threads): {peak:.0f} GFLOP/s\n")
+    head = "| variant | L | D | raspc ms | GFLOP/s | % peak | compile s |"
+    rule = "|---|---|---|---|---|---|---|"
+    for n in order:
+        head += f" {n} ms | {n}/raspc |"
+        rule += "---|---|"
+    print(head)
+    print(rule, flush=True)
+    for variant in args.variants.split(","):
+        for D in map(int, args.dims.split(",")):
+            for L in map(int, args.lengths.split(",")):
+                ours, compile_s = run_raspc(args.build, variant, L, D, args.repeat, args.window)
+                gflops = 4.0 * HEADS * D * pairs(variant, L, args.window) / ours / 1e9
+                row = (f"| {variant} | {L} | {D} | {ours * 1e3:.1f} | {gflops:.0f} | "
+                       f"{100 * gflops / peak:.0f} | {compile_s:.2f} |")
+                for n in order:
+                    try:
+                        t = (jax_run(variant, L, D, args.repeat, args.window) if n == "jax"
+                             else peers[n](variant, L, D, args.repeat))
+                        row += f" {t * 1e3:.1f} | {t / ours:.2f} |"
+                    except Exception as e:  # noqa: BLE001
+                        print(f"{n} {variant} L={L} D={D}: {type(e).__name__}: {e}",
+                              file=sys.stderr)
+                        row += " - | - |"
+                print(row, flush=True)
+    if rss:
+        L = args.rss_length
+        print(f"\nSliding window {args.window}, L = {L}, D = 64: {rss[0]:.0f} ms, peak RSS "
+              f"{rss[1]:.0f} MiB (JIT compile and the benchmark's own inputs included); "
+              f"the [heads, L, L] fp32 scores alone would be {HEADS * L * L * 4 / 2**30:.1f} GiB")
+
+
+if __name__ == "__main__":
+    main()
