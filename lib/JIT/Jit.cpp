@@ -516,9 +516,20 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
     Impl::release(out, args);
     return fail(rasprt_last_error());
   }
-  // Copy out element by element in row-major order through the strides.
   size_t elementSize = rasprt_dtype_size(impl->result.dtype);
   int64_t numel = rasprt_tensor_numel(&result);
+  // Row-major results (the common case) copy in one block; others element
+  // by element through the strides.
+  bool rowMajor = true;
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1, expected = 1; d >= 0; --d) {
+    rowMajor &= shape[d] == 1 || out.stride(d) == expected;
+    expected *= shape[d];
+  }
+  if (rowMajor) {
+    if (numel > 0)
+      std::memcpy(result.data, out.aligned() + out.offset() * elementSize, numel * elementSize);
+    numel = 0;
+  }
   std::vector<int64_t> index(shape.size(), 0);
   for (int64_t n = 0; n < numel; ++n) {
     int64_t offset = out.offset();
