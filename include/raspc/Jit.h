@@ -33,6 +33,12 @@ struct JitOptions {
   /// Also return every selector a sequence program builds (for
   /// runTokens' `selectors`); costs memory quadratic in the length.
   bool exposeSelectors = false;
+  /// Pass pipelines in MLIR's textual form (e.g. "func.func(my-pass)") run
+  /// at the CPU pipeline's insertion points: on the attn dialect before it
+  /// is lowered, after it is lowered, and on loops before LLVM. Passes from
+  /// plugins must be registered first (mlir::PassPlugin::load). See
+  /// docs/passes.md.
+  std::string insertBeforeTiling, insertAfterTiling, insertBeforeLLVM;
 };
 
 /// A selector's pattern after a run: `selected[q * keys + k]` is 1 when query

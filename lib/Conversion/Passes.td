@@ -25,7 +25,9 @@ def ConvertAttnToLinalg : Pass<"convert-attn-to-linalg", "::mlir::func::FuncOp">
       and a reduction with the values. Fully masked queries produce zeros.
 
     This is the reference lowering: it materializes [queries, keys] tensors
-    and is what tiled, fused lowerings are measured against.
+    and is what tiled, fused lowerings are measured against. Attention with a
+    `custom` normalizer is an error here: a pass from outside must have
+    lowered it.
 
     ```mlir
     // Before

@@ -891,9 +891,12 @@ Value Generator::emitAttention(const Node *n) {
   if (!n->featureMap.empty())
     featureMap = attn::FeatureMapAttr::get(&context,
                                            *attn::symbolizeFeatureMap(n->featureMap));
+  StringAttr customName;
+  if (!n->customName.empty())
+    customName = builder.getStringAttr(n->customName);
   auto op = attn::AttentionOp::create(
       builder, l, result4, q4, k4, v4, init,
-      attn::NormalizerAttr::get(&context, normalizer), featureMap);
+      attn::NormalizerAttr::get(&context, normalizer), featureMap, customName);
   Type index = builder.getIndexType();
   auto positionArg = [&](Block &b, int64_t i) -> Value {
     // Bodies compute on i64; the region hands out index values.

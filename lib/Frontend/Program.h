@@ -165,6 +165,7 @@ struct Node {
   Node *body = nullptr;               // Map, Select, Attention (mask)
   Node *scoreBody = nullptr;          // Attention
   std::string featureMap;             // Attention with the linear normalizer
+  std::string customName;             // Attention with a custom normalizer
   std::string label;                  // the `let` name it was first bound to
 };
 

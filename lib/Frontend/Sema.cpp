@@ -1396,7 +1396,7 @@ Value Sema::builtinAggregate(const ast::Call &c) {
                                   "keys are " + kt.str() + ", values " + vt.str());
     if (kt.dtype != vt.dtype || q->type.dtype != vt.dtype)
       return error(c.args[1].loc, "queries, keys and values need one element type");
-    std::string normalizer = "softmax", featureMap;
+    std::string normalizer = "softmax", featureMap, customName;
     if (keyword(c, "default"))
       return error(keyword(c, "default")->loc, "attention has no default: a query "
                                                "that sees no key gets zeros");
@@ -1406,7 +1406,18 @@ Value Sema::builtinAggregate(const ast::Call &c) {
         normalizer = static_cast<const ast::Name &>(e).name;
         if (normalizer != "softmax" && normalizer != "mean" && normalizer != "sigmoid")
           return error(e.loc, "unknown normalizer '" + normalizer +
-                                  "' (softmax, mean, sigmoid or linear(feature map))");
+                                  "' (softmax, mean, sigmoid, linear(feature map) or "
+                                  "custom(name))");
+      } else if (e.kind == ast::ExprKind::Call &&
+                 static_cast<const ast::Call &>(e).callee == "custom") {
+        // A normalizer lowered by a pass plugin (docs/passes.md).
+        auto &cc = static_cast<const ast::Call &>(e);
+        normalizer = "custom";
+        if (cc.args.size() != 1 || cc.args[0].kind != ast::Argument::Kind::Positional ||
+            cc.args[0].value->kind != ast::ExprKind::Name)
+          return error(cc.calleeLoc, "custom() takes the name of a normalizer that a "
+                                     "pass plugin lowers, e.g. custom(sinkhorn)");
+        customName = static_cast<const ast::Name &>(*cc.args[0].value).name;
       } else if (e.kind == ast::ExprKind::Call &&
                  static_cast<const ast::Call &>(e).callee == "linear") {
         auto &lc = static_cast<const ast::Call &>(e);
@@ -1420,8 +1431,8 @@ Value Sema::builtinAggregate(const ast::Call &c) {
           return error(lc.args[0].loc, "unknown feature map '" + featureMap +
                                            "' (elu_plus_one, relu or exp)");
       } else {
-        return error(e.loc, "the normalizer is softmax, mean, sigmoid or "
-                            "linear(feature map)");
+        return error(e.loc, "the normalizer is softmax, mean, sigmoid, "
+                            "linear(feature map) or custom(name)");
       }
     }
     if (sel.node->scoreBody && (normalizer == "mean" || normalizer == "linear"))
@@ -1435,6 +1446,7 @@ Value Sema::builtinAggregate(const ast::Call &c) {
     n->scoreBody = sel.node->scoreBody;
     n->name = normalizer;
     n->featureMap = featureMap;
+    n->customName = customName;
     return Value(n);
   }
   if (sel.type.kind != Type::Kind::Selector)

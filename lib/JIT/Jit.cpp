@@ -23,6 +23,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
@@ -36,6 +37,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -218,7 +220,9 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   static std::map<std::string, std::weak_ptr<const JitProgram>> cache;
   std::string key = std::string(fileName) + '\0' + options.entry + '\0' +
                     std::to_string(options.optLevel) + '\0' +
-                    std::to_string(options.exposeSelectors) + '\0' + std::string(source);
+                    std::to_string(options.exposeSelectors) + '\0' +
+                    options.insertBeforeTiling + '\0' + options.insertAfterTiling + '\0' +
+                    options.insertBeforeLLVM + '\0' + std::string(source);
   std::lock_guard<std::mutex> lock(cacheMutex);
   if (auto it = cache.find(key); it != cache.end())
     if (auto cached = it->second.lock())
@@ -263,6 +267,7 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
     return r;
   }();
   impl->context = std::make_unique<mlir::MLIRContext>(registry);
+  impl->context->printOpOnDiagnostic(false);
   loadMLIRGenDialects(*impl->context);
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, impl->context.get(), os);
   mlir::OwningOpRef<mlir::ModuleOp> ir = generateMLIR(
@@ -280,10 +285,42 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
         function.getResultAttrOfType<mlir::StringAttr>(i, "raspc.selector").str());
 
   mlir::PassManager pm(impl->context.get());
-  buildCPUPipeline(pm, {});
-  if (mlir::failed(pm.run(*ir))) {
-    os << fileName << ": internal error: lowering to LLVM failed; please report "
-                      "this with the program\n";
+  CPUPipelineOptions pipelineOptions;
+  bool pipelineError = false;
+  auto insert = [&](const std::string &text, const char *what)
+      -> std::function<void(mlir::OpPassManager &)> {
+    if (text.empty())
+      return nullptr;
+    return [&, text, what](mlir::OpPassManager &nested) {
+      if (mlir::failed(mlir::parsePassPipeline(text, nested, os))) {
+        os << "\n" << fileName << ": error: cannot parse the " << what << " pipeline '" << text
+           << "'\n";
+        pipelineError = true;
+      }
+    };
+  };
+  pipelineOptions.beforeTiling = insert(options.insertBeforeTiling, "insert-before-tiling");
+  pipelineOptions.afterTiling = insert(options.insertAfterTiling, "insert-after-tiling");
+  pipelineOptions.beforeLLVM = insert(options.insertBeforeLLVM, "insert-before-llvm");
+  buildCPUPipeline(pm, pipelineOptions);
+  if (pipelineError)
+    return fail();
+  // Passes may report errors on the program (a custom normalizer that
+  // nothing lowered) through the source manager's handler; a failure
+  // without one is ours.
+  bool reported = false;
+  mlir::LogicalResult lowered = mlir::failure();
+  {
+    mlir::ScopedDiagnosticHandler noteErrors(impl->context.get(), [&](mlir::Diagnostic &d) {
+      reported |= d.getSeverity() == mlir::DiagnosticSeverity::Error;
+      return mlir::failure(); // the source manager's handler prints it
+    });
+    lowered = pm.run(*ir);
+  }
+  if (mlir::failed(lowered)) {
+    if (!reported)
+      os << fileName << ": internal error: lowering to LLVM failed; please report "
+                        "this with the program\n";
     return fail();
   }
   int level = std::clamp(options.optLevel, 0, 3);

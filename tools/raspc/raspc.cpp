@@ -92,23 +92,35 @@ cl::opt<std::string> mcpu("mcpu",
                                    "machine's, e.g. znver5)"),
                           cl::value_desc("name"), cl::init(""), cl::cat(category));
 
+// `raspc run`; its own options are below.
+cl::SubCommand runCommand(
+    "run", "Compile a program for this CPU and run it.\n\n"
+           "  raspc run examples/rasp/reverse.rasp a b c        # prints: c b a\n"
+           "  raspc run examples/rasp/sort.rasp -- 3 -1 2       # '--' before tokens like -1\n"
+           "  raspc run model.rasp --input x=x.npy --params w.safetensors --output y.npy\n"
+           "  raspc run model.rasp --random-params 7     # random weights and inputs\n");
+
 cl::list<std::string> passPlugins(
     "load-pass-plugin",
     cl::desc("Load passes from a plugin (see --insert-before-tiling and friends)"),
-    cl::value_desc("plugin.so"), cl::cat(category));
+    cl::value_desc("plugin.so"), cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand),
+    cl::cat(category));
 
 cl::opt<std::string> insertBeforeTiling(
     "insert-before-tiling",
     cl::desc("A pass pipeline to run on the attn dialect, before lowering"),
-    cl::value_desc("pipeline"), cl::init(""), cl::cat(category));
+    cl::value_desc("pipeline"), cl::init(""), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::sub(runCommand), cl::cat(category));
 cl::opt<std::string> insertAfterTiling(
     "insert-after-tiling",
     cl::desc("A pass pipeline to run on linalg on tensors, after attn is lowered"),
-    cl::value_desc("pipeline"), cl::init(""), cl::cat(category));
+    cl::value_desc("pipeline"), cl::init(""), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::sub(runCommand), cl::cat(category));
 cl::opt<std::string> insertBeforeLLVM(
     "insert-before-llvm",
     cl::desc("A pass pipeline to run on loops over memrefs, before LLVM"),
-    cl::value_desc("pipeline"), cl::init(""), cl::cat(category));
+    cl::value_desc("pipeline"), cl::init(""), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::sub(runCommand), cl::cat(category));
 
 cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level, 0 to 3 (default 2)"),
                            cl::Prefix, cl::init(2), cl::cat(category));
@@ -125,12 +137,7 @@ cl::opt<std::string> entry(
 
 //===--- raspc run -------------------------------------------------------===//
 
-cl::SubCommand runCommand(
-    "run", "Compile a program for this CPU and run it.\n\n"
-           "  raspc run examples/rasp/reverse.rasp a b c        # prints: c b a\n"
-           "  raspc run examples/rasp/sort.rasp -- 3 -1 2       # '--' before tokens like -1\n"
-           "  raspc run model.rasp --input x=x.npy --params w.safetensors --output y.npy\n"
-           "  raspc run model.rasp --random-params 7     # random weights and inputs\n");
+
 
 cl::opt<std::string> runFile(cl::Positional, cl::Required, cl::desc("<program.rasp>"),
                              cl::sub(runCommand), cl::cat(category));
@@ -320,6 +327,9 @@ static int runMain() {
   options.entry = runEntry;
   options.optLevel = runOptLevel;
   options.exposeSelectors = runPrintSelectors;
+  options.insertBeforeTiling = insertBeforeTiling;
+  options.insertAfterTiling = insertAfterTiling;
+  options.insertBeforeLLVM = insertBeforeLLVM;
   auto program = raspc::JitProgram::compileFile(runFile, options, &errors);
   if (!program) {
     errs() << errors;
@@ -375,9 +385,6 @@ int main(int argc, char **argv) {
       "  raspc --emit=ast model.rasp -o model.ast\n"
       "  cat prog.rasp | raspc - --entry sort\n");
 
-  if (runCommand)
-    return runMain();
-
   for (const std::string &path : passPlugins) {
     auto plugin = mlir::PassPlugin::load(path);
     if (!plugin) {
@@ -387,6 +394,13 @@ int main(int argc, char **argv) {
     }
     plugin->registerPassRegistryCallbacks();
   }
+  // Inserted pipelines may name any upstream pass; register them only when
+  // asked, to keep the common start-up short.
+  if (!insertBeforeTiling.empty() || !insertAfterTiling.empty() || !insertBeforeLLVM.empty())
+    mlir::registerAllPasses();
+
+  if (runCommand)
+    return runMain();
 
   std::string errorMessage;
   auto file = mlir::openInputFile(inputFile, &errorMessage);
@@ -424,6 +438,8 @@ int main(int argc, char **argv) {
       mlir::registerLLVMDialectTranslation(registry);
     }
     mlir::MLIRContext context(registry);
+    // Errors on the program point at its source; the IR is not the user's.
+    context.printOpOnDiagnostic(false);
     raspc::loadMLIRGenDialects(context);
     mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
     mlir::OwningOpRef<mlir::ModuleOp> ir =
@@ -447,11 +463,6 @@ int main(int argc, char **argv) {
       pm.enableTiming(timingScope);
       raspc::CPUPipelineOptions pipelineOptions;
       bool pipelineError = false;
-      // Inserted pipelines may name any upstream pass; register them only
-      // when asked, to keep the common start-up short.
-      if (!insertBeforeTiling.empty() || !insertAfterTiling.empty() ||
-          !insertBeforeLLVM.empty())
-        mlir::registerAllPasses();
       auto insert = [&](const std::string &text, const char *flag)
           -> std::function<void(mlir::OpPassManager &)> {
         if (text.empty())
@@ -474,9 +485,21 @@ int main(int argc, char **argv) {
         raspc::buildCPUPipeline(pm, pipelineOptions);
       if (pipelineError)
         return 1;
-      if (failed(pm.run(*ir))) {
-        errs() << "raspc: internal error: lowering failed; please report this "
-                  "with the program\n";
+      // A pass may report an error on the program (a custom normalizer
+      // that nothing lowered); a failure without one is ours.
+      bool reported = false;
+      mlir::LogicalResult lowered = mlir::failure();
+      {
+        mlir::ScopedDiagnosticHandler noteErrors(&context, [&](mlir::Diagnostic &d) {
+          reported |= d.getSeverity() == mlir::DiagnosticSeverity::Error;
+          return mlir::failure(); // the source manager's handler prints it
+        });
+        lowered = pm.run(*ir);
+      }
+      if (failed(lowered)) {
+        if (!reported)
+          errs() << "raspc: internal error: lowering failed; please report this "
+                    "with the program\n";
         return 1;
       }
       if (emit <= Stage::LLVMDialect) {

@@ -27,7 +27,8 @@ def Attn_AggregateKind : I32EnumAttr<"AggregateKind",
 def Attn_Normalizer : I32EnumAttr<"Normalizer",
     "how attn.attention turns visible scores into weights", [
       I32EnumAttrCase<"softmax", 0>, I32EnumAttrCase<"mean", 1>,
-      I32EnumAttrCase<"sigmoid", 2>, I32EnumAttrCase<"linear", 3>]> {
+      I32EnumAttrCase<"sigmoid", 2>, I32EnumAttrCase<"linear", 3>,
+      I32EnumAttrCase<"custom", 4>]> {
   let cppNamespace = "::mlir::attn";
 }
 

@@ -235,6 +235,12 @@ LogicalResult AttentionOp::verify() {
   if (isLinear && !getScore().empty())
     return emitOpError("linear attention computes no scores, so it takes no "
                        "score region");
+  bool isCustom = getNormalizer() == Normalizer::custom;
+  if (isCustom && (!getCustomName() || getCustomName()->empty()))
+    return emitOpError("custom normalizer needs a name, e.g. custom \"sinkhorn\"");
+  if (!isCustom && getCustomName())
+    return emitOpError("only a custom normalizer has a name, not ")
+           << stringifyNormalizer(getNormalizer());
   if (getNormalizer() == Normalizer::mean && !getScore().empty())
     return emitOpError("mean normalizer ignores scores, so it takes no score "
                        "region");

@@ -176,7 +176,11 @@ def Attn_AttentionOp : Attn_Op<"attention", [
       scores are not used);
     * `sigmoid`: `sigmoid(s)` for each visible key, no normalization;
     * `linear`: `phi(q) . phi(k) / sum_j phi(q) . phi(k_j)` with the feature
-      map `phi` given by `feature_map`; there is no score region.
+      map `phi` given by `feature_map`; there is no score region;
+    * `custom "name"`: a normalizer that raspc does not define; a pass from
+      outside (a plugin, see docs/passes.md) must lower it before
+      `convert-attn-to-linalg`, which reports it otherwise. The scores,
+      mask and operands mean the same as for softmax.
 
     A query with no visible key gets zeros. Operands are laid out
     `[batch, heads, positions, dim]`; queries and keys may have different
@@ -212,11 +216,12 @@ def Attn_AttentionOp : Attn_Op<"attention", [
   let arguments = (ins Attn_HeadsTensor:$query, Attn_HeadsTensor:$key,
                        Attn_HeadsTensor:$value, Attn_HeadsTensor:$init,
                        Attn_Normalizer:$normalizer,
-                       OptionalAttr<Attn_FeatureMap>:$feature_map);
+                       OptionalAttr<Attn_FeatureMap>:$feature_map,
+                       OptionalAttr<StrAttr>:$custom_name);
   let results = (outs Attn_HeadsTensor:$result);
   let regions = (region MaxSizedRegion<1>:$mask, MaxSizedRegion<1>:$score);
   let assemblyFormat = [{
-    $normalizer (`feature_map` `(` $feature_map^ `)`)?
+    $normalizer ($custom_name^)? (`feature_map` `(` $feature_map^ `)`)?
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
     type($value) `)` `outs` `(` $init `:` type($init) `)` attr-dict
     `->` type($result) (`mask` $mask^)? (`score` $score^)?

@@ -527,6 +527,17 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
 struct ConvertAttnToLinalgPass
     : raspc::impl::ConvertAttnToLinalgBase<ConvertAttnToLinalgPass> {
   void runOnOperation() override {
+    // Custom normalizers are defined by whoever lowers them.
+    WalkResult custom = getOperation().walk([](AttentionOp op) {
+      if (op.getNormalizer() != Normalizer::custom)
+        return WalkResult::advance();
+      op.emitError() << "no pass lowered the custom normalizer '" << *op.getCustomName()
+                     << "'; load the plugin that defines it (raspc --load-pass-plugin=... "
+                        "--insert-before-tiling=...)";
+      return WalkResult::interrupt();
+    });
+    if (custom.wasInterrupted())
+      return signalPassFailure();
     MLIRContext *context = &getContext();
     TypeConverter converter;
     raspc::addAttnToLinalgTypeConversions(converter);

@@ -333,3 +333,23 @@ func.func @materialize_not_a_matrix(%s: !attn.selector) {
   %m = attn.materialize %s : tensor<?xi1>
   return
 }
+
+// -----
+
+func.func @custom_without_name(%q: tensor<1x1x?x4xf32>) -> tensor<1x1x?x4xf32> {
+  // expected-error @below {{custom normalizer needs a name}}
+  %o = attn.attention custom
+         ins(%q, %q, %q : tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>)
+         outs(%q : tensor<1x1x?x4xf32>) -> tensor<1x1x?x4xf32>
+  return %o : tensor<1x1x?x4xf32>
+}
+
+// -----
+
+func.func @name_without_custom(%q: tensor<1x1x?x4xf32>) -> tensor<1x1x?x4xf32> {
+  // expected-error @below {{only a custom normalizer has a name, not softmax}}
+  %o = attn.attention softmax "sinkhorn"
+         ins(%q, %q, %q : tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>)
+         outs(%q : tensor<1x1x?x4xf32>) -> tensor<1x1x?x4xf32>
+  return %o : tensor<1x1x?x4xf32>
+}

@@ -144,3 +144,13 @@ func.func @attention_mean_and_linear(%q: tensor<1x1x?x16xf16>, %o: tensor<1x1x?x
          outs(%o : tensor<1x1x?x16xf16>) -> tensor<1x1x?x16xf16>
   return
 }
+
+// A normalizer that a plugin defines travels by name.
+// CHECK-LABEL: func.func @custom_normalizer
+// CHECK: attn.attention custom "sinkhorn" ins(
+func.func @custom_normalizer(%q: tensor<1x1x?x4xf32>) -> tensor<1x1x?x4xf32> {
+  %o = attn.attention custom "sinkhorn"
+         ins(%q, %q, %q : tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>)
+         outs(%q : tensor<1x1x?x4xf32>) -> tensor<1x1x?x4xf32>
+  return %o : tensor<1x1x?x4xf32>
+}
