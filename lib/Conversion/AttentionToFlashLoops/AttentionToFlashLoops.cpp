@@ -35,6 +35,7 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <cmath>
 #include <functional>
 
 namespace raspc {
@@ -151,6 +152,7 @@ private:
   }
 
   Value vectorizeRegion(Region &region, ArrayRef<Value> args);
+  Value expOfNonPositive(Value x);
   Value readOnlyBuffer(Value tensor);
 
   // One register tile of C += A.B: rows [row0, row0 + rows), the vector
@@ -238,6 +240,39 @@ Value FlashEmitter::vectorizeRegion(Region &region, ArrayRef<Value> args) {
   }
   Value yielded = map.lookupOrDefault(block.getTerminator()->getOperand(0));
   return isa<VectorType>(yielded.getType()) ? yielded : splat(yielded);
+}
+
+/// exp(x) for x <= 0 (including -inf), scalar or vector, in about 15
+/// operations: x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial for
+/// e^r (relative error ~2e-7) and 2^n from the exponent bits. The
+/// softmax's arguments are never positive, so upstream's approximation's
+/// overflow and NaN handling is not needed; below -127 ln2 the exponent
+/// field is 0 and the result exactly 0, as masked keys need.
+Value FlashEmitter::expOfNonPositive(Value x) {
+  Type type = x.getType();
+  auto vecType = dyn_cast<VectorType>(type);
+  Type intType = b.getI32Type();
+  if (vecType)
+    intType = VectorType::get(vecType.getShape(), intType);
+  auto c = [&](double v) -> Value {
+    Value scalar = fconst(v);
+    return vecType ? splat(scalar) : scalar;
+  };
+  auto ci = [&](int64_t v) -> Value {
+    Value scalar = arith::ConstantOp::create(b, b.getI32IntegerAttr(v));
+    return vecType ? Value(vector::BroadcastOp::create(b, intType, scalar)) : scalar;
+  };
+  auto fma = [&](Value a, Value m, Value acc) { return math::FmaOp::create(b, a, m, acc); };
+  x = arith::MaxNumFOp::create(b, x, c(-127.0 * M_LN2));
+  Value n = math::RoundEvenOp::create(b, arith::MulFOp::create(b, x, c(M_LOG2E)));
+  Value r = fma(n, c(-0.693145751953125), x); // ln2, high bits (exact in n * hi)
+  r = fma(n, c(-1.428606765330187e-06), r);   // ln2, the rest
+  Value p = c(1.0 / 720);
+  for (double k : {1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0})
+    p = fma(p, r, c(k));
+  Value bits = arith::ShLIOp::create(
+      b, arith::AddIOp::create(b, arith::FPToSIOp::create(b, intType, n), ci(127)), ci(23));
+  return arith::MulFOp::create(b, p, arith::BitcastOp::create(b, type, bits));
 }
 
 /// The buffer behind `tensor`, whatever its strides (after bufferization
@@ -382,11 +417,11 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
   Value baseVec = splat(base);
   Value sum = splat(fconst(0.0));
   for (auto [c, sv] : llvm::enumerate(row)) {
-    Value p = math::ExpOp::create(b, arith::SubFOp::create(b, sv, baseVec));
+    Value p = expOfNonPositive(arith::SubFOp::create(b, sv, baseVec));
     sum = arith::AddFOp::create(b, sum, p);
     vector::StoreOp::create(b, p, scores, ValueRange{r, idx(c * s.width)});
   }
-  Value alpha = math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, base));
+  Value alpha = expOfNonPositive(arith::SubFOp::create(b, oldMax, base));
   Value oldSum = memref::LoadOp::create(b, rowSum, ValueRange{r});
   Value newSum = arith::AddFOp::create(
       b, arith::MulFOp::create(b, oldSum, alpha),
@@ -523,7 +558,9 @@ Value FlashEmitter::emit() {
         b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
         emitTask(ivs[0]);
       });
-  // Vector exponentials as polynomials (LLVM would call expf per lane).
+  // Exponentials from score regions (soft-capping's tanh is not one, but
+  // e.g. exp-based modifiers are) as polynomials: LLVM would call expf per
+  // lane.
   RewritePatternSet patterns(b.getContext());
   populateMathPolynomialApproximationPatterns(
       patterns, [](StringRef name) { return name == math::ExpOp::getOperationName(); });
