@@ -10,6 +10,10 @@ if(RASPC_ENABLE_CUDA)
     PATH_SUFFIXES bin)
   if(RASPC_PTXAS)
     set(RASPC_HAVE_CUDA ON)
+    # <toolkit>/bin/ptxas: the toolkit holds libdevice, which kernels that
+    # call math functions (exp, tanh, rsqrt) link.
+    get_filename_component(RASPC_CUDA_TOOLKIT "${RASPC_PTXAS}" DIRECTORY)
+    get_filename_component(RASPC_CUDA_TOOLKIT "${RASPC_CUDA_TOOLKIT}" DIRECTORY)
     set(RASPC_HAVE_CUDA_STATUS "enabled (ptxas: ${RASPC_PTXAS})")
   else()
     set(RASPC_HAVE_CUDA_STATUS "not built: no CUDA toolkit found")

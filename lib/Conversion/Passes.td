@@ -152,4 +152,27 @@ def ConvertParallelToRasprt : Pass<"convert-parallel-to-rasprt", "::mlir::Module
     "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect"];
 }
 
+def MergeGPUModules : Pass<"merge-gpu-modules", "::mlir::ModuleOp"> {
+  let summary = "Put every outlined kernel into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` makes one `gpu.module` per kernel. This pass moves
+    all kernels into the first one (renamed `<module name>_kernels` when
+    there are several) and points every `gpu.launch_func` at it, so that a
+    program compiles to one PTX module: one file for `ptxas`, one module to
+    load at run time, constants and helper functions shared.
+
+    ```mlir
+    // Before
+    gpu.module @f_kernel { gpu.func @f_kernel(...) kernel {...} }
+    gpu.module @f_kernel_0 { gpu.func @f_kernel_0(...) kernel {...} }
+    gpu.launch_func @f_kernel_0::@f_kernel_0 ...
+    // After
+    gpu.module @f_kernels { gpu.func @f_kernel(...) kernel {...}
+                            gpu.func @f_kernel_0(...) kernel {...} }
+    gpu.launch_func @f_kernels::@f_kernel_0 ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 #endif // RASPC_CONVERSION_PASSES_TD

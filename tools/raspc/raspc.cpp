@@ -15,6 +15,7 @@
 
 #include "CPUPipeline.h"
 #include "CPUTarget.h"
+#include "CUDAPipeline.h"
 #include "Conversion/Passes.h"
 #include "Diagnostics.h"
 #include "HeaderEmitter.h"
@@ -34,6 +35,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/Timing.h"
 #include "mlir/Tools/Plugins/PassPlugin.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Support/FileUtilities.h"
@@ -57,7 +59,7 @@
 using namespace llvm;
 
 namespace {
-enum class Stage { AST, Attn, Header, Loops, LLVMDialect, LLVM, Asm, Obj, Lib };
+enum class Stage { AST, Attn, Header, Loops, LLVMDialect, LLVM, Asm, Obj, Lib, PTX };
 
 cl::OptionCategory category("raspc options");
 
@@ -81,11 +83,18 @@ cl::opt<Stage> emit(
                clEnumValN(Stage::Obj, "obj", "an object file for the target CPU"),
                clEnumValN(Stage::Lib, "lib",
                           "a shared library for the target CPU (links the object "
-                          "with the system's cc)")),
+                          "with the system's cc)"),
+               clEnumValN(Stage::PTX, "ptx", "PTX of the GPU kernels (--target=cuda)")),
     cl::cat(category));
 
-cl::opt<std::string> target("target", cl::desc("The target: cpu (the default)"),
+cl::opt<std::string> target("target",
+                            cl::desc("The target: cpu (the default) or cuda (NVIDIA GPUs)"),
                             cl::init("cpu"), cl::cat(category));
+
+cl::opt<std::string> gpuArch("gpu-arch",
+                             cl::desc("The GPU architecture for --target=cuda (default sm_80; "
+                                      "e.g. sm_90a)"),
+                             cl::value_desc("sm_XY"), cl::init("sm_80"), cl::cat(category));
 
 cl::opt<std::string> mcpu("mcpu",
                           cl::desc("The CPU to compile for (default: this "
@@ -425,9 +434,23 @@ int main(int argc, char **argv) {
         raspc::analyze(*module, entry, diags);
     if (!program)
       return 1;
-    if (target != "cpu") {
-      errs() << "raspc: error: unknown target '" << target
-             << "' (this build supports: cpu)\n";
+    if (target != "cpu" && target != "cuda") {
+      errs() << "raspc: error: unknown target '" << target << "' (cpu or cuda)\n";
+      return 1;
+    }
+    bool cuda = target == "cuda";
+    if (cuda && emit != Stage::Attn && emit != Stage::PTX) {
+      errs() << "raspc: error: --target=cuda emits attn or ptx for now; objects, "
+                "libraries and headers with embedded kernels are not supported yet\n";
+      return 1;
+    }
+    if (!cuda && emit == Stage::PTX) {
+      errs() << "raspc: error: --emit=ptx needs --target=cuda\n";
+      return 1;
+    }
+    if (cuda && !raspc::isKnownGPUArch(gpuArch)) {
+      errs() << "raspc: error: unknown GPU architecture '" << gpuArch
+             << "' (sm_XY or sm_XYa, e.g. sm_80, sm_90a)\n";
       return 1;
     }
     mlir::DialectRegistry registry;
@@ -437,6 +460,8 @@ int main(int argc, char **argv) {
       mlir::registerBuiltinDialectTranslation(registry);
       mlir::registerLLVMDialectTranslation(registry);
     }
+    if (emit == Stage::PTX) // kernels are translated to LLVM IR for NVPTX
+      mlir::registerAllToLLVMIRTranslations(registry);
     mlir::MLIRContext context(registry);
     // Errors on the program point at its source; the IR is not the user's.
     context.printOpOnDiagnostic(false);
@@ -451,6 +476,35 @@ int main(int argc, char **argv) {
     }
     if (emit == Stage::Attn) {
       ir->print(os);
+    } else if (emit == Stage::PTX) {
+      mlir::PassManager pm(&context);
+      if (failed(mlir::applyPassManagerCLOptions(pm)))
+        return 1;
+      raspc::CUDAPipelineOptions cudaOptions;
+      cudaOptions.chip = gpuArch;
+      cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
+      raspc::buildCUDAPipeline(pm, cudaOptions);
+      bool reported = false;
+      mlir::LogicalResult lowered = mlir::failure();
+      {
+        mlir::ScopedDiagnosticHandler noteErrors(&context, [&](mlir::Diagnostic &d) {
+          reported |= d.getSeverity() == mlir::DiagnosticSeverity::Error;
+          return mlir::failure();
+        });
+        lowered = pm.run(*ir);
+      }
+      if (failed(lowered)) {
+        if (!reported)
+          errs() << "raspc: internal error: lowering for CUDA failed; please report this "
+                    "with the program\n";
+        return 1;
+      }
+      if (!raspc::printPTX(*ir, os))
+        os << "// raspc: the program has no GPU kernels\n";
+      if (raspc::cudaToolkitPath(cudaOptions).empty() &&
+          StringRef(output).contains("__nv_"))
+        errs() << "raspc: warning: no CUDA toolkit found, so the kernels' math "
+                  "functions (__nv_*) are not linked from libdevice; set CUDA_HOME\n";
     } else if (emit == Stage::Header) {
       raspc::emitCHeader(*ir->getOps<mlir::func::FuncOp>().begin(), os);
     } else {

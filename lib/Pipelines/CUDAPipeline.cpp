@@ -1,0 +1,114 @@
+//===- CUDAPipeline.cpp - attn to PTX kernels for NVIDIA GPUs ---*- C++ -*-===//
+//
+// The first GPU pipeline is correct before it is fast: attn ops take the
+// reference lowering, every linalg op becomes an scf.parallel nest that
+// upstream maps to blocks and threads, and upstream's NVVM pipeline outlines,
+// lowers and serializes the kernels. The tiled tensor-core kernels of
+// docs/design.md ("GPU") slot in before the reference lowering, as the flash
+// loops do on the CPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CUDAPipeline.h"
+
+#include "Conversion/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Regex.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+
+using namespace mlir;
+
+bool raspc::isKnownGPUArch(const std::string &chip) {
+  return llvm::Regex("^sm_[0-9]{2,3}a?$").match(chip);
+}
+
+std::string raspc::cudaToolkitPath(const CUDAPipelineOptions &options) {
+  if (!options.toolkitPath.empty())
+    return options.toolkitPath;
+  for (const char *name : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
+    if (const char *value = std::getenv(name); value && *value)
+      return value;
+#ifdef RASPC_CUDA_TOOLKIT_DIR
+  if (llvm::sys::fs::is_directory(RASPC_CUDA_TOOLKIT_DIR))
+    return RASPC_CUDA_TOOLKIT_DIR;
+#endif
+  return "";
+}
+
+void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &options) {
+  // Upstream's NVVM serialization finds libdevice through the environment
+  // (its pipeline builder has no toolkit option), so the toolkit raspc
+  // resolved is put there, unless the user already set one.
+  std::string toolkit = cudaToolkitPath(options);
+  if (!toolkit.empty())
+    ::setenv("CUDA_ROOT", toolkit.c_str(), /*overwrite=*/0);
+
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferDeallocationPipelineOptions deallocation;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+
+  // Parallel dimensions of every linalg op onto blocks (outer) and threads
+  // (inner); reductions stay sequential loops inside the kernel.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
+  pm.addPass(createConvertParallelLoopToGpuPass());
+  pm.addPass(createCanonicalizerPass());
+
+  // One PTX module per program (upstream's pipeline below outlines nothing
+  // more once the launches are kernels).
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(raspc::createMergeGPUModules());
+
+  gpu::GPUToNVVMPipelineOptions nvvm;
+  nvvm.cubinChip = options.chip;
+  nvvm.cubinFeatures = options.features;
+  nvvm.cubinFormat = options.format;
+  nvvm.optLevel = options.optLevel;
+  gpu::buildLowerToNVVMPassPipeline(pm, nvvm);
+}
+
+bool raspc::printPTX(ModuleOp module, llvm::raw_ostream &os) {
+  bool found = false;
+  module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute attr : binary.getObjects()) {
+      auto object = cast<gpu::ObjectAttr>(attr);
+      os << "// raspc: kernels of '" << binary.getName() << "' for " << object.getTarget()
+         << "\n"
+         << object.getObject().getValue();
+      found = true;
+    }
+  });
+  return found;
+}
+
+void raspc::registerCUDAPipelines() {
+  PassPipelineRegistration<>(
+      "raspc-cuda", "raspc's CUDA lowering from attn to NVVM kernels (PTX) and host code",
+      [](OpPassManager &pm) { buildCUDAPipeline(pm, {}); });
+}

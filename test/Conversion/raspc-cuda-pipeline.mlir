@@ -1,0 +1,16 @@
+// RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-cuda)' | FileCheck %s
+
+// The CUDA pipeline: kernels in one gpu.binary holding PTX for the default
+// sm_80, host code in the LLVM dialect launching them.
+// CHECK: llvm.func @width(
+// CHECK: gpu.launch_func @width_kernels::@width_kernel blocks
+// CHECK: gpu.launch_func @width_kernels::@width_kernel_0 blocks
+// CHECK: gpu.binary @width_kernels [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">
+// CHECK-SAME: .target sm_80
+// CHECK-NOT: attn.
+// CHECK-NOT: scf.parallel
+func.func @width(%k: tensor<?xi64>) -> tensor<?xi64> {
+  %s = attn.select %k, %k, lt : tensor<?xi64>, tensor<?xi64>
+  %w = attn.selector_width %s : tensor<?xi64>
+  return %w : tensor<?xi64>
+}
