@@ -56,6 +56,11 @@ struct Strategy {
 /// Biggest padded value feature size whose accumulators still fit the stack.
 constexpr int64_t kMaxValueDim = 1024;
 
+/// Scores are never NaN for finite inputs (masked ones are -inf), so the
+/// running max needs no NaN handling: one vmaxps instead of compare, max and
+/// blend.
+constexpr arith::FastMathFlags kNoNaN = arith::FastMathFlags::nnan;
+
 //===----------------------------------------------------------------------===//
 // Applicability
 //===----------------------------------------------------------------------===//
@@ -405,11 +410,12 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
       sv = arith::SelectOp::create(b, visible, sv, negInfVec);
     }
     row.push_back(sv);
-    blockMax = arith::MaxNumFOp::create(b, blockMax, sv);
+    blockMax = arith::MaxNumFOp::create(b, blockMax, sv, kNoNaN);
   }
   Value oldMax = memref::LoadOp::create(b, rowMax, ValueRange{r});
   Value newMax = arith::MaxNumFOp::create(
-      b, oldMax, vector::ReductionOp::create(b, vector::CombiningKind::MAXNUMF, blockMax));
+      b, oldMax,
+      vector::ReductionOp::create(b, vector::CombiningKind::MAXNUMF, blockMax, kNoNaN), kNoNaN);
   // While every key so far is masked the max is -inf; subtracting 0
   // instead keeps exp(-inf - base) at 0 rather than NaN.
   Value allMasked = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax, negInf());
@@ -452,6 +458,21 @@ void FlashEmitter::emitTask(Value task) {
 
   auto align = b.getI64IntegerAttr(64);
   scores = memref::AllocaOp::create(b, MemRefType::get({s.queryTile, s.keyTile}, f32), align);
+  // The task's queries, copied to a contiguous tile when the head size is
+  // static: the GEMM then broadcasts from rows with constant strides instead
+  // of recomputing strided addresses every step.
+  Value queryTileBuf;
+  int64_t staticHeadDim = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(3);
+  if (!ShapedType::isDynamic(staticHeadDim)) {
+    queryTileBuf =
+        memref::AllocaOp::create(b, MemRefType::get({s.queryTile, staticHeadDim}, f32), align);
+    forLoop(idx(0), rows, idx(1), [&](Value r) {
+      forLoop(idx(0), headDim, idx(1), [&](Value d) {
+        Value v = memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, add(q0, r), d});
+        memref::StoreOp::create(b, v, queryTileBuf, ValueRange{r, d});
+      });
+    });
+  }
   acc = memref::AllocaOp::create(b, MemRefType::get({s.queryTile, paddedValueDim}, f32), align);
   rowMax = memref::AllocaOp::create(b, MemRefType::get({s.queryTile}, f32), align);
   rowSum = memref::AllocaOp::create(b, MemRefType::get({s.queryTile}, f32), align);
@@ -474,6 +495,8 @@ void FlashEmitter::emitTask(Value task) {
       // S = Q . K^T over the block.
       Gemm qk{
           [&](Value r, Value d) {
+            if (queryTileBuf)
+              return memref::LoadOp::create(b, queryTileBuf, ValueRange{r, d});
             return memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, add(q0, r), d});
           },
           [&](Value d, Value col) {
