@@ -33,6 +33,10 @@ def parse_args():
     p.add_argument("--peers", default="sdpa,flex,jax")
     p.add_argument("--rss-length", type=int, default=65536,
                    help="length of the peak-memory run (sliding window); 0 skips it")
+    p.add_argument("--rasp-lengths", default="1024,4096,16384,32768",
+                   help="lengths for sort/histogram; empty skips them")
+    p.add_argument("--python-max", type=int, default=4096,
+                   help="longest length the plain Python evaluation runs at")
     return p.parse_args()
 
 
@@ -159,6 +163,46 @@ def run_raspc(build, variant, L, D, repeat, window):
     return float(fields[4]) / 1e3, float(fields[6])
 
 
+# --- RASP programs at scale ----------------------------------------------------
+
+def python_sort(tokens):
+    """examples/rasp/sort.rasp evaluated the way RASP defines it."""
+    L = len(tokens)
+    keys = [t * L + i for i, t in enumerate(tokens)]
+    target = [sum(1 for k in range(L) if keys[k] < keys[q]) for q in range(L)]
+    out = []
+    for q in range(L):
+        picked = [tokens[k] for k in range(L) if target[k] == q]
+        out.append(sum(picked) / len(picked) if picked else 0)
+    return out
+
+
+def python_histogram(tokens):
+    L = len(tokens)
+    return [sum(1 for k in range(L) if tokens[k] == tokens[q]) for q in range(L)]
+
+
+def rasp_rows(build, lengths, python_max):
+    rows = []
+    import random
+    for name, fn in (("sort", python_sort), ("histogram", python_histogram)):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "rasp",
+                            name + ".rasp")
+        out = subprocess.run([os.path.join(build, "bin", "raspc-bench-rasp"), path, lengths, "3"],
+                             check=True, capture_output=True, text=True).stdout.splitlines()[1:]
+        for line in out:
+            _, L, ms, _ = line.split(",")
+            L = int(L)
+            py = None
+            if L <= python_max:
+                tokens = [random.randrange(100) for _ in range(L)]
+                t = time.perf_counter()
+                fn(tokens)
+                py = time.perf_counter() - t
+            rows.append((name, L, float(ms), py))
+    return rows
+
+
 def fma_peak(build):
     out = subprocess.run([os.path.join(build, "bin", "raspc-fma-peak")], check=True,
                          capture_output=True, text=True).stdout.strip().split(",")
@@ -187,6 +231,7 @@ def main():
         os.environ.pop(var, None)
     isa, threads, peak = fma_peak(args.build)
     rss = peak_rss(args.build, args.rss_length, args.window) if args.rss_length else None
+    rasp = rasp_rows(args.build, args.rasp_lengths, args.python_max) if args.rasp_lengths else []
     names = args.peers.split(",")
     peers = torch_peers(names, args.window)
     jax_run = jax_peer() if "jax" in names else None
@@ -216,6 +261,12 @@ def main():
                               file=sys.stderr)
                         row += " - | - |"
                 print(row, flush=True)
+    if rasp:
+        print("\n| program | L | raspc ms | plain Python ms | Python/raspc |")
+        print("|---|---|---|---|---|")
+        for name, L, ms, py in rasp:
+            py_text = f"{py * 1e3:.0f} | {py * 1e3 / ms:.0f}" if py is not None else "- | -"
+            print(f"| {name} | {L} | {ms:.1f} | {py_text} |")
     if rss:
         L = args.rss_length
         print(f"\nSliding window {args.window}, L = {L}, D = 64: {rss[0]:.0f} ms, peak RSS "
