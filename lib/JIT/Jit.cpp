@@ -11,6 +11,7 @@
 #include "raspc/Jit.h"
 
 #include "CPUPipeline.h"
+#include "RunPipeline.h"
 #include "Diagnostics.h"
 #include "MLIRGen.h"
 #include "Parser.h"
@@ -305,20 +306,8 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   buildCPUPipeline(pm, pipelineOptions);
   if (pipelineError)
     return fail();
-  // Passes may report errors on the program (a custom normalizer that
-  // nothing lowered) through the source manager's handler; a failure
-  // without one is ours.
-  bool reported = false;
-  mlir::LogicalResult lowered = mlir::failure();
-  {
-    mlir::ScopedDiagnosticHandler noteErrors(impl->context.get(), [&](mlir::Diagnostic &d) {
-      reported |= d.getSeverity() == mlir::DiagnosticSeverity::Error;
-      return mlir::failure(); // the source manager's handler prints it
-    });
-    lowered = pm.run(*ir);
-  }
-  if (mlir::failed(lowered)) {
-    if (!reported)
+  if (PipelineResult r = runPipeline(pm, *ir); r != PipelineResult::Success) {
+    if (r == PipelineResult::InternalError)
       os << fileName << ": internal error: lowering to LLVM failed; please report "
                         "this with the program\n";
     return fail();

@@ -37,6 +37,10 @@ struct CPUPipelineOptions {
   std::function<void(mlir::OpPassManager &)> beforeTiling, afterTiling, beforeLLVM;
 };
 
+/// Tensors to buffers across function boundaries (identity layouts), with
+/// ownership-based deallocation: shared by the CPU and CUDA pipelines.
+void buildBufferizationPipeline(mlir::OpPassManager &pm);
+
 /// attn (tensors) -> linalg -> bufferized memrefs -> scf loops: the `loops`
 /// stage of `raspc --emit`.
 void buildCPULoopsPipeline(mlir::OpPassManager &pm, const CPUPipelineOptions &options);

@@ -16,6 +16,7 @@
 #include "CPUPipeline.h"
 #include "CPUTarget.h"
 #include "CUDAPipeline.h"
+#include "RunPipeline.h"
 #include "Conversion/Passes.h"
 #include "Diagnostics.h"
 #include "HeaderEmitter.h"
@@ -484,17 +485,9 @@ int main(int argc, char **argv) {
       cudaOptions.chip = gpuArch;
       cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
       raspc::buildCUDAPipeline(pm, cudaOptions);
-      bool reported = false;
-      mlir::LogicalResult lowered = mlir::failure();
-      {
-        mlir::ScopedDiagnosticHandler noteErrors(&context, [&](mlir::Diagnostic &d) {
-          reported |= d.getSeverity() == mlir::DiagnosticSeverity::Error;
-          return mlir::failure();
-        });
-        lowered = pm.run(*ir);
-      }
-      if (failed(lowered)) {
-        if (!reported)
+      if (raspc::PipelineResult r = raspc::runPipeline(pm, *ir);
+          r != raspc::PipelineResult::Success) {
+        if (r == raspc::PipelineResult::InternalError)
           errs() << "raspc: internal error: lowering for CUDA failed; please report this "
                     "with the program\n";
         return 1;
@@ -539,19 +532,9 @@ int main(int argc, char **argv) {
         raspc::buildCPUPipeline(pm, pipelineOptions);
       if (pipelineError)
         return 1;
-      // A pass may report an error on the program (a custom normalizer
-      // that nothing lowered); a failure without one is ours.
-      bool reported = false;
-      mlir::LogicalResult lowered = mlir::failure();
-      {
-        mlir::ScopedDiagnosticHandler noteErrors(&context, [&](mlir::Diagnostic &d) {
-          reported |= d.getSeverity() == mlir::DiagnosticSeverity::Error;
-          return mlir::failure(); // the source manager's handler prints it
-        });
-        lowered = pm.run(*ir);
-      }
-      if (failed(lowered)) {
-        if (!reported)
+      if (raspc::PipelineResult r = raspc::runPipeline(pm, *ir);
+          r != raspc::PipelineResult::Success) {
+        if (r == raspc::PipelineResult::InternalError)
           errs() << "raspc: internal error: lowering failed; please report this "
                     "with the program\n";
         return 1;

@@ -168,9 +168,11 @@ private:
     std::function<Value(Value row, Value col)> loadC; // vector; null: C starts at 0
     std::function<void(Value v, Value row, Value col)> storeC;
   };
-  void emitRegisterTile(const Gemm &g, Value row0, int64_t rows, int64_t col0, int64_t vectors,
+  void emitRegisterTile(const Gemm &g, Value row0, int64_t rows, Value col0, int64_t vectors,
                         Value depth);
-  void emitGemm(const Gemm &g, Value rows, int64_t cols, Value depth);
+  /// `rowsAreWholeTiles`: `rows` is a multiple of the register tile's rows
+  /// (padded; see emitTask), so no tail loop.
+  void emitGemm(const Gemm &g, Value rows, int64_t cols, Value depth, bool rowsAreWholeTiles);
 
   void emitPacking();
   void emitTask(Value task);
@@ -290,13 +292,13 @@ Value FlashEmitter::readOnlyBuffer(Value tensor) {
                                            tensor, /*read_only=*/true);
 }
 
-void FlashEmitter::emitRegisterTile(const Gemm &g, Value row0, int64_t rowCount, int64_t col0,
+void FlashEmitter::emitRegisterTile(const Gemm &g, Value row0, int64_t rowCount, Value col0,
                                     int64_t vectors, Value depth) {
   SmallVector<Value> rowIdx, colIdx, init;
   for (int64_t r = 0; r < rowCount; ++r)
     rowIdx.push_back(add(row0, idx(r)));
   for (int64_t c = 0; c < vectors; ++c)
-    colIdx.push_back(idx(col0 + c * s.width));
+    colIdx.push_back(add(col0, idx(c * s.width)));
   Value zero = splat(fconst(0.0));
   for (int64_t r = 0; r < rowCount; ++r)
     for (int64_t c = 0; c < vectors; ++c)
@@ -321,17 +323,29 @@ void FlashEmitter::emitRegisterTile(const Gemm &g, Value row0, int64_t rowCount,
       g.storeC(loop.getResult(r * vectors + c), rowIdx[r], colIdx[c]);
 }
 
-void FlashEmitter::emitGemm(const Gemm &g, Value rowCount, int64_t cols, Value depth) {
+void FlashEmitter::emitGemm(const Gemm &g, Value rowCount, int64_t cols, Value depth,
+                            bool rowsAreWholeTiles) {
   int64_t chunk = s.registerVectors * s.width;
-  Value fullRows = sub(rowCount, rem(rowCount, idx(s.registerRows)));
-  for (int64_t col0 = 0; col0 < cols; col0 += chunk) {
-    int64_t vectors = std::min(chunk, cols - col0) / s.width;
+  Value fullRows =
+      rowsAreWholeTiles ? rowCount : sub(rowCount, rem(rowCount, idx(s.registerRows)));
+  auto columns = [&](Value col0, int64_t vectors) {
     forLoop(idx(0), fullRows, idx(s.registerRows), [&](Value row0) {
       emitRegisterTile(g, row0, s.registerRows, col0, vectors, depth);
     });
-    forLoop(fullRows, rowCount, idx(1),
-            [&](Value row) { emitRegisterTile(g, row, 1, col0, vectors, depth); });
-  }
+    if (!rowsAreWholeTiles)
+      forLoop(fullRows, rowCount, idx(1),
+              [&](Value row) { emitRegisterTile(g, row, 1, col0, vectors, depth); });
+  };
+  // Whole register tiles of columns in a loop (one copy of the kernel, not
+  // one per chunk: LLVM's time grows with the code), then the rest.
+  int64_t fullCols = cols / chunk * chunk;
+  if (fullCols == chunk)
+    columns(idx(0), s.registerVectors);
+  else if (fullCols > 0)
+    forLoop(idx(0), idx(fullCols), idx(chunk),
+            [&](Value col0) { columns(col0, s.registerVectors); });
+  if (fullCols < cols)
+    columns(idx(fullCols), (cols - fullCols) / s.width);
 }
 
 /// Keys transposed by key tile, [batch, key heads, key tile, dim, key in
@@ -462,6 +476,8 @@ void FlashEmitter::emitTask(Value task) {
   // static: the GEMM then broadcasts from rows with constant strides instead
   // of recomputing strided addresses every step.
   Value queryTileBuf;
+  Value gemmRows = rows;
+  bool gemmRowsWhole = false;
   int64_t staticHeadDim = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(3);
   if (!ShapedType::isDynamic(staticHeadDim)) {
     queryTileBuf =
@@ -472,6 +488,17 @@ void FlashEmitter::emitTask(Value task) {
         memref::StoreOp::create(b, v, queryTileBuf, ValueRange{r, d});
       });
     });
+    // With zero rows up to whole register tiles, the GEMMs need no row
+    // tails: the extra rows' scores and outputs are computed and dropped.
+    if (s.queryTile % s.registerRows == 0) {
+      gemmRows = mul(ceilDiv(rows, s.registerRows), idx(s.registerRows));
+      gemmRowsWhole = true;
+      forLoop(rows, gemmRows, idx(1), [&](Value r) {
+        forLoop(idx(0), headDim, idx(1), [&](Value d) {
+          memref::StoreOp::create(b, fconst(0.0), queryTileBuf, ValueRange{r, d});
+        });
+      });
+    }
   }
   acc = memref::AllocaOp::create(b, MemRefType::get({s.queryTile, paddedValueDim}, f32), align);
   rowMax = memref::AllocaOp::create(b, MemRefType::get({s.queryTile}, f32), align);
@@ -506,7 +533,7 @@ void FlashEmitter::emitTask(Value task) {
           [&](Value v, Value r, Value col) {
             vector::StoreOp::create(b, v, scores, ValueRange{r, col});
           }};
-      emitGemm(qk, rows, s.keyTile, headDim);
+      emitGemm(qk, gemmRows, s.keyTile, headDim, gemmRowsWhole);
       // Softmax bookkeeping; the mask only where the block needs it.
       auto rowUpdates = [&](bool exact) {
         forLoop(idx(0), rows, idx(1), [&](Value r) { emitRowUpdate(r, exact); });
@@ -529,7 +556,7 @@ void FlashEmitter::emitTask(Value task) {
           [&](Value v, Value r, Value col) {
             vector::StoreOp::create(b, v, acc, ValueRange{r, col});
           }};
-      emitGemm(pv, rows, paddedValueDim, kValid);
+      emitGemm(pv, gemmRows, paddedValueDim, kValid, gemmRowsWhole);
     };
     if (truth)
       ifThen(truth->mayBeTrue, body);
