@@ -36,7 +36,8 @@ std::vector<std::string> split(const std::string &s) {
 /// The language text of the layer, or "" for an unknown variant.
 std::string layer(const std::string &variant, int heads, int dim, int window) {
   std::string width = std::to_string(heads * dim);
-  std::string mask, score = "dot(q, k) / sqrt(" + std::to_string(dim) + ")";
+  std::string mask, score = "dot(q, k) / sqrt(" + std::to_string(dim) + ")",
+                    normalizer = "softmax";
   if (variant == "full")
     mask = "true";
   else if (variant == "causal")
@@ -46,17 +47,24 @@ std::string layer(const std::string &variant, int heads, int dim, int window) {
   else if (variant == "alibi") {
     mask = "true";
     score += " - alibi_slope(head, " + std::to_string(heads) + ") * (query_pos - key_pos)";
+  } else if (variant == "linear" || variant == "causal_linear") {
+    mask = variant == "linear" ? "true" : "<=";
+    normalizer = "linear(elu_plus_one)";
   } else
     return "";
+  std::string scored = normalizer == "softmax" ? " scored " + score : "";
   return "model layer(xq: f32[T, " + width + "], xk: f32[T, " + width + "], xv: f32[T, " +
          width + "]) -> f32[T, " + width + "] {\n  let q = heads(xq, " + std::to_string(heads) +
          ");\n  let k = heads(xk, " + std::to_string(heads) + ");\n  let v = heads(xv, " +
-         std::to_string(heads) + ");\n  let s = select(k, q, " + mask + ") scored " + score +
-         ";\n  return merge_heads(aggregate(s, v, softmax));\n}\n";
+         std::to_string(heads) + ");\n  let s = select(k, q, " + mask + ")" + scored +
+         ";\n  return merge_heads(aggregate(s, v, " + normalizer + "));\n}\n";
 }
 
-/// Visible (query, key) pairs.
+/// Visible (query, key) pairs; for linear attention, the FLOPs / (4 D) of
+/// its linear-time form (S and z built, then read: 4 D E per position).
 double pairs(const std::string &variant, double L, double window) {
+  if (variant == "linear" || variant == "causal_linear")
+    return L * 64; // head size 64 = E in the benchmark's layers
   if (variant == "causal")
     return L * (L + 1) / 2;
   if (variant == "window")
@@ -90,7 +98,8 @@ int main(int argc, char **argv) {
       repeat = std::atoi(v);
     else {
       std::fprintf(stderr,
-                   "usage: %s [--variants=full,causal,window,alibi] [--lengths=512,...] "
+                   "usage: %s [--variants=full,causal,window,alibi,linear,causal_linear] "
+                   "[--lengths=512,...] "
                    "[--dims=64,128] [--heads=8] [--window=256] [--repeat=5]\n",
                    argv[0]);
       return a == "--help" ? 0 : 2;

@@ -33,6 +33,8 @@ def parse_args():
     p.add_argument("--peers", default="sdpa,flex,jax")
     p.add_argument("--rss-length", type=int, default=65536,
                    help="length of the peak-memory run (sliding window); 0 skips it")
+    p.add_argument("--linear-lengths", default="4096,16384,65536",
+                   help="lengths for linear attention (raspc only); empty skips it")
     p.add_argument("--rasp-lengths", default="1024,4096,16384,32768",
                    help="lengths for sort/histogram; empty skips them")
     p.add_argument("--python-max", type=int, default=4096,
@@ -261,6 +263,18 @@ def main():
                               file=sys.stderr)
                         row += " - | - |"
                 print(row, flush=True)
+    if args.linear_lengths:
+        print("\n| linear attention (elu+1), D = 64 | L | raspc ms | ms per 1k positions |")
+        print("|---|---|---|---|")
+        for variant in ("linear", "causal_linear"):
+            out = subprocess.run(
+                [os.path.join(args.build, "bin", "raspc-bench-attention"),
+                 f"--variants={variant}", f"--lengths={args.linear_lengths}", "--dims=64",
+                 "--repeat=2"], check=True, capture_output=True, text=True).stdout.splitlines()
+            for line in out[1:]:
+                f = line.split(",")
+                print(f"| {variant} | {f[2]} | {float(f[4]):.1f} | "
+                      f"{float(f[4]) / int(f[2]) * 1000:.2f} |")
     if rasp:
         print("\n| program | L | raspc ms | plain Python ms | Python/raspc |")
         print("|---|---|---|---|---|")

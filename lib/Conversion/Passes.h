@@ -6,6 +6,7 @@
 #include "Conversion/AttentionToFlashLoops/AttentionToFlashLoops.h"
 #include "Conversion/AttnToLinalg/AttnToLinalg.h"
 #include "Conversion/GPU/MergeGPUModules.h"
+#include "Conversion/LinearAttention/LinearAttention.h"
 #include "Conversion/ParallelToRasprt/ParallelToRasprt.h"
 
 namespace raspc {

@@ -118,6 +118,48 @@ def ConvertAttentionToFlashLoops
     "::mlir::vector::VectorDialect"];
 }
 
+def ConvertLinearAttentionToLoops
+    : Pass<"convert-linear-attention-to-loops", "::mlir::func::FuncOp"> {
+  let summary = "Linear attention in linear time, without the [queries, keys] matrix";
+  let description = [{
+    Rewrites `attn.attention linear` (f32, static head counts and head
+    sizes) with no mask, a mask that is always true, or exactly the causal
+    mask `key <= query`, using
+
+    ```
+    out_i = phi(q_i)^T S / (phi(q_i) . z),  S = sum_j phi(k_j) v_j^T,  z = sum_j phi(k_j)
+    ```
+
+    Without a mask S and z sum every key once and every query reads them;
+    causal, they are running sums updated before each query answers (a
+    scan). One task per (batch, head) of an `scf.parallel`; S [D, E] and
+    z [D] are stack buffers, updated and read with 8-lane vectors along E
+    (padded). Work O(L.D.E) and memory O(D.E) per head
+    instead of O(L^2.D) and O(L^2). A query whose denominator is 0 gets
+    zeros, as in the reference lowering. Other masks stay for
+    `convert-attn-to-linalg`.
+
+    ```mlir
+    // Before
+    %o = attn.attention linear feature_map(elu_plus_one) ins(%q, %k, %v : ...) outs(%init : ...) -> ... mask {
+      ... arith.cmpi sle, %key, %query ...
+    }
+    // After (abridged)
+    scf.parallel (%bh) = ... {
+      %S = memref.alloca() : memref<8x8xf32>
+      scf.for %i = %c0 to %queries step %c1 {
+        scf.if %has_key { ...S += phi(k_i) v_i^T... }   // then out_i from S and z
+      }
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"];
+}
+
 def ConvertParallelToRasprt : Pass<"convert-parallel-to-rasprt", "::mlir::ModuleOp"> {
   let summary = "Run scf.parallel loops on the runtime's thread pool";
   let description = [{

@@ -42,8 +42,10 @@ void raspc::buildBufferizationPipeline(OpPassManager &pm) {
 void raspc::buildCPULoopsPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   if (options.beforeTiling)
     options.beforeTiling(pm);
-  if (options.fastAttention)
+  if (options.fastAttention) {
     pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToFlashLoops());
+    pm.addNestedPass<func::FuncOp>(raspc::createConvertLinearAttentionToLoops());
+  }
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

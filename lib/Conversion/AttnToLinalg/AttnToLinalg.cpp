@@ -310,23 +310,6 @@ struct MaterializeLowering : OpConversionPattern<MaterializeOp> {
 // Tensor level
 //===----------------------------------------------------------------------===//
 
-Value featureMap(OpBuilder &b, Location loc, FeatureMap map, Value x) {
-  Type t = x.getType();
-  switch (map) {
-  case FeatureMap::elu_plus_one: { // x > 0 ? x + 1 : exp(x)
-    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x,
-                                           floatConst(b, loc, t, 0.0));
-    Value plusOne = arith::AddFOp::create(b, loc, x, floatConst(b, loc, t, 1.0));
-    return arith::SelectOp::create(b, loc, positive, plusOne,
-                                   math::ExpOp::create(b, loc, x));
-  }
-  case FeatureMap::relu:
-    return arith::MaximumFOp::create(b, loc, x, floatConst(b, loc, t, 0.0));
-  case FeatureMap::exp:
-    return math::ExpOp::create(b, loc, x);
-  }
-  return x;
-}
 
 struct AttentionLowering : OpConversionPattern<AttentionOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -369,8 +352,8 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
           Value x = convertScalar(b, l, args[0], scoreType);
           Value y = convertScalar(b, l, args[1], scoreType);
           if (featureMapKind) {
-            x = featureMap(b, l, *featureMapKind, x);
-            y = featureMap(b, l, *featureMapKind, y);
+            x = raspc::emitFeatureMap(b, l, *featureMapKind, x);
+            y = raspc::emitFeatureMap(b, l, *featureMapKind, y);
           }
           Value prod = arith::MulFOp::create(b, l, x, y);
           linalg::YieldOp::create(b, l, Value(arith::AddFOp::create(b, l, args[2], prod)));
@@ -569,4 +552,22 @@ void raspc::populateAttnToLinalgPatterns(TypeConverter &converter,
                SelectorLogicLowering<NotOp>, SelectorWidthLowering, AggregateLowering,
                MaterializeLowering,
                AttentionLowering>(converter, patterns.getContext());
+}
+
+Value raspc::emitFeatureMap(OpBuilder &b, Location loc, FeatureMap map, Value x) {
+  Type t = x.getType();
+  switch (map) {
+  case FeatureMap::elu_plus_one: { // x > 0 ? x + 1 : exp(x)
+    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x,
+                                           floatConst(b, loc, t, 0.0));
+    Value plusOne = arith::AddFOp::create(b, loc, x, floatConst(b, loc, t, 1.0));
+    return arith::SelectOp::create(b, loc, positive, plusOne,
+                                   math::ExpOp::create(b, loc, x));
+  }
+  case FeatureMap::relu:
+    return arith::MaximumFOp::create(b, loc, x, floatConst(b, loc, t, 0.0));
+  case FeatureMap::exp:
+    return math::ExpOp::create(b, loc, x);
+  }
+  return x;
 }

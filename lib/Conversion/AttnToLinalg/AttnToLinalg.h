@@ -3,6 +3,8 @@
 #ifndef RASPC_CONVERSION_ATTNTOLINALG_H
 #define RASPC_CONVERSION_ATTNTOLINALG_H
 
+#include "Attn/IR/AttnOps.h"
+
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
@@ -14,6 +16,10 @@ class FuncOp;
 } // namespace mlir
 
 namespace raspc {
+
+/// phi(x) of linear attention for a scalar or vector float `x`.
+mlir::Value emitFeatureMap(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::attn::FeatureMap map, mlir::Value x);
 
 /// Selectors become tensor<?x?xi1> of shape [queries, keys].
 void addAttnToLinalgTypeConversions(mlir::TypeConverter &converter);

@@ -169,6 +169,8 @@ const Variant kVariants[] = {
      [](int i, int j) { return j <= i || j < 3; }, nullptr, Variant::Sigmoid},
     {"causal_linear", "<=", "", "linear(elu_plus_one)", [](int i, int j) { return j <= i; },
      nullptr, Variant::LinearElu},
+    {"all_linear", "true", "", "linear(elu_plus_one)", [](int, int) { return true; }, nullptr,
+     Variant::LinearElu},
 };
 
 class AttentionNumericsTest
