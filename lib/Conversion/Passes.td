@@ -70,9 +70,12 @@ def ConvertAttentionToFlashLoops
       tile) block by interval arithmetic: blocks where it can only be false
       are skipped (causal attention does about half the work; a sliding
       window, O(L . window)), blocks where it can only be true skip the
-      per-key mask. Masks that read data (document ids) are evaluated per
-      key;
-    * vector `math.exp` becomes its polynomial approximation.
+      per-key mask. Masks that read data (document ids from a 1-D tensor)
+      get the same test from the ids' minimum and maximum over the block's
+      queries and keys, scanned per block;
+    * the softmax's exponentials use a short polynomial for arguments <= 0
+      (exactly 0 for masked keys); `math.exp` in score regions becomes
+      upstream's polynomial approximation (LLVM would call `expf` per lane).
 
     The tasks are an `scf.parallel`, which `convert-parallel-to-rasprt`
     turns into calls to the runtime's thread pool. Other attention

@@ -64,11 +64,19 @@ func.func @causal(%q: tensor<1x2x?x5xf32>, %k: tensor<1x2x?x5xf32>, %v: tensor<1
 
 // -----
 
-// A mask that reads data (document ids) has no block test; it runs per key,
-// lane by lane for the read.
+// A mask that reads data (document ids): the block test scans the ids of
+// the block's queries and keys for their minimum and maximum (a block whose
+// ranges do not overlap is skipped, one where both are a single equal id
+// needs no per-key mask); inside exact blocks the ids are read lane by lane.
 // CHECK-LABEL: func.func @documents
 // CHECK: scf.parallel
-// CHECK-NOT: scf.if
+// CHECK: %[[QIDS:.*]]:2 = scf.for {{.*}} iter_args({{.*}}) -> (i64, i64) {
+// CHECK: tensor.extract %arg4
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: %[[KIDS:.*]]:2 = scf.for {{.*}} iter_args({{.*}}) -> (i64, i64) {
+// CHECK: %[[OVERLAP:.*]] = arith.andi
+// CHECK: scf.if %[[OVERLAP]] {
 // CHECK: tensor.extract %arg4
 // CHECK: vector.from_elements
 // CHECK-NOT: attn.attention

@@ -10,7 +10,11 @@
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 using namespace mlir;
 using arith::CmpIPredicate;
@@ -29,6 +33,7 @@ public:
 
   std::optional<BlockTruth> run(Region &region, ArrayRef<Interval> args) {
     Block &block = region.front();
+    this->region = &region;
     for (auto [arg, interval] : llvm::zip(block.getArguments(), args))
       intervals[arg] = interval;
     for (Operation &op : block.without_terminator())
@@ -167,7 +172,60 @@ private:
     return BlockTruth{orOf(t.mayBeTrue, outOfRange), orOf(t.mayBeFalse, outOfRange)};
   }
 
+  /// An op whose operands are all known exactly (or come from outside the
+  /// region) is known exactly: it is cloned here (e.g. tensor.dim of the
+  /// document ids).
+  std::optional<Interval> exactClone(Operation &op) {
+    if (op.getNumRegions() != 0 || !isPure(&op))
+      return std::nullopt;
+    IRMapping map;
+    for (Value operand : op.getOperands()) {
+      if (!region->isAncestor(operand.getParentRegion()))
+        continue; // defined above the region: usable as is
+      std::optional<Interval> i = interval(operand);
+      if (!i || i->lo != i->hi)
+        return std::nullopt;
+      map.map(operand, i->lo);
+    }
+    Value v = b.clone(op, map)->getResult(0);
+    return Interval{v, v};
+  }
+
+  /// tensor.extract of a 1-D integer tensor from above the region (document
+  /// ids) at an index known to lie in [lo, hi]: the minimum and maximum of
+  /// those elements, scanned per block (O(block size), next to the block's
+  /// O(rows x keys x dim) arithmetic).
+  std::optional<Interval> extractRange(tensor::ExtractOp extract) {
+    auto type = cast<RankedTensorType>(extract.getTensor().getType());
+    if (type.getRank() != 1 || !type.getElementType().isInteger() ||
+        region->isAncestor(extract.getTensor().getParentRegion()))
+      return std::nullopt;
+    std::optional<Interval> at = interval(extract.getIndices()[0]);
+    if (!at)
+      return std::nullopt;
+    Type elem = type.getElementType();
+    unsigned width = elem.getIntOrFloatBitWidth();
+    Value big = arith::ConstantOp::create(b, b.getIntegerAttr(elem, APInt::getSignedMaxValue(width)));
+    Value small =
+        arith::ConstantOp::create(b, b.getIntegerAttr(elem, APInt::getSignedMinValue(width)));
+    Value one = arith::ConstantIndexOp::create(b, 1);
+    auto scan = scf::ForOp::create(
+        b, at->lo, arith::AddIOp::create(b, at->hi, one), one, ValueRange{big, small},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+          Value x = tensor::ExtractOp::create(nb, l, extract.getTensor(), ValueRange{i});
+          scf::YieldOp::create(nb, l,
+                               ValueRange{arith::MinSIOp::create(nb, l, acc[0], x),
+                                          arith::MaxSIOp::create(nb, l, acc[1], x)});
+        });
+    return Interval{scan.getResult(0), scan.getResult(1)};
+  }
+
   std::optional<Interval> visitInt(Operation &op) {
+    if (auto extract = dyn_cast<tensor::ExtractOp>(op))
+      if (std::optional<Interval> range = extractRange(extract))
+        return range;
+    if (std::optional<Interval> exact = exactClone(op))
+      return exact;
     APInt c;
     if (matchPattern(op.getResult(0), m_ConstantInt(&c))) {
       // A copy: the region's own ops go away with the attention op.
@@ -238,6 +296,7 @@ private:
   }
 
   ImplicitLocOpBuilder &b;
+  Region *region = nullptr;
   DenseMap<Value, Interval> intervals;
   DenseMap<Value, BlockTruth> truths;
 };
