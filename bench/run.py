@@ -30,7 +30,7 @@ def parse_args():
     p.add_argument("--dims", default="64,128")
     p.add_argument("--window", type=int, default=256)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--peers", default="sdpa,flex,jax")
+    p.add_argument("--peers", default="sdpa,flex,jax,iree")
     p.add_argument("--rss-length", type=int, default=65536,
                    help="length of the peak-memory run (sliding window); 0 skips it")
     p.add_argument("--linear-lengths", default="4096,16384,65536",
@@ -154,6 +154,73 @@ def jax_peer():
     return run
 
 
+def iree_peer():
+    """IREE (iree-base-compiler/runtime) on the standard attention graph in
+    linalg: batch matmul, scale plus bias (the mask as -inf, or ALiBi),
+    linalg.softmax, batch matmul; llvm-cpu for the host CPU, local-task
+    (multi-threaded) runtime."""
+    try:
+        import numpy as np
+        import iree.compiler as ireec
+        import iree.runtime as ireert
+    except Exception as e:  # noqa: BLE001
+        print(f"IREE unavailable: {e}", file=sys.stderr)
+        return None
+
+    def run(variant, L, D, repeat, window):
+        H = HEADS
+        T3, S3 = f"tensor<{H}x{L}x{D}xf32>", f"tensor<{H}x{L}x{L}xf32>"
+        with_bias = variant != "full"
+        bias_arg = f", %bias: {S3}" if with_bias else ""
+        bias_in = f"%s, %bias : {S3}, {S3}" if with_bias else f"%s : {S3}"
+        bias_maps = "affine_map<(b, m, n) -> (b, m, n)>, " if with_bias else ""
+        add_bias = "%z = arith.addf %y, %c : f32" if with_bias else "%z = arith.addf %y, %y0 : f32"
+        mlir = f"""
+func.func @attn(%q: {T3}, %k: {T3}, %v: {T3}{bias_arg}) -> {T3} {{
+  %zero = arith.constant 0.0 : f32
+  %y0 = arith.constant 0.0 : f32
+  %scale = arith.constant {1.0 / math.sqrt(D)} : f32
+  %se = tensor.empty() : {S3}
+  %sz = linalg.fill ins(%zero : f32) outs(%se : {S3}) -> {S3}
+  %s = linalg.batch_matmul indexing_maps = [
+      affine_map<(b, m, n, k) -> (b, m, k)>, affine_map<(b, m, n, k) -> (b, n, k)>,
+      affine_map<(b, m, n, k) -> (b, m, n)>]
+      ins(%q, %k : {T3}, {T3}) outs(%sz : {S3}) -> {S3}
+  %ss = linalg.generic {{indexing_maps = [affine_map<(b, m, n) -> (b, m, n)>, {bias_maps}affine_map<(b, m, n) -> (b, m, n)>],
+                         iterator_types = ["parallel", "parallel", "parallel"]}}
+      ins({bias_in}) outs(%se : {S3}) {{
+    ^bb0(%x: f32, {"%c: f32, " if with_bias else ""}%o: f32):
+      %y = arith.mulf %x, %scale : f32
+      {add_bias}
+      linalg.yield %z : f32
+  }} -> {S3}
+  %p = linalg.softmax dimension(2) ins(%ss : {S3}) outs(%se : {S3}) -> {S3}
+  %oe = tensor.empty() : {T3}
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : {T3}) -> {T3}
+  %o = linalg.batch_matmul ins(%p, %v : {S3}, {T3}) outs(%oz : {T3}) -> {T3}
+  return %o : {T3}
+}}
+"""
+        vmfb = ireec.compile_str(mlir, target_backends=["llvm-cpu"],
+                                 extra_args=["--iree-llvmcpu-target-cpu=host"])
+        ctx = ireert.SystemContext(config=ireert.Config("local-task"))
+        ctx.add_vm_module(ireert.VmModule.copy_buffer(ctx.instance, vmfb))
+        fn = ctx.modules.module["attn"]
+        args = [(np.random.rand(H, L, D).astype(np.float32) * 2 - 1) for _ in range(3)]
+        if with_bias:
+            i = np.arange(L)[:, None]
+            j = np.arange(L)[None, :]
+            if variant == "alibi":
+                slopes = np.array(alibi_slopes(H), dtype=np.float32)[:, None, None]
+                bias = -(slopes * (i - j)).astype(np.float32)
+            else:
+                keep = j <= i if variant == "causal" else (j <= i) & (i - j < window)
+                bias = np.broadcast_to(np.where(keep, 0.0, -np.inf).astype(np.float32), (H, L, L))
+            args.append(np.ascontiguousarray(bias))
+        return best_time(lambda: fn(*args).to_host(), repeat)
+    return run
+
+
 # --- raspc -------------------------------------------------------------------
 
 def run_raspc(build, variant, L, D, repeat, window):
@@ -237,7 +304,9 @@ def main():
     names = args.peers.split(",")
     peers = torch_peers(names, args.window)
     jax_run = jax_peer() if "jax" in names else None
-    order = [n for n in names if n in peers or (n == "jax" and jax_run)]
+    iree_run = iree_peer() if "iree" in names else None
+    order = [n for n in names
+             if n in peers or (n == "jax" and jax_run) or (n == "iree" and iree_run)]
     print(f"FP32 FMA peak ({isa}, {threads} threads): {peak:.0f} GFLOP/s\n")
     head = "| variant | L | D | raspc ms | GFLOP/s | % peak | compile s |"
     rule = "|---|---|---|---|---|---|---|"
@@ -255,8 +324,12 @@ def main():
                        f"{100 * gflops / peak:.0f} | {compile_s:.2f} |")
                 for n in order:
                     try:
-                        t = (jax_run(variant, L, D, args.repeat, args.window) if n == "jax"
-                             else peers[n](variant, L, D, args.repeat))
+                        if n == "jax":
+                            t = jax_run(variant, L, D, args.repeat, args.window)
+                        elif n == "iree":
+                            t = iree_run(variant, L, D, args.repeat, args.window)
+                        else:
+                            t = peers[n](variant, L, D, args.repeat)
                         row += f" {t * 1e3:.1f} | {t / ours:.2f} |"
                     except Exception as e:  # noqa: BLE001
                         print(f"{n} {variant} L={L} D={D}: {type(e).__name__}: {e}",
