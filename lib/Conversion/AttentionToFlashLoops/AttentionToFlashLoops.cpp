@@ -53,8 +53,10 @@ struct Strategy {
   int64_t queryTile, keyTile, width, registerRows, registerVectors;
 };
 
-/// Biggest padded value feature size whose accumulators still fit the stack.
+/// Biggest (padded) value feature size whose accumulator tile, and head size
+/// whose query tile, still fit a task's stack frame comfortably.
 constexpr int64_t kMaxValueDim = 1024;
+constexpr int64_t kMaxPackedHeadDim = 1024;
 
 /// Scores are never NaN for finite inputs (masked ones are -inf), so the
 /// running max needs no NaN handling: one vmaxps instead of compare, max and
@@ -71,14 +73,15 @@ constexpr arith::FastMathFlags kNoNaN = arith::FastMathFlags::nnan;
 bool isVectorizable(Region &region) {
   if (region.empty())
     return true;
-  return region.front()
-      .walk([](Operation *op) {
-        return op->getNumRegions() == 0 ? WalkResult::advance() : WalkResult::interrupt();
-      })
-      .wasInterrupted() == false;
+  return !region.front()
+              .walk([](Operation *op) {
+                return op->getNumRegions() == 0 ? WalkResult::advance()
+                                                : WalkResult::interrupt();
+              })
+              .wasInterrupted();
 }
 
-LogicalResult checkSupported(AttentionOp op, const Strategy &s) {
+LogicalResult checkSupported(AttentionOp op) {
   if (op.getNormalizer() != Normalizer::softmax)
     return failure();
   Type f32 = Float32Type::get(op.getContext());
@@ -479,7 +482,7 @@ void FlashEmitter::emitTask(Value task) {
   Value gemmRows = rows;
   bool gemmRowsWhole = false;
   int64_t staticHeadDim = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(3);
-  if (!ShapedType::isDynamic(staticHeadDim)) {
+  if (!ShapedType::isDynamic(staticHeadDim) && staticHeadDim <= kMaxPackedHeadDim) {
     queryTileBuf =
         memref::AllocaOp::create(b, MemRefType::get({s.queryTile, staticHeadDim}, f32), align);
     forLoop(idx(0), rows, idx(1), [&](Value r) {
@@ -648,7 +651,7 @@ struct ConvertAttentionToFlashLoops
     }
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
-      if (succeeded(checkSupported(op, strategy)))
+      if (succeeded(checkSupported(op)))
         ops.push_back(op);
     });
     for (AttentionOp op : ops) {
