@@ -181,7 +181,7 @@ struct JitProgram::Impl {
     for (const Descriptor &d : args)
       if (d.allocated() == out.allocated())
         return;
-    std::free(out.allocated());
+    rasprt_buffer_free(out.allocated());
   }
 };
 

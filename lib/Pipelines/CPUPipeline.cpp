@@ -73,6 +73,11 @@ void raspc::buildCPULLVMPipeline(OpPassManager &pm, const CPUPipelineOptions &op
   // What LLVM has intrinsics for first; the rest (tanh, erf) from libm.
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
+  // Buffers through rasprt's allocator, which reuses large blocks across
+  // calls (see runtime/cpu/Memory.cpp).
+  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+  memrefOptions.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }

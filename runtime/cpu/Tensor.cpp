@@ -142,7 +142,7 @@ extern "C" void rasprt_tensor_free(rasprt_tensor *tensor) {
   if (!tensor)
     return;
   if (tensor->owns_data)
-    std::free(tensor->data);
+    rasprt_buffer_free(tensor->data);
   *tensor = rasprt_tensor{};
 }
 

@@ -21,7 +21,7 @@
 // CHECK: llvm.call @rasprt_parallel_for(%[[COUNT64]], %{{.*}}, %[[FNPTR]], %[[CTX]])
 // CHECK-NOT: scf.parallel
 // CHECK-LABEL: func.func private @scale_parallel
-// CHECK-SAME: (%[[BEGIN:.*]]: i64, %[[END:.*]]: i64, %[[C:.*]]: !llvm.ptr)
+// CHECK-SAME: (%[[BEGIN:.*]]: i64, %[[END:.*]]: i64, %[[C:.*]]: !llvm.ptr) attributes {llvm.linkage = #llvm.linkage<internal>}
 // CHECK: %[[TWO:.*]] = arith.constant 2 : index
 // CHECK: llvm.getelementptr %[[C]][0, 1]
 // CHECK: %[[SCRATCH:.*]] = memref.alloca() : memref<4xf32>
@@ -32,7 +32,7 @@
 // LLVM: llvm.func @scale(
 // LLVM: llvm.mlir.addressof @scale_parallel
 // LLVM: llvm.call @rasprt_parallel_for(
-// LLVM: llvm.func @scale_parallel(%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: !llvm.ptr)
+// LLVM: llvm.func internal @scale_parallel(%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: !llvm.ptr)
 // LLVM-NOT: unrealized_conversion_cast
 func.func @scale(%buf: memref<?xf32>, %x: f32, %lb: index, %n: index) {
   %c2 = arith.constant 2 : index

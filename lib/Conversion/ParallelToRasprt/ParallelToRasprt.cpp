@@ -90,6 +90,9 @@ LogicalResult ConvertParallelToRasprt::outline(scf::ParallelOp loop, SymbolTable
   auto body = func::FuncOp::create(moduleBuilder, loop.getLoc(),
                                    (parent.getName() + "_parallel").str(), bodyType);
   body.setPrivate();
+  // Internal in the object too, so that two objects never clash.
+  body->setAttr("llvm.linkage",
+                LLVM::LinkageAttr::get(ctx, LLVM::linkage::Linkage::Internal));
   symbols.insert(body); // renames on a clash
   Block *entry = body.addEntryBlock();
   ImplicitLocOpBuilder b(loop.getLoc(), ctx);

@@ -90,6 +90,14 @@ RASPRT_API rasprt_status rasprt_tensor_alloc(rasprt_tensor *out,
 /// descriptor. Safe on a descriptor that does not own its data.
 RASPRT_API void rasprt_tensor_free(rasprt_tensor *tensor);
 
+/// The allocator compiled code uses for its buffers (at least 64-byte
+/// aligned). Blocks of 1 MiB or more are kept when freed, up to
+/// RASPRT_CACHE_BYTES (default 1 GiB), and reused by later calls. A buffer
+/// from here may be released with rasprt_buffer_free (and cached) or with
+/// free().
+RASPRT_API void *rasprt_buffer_alloc(size_t alignment, size_t size);
+RASPRT_API void rasprt_buffer_free(void *buffer);
+
 /// Reads a NumPy .npy file (format 1.0-3.0, little-endian, C order) of
 /// float32, float16, int32, int64 or bool into a newly allocated tensor.
 RASPRT_API rasprt_status rasprt_npy_read(const char *path, rasprt_tensor *out);
