@@ -18,4 +18,4 @@ cmake -S "$HERE" -B "$WORK/build" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/prefix" \
 cmake --build "$WORK/build" > /dev/null
 LD_LIBRARY_PATH="$WORK/prefix/lib" "${LIT:-/usr/lib/llvm-22/bin/lit}" -sv "$HERE/test" \
   --param plugin="$WORK/build/SinkhornPlugin.so" --param bin="$WORK/prefix/bin" \
-  --param python="$(command -v python3)"
+  --param python="$(command -v python3)" --param out="$WORK/lit"

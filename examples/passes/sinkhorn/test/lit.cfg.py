@@ -7,6 +7,8 @@ config.name = "sinkhorn-plugin"
 config.test_format = lit.formats.ShTest(True)
 config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
+# Outputs go where check.sh says (never into the source tree).
+config.test_exec_root = lit_config.params.get("out", os.path.join(os.getcwd(), "sinkhorn-lit"))
 params = lit_config.params
 for needed in ("plugin", "bin"):
     if needed not in params:
