@@ -24,7 +24,6 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
@@ -288,17 +287,12 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   mlir::PassManager pm(impl->context.get());
   CPUPipelineOptions pipelineOptions;
   bool pipelineError = false;
-  auto insert = [&](const std::string &text, const char *what)
-      -> std::function<void(mlir::OpPassManager &)> {
-    if (text.empty())
-      return nullptr;
-    return [&, text, what](mlir::OpPassManager &nested) {
-      if (mlir::failed(mlir::parsePassPipeline(text, nested, os))) {
-        os << "\n" << fileName << ": error: cannot parse the " << what << " pipeline '" << text
-           << "'\n";
-        pipelineError = true;
-      }
-    };
+  auto insert = [&](const std::string &text, const char *what) {
+    return pipelineHook(text, [&, text, what](const std::string &message) {
+      os << message << "\n"
+         << fileName << ": error: cannot parse the " << what << " pipeline '" << text << "'\n";
+      pipelineError = true;
+    });
   };
   pipelineOptions.beforeTiling = insert(options.insertBeforeTiling, "insert-before-tiling");
   pipelineOptions.afterTiling = insert(options.insertAfterTiling, "insert-after-tiling");

@@ -25,8 +25,21 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
+
+std::function<void(OpPassManager &)>
+raspc::pipelineHook(const std::string &text, std::function<void(const std::string &)> onError) {
+  if (text.empty())
+    return nullptr;
+  return [text, onError](OpPassManager &pm) {
+    std::string message;
+    llvm::raw_string_ostream os(message);
+    if (failed(parsePassPipeline(text, pm, os)))
+      onError(message);
+  };
+}
 
 void raspc::buildBufferizationPipeline(OpPassManager &pm) {
   bufferization::OneShotBufferizePassOptions bufferize;

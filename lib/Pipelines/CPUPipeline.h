@@ -9,6 +9,7 @@
 #define RASPC_PIPELINES_CPUPIPELINE_H
 
 #include <functional>
+#include <string>
 
 namespace mlir {
 class DialectRegistry;
@@ -36,6 +37,12 @@ struct CPUPipelineOptions {
   ///  * beforeLLVM: on loops over memrefs, before the conversion to LLVM.
   std::function<void(mlir::OpPassManager &)> beforeTiling, afterTiling, beforeLLVM;
 };
+
+/// The hook for an insertion point from a textual pipeline, e.g.
+/// "func.func(my-pass)"; none for "". When the hook runs and the text does
+/// not parse, `onError` gets the parser's message.
+std::function<void(mlir::OpPassManager &)>
+pipelineHook(const std::string &text, std::function<void(const std::string &)> onError);
 
 /// Tensors to buffers across function boundaries (identity layouts), with
 /// ownership-based deallocation: shared by the CPU and CUDA pipelines.

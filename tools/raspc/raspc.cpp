@@ -510,18 +510,11 @@ int main(int argc, char **argv) {
       pm.enableTiming(timingScope);
       raspc::CPUPipelineOptions pipelineOptions;
       bool pipelineError = false;
-      auto insert = [&](const std::string &text, const char *flag)
-          -> std::function<void(mlir::OpPassManager &)> {
-        if (text.empty())
-          return nullptr;
-        return [&, text, flag](mlir::OpPassManager &nested) {
-          std::string message;
-          raw_string_ostream os(message);
-          if (failed(mlir::parsePassPipeline(text, nested, os))) {
-            errs() << "raspc: error: in --" << flag << ": " << message << "\n";
-            pipelineError = true;
-          }
-        };
+      auto insert = [&](const std::string &text, const char *flag) {
+        return raspc::pipelineHook(text, [&, flag](const std::string &message) {
+          errs() << "raspc: error: in --" << flag << ": " << message << "\n";
+          pipelineError = true;
+        });
       };
       pipelineOptions.beforeTiling = insert(insertBeforeTiling, "insert-before-tiling");
       pipelineOptions.afterTiling = insert(insertAfterTiling, "insert-after-tiling");

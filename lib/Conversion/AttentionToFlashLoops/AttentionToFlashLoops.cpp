@@ -17,6 +17,7 @@
 
 #include "Conversion/AttentionToFlashLoops/AttentionToFlashLoops.h"
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
+#include "Conversion/Utils/LoopEmission.h"
 
 #include "Attn/IR/AttnOps.h"
 
@@ -24,15 +25,11 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/Math/Transforms/Approximation.h"
-#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/TargetParser/Host.h"
 
 #include <cmath>
@@ -135,14 +132,7 @@ private:
 
   /// `for (iv = lb; iv < ub; iv += step)` with no loop-carried values.
   void forLoop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
-    scf::ForOp::create(b, lb, ub, step, ValueRange{},
-                       [&](OpBuilder &nested, Location loc, Value iv, ValueRange) {
-                         OpBuilder::InsertionGuard guard(b);
-                         b.setInsertionPoint(nested.getInsertionBlock(),
-                                             nested.getInsertionPoint());
-                         body(iv);
-                         scf::YieldOp::create(b);
-                       });
+    raspc::emitLoop(b, lb, ub, step, body);
   }
   void ifThen(Value cond, function_ref<void()> thenBody, function_ref<void()> elseBody = {}) {
     auto build = [&](function_ref<void()> body) {
@@ -161,7 +151,6 @@ private:
 
   Value vectorizeRegion(Region &region, ArrayRef<Value> args);
   Value expOfNonPositive(Value x);
-  Value readOnlyBuffer(Value tensor);
 
   // One register tile of C += A.B: rows [row0, row0 + rows), the vector
   // columns [col0, col0 + vectors * width), the reduction over [0, depth).
@@ -285,16 +274,6 @@ Value FlashEmitter::expOfNonPositive(Value x) {
   return arith::MulFOp::create(b, p, arith::BitcastOp::create(b, type, bits));
 }
 
-/// The buffer behind `tensor`, whatever its strides (after bufferization
-/// an operand may be a view).
-Value FlashEmitter::readOnlyBuffer(Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                                       SmallVector<int64_t>(type.getRank(), ShapedType::kDynamic));
-  return bufferization::ToBufferOp::create(b, MemRefType::get(type.getShape(), f32, layout),
-                                           tensor, /*read_only=*/true);
-}
-
 void FlashEmitter::emitRegisterTile(const Gemm &g, Value row0, int64_t rowCount, Value col0,
                                     int64_t vectors, Value depth) {
   SmallVector<Value> rowIdx, colIdx, init;
@@ -357,8 +336,8 @@ void FlashEmitter::emitGemm(const Gemm &g, Value rowCount, int64_t cols, Value d
 /// values with the feature dimension padded to whole vectors. Both
 /// zero-filled, both O(L.D).
 void FlashEmitter::emitPacking() {
-  Value keyIn = readOnlyBuffer(op.getKey());
-  Value valueIn = readOnlyBuffer(op.getValue());
+  Value keyIn = raspc::readOnlyBuffer(b, op.getKey());
+  Value valueIn = raspc::readOnlyBuffer(b, op.getValue());
   Value keyBlocks = ceilDiv(keys, s.keyTile);
   Value paddedKeys = mul(keyBlocks, idx(s.keyTile));
   auto align = b.getI64IntegerAttr(64);
@@ -594,7 +573,7 @@ Value FlashEmitter::emit() {
   valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
   paddedValueDim = llvm::alignTo(valueDim, s.width);
 
-  query = readOnlyBuffer(op.getQuery());
+  query = raspc::readOnlyBuffer(b, op.getQuery());
   emitPacking();
 
   SmallVector<Value> outSizes;
@@ -614,10 +593,7 @@ Value FlashEmitter::emit() {
   // Exponentials from score regions (soft-capping's tanh is not one, but
   // e.g. exp-based modifiers are) as polynomials: LLVM would call expf per
   // lane.
-  RewritePatternSet patterns(b.getContext());
-  populateMathPolynomialApproximationPatterns(
-      patterns, [](StringRef name) { return name == math::ExpOp::getOperationName(); });
-  (void)applyPatternsGreedily(parallel, std::move(patterns));
+  raspc::approximateExp(parallel);
   return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
                                            /*writable=*/true);
 }

@@ -12,6 +12,7 @@
 
 #include "Conversion/LinearAttention/LinearAttention.h"
 #include "Conversion/AttnToLinalg/AttnToLinalg.h"
+#include "Conversion/Utils/LoopEmission.h"
 
 #include "Attn/IR/AttnOps.h"
 
@@ -25,8 +26,6 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/Dialect/Math/Transforms/Passes.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace raspc {
 #define GEN_PASS_DEF_CONVERTLINEARATTENTIONTOLOOPS
@@ -114,24 +113,11 @@ struct ConvertLinearAttentionToLoops
     auto idx = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, v); };
     auto splat = [&](Value x) -> Value { return vector::BroadcastOp::create(b, vecType, x); };
     auto zero = [&]() -> Value { return arith::ConstantOp::create(b, b.getF32FloatAttr(0)); };
-    auto buffer = [&](Value tensor) -> Value {
-      auto type = cast<RankedTensorType>(tensor.getType());
-      auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                                           SmallVector<int64_t>(4, ShapedType::kDynamic));
-      return bufferization::ToBufferOp::create(b, MemRefType::get(type.getShape(), f32, layout),
-                                               tensor, /*read_only=*/true);
-    };
     auto forLoop = [&](Value lb, Value ub, function_ref<void(Value)> body) {
-      scf::ForOp::create(b, lb, ub, idx(1), ValueRange{},
-                         [&](OpBuilder &nested, Location, Value iv, ValueRange) {
-                           OpBuilder::InsertionGuard guard(b);
-                           b.setInsertionPoint(nested.getInsertionBlock(),
-                                               nested.getInsertionPoint());
-                           body(iv);
-                           scf::YieldOp::create(b);
-                         });
+      raspc::emitLoop(b, lb, ub, idx(1), body);
     };
-    Value q = buffer(op.getQuery()), k = buffer(op.getKey()), v = buffer(op.getValue());
+    Value q = raspc::readOnlyBuffer(b, op.getQuery()), k = raspc::readOnlyBuffer(b, op.getKey()),
+          v = raspc::readOnlyBuffer(b, op.getValue());
     Value batch = tensor::DimOp::create(b, op.getQuery(), 0);
     Value queries = tensor::DimOp::create(b, op.getQuery(), 2);
     Value keys = tensor::DimOp::create(b, op.getKey(), 2);
@@ -247,11 +233,7 @@ struct ConvertLinearAttentionToLoops
             });
           }
         });
-    // phi's exp as a polynomial: LLVM would call expf for every element.
-    RewritePatternSet patterns(b.getContext());
-    populateMathPolynomialApproximationPatterns(
-        patterns, [](StringRef name) { return name == math::ExpOp::getOperationName(); });
-    (void)applyPatternsGreedily(parallel, std::move(patterns));
+    raspc::approximateExp(parallel); // phi's exp
     Value result = bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
                                                      /*writable=*/true);
     op.getResult().replaceAllUsesWith(result);

@@ -1,0 +1,39 @@
+//===- LoopEmission.cpp - shared pieces of the loop-emitting lowerings -*- C++ -*-===//
+
+#include "Conversion/Utils/LoopEmission.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+using namespace mlir;
+
+Value raspc::readOnlyBuffer(ImplicitLocOpBuilder &b, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                                       SmallVector<int64_t>(type.getRank(), ShapedType::kDynamic));
+  return bufferization::ToBufferOp::create(
+      b, MemRefType::get(type.getShape(), type.getElementType(), layout), tensor,
+      /*read_only=*/true);
+}
+
+void raspc::emitLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
+                     function_ref<void(Value)> body) {
+  scf::ForOp::create(b, lb, ub, step, ValueRange{},
+                     [&](OpBuilder &nested, Location, Value iv, ValueRange) {
+                       OpBuilder::InsertionGuard guard(b);
+                       b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+                       body(iv);
+                       scf::YieldOp::create(b);
+                     });
+}
+
+void raspc::approximateExp(Operation *root) {
+  RewritePatternSet patterns(root->getContext());
+  populateMathPolynomialApproximationPatterns(
+      patterns, [](StringRef name) { return name == math::ExpOp::getOperationName(); });
+  (void)applyPatternsGreedily(root, std::move(patterns));
+}

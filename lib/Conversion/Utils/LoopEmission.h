@@ -1,0 +1,31 @@
+//===- LoopEmission.h - shared pieces of the loop-emitting lowerings -*- C++ -*-===//
+//
+// What convert-attention-to-flash-loops and convert-linear-attention-to-loops
+// both need when they write loops over buffers in the middle of tensor IR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RASPC_CONVERSION_UTILS_LOOPEMISSION_H
+#define RASPC_CONVERSION_UTILS_LOOPEMISSION_H
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace raspc {
+
+/// The buffer behind `tensor`, read only, typed with fully dynamic strides
+/// so that it fits whatever layout bufferization gives the operand (after
+/// bufferization an operand may be a view).
+mlir::Value readOnlyBuffer(mlir::ImplicitLocOpBuilder &b, mlir::Value tensor);
+
+/// `for (iv = lb; iv < ub; iv += step) body(iv)` with no loop-carried
+/// values; `body` emits through `b`, which points into the loop meanwhile.
+void emitLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
+              llvm::function_ref<void(mlir::Value)> body);
+
+/// Rewrites the `math.exp` ops under `root` into upstream's polynomial
+/// approximation: LLVM would otherwise call expf per element (and per lane).
+void approximateExp(mlir::Operation *root);
+
+} // namespace raspc
+
+#endif // RASPC_CONVERSION_UTILS_LOOPEMISSION_H
