@@ -173,8 +173,9 @@ private:
   }
 
   /// An op whose operands are all known exactly (or come from outside the
-  /// region) is known exactly: it is cloned here (e.g. tensor.dim of the
-  /// document ids).
+  /// region) is known exactly: it is cloned here (constants, tensor.dim of
+  /// the document ids). Always a copy: the region's own ops go away with
+  /// the attention op.
   std::optional<Interval> exactClone(Operation &op) {
     if (op.getNumRegions() != 0 || !isPure(&op))
       return std::nullopt;
@@ -226,12 +227,6 @@ private:
         return range;
     if (std::optional<Interval> exact = exactClone(op))
       return exact;
-    APInt c;
-    if (matchPattern(op.getResult(0), m_ConstantInt(&c))) {
-      // A copy: the region's own ops go away with the attention op.
-      Value v = b.clone(op)->getResult(0);
-      return Interval{v, v};
-    }
     Type type = op.getResult(0).getType();
     // Casts between integer widths and index: bounds are cast alike.
     if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp, arith::ExtUIOp,
