@@ -23,6 +23,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -294,6 +295,13 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
       pipelineError = true;
     });
   };
+  // Inserted pipelines may name any upstream pass, as in raspc; register
+  // them the first time a program asks (start-up stays short otherwise).
+  if (!options.insertBeforeTiling.empty() || !options.insertAfterTiling.empty() ||
+      !options.insertBeforeLLVM.empty()) {
+    static std::once_flag registered;
+    std::call_once(registered, [] { mlir::registerAllPasses(); });
+  }
   pipelineOptions.beforeTiling = insert(options.insertBeforeTiling, "insert-before-tiling");
   pipelineOptions.afterTiling = insert(options.insertAfterTiling, "insert-after-tiling");
   pipelineOptions.beforeLLVM = insert(options.insertBeforeLLVM, "insert-before-llvm");

@@ -135,6 +135,28 @@ TEST(SequencePrograms, ErrorsAreReportedNotThrown) {
   EXPECT_NE(error.find("token 'two' (position 1) is not an integer"), std::string::npos) << error;
 }
 
+TEST(SequencePrograms, InsertedPipelinesRunOrSayWhyNot) {
+  raspc::JitOptions options;
+  options.insertAfterTiling = "func.func(canonicalize)";
+  std::string errors;
+  auto program = raspc::JitProgram::compile("def f(tokens: int) { return tokens + 1; }",
+                                            "inc.rasp", options, &errors);
+  ASSERT_TRUE(program) << errors;
+  std::vector<std::string> out;
+  ASSERT_TRUE(program->runTokens({"1", "41"}, out, &errors)) << errors;
+  EXPECT_EQ(out, (std::vector<std::string>{"2", "42"}));
+
+  options.insertAfterTiling.clear();
+  options.insertBeforeLLVM = "no-such-pass";
+  errors.clear();
+  EXPECT_FALSE(raspc::JitProgram::compile("def f(tokens: int) { return tokens + 1; }",
+                                          "inc.rasp", options, &errors));
+  EXPECT_NE(errors.find("inc.rasp: error: cannot parse the insert-before-llvm pipeline "
+                        "'no-such-pass'"),
+            std::string::npos)
+      << errors;
+}
+
 TEST(SequencePrograms, CallsFromManyThreads) {
   auto program = compile(R"(
     def sort(tokens: int) {
