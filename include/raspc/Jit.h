@@ -1,7 +1,7 @@
 //===- Jit.h - compile and run raspc programs in process --------*- C++ -*-===//
 //
 // The JIT door into raspc: compile a program's source text for the host CPU
-// and call it, with no files and no Python in between.
+// (or an NVIDIA GPU) and call it, with no files and no Python in between.
 //
 //   std::string errors;
 //   auto sort = raspc::JitProgram::compileFile("sort.rasp", {}, &errors);
@@ -39,6 +39,12 @@ struct JitOptions {
   /// plugins must be registered first (mlir::PassPlugin::load). See
   /// docs/passes.md.
   std::string insertBeforeTiling, insertAfterTiling, insertBeforeLLVM;
+  /// "cpu" (this machine) or "cuda": kernels for `gpuArch` (sm_80, sm_90a,
+  /// ...) run on the GPU through the CUDA driver, which must be present
+  /// (compile fails with the reason otherwise). Arguments are copied to
+  /// GPU-reachable memory for each call; results come back as host tensors.
+  std::string target = "cpu";
+  std::string gpuArch = "sm_80";
 };
 
 /// A selector's pattern after a run: `selected[q * keys + k]` is 1 when query

@@ -5,7 +5,9 @@
 
 #include "Conversion/AttentionToFlashLoops/AttentionToFlashLoops.h"
 #include "Conversion/AttnToLinalg/AttnToLinalg.h"
+#include "Conversion/GPU/HostBuffersToGPU.h"
 #include "Conversion/GPU/MergeGPUModules.h"
+#include "Conversion/GPU/TileParallelLoopsForGPU.h"
 #include "Conversion/LinearAttention/LinearAttention.h"
 #include "Conversion/ParallelToRasprt/ParallelToRasprt.h"
 

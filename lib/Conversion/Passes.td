@@ -220,4 +220,72 @@ def MergeGPUModules : Pass<"merge-gpu-modules", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def ConvertHostBuffersToGPU : Pass<"convert-host-buffers-to-gpu", "::mlir::func::FuncOp"> {
+  let summary = "Put a host function's buffers in GPU memory";
+  let description = [{
+    On the CUDA path every buffer a kernel touches must be in device memory.
+    After bufferization this pass rewrites the host function so that it is:
+
+    - `memref.alloc` becomes `gpu.alloc` (device memory) and `memref.dealloc`
+      becomes `gpu.dealloc`, both in the asynchronous form upstream lowers,
+      on a fresh stream that is waited for;
+    - `memref.copy` becomes `linalg.copy`, which the parallel-loop mapping
+      turns into a kernel like any other linalg op.
+
+    The host side then only passes buffers between kernels and reads sizes;
+    the caller moves inputs and results (docs/abi.md). Host code that would
+    touch data (`memref.load` / `store`), stack buffers and globals are
+    rejected with an error at their location. Run it after bufferization and
+    before `convert-linalg-to-parallel-loops`.
+
+    ```mlir
+    // Before
+    %a = memref.alloc(%n) {alignment = 64 : i64} : memref<?xf32>
+    memref.copy %arg0, %a : memref<?xf32> to memref<?xf32>
+    memref.dealloc %a : memref<?xf32>
+    // After
+    %t0 = gpu.wait async
+    %a, %t1 = gpu.alloc async [%t0] (%n) : memref<?xf32>
+    gpu.wait [%t1]
+    linalg.copy ins(%arg0 : memref<?xf32>) outs(%a : memref<?xf32>)
+    %t2 = gpu.wait async
+    %t3 = gpu.dealloc async [%t2] %a : memref<?xf32>
+    gpu.wait [%t3]
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::linalg::LinalgDialect"];
+}
+
+def TileParallelLoopsForGPU : Pass<"tile-parallel-loops-for-gpu", "::mlir::func::FuncOp"> {
+  let summary = "Split each outermost scf.parallel into blocks of threads";
+  let description = [{
+    `gpu-map-parallel-loops` maps an outermost `scf.parallel` to the grid and
+    a nested one to the threads of a block; a loop nest without the inner
+    loop launches one thread per block. This pass tiles every outermost
+    parallel loop by upstream's `tileParallelLoop` (fixed inner bounds with
+    an in-bounds check), so that each block runs up to `threads` threads.
+    The budget goes to the innermost dimension first, where neighbouring
+    iterations touch neighbouring memory (coalesced accesses): a dimension
+    of static size `n` takes the next power of two >= `n` (at most what is
+    left of the budget), a dynamic one takes the rest.
+
+    ```mlir
+    // Before
+    scf.parallel (%i) = (%c0) to (%n) step (%c1) { ... }
+    // After (threads = 256)
+    scf.parallel (%i) = (%c0) to (%n) step (%c256) {
+      scf.parallel (%j) = (%c0) to (%c256) step (%c1) {
+        %k = affine.apply ...(%i, %j)
+        scf.if %k < %n { ... }
+      }
+    }
+    ```
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"256",
+           "Threads per block (a power of two)">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect", "::mlir::scf::SCFDialect"];
+}
+
 #endif // RASPC_CONVERSION_PASSES_TD

@@ -1,6 +1,6 @@
 //===- Jit.cpp - compile and run raspc programs in process ------*- C++ -*-===//
 //
-// Front end -> CPU pipeline -> mlir::ExecutionEngine. Calls go through the
+// Front end -> CPU or CUDA pipeline -> mlir::ExecutionEngine. Calls go through the
 // C interface that the pipeline requests (`_mlir_ciface_<name>`), which
 // takes a pointer to a memref descriptor per argument and one for the
 // result: {allocated, aligned, offset, sizes[rank], strides[rank]}, all
@@ -11,6 +11,7 @@
 #include "raspc/Jit.h"
 
 #include "CPUPipeline.h"
+#include "CUDAPipeline.h"
 #include "RunPipeline.h"
 #include "Diagnostics.h"
 #include "MLIRGen.h"
@@ -25,6 +26,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
@@ -132,6 +134,7 @@ struct JitProgram::Impl {
   std::vector<ValueInfo> arguments;
   ValueInfo result;
   std::vector<std::string> selectorNames; // extra results, with exposeSelectors
+  bool cuda = false; // arguments are staged in GPU-reachable memory
   std::unique_ptr<mlir::MLIRContext> context;
   std::unique_ptr<mlir::ExecutionEngine> engine;
 
@@ -164,25 +167,64 @@ struct JitProgram::Impl {
                 d.words.begin());
       offset += d.words.size();
     }
-    return true;
-  }
-
-  bool invoke(std::vector<Descriptor> &args, Descriptor &out, std::string *error) const {
-    std::vector<Descriptor> outs = {out};
-    if (!invoke(args, outs, error))
+    if (cuda && rasprt_cuda_check() != RASPRT_OK) {
+      if (error)
+        *error = rasprt_last_error();
+      finish(outs, args);
       return false;
-    out = outs[0];
+    }
     return true;
   }
 
-  /// Frees the result buffer unless it is one of the inputs (a program may
-  /// return its input unchanged).
-  static void release(const Descriptor &out, const std::vector<Descriptor> &args) {
-    for (const Descriptor &d : args)
-      if (d.allocated() == out.allocated())
-        return;
-    rasprt_buffer_free(out.allocated());
+  /// The descriptor of an argument: the tensor itself on the CPU; for CUDA a
+  /// copy in device memory (kernels cannot reach host buffers), released by
+  /// finish(). `tensor` must be contiguous.
+  Descriptor argument(const rasprt_tensor &tensor) const {
+    if (!cuda)
+      return Descriptor(tensor);
+    size_t bytes = rasprt_tensor_numel(&tensor) * rasprt_dtype_size(tensor.dtype);
+    void *copy = rasprt_cuda_alloc(bytes);
+    rasprt_cuda_copy(copy, tensor.data, bytes); // a failure is pending: invoke reports it
+    rasprt_tensor staged;
+    rasprt_tensor_view(&staged, copy, tensor.dtype, tensor.rank, tensor.shape);
+    return Descriptor(staged);
   }
+
+  /// A result the host can read: `d` itself on the CPU; for CUDA the
+  /// elements it spans copied into `storage`, described from there.
+  Descriptor readable(const Descriptor &d, size_t elementSize,
+                      std::vector<char> &storage) const {
+    if (!cuda)
+      return d;
+    int64_t span = 1; // elements from the first to the last one addressed
+    for (int64_t i = 0; i < d.rank(); ++i)
+      span = d.size(i) == 0 ? 0 : span + (d.size(i) - 1) * d.stride(i);
+    storage.assign(std::max<int64_t>(span, 1) * elementSize, 0);
+    rasprt_cuda_copy(storage.data(), d.aligned() + d.offset() * elementSize,
+                     span * elementSize);
+    Descriptor host = d;
+    host.words[1] = reinterpret_cast<int64_t>(storage.data());
+    host.words[2] = 0;
+    return host;
+  }
+
+  /// Releases the results (each buffer once; a program may return an input
+  /// or the same buffer twice) and the staged arguments.
+  void finish(const std::vector<Descriptor> &outs, const std::vector<Descriptor> &args) const {
+    std::vector<void *> freed;
+    for (const Descriptor &d : args)
+      freed.push_back(d.allocated());
+    for (const Descriptor &d : outs) {
+      if (std::find(freed.begin(), freed.end(), d.allocated()) != freed.end())
+        continue;
+      freed.push_back(d.allocated());
+      rasprt_buffer_free(d.allocated());
+    }
+    if (cuda)
+      for (const Descriptor &d : args)
+        rasprt_buffer_free(d.allocated());
+  }
+
 };
 
 JitProgram::JitProgram(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
@@ -223,7 +265,8 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
                     std::to_string(options.optLevel) + '\0' +
                     std::to_string(options.exposeSelectors) + '\0' +
                     options.insertBeforeTiling + '\0' + options.insertAfterTiling + '\0' +
-                    options.insertBeforeLLVM + '\0' + std::string(source);
+                    options.insertBeforeLLVM + '\0' + options.target + '\0' +
+                    options.gpuArch + '\0' + std::string(source);
   std::lock_guard<std::mutex> lock(cacheMutex);
   if (auto it = cache.find(key); it != cache.end())
     if (auto cached = it->second.lock())
@@ -242,6 +285,30 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
       *errors += messages;
     return nullptr;
   };
+
+  bool cuda = options.target == "cuda";
+  if (options.target != "cpu" && !cuda) {
+    os << fileName << ": error: unknown target '" << options.target << "' (cpu or cuda)\n";
+    return fail();
+  }
+  if (cuda) {
+    if (!isKnownGPUArch(options.gpuArch)) {
+      os << fileName << ": error: unknown GPU architecture '" << options.gpuArch
+         << "' (sm_XY or sm_XYa, e.g. sm_80, sm_90a)\n";
+      return fail();
+    }
+    if (!options.insertBeforeTiling.empty() || !options.insertAfterTiling.empty() ||
+        !options.insertBeforeLLVM.empty()) {
+      os << fileName << ": error: inserted pipelines run in the CPU pipeline; the cuda "
+                        "target does not take them yet\n";
+      return fail();
+    }
+    // Before compiling: without a driver there is nothing to run on.
+    if (rasprt_cuda_init() != RASPRT_OK) {
+      os << fileName << ": error: target cuda: " << rasprt_last_error() << "\n";
+      return fail();
+    }
+  }
 
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(
@@ -267,7 +334,15 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
     mlir::registerLLVMDialectTranslation(r);
     return r;
   }();
-  impl->context = std::make_unique<mlir::MLIRContext>(registry);
+  // CUDA programs also translate kernels (NVVM) and their launches (GPU).
+  static const mlir::DialectRegistry cudaRegistry = [] {
+    mlir::DialectRegistry r;
+    registry.appendTo(r);
+    mlir::registerAllToLLVMIRTranslations(r);
+    return r;
+  }();
+  impl->cuda = cuda;
+  impl->context = std::make_unique<mlir::MLIRContext>(cuda ? cudaRegistry : registry);
   impl->context->printOpOnDiagnostic(false);
   loadMLIRGenDialects(*impl->context);
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, impl->context.get(), os);
@@ -305,7 +380,14 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   pipelineOptions.beforeTiling = insert(options.insertBeforeTiling, "insert-before-tiling");
   pipelineOptions.afterTiling = insert(options.insertAfterTiling, "insert-after-tiling");
   pipelineOptions.beforeLLVM = insert(options.insertBeforeLLVM, "insert-before-llvm");
-  buildCPUPipeline(pm, pipelineOptions);
+  if (cuda) {
+    CUDAPipelineOptions cudaOptions;
+    cudaOptions.chip = options.gpuArch;
+    cudaOptions.optLevel = std::clamp(options.optLevel, 0, 3);
+    buildCUDAPipeline(pm, cudaOptions);
+  } else {
+    buildCPUPipeline(pm, pipelineOptions);
+  }
   if (pipelineError)
     return fail();
   if (PipelineResult r = runPipeline(pm, *ir); r != PipelineResult::Success) {
@@ -325,6 +407,14 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
     return fail();
   }
   impl->engine = std::move(*engine);
+  // The module's constructors load the kernels: run them now, so that PTX
+  // the driver rejects fails the compile rather than the first call.
+  if (cuda)
+    impl->engine->initialize();
+  if (cuda && rasprt_cuda_check() != RASPRT_OK) {
+    os << fileName << ": error: " << rasprt_last_error() << "\n";
+    return fail();
+  }
   std::shared_ptr<const JitProgram> result(new JitProgram(std::move(impl)));
   cache[key] = result;
   return result;
@@ -421,16 +511,18 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   rasprt_tensor view;
   int64_t length = static_cast<int64_t>(n);
   rasprt_tensor_view(&view, data.data(), input.dtype, 1, &length);
-  std::vector<Descriptor> args = {Descriptor(view)};
+  std::vector<Descriptor> args = {impl->argument(view)};
   std::vector<Descriptor> outs(1, Descriptor(1));
   outs.resize(1 + impl->selectorNames.size(), Descriptor(2));
   if (!impl->invoke(args, outs, error))
     return false;
-  const Descriptor &out = outs[0];
+  std::vector<char> outStorage;
+  Descriptor out = impl->readable(outs[0], rasprt_dtype_size(impl->result.dtype), outStorage);
   if (selectors) {
     selectors->clear();
     for (size_t s = 0; s < impl->selectorNames.size(); ++s) {
-      const Descriptor &m = outs[1 + s];
+      std::vector<char> storage;
+      Descriptor m = impl->readable(outs[1 + s], 1, storage);
       SelectorMatrix matrix;
       matrix.name = impl->selectorNames[s];
       matrix.queries = m.size(0);
@@ -478,15 +570,7 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
       outputs.push_back("?");
     }
   }
-  // Results may share buffers (a program returning a selector's source);
-  // free each allocation once.
-  std::vector<void *> freed;
-  for (const Descriptor &d : outs) {
-    if (std::find(freed.begin(), freed.end(), d.allocated()) != freed.end())
-      continue;
-    freed.push_back(d.allocated());
-    Impl::release(d, args);
-  }
+  impl->finish(outs, args);
   return true;
 }
 
@@ -530,18 +614,22 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
                     " but " + it->second.second + " has " + info.symbols[d] + " = " +
                     std::to_string(it->second.first));
     }
-    args.emplace_back(*t);
   }
-  Descriptor out(static_cast<int64_t>(impl->result.shape.size()));
-  if (!impl->invoke(args, out, error))
+  // Staged only once all are checked: a CUDA copy would otherwise leak.
+  for (const rasprt_tensor *t : arguments)
+    args.push_back(impl->argument(*t));
+  std::vector<Descriptor> outs(1, Descriptor(static_cast<int64_t>(impl->result.shape.size())));
+  if (!impl->invoke(args, outs, error))
     return false;
+  std::vector<char> outStorage;
+  Descriptor out = impl->readable(outs[0], rasprt_dtype_size(impl->result.dtype), outStorage);
   std::vector<int64_t> shape;
   for (int64_t d = 0; d < out.rank(); ++d)
     shape.push_back(out.size(d));
   rasprt_tensor result;
   if (rasprt_tensor_alloc(&result, impl->result.dtype, static_cast<int32_t>(shape.size()),
                           shape.data()) != RASPRT_OK) {
-    Impl::release(out, args);
+    impl->finish(outs, args);
     return fail(rasprt_last_error());
   }
   size_t elementSize = rasprt_dtype_size(impl->result.dtype);
@@ -571,7 +659,7 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
       index[d] = 0;
     }
   }
-  Impl::release(out, args);
+  impl->finish(outs, args);
   *output = result;
   return true;
 }

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Pipelines/Passes.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
@@ -63,11 +64,14 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   pm.addPass(createCSEPass());
 
   buildBufferizationPipeline(pm);
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertHostBuffersToGPU());
 
   // Parallel dimensions of every linalg op onto blocks (outer) and threads
-  // (inner); reductions stay sequential loops inside the kernel.
+  // (inner, after tiling); reductions stay sequential loops inside the
+  // kernel.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(raspc::createTileParallelLoopsForGPU());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addPass(createConvertParallelLoopToGpuPass());
   pm.addPass(createCanonicalizerPass());
@@ -76,6 +80,9 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   // more once the launches are kernels).
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(raspc::createMergeGPUModules());
+  // The C interface of docs/abi.md, as on the CPU (the host functions only:
+  // kernels are gpu.func).
+  pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
 
   gpu::GPUToNVVMPipelineOptions nvvm;
   nvvm.cubinChip = options.chip;

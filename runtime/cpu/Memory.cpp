@@ -12,6 +12,8 @@
 
 #include "rasprt/rasprt.h"
 
+#include "../cuda/DeviceMemory.h"
+
 #include <malloc.h>
 
 #include <cstdint>
@@ -86,7 +88,11 @@ extern "C" void *rasprt_buffer_alloc(size_t alignment, size_t size) {
   return BlockCache::get().allocate(alignment, size);
 }
 
-extern "C" void rasprt_buffer_free(void *buffer) { BlockCache::get().release(buffer); }
+extern "C" void rasprt_buffer_free(void *buffer) {
+  // Results of CUDA programs are managed memory from the driver.
+  if (!rasprt::cuda::releaseDeviceBuffer(buffer))
+    BlockCache::get().release(buffer);
+}
 
 // The names MLIR's memref-to-LLVM lowering calls with use-generic-functions.
 extern "C" RASPRT_API void *_mlir_memref_to_llvm_alloc(uint64_t size) {

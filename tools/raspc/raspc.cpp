@@ -78,24 +78,18 @@ cl::opt<Stage> emit(
                clEnumValN(Stage::Loops, "loops",
                           "MLIR after lowering to loops over memrefs (CPU)"),
                clEnumValN(Stage::LLVMDialect, "llvm-dialect",
-                          "MLIR in the LLVM dialect (CPU)"),
-               clEnumValN(Stage::LLVM, "llvm", "optimized LLVM IR (CPU)"),
-               clEnumValN(Stage::Asm, "asm", "assembly for the target CPU"),
-               clEnumValN(Stage::Obj, "obj", "an object file for the target CPU"),
+                          "MLIR in the LLVM dialect (for cuda: host code and "
+                          "gpu.binary)"),
+               clEnumValN(Stage::LLVM, "llvm", "optimized LLVM IR of the host code"),
+               clEnumValN(Stage::Asm, "asm", "assembly for the host CPU"),
+               clEnumValN(Stage::Obj, "obj",
+                          "an object file (for cuda: host code with the kernels' "
+                          "PTX embedded; link with rasprt)"),
                clEnumValN(Stage::Lib, "lib",
-                          "a shared library for the target CPU (links the object "
-                          "with the system's cc)"),
+                          "a shared library (links the object with the system's cc)"),
                clEnumValN(Stage::PTX, "ptx", "PTX of the GPU kernels (--target=cuda)")),
     cl::cat(category));
 
-cl::opt<std::string> target("target",
-                            cl::desc("The target: cpu (the default) or cuda (NVIDIA GPUs)"),
-                            cl::init("cpu"), cl::cat(category));
-
-cl::opt<std::string> gpuArch("gpu-arch",
-                             cl::desc("The GPU architecture for --target=cuda (default sm_80; "
-                                      "e.g. sm_90a)"),
-                             cl::value_desc("sm_XY"), cl::init("sm_80"), cl::cat(category));
 
 cl::opt<std::string> mcpu("mcpu",
                           cl::desc("The CPU to compile for (default: this "
@@ -104,11 +98,23 @@ cl::opt<std::string> mcpu("mcpu",
 
 // `raspc run`; its own options are below.
 cl::SubCommand runCommand(
-    "run", "Compile a program for this CPU and run it.\n\n"
+    "run", "Compile a program for this CPU (or --target=cuda) and run it.\n\n"
            "  raspc run examples/rasp/reverse.rasp a b c        # prints: c b a\n"
            "  raspc run examples/rasp/sort.rasp -- 3 -1 2       # '--' before tokens like -1\n"
            "  raspc run model.rasp --input x=x.npy --params w.safetensors --output y.npy\n"
            "  raspc run model.rasp --random-params 7     # random weights and inputs\n");
+
+cl::opt<std::string> target("target",
+                            cl::desc("The target: cpu (the default) or cuda (NVIDIA GPUs)"),
+                            cl::init("cpu"), cl::sub(cl::SubCommand::getTopLevel()),
+                            cl::sub(runCommand), cl::cat(category));
+
+cl::opt<std::string> gpuArch("gpu-arch",
+                             cl::desc("The GPU architecture for --target=cuda (default sm_80; "
+                                      "e.g. sm_90a)"),
+                             cl::value_desc("sm_XY"), cl::init("sm_80"),
+                             cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand),
+                             cl::cat(category));
 
 cl::list<std::string> passPlugins(
     "load-pass-plugin",
@@ -293,6 +299,14 @@ static int runModel(const raspc::JitProgram &program) {
   return status;
 }
 
+/// Whether kernels call libdevice's math functions that were not linked.
+static bool hasUnlinkedLibdevice(mlir::ModuleOp module) {
+  std::string ptx;
+  raw_string_ostream os(ptx);
+  raspc::printPTX(module, os);
+  return StringRef(ptx).contains("__nv_");
+}
+
 /// Links an object file into a shared library with the system's C compiler
 /// driver (it knows the platform's linker flags); the library's bytes end
 /// up in `library`.
@@ -340,6 +354,8 @@ static int runMain() {
   options.insertBeforeTiling = insertBeforeTiling;
   options.insertAfterTiling = insertAfterTiling;
   options.insertBeforeLLVM = insertBeforeLLVM;
+  options.target = target;
+  options.gpuArch = gpuArch;
   auto program = raspc::JitProgram::compileFile(runFile, options, &errors);
   if (!program) {
     errs() << errors;
@@ -440,9 +456,15 @@ int main(int argc, char **argv) {
       return 1;
     }
     bool cuda = target == "cuda";
-    if (cuda && emit != Stage::Attn && emit != Stage::PTX) {
-      errs() << "raspc: error: --target=cuda emits attn or ptx for now; objects, "
-                "libraries and headers with embedded kernels are not supported yet\n";
+    if (cuda && emit == Stage::Loops) {
+      errs() << "raspc: error: --emit=loops is a CPU stage; for --target=cuda emit "
+                "llvm-dialect, ptx, llvm, asm, obj, lib or header\n";
+      return 1;
+    }
+    if (cuda && (!insertBeforeTiling.empty() || !insertAfterTiling.empty() ||
+                 !insertBeforeLLVM.empty())) {
+      errs() << "raspc: error: --insert-* pipelines run in the CPU pipeline; "
+                "--target=cuda does not take them yet\n";
       return 1;
     }
     if (!cuda && emit == Stage::PTX) {
@@ -461,7 +483,7 @@ int main(int argc, char **argv) {
       mlir::registerBuiltinDialectTranslation(registry);
       mlir::registerLLVMDialectTranslation(registry);
     }
-    if (emit == Stage::PTX) // kernels are translated to LLVM IR for NVPTX
+    if (cuda) // kernels (NVVM) and their launches (GPU) translate to LLVM IR
       mlir::registerAllToLLVMIRTranslations(registry);
     mlir::MLIRContext context(registry);
     // Errors on the program point at its source; the IR is not the user's.
@@ -475,31 +497,13 @@ int main(int argc, char **argv) {
                 "please report this with the program\n";
       return 1;
     }
+    raspc::CUDAPipelineOptions cudaOptions;
+    cudaOptions.chip = gpuArch;
+    cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
     if (emit == Stage::Attn) {
       ir->print(os);
-    } else if (emit == Stage::PTX) {
-      mlir::PassManager pm(&context);
-      if (failed(mlir::applyPassManagerCLOptions(pm)))
-        return 1;
-      raspc::CUDAPipelineOptions cudaOptions;
-      cudaOptions.chip = gpuArch;
-      cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
-      raspc::buildCUDAPipeline(pm, cudaOptions);
-      if (raspc::PipelineResult r = raspc::runPipeline(pm, *ir);
-          r != raspc::PipelineResult::Success) {
-        if (r == raspc::PipelineResult::InternalError)
-          errs() << "raspc: internal error: lowering for CUDA failed; please report this "
-                    "with the program\n";
-        return 1;
-      }
-      if (!raspc::printPTX(*ir, os))
-        os << "// raspc: the program has no GPU kernels\n";
-      if (raspc::cudaToolkitPath(cudaOptions).empty() &&
-          StringRef(output).contains("__nv_"))
-        errs() << "raspc: warning: no CUDA toolkit found, so the kernels' math "
-                  "functions (__nv_*) are not linked from libdevice; set CUDA_HOME\n";
     } else if (emit == Stage::Header) {
-      raspc::emitCHeader(*ir->getOps<mlir::func::FuncOp>().begin(), os);
+      raspc::emitCHeader(*ir->getOps<mlir::func::FuncOp>().begin(), os, cuda);
     } else {
       mlir::PassManager pm(&context);
       if (failed(mlir::applyPassManagerCLOptions(pm)))
@@ -519,7 +523,9 @@ int main(int argc, char **argv) {
       pipelineOptions.beforeTiling = insert(insertBeforeTiling, "insert-before-tiling");
       pipelineOptions.afterTiling = insert(insertAfterTiling, "insert-after-tiling");
       pipelineOptions.beforeLLVM = insert(insertBeforeLLVM, "insert-before-llvm");
-      if (emit == Stage::Loops)
+      if (cuda)
+        raspc::buildCUDAPipeline(pm, cudaOptions);
+      else if (emit == Stage::Loops)
         raspc::buildCPULoopsPipeline(pm, pipelineOptions);
       else
         raspc::buildCPUPipeline(pm, pipelineOptions);
@@ -528,11 +534,17 @@ int main(int argc, char **argv) {
       if (raspc::PipelineResult r = raspc::runPipeline(pm, *ir);
           r != raspc::PipelineResult::Success) {
         if (r == raspc::PipelineResult::InternalError)
-          errs() << "raspc: internal error: lowering failed; please report this "
-                    "with the program\n";
+          errs() << "raspc: internal error: lowering" << (cuda ? " for CUDA" : "")
+                 << " failed; please report this with the program\n";
         return 1;
       }
-      if (emit <= Stage::LLVMDialect) {
+      if (cuda && raspc::cudaToolkitPath(cudaOptions).empty() && hasUnlinkedLibdevice(*ir))
+        errs() << "raspc: warning: no CUDA toolkit found, so the kernels' math "
+                  "functions (__nv_*) are not linked from libdevice; set CUDA_HOME\n";
+      if (emit == Stage::PTX) {
+        if (!raspc::printPTX(*ir, os))
+          os << "// raspc: the program has no GPU kernels\n";
+      } else if (emit <= Stage::LLVMDialect) {
         ir->print(os);
       } else {
         raspc::CPUTargetOptions targetOptions;

@@ -35,7 +35,7 @@ static std::string identifier(llvm::StringRef name) {
   return out;
 }
 
-void raspc::emitCHeader(func::FuncOp entry, llvm::raw_ostream &os) {
+void raspc::emitCHeader(func::FuncOp entry, llvm::raw_ostream &os, bool cuda) {
   std::string name = entry.getName().str();
   std::string guard = "RASPC_" + llvm::StringRef(identifier(name)).upper() + "_H";
   FunctionType type = entry.getFunctionType();
@@ -56,13 +56,17 @@ void raspc::emitCHeader(func::FuncOp entry, llvm::raw_ostream &os) {
        << "/* A strided buffer of rank " << rank
        << "; sizes and strides count elements. */\n"
        << "typedef struct raspc_memref_" << rank << "d {\n"
-       << "  void *allocated; /* free() this for results */\n"
+       << "  void *allocated; /* release results with rasprt_buffer_free() */\n"
        << "  void *aligned;\n  int64_t offset;\n"
        << "  int64_t sizes[" << std::max<int64_t>(rank, 1) << "];\n"
        << "  int64_t strides[" << std::max<int64_t>(rank, 1) << "];\n"
        << "} raspc_memref_" << rank << "d;\n#endif\n\n";
   }
 
+  if (cuda)
+    os << "/* Compiled for CUDA: inputs must be in memory the GPU reaches\n"
+          " * (rasprt_cuda_alloc), results are CUDA managed memory: release them with\n"
+          " * rasprt_buffer_free, and call rasprt_cuda_check() after each call. */\n\n";
   os << "/*\n * " << name << ":\n";
   for (unsigned i = 0; i < type.getNumInputs(); ++i) {
     auto t = cast<RankedTensorType>(type.getInput(i));

@@ -17,7 +17,8 @@ namespace raspc {
 /// descriptor structs for the ranks it uses, the `_mlir_ciface_` prototype
 /// with one parameter per input and parameter, and each token vocabulary as
 /// a string array. `entry` is the function as MLIRGen emits it (tensors).
-void emitCHeader(mlir::func::FuncOp entry, llvm::raw_ostream &os);
+/// With `cuda`, a note on where buffers live and how errors come back.
+void emitCHeader(mlir::func::FuncOp entry, llvm::raw_ostream &os, bool cuda = false);
 
 } // namespace raspc
 

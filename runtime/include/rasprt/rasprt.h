@@ -98,6 +98,29 @@ RASPRT_API void rasprt_tensor_free(rasprt_tensor *tensor);
 RASPRT_API void *rasprt_buffer_alloc(size_t alignment, size_t size);
 RASPRT_API void rasprt_buffer_free(void *buffer);
 
+/// CUDA (programs compiled with --target=cuda). The driver library
+/// (libcuda.so.1, or the file RASPRT_CUDA_DRIVER names) is opened on first
+/// use; device RASPRT_CUDA_DEVICE (default 0) is used. Nothing here needs
+/// CUDA to build or link.
+///
+/// Loads the driver and makes its context current: RASPRT_OK, or
+/// RASPRT_ERROR_UNSUPPORTED with the reason in rasprt_last_error().
+RASPRT_API rasprt_status rasprt_cuda_init(void);
+/// Compiled GPU code reports no status per call: the first CUDA failure
+/// (driver missing, kernels that do not load, a failed launch or
+/// allocation) is kept, later GPU work is skipped, and this returns it
+/// (RASPRT_ERROR_UNSUPPORTED, message in rasprt_last_error()) and clears
+/// it. Call it after each call into a CUDA program.
+RASPRT_API rasprt_status rasprt_cuda_check(void);
+/// Device memory for the inputs of CUDA programs (their kernels cannot
+/// reach host memory). Release it with rasprt_buffer_free, as the results
+/// of CUDA programs, which are device memory too (never with free()). Host
+/// memory when CUDA failed; rasprt_cuda_check then says why.
+RASPRT_API void *rasprt_cuda_alloc(size_t size);
+/// Copies `size` bytes between any two of host and device memory (CUDA's
+/// unified addressing tells which is which); returns when done.
+RASPRT_API rasprt_status rasprt_cuda_copy(void *dst, const void *src, size_t size);
+
 /// Reads a NumPy .npy file (format 1.0-3.0, little-endian, C order) of
 /// float32, float16, int32, int64 or bool into a newly allocated tensor.
 RASPRT_API rasprt_status rasprt_npy_read(const char *path, rasprt_tensor *out);

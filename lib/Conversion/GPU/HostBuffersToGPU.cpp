@@ -1,0 +1,73 @@
+//===- HostBuffersToGPU.cpp - buffers kernels can reach ---------*- C++ -*-===//
+//
+// Device memory, not managed memory: no page migration in the kernels, and
+// nothing of the host side of a program reads data (it reads sizes from
+// descriptors; copies become kernels). The caller moves inputs and results
+// (docs/abi.md, "CUDA").
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversion/GPU/HostBuffersToGPU.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+namespace raspc {
+#define GEN_PASS_DEF_CONVERTHOSTBUFFERSTOGPU
+#include "Conversion/Passes.h.inc"
+} // namespace raspc
+
+using namespace mlir;
+
+namespace {
+
+struct ConvertHostBuffersToGPU
+    : raspc::impl::ConvertHostBuffersToGPUBase<ConvertHostBuffersToGPU> {
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    // Code already inside kernels keeps its own (private) buffers.
+    getOperation().walk([&](Operation *op) {
+      if (isa<gpu::LaunchOp>(op))
+        return WalkResult::skip();
+      if (isa<memref::AllocOp, memref::DeallocOp, memref::CopyOp, memref::AllocaOp,
+              memref::GetGlobalOp, memref::LoadOp, memref::StoreOp>(op))
+        ops.push_back(op);
+      return WalkResult::advance();
+    });
+    bool failed = false;
+    auto tokenType = gpu::AsyncTokenType::get(&getContext());
+    for (Operation *op : ops) {
+      OpBuilder b(op);
+      Location loc = op->getLoc();
+      // Upstream lowers gpu.alloc of device memory and gpu.dealloc only in
+      // their asynchronous forms: each runs on a fresh stream, waited for.
+      if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+        Value stream = gpu::WaitOp::create(b, loc, tokenType, ValueRange()).getAsyncToken();
+        auto gpuAlloc = gpu::AllocOp::create(b, loc, alloc.getType(), tokenType, stream,
+                                             alloc.getDynamicSizes(),
+                                             alloc.getSymbolOperands(), /*hostShared=*/false);
+        gpu::WaitOp::create(b, loc, Type(), gpuAlloc.getAsyncToken());
+        alloc.replaceAllUsesWith(gpuAlloc.getMemref());
+      } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+        Value stream = gpu::WaitOp::create(b, loc, tokenType, ValueRange()).getAsyncToken();
+        auto gpuDealloc =
+            gpu::DeallocOp::create(b, loc, tokenType, stream, dealloc.getMemref());
+        gpu::WaitOp::create(b, loc, Type(), gpuDealloc.getAsyncToken());
+      } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+        linalg::CopyOp::create(b, loc, copy.getSource(), copy.getTarget());
+      } else {
+        op->emitError() << "the CUDA target cannot run '" << op->getName()
+                        << "' on the host: its buffers live on the GPU";
+        failed = true;
+        continue;
+      }
+      op->erase();
+    }
+    if (failed)
+      signalPassFailure();
+  }
+};
+
+} // namespace

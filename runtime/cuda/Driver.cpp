@@ -1,0 +1,186 @@
+//===- Driver.cpp - the CUDA driver API, opened at run time -----*- C++ -*-===//
+//
+// Errors: the mgpu ABI that compiled code calls returns no status, so a
+// failure is kept as the process's pending CUDA error (the first one, as
+// CUDA's own errors are sticky too) and GPU work is skipped until a host
+// takes it with rasprt_cuda_check. Process-wide rather than per thread:
+// kernel modules load in a global constructor, before any host thread asks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Driver.h"
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+
+namespace rasprt::cuda {
+namespace {
+
+std::mutex errorMutex;
+std::string pendingError;
+std::atomic<bool> pending{false};
+std::atomic<int> defaultDevice{-1};
+
+struct Loaded {
+  Driver api{};
+  CUcontext context = nullptr;
+  std::string failure; // why there is no driver; empty when loaded
+};
+
+template <typename F> bool resolve(void *library, const char *name, F &slot) {
+  slot = reinterpret_cast<F>(dlsym(library, name));
+  return slot != nullptr;
+}
+
+Loaded load() {
+  Loaded loaded;
+  const char *path = std::getenv("RASPRT_CUDA_DRIVER");
+  if (!path || !*path)
+    path = "libcuda.so.1";
+  void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    const char *why = dlerror();
+    loaded.failure = std::string("no CUDA driver: ") + (why ? why : path);
+    return loaded;
+  }
+  Driver &d = loaded.api;
+  const char *missing = nullptr;
+  // Versioned names first: the driver keeps the unversioned ones for old
+  // binaries with the old (32-bit) signatures.
+#define RASPRT_RESOLVE(field, name)                                                    \
+  if (!missing && !resolve(library, name, d.field))                                    \
+    missing = name;
+  RASPRT_RESOLVE(cuInit, "cuInit")
+  RASPRT_RESOLVE(cuDeviceGetCount, "cuDeviceGetCount")
+  RASPRT_RESOLVE(cuDeviceGet, "cuDeviceGet")
+  RASPRT_RESOLVE(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain")
+  RASPRT_RESOLVE(cuCtxSetCurrent, "cuCtxSetCurrent")
+  RASPRT_RESOLVE(cuGetErrorName, "cuGetErrorName")
+  RASPRT_RESOLVE(cuGetErrorString, "cuGetErrorString")
+  RASPRT_RESOLVE(cuModuleLoadData, "cuModuleLoadData")
+  RASPRT_RESOLVE(cuModuleLoadDataEx, "cuModuleLoadDataEx")
+  RASPRT_RESOLVE(cuModuleUnload, "cuModuleUnload")
+  RASPRT_RESOLVE(cuModuleGetFunction, "cuModuleGetFunction")
+  RASPRT_RESOLVE(cuFuncSetAttribute, "cuFuncSetAttribute")
+  RASPRT_RESOLVE(cuLaunchKernel, "cuLaunchKernel")
+  RASPRT_RESOLVE(cuStreamCreate, "cuStreamCreate")
+  RASPRT_RESOLVE(cuStreamDestroy, "cuStreamDestroy_v2")
+  RASPRT_RESOLVE(cuStreamSynchronize, "cuStreamSynchronize")
+  RASPRT_RESOLVE(cuStreamWaitEvent, "cuStreamWaitEvent")
+  RASPRT_RESOLVE(cuEventCreate, "cuEventCreate")
+  RASPRT_RESOLVE(cuEventDestroy, "cuEventDestroy_v2")
+  RASPRT_RESOLVE(cuEventSynchronize, "cuEventSynchronize")
+  RASPRT_RESOLVE(cuEventRecord, "cuEventRecord")
+  RASPRT_RESOLVE(cuMemAlloc, "cuMemAlloc_v2")
+  RASPRT_RESOLVE(cuMemAllocManaged, "cuMemAllocManaged")
+  RASPRT_RESOLVE(cuMemFree, "cuMemFree_v2")
+  RASPRT_RESOLVE(cuMemcpy, "cuMemcpy")
+  RASPRT_RESOLVE(cuMemcpyAsync, "cuMemcpyAsync")
+  RASPRT_RESOLVE(cuMemsetD32Async, "cuMemsetD32Async")
+  RASPRT_RESOLVE(cuMemsetD16Async, "cuMemsetD16Async")
+  RASPRT_RESOLVE(cuMemHostRegister, "cuMemHostRegister_v2")
+  RASPRT_RESOLVE(cuMemHostUnregister, "cuMemHostUnregister")
+#undef RASPRT_RESOLVE
+  if (missing) {
+    loaded.failure = std::string("the CUDA driver ") + path + " lacks " + missing;
+    return loaded;
+  }
+  // Errors from here on have names: report them through check's wording.
+  auto fail = [&](CUresult result, const char *what) {
+    const char *name = nullptr;
+    const char *text = nullptr;
+    d.cuGetErrorName(result, &name);
+    d.cuGetErrorString(result, &text);
+    loaded.failure = std::string(what) + " failed: " + (name ? name : "unknown error") +
+                     (text ? std::string(": ") + text : std::string());
+    return loaded;
+  };
+  if (CUresult r = d.cuInit(0); r != CUDA_SUCCESS)
+    return fail(r, "cuInit");
+  int count = 0;
+  if (CUresult r = d.cuDeviceGetCount(&count); r != CUDA_SUCCESS)
+    return fail(r, "cuDeviceGetCount");
+  int ordinal = defaultDevice.load();
+  if (ordinal < 0) {
+    const char *env = std::getenv("RASPRT_CUDA_DEVICE");
+    ordinal = env && *env ? std::atoi(env) : 0;
+  }
+  if (ordinal < 0 || ordinal >= count) {
+    loaded.failure = "no CUDA device " + std::to_string(ordinal) + " (the driver sees " +
+                     std::to_string(count) + ")";
+    return loaded;
+  }
+  CUdevice device = 0;
+  if (CUresult r = d.cuDeviceGet(&device, ordinal); r != CUDA_SUCCESS)
+    return fail(r, "cuDeviceGet");
+  if (CUresult r = d.cuDevicePrimaryCtxRetain(&loaded.context, device); r != CUDA_SUCCESS)
+    return fail(r, "cuDevicePrimaryCtxRetain");
+  return loaded;
+}
+
+/// Loaded once per process, on first use.
+const Loaded &library() {
+  static const Loaded *loaded = new Loaded(load()); // lives as long as the process
+  return *loaded;
+}
+
+} // namespace
+
+const Driver *driver() {
+  const Loaded &loaded = library();
+  if (!loaded.failure.empty()) {
+    recordError(loaded.failure);
+    return nullptr;
+  }
+  // The context is made current once per thread.
+  thread_local bool current = false;
+  if (!current) {
+    if (!check(loaded.api.cuCtxSetCurrent(loaded.context), "cuCtxSetCurrent"))
+      return nullptr;
+    current = true;
+  }
+  return &loaded.api;
+}
+
+void recordError(const std::string &message) {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (pending.load())
+    return;
+  pendingError = message;
+  pending.store(true);
+}
+
+bool check(CUresult result, const char *what) {
+  if (result == CUDA_SUCCESS)
+    return true;
+  std::string message = std::string(what) + " failed: ";
+  // The library is loaded: `result` came from it.
+  const Driver *d = library().failure.empty() ? &library().api : nullptr;
+  const char *name = nullptr;
+  const char *text = nullptr;
+  if (d && d->cuGetErrorName(result, &name) == CUDA_SUCCESS && name)
+    message += name;
+  else
+    message += "CUDA error " + std::to_string(result);
+  if (d && d->cuGetErrorString(result, &text) == CUDA_SUCCESS && text)
+    message += std::string(": ") + text;
+  recordError(message);
+  return false;
+}
+
+bool errorPending() { return pending.load(std::memory_order_relaxed); }
+
+std::string takeError() {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  std::string message;
+  message.swap(pendingError);
+  pending.store(false);
+  return message;
+}
+
+void setDefaultDevice(int ordinal) { defaultDevice.store(ordinal); }
+
+} // namespace rasprt::cuda

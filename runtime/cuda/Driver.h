@@ -1,0 +1,98 @@
+//===- Driver.h - the CUDA driver API, opened at run time -------*- C++ -*-===//
+//
+// rasprt builds and links without CUDA: the driver library (libcuda.so.1,
+// or the file named by RASPRT_CUDA_DRIVER) is opened with dlopen the first
+// time compiled GPU code or a host asks for it. Only the handful of entry
+// points the mgpu ABI needs are declared here, with the driver's own types
+// reduced to what crosses the call.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RASPRT_CUDA_DRIVER_H
+#define RASPRT_CUDA_DRIVER_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace rasprt::cuda {
+
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
+
+constexpr CUresult CUDA_SUCCESS = 0;
+// cuModuleLoadDataEx options (CUjit_option values).
+constexpr int CU_JIT_OPTIMIZATION_LEVEL = 7;
+constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
+constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
+// cuFuncSetAttribute: CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
+constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+constexpr unsigned CU_MEM_ATTACH_GLOBAL = 1;
+constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
+
+/// The driver entry points raspc uses, resolved from the library.
+struct Driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuGetErrorName)(CUresult, const char **);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *, void **);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, CUstream, void **, void **);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamDestroy)(CUstream);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
+  CUresult (*cuEventCreate)(CUevent *, unsigned);
+  CUresult (*cuEventDestroy)(CUevent);
+  CUresult (*cuEventSynchronize)(CUevent);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
+  CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
+  CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
+  CUresult (*cuMemHostRegister)(void *, size_t, unsigned);
+  CUresult (*cuMemHostUnregister)(void *);
+};
+
+/// The driver with a current context on the calling thread (device
+/// RASPRT_CUDA_DEVICE, or the one mgpuSetDefaultDevice chose, default 0),
+/// or null after recording why there is none (see recordError).
+const Driver *driver();
+
+/// Whether `result` is success; otherwise records "`what` failed: NAME:
+/// description" as the pending CUDA error (the first one wins until
+/// takeError) and returns false.
+bool check(CUresult result, const char *what);
+
+/// Records `message` as the pending CUDA error unless one is pending.
+void recordError(const std::string &message);
+
+/// Whether a CUDA error is pending (GPU work is skipped until it is taken).
+bool errorPending();
+
+/// The pending error's message, cleared ("" when none).
+std::string takeError();
+
+/// The device new contexts use.
+void setDefaultDevice(int ordinal);
+
+} // namespace rasprt::cuda
+
+#endif // RASPRT_CUDA_DRIVER_H

@@ -1,0 +1,278 @@
+//===- MgpuABI.cpp - the GPU runtime ABI compiled code calls ----*- C++ -*-===//
+//
+// MLIR's gpu-to-llvm lowering and the LLVM translation of gpu.binary /
+// gpu.launch_func emit calls to `mgpu*` functions (upstream ships them in
+// libmlir_cuda_runtime, linked against libcudart). rasprt implements the
+// same ABI over the driver API opened at run time, so a compiled model links
+// rasprt only, CPU-only machines run CPU models unchanged, and every CUDA
+// failure becomes a message (rasprt_cuda_check) instead of an abort.
+//
+// Memory: buffers are device memory (managed for gpu.alloc host_shared).
+// Allocations are remembered so that rasprt_buffer_free can tell them from
+// host blocks. When an allocation fails, or there is no driver, the call
+// returns host memory instead and the error is pending: nothing crashes on
+// a null buffer, and no kernel is launched.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Driver.h"
+#include "DeviceMemory.h"
+
+#include "../cpu/Error.h"
+#include "rasprt/rasprt.h"
+
+#include <cstring>
+#include <mutex>
+#include <unordered_set>
+
+using namespace rasprt::cuda;
+
+namespace {
+
+std::mutex allocationsMutex;
+std::unordered_set<void *> &allocations() {
+  static auto *set = new std::unordered_set<void *>; // lives as long as the process
+  return *set;
+}
+
+CUdeviceptr devicePointer(const void *p) { return reinterpret_cast<CUdeviceptr>(p); }
+
+/// The driver, unless an error is pending or there is none.
+const Driver *ready() { return errorPending() ? nullptr : driver(); }
+
+/// Device memory, or managed memory (one pointer for host and device).
+void *allocate(size_t size, bool managed) {
+  if (const Driver *d = ready()) {
+    CUdeviceptr p = 0;
+    bool ok = managed ? check(d->cuMemAllocManaged(&p, size ? size : 1, CU_MEM_ATTACH_GLOBAL),
+                              "cuMemAllocManaged")
+                      : check(d->cuMemAlloc(&p, size ? size : 1), "cuMemAlloc");
+    if (ok) {
+      std::lock_guard<std::mutex> lock(allocationsMutex);
+      allocations().insert(reinterpret_cast<void *>(p));
+      return reinterpret_cast<void *>(p);
+    }
+  }
+  return rasprt_buffer_alloc(RASPRT_ALIGNMENT, size);
+}
+
+} // namespace
+
+bool rasprt::cuda::releaseDeviceBuffer(void *buffer) {
+  {
+    std::lock_guard<std::mutex> lock(allocationsMutex);
+    if (!allocations().erase(buffer))
+      return false;
+  }
+  // Not ready(): memory is released even while an error is pending.
+  if (const Driver *d = driver())
+    check(d->cuMemFree(devicePointer(buffer)), "cuMemFree");
+  return true;
+}
+
+extern "C" {
+
+RASPRT_API rasprt_status rasprt_cuda_init(void) {
+  if (!driver()) {
+    std::string message = takeError();
+    return rasprt::fail(RASPRT_ERROR_UNSUPPORTED, "CUDA is not available: " + message);
+  }
+  return rasprt::succeed();
+}
+
+RASPRT_API rasprt_status rasprt_cuda_check(void) {
+  if (!errorPending())
+    return rasprt::succeed();
+  return rasprt::fail(RASPRT_ERROR_UNSUPPORTED, "CUDA: " + takeError());
+}
+
+RASPRT_API void *rasprt_cuda_alloc(size_t size) { return allocate(size, /*managed=*/false); }
+
+RASPRT_API rasprt_status rasprt_cuda_copy(void *dst, const void *src, size_t size) {
+  if (size == 0)
+    return rasprt::succeed();
+  if (!dst || !src)
+    return rasprt::fail(RASPRT_ERROR_INVALID_ARGUMENT, "rasprt_cuda_copy: null pointer");
+  const Driver *d = ready();
+  if (!d) {
+    // Buffers are host memory then (see allocate).
+    std::memcpy(dst, src, size);
+    return rasprt_cuda_check();
+  }
+  if (!check(d->cuMemcpy(devicePointer(dst), devicePointer(src), size), "cuMemcpy"))
+    return rasprt_cuda_check();
+  return rasprt::succeed();
+}
+
+// The ABI, in the order of upstream's wrappers.
+
+RASPRT_API CUmodule mgpuModuleLoad(void *data, size_t /*size*/) {
+  CUmodule module = nullptr;
+  if (const Driver *d = ready())
+    check(d->cuModuleLoadData(&module, data), "cuModuleLoadData");
+  return module;
+}
+
+RASPRT_API CUmodule mgpuModuleLoadJIT(void *data, int optLevel) {
+  CUmodule module = nullptr;
+  const Driver *d = ready();
+  if (!d)
+    return nullptr;
+  char log[8192] = {0};
+  int options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                   CU_JIT_OPTIMIZATION_LEVEL};
+  void *values[] = {log, reinterpret_cast<void *>(sizeof(log)),
+                    reinterpret_cast<void *>(static_cast<intptr_t>(optLevel))};
+  if (!check(d->cuModuleLoadDataEx(&module, data, 3, options, values),
+             "cuModuleLoadDataEx (compiling the kernels' PTX)") &&
+      log[0]) {
+    // The first error is the one just recorded: add the compiler's log.
+    std::string message = takeError();
+    recordError(message + "\n" + log);
+  }
+  return module;
+}
+
+RASPRT_API void mgpuModuleUnload(CUmodule module) {
+  if (!module)
+    return;
+  if (const Driver *d = driver())
+    check(d->cuModuleUnload(module), "cuModuleUnload");
+}
+
+RASPRT_API CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
+  CUfunction function = nullptr;
+  const Driver *d = ready();
+  if (!d)
+    return nullptr;
+  if (!module) {
+    recordError(std::string("kernel '") + name + "': its module was not loaded");
+    return nullptr;
+  }
+  check(d->cuModuleGetFunction(&function, module, name), "cuModuleGetFunction");
+  return function;
+}
+
+RASPRT_API void mgpuLaunchKernel(CUfunction function, intptr_t gridX, intptr_t gridY,
+                                 intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                                 intptr_t blockZ, int32_t sharedBytes, CUstream stream,
+                                 void **params, void **extra, size_t /*paramCount*/) {
+  const Driver *d = ready();
+  if (!d || !function)
+    return;
+  // Grids of zero blocks (an empty sequence) are legal programs, not
+  // launches the driver accepts.
+  if (gridX == 0 || gridY == 0 || gridZ == 0)
+    return;
+  if (sharedBytes > 48 * 1024 &&
+      !check(d->cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                   sharedBytes),
+             "cuFuncSetAttribute (dynamic shared memory)"))
+    return;
+  check(d->cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes,
+                          stream, params, extra),
+        "cuLaunchKernel");
+}
+
+RASPRT_API CUstream mgpuStreamCreate() {
+  CUstream stream = nullptr;
+  if (const Driver *d = ready())
+    check(d->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  return stream;
+}
+
+RASPRT_API void mgpuStreamDestroy(CUstream stream) {
+  if (!stream)
+    return;
+  if (const Driver *d = driver())
+    check(d->cuStreamDestroy(stream), "cuStreamDestroy");
+}
+
+RASPRT_API void mgpuStreamSynchronize(CUstream stream) {
+  // Also with an error pending: what was launched must finish before the
+  // host reads buffers or returns.
+  if (!stream)
+    return;
+  if (const Driver *d = driver())
+    check(d->cuStreamSynchronize(stream), "cuStreamSynchronize (running the kernels)");
+}
+
+RASPRT_API void mgpuStreamWaitEvent(CUstream stream, CUevent event) {
+  if (!stream || !event)
+    return;
+  if (const Driver *d = ready())
+    check(d->cuStreamWaitEvent(stream, event, 0), "cuStreamWaitEvent");
+}
+
+RASPRT_API CUevent mgpuEventCreate() {
+  CUevent event = nullptr;
+  constexpr unsigned kDisableTiming = 2; // CU_EVENT_DISABLE_TIMING
+  if (const Driver *d = ready())
+    check(d->cuEventCreate(&event, kDisableTiming), "cuEventCreate");
+  return event;
+}
+
+RASPRT_API void mgpuEventDestroy(CUevent event) {
+  if (!event)
+    return;
+  if (const Driver *d = driver())
+    check(d->cuEventDestroy(event), "cuEventDestroy");
+}
+
+RASPRT_API void mgpuEventSynchronize(CUevent event) {
+  if (!event)
+    return;
+  if (const Driver *d = driver())
+    check(d->cuEventSynchronize(event), "cuEventSynchronize");
+}
+
+RASPRT_API void mgpuEventRecord(CUevent event, CUstream stream) {
+  if (!event)
+    return;
+  if (const Driver *d = ready())
+    check(d->cuEventRecord(event, stream), "cuEventRecord");
+}
+
+RASPRT_API void *mgpuMemAlloc(uint64_t size, CUstream /*stream*/, bool hostShared) {
+  return allocate(size, /*managed=*/hostShared);
+}
+
+RASPRT_API void mgpuMemFree(void *buffer, CUstream stream) {
+  if (!buffer)
+    return;
+  // Kernels queued on `stream` may still use the buffer.
+  mgpuStreamSynchronize(stream);
+  if (!rasprt::cuda::releaseDeviceBuffer(buffer))
+    rasprt_buffer_free(buffer);
+}
+
+RASPRT_API void mgpuMemcpy(void *dst, void *src, size_t size, CUstream stream) {
+  if (const Driver *d = ready())
+    check(d->cuMemcpyAsync(devicePointer(dst), devicePointer(src), size, stream),
+          "cuMemcpyAsync");
+}
+
+RASPRT_API void mgpuMemset32(void *dst, unsigned value, size_t count, CUstream stream) {
+  if (const Driver *d = ready())
+    check(d->cuMemsetD32Async(devicePointer(dst), value, count, stream), "cuMemsetD32Async");
+}
+
+RASPRT_API void mgpuMemset16(void *dst, unsigned short value, size_t count,
+                             CUstream stream) {
+  if (const Driver *d = ready())
+    check(d->cuMemsetD16Async(devicePointer(dst), value, count, stream), "cuMemsetD16Async");
+}
+
+RASPRT_API void mgpuMemHostRegister(void *ptr, uint64_t size) {
+  if (const Driver *d = ready())
+    check(d->cuMemHostRegister(ptr, size, 0), "cuMemHostRegister");
+}
+
+RASPRT_API void mgpuMemHostUnregister(void *ptr) {
+  if (const Driver *d = driver())
+    check(d->cuMemHostUnregister(ptr), "cuMemHostUnregister");
+}
+
+RASPRT_API void mgpuSetDefaultDevice(int32_t device) { setDefaultDevice(device); }
+
+} // extern "C"

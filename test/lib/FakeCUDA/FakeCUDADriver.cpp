@@ -1,0 +1,215 @@
+//===- FakeCUDADriver.cpp - a CUDA driver stand-in for tests ----*- C++ -*-===//
+//
+// What machines without a GPU test rasprt's CUDA path against
+// (RASPRT_CUDA_DRIVER=<this library>): the driver entry points rasprt
+// opens, on host memory, without running kernels. Loaded PTX is checked
+// for the kernels asked for, and every call can be traced or made to fail:
+//
+//   FAKE_CUDA_TRACE=1          one line per call on stderr
+//   FAKE_CUDA_FAIL=cuLaunchKernel   that entry point returns an error
+//   FAKE_CUDA_DEVICES=0        how many devices there are (default 1)
+//
+//===----------------------------------------------------------------------===//
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+
+namespace {
+
+using CUresult = int;
+constexpr CUresult kSuccess = 0, kOutOfMemory = 2, kNoDevice = 100, kInvalidPTX = 218,
+                   kNotFound = 500, kLaunchFailed = 719, kUnknown = 999;
+
+struct Module {
+  std::string ptx;
+};
+struct Function {
+  std::string name;
+};
+
+void trace(const char *format, ...) {
+  static const bool enabled = std::getenv("FAKE_CUDA_TRACE") != nullptr;
+  if (!enabled)
+    return;
+  std::va_list args;
+  va_start(args, format);
+  std::fputs("fake-cuda: ", stderr);
+  std::vfprintf(stderr, format, args);
+  std::fputc('\n', stderr);
+  va_end(args);
+}
+
+bool failing(const char *entry) {
+  const char *which = std::getenv("FAKE_CUDA_FAIL");
+  return which && std::strcmp(which, entry) == 0;
+}
+
+const std::map<CUresult, std::pair<const char *, const char *>> &errors() {
+  static const std::map<CUresult, std::pair<const char *, const char *>> table = {
+      {kOutOfMemory, {"CUDA_ERROR_OUT_OF_MEMORY", "out of memory"}},
+      {kNoDevice, {"CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected"}},
+      {kInvalidPTX, {"CUDA_ERROR_INVALID_PTX", "a PTX JIT compilation failed"}},
+      {kNotFound, {"CUDA_ERROR_NOT_FOUND", "named symbol not found"}},
+      {kLaunchFailed, {"CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure"}},
+      {kUnknown, {"CUDA_ERROR_UNKNOWN", "unknown error"}}};
+  return table;
+}
+
+int devices() {
+  const char *count = std::getenv("FAKE_CUDA_DEVICES");
+  return count ? std::atoi(count) : 1;
+}
+
+} // namespace
+
+#define FAKE_FAIL(entry)                                                               \
+  if (failing(entry)) {                                                                \
+    trace("%s -> CUDA_ERROR_UNKNOWN (FAKE_CUDA_FAIL)", entry);                         \
+    return kUnknown;                                                                   \
+  }
+
+extern "C" {
+
+CUresult cuInit(unsigned) {
+  FAKE_FAIL("cuInit");
+  trace("cuInit");
+  return devices() > 0 ? kSuccess : kNoDevice;
+}
+CUresult cuDeviceGetCount(int *count) {
+  *count = devices();
+  return kSuccess;
+}
+CUresult cuDeviceGet(int *device, int ordinal) {
+  *device = ordinal;
+  return kSuccess;
+}
+CUresult cuDevicePrimaryCtxRetain(void **context, int) {
+  static int token;
+  *context = &token;
+  return kSuccess;
+}
+CUresult cuCtxSetCurrent(void *) { return kSuccess; }
+
+CUresult cuGetErrorName(CUresult error, const char **name) {
+  auto it = errors().find(error);
+  *name = it == errors().end() ? nullptr : it->second.first;
+  return it == errors().end() ? 1 : kSuccess;
+}
+CUresult cuGetErrorString(CUresult error, const char **text) {
+  auto it = errors().find(error);
+  *text = it == errors().end() ? nullptr : it->second.second;
+  return it == errors().end() ? 1 : kSuccess;
+}
+
+CUresult cuModuleLoadData(Module **module, const void *image) {
+  FAKE_FAIL("cuModuleLoadData");
+  *module = new Module{static_cast<const char *>(image)};
+  trace("cuModuleLoadData");
+  return kSuccess;
+}
+CUresult cuModuleLoadDataEx(Module **module, const void *image, unsigned count, int *options,
+                            void **values) {
+  std::string ptx = static_cast<const char *>(image);
+  trace("cuModuleLoadDataEx %zu bytes of PTX, %s", ptx.size(),
+        ptx.find(".entry") != std::string::npos ? "with kernels" : "no kernels");
+  if (failing("cuModuleLoadDataEx") || ptx.find(".version") == std::string::npos) {
+    // As the driver does: the compiler's complaint goes to the log buffer.
+    for (unsigned i = 0; i < count; ++i)
+      if (options[i] == 5) // CU_JIT_ERROR_LOG_BUFFER
+        std::snprintf(static_cast<char *>(values[i]), 64, "ptxas fatal: (fake) not PTX");
+    return kInvalidPTX;
+  }
+  *module = new Module{ptx};
+  return kSuccess;
+}
+CUresult cuModuleUnload(Module *module) {
+  trace("cuModuleUnload");
+  delete module;
+  return kSuccess;
+}
+CUresult cuModuleGetFunction(Function **function, Module *module, const char *name) {
+  if (module->ptx.find(std::string(".entry ") + name + "(") == std::string::npos)
+    return kNotFound;
+  *function = new Function{name}; // leaked, like the driver's handles
+  return kSuccess;
+}
+CUresult cuFuncSetAttribute(Function *, int, int) { return kSuccess; }
+CUresult cuLaunchKernel(Function *function, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned shared, void *,
+                        void **, void **) {
+  trace("cuLaunchKernel %s grid (%u, %u, %u) block (%u, %u, %u) shared %u",
+        function->name.c_str(), gx, gy, gz, bx, by, bz, shared);
+  if (failing("cuLaunchKernel"))
+    return kLaunchFailed;
+  return kSuccess;
+}
+
+CUresult cuStreamCreate(void **stream, unsigned) {
+  static int token;
+  *stream = &token;
+  return kSuccess;
+}
+CUresult cuStreamDestroy_v2(void *) { return kSuccess; }
+CUresult cuStreamSynchronize(void *) {
+  FAKE_FAIL("cuStreamSynchronize");
+  return kSuccess;
+}
+CUresult cuStreamWaitEvent(void *, void *, unsigned) { return kSuccess; }
+CUresult cuEventCreate(void **event, unsigned) {
+  static int token;
+  *event = &token;
+  return kSuccess;
+}
+CUresult cuEventDestroy_v2(void *) { return kSuccess; }
+CUresult cuEventSynchronize(void *) { return kSuccess; }
+CUresult cuEventRecord(void *, void *) { return kSuccess; }
+
+CUresult cuMemAllocManaged(unsigned long long *pointer, size_t size, unsigned) {
+  if (failing("cuMemAllocManaged"))
+    return kOutOfMemory;
+  *pointer = reinterpret_cast<unsigned long long>(std::calloc(1, size));
+  trace("cuMemAllocManaged %zu bytes", size);
+  return kSuccess;
+}
+CUresult cuMemAlloc_v2(unsigned long long *pointer, size_t size) {
+  if (failing("cuMemAlloc"))
+    return kOutOfMemory;
+  *pointer = reinterpret_cast<unsigned long long>(std::calloc(1, size));
+  trace("cuMemAlloc %zu bytes", size);
+  return kSuccess;
+}
+CUresult cuMemcpy(unsigned long long dst, unsigned long long src, size_t size) {
+  std::memcpy(reinterpret_cast<void *>(dst), reinterpret_cast<void *>(src), size);
+  trace("cuMemcpy %zu bytes", size);
+  return kSuccess;
+}
+CUresult cuMemFree_v2(unsigned long long pointer) {
+  std::free(reinterpret_cast<void *>(pointer));
+  trace("cuMemFree");
+  return kSuccess;
+}
+CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src, size_t size, void *) {
+  std::memcpy(reinterpret_cast<void *>(dst), reinterpret_cast<void *>(src), size);
+  return kSuccess;
+}
+CUresult cuMemsetD32Async(unsigned long long dst, unsigned value, size_t count, void *) {
+  auto *p = reinterpret_cast<unsigned *>(dst);
+  for (size_t i = 0; i < count; ++i)
+    p[i] = value;
+  return kSuccess;
+}
+CUresult cuMemsetD16Async(unsigned long long dst, unsigned short value, size_t count,
+                          void *) {
+  auto *p = reinterpret_cast<unsigned short *>(dst);
+  for (size_t i = 0; i < count; ++i)
+    p[i] = value;
+  return kSuccess;
+}
+CUresult cuMemHostRegister_v2(void *, size_t, unsigned) { return kSuccess; }
+CUresult cuMemHostUnregister(void *) { return kSuccess; }
+
+} // extern "C"
