@@ -26,6 +26,9 @@ llvm_config.add_tool_substitutions(["rasp-opt", "raspc"], [config.raspc_tools_di
 config.substitutions.append(("%raspc_lib_dir", config.raspc_lib_dir))
 config.substitutions.append(("%raspc_src_root", config.raspc_src_root))
 config.substitutions.append(("%python", sys.executable))
+# The CUDA driver stand-in (test/lib/FakeCUDA) for RASPRT_CUDA_DRIVER.
+config.substitutions.append(
+    ("%fake_cuda", os.path.join(config.raspc_lib_dir, "libraspc-fake-cuda.so")))
 
 # Features: `ptxas` where the CUDA toolkit is present, `cuda-device` only
 # where a GPU answers.

@@ -28,7 +28,7 @@ struct ConvertHostBuffersToGPU
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     // Code already inside kernels keeps its own (private) buffers.
-    getOperation().walk([&](Operation *op) {
+    getOperation().walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (isa<gpu::LaunchOp>(op))
         return WalkResult::skip();
       if (isa<memref::AllocOp, memref::DeallocOp, memref::CopyOp, memref::AllocaOp,

@@ -27,7 +27,7 @@ struct TileParallelLoopsForGPU
     if (threads < 1 || !llvm::isPowerOf2_64(threads)) {
       getOperation().emitError() << "tile-parallel-loops-for-gpu: threads must be a power "
                                     "of two, not "
-                                 << threads;
+                                 << static_cast<int64_t>(threads);
       return signalPassFailure();
     }
     SmallVector<scf::ParallelOp> outermost;

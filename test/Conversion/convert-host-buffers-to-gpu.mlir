@@ -1,0 +1,57 @@
+// RUN: rasp-opt %s --split-input-file --verify-diagnostics --convert-host-buffers-to-gpu | FileCheck %s
+
+// Buffers move to device memory (allocated and freed on a stream that is
+// waited for); the host-side copy becomes a linalg.copy, that is a kernel
+// once parallel loops are mapped. Kernels' own code is left alone.
+// CHECK-LABEL: func.func @buffers(
+// CHECK-SAME: %[[ARG:.*]]: memref<?xf32>
+// CHECK: %[[N:.*]] = memref.dim %[[ARG]]
+// CHECK: %[[S0:.*]] = gpu.wait async
+// CHECK: %[[A:.*]], %[[T0:.*]] = gpu.alloc async [%[[S0]]] (%[[N]]) : memref<?xf32>
+// CHECK: gpu.wait [%[[T0]]]
+// CHECK-NOT: memref.alloc
+// CHECK: linalg.copy ins(%[[ARG]] : memref<?xf32>) outs(%[[A]] : memref<?xf32>)
+// CHECK-NOT: memref.copy
+// CHECK: %[[B:.*]], %{{.*}} = gpu.alloc async
+// CHECK: gpu.launch
+// CHECK: memref.alloca() : memref<4xf32>
+// CHECK: gpu.terminator
+// CHECK: %[[S1:.*]] = gpu.wait async
+// CHECK: %[[T1:.*]] = gpu.dealloc async [%[[S1]]] %[[A]] : memref<?xf32>
+// CHECK: gpu.wait [%[[T1]]]
+// CHECK-NOT: memref.dealloc
+// CHECK: return %[[B]]
+func.func @buffers(%arg0: memref<?xf32>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %arg0, %c0 : memref<?xf32>
+  %a = memref.alloc(%n) {alignment = 64 : i64} : memref<?xf32>
+  memref.copy %arg0, %a : memref<?xf32> to memref<?xf32>
+  %b = memref.alloc(%n) {alignment = 64 : i64} : memref<?xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %scratch = memref.alloca() : memref<4xf32>
+    gpu.terminator
+  }
+  memref.dealloc %a : memref<?xf32>
+  return %b : memref<?xf32>
+}
+
+// -----
+
+// Host code that reads data would read device memory: rejected where it is.
+func.func @host_load(%arg0: memref<?xf32>) -> f32 {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{the CUDA target cannot run 'memref.load' on the host: its buffers live on the GPU}}
+  %x = memref.load %arg0[%c0] : memref<?xf32>
+  return %x : f32
+}
+
+// -----
+
+memref.global "private" constant @table : memref<2xf32> = dense<[1.0, 2.0]>
+func.func @host_global() -> memref<2xf32> {
+  // expected-error @+1 {{the CUDA target cannot run 'memref.get_global' on the host: its buffers live on the GPU}}
+  %g = memref.get_global @table : memref<2xf32>
+  return %g : memref<2xf32>
+}
