@@ -59,6 +59,14 @@ const std::map<CUresult, std::pair<const char *, const char *>> &errors() {
   return table;
 }
 
+/// "Device" memory: zeroed host memory, offset so that releasing it with
+/// free() (as if it were host memory) fails loudly.
+constexpr size_t kDeviceOffset = 64;
+unsigned long long deviceAlloc(size_t size) {
+  char *block = static_cast<char *>(std::calloc(1, size + kDeviceOffset));
+  return reinterpret_cast<unsigned long long>(block + kDeviceOffset);
+}
+
 int devices() {
   const char *count = std::getenv("FAKE_CUDA_DEVICES");
   return count ? std::atoi(count) : 1;
@@ -171,14 +179,14 @@ CUresult cuEventRecord(void *, void *) { return kSuccess; }
 CUresult cuMemAllocManaged(unsigned long long *pointer, size_t size, unsigned) {
   if (failing("cuMemAllocManaged"))
     return kOutOfMemory;
-  *pointer = reinterpret_cast<unsigned long long>(std::calloc(1, size));
+  *pointer = deviceAlloc(size);
   trace("cuMemAllocManaged %zu bytes", size);
   return kSuccess;
 }
 CUresult cuMemAlloc_v2(unsigned long long *pointer, size_t size) {
   if (failing("cuMemAlloc"))
     return kOutOfMemory;
-  *pointer = reinterpret_cast<unsigned long long>(std::calloc(1, size));
+  *pointer = deviceAlloc(size);
   trace("cuMemAlloc %zu bytes", size);
   return kSuccess;
 }
@@ -188,7 +196,7 @@ CUresult cuMemcpy(unsigned long long dst, unsigned long long src, size_t size) {
   return kSuccess;
 }
 CUresult cuMemFree_v2(unsigned long long pointer) {
-  std::free(reinterpret_cast<void *>(pointer));
+  std::free(reinterpret_cast<char *>(pointer) - kDeviceOffset);
   trace("cuMemFree");
   return kSuccess;
 }
