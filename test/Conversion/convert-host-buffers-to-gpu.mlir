@@ -13,6 +13,8 @@
 // CHECK: linalg.copy ins(%[[ARG]] : memref<?xf32>) outs(%[[A]] : memref<?xf32>)
 // CHECK-NOT: memref.copy
 // CHECK: %[[B:.*]], %{{.*}} = gpu.alloc async
+// CHECK: linalg.generic
+// CHECK: memref.load %[[ARG]]
 // CHECK: gpu.launch
 // CHECK: memref.alloca() : memref<4xf32>
 // CHECK: gpu.terminator
@@ -28,6 +30,14 @@ func.func @buffers(%arg0: memref<?xf32>) -> memref<?xf32> {
   %a = memref.alloc(%n) {alignment = 64 : i64} : memref<?xf32>
   memref.copy %arg0, %a : memref<?xf32> to memref<?xf32>
   %b = memref.alloc(%n) {alignment = 64 : i64} : memref<?xf32>
+  // A gather inside a linalg op: a kernel later, not host code.
+  linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      outs(%b : memref<?xf32>) {
+  ^bb0(%out: f32):
+    %i = linalg.index 0 : index
+    %x = memref.load %arg0[%i] : memref<?xf32>
+    linalg.yield %x : f32
+  }
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
     %scratch = memref.alloca() : memref<4xf32>

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 namespace raspc {
 #define GEN_PASS_DEF_CONVERTHOSTBUFFERSTOGPU
@@ -27,9 +28,10 @@ struct ConvertHostBuffersToGPU
     : raspc::impl::ConvertHostBuffersToGPUBase<ConvertHostBuffersToGPU> {
   void runOnOperation() override {
     SmallVector<Operation *> ops;
-    // Code already inside kernels keeps its own (private) buffers.
+    // Code that becomes kernels (linalg ops, parallel loops) or already is
+    // one keeps its accesses and private buffers.
     getOperation().walk<WalkOrder::PreOrder>([&](Operation *op) {
-      if (isa<gpu::LaunchOp>(op))
+      if (isa<gpu::LaunchOp, scf::ParallelOp, linalg::LinalgOp>(op))
         return WalkResult::skip();
       if (isa<memref::AllocOp, memref::DeallocOp, memref::CopyOp, memref::AllocaOp,
               memref::GetGlobalOp, memref::LoadOp, memref::StoreOp>(op))

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Forward attention on the GPU: raspc against torch SDPA and FlexAttention.
+
+Run by bench/gpu/run_device.sh. Shapes from issue #6: B = 4, H = 16,
+L in --lengths, D in {64, 128}, causal and not; peers in bf16. raspc's
+layers (bench/gpu/prepare.sh) are f32 programs of one sequence (B = 4 is four
+calls), timed by raspc-aot-runner. FLOPs: 4 B H L^2 D, halved for causal.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+B, H = 4, 16
+
+
+def flops(L, D, causal):
+    return 4.0 * B * H * L * L * D / (2 if causal else 1)
+
+
+def cuda_time_ms(fn, repeat=10):
+    import torch
+    fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeat):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return min(times)
+
+
+def peers(L, D, causal):
+    import torch
+    import torch.nn.functional as F
+    q, k, v = (torch.randn(B, H, L, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    result = {"sdpa": cuda_time_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))}
+    try:
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+        flex = torch.compile(flex_attention)
+        mask = None
+        if causal:
+            mask = create_block_mask(lambda b, h, qi, ki: qi >= ki, None, None, L, L)
+        result["flex"] = cuda_time_ms(lambda: flex(q, k, v, block_mask=mask))
+    except Exception as e:  # noqa: BLE001 - report and go on
+        print(f"<!-- flex L={L} D={D}: {type(e).__name__}: {e} -->", file=sys.stderr)
+    return result
+
+
+def ours(build, layer, specs, L):
+    runner = os.path.join(build, "bin", "raspc-aot-runner")
+    cmd = [runner, "bench", os.path.join(build, "layers", layer), "layer", "f32:2", *specs,
+           "--length", str(L), "--repeat", "3"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return None, "timeout"
+    m = re.search(r": ([0-9.]+) ms", done.stdout)
+    if done.returncode != 0 or not m:
+        return None, (done.stderr or done.stdout).strip().splitlines()[-1:]
+    return float(m.group(1)) * B, None  # one call per sequence
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--build", required=True)
+    p.add_argument("--lengths", default="1024,4096,16384")
+    p.add_argument("--ours-lengths", default="1024,4096")
+    a = p.parse_args()
+    lengths = [int(x) for x in a.lengths.split(",")]
+    ours_lengths = {int(x) for x in a.ours_lengths.split(",") if x}
+    layers = {}
+    with open(os.path.join(a.build, "layers.txt")) as f:
+        for line in f:
+            mask, d, lib, *specs = line.split()
+            layers[(mask == "causal", int(d))] = (lib, specs)
+
+    import torch
+    print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}\n")
+    print("| mask | L | D | raspc ms | raspc TFLOP/s | sdpa ms | sdpa TFLOP/s | raspc/sdpa "
+          "| flex ms | flex TFLOP/s | raspc/flex |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for causal in (False, True):
+        for D in (64, 128):
+            for L in lengths:
+                peer = peers(L, D, causal)
+                mine, why = (None, "not run") if L not in ours_lengths else ours(
+                    a.build, *layers[(causal, D)], L)
+                f = flops(L, D, causal)
+
+                def cell(ms):
+                    return ("-", "-") if ms is None else (f"{ms:.3f}", f"{f / ms / 1e9:.1f}")
+
+                r, s, fl = cell(mine), cell(peer.get("sdpa")), cell(peer.get("flex"))
+                ratio = lambda other: "-" if mine is None or other is None else f"{other / mine:.3f}"
+                print(f"| {'causal' if causal else 'full'} | {L} | {D} | {r[0]} | {r[1]} | "
+                      f"{s[0]} | {s[1]} | {ratio(peer.get('sdpa'))} | {fl[0]} | {fl[1]} | "
+                      f"{ratio(peer.get('flex'))} |", flush=True)
+                if why and L in ours_lengths:
+                    print(f"<!-- raspc {L} {D} causal={causal}: {why} -->")
+    print("\nraspc: f32 programs through the reference lowering (one thread per output "
+          "element, no tensor cores yet); peers: bf16. Ratios: peer time / raspc time.")
+
+
+if __name__ == "__main__":
+    main()

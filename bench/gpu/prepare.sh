@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds, on this machine, everything bench/gpu/run_device.sh needs on a GPU
+# machine, into bench/gpu/build (carry that folder with the device run):
+#   bin/raspc-aot-runner, lib/librasprt.so*   the runner and the runtime
+#   programs/NAME.{cpu,cuda}.so + programs.txt every example, both targets
+#   layers/*.cuda.so + layers.txt              attention layers to benchmark
+#
+#   bench/gpu/prepare.sh [BUILD_DIR]           (default: build)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="$(cd "${1:-$root/build}" && pwd)"
+out="$here/build"
+arch="${RASPC_GPU_ARCH:-sm_90}"
+raspc="$build/bin/raspc"
+
+cmake --build "$build" --target raspc raspc-aot-runner rasprt >/dev/null
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/lib" "$out/programs" "$out/layers"
+cp "$build/bin/raspc-aot-runner" "$out/bin/"
+cp -P "$build"/lib/librasprt.so* "$out/lib/"
+
+: >"$out/programs.txt"
+for file in "$root"/examples/rasp/*.rasp "$root"/examples/models/*.rasp; do
+  name="$(basename "$file" .rasp)"
+  "$raspc" "$file" --emit=lib -o "$out/programs/$name.cpu.so"
+  "$raspc" "$file" --target=cuda --gpu-arch="$arch" --emit=lib -o "$out/programs/$name.cuda.so"
+  echo "$name $("$raspc" "$file" | "$here/signature.py")" >>"$out/programs.txt"
+done
+
+# Attention layers as bench/attention_bench.cpp writes them: H = 16 heads
+# of D, one sequence per call (the benchmark's B = 4 is four calls).
+: >"$out/layers.txt"
+for mask in full causal; do
+  for d in 64 128; do
+    width=$((16 * d))
+    pattern=$([ "$mask" = causal ] && echo "<=" || echo "true")
+    src="$out/layers/${mask}_d$d.rasp"
+    cat >"$src" <<RASP
+model layer(xq: f32[T, $width], xk: f32[T, $width], xv: f32[T, $width]) -> f32[T, $width] {
+  let q = heads(xq, 16);
+  let k = heads(xk, 16);
+  let v = heads(xv, 16);
+  let s = select(k, q, $pattern) scored dot(q, k) / sqrt($d);
+  return merge_heads(aggregate(s, v, softmax));
+}
+RASP
+    "$raspc" "$src" --target=cuda --gpu-arch="$arch" --emit=lib -o "$out/layers/${mask}_d$d.cuda.so"
+    echo "$mask $d ${mask}_d$d.cuda.so f32:T,$width f32:T,$width f32:T,$width" >>"$out/layers.txt"
+  done
+done
+du -sh "$out"
