@@ -1,7 +1,8 @@
 /*===- rasprt.h - the raspc runtime, C ABI ------------------------*- C -*-===*\
 |*                                                                            *|
 |* What a compiled model links against, and nothing else: tensor              *|
-|* descriptors, error reporting and tensor files. No LLVM or MLIR in here.    *|
+|* descriptors, error reporting, tensor files, threads and the CUDA runtime   *|
+|* (driver opened at run time). No LLVM, MLIR or CUDA needed to build it.     *|
 |*                                                                            *|
 |* Conventions: functions return a rasprt_status; on failure the calling      *|
 |* thread's rasprt_last_error() holds a message naming what was wrong, and    *|
