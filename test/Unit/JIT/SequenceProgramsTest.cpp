@@ -157,6 +157,33 @@ TEST(SequencePrograms, InsertedPipelinesRunOrSayWhyNot) {
       << errors;
 }
 
+// target=cuda: on a GPU machine the program runs there; elsewhere compiling
+// says why it cannot, before any work.
+TEST(SequencePrograms, CudaTargetRunsOrSaysWhyNot) {
+  raspc::JitOptions options;
+  options.target = "cuda";
+  std::string errors;
+  auto program = raspc::JitProgram::compile("def f(tokens: int) { return tokens + 1; }",
+                                            "inc.rasp", options, &errors);
+  if (rasprt_cuda_init() != RASPRT_OK) {
+    EXPECT_FALSE(program);
+    EXPECT_NE(errors.find("inc.rasp: error: target cuda: CUDA is not available: "),
+              std::string::npos)
+        << errors;
+  } else {
+    ASSERT_TRUE(program) << errors;
+    std::vector<std::string> out;
+    ASSERT_TRUE(program->runTokens({"1", "41"}, out, &errors)) << errors;
+    EXPECT_EQ(out, (std::vector<std::string>{"2", "42"}));
+  }
+
+  options.target = "tpu";
+  errors.clear();
+  EXPECT_FALSE(raspc::JitProgram::compile("def f(t) { return t; }", "id.rasp", options, &errors));
+  EXPECT_NE(errors.find("id.rasp: error: unknown target 'tpu' (cpu or cuda)"), std::string::npos)
+      << errors;
+}
+
 TEST(SequencePrograms, CallsFromManyThreads) {
   auto program = compile(R"(
     def sort(tokens: int) {
