@@ -1,14 +1,16 @@
 // RUN: rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(convert-attention-to-flash-loops{vector-width=4 register-rows=2 register-vectors=2 query-tile=6 key-tile=8}))' | FileCheck %s
 
-// Causal softmax attention: keys packed transposed by key tile, values padded, one parallel task per
+// Causal softmax attention: keys packed transposed by key tile in panels of
+// a register tile's 8 columns, values padded in panels of one vector (4 does
+// not divide into 8), one parallel task per
 // (batch, head, query tile), a block test from the mask over the whole
 // (query tile, key tile), register tiles of 2 x 2 vector accumulators, the
 // mask per key only in blocks the test cannot decide, no [queries, keys]
 // tensor and no scalar exp.
 // CHECK-LABEL: func.func @causal
 // CHECK-DAG: %[[Q:.*]] = bufferization.to_buffer %arg0 read_only
-// CHECK-DAG: %[[KT:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x?x?x8xf32>
-// CHECK-DAG: %[[VP:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x?x4xf32>
+// CHECK-DAG: %[[KT:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x?x1x?x8xf32>
+// CHECK-DAG: %[[VP:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x1x?x4xf32>
 // CHECK: scf.parallel
 // CHECK: memref.store %{{.*}}, %[[KT]]
 // CHECK: %[[OUT:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<1x2x?x3xf32>

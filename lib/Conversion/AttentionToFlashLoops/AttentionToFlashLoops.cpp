@@ -179,6 +179,9 @@ private:
   // Whole-call values.
   Value batch, heads, keyHeads, group, queries, keys, headDim;
   int64_t valueDim = 0, paddedValueDim = 0;
+  // Widths of the packed panels (emitPacking): a register tile's columns
+  // where they divide the dimension, else one vector.
+  int64_t keyPanel = 0, valuePanel = 0;
   Value query, keyT, valuePacked, out;
   // Per task and per key block.
   Value bIdx, hIdx, khIdx, q0, rows, k0, kValid;
@@ -330,11 +333,14 @@ void FlashEmitter::emitGemm(const Gemm &g, Value rowCount, int64_t cols, Value d
     columns(idx(fullCols), (cols - fullCols) / s.width);
 }
 
-/// Keys transposed by key tile, [batch, key heads, key tile, dim, key in
-/// tile], so that a vector load reads `width` keys and a tile's keys are one
-/// contiguous block (rows a whole sequence apart would share cache sets);
-/// values with the feature dimension padded to whole vectors. Both
-/// zero-filled, both O(L.D).
+/// The operands of the block GEMMs, packed once per call (O(L.D), zero
+/// padded) in panels as wide as a register tile's columns, so that the
+/// innermost loop of a GEMM reads one contiguous run of cache lines:
+///   keys   [batch, key heads, key tile, panel, dim, key in panel]
+///   values [batch, key heads, panel, key, feature in panel]
+/// Unpacked, successive steps were a row apart (256 B for a key tile of 64,
+/// 512 B for 128 features), and the 128 lines of a panel fell into a sixteenth
+/// of the L1's sets: conflict misses at D = 128.
 void FlashEmitter::emitPacking() {
   Value keyIn = raspc::readOnlyBuffer(b, op.getKey());
   Value valueIn = raspc::readOnlyBuffer(b, op.getValue());
@@ -342,10 +348,12 @@ void FlashEmitter::emitPacking() {
   Value paddedKeys = mul(keyBlocks, idx(s.keyTile));
   auto align = b.getI64IntegerAttr(64);
   int64_t dyn = ShapedType::kDynamic;
-  keyT = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, dyn, dyn, s.keyTile}, f32),
-                                 ValueRange{batch, keyHeads, keyBlocks, headDim}, align);
-  valuePacked = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, dyn, paddedValueDim}, f32),
-                                        ValueRange{batch, keyHeads, keys}, align);
+  keyT = memref::AllocOp::create(
+      b, MemRefType::get({dyn, dyn, dyn, s.keyTile / keyPanel, dyn, keyPanel}, f32),
+      ValueRange{batch, keyHeads, keyBlocks, headDim}, align);
+  valuePacked = memref::AllocOp::create(
+      b, MemRefType::get({dyn, dyn, paddedValueDim / valuePanel, dyn, valuePanel}, f32),
+      ValueRange{batch, keyHeads, keys}, align);
   scf::ParallelOp::create(
       b, ValueRange{idx(0)}, ValueRange{mul(batch, keyHeads)}, ValueRange{idx(1)},
       [&](OpBuilder &nested, Location, ValueRange ivs) {
@@ -359,10 +367,11 @@ void FlashEmitter::emitPacking() {
           Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, j, keys);
           Value from = minIndex(j, lastKey);
           Value block = div(j, idx(s.keyTile)), inBlock = rem(j, idx(s.keyTile));
+          Value panel = div(inBlock, idx(keyPanel)), inPanel = rem(inBlock, idx(keyPanel));
           forLoop(idx(0), headDim, idx(1), [&](Value d) {
             Value v = memref::LoadOp::create(b, keyIn, ValueRange{bi, hi, from, d});
             memref::StoreOp::create(b, arith::SelectOp::create(b, inRange, v, zero), keyT,
-                                    ValueRange{bi, hi, block, d, inBlock});
+                                    ValueRange{bi, hi, block, panel, d, inPanel});
           });
         });
         forLoop(idx(0), keys, idx(1), [&](Value j) {
@@ -370,7 +379,9 @@ void FlashEmitter::emitPacking() {
             Value v = e < valueDim
                           ? Value(memref::LoadOp::create(b, valueIn, ValueRange{bi, hi, j, idx(e)}))
                           : zero;
-            memref::StoreOp::create(b, v, valuePacked, ValueRange{bi, hi, j, idx(e)});
+            memref::StoreOp::create(
+                b, v, valuePacked,
+                ValueRange{bi, hi, idx(e / valuePanel), j, idx(e % valuePanel)});
           }
         });
       });
@@ -509,7 +520,9 @@ void FlashEmitter::emitTask(Value task) {
             return memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, add(q0, r), d});
           },
           [&](Value d, Value col) {
-            return vector::LoadOp::create(b, vec, keyT, ValueRange{bIdx, khIdx, kb, d, col});
+            return vector::LoadOp::create(
+                b, vec, keyT,
+                ValueRange{bIdx, khIdx, kb, div(col, idx(keyPanel)), d, rem(col, idx(keyPanel))});
           },
           {},
           [&](Value v, Value r, Value col) {
@@ -532,7 +545,8 @@ void FlashEmitter::emitTask(Value task) {
           [&](Value r, Value j) { return memref::LoadOp::create(b, scores, ValueRange{r, j}); },
           [&](Value j, Value col) {
             return vector::LoadOp::create(b, vec, valuePacked,
-                                          ValueRange{bIdx, khIdx, add(k0, j), col});
+                                          ValueRange{bIdx, khIdx, div(col, idx(valuePanel)),
+                                                     add(k0, j), rem(col, idx(valuePanel))});
           },
           [&](Value r, Value col) { return vector::LoadOp::create(b, vec, acc, ValueRange{r, col}); },
           [&](Value v, Value r, Value col) {
@@ -572,6 +586,9 @@ Value FlashEmitter::emit() {
   keys = dimOf(op.getKey(), 2);
   valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
   paddedValueDim = llvm::alignTo(valueDim, s.width);
+  int64_t chunk = s.registerVectors * s.width;
+  keyPanel = s.keyTile % chunk == 0 ? chunk : s.width;
+  valuePanel = paddedValueDim % chunk == 0 ? chunk : s.width;
 
   query = raspc::readOnlyBuffer(b, op.getQuery());
   emitPacking();
