@@ -227,8 +227,9 @@ def ConvertHostBuffersToGPU : Pass<"convert-host-buffers-to-gpu", "::mlir::func:
     After bufferization this pass rewrites the host function so that it is:
 
     - `memref.alloc` becomes `gpu.alloc` (device memory) and `memref.dealloc`
-      becomes `gpu.dealloc`, both in the asynchronous form upstream lowers,
-      on a fresh stream that is waited for;
+      becomes `gpu.dealloc`, in their synchronous forms: `gpu-async-region`
+      then queues them with the kernels on the call's stream (upstream lowers
+      them only in the asynchronous form);
     - `memref.copy` becomes `linalg.copy`, which the parallel-loop mapping
       turns into a kernel like any other linalg op.
 
@@ -244,13 +245,9 @@ def ConvertHostBuffersToGPU : Pass<"convert-host-buffers-to-gpu", "::mlir::func:
     memref.copy %arg0, %a : memref<?xf32> to memref<?xf32>
     memref.dealloc %a : memref<?xf32>
     // After
-    %t0 = gpu.wait async
-    %a, %t1 = gpu.alloc async [%t0] (%n) : memref<?xf32>
-    gpu.wait [%t1]
+    %a = gpu.alloc (%n) : memref<?xf32>
     linalg.copy ins(%arg0 : memref<?xf32>) outs(%a : memref<?xf32>)
-    %t2 = gpu.wait async
-    %t3 = gpu.dealloc async [%t2] %a : memref<?xf32>
-    gpu.wait [%t3]
+    gpu.dealloc %a : memref<?xf32>
     ```
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::linalg::LinalgDialect"];

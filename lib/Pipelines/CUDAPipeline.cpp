@@ -80,6 +80,9 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   // more once the launches are kernels).
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(raspc::createMergeGPUModules());
+  // One stream per call: launches, allocations and frees queue behind each
+  // other and the host waits once, at the end (not per kernel).
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   // The C interface of docs/abi.md, as on the CPU (the host functions only:
   // kernels are gpu.func).
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());

@@ -1,26 +1,22 @@
 // RUN: rasp-opt %s --split-input-file --verify-diagnostics --convert-host-buffers-to-gpu | FileCheck %s
 
-// Buffers move to device memory (allocated and freed on a stream that is
-// waited for); the host-side copy becomes a linalg.copy, that is a kernel
-// once parallel loops are mapped. Kernels' own code is left alone.
+// Buffers move to device memory; the host-side copy becomes a linalg.copy,
+// that is a kernel once parallel loops are mapped. Kernels' own code is
+// left alone.
 // CHECK-LABEL: func.func @buffers(
 // CHECK-SAME: %[[ARG:.*]]: memref<?xf32>
 // CHECK: %[[N:.*]] = memref.dim %[[ARG]]
-// CHECK: %[[S0:.*]] = gpu.wait async
-// CHECK: %[[A:.*]], %[[T0:.*]] = gpu.alloc async [%[[S0]]] (%[[N]]) : memref<?xf32>
-// CHECK: gpu.wait [%[[T0]]]
+// CHECK: %[[A:.*]] = gpu.alloc (%[[N]]) : memref<?xf32>
 // CHECK-NOT: memref.alloc
 // CHECK: linalg.copy ins(%[[ARG]] : memref<?xf32>) outs(%[[A]] : memref<?xf32>)
 // CHECK-NOT: memref.copy
-// CHECK: %[[B:.*]], %{{.*}} = gpu.alloc async
+// CHECK: %[[B:.*]] = gpu.alloc (%[[N]])
 // CHECK: linalg.generic
 // CHECK: memref.load %[[ARG]]
 // CHECK: gpu.launch
 // CHECK: memref.alloca() : memref<4xf32>
 // CHECK: gpu.terminator
-// CHECK: %[[S1:.*]] = gpu.wait async
-// CHECK: %[[T1:.*]] = gpu.dealloc async [%[[S1]]] %[[A]] : memref<?xf32>
-// CHECK: gpu.wait [%[[T1]]]
+// CHECK: gpu.dealloc %[[A]] : memref<?xf32>
 // CHECK-NOT: memref.dealloc
 // CHECK: return %[[B]]
 func.func @buffers(%arg0: memref<?xf32>) -> memref<?xf32> {

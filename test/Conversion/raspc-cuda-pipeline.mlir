@@ -1,10 +1,12 @@
 // RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-cuda)' | FileCheck %s
 
 // The CUDA pipeline: kernels in one gpu.binary holding PTX for the default
-// sm_80, host code in the LLVM dialect launching them.
+// sm_80, host code in the LLVM dialect launching them on one stream.
 // CHECK: llvm.func @width(
-// CHECK: gpu.launch_func @width_kernels::@width_kernel blocks
-// CHECK: gpu.launch_func @width_kernels::@width_kernel_0 blocks
+// CHECK: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
+// CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @width_kernels::@width_kernel blocks
+// CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @width_kernels::@width_kernel_0 blocks
+// CHECK: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
 // CHECK: gpu.binary @width_kernels [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">
 // CHECK-SAME: .target sm_80
 // CHECK-NOT: attn.

@@ -39,24 +39,18 @@ struct ConvertHostBuffersToGPU
       return WalkResult::advance();
     });
     bool failed = false;
-    auto tokenType = gpu::AsyncTokenType::get(&getContext());
     for (Operation *op : ops) {
       OpBuilder b(op);
       Location loc = op->getLoc();
-      // Upstream lowers gpu.alloc of device memory and gpu.dealloc only in
-      // their asynchronous forms: each runs on a fresh stream, waited for.
+      // Synchronous forms: gpu-async-region chains them with the launches
+      // on the call's stream (upstream lowers them only in that form).
       if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
-        Value stream = gpu::WaitOp::create(b, loc, tokenType, ValueRange()).getAsyncToken();
-        auto gpuAlloc = gpu::AllocOp::create(b, loc, alloc.getType(), tokenType, stream,
-                                             alloc.getDynamicSizes(),
+        auto gpuAlloc = gpu::AllocOp::create(b, loc, alloc.getType(), /*asyncToken=*/Type(),
+                                             ValueRange(), alloc.getDynamicSizes(),
                                              alloc.getSymbolOperands(), /*hostShared=*/false);
-        gpu::WaitOp::create(b, loc, Type(), gpuAlloc.getAsyncToken());
         alloc.replaceAllUsesWith(gpuAlloc.getMemref());
       } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
-        Value stream = gpu::WaitOp::create(b, loc, tokenType, ValueRange()).getAsyncToken();
-        auto gpuDealloc =
-            gpu::DeallocOp::create(b, loc, tokenType, stream, dealloc.getMemref());
-        gpu::WaitOp::create(b, loc, Type(), gpuDealloc.getAsyncToken());
+        gpu::DeallocOp::create(b, loc, /*asyncToken=*/Type(), ValueRange(), dealloc.getMemref());
       } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
         linalg::CopyOp::create(b, loc, copy.getSource(), copy.getTarget());
       } else {
