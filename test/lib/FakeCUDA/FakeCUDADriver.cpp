@@ -24,11 +24,12 @@ using CUresult = int;
 constexpr CUresult kSuccess = 0, kOutOfMemory = 2, kNoDevice = 100, kInvalidPTX = 218,
                    kNotFound = 500, kLaunchFailed = 719, kUnknown = 999;
 
-struct Module {
-  std::string ptx;
-};
 struct Function {
   std::string name;
+};
+struct Module {
+  std::string ptx;
+  std::map<std::string, Function> functions; // handles live as long as the module
 };
 
 void trace(const char *format, ...) {
@@ -115,7 +116,7 @@ CUresult cuGetErrorString(CUresult error, const char **text) {
 
 CUresult cuModuleLoadData(Module **module, const void *image) {
   FAKE_FAIL("cuModuleLoadData");
-  *module = new Module{static_cast<const char *>(image)};
+  *module = new Module{static_cast<const char *>(image), {}};
   trace("cuModuleLoadData");
   return kSuccess;
 }
@@ -131,7 +132,7 @@ CUresult cuModuleLoadDataEx(Module **module, const void *image, unsigned count, 
         std::snprintf(static_cast<char *>(values[i]), 64, "ptxas fatal: (fake) not PTX");
     return kInvalidPTX;
   }
-  *module = new Module{ptx};
+  *module = new Module{ptx, {}};
   return kSuccess;
 }
 CUresult cuModuleUnload(Module *module) {
@@ -142,7 +143,7 @@ CUresult cuModuleUnload(Module *module) {
 CUresult cuModuleGetFunction(Function **function, Module *module, const char *name) {
   if (module->ptx.find(std::string(".entry ") + name + "(") == std::string::npos)
     return kNotFound;
-  *function = new Function{name}; // leaked, like the driver's handles
+  *function = &module->functions.try_emplace(name, Function{name}).first->second;
   return kSuccess;
 }
 CUresult cuFuncSetAttribute(Function *, int, int) { return kSuccess; }
