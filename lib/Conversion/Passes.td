@@ -52,14 +52,17 @@ def ConvertAttentionToFlashLoops
     : Pass<"convert-attention-to-flash-loops", "::mlir::func::FuncOp"> {
   let summary = "Lower softmax attention to tiled online-softmax loops for CPUs";
   let description = [{
-    Rewrites each `attn.attention softmax` on f32 tensors (static head
-    counts and value feature size) into a parallel loop over
+    Rewrites each `attn.attention softmax` on f32, f16 or bf16 tensors
+    (static head counts and value feature size; arithmetic in f32 for all
+    three, rounded once when the output is stored) into a parallel loop over
     (batch, head, query tile) tasks that never materializes the
     [queries, keys] scores:
 
-    * keys are packed once per call, transposed to [batch, key heads, dim,
-      keys] and padded to whole key tiles; values are padded to whole
-      vectors;
+    * keys and values are packed once per call in panels as wide as a GEMM
+      register tile: keys transposed to [batch, key heads, key tile, panel,
+      dim, key in panel] and padded to whole key tiles, values to [batch,
+      key heads, panel, key, feature in panel] and padded to whole vectors,
+      so each step of a GEMM reads one contiguous run of lines;
     * a task walks the key tiles. For each it computes the tile's scores
       with a register-tiled GEMM (`register-rows` x `register-vectors`
       vector accumulators that stay in registers over the head dimension),
@@ -79,7 +82,7 @@ def ConvertAttentionToFlashLoops
 
     The tasks are an `scf.parallel`, which `convert-parallel-to-rasprt`
     turns into calls to the runtime's thread pool. Other attention
-    (mean, sigmoid and linear normalizers, other element types) is left to
+    (mean, sigmoid and linear normalizers, mixed element types) is left to
     `convert-attn-to-linalg`.
 
     ```mlir

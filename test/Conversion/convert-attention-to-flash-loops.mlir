@@ -115,3 +115,20 @@ func.func @others(%q: tensor<1x1x?x4xf32>, %h: tensor<1x1x?x4xf16>,
   return %m, %s : tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>
 }
 
+
+// -----
+
+// bf16 tensors take the same loops in f32: widened where keys and values
+// are packed and queries copied, rounded once where the output is stored.
+// CHECK-LABEL: func.func @bf16
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: scf.parallel
+// CHECK: vector.fma
+// CHECK: %[[R:.*]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store %[[R]], %{{.*}} : memref<1x1x?x4xbf16>
+func.func @bf16(%q: tensor<1x1x?x4xbf16>, %init: tensor<1x1x?x4xbf16>) -> tensor<1x1x?x4xbf16> {
+  %o = attn.attention softmax
+         ins(%q, %q, %q : tensor<1x1x?x4xbf16>, tensor<1x1x?x4xbf16>, tensor<1x1x?x4xbf16>)
+         outs(%init : tensor<1x1x?x4xbf16>) -> tensor<1x1x?x4xbf16>
+  return %o : tensor<1x1x?x4xbf16>
+}

@@ -19,3 +19,16 @@ func.func @width(%k: tensor<?xi64>) -> tensor<?xi64> {
   %w = attn.selector_width %s : tensor<?xi64>
   return %w : tensor<?xi64>
 }
+
+// bf16 conversions become integer arithmetic (no fptrunc/fpext to bf16,
+// which LLVM turns into calls to compiler-rt's __truncsfbf2).
+// LLVM-LABEL: llvm.func @round_to_bf16(
+// LLVM-NOT: llvm.fptrunc
+// LLVM-NOT: llvm.fpext
+// LLVM: llvm.lshr
+// LLVM: llvm.return
+func.func @round_to_bf16(%x: f32) -> f32 {
+  %h = arith.truncf %x : f32 to bf16
+  %y = arith.extf %h : bf16 to f32
+  return %y : f32
+}

@@ -81,9 +81,14 @@ bool isVectorizable(Region &region) {
 LogicalResult checkSupported(AttentionOp op) {
   if (op.getNormalizer() != Normalizer::softmax)
     return failure();
+  // f32, or f16 / bf16 tensors computed in f32 (as the score region is):
+  // converted when packed and copied, rounded once when stored.
   Type f32 = Float32Type::get(op.getContext());
-  for (Value v : {op.getQuery(), op.getKey(), op.getValue(), op.getInit()})
-    if (cast<RankedTensorType>(v.getType()).getElementType() != f32)
+  Type element = cast<RankedTensorType>(op.getQuery().getType()).getElementType();
+  if (!isa<Float32Type, Float16Type, BFloat16Type>(element))
+    return failure();
+  for (Value v : {op.getKey(), op.getValue(), op.getInit()})
+    if (cast<RankedTensorType>(v.getType()).getElementType() != element)
       return failure();
   if (!op.getScore().empty() && op.getScore().front().getArgument(0).getType() != f32)
     return failure();
@@ -126,6 +131,10 @@ private:
   Value minIndex(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
   Value ceilDiv(Value x, int64_t y) { return arith::CeilDivSIOp::create(b, x, idx(y)); }
   Value dimOf(Value tensor, int64_t i) { return tensor::DimOp::create(b, tensor, i); }
+  /// An element of the operands, widened to f32 for the arithmetic.
+  Value toF32(Value v) {
+    return v.getType().isF32() ? v : Value(arith::ExtFOp::create(b, f32, v));
+  }
   Value splat(Value scalar) {
     return vector::BroadcastOp::create(b, VectorType::get({s.width}, scalar.getType()), scalar);
   }
@@ -369,7 +378,7 @@ void FlashEmitter::emitPacking() {
           Value block = div(j, idx(s.keyTile)), inBlock = rem(j, idx(s.keyTile));
           Value panel = div(inBlock, idx(keyPanel)), inPanel = rem(inBlock, idx(keyPanel));
           forLoop(idx(0), headDim, idx(1), [&](Value d) {
-            Value v = memref::LoadOp::create(b, keyIn, ValueRange{bi, hi, from, d});
+            Value v = toF32(memref::LoadOp::create(b, keyIn, ValueRange{bi, hi, from, d}));
             memref::StoreOp::create(b, arith::SelectOp::create(b, inRange, v, zero), keyT,
                                     ValueRange{bi, hi, block, panel, d, inPanel});
           });
@@ -377,7 +386,7 @@ void FlashEmitter::emitPacking() {
         forLoop(idx(0), keys, idx(1), [&](Value j) {
           for (int64_t e = 0; e < paddedValueDim; ++e) {
             Value v = e < valueDim
-                          ? Value(memref::LoadOp::create(b, valueIn, ValueRange{bi, hi, j, idx(e)}))
+                          ? toF32(memref::LoadOp::create(b, valueIn, ValueRange{bi, hi, j, idx(e)}))
                           : zero;
             memref::StoreOp::create(
                 b, v, valuePacked,
@@ -477,7 +486,7 @@ void FlashEmitter::emitTask(Value task) {
         memref::AllocaOp::create(b, MemRefType::get({s.queryTile, staticHeadDim}, f32), align);
     forLoop(idx(0), rows, idx(1), [&](Value r) {
       forLoop(idx(0), headDim, idx(1), [&](Value d) {
-        Value v = memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, add(q0, r), d});
+        Value v = toF32(memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, add(q0, r), d}));
         memref::StoreOp::create(b, v, queryTileBuf, ValueRange{r, d});
       });
     });
@@ -516,8 +525,8 @@ void FlashEmitter::emitTask(Value task) {
       Gemm qk{
           [&](Value r, Value d) {
             if (queryTileBuf)
-              return memref::LoadOp::create(b, queryTileBuf, ValueRange{r, d});
-            return memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, add(q0, r), d});
+              return Value(memref::LoadOp::create(b, queryTileBuf, ValueRange{r, d}));
+            return toF32(memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, add(q0, r), d}));
           },
           [&](Value d, Value col) {
             return vector::LoadOp::create(
@@ -568,7 +577,11 @@ void FlashEmitter::emitTask(Value task) {
                                           fconst(0.0));
     for (int64_t e = 0; e < valueDim; ++e) {
       Value a = memref::LoadOp::create(b, acc, ValueRange{r, idx(e)});
-      memref::StoreOp::create(b, arith::MulFOp::create(b, a, scale), out,
+      Value o = arith::MulFOp::create(b, a, scale);
+      Type element = cast<MemRefType>(out.getType()).getElementType();
+      if (element != f32)
+        o = arith::TruncFOp::create(b, element, o);
+      memref::StoreOp::create(b, o, out,
                               ValueRange{bIdx, hIdx, add(q0, r), idx(e)});
     }
   });
@@ -597,7 +610,7 @@ Value FlashEmitter::emit() {
   for (int64_t d = 0; d < resultType.getRank(); ++d)
     if (resultType.isDynamicDim(d))
       outSizes.push_back(d == 2 ? queries : dimOf(op.getQuery(), d));
-  out = memref::AllocOp::create(b, MemRefType::get(resultType.getShape(), f32), outSizes,
+  out = memref::AllocOp::create(b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes,
                                 b.getI64IntegerAttr(64));
   Value tasks = mul(mul(batch, heads), ceilDiv(queries, s.queryTile));
   auto parallel = scf::ParallelOp::create(

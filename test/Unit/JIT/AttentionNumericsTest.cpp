@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -207,6 +209,80 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(std::get<0>(info.param).name) + "_L" +
              std::to_string(std::get<1>(info.param));
     });
+
+/// bf16 <-> float: the upper half of the float's bits, rounded to nearest
+/// even (no NaNs here).
+uint16_t toBF16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  bits += 0x7fff + ((bits >> 16) & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+float fromBF16(uint16_t h) {
+  uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+// bf16 tensors in, bf16 out, f32 inside (the fast path widens when it packs
+// and rounds once when it stores): within bf16's rounding of the exact
+// result of the bf16 inputs.
+class HalfPrecisionTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(HalfPrecisionTest, CausalBF16MatchesReference) {
+  const int length = GetParam(), heads = 4, dim = 8, width = heads * dim;
+  std::string src = "model layer(xq: bf16[T, 32], xk: bf16[T, 32], xv: bf16[T, 32]) "
+                    "-> bf16[T, 32] {\n"
+                    "  let q = heads(xq, 4);\n  let k = heads(xk, 4);\n  let v = heads(xv, 4);\n"
+                    "  let s = select(k, q, <=) scored dot(q, k) / sqrt(8);\n"
+                    "  return merge_heads(aggregate(s, v, softmax));\n}\n";
+  std::string errors;
+  auto program = raspc::JitProgram::compile(src, "bf16.rasp", {}, &errors);
+  ASSERT_TRUE(program) << errors;
+
+  std::mt19937 rng(length);
+  std::vector<std::vector<uint16_t>> data(3);
+  std::vector<rasprt_tensor> tensors(3);
+  int64_t shape[2] = {length, width};
+  for (int t = 0; t < 3; ++t) {
+    for (float x : randomVector(length * width, 2.0f, rng))
+      data[t].push_back(toBF16(x));
+    ASSERT_EQ(rasprt_tensor_view(&tensors[t], data[t].data(), RASPRT_BF16, 2, shape), RASPRT_OK);
+  }
+  rasprt_tensor out;
+  std::string error;
+  ASSERT_TRUE(program->run({&tensors[0], &tensors[1], &tensors[2]}, &out, &error)) << error;
+  ASSERT_EQ(out.dtype, RASPRT_BF16);
+  const uint16_t *got = static_cast<const uint16_t *>(out.data);
+  auto at = [&](int t, int i, int h, int d) { return fromBF16(data[t][i * width + h * dim + d]); };
+  for (int h = 0; h < heads; ++h)
+    for (int i = 0; i < length; ++i) {
+      std::vector<double> w(i + 1);
+      double max = -INFINITY, total = 0;
+      for (int j = 0; j <= i; ++j) {
+        double dot = 0;
+        for (int d = 0; d < dim; ++d)
+          dot += static_cast<double>(at(0, i, h, d)) * at(1, j, h, d);
+        w[j] = dot / std::sqrt(8.0);
+        max = std::max(max, w[j]);
+      }
+      for (double &x : w)
+        total += x = std::exp(x - max);
+      for (int e = 0; e < dim; ++e) {
+        double expected = 0;
+        for (int j = 0; j <= i; ++j)
+          expected += w[j] * at(2, j, h, e);
+        expected /= total;
+        float value = fromBF16(got[i * width + h * dim + e]);
+        ASSERT_NEAR(value, expected, 1e-3 + std::abs(expected) / 128)
+            << "position " << i << ", head " << h << ", feature " << e;
+      }
+    }
+  rasprt_tensor_free(&out);
+}
+
+INSTANTIATE_TEST_SUITE_P(Lengths, HalfPrecisionTest, ::testing::Values(1, 7, 64, 300));
 
 TEST(AttentionSemantics, FullyMaskedRowsAreZeroAndHugeScoresStayFinite) {
   // Row 0 sees no key (key_pos < query_pos); scores are scaled to +-1e4.
