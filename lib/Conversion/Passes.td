@@ -124,6 +124,38 @@ def ConvertAttentionToFlashLoops
     "::mlir::vector::VectorDialect"];
 }
 
+def SelectAttentionStrategy : Pass<"select-attention-strategy", "::mlir::func::FuncOp"> {
+  let summary = "Choose the fast CPU path's tile sizes per target and shape";
+  let description = [{
+    Annotates each `attn.attention` that `convert-attention-to-flash-loops`
+    will take with `raspc.flash_tiles`, the tile sizes that pass then uses
+    (its own options, where set, still win):
+
+    - `vector_width`: f32 lanes, from the target: 16 with AVX-512, else 8
+      (option `vector-width`; 0: this machine's; raspc derives it from
+      `--mcpu`);
+    - `register_rows` x `register_vectors`: the GEMM register tile, 6 x 4
+      vectors at 16 lanes (24 of 32 zmm), 6 x 2 at 8 (12 of 16 ymm);
+    - `key_tile`: 64 keys (a block's K^T panel and P rows stay in L1 for head
+      sizes up to 128), fewer when the sequence is statically shorter;
+    - `query_tile`: 16 register tiles of rows, fewer when the queries are
+      statically fewer (no work on padding rows).
+
+    ```mlir
+    // Before
+    %o = attn.attention softmax ins(%q, %k, %v : tensor<1x8x?x64xf32>, ...) ...
+    // After
+    %o = attn.attention softmax ins(...) ... {raspc.flash_tiles = {key_tile = 64 : i64,
+        query_tile = 96 : i64, register_rows = 6 : i64, register_vectors = 2 : i64,
+        vector_width = 8 : i64}}
+    ```
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes per vector (0: this machine's, 16 with AVX-512, else 8)">,
+  ];
+}
+
 def ConvertLinearAttentionToLoops
     : Pass<"convert-linear-attention-to-loops", "::mlir::func::FuncOp"> {
   let summary = "Linear attention in linear time, without the [queries, keys] matrix";

@@ -57,6 +57,9 @@ void raspc::buildCPULoopsPipeline(OpPassManager &pm, const CPUPipelineOptions &o
   if (options.beforeTiling)
     options.beforeTiling(pm);
   if (options.fastAttention) {
+    raspc::SelectAttentionStrategyOptions strategy;
+    strategy.vectorWidth = options.vectorWidth;
+    pm.addNestedPass<func::FuncOp>(raspc::createSelectAttentionStrategy(strategy));
     pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToFlashLoops());
     pm.addNestedPass<func::FuncOp>(raspc::createConvertLinearAttentionToLoops());
   }

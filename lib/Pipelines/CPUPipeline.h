@@ -28,6 +28,10 @@ struct CPUPipelineOptions {
   /// lowering, convert-attn-to-linalg.
   bool fastAttention = true;
 
+  /// f32 lanes of the target's vectors for the fast attention path
+  /// (select-attention-strategy); 0: this machine's.
+  int64_t vectorWidth = 0;
+
   /// Insertion points for passes from outside (plugins, `raspc
   /// --insert-*`), each a callback that adds passes to the module pass
   /// manager at that point:

@@ -523,6 +523,11 @@ int main(int argc, char **argv) {
       pipelineOptions.beforeTiling = insert(insertBeforeTiling, "insert-before-tiling");
       pipelineOptions.afterTiling = insert(insertAfterTiling, "insert-after-tiling");
       pipelineOptions.beforeLLVM = insert(insertBeforeLLVM, "insert-before-llvm");
+      if (!mcpu.empty()) {
+        raspc::CPUTargetOptions cpu;
+        cpu.cpu = mcpu;
+        pipelineOptions.vectorWidth = raspc::vectorWidthFor(cpu);
+      }
       if (cuda)
         raspc::buildCUDAPipeline(pm, cudaOptions);
       else if (emit == Stage::Loops)

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/AttentionToFlashLoops/AttentionToFlashLoops.h"
+#include "Conversion/AttentionToFlashLoops/FlashStrategy.h"
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 #include "Conversion/Utils/LoopEmission.h"
 
@@ -30,7 +31,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
-#include "llvm/TargetParser/Host.h"
 
 #include <cmath>
 #include <functional>
@@ -46,9 +46,7 @@ using namespace mlir::attn;
 namespace {
 
 /// Tile sizes; see the pass options for what each means.
-struct Strategy {
-  int64_t queryTile, keyTile, width, registerRows, registerVectors;
-};
+using Strategy = raspc::FlashTiles;
 
 /// Biggest (padded) value feature size whose accumulator tile, and head size
 /// whose query tile, still fit a task's stack frame comfortably.
@@ -78,30 +76,34 @@ bool isVectorizable(Region &region) {
               .wasInterrupted();
 }
 
-LogicalResult checkSupported(AttentionOp op) {
+} // namespace
+
+bool raspc::isFlashCandidate(AttentionOp op) {
   if (op.getNormalizer() != Normalizer::softmax)
-    return failure();
+    return false;
   // f32, or f16 / bf16 tensors computed in f32 (as the score region is):
   // converted when packed and copied, rounded once when stored.
   Type f32 = Float32Type::get(op.getContext());
   Type element = cast<RankedTensorType>(op.getQuery().getType()).getElementType();
   if (!isa<Float32Type, Float16Type, BFloat16Type>(element))
-    return failure();
+    return false;
   for (Value v : {op.getKey(), op.getValue(), op.getInit()})
     if (cast<RankedTensorType>(v.getType()).getElementType() != element)
-      return failure();
+      return false;
   if (!op.getScore().empty() && op.getScore().front().getArgument(0).getType() != f32)
-    return failure();
+    return false;
   auto valueType = cast<RankedTensorType>(op.getValue().getType());
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
   int64_t valueDim = valueType.getDimSize(3);
   if (ShapedType::isDynamic(valueDim) || valueDim > kMaxValueDim ||
       queryType.isDynamicDim(1) || valueType.isDynamicDim(1))
-    return failure();
+    return false;
   if (!isVectorizable(op.getMask()) || !isVectorizable(op.getScore()))
-    return failure();
-  return success();
+    return false;
+  return true;
 }
+
+namespace {
 
 //===----------------------------------------------------------------------===//
 // The emitter
@@ -636,31 +638,40 @@ struct ConvertAttentionToFlashLoops
     : raspc::impl::ConvertAttentionToFlashLoopsBase<ConvertAttentionToFlashLoops> {
   using ConvertAttentionToFlashLoopsBase::ConvertAttentionToFlashLoopsBase;
 
-  /// The options, with zeros replaced by what suits the host.
-  Strategy resolveStrategy() {
-    Strategy st;
-    st.width = vectorWidth ? vectorWidth : (llvm::sys::getHostCPUFeatures().lookup("avx512f") ? 16 : 8);
-    st.registerRows = registerRows ? registerRows : 6;
-    st.registerVectors = registerVectors ? registerVectors : (st.width >= 16 ? 4 : 2);
-    st.keyTile = keyTile ? keyTile : 64;
-    st.queryTile = queryTile ? queryTile : 16 * st.registerRows;
+  /// The tiles for `op`: select-attention-strategy's (or, without it, the
+  /// same choice for this machine), then this pass's options where set.
+  Strategy resolveStrategy(AttentionOp op) {
+    Strategy st = raspc::getFlashTiles(op).value_or(raspc::chooseFlashTiles(
+        op, vectorWidth ? static_cast<int64_t>(vectorWidth) : raspc::hostVectorWidth()));
+    if (vectorWidth) {
+      st.width = vectorWidth;
+      st.registerVectors = st.width >= 16 ? 4 : 2;
+    }
+    if (registerRows)
+      st.registerRows = registerRows;
+    if (registerVectors)
+      st.registerVectors = registerVectors;
+    if (keyTile)
+      st.keyTile = keyTile;
+    if (queryTile)
+      st.queryTile = queryTile;
     return st;
   }
 
   void runOnOperation() override {
-    Strategy strategy = resolveStrategy();
-    if (strategy.queryTile < 1 || strategy.width < 1 || strategy.registerRows < 1 ||
-        strategy.registerVectors < 1 || strategy.keyTile % strategy.width != 0) {
-      getOperation().emitError("convert-attention-to-flash-loops: tile sizes must be "
-                               "positive and key-tile a multiple of vector-width");
-      return signalPassFailure();
-    }
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
-      if (succeeded(checkSupported(op)))
+      if (raspc::isFlashCandidate(op))
         ops.push_back(op);
     });
     for (AttentionOp op : ops) {
+      Strategy strategy = resolveStrategy(op);
+      if (strategy.queryTile < 1 || strategy.width < 1 || strategy.registerRows < 1 ||
+          strategy.registerVectors < 1 || strategy.keyTile % strategy.width != 0) {
+        op.emitError("convert-attention-to-flash-loops: tile sizes must be positive and "
+                     "key-tile a multiple of vector-width");
+        return signalPassFailure();
+      }
       ImplicitLocOpBuilder b(op.getLoc(), op);
       FlashEmitter emitter(b, op, strategy);
       Value result = emitter.emit();

@@ -12,6 +12,7 @@ class FuncOp;
 namespace raspc {
 
 #define GEN_PASS_DECL_CONVERTATTENTIONTOFLASHLOOPS
+#define GEN_PASS_DECL_SELECTATTENTIONSTRATEGY
 #include "Conversion/Passes.h.inc"
 
 } // namespace raspc

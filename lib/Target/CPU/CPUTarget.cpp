@@ -10,6 +10,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
@@ -52,6 +53,14 @@ std::unique_ptr<llvm::TargetMachine> createTargetMachine(const CPUTargetOptions 
 }
 
 } // namespace
+
+int64_t raspc::vectorWidthFor(const CPUTargetOptions &options) {
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> machine = createTargetMachine(options, &error);
+  if (!machine)
+    return 0;
+  return machine->getMCSubtargetInfo()->checkFeatures("+avx512f") ? 16 : 8;
+}
 
 std::unique_ptr<llvm::Module> raspc::translateToLLVMIR(mlir::ModuleOp module,
                                                        llvm::LLVMContext &context,

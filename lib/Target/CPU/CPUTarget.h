@@ -28,6 +28,10 @@ enum class MachineCodeKind { Assembly, Object };
 
 /// Translates a module in the LLVM dialect to LLVM IR for the target CPU and
 /// optimizes it. Returns null with a message in `*error` on failure.
+/// f32 lanes of the widest vectors of the CPU `options` name (16 with
+/// AVX-512, else 8), for the pipeline's vectorWidth; 0 if the CPU is unknown.
+int64_t vectorWidthFor(const CPUTargetOptions &options);
+
 std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp module,
                                                 llvm::LLVMContext &context,
                                                 const CPUTargetOptions &options,
