@@ -34,7 +34,8 @@ std::vector<std::string> split(const std::string &s) {
 }
 
 /// The language text of the layer, or "" for an unknown variant.
-std::string layer(const std::string &variant, int heads, int dim, int window) {
+std::string layer(const std::string &variant, int heads, int dim, int window,
+                  const std::string &dtype) {
   std::string width = std::to_string(heads * dim);
   std::string mask, score = "dot(q, k) / sqrt(" + std::to_string(dim) + ")",
                     normalizer = "softmax";
@@ -53,8 +54,9 @@ std::string layer(const std::string &variant, int heads, int dim, int window) {
   } else
     return "";
   std::string scored = normalizer == "softmax" ? " scored " + score : "";
-  return "model layer(xq: f32[T, " + width + "], xk: f32[T, " + width + "], xv: f32[T, " +
-         width + "]) -> f32[T, " + width + "] {\n  let q = heads(xq, " + std::to_string(heads) +
+  std::string t = dtype + "[T, " + width + "]";
+  return "model layer(xq: " + t + ", xk: " + t + ", xv: " + t + ") -> " + t +
+         " {\n  let q = heads(xq, " + std::to_string(heads) +
          ");\n  let k = heads(xk, " + std::to_string(heads) + ");\n  let v = heads(xv, " +
          std::to_string(heads) + ");\n  let s = select(k, q, " + mask + ")" + scored +
          ";\n  return merge_heads(aggregate(s, v, " + normalizer + "));\n}\n";
@@ -78,6 +80,7 @@ int main(int argc, char **argv) {
   std::string variants = "full,causal,window,alibi", lengths = "512,1024,2048,4096",
               dims = "64,128";
   int heads = 8, window = 256, repeat = 5;
+  std::string dtype = "f32";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char *flag) -> const char * {
@@ -96,14 +99,21 @@ int main(int argc, char **argv) {
       window = std::atoi(v);
     else if (const char *v = value("--repeat="))
       repeat = std::atoi(v);
+    else if (const char *v = value("--dtype="))
+      dtype = v;
     else {
       std::fprintf(stderr,
                    "usage: %s [--variants=full,causal,window,alibi,linear,causal_linear] "
                    "[--lengths=512,...] "
-                   "[--dims=64,128] [--heads=8] [--window=256] [--repeat=5]\n",
+                   "[--dims=64,128] [--heads=8] [--window=256] [--repeat=5] "
+                   "[--dtype=f32|bf16]\n",
                    argv[0]);
       return a == "--help" ? 0 : 2;
     }
+  }
+  if (dtype != "f32" && dtype != "bf16") {
+    std::fprintf(stderr, "--dtype is f32 or bf16, not '%s'\n", dtype.c_str());
+    return 2;
   }
   std::printf("impl,variant,L,D,ms,gflops,compile_s\n");
   std::mt19937 rng(42);
@@ -111,7 +121,7 @@ int main(int argc, char **argv) {
   for (const std::string &variant : split(variants))
     for (const std::string &dimText : split(dims)) {
       int dim = std::stoi(dimText);
-      std::string source = layer(variant, heads, dim, window);
+      std::string source = layer(variant, heads, dim, window, dtype);
       if (source.empty()) {
         std::fprintf(stderr, "unknown variant '%s'\n", variant.c_str());
         return 2;
@@ -129,14 +139,21 @@ int main(int argc, char **argv) {
       for (const std::string &lengthText : split(lengths)) {
         int64_t L = std::stoll(lengthText);
         int64_t shape[2] = {L, static_cast<int64_t>(heads) * dim};
-        std::vector<float> q(L * heads * dim), k(q.size()), v(q.size());
+        // f32 values, or their upper halves for bf16 (truncation is fine
+        // for random inputs).
+        size_t elementSize = dtype == "bf16" ? 2 : 4;
+        std::vector<char> q(L * heads * dim * elementSize), k(q.size()), v(q.size());
         for (auto *x : {&q, &k, &v})
-          for (float &f : *x)
-            f = dist(rng);
+          for (size_t i = 0; i < x->size(); i += elementSize) {
+            float f = dist(rng);
+            std::memcpy(x->data() + i, reinterpret_cast<char *>(&f) + 4 - elementSize,
+                        elementSize);
+          }
+        rasprt_dtype type = dtype == "bf16" ? RASPRT_BF16 : RASPRT_F32;
         rasprt_tensor tq, tk, tv;
-        rasprt_tensor_view(&tq, q.data(), RASPRT_F32, 2, shape);
-        rasprt_tensor_view(&tk, k.data(), RASPRT_F32, 2, shape);
-        rasprt_tensor_view(&tv, v.data(), RASPRT_F32, 2, shape);
+        rasprt_tensor_view(&tq, q.data(), type, 2, shape);
+        rasprt_tensor_view(&tk, k.data(), type, 2, shape);
+        rasprt_tensor_view(&tv, v.data(), type, 2, shape);
         double best = 1e30;
         for (int r = 0; r < repeat + 1; ++r) { // the first run warms up
           rasprt_tensor out;
