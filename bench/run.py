@@ -30,7 +30,7 @@ def parse_args():
     p.add_argument("--dims", default="64,128")
     p.add_argument("--window", type=int, default=256)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--peers", default="sdpa,flex,jax,iree")
+    p.add_argument("--peers", default="sdpa,flex,jax,iree,ort")
     p.add_argument("--rss-length", type=int, default=65536,
                    help="length of the peak-memory run (sliding window); 0 skips it")
     p.add_argument("--linear-lengths", default="4096,16384,65536",
@@ -208,16 +208,61 @@ func.func @attn(%q: {T3}, %k: {T3}, %v: {T3}{bias_arg}) -> {T3} {{
         fn = ctx.modules.module["attn"]
         args = [(np.random.rand(H, L, D).astype(np.float32) * 2 - 1) for _ in range(3)]
         if with_bias:
-            i = np.arange(L)[:, None]
-            j = np.arange(L)[None, :]
-            if variant == "alibi":
-                slopes = np.array(alibi_slopes(H), dtype=np.float32)[:, None, None]
-                bias = -(slopes * (i - j)).astype(np.float32)
-            else:
-                keep = j <= i if variant == "causal" else (j <= i) & (i - j < window)
-                bias = np.broadcast_to(np.where(keep, 0.0, -np.inf).astype(np.float32), (H, L, L))
-            args.append(np.ascontiguousarray(bias))
+            args.append(dense_bias(variant, H, L, window))
         return best_time(lambda: fn(*args).to_host(), repeat)
+    return run
+
+
+def dense_bias(variant, H, L, window):
+    """The [H, L, L] additive bias of the dense graphs: the mask as -inf, or
+    ALiBi's distances."""
+    import numpy as np
+    i = np.arange(L)[:, None]
+    j = np.arange(L)[None, :]
+    if variant == "alibi":
+        slopes = np.array(alibi_slopes(H), dtype=np.float32)[:, None, None]
+        return np.ascontiguousarray(-(slopes * (i - j)).astype(np.float32))
+    keep = j <= i if variant == "causal" else (j <= i) & (i - j < window)
+    return np.ascontiguousarray(
+        np.broadcast_to(np.where(keep, 0.0, -np.inf).astype(np.float32), (H, L, L)))
+
+
+def ort_peer():
+    """onnxruntime (CPU execution provider, all cores) on the standard
+    attention graph in ONNX: MatMul(Q, K^T), scale, + bias, Softmax, MatMul."""
+    try:
+        import numpy as np
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+    except Exception as e:  # noqa: BLE001
+        print(f"onnxruntime unavailable: {e}", file=sys.stderr)
+        return None
+
+    def run(variant, L, D, repeat, window):
+        H = HEADS
+        with_bias = variant != "full"
+        t3 = lambda name, *shape: helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+        inputs = [t3("q", H, L, D), t3("k", H, L, D), t3("v", H, L, D)]
+        nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
+                 helper.make_node("MatMul", ["q", "kt"], ["s"]),
+                 helper.make_node("Mul", ["s", "scale"], ["ss"])]
+        scores = "ss"
+        if with_bias:
+            inputs.append(t3("bias", H, L, L))
+            nodes.append(helper.make_node("Add", ["ss", "bias"], ["sb"]))
+            scores = "sb"
+        nodes += [helper.make_node("Softmax", [scores], ["p"], axis=-1),
+                  helper.make_node("MatMul", ["p", "v"], ["o"])]
+        scale = helper.make_tensor("scale", TensorProto.FLOAT, [], [1.0 / math.sqrt(D)])
+        graph = helper.make_graph(nodes, "attn", inputs, [t3("o", H, L, D)], [scale])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        session = ort.InferenceSession(model.SerializeToString(),
+                                       providers=["CPUExecutionProvider"])
+        feed = {n: (np.random.rand(H, L, D).astype(np.float32) * 2 - 1) for n in "qkv"}
+        if with_bias:
+            feed["bias"] = dense_bias(variant, H, L, window)
+        return best_time(lambda: session.run(None, feed), repeat)
     return run
 
 
@@ -305,8 +350,10 @@ def main():
     peers = torch_peers(names, args.window)
     jax_run = jax_peer() if "jax" in names else None
     iree_run = iree_peer() if "iree" in names else None
+    ort_run = ort_peer() if "ort" in names else None
     order = [n for n in names
-             if n in peers or (n == "jax" and jax_run) or (n == "iree" and iree_run)]
+             if n in peers or (n == "jax" and jax_run) or (n == "iree" and iree_run)
+             or (n == "ort" and ort_run)]
     print(f"FP32 FMA peak ({isa}, {threads} threads): {peak:.0f} GFLOP/s\n")
     head = "| variant | L | D | raspc ms | GFLOP/s | % peak | compile s |"
     rule = "|---|---|---|---|---|---|---|"
@@ -328,6 +375,8 @@ def main():
                             t = jax_run(variant, L, D, args.repeat, args.window)
                         elif n == "iree":
                             t = iree_run(variant, L, D, args.repeat, args.window)
+                        elif n == "ort":
+                            t = ort_run(variant, L, D, args.repeat, args.window)
                         else:
                             t = peers[n](variant, L, D, args.repeat)
                         row += f" {t * 1e3:.1f} | {t / ours:.2f} |"
