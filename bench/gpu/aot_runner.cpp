@@ -150,7 +150,8 @@ rasprt_tensor run(const Program &program, const std::vector<rasprt_tensor> &inpu
     if (program.cuda) {
       size_t bytes = rasprt_tensor_numel(&t) * rasprt_dtype_size(t.dtype);
       void *device = rasprt_cuda_alloc(bytes);
-      rasprt_cuda_copy(device, t.data, bytes);
+      if (rasprt_cuda_copy(device, t.data, bytes) != RASPRT_OK)
+        die(rasprt_last_error());
       staged.push_back(device);
       rasprt_tensor_view(&view, device, t.dtype, t.rank, t.shape);
     }
@@ -163,6 +164,16 @@ rasprt_tensor run(const Program &program, const std::vector<rasprt_tensor> &inpu
     args.push_back(d.data());
   if (args.size() > kMaxParameters)
     die("too many arguments");
+  // A program may return one of its inputs: never free those.
+  auto aliasesInput = [&](void *p) {
+    for (void *s : staged)
+      if (s == p)
+        return true;
+    for (const rasprt_tensor &t : inputs)
+      if (t.data == p)
+        return true;
+    return false;
+  };
   double best = 1e300;
   for (int r = 0; r < repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
@@ -172,7 +183,7 @@ rasprt_tensor run(const Program &program, const std::vector<rasprt_tensor> &inpu
                               .count());
     if (program.cuda && rasprt_cuda_check() != RASPRT_OK)
       die(rasprt_last_error());
-    if (r + 1 < repeat)
+    if (r + 1 < repeat && !aliasesInput(reinterpret_cast<void *>(result[0])))
       rasprt_buffer_free(reinterpret_cast<void *>(result[0]));
   }
   if (milliseconds)
@@ -186,11 +197,13 @@ rasprt_tensor run(const Program &program, const std::vector<rasprt_tensor> &inpu
   size_t size = rasprt_dtype_size(resultType);
   int64_t span = 1;
   for (int32_t d = 0; d < resultRank; ++d)
-    span = shape[d] == 0 ? 0 : span + (shape[d] - 1) * result[3 + resultRank + d];
+    span += (shape[d] - 1) * result[3 + resultRank + d];
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end())
+    span = 0;
   std::vector<char> host(std::max<int64_t>(span, 1) * size);
   const char *source = reinterpret_cast<const char *>(result[1]) + result[2] * size;
-  if (program.cuda)
-    rasprt_cuda_copy(host.data(), source, span * size);
+  if (program.cuda && rasprt_cuda_copy(host.data(), source, span * size) != RASPRT_OK)
+    die(rasprt_last_error());
   else if (span > 0)
     std::memcpy(host.data(), source, span * size);
   std::vector<int64_t> index(resultRank, 0);
@@ -202,12 +215,7 @@ rasprt_tensor run(const Program &program, const std::vector<rasprt_tensor> &inpu
     for (int32_t d = resultRank - 1; d >= 0 && ++index[d] == shape[d]; --d)
       index[d] = 0;
   }
-  bool aliasesInput = false;
-  for (void *p : staged)
-    aliasesInput |= p == reinterpret_cast<void *>(result[0]);
-  for (const rasprt_tensor &t : inputs)
-    aliasesInput |= t.data == reinterpret_cast<void *>(result[0]);
-  if (!aliasesInput)
+  if (!aliasesInput(reinterpret_cast<void *>(result[0])))
     rasprt_buffer_free(reinterpret_cast<void *>(result[0]));
   for (void *p : staged)
     rasprt_buffer_free(p);

@@ -35,11 +35,13 @@ int main(int argc, char **argv) {
     values[i] = strtoll(argv[i + 1], &end, 10);
     if (*end) {
       fprintf(stderr, "aot-sort-cuda: '%s' is not an integer\n", argv[i + 1]);
+      free(values);
       return 1;
     }
   }
   if (rasprt_cuda_init() != RASPRT_OK) {
     fprintf(stderr, "aot-sort-cuda: %s\n", rasprt_last_error());
+    free(values);
     return 1;
   }
 
@@ -48,6 +50,8 @@ int main(int argc, char **argv) {
   if (rasprt_cuda_copy(device, values, bytes) != RASPRT_OK ||
       rasprt_tensor_view(&tokens, device, RASPRT_I64, 1, &n) != RASPRT_OK) {
     fprintf(stderr, "aot-sort-cuda: %s\n", rasprt_last_error());
+    rasprt_buffer_free(device);
+    free(values);
     return 1;
   }
   raspc_memref_1d input, result;

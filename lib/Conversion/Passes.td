@@ -320,4 +320,24 @@ def TileParallelLoopsForGPU : Pass<"tile-parallel-loops-for-gpu", "::mlir::func:
   let dependentDialects = ["::mlir::affine::AffineDialect", "::mlir::scf::SCFDialect"];
 }
 
+def ExpandBF16Conversions : Pass<"expand-bf16-conversions"> {
+  let summary = "Lower bf16 extf/truncf to integer arithmetic";
+  let description = [{
+    LLVM lowers `fpext`/`fptrunc` between f32 and bf16 to calls of
+    compiler-rt's `__extendbfsf2` / `__truncsfbf2` on x86 without AVX-512
+    BF16, which neither the JIT nor a plain link provides. This applies
+    upstream's bf16 expansion patterns (the part of `arith-expand` with
+    `include-bf16`) and nothing else: `arith-expand` would also turn every
+    `maxnumf` into compare-and-select, dropping its fast-math flags.
+
+    ```mlir
+    // Before
+    %h = arith.truncf %x : f32 to bf16
+    // After: bitcast to i32, round to nearest even, shift right by 16,
+    // truncate to i16, bitcast to bf16
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // RASPC_CONVERSION_PASSES_TD

@@ -159,6 +159,7 @@ struct JitProgram::Impl {
     if (err) {
       if (error)
         *error = llvm::toString(std::move(err));
+      finish({}, args);
       return false;
     }
     size_t offset = 0;
@@ -191,21 +192,29 @@ struct JitProgram::Impl {
   }
 
   /// A result the host can read: `d` itself on the CPU; for CUDA the
-  /// elements it spans copied into `storage`, described from there.
-  Descriptor readable(const Descriptor &d, size_t elementSize,
-                      std::vector<char> &storage) const {
+  /// elements it spans copied into `storage`, described from there. False
+  /// (with the message in `*error`) when the copy fails.
+  bool readable(const Descriptor &d, size_t elementSize, std::vector<char> &storage,
+                Descriptor &host, std::string *error) const {
+    host = d;
     if (!cuda)
-      return d;
+      return true;
     int64_t span = 1; // elements from the first to the last one addressed
     for (int64_t i = 0; i < d.rank(); ++i)
-      span = d.size(i) == 0 ? 0 : span + (d.size(i) - 1) * d.stride(i);
+      span += (d.size(i) - 1) * d.stride(i);
+    for (int64_t i = 0; i < d.rank(); ++i)
+      if (d.size(i) == 0)
+        span = 0;
     storage.assign(std::max<int64_t>(span, 1) * elementSize, 0);
-    rasprt_cuda_copy(storage.data(), d.aligned() + d.offset() * elementSize,
-                     span * elementSize);
-    Descriptor host = d;
+    if (rasprt_cuda_copy(storage.data(), d.aligned() + d.offset() * elementSize,
+                         span * elementSize) != RASPRT_OK) {
+      if (error)
+        *error = rasprt_last_error();
+      return false;
+    }
     host.words[1] = reinterpret_cast<int64_t>(storage.data());
     host.words[2] = 0;
-    return host;
+    return true;
   }
 
   /// Releases the results (each buffer once; a program may return an input
@@ -517,12 +526,20 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   if (!impl->invoke(args, outs, error))
     return false;
   std::vector<char> outStorage;
-  Descriptor out = impl->readable(outs[0], rasprt_dtype_size(impl->result.dtype), outStorage);
+  Descriptor out(1);
+  if (!impl->readable(outs[0], rasprt_dtype_size(impl->result.dtype), outStorage, out, error)) {
+    impl->finish(outs, args);
+    return false;
+  }
   if (selectors) {
     selectors->clear();
     for (size_t s = 0; s < impl->selectorNames.size(); ++s) {
       std::vector<char> storage;
-      Descriptor m = impl->readable(outs[1 + s], 1, storage);
+      Descriptor m(2);
+      if (!impl->readable(outs[1 + s], 1, storage, m, error)) {
+        impl->finish(outs, args);
+        return false;
+      }
       SelectorMatrix matrix;
       matrix.name = impl->selectorNames[s];
       matrix.queries = m.size(0);
@@ -622,7 +639,11 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
   if (!impl->invoke(args, outs, error))
     return false;
   std::vector<char> outStorage;
-  Descriptor out = impl->readable(outs[0], rasprt_dtype_size(impl->result.dtype), outStorage);
+  Descriptor out(0);
+  if (!impl->readable(outs[0], rasprt_dtype_size(impl->result.dtype), outStorage, out, error)) {
+    impl->finish(outs, args);
+    return false;
+  }
   std::vector<int64_t> shape;
   for (int64_t d = 0; d < out.rank(); ++d)
     shape.push_back(out.size(d));

@@ -13,7 +13,6 @@
 #include "Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
-#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -89,9 +88,7 @@ void raspc::buildCPULLVMPipeline(OpPassManager &pm, const CPUPipelineOptions &op
   pm.addPass(createSCFToControlFlowPass());
   // bf16 conversions as integer arithmetic: LLVM would call compiler-rt's
   // __truncsfbf2, which neither the JIT nor a plain link provides.
-  arith::ArithExpandOpsPassOptions expand;
-  expand.includeBf16 = true;
-  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(raspc::createExpandBF16Conversions());
   // What LLVM has intrinsics for first; the rest (tanh, erf) from libm.
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());

@@ -89,7 +89,7 @@ extern "C" void *rasprt_buffer_alloc(size_t alignment, size_t size) {
 }
 
 extern "C" void rasprt_buffer_free(void *buffer) {
-  // Results of CUDA programs are managed memory from the driver.
+  // Results of CUDA programs are device memory from the driver.
   if (!rasprt::cuda::releaseDeviceBuffer(buffer))
     BlockCache::get().release(buffer);
 }

@@ -93,13 +93,18 @@ RASPRT_API rasprt_status rasprt_cuda_copy(void *dst, const void *src, size_t siz
     return rasprt::succeed();
   if (!dst || !src)
     return rasprt::fail(RASPRT_ERROR_INVALID_ARGUMENT, "rasprt_cuda_copy: null pointer");
-  const Driver *d = ready();
+  // Also with an error pending: buffers from before it are device memory,
+  // and the driver tells host pointers (later fallbacks) from device ones.
+  const Driver *d = driver();
   if (!d) {
-    // Buffers are host memory then (see allocate).
+    // No driver at all: every buffer is host memory (see allocate).
     std::memcpy(dst, src, size);
     return rasprt_cuda_check();
   }
-  if (!check(d->cuMemcpy(devicePointer(dst), devicePointer(src), size), "cuMemcpy"))
+  // cuMemcpy from pageable memory may return before the data has arrived,
+  // and the programs' streams do not wait for the default stream.
+  if (!check(d->cuMemcpy(devicePointer(dst), devicePointer(src), size), "cuMemcpy") ||
+      !check(d->cuStreamSynchronize(nullptr), "cuStreamSynchronize (after cuMemcpy)"))
     return rasprt_cuda_check();
   return rasprt::succeed();
 }

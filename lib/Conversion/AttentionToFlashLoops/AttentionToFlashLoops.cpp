@@ -667,7 +667,8 @@ struct ConvertAttentionToFlashLoops
     for (AttentionOp op : ops) {
       Strategy strategy = resolveStrategy(op);
       if (strategy.queryTile < 1 || strategy.width < 1 || strategy.registerRows < 1 ||
-          strategy.registerVectors < 1 || strategy.keyTile % strategy.width != 0) {
+          strategy.registerVectors < 1 || strategy.keyTile < 1 ||
+          strategy.keyTile % strategy.width != 0) {
         op.emitError("convert-attention-to-flash-loops: tile sizes must be positive and "
                      "key-tile a multiple of vector-width");
         return signalPassFailure();
