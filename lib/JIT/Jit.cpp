@@ -177,18 +177,30 @@ struct JitProgram::Impl {
     return true;
   }
 
-  /// The descriptor of an argument: the tensor itself on the CPU; for CUDA a
-  /// copy in device memory (kernels cannot reach host buffers), released by
-  /// finish(). `tensor` must be contiguous.
-  Descriptor argument(const rasprt_tensor &tensor) const {
-    if (!cuda)
-      return Descriptor(tensor);
-    size_t bytes = rasprt_tensor_numel(&tensor) * rasprt_dtype_size(tensor.dtype);
-    void *copy = rasprt_cuda_alloc(bytes);
-    rasprt_cuda_copy(copy, tensor.data, bytes); // a failure is pending: invoke reports it
-    rasprt_tensor staged;
-    rasprt_tensor_view(&staged, copy, tensor.dtype, tensor.rank, tensor.shape);
-    return Descriptor(staged);
+  /// Appends the descriptor of each argument to `args`: the tensor itself on
+  /// the CPU; for CUDA a copy in device memory (kernels cannot reach host
+  /// buffers), released by finish(). Tensors must be contiguous. False, with
+  /// what was staged released, when a copy fails.
+  bool stage(const std::vector<const rasprt_tensor *> &tensors, std::vector<Descriptor> &args,
+             std::string *error) const {
+    for (const rasprt_tensor *tensor : tensors) {
+      if (!cuda) {
+        args.emplace_back(*tensor);
+        continue;
+      }
+      size_t bytes = rasprt_tensor_numel(tensor) * rasprt_dtype_size(tensor->dtype);
+      rasprt_tensor staged;
+      rasprt_tensor_view(&staged, rasprt_cuda_alloc(bytes), tensor->dtype, tensor->rank,
+                         tensor->shape);
+      args.emplace_back(staged);
+      if (rasprt_cuda_copy(staged.data, tensor->data, bytes) != RASPRT_OK) {
+        if (error)
+          *error = rasprt_last_error();
+        finish({}, args);
+        return false;
+      }
+    }
+    return true;
   }
 
   /// A result the host can read: `d` itself on the CPU; for CUDA the
@@ -520,7 +532,9 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   rasprt_tensor view;
   int64_t length = static_cast<int64_t>(n);
   rasprt_tensor_view(&view, data.data(), input.dtype, 1, &length);
-  std::vector<Descriptor> args = {impl->argument(view)};
+  std::vector<Descriptor> args;
+  if (!impl->stage({&view}, args, error))
+    return false;
   std::vector<Descriptor> outs(1, Descriptor(1));
   outs.resize(1 + impl->selectorNames.size(), Descriptor(2));
   if (!impl->invoke(args, outs, error))
@@ -633,8 +647,8 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
     }
   }
   // Staged only once all are checked: a CUDA copy would otherwise leak.
-  for (const rasprt_tensor *t : arguments)
-    args.push_back(impl->argument(*t));
+  if (!impl->stage(arguments, args, error))
+    return false;
   std::vector<Descriptor> outs(1, Descriptor(static_cast<int64_t>(impl->result.shape.size())));
   if (!impl->invoke(args, outs, error))
     return false;
