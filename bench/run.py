@@ -160,7 +160,6 @@ def iree_peer():
     linalg.softmax, batch matmul; llvm-cpu for the host CPU, local-task
     (multi-threaded) runtime."""
     try:
-        import numpy as np
         import iree.compiler as ireec
         import iree.runtime as ireert
     except Exception as e:  # noqa: BLE001
@@ -206,11 +205,17 @@ func.func @attn(%q: {T3}, %k: {T3}, %v: {T3}{bias_arg}) -> {T3} {{
         ctx = ireert.SystemContext(config=ireert.Config("local-task"))
         ctx.add_vm_module(ireert.VmModule.copy_buffer(ctx.instance, vmfb))
         fn = ctx.modules.module["attn"]
-        args = [(np.random.rand(H, L, D).astype(np.float32) * 2 - 1) for _ in range(3)]
+        args = dense_inputs(H, L, D)
         if with_bias:
             args.append(dense_bias(variant, H, L, window))
         return best_time(lambda: fn(*args).to_host(), repeat)
     return run
+
+
+def dense_inputs(H, L, D):
+    """Q, K and V of the dense graphs: [H, L, D], uniform in [-1, 1)."""
+    import numpy as np
+    return [(np.random.rand(H, L, D).astype(np.float32) * 2 - 1) for _ in range(3)]
 
 
 def dense_bias(variant, H, L, window):
@@ -231,8 +236,6 @@ def ort_peer():
     """onnxruntime (CPU execution provider, all cores) on the standard
     attention graph in ONNX: MatMul(Q, K^T), scale, + bias, Softmax, MatMul."""
     try:
-        import numpy as np
-        import onnx
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except Exception as e:  # noqa: BLE001
@@ -259,7 +262,7 @@ def ort_peer():
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         session = ort.InferenceSession(model.SerializeToString(),
                                        providers=["CPUExecutionProvider"])
-        feed = {n: (np.random.rand(H, L, D).astype(np.float32) * 2 - 1) for n in "qkv"}
+        feed = dict(zip("qkv", dense_inputs(H, L, D)))
         if with_bias:
             feed["bias"] = dense_bias(variant, H, L, window)
         return best_time(lambda: session.run(None, feed), repeat)

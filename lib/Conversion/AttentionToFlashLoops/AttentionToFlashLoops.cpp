@@ -645,7 +645,7 @@ struct ConvertAttentionToFlashLoops
         op, vectorWidth ? static_cast<int64_t>(vectorWidth) : raspc::hostVectorWidth()));
     if (vectorWidth) {
       st.width = vectorWidth;
-      st.registerVectors = st.width >= 16 ? 4 : 2;
+      st.registerVectors = raspc::registerVectorsFor(st.width);
     }
     if (registerRows)
       st.registerRows = registerRows;

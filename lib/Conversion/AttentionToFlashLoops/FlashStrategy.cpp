@@ -30,11 +30,13 @@ int64_t raspc::hostVectorWidth() {
   return width;
 }
 
+int64_t raspc::registerVectorsFor(int64_t width) { return width >= 16 ? 4 : 2; }
+
 raspc::FlashTiles raspc::chooseFlashTiles(attn::AttentionOp op, int64_t width) {
   FlashTiles t;
   t.width = width;
   t.registerRows = 6;
-  t.registerVectors = width >= 16 ? 4 : 2;
+  t.registerVectors = registerVectorsFor(width);
   t.keyTile = 64;
   t.queryTile = 16 * t.registerRows;
   // Statically short sequences: no tile bigger than the work.

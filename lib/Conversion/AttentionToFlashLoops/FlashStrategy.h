@@ -30,6 +30,10 @@ bool isFlashCandidate(mlir::attn::AttentionOp op);
 /// f32 lanes of this machine's widest vectors (16 with AVX-512, else 8).
 int64_t hostVectorWidth();
 
+/// Vectors per row of the GEMM register tile for `width` lanes: 6 x 4 zmm or
+/// 6 x 2 ymm accumulators, three quarters of the vector registers.
+int64_t registerVectorsFor(int64_t width);
+
 /// The tiles for `op` on a target with `width`-lane vectors.
 FlashTiles chooseFlashTiles(mlir::attn::AttentionOp op, int64_t width);
 
