@@ -255,6 +255,89 @@ def MergeGPUModules : Pass<"merge-gpu-modules", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def ConvertAttentionToGPUFlash
+    : Pass<"convert-attention-to-gpu-flash", "::mlir::func::FuncOp"> {
+  let summary = "Lower softmax attention to tensor-core flash kernels for NVIDIA GPUs";
+  let description = [{
+    Rewrites each `attn.attention softmax` on f16 or bf16 tensors (head size
+    a multiple of 16, value size a multiple of 8, both at most 256; static
+    head counts; mask and score regions of scalar `arith` / `math` ops) into
+    one `gpu.launch` in the FlashAttention-2 form, when `chip` has the
+    m16n8k16 `mma.sync` (sm_80 and later; otherwise the pass does nothing):
+
+    * a block of 128 threads (four warps) owns 64 query rows of one
+      (batch, head); grid = (query blocks, heads, batch). Each warp keeps its
+      16 rows of Q in registers as MMA A fragments;
+    * a warp walks the keys in blocks of 64: scores by `nvgpu.mma.sync`
+      (m16n8k16, f16/bf16 operands, f32 accumulators), then the score region
+      and the mask on each accumulator element, running row maxima and sums
+      (the four lanes of a row combine theirs with `gpu.shuffle xor`), and
+      P.V by a second set of MMAs whose A operand is the probabilities,
+      packed from the score accumulators in place;
+    * the mask is also evaluated over the whole (warp rows, key block) by
+      interval arithmetic (as in `convert-attention-to-flash-loops`): hidden
+      blocks are skipped, fully visible ones skip the per-key mask;
+    * rows that saw no visible key get zeros; the output may be f32, f16 or
+      bf16 (rounded once).
+
+    Operands are read from global memory directly (no shared-memory staging
+    yet). Other attention is left to `convert-attn-to-linalg`. Run before it,
+    on tensors; bufferization and `gpu-kernel-outlining` take it from there.
+
+    ```mlir
+    // After (abridged)
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %qblocks, %gy = %c8, %gz = %batch)
+               threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
+      %o:20 = scf.for %kb = %c0 to %kblocks step %c1 iter_args(...) {
+        %s = nvgpu.mma.sync (%a, %b, %c) {mmaShape = [16, 8, 16]} :
+            (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        ...
+        %m, %valid = gpu.shuffle xor %x, %c1_i32, %c32_i32 : f32
+      }
+      scf.if %in_range { memref.store ... }
+      gpu.terminator
+    }
+    ```
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "The GPU the kernels are for (sm_XX[a]); below sm_80 nothing is rewritten">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
+}
+
+def ConvertBF16MmaSyncToNVVM : Pass<"convert-bf16-mma-sync-to-nvvm"> {
+  let summary = "Lower bf16 nvgpu.mma.sync to nvvm.mma.sync";
+  let description = [{
+    Upstream's `convert-nvgpu-to-nvvm` lowers `nvgpu.mma.sync` on f16, tf32,
+    f64 and integer operands but rejects bf16, which `nvvm.mma.sync` and
+    sm_80+ tensor cores take. This pass lowers the bf16 x bf16 -> f32 forms
+    with the same register mapping (each row of two bf16 of an A or B
+    fragment is one 32-bit register, each accumulator one f32) and leaves
+    every other `nvgpu.mma.sync` to upstream. Run it before
+    `convert-nvgpu-to-nvvm`.
+
+    ```mlir
+    // Before
+    %d = nvgpu.mma.sync (%a, %b, %c) {mmaShape = [16, 8, 16]} :
+        (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
+    // After (abridged)
+    %a0 = vector.bitcast %a_row0 : vector<2xbf16> to vector<1xi32>
+    ...
+    %s = nvvm.mma.sync A[%a0, %a1, %a2, %a3] B[%b0, %b1] C[%c0, %c1, %c2, %c3]
+        {multiplicandAPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>, ...}
+        : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+    %d = vector.from_elements ... : vector<2x2xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def ConvertHostBuffersToGPU : Pass<"convert-host-buffers-to-gpu", "::mlir::func::FuncOp"> {
   let summary = "Put a host function's buffers in GPU memory";
   let description = [{

@@ -1,11 +1,10 @@
 //===- CUDAPipeline.cpp - attn to PTX kernels for NVIDIA GPUs ---*- C++ -*-===//
 //
-// The first GPU pipeline is correct before it is fast: attn ops take the
-// reference lowering, every linalg op becomes an scf.parallel nest that
-// upstream maps to blocks and threads, and upstream's NVVM pipeline outlines,
-// lowers and serializes the kernels. The tiled tensor-core kernels of
-// docs/design.md ("GPU") slot in before the reference lowering, as the flash
-// loops do on the CPU.
+// Softmax attention on f16/bf16 becomes tensor-core flash kernels
+// (convert-attention-to-gpu-flash), as the flash loops do on the CPU; other
+// attn ops take the reference lowering, every linalg op becomes an
+// scf.parallel nest that upstream maps to blocks and threads, and upstream's
+// NVVM pipeline outlines, lowers and serializes the kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -59,6 +58,11 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   if (!toolkit.empty())
     ::setenv("CUDA_ROOT", toolkit.c_str(), /*overwrite=*/0);
 
+  // Softmax attention the tensor cores can take becomes flash kernels; the
+  // rest takes the reference lowering.
+  raspc::ConvertAttentionToGPUFlashOptions flash;
+  flash.chip = options.chip;
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToGPUFlash(flash));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -86,6 +90,9 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   // The C interface of docs/abi.md, as on the CPU (the host functions only:
   // kernels are gpu.func).
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+
+  // Upstream's nvgpu lowering (inside the NVVM pipeline) has no bf16 MMA.
+  pm.addPass(raspc::createConvertBF16MmaSyncToNVVM());
 
   gpu::GPUToNVVMPipelineOptions nvvm;
   nvvm.cubinChip = options.chip;

@@ -1,0 +1,486 @@
+//===- AttentionToGPUFlash.cpp - tensor-core flash attention kernels -*- C++ -*-===//
+//
+// Softmax attention as one GPU kernel in the FlashAttention-2 form: a thread
+// block of four warps owns 64 query rows of one (batch, head), each warp 16
+// of them; a warp walks the keys in blocks of 64, computes the block's scores
+// with m16n8k16 tensor-core MMAs (f16/bf16 operands, f32 accumulators), folds
+// them into running row maxima and sums in registers and adds P.V with a
+// second set of MMAs whose A operand is the probabilities, still in the
+// registers the first MMA left them in. Nothing of size [queries, keys]
+// exists, in memory or registers.
+//
+// Operands are read straight from global memory (each fragment element pair
+// is contiguous for Q and K; V's are two loads); staging K and V tiles in
+// shared memory with ldmatrix and cp.async, and warpgroup MMA on sm_90a, are
+// the next steps (docs/design.md, "GPU").
+//
+// Fragment layouts are the PTX ISA's for mma.m16n8k16 (row.col), with
+// g = lane / 4 and t = lane % 4:
+//   A (16x16): registers {a0a1, a2a3, a4a5, a6a7} hold rows (g, g+8, g, g+8)
+//              and columns (2t, 2t, 2t+8, 2t+8) + {0, 1};
+//   B (16x8):  {b0b1, b2b3} hold rows (k) 2t + {0, 1} and 2t + 8 + {0, 1}
+//              of column (n) g;
+//   C (16x8):  c0, c1 at row g, columns 2t + {0, 1}; c2, c3 at row g + 8.
+// Two adjacent C tiles of scores are, element for element, the A fragment of
+// the P.V product over those 16 keys. The MMAs are nvgpu.mma.sync
+// (upstream lowers f16; bf16 goes through convert-bf16-mma-sync-to-nvvm).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversion/GPU/AttentionToGPUFlash.h"
+#include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
+#include "Conversion/Utils/LoopEmission.h"
+
+#include "Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+
+#include "llvm/Support/Regex.h"
+
+#include <cmath>
+
+namespace raspc {
+#define GEN_PASS_DEF_CONVERTATTENTIONTOGPUFLASH
+#include "Conversion/Passes.h.inc"
+} // namespace raspc
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr int64_t kWarpSize = 32;
+constexpr int64_t kWarps = 4;
+/// Rows of one MMA tile, and so of one warp.
+constexpr int64_t kWarpRows = 16;
+constexpr int64_t kBlockRows = kWarps * kWarpRows;
+/// Keys per step of a warp: eight n-tiles of scores, four k-steps of P.V.
+constexpr int64_t kKeyBlock = 64;
+constexpr int64_t kMmaN = 8, kMmaK = 16;
+/// Accumulators live in registers: beyond this the kernels would spill.
+constexpr int64_t kMaxDim = 256;
+
+/// Whether a mask or score region is scalar arithmetic that can be cloned
+/// into a kernel once per fragment element.
+bool isScalarRegion(Region &region) {
+  if (region.empty())
+    return true;
+  auto scalar = [](Type t) { return t.isIntOrIndexOrFloat(); };
+  return !region.front()
+              .walk([&](Operation *op) {
+                if (op->getNumRegions() != 0 ||
+                    !isa<arith::ArithDialect, math::MathDialect, AttnDialect>(op->getDialect()) ||
+                    !llvm::all_of(op->getOperandTypes(), scalar) ||
+                    !llvm::all_of(op->getResultTypes(), scalar))
+                  return WalkResult::interrupt();
+                return WalkResult::advance();
+              })
+              .wasInterrupted();
+}
+
+} // namespace
+
+bool raspc::hasMmaSyncM16N8K16(const std::string &chip) {
+  SmallVector<StringRef> groups;
+  if (!llvm::Regex("^sm_([0-9]+)a?$").match(chip, &groups))
+    return false;
+  unsigned version = 0;
+  return !groups[1].getAsInteger(10, version) && version >= 80;
+}
+
+bool raspc::isGPUFlashCandidate(AttentionOp op) {
+  if (op.getNormalizer() != Normalizer::softmax)
+    return false;
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  auto keyType = cast<RankedTensorType>(op.getKey().getType());
+  auto valueType = cast<RankedTensorType>(op.getValue().getType());
+  Type element = queryType.getElementType();
+  if (!isa<Float16Type, BFloat16Type>(element) || keyType.getElementType() != element ||
+      valueType.getElementType() != element)
+    return false;
+  if (!isa<Float32Type, Float16Type, BFloat16Type>(
+          cast<RankedTensorType>(op.getInit().getType()).getElementType()))
+    return false;
+  if (!op.getScore().empty() && !op.getScore().front().getArgument(0).getType().isF32())
+    return false;
+  int64_t headDim = queryType.getDimSize(3), valueDim = valueType.getDimSize(3);
+  if (ShapedType::isDynamic(headDim) || headDim % kMmaK != 0 || headDim > kMaxDim ||
+      ShapedType::isDynamic(valueDim) || valueDim % kMmaN != 0 || valueDim > kMaxDim)
+    return false;
+  if (queryType.isDynamicDim(1) || keyType.isDynamicDim(1))
+    return false;
+  return isScalarRegion(op.getMask()) && isScalarRegion(op.getScore());
+}
+
+namespace {
+
+/// The running softmax state of a warp's thread: the maxima and partial
+/// sums of its two rows (g and g + 8) and its share of the output tile,
+/// four f32 per n-tile of value features.
+struct RowState {
+  Value max[2], sum[2];
+  SmallVector<Value> acc;
+
+  SmallVector<Value> flatten() const {
+    SmallVector<Value> values{max[0], max[1], sum[0], sum[1]};
+    llvm::append_range(values, acc);
+    return values;
+  }
+  static RowState unflatten(ValueRange values) {
+    RowState state;
+    state.max[0] = values[0];
+    state.max[1] = values[1];
+    state.sum[0] = values[2];
+    state.sum[1] = values[3];
+    state.acc.assign(values.begin() + 4, values.end());
+    return state;
+  }
+};
+
+class GPUFlashEmitter {
+public:
+  GPUFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op)
+      : b(b), op(op), f32(b.getF32Type()), i32(b.getI32Type()),
+        element(cast<RankedTensorType>(op.getQuery().getType()).getElementType()) {}
+
+  Value emit();
+
+private:
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value fconst(double v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
+  Value negInf() { return fconst(-std::numeric_limits<double>::infinity()); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value add(Value x, int64_t y) { return y == 0 ? x : add(x, idx(y)); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value minIndex(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
+  Value fmax(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+  Value exp(Value x) {
+    // e^x = 2^(x log2 e): ex2 is the hardware's exponential.
+    return math::Exp2Op::create(b, fmul(x, fconst(M_LOG2E)));
+  }
+
+  /// An element of `buffer` at [batch, head, position, feature].
+  Value load(Value buffer, Value head, Value position, Value feature) {
+    return memref::LoadOp::create(b, buffer, ValueRange{bIdx, head, position, feature});
+  }
+  /// D = A.B + C for one m16n8k16 tile, fragments as the PTX ISA numbers
+  /// their elements (8 of A, 4 of B, 4 of C and D); A and B are rounded to
+  /// the operand type.
+  SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, ArrayRef<Value> c);
+  /// The sum or maximum over the four lanes that share a row (g).
+  Value quadReduce(Value v, bool isMax);
+  Value inlineRegion(Region &region, ArrayRef<Value> args);
+
+  void emitKernel(gpu::LaunchOp launch);
+  RowState emitKeyBlock(const RowState &state, Value k0, bool masked);
+
+  ImplicitLocOpBuilder &b;
+  AttentionOp op;
+  Type f32, i32, element;
+  int64_t headDim = 0, valueDim = 0;
+
+  // Whole-call values.
+  Value group, queries, keys, query, key, value, out;
+  // Per thread.
+  Value bIdx, hIdx, khIdx, lane, groupId, inGroup, row0;
+  Value rows[2];
+  SmallVector<SmallVector<Value, 8>> queryFrags;
+};
+
+SmallVector<Value, 4> GPUFlashEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                                           ArrayRef<Value> c) {
+  auto operand = [&](ArrayRef<Value> elements, int64_t rows, Type type) {
+    SmallVector<Value, 8> converted;
+    for (Value v : elements)
+      converted.push_back(v.getType() == type ? v : arith::TruncFOp::create(b, type, v));
+    return vector::FromElementsOp::create(b, VectorType::get({rows, 2}, type), converted);
+  };
+  Value d = nvgpu::MmaSyncOp::create(b, operand(a, 4, element), operand(bFrag, 2, element),
+                                     operand(c, 2, f32),
+                                     ArrayRef<int64_t>{kWarpRows, kMmaN, kMmaK});
+  SmallVector<Value, 4> result;
+  for (int64_t i = 0; i < 4; ++i)
+    result.push_back(vector::ExtractOp::create(b, d, ArrayRef<int64_t>{i / 2, i % 2}));
+  return result;
+}
+
+Value GPUFlashEmitter::quadReduce(Value v, bool isMax) {
+  for (int32_t offset : {1, 2}) {
+    Value other = gpu::ShuffleOp::create(b, v, offset, kWarpSize, gpu::ShuffleMode::XOR)
+                      .getShuffleResult();
+    v = isMax ? fmax(v, other) : fadd(v, other);
+  }
+  return v;
+}
+
+Value GPUFlashEmitter::inlineRegion(Region &region, ArrayRef<Value> args) {
+  Block &block = region.front();
+  IRMapping map;
+  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
+    map.map(arg, value);
+  for (Operation &inner : block.without_terminator())
+    b.clone(inner, map);
+  return map.lookupOrDefault(block.getTerminator()->getOperand(0));
+}
+
+/// One block of 64 keys from `k0` for the thread's two rows: scores by MMA,
+/// score region and mask (`masked`: the block may hide some keys), online
+/// softmax, then P.V into the accumulators.
+RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool masked) {
+  constexpr int64_t kScoreTiles = kKeyBlock / kMmaN;
+  Value lastKey = arith::SubIOp::create(b, keys, idx(1));
+  auto clampKey = [&](Value k) { return minIndex(k, lastKey); };
+
+  // S = Q.K^T: B[k][n] = K[k0 + 8 tile + n][k], so a register pair is two
+  // adjacent features of one key.
+  SmallVector<SmallVector<Value, 4>> scores;
+  for (int64_t tile = 0; tile < kScoreTiles; ++tile) {
+    Value fragKey = clampKey(add(add(k0, tile * kMmaN), groupId));
+    SmallVector<Value, 4> c(4, fconst(0.0));
+    for (int64_t step = 0; step < headDim / kMmaK; ++step) {
+      SmallVector<Value, 4> bFrag;
+      for (int64_t half = 0; half < 2; ++half) {
+        Value feature = add(mul(inGroup, idx(2)), step * kMmaK + half * 8);
+        bFrag.push_back(load(key, khIdx, fragKey, feature));
+        bFrag.push_back(load(key, khIdx, fragKey, add(feature, 1)));
+      }
+      c = mma(queryFrags[step], bFrag, c);
+    }
+    scores.push_back(c);
+  }
+
+  // Score region, then keys past the end and the mask to -inf.
+  Value twoT = mul(inGroup, idx(2));
+  Value maxima[2] = {state.max[0], state.max[1]};
+  for (int64_t tile = 0; tile < kScoreTiles; ++tile)
+    for (int64_t e = 0; e < 4; ++e) {
+      Value row = rows[e / 2];
+      Value k = add(add(k0, tile * kMmaN + e % 2), twoT);
+      Value s = scores[tile][e];
+      if (!op.getScore().empty())
+        s = inlineRegion(op.getScore(), {s, bIdx, hIdx, row, k});
+      Value visible = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, k, keys);
+      if (masked)
+        visible = arith::AndIOp::create(b, visible,
+                                        inlineRegion(op.getMask(), {bIdx, hIdx, row, k}));
+      s = arith::SelectOp::create(b, visible, s, negInf());
+      scores[tile][e] = s;
+      maxima[e / 2] = fmax(maxima[e / 2], s);
+    }
+
+  // Online softmax. Until a row has seen a visible key its maximum is -inf;
+  // exponentials are then taken against 0 so that -inf - -inf never happens
+  // (masked scores give exactly 0, the old state is all zeros anyway).
+  RowState next;
+  Value alpha[2], base[2];
+  for (int64_t r = 0; r < 2; ++r) {
+    next.max[r] = quadReduce(maxima[r], /*isMax=*/true);
+    Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, next.max[r], negInf());
+    base[r] = arith::SelectOp::create(b, none, fconst(0.0), next.max[r]);
+    alpha[r] = exp(fsub(state.max[r], base[r]));
+    next.sum[r] = fmul(state.sum[r], alpha[r]);
+  }
+  for (auto &tile : scores)
+    for (int64_t e = 0; e < 4; ++e) {
+      tile[e] = exp(fsub(tile[e], base[e / 2]));
+      next.sum[e / 2] = fadd(next.sum[e / 2], tile[e]);
+    }
+
+  // O = O * alpha + P.V. The A fragment for keys [16 s, 16 s + 16) is score
+  // tiles 2 s and 2 s + 1; B[k][n] = V[k0 + 16 s + k][8 tile + n].
+  SmallVector<SmallVector<Value, 8>> probs;
+  for (int64_t step = 0; step < kKeyBlock / kMmaK; ++step) {
+    auto &lo = scores[2 * step], &hi = scores[2 * step + 1];
+    probs.push_back({lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]});
+  }
+  for (int64_t tile = 0; tile < valueDim / kMmaN; ++tile) {
+    SmallVector<Value, 4> c;
+    for (int64_t e = 0; e < 4; ++e)
+      c.push_back(fmul(state.acc[4 * tile + e], alpha[e / 2]));
+    Value feature = add(groupId, tile * kMmaN);
+    for (int64_t step = 0; step < kKeyBlock / kMmaK; ++step) {
+      SmallVector<Value, 4> bFrag;
+      for (int64_t half = 0; half < 2; ++half) {
+        Value k = add(add(k0, step * kMmaK + half * 8), twoT);
+        bFrag.push_back(load(value, khIdx, clampKey(k), feature));
+        bFrag.push_back(load(value, khIdx, clampKey(add(k, 1)), feature));
+      }
+      c = mma(probs[step], bFrag, c);
+    }
+    llvm::append_range(next.acc, c);
+  }
+  return next;
+}
+
+void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
+  bIdx = launch.getBlockIds().z;
+  hIdx = launch.getBlockIds().y;
+  khIdx = arith::DivUIOp::create(b, hIdx, group);
+  Value tid = launch.getThreadIds().x;
+  Value warp = arith::DivUIOp::create(b, tid, idx(kWarpSize));
+  lane = arith::RemUIOp::create(b, tid, idx(kWarpSize));
+  groupId = arith::DivUIOp::create(b, lane, idx(4));
+  inGroup = arith::RemUIOp::create(b, lane, idx(4));
+  row0 = add(mul(launch.getBlockIds().x, idx(kBlockRows)), mul(warp, idx(kWarpRows)));
+  rows[0] = add(row0, groupId);
+  rows[1] = add(rows[0], 8);
+
+  // The warp's 16 x headDim slice of Q as A fragments, loaded once. Rows
+  // past the end read the last row; their results are never stored.
+  Value lastQuery = arith::SubIOp::create(b, queries, idx(1));
+  Value clamped[2] = {minIndex(rows[0], lastQuery), minIndex(rows[1], lastQuery)};
+  Value twoT = mul(inGroup, idx(2));
+  for (int64_t step = 0; step < headDim / kMmaK; ++step) {
+    SmallVector<Value, 8> frag;
+    for (int64_t reg = 0; reg < 4; ++reg) {
+      Value row = clamped[reg % 2];
+      Value feature = add(twoT, step * kMmaK + (reg / 2) * 8);
+      frag.push_back(load(query, hIdx, row, feature));
+      frag.push_back(load(query, hIdx, row, add(feature, 1)));
+    }
+    queryFrags.push_back(frag);
+  }
+
+  RowState init;
+  for (int64_t r = 0; r < 2; ++r) {
+    init.max[r] = negInf();
+    init.sum[r] = fconst(0.0);
+  }
+  init.acc.assign(4 * (valueDim / kMmaN), fconst(0.0));
+
+  Value keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(kKeyBlock));
+  auto loop = scf::ForOp::create(
+      b, idx(0), keyBlocks, idx(1), init.flatten(),
+      [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        RowState state = RowState::unflatten(iterArgs);
+        Value k0 = mul(kb, idx(kKeyBlock));
+        std::optional<raspc::BlockTruth> truth;
+        if (!op.getMask().empty())
+          truth = raspc::emitBlockTruth(b, op.getMask(), bIdx, hIdx, row0,
+                                        add(row0, kWarpRows - 1), k0, add(k0, kKeyBlock - 1));
+        auto branch = [&](std::function<RowState()> body) {
+          return [&, body](OpBuilder &inner, Location) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(inner.getInsertionBlock(), inner.getInsertionPoint());
+            scf::YieldOp::create(b, body().flatten());
+          };
+        };
+        auto exact = [&] { return emitKeyBlock(state, k0, /*masked=*/true); };
+        auto unmasked = [&] { return emitKeyBlock(state, k0, /*masked=*/false); };
+        SmallVector<Value> result;
+        if (op.getMask().empty()) {
+          result = unmasked().flatten();
+        } else if (!truth) {
+          result = exact().flatten();
+        } else {
+          // Blocks the mask hides from the warp's rows are skipped, blocks
+          // it shows entirely skip the per-key mask.
+          auto visit = [&] {
+            auto split = scf::IfOp::create(b, truth->mayBeFalse, branch(exact), branch(unmasked));
+            return RowState::unflatten(split.getResults());
+          };
+          auto skip = [&] { return state; };
+          auto visitOrSkip = scf::IfOp::create(b, truth->mayBeTrue, branch(visit), branch(skip));
+          result.assign(visitOrSkip.getResults().begin(), visitOrSkip.getResults().end());
+        }
+        scf::YieldOp::create(b, result);
+      });
+  RowState final = RowState::unflatten(loop.getResults());
+
+  // out = O / sum, zeros for a row that saw no key.
+  Type outElement = cast<MemRefType>(out.getType()).getElementType();
+  Value inverse[2], inside[2];
+  for (int64_t r = 0; r < 2; ++r) {
+    Value sum = quadReduce(final.sum[r], /*isMax=*/false);
+    Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
+    inverse[r] = arith::SelectOp::create(b, seen, arith::DivFOp::create(b, fconst(1.0), sum),
+                                         fconst(0.0));
+    inside[r] = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, rows[r], queries);
+  }
+  for (int64_t r = 0; r < 2; ++r) {
+    auto guard = scf::IfOp::create(b, inside[r], /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard insertion(b);
+    b.setInsertionPointToStart(guard.thenBlock());
+    for (int64_t tile = 0; tile < valueDim / kMmaN; ++tile)
+      for (int64_t j = 0; j < 2; ++j) {
+        Value o = fmul(final.acc[4 * tile + 2 * r + j], inverse[r]);
+        if (outElement != f32)
+          o = arith::TruncFOp::create(b, outElement, o);
+        memref::StoreOp::create(b, o, out,
+                                ValueRange{bIdx, hIdx, rows[r], add(twoT, tile * kMmaN + j)});
+      }
+  }
+}
+
+Value GPUFlashEmitter::emit() {
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  headDim = queryType.getDimSize(3);
+  valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
+  Value batch = tensor::DimOp::create(b, op.getQuery(), 0);
+  Value heads = idx(queryType.getDimSize(1));
+  group = idx(queryType.getDimSize(1) /
+              cast<RankedTensorType>(op.getKey().getType()).getDimSize(1));
+  queries = tensor::DimOp::create(b, op.getQuery(), 2);
+  keys = tensor::DimOp::create(b, op.getKey(), 2);
+  query = raspc::readOnlyBuffer(b, op.getQuery());
+  key = raspc::readOnlyBuffer(b, op.getKey());
+  value = raspc::readOnlyBuffer(b, op.getValue());
+
+  SmallVector<Value> outSizes;
+  for (int64_t d = 0; d < resultType.getRank(); ++d)
+    if (resultType.isDynamicDim(d))
+      outSizes.push_back(tensor::DimOp::create(b, op.getQuery(), d));
+  out = memref::AllocOp::create(
+      b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
+
+  Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(kBlockRows));
+  auto launch = gpu::LaunchOp::create(b, queryBlocks, heads, batch, idx(kWarps * kWarpSize),
+                                      idx(1), idx(1));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    emitKernel(launch);
+    gpu::TerminatorOp::create(b);
+  }
+  return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+struct ConvertAttentionToGPUFlash
+    : raspc::impl::ConvertAttentionToGPUFlashBase<ConvertAttentionToGPUFlash> {
+  using ConvertAttentionToGPUFlashBase::ConvertAttentionToGPUFlashBase;
+
+  void runOnOperation() override {
+    if (!raspc::hasMmaSyncM16N8K16(chip))
+      return;
+    SmallVector<AttentionOp> ops;
+    getOperation().walk([&](AttentionOp op) {
+      if (raspc::isGPUFlashCandidate(op))
+        ops.push_back(op);
+    });
+    for (AttentionOp op : ops) {
+      ImplicitLocOpBuilder b(op.getLoc(), op);
+      Value result = GPUFlashEmitter(b, op).emit();
+      op.getResult().replaceAllUsesWith(result);
+      op.erase();
+    }
+  }
+};
+
+} // namespace

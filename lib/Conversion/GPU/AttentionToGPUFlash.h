@@ -1,0 +1,35 @@
+//===- AttentionToGPUFlash.h - tensor-core flash attention kernels -*- C++ -*-===//
+
+#ifndef RASPC_CONVERSION_GPU_ATTENTIONTOGPUFLASH_H
+#define RASPC_CONVERSION_GPU_ATTENTIONTOGPUFLASH_H
+
+#include "mlir/Pass/Pass.h"
+
+#include <string>
+
+namespace mlir {
+namespace attn {
+class AttentionOp;
+} // namespace attn
+namespace func {
+class FuncOp;
+} // namespace func
+} // namespace mlir
+
+namespace raspc {
+
+#define GEN_PASS_DECL_CONVERTATTENTIONTOGPUFLASH
+#include "Conversion/Passes.h.inc"
+
+/// Whether convert-attention-to-gpu-flash rewrites `op`: softmax over f16 or
+/// bf16 tensors with static head and value sizes that tensor-core tiles
+/// divide, and mask / score regions of scalar arithmetic.
+bool isGPUFlashCandidate(mlir::attn::AttentionOp op);
+
+/// Whether `chip` ("sm_80", "sm_90a", ...) has the m16n8k16 f16/bf16
+/// mma.sync the kernels use (sm_80 and later).
+bool hasMmaSyncM16N8K16(const std::string &chip);
+
+} // namespace raspc
+
+#endif // RASPC_CONVERSION_GPU_ATTENTIONTOGPUFLASH_H
