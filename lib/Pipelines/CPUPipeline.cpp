@@ -13,6 +13,7 @@
 #include "Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -86,8 +87,13 @@ void raspc::buildCPULLVMPipeline(OpPassManager &pm, const CPUPipelineOptions &op
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
-  // bf16 conversions as integer arithmetic: LLVM would call compiler-rt's
+  // bf16 arithmetic (the reference lowering's matmuls, norms, residuals on
+  // bf16 tensors) in f32, rounded per operation as LLVM would; then the
+  // conversions as integer arithmetic: LLVM would call compiler-rt's
   // __truncsfbf2, which neither the JIT nor a plain link provides.
+  arith::ArithEmulateUnsupportedFloatsOptions emulate;
+  emulate.sourceTypeStrs = {"bf16"};
+  pm.addPass(arith::createArithEmulateUnsupportedFloats(emulate));
   pm.addPass(raspc::createExpandBF16Conversions());
   // What LLVM has intrinsics for first; the rest (tanh, erf) from libm.
   pm.addPass(createConvertMathToLLVMPass());

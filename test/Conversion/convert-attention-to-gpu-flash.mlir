@@ -1,0 +1,81 @@
+// RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash | FileCheck %s
+// RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=chip=sm_75 | FileCheck %s --check-prefix=SM75
+
+// Causal grouped-query attention on bf16: one launch of 128-thread blocks
+// over (query blocks of 64, heads, batch); a loop over key blocks carrying
+// the two rows' maxima and sums and the accumulators (4 + 32 values at a
+// value size of 64); blocks the mask hides skipped, the others split on
+// whether it hides any key; scores and P.V by m16n8k16 MMAs; the four lanes
+// of a row combine maxima with shuffles.
+// CHECK-LABEL: func.func @causal(
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x8x?x64xf32>
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %c8{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}},
+// CHECK: %{{.*}}:36 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
+// CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
+// CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
+// CHECK: arith.cmpi ule
+// CHECK: nvgpu.mma.sync(%{{.*}}, %{{.*}}, %{{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK: gpu.shuffle xor
+// CHECK: math.exp2
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: gpu.terminator
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK-NOT: attn.attention
+// SM75-LABEL: func.func @causal(
+// SM75: attn.attention softmax
+// SM75-NOT: gpu.launch
+func.func @causal(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>, %v: tensor<?x2x?x64xbf16>,
+                  %init: tensor<?x8x?x64xf32>) -> tensor<?x8x?x64xf32> {
+  %o = attn.attention softmax
+         ins(%q, %k, %v : tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16>)
+         outs(%init : tensor<?x8x?x64xf32>) -> tensor<?x8x?x64xf32>
+         mask {
+         ^bb0(%b: index, %h: index, %i: index, %j: index):
+           %c = arith.cmpi ule, %j, %i : index
+           attn.yield %c : i1
+         }
+         score {
+         ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+           %scale = arith.constant 0.125 : f32
+           %r = arith.mulf %s, %scale : f32
+           attn.yield %r : f32
+         }
+  return %o : tensor<?x8x?x64xf32>
+}
+
+// -----
+
+// No mask: no block test; the output keeps its f16 type (rounded once).
+// CHECK-LABEL: func.func @full_f16(
+// CHECK: gpu.launch
+// CHECK-NOT: scf.if {{.*}} -> (f32
+// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>)
+// CHECK: arith.truncf %{{.*}} : f32 to f16
+// CHECK: memref.store
+func.func @full_f16(%q: tensor<2x4x?x32xf16>, %k: tensor<2x4x?x32xf16>, %v: tensor<2x4x?x16xf16>,
+                    %init: tensor<2x4x?x16xf16>) -> tensor<2x4x?x16xf16> {
+  %o = attn.attention softmax
+         ins(%q, %k, %v : tensor<2x4x?x32xf16>, tensor<2x4x?x32xf16>, tensor<2x4x?x16xf16>)
+         outs(%init : tensor<2x4x?x16xf16>) -> tensor<2x4x?x16xf16>
+  return %o : tensor<2x4x?x16xf16>
+}
+
+// -----
+
+// What the tensor cores do not take is left to the reference lowering: f32
+// operands, a head size that is not a multiple of 16, other normalizers.
+// CHECK-LABEL: func.func @left_alone(
+// CHECK-NOT: gpu.launch
+// CHECK-COUNT-3: attn.attention
+func.func @left_alone(%q: tensor<1x2x?x64xf32>, %q72: tensor<1x2x?x72xbf16>,
+                      %qb: tensor<1x2x?x64xbf16>, %o32: tensor<1x2x?x64xf32>,
+                      %o72: tensor<1x2x?x72xf32>) -> (tensor<1x2x?x64xf32>, tensor<1x2x?x72xf32>, tensor<1x2x?x64xf32>) {
+  %a = attn.attention softmax ins(%q, %q, %q : tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>)
+         outs(%o32 : tensor<1x2x?x64xf32>) -> tensor<1x2x?x64xf32>
+  %b = attn.attention softmax ins(%q72, %q72, %q72 : tensor<1x2x?x72xbf16>, tensor<1x2x?x72xbf16>, tensor<1x2x?x72xbf16>)
+         outs(%o72 : tensor<1x2x?x72xf32>) -> tensor<1x2x?x72xf32>
+  %c = attn.attention mean ins(%qb, %qb, %qb : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>)
+         outs(%o32 : tensor<1x2x?x64xf32>) -> tensor<1x2x?x64xf32>
+  return %a, %b, %c : tensor<1x2x?x64xf32>, tensor<1x2x?x72xf32>, tensor<1x2x?x64xf32>
+}
