@@ -45,6 +45,10 @@ struct JitOptions {
   /// GPU-reachable memory for each call; results come back as host tensors.
   std::string target = "cpu";
   std::string gpuArch = "sm_80";
+  /// What the driver loads: "ptx" (compiled by the driver for the GPU it
+  /// finds), "cubin" (compiled now by the CUDA toolkit's ptxas, for exactly
+  /// `gpuArch`) or "fatbin" (both).
+  std::string gpuBinary = "ptx";
 };
 
 /// A selector's pattern after a run: `selected[q * keys + k]` is 1 when query

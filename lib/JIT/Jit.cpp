@@ -287,7 +287,7 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
                     std::to_string(options.exposeSelectors) + '\0' +
                     options.insertBeforeTiling + '\0' + options.insertAfterTiling + '\0' +
                     options.insertBeforeLLVM + '\0' + options.target + '\0' +
-                    options.gpuArch + '\0' + std::string(source);
+                    options.gpuArch + '\0' + options.gpuBinary + '\0' + std::string(source);
   std::lock_guard<std::mutex> lock(cacheMutex);
   if (auto it = cache.find(key); it != cache.end())
     if (auto cached = it->second.lock())
@@ -316,6 +316,11 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
     if (!isKnownGPUArch(options.gpuArch)) {
       os << fileName << ": error: unknown GPU architecture '" << options.gpuArch
          << "' (sm_XY or sm_XYa, e.g. sm_80, sm_90a)\n";
+      return fail();
+    }
+    if (!gpuBinaryFormat(options.gpuBinary)) {
+      os << fileName << ": error: unknown GPU binary '" << options.gpuBinary
+         << "' (ptx, cubin or fatbin)\n";
       return fail();
     }
     if (!options.insertBeforeTiling.empty() || !options.insertAfterTiling.empty() ||
@@ -404,6 +409,7 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   if (cuda) {
     CUDAPipelineOptions cudaOptions;
     cudaOptions.chip = options.gpuArch;
+    cudaOptions.format = *gpuBinaryFormat(options.gpuBinary);
     cudaOptions.optLevel = std::clamp(options.optLevel, 0, 3);
     buildCUDAPipeline(pm, cudaOptions);
   } else {

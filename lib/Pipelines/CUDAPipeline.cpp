@@ -33,6 +33,16 @@
 
 using namespace mlir;
 
+std::optional<std::string> raspc::gpuBinaryFormat(const std::string &name) {
+  if (name == "ptx")
+    return "isa";
+  if (name == "cubin")
+    return "bin";
+  if (name == "fatbin")
+    return "fatbin";
+  return std::nullopt;
+}
+
 bool raspc::isKnownGPUArch(const std::string &chip) {
   return llvm::Regex("^sm_[0-9]{2,3}a?$").match(chip);
 }

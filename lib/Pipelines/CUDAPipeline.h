@@ -8,6 +8,7 @@
 #ifndef RASPC_PIPELINES_CUDAPIPELINE_H
 #define RASPC_PIPELINES_CUDAPIPELINE_H
 
+#include <optional>
 #include <string>
 
 namespace mlir {
@@ -40,6 +41,10 @@ struct CUDAPipelineOptions {
 
 /// The toolkit `options` resolve to ("" when there is none).
 std::string cudaToolkitPath(const CUDAPipelineOptions &options);
+
+/// The gpu.binary format ("isa", "bin", "fatbin") for what raspc's
+/// --gpu-binary names ("ptx", "cubin", "fatbin"); nothing for other names.
+std::optional<std::string> gpuBinaryFormat(const std::string &name);
 
 /// Whether `chip` names an architecture raspc compiles for (sm_XY[a]).
 bool isKnownGPUArch(const std::string &chip);

@@ -116,6 +116,14 @@ cl::opt<std::string> gpuArch("gpu-arch",
                              cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand),
                              cl::cat(category));
 
+cl::opt<std::string> gpuBinary(
+    "gpu-binary",
+    cl::desc("What CUDA objects embed: ptx (the default: the driver compiles it for the GPU "
+             "it finds, sm_XY and newer), cubin (compiled here by the CUDA toolkit's ptxas "
+             "for exactly --gpu-arch; no compile at load) or fatbin (both)"),
+    cl::value_desc("ptx|cubin|fatbin"), cl::init("ptx"), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::sub(runCommand), cl::cat(category));
+
 cl::list<std::string> passPlugins(
     "load-pass-plugin",
     cl::desc("Load passes from a plugin (see --insert-before-tiling and friends)"),
@@ -356,6 +364,7 @@ static int runMain() {
   options.insertBeforeLLVM = insertBeforeLLVM;
   options.target = target;
   options.gpuArch = gpuArch;
+  options.gpuBinary = gpuBinary;
   auto program = raspc::JitProgram::compileFile(runFile, options, &errors);
   if (!program) {
     errs() << errors;
@@ -476,6 +485,17 @@ int main(int argc, char **argv) {
              << "' (sm_XY or sm_XYa, e.g. sm_80, sm_90a)\n";
       return 1;
     }
+    std::optional<std::string> binaryFormat = raspc::gpuBinaryFormat(gpuBinary);
+    if (!binaryFormat) {
+      errs() << "raspc: error: unknown --gpu-binary '" << gpuBinary
+             << "' (ptx, cubin or fatbin)\n";
+      return 1;
+    }
+    if (emit == Stage::PTX && *binaryFormat != "isa") {
+      errs() << "raspc: error: --emit=ptx prints PTX; --gpu-binary=" << gpuBinary
+             << " is for objects (--emit=obj, lib)\n";
+      return 1;
+    }
     mlir::DialectRegistry registry;
     raspc::registerMLIRGenDialects(registry);
     if (emit > Stage::Attn) {
@@ -499,6 +519,7 @@ int main(int argc, char **argv) {
     }
     raspc::CUDAPipelineOptions cudaOptions;
     cudaOptions.chip = gpuArch;
+    cudaOptions.format = *binaryFormat;
     cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
     if (emit == Stage::Attn) {
       ir->print(os);

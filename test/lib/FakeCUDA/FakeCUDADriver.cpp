@@ -2,8 +2,8 @@
 //
 // What machines without a GPU test rasprt's CUDA path against
 // (RASPRT_CUDA_DRIVER=<this library>): the driver entry points rasprt
-// opens, on host memory, without running kernels. Loaded PTX is checked
-// for the kernels asked for, and every call can be traced or made to fail:
+// opens, on host memory, without running kernels. Loaded PTX (or cubin) is
+// checked for the kernels asked for, and every call can be traced or made to fail:
 //
 //   FAKE_CUDA_TRACE=1          one line per call on stderr
 //   FAKE_CUDA_FAIL=cuLaunchKernel   that entry point returns an error
@@ -28,8 +28,9 @@ struct Function {
   std::string name;
 };
 struct Module {
-  std::string ptx;
+  std::string ptx; // or the bytes of a cubin
   std::map<std::string, Function> functions; // handles live as long as the module
+  bool anyFunction = false;
 };
 
 void trace(const char *format, ...) {
@@ -114,11 +115,35 @@ CUresult cuGetErrorString(CUresult error, const char **text) {
   return it == errors().end() ? 1 : kSuccess;
 }
 
+/// The size of a cubin (64-bit ELF: the section headers come last) or a
+/// fatbin (header size + payload size); 0 for anything else.
+size_t binarySize(const unsigned char *image, const char **kind) {
+  auto read = [&](size_t offset, size_t bytes) {
+    unsigned long long value = 0;
+    std::memcpy(&value, image + offset, bytes); // little-endian, as the host
+    return static_cast<size_t>(value);
+  };
+  if (std::memcmp(image, "\x7f" "ELF", 4) == 0) {
+    *kind = "cubin";
+    return read(0x28, 8) + read(0x3c, 2) * read(0x3a, 2);
+  }
+  if (read(0, 4) == 0xba55ed50) {
+    *kind = "fatbin";
+    return read(6, 2) + read(8, 8);
+  }
+  return 0;
+}
+
 CUresult cuModuleLoadData(Module **module, const void *image) {
   FAKE_FAIL("cuModuleLoadData");
-  *module = new Module{static_cast<const char *>(image), {}};
-  trace("cuModuleLoadData");
-  return kSuccess;
+  const char *kind = "data";
+  size_t size = binarySize(static_cast<const unsigned char *>(image), &kind);
+  // A cubin names its kernels in its string table, as "name\0"; a fatbin's
+  // payload may be compressed: every kernel is taken to be there.
+  std::string contents(static_cast<const char *>(image), size);
+  *module = new Module{contents, {}, std::string(kind) == "fatbin"};
+  trace("cuModuleLoadData %s, %zu bytes", kind, size);
+  return size ? kSuccess : kInvalidPTX;
 }
 CUresult cuModuleLoadDataEx(Module **module, const void *image, unsigned count, int *options,
                             void **values) {
@@ -132,7 +157,7 @@ CUresult cuModuleLoadDataEx(Module **module, const void *image, unsigned count, 
         std::snprintf(static_cast<char *>(values[i]), 64, "ptxas fatal: (fake) not PTX");
     return kInvalidPTX;
   }
-  *module = new Module{ptx, {}};
+  *module = new Module{ptx, {}, false};
   return kSuccess;
 }
 CUresult cuModuleUnload(Module *module) {
@@ -141,7 +166,10 @@ CUresult cuModuleUnload(Module *module) {
   return kSuccess;
 }
 CUresult cuModuleGetFunction(Function **function, Module *module, const char *name) {
-  if (module->ptx.find(std::string(".entry ") + name + "(") == std::string::npos)
+  bool found = module->anyFunction ||
+               module->ptx.find(std::string(".entry ") + name + "(") != std::string::npos ||
+               module->ptx.find(std::string(1, '\0') + name + '\0') != std::string::npos;
+  if (!found)
     return kNotFound;
   *function = &module->functions.try_emplace(name, Function{name}).first->second;
   return kSuccess;
