@@ -3,8 +3,8 @@
 
 Run by bench/gpu/run_device.sh. Shapes from issue #6: B = 4, H = 16,
 L in --lengths, D in {64, 128}, causal and not; peers in bf16. raspc's
-layers (bench/gpu/prepare.sh) are f32 programs of one sequence (B = 4 is four
-calls), timed by raspc-aot-runner. FLOPs: 4 B H L^2 D, halved for causal.
+layers (bench/gpu/prepare.sh) are bf16 programs of one sequence (B = 4 is four
+calls; the attention runs on the tensor cores), timed by raspc-aot-runner. FLOPs: 4 B H L^2 D, halved for causal.
 """
 import argparse
 import os
@@ -51,9 +51,9 @@ def peers(L, D, causal):
     return result
 
 
-def ours(build, layer, specs, L):
+def ours(build, layer, result, specs, L):
     runner = os.path.join(build, "bin", "raspc-aot-runner")
-    cmd = [runner, "bench", os.path.join(build, "layers", layer), "layer", "f32:2", *specs,
+    cmd = [runner, "bench", os.path.join(build, "layers", layer), "layer", result, *specs,
            "--length", str(L), "--repeat", "3"]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -69,15 +69,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--build", required=True)
     p.add_argument("--lengths", default="1024,4096,16384")
-    p.add_argument("--ours-lengths", default="1024,4096")
+    p.add_argument("--ours-lengths", default="1024,4096,16384")
     a = p.parse_args()
     lengths = [int(x) for x in a.lengths.split(",")]
     ours_lengths = {int(x) for x in a.ours_lengths.split(",") if x}
     layers = {}
     with open(os.path.join(a.build, "layers.txt")) as f:
         for line in f:
-            mask, d, lib, *specs = line.split()
-            layers[(mask == "causal", int(d))] = (lib, specs)
+            mask, d, lib, result, *specs = line.split()
+            layers[(mask == "causal", int(d))] = (lib, result, specs)
 
     import torch
     print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}\n")
@@ -102,8 +102,9 @@ def main():
                       f"{ratio(peer.get('flex'))} |", flush=True)
                 if why and L in ours_lengths:
                     print(f"<!-- raspc {L} {D} causal={causal}: {why} -->")
-    print("\nraspc: f32 programs through the reference lowering (one thread per output "
-          "element, no tensor cores yet); peers: bf16. Ratios: peer time / raspc time.")
+    print("\nraspc: bf16 layers, attention as tensor-core flash kernels "
+          "(convert-attention-to-gpu-flash: mma.sync m16n8k16, operands from global memory); "
+          "peers: bf16. Ratios: peer time / raspc time (> 1: raspc faster).")
 
 
 if __name__ == "__main__":

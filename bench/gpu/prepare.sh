@@ -4,6 +4,7 @@
 #   bin/raspc-aot-runner, lib/librasprt.so*   the runner and the runtime
 #   programs/NAME.{cpu,cuda}.so + programs.txt every example, both targets
 #   layers/*.cuda.so + layers.txt              attention layers to benchmark
+#                                              (also checked, as programs/attention_*)
 #
 #   bench/gpu/prepare.sh [BUILD_DIR]           (default: build)
 set -euo pipefail
@@ -28,8 +29,9 @@ for file in "$root"/examples/rasp/*.rasp "$root"/examples/models/*.rasp; do
   echo "$name $("$raspc" "$file" | "$here/signature.py")" >>"$out/programs.txt"
 done
 
-# Attention layers as bench/attention_bench.cpp writes them: H = 16 heads
-# of D, one sequence per call (the benchmark's B = 4 is four calls).
+# Attention layers as bench/attention_bench.cpp writes them, in bf16 as the
+# peers run (the tensor-core kernels): H = 16 heads of D, one sequence per
+# call (the benchmark's B = 4 is four calls).
 : >"$out/layers.txt"
 for mask in full causal; do
   for d in 64 128; do
@@ -37,7 +39,7 @@ for mask in full causal; do
     pattern=$([ "$mask" = causal ] && echo "<=" || echo "true")
     src="$out/layers/${mask}_d$d.rasp"
     cat >"$src" <<RASP
-model layer(xq: f32[T, $width], xk: f32[T, $width], xv: f32[T, $width]) -> f32[T, $width] {
+model layer(xq: bf16[T, $width], xk: bf16[T, $width], xv: bf16[T, $width]) -> bf16[T, $width] {
   let q = heads(xq, 16);
   let k = heads(xk, 16);
   let v = heads(xv, 16);
@@ -46,7 +48,11 @@ model layer(xq: f32[T, $width], xk: f32[T, $width], xv: f32[T, $width]) -> f32[T
 }
 RASP
     "$raspc" "$src" --target=cuda --gpu-arch="$arch" --emit=lib -o "$out/layers/${mask}_d$d.cuda.so"
-    echo "$mask $d ${mask}_d$d.cuda.so f32:T,$width f32:T,$width f32:T,$width" >>"$out/layers.txt"
+    # Also checked against the CPU, as the examples are.
+    cp "$out/layers/${mask}_d$d.cuda.so" "$out/programs/attention_${mask}_d$d.cuda.so"
+    "$raspc" "$src" --emit=lib -o "$out/programs/attention_${mask}_d$d.cpu.so"
+    echo "attention_${mask}_d$d layer bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" >>"$out/programs.txt"
+    echo "$mask $d ${mask}_d$d.cuda.so bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" >>"$out/layers.txt"
   done
 done
 du -sh "$out"

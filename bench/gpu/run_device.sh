@@ -9,7 +9,7 @@
 #      H = 16), TFLOP/s and ratios.
 #
 # Writes its report to $OUT (or /tmp): device-checks.txt, gpu-bench.md.
-#   LENGTHS=1024,4096,16384  OURS_LENGTHS=1024,4096  CHECK_LENGTHS="1 7 64"
+#   LENGTHS=1024,4096,16384  OURS_LENGTHS=1024,4096,16384  CHECK_LENGTHS="1 7 64 300"
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 b="$here/build"
@@ -22,7 +22,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 status=0
 : >"$out/device-checks.txt"
 while read -r name entry result args; do
-  for length in ${CHECK_LENGTHS:-1 7 64}; do
+  for length in ${CHECK_LENGTHS:-1 7 64 300}; do
     # shellcheck disable=SC2086  # args is a list of specs
     if ! timeout 120 "$b/bin/raspc-aot-runner" check "$b/programs/$name.cpu.so" \
         "$b/programs/$name.cuda.so" "$entry" "$result" $args --length "$length" \
@@ -36,6 +36,6 @@ echo "== example checks: $(grep -c ': ok' "$out/device-checks.txt") ok, $(grep -
 grep -v ': ok' "$out/device-checks.txt" | grep -v ': FAILED$' | head -40
 
 PYTHONUNBUFFERED=1 python3 "$here/peers.py" --build "$b" \
-  --lengths "${LENGTHS:-1024,4096,16384}" --ours-lengths "${OURS_LENGTHS:-1024,4096}" \
+  --lengths "${LENGTHS:-1024,4096,16384}" --ours-lengths "${OURS_LENGTHS:-1024,4096,16384}" \
   | tee "$out/gpu-bench.md" || status=1
 exit $status

@@ -662,12 +662,29 @@ Value Generator::emitMatMul(const Node *n) {
   SmallVector<Value> sizes;
   if (type.isDynamicDim(0))
     sizes.push_back(tensor::DimOp::create(builder, l, a, 0));
-  Value empty = tensor::EmptyOp::create(builder, l, type.getShape(),
-                                        type.getElementType(), sizes);
-  Value zero = constantFloat(l, type.getElementType(), 0.0);
+  // f16 and bf16 products accumulate in f32 and are rounded once, as
+  // frameworks and tensor cores do: a sum of hundreds of terms rounded at
+  // every step to 8 significant bits would lose most of them.
+  Type element = type.getElementType();
+  Type accumulator = isa<Float16Type, BFloat16Type>(element) ? builder.getF32Type() : element;
+  Value empty = tensor::EmptyOp::create(builder, l, type.getShape(), accumulator, sizes);
+  Value zero = constantFloat(l, accumulator, 0.0);
   Value init = linalg::FillOp::create(builder, l, zero, empty).getResult(0);
-  return linalg::MatmulOp::create(builder, l, TypeRange{type}, ValueRange{a, b},
-                                  ValueRange{init})
+  Value product = linalg::MatmulOp::create(builder, l, TypeRange{init.getType()},
+                                           ValueRange{a, b}, ValueRange{init})
+                      .getResult(0);
+  if (accumulator == element)
+    return product;
+  Value rounded = tensor::EmptyOp::create(builder, l, type.getShape(), element, sizes);
+  AffineMap identity = builder.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> parallel(type.getRank(), utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             builder, l, TypeRange{type}, ValueRange{product}, ValueRange{rounded},
+             ArrayRef<AffineMap>{identity, identity}, parallel,
+             [&](OpBuilder &nested, Location nl, ValueRange args) {
+               Value r = arith::TruncFOp::create(nested, nl, element, args[0]);
+               linalg::YieldOp::create(nested, nl, r);
+             })
       .getResult(0);
 }
 
