@@ -103,7 +103,7 @@ def main():
                 if why and L in ours_lengths:
                     print(f"<!-- raspc {L} {D} causal={causal}: {why} -->")
     print("\nraspc: bf16 layers, attention as tensor-core flash kernels "
-          "(convert-attention-to-gpu-flash: mma.sync m16n8k16, operands from global memory); "
+          "(convert-attention-to-gpu-flash: mma.sync m16n8k16, K/V tiles in shared memory); "
           "peers: bf16. Ratios: peer time / raspc time (> 1: raspc faster).")
 
 

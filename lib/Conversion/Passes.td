@@ -256,7 +256,7 @@ def MergeGPUModules : Pass<"merge-gpu-modules", "::mlir::ModuleOp"> {
 }
 
 def ConvertAttentionToGPUFlash
-    : Pass<"convert-attention-to-gpu-flash", "::mlir::func::FuncOp"> {
+    : Pass<"convert-attention-to-gpu-flash", "::mlir::ModuleOp"> {
   let summary = "Lower softmax attention to tensor-core flash kernels for NVIDIA GPUs";
   let description = [{
     Rewrites each `attn.attention softmax` on f16 or bf16 tensors (head size
@@ -268,31 +268,45 @@ def ConvertAttentionToGPUFlash
     * a block of 128 threads (four warps) owns 64 query rows of one
       (batch, head); grid = (query blocks, heads, batch). Each warp keeps its
       16 rows of Q in registers as MMA A fragments;
-    * a warp walks the keys in blocks of 64: scores by `nvgpu.mma.sync`
+    * the block walks the keys in blocks of 64 (32 when two tiles of 64
+      would pass the 48 KiB of static shared memory): all 128 threads copy
+      the block's keys and values into shared tiles (consecutive threads,
+      consecutive features: coalesced; rows padded by 8 elements against
+      bank conflicts), then each warp computes from them: scores by
+      `nvgpu.mma.sync`
       (m16n8k16, f16/bf16 operands, f32 accumulators), then the score region
       and the mask on each accumulator element, running row maxima and sums
       (the four lanes of a row combine theirs with `gpu.shuffle xor`), and
       P.V by a second set of MMAs whose A operand is the probabilities,
       packed from the score accumulators in place;
-    * the mask is also evaluated over the whole (warp rows, key block) by
-      interval arithmetic (as in `convert-attention-to-flash-loops`): hidden
-      blocks are skipped, fully visible ones skip the per-key mask;
+    * the mask is also evaluated over whole blocks by interval arithmetic
+      (as in `convert-attention-to-flash-loops`): key blocks hidden from the
+      block's 64 rows are not loaded, those hidden from a warp's 16 rows not
+      computed by it, fully visible ones skip the per-key mask;
     * rows that saw no visible key get zeros; the output may be f32, f16 or
       bf16 (rounded once).
 
-    Operands are read from global memory directly (no shared-memory staging
-    yet). Other attention is left to `convert-attn-to-linalg`. Run before it,
-    on tensors; bufferization and `gpu-kernel-outlining` take it from there.
+    Block-wide barriers are calls to `@raspc.deferred_gpu_barrier` (declared
+    in the module) until `convert-deferred-gpu-barriers` runs after
+    bufferization. Other attention is left to `convert-attn-to-linalg`. Run
+    before it, on tensors.
 
     ```mlir
     // After (abridged)
     gpu.launch blocks(%bx, %by, %bz) in (%gx = %qblocks, %gy = %c8, %gz = %batch)
-               threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1) {
-      %o:20 = scf.for %kb = %c0 to %kblocks step %c1 iter_args(...) {
+               threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+               workgroup(%keys : memref<64x72xbf16, #gpu.address_space<workgroup>>,
+                         %values : memref<64x72xbf16, #gpu.address_space<workgroup>>) {
+      %o:36 = scf.for %kb = %c0 to %kblocks step %c1 iter_args(...) {
+        scf.for %i = %c0 to %c32 step %c1 {    // the tiles, 32 elements a thread
+          memref.store %k, %keys[%row, %feature] : memref<64x72xbf16, ...>
+        }
+        func.call @raspc.deferred_gpu_barrier() : () -> ()
         %s = nvgpu.mma.sync (%a, %b, %c) {mmaShape = [16, 8, 16]} :
             (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
         ...
         %m, %valid = gpu.shuffle xor %x, %c1_i32, %c32_i32 : f32
+        func.call @raspc.deferred_gpu_barrier() : () -> ()
       }
       scf.if %in_range { memref.store ... }
       gpu.terminator
@@ -304,7 +318,7 @@ def ConvertAttentionToGPUFlash
            "The GPU the kernels are for (sm_XX[a]); below sm_80 nothing is rewritten">,
   ];
   let dependentDialects = [
-    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
@@ -336,6 +350,34 @@ def ConvertBF16MmaSyncToNVVM : Pass<"convert-bf16-mma-sync-to-nvvm"> {
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def ConvertDeferredGPUBarriers
+    : Pass<"convert-deferred-gpu-barriers", "::mlir::ModuleOp"> {
+  let summary = "Turn the barrier calls of tensor-level GPU kernels into gpu.barrier";
+  let description = [{
+    `convert-attention-to-gpu-flash` builds its kernels on tensors, before
+    bufferization, whose ownership-based deallocation rejects ops that
+    declare no memory effects, as `gpu.barrier` does (on purpose). So the
+    kernels call the private function `@raspc.deferred_gpu_barrier` where
+    they need a block-wide barrier (calls are accepted), and this pass, run
+    after bufferization and before the launches are outlined, replaces each
+    call by `gpu.barrier` and erases the declaration. A call outside a
+    `gpu.launch` is an error.
+
+    ```mlir
+    // Before
+    gpu.launch ... {
+      func.call @raspc.deferred_gpu_barrier() : () -> ()
+    }
+    func.func private @raspc.deferred_gpu_barrier()
+    // After
+    gpu.launch ... {
+      gpu.barrier
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 def ConvertHostBuffersToGPU : Pass<"convert-host-buffers-to-gpu", "::mlir::func::FuncOp"> {

@@ -72,12 +72,14 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   // rest takes the reference lowering.
   raspc::ConvertAttentionToGPUFlashOptions flash;
   flash.chip = options.chip;
-  pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToGPUFlash(flash));
+  // A module pass: its kernels' barrier calls need a declaration there.
+  pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
   buildBufferizationPipeline(pm);
+  pm.addPass(raspc::createConvertDeferredGPUBarriers());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertHostBuffersToGPU());
 
   // Parallel dimensions of every linalg op onto blocks (outer) and threads

@@ -2,26 +2,43 @@
 // RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=chip=sm_75 | FileCheck %s --check-prefix=SM75
 
 // Causal grouped-query attention on bf16: one launch of 128-thread blocks
-// over (query blocks of 64, heads, batch); a loop over key blocks carrying
-// the two rows' maxima and sums and the accumulators (4 + 32 values at a
-// value size of 64); blocks the mask hides skipped, the others split on
-// whether it hides any key; scores and P.V by m16n8k16 MMAs; the four lanes
-// of a row combine maxima with shuffles.
+// over (query blocks of 64, heads, batch), with two 64 x 72 tiles of shared
+// memory (64 keys, head size 64 + 8 elements of padding); a loop over key
+// blocks carrying the two rows' maxima and sums and the accumulators (4 + 32
+// values at a value size of 64). A key block the mask hides from all 64 rows
+// is not loaded; otherwise the block copies keys and values into the tiles,
+// meets at a barrier, and each warp skips the block or computes it, with or
+// without the per-key mask: scores and P.V by m16n8k16 MMAs from the tiles,
+// the four lanes of a row combining maxima with shuffles; a second barrier
+// before the tiles are refilled.
 // CHECK-LABEL: func.func @causal(
 // CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x8x?x64xf32>
-// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %c8{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}},
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %c8{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c18432_i32
+// CHECK: %[[SHARED:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[KEYS:.*]] = memref.view %[[SHARED]][%{{.*}}][] : {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[VALUES:.*]] = memref.view %[[SHARED]][%c9216][] : {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // CHECK: %{{.*}}:36 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
 // CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
+// CHECK: scf.for
+// CHECK: memref.store %{{.*}}, %[[KEYS]][%{{.*}}, %{{.*}}]
+// CHECK: scf.for
+// CHECK: memref.store %{{.*}}, %[[VALUES]][%{{.*}}, %{{.*}}]
+// CHECK: func.call @raspc.deferred_gpu_barrier() : () -> ()
 // CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
-// CHECK: arith.cmpi ule
+// CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
+// CHECK: memref.load %[[KEYS]]
 // CHECK: nvgpu.mma.sync(%{{.*}}, %{{.*}}, %{{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK: arith.cmpi ule
 // CHECK: gpu.shuffle xor
 // CHECK: math.exp2
+// CHECK: memref.load %[[VALUES]]
+// CHECK: func.call @raspc.deferred_gpu_barrier() : () -> ()
 // CHECK: scf.if
 // CHECK: memref.store %{{.*}}, %[[OUT]]
 // CHECK: gpu.terminator
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK-NOT: attn.attention
+// CHECK: func.func private @raspc.deferred_gpu_barrier()
 // SM75-LABEL: func.func @causal(
 // SM75: attn.attention softmax
 // SM75-NOT: gpu.launch
@@ -48,7 +65,7 @@ func.func @causal(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>, %v: tens
 
 // No mask: no block test; the output keeps its f16 type (rounded once).
 // CHECK-LABEL: func.func @full_f16(
-// CHECK: gpu.launch
+// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c8192_i32
 // CHECK-NOT: scf.if {{.*}} -> (f32
 // CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>)
 // CHECK: arith.truncf %{{.*}} : f32 to f16
@@ -68,6 +85,7 @@ func.func @full_f16(%q: tensor<2x4x?x32xf16>, %k: tensor<2x4x?x32xf16>, %v: tens
 // CHECK-LABEL: func.func @left_alone(
 // CHECK-NOT: gpu.launch
 // CHECK-COUNT-3: attn.attention
+// CHECK-NOT: deferred_gpu_barrier
 func.func @left_alone(%q: tensor<1x2x?x64xf32>, %q72: tensor<1x2x?x72xbf16>,
                       %qb: tensor<1x2x?x64xbf16>, %o32: tensor<1x2x?x64xf32>,
                       %o72: tensor<1x2x?x72xf32>) -> (tensor<1x2x?x64xf32>, tensor<1x2x?x72xf32>, tensor<1x2x?x64xf32>) {

@@ -9,10 +9,9 @@
 // registers the first MMA left them in. Nothing of size [queries, keys]
 // exists, in memory or registers.
 //
-// Operands are read straight from global memory (each fragment element pair
-// is contiguous for Q and K; V's are two loads); staging K and V tiles in
-// shared memory with ldmatrix and cp.async, and warpgroup MMA on sm_90a, are
-// the next steps (docs/design.md, "GPU").
+// Fragments are read from the shared tiles element by element; ldmatrix,
+// cp.async double buffering and warpgroup MMA on sm_90a are the next steps
+// (docs/design.md, "GPU").
 //
 // Fragment layouts are the PTX ISA's for mma.m16n8k16 (row.col), with
 // g = lane / 4 and t = lane % 4:
@@ -21,6 +20,9 @@
 //   B (16x8):  {b0b1, b2b3} hold rows (k) 2t + {0, 1} and 2t + 8 + {0, 1}
 //              of column (n) g;
 //   C (16x8):  c0, c1 at row g, columns 2t + {0, 1}; c2, c3 at row g + 8.
+// Keys and values pass through shared memory, a tile of each per key block,
+// copied by the whole block (coalesced) and read by its four warps.
+//
 // Two adjacent C tiles of scores are, element for element, the A fragment of
 // the P.V product over those 16 keys. The MMAs are nvgpu.mma.sync
 // (upstream lowers f16; bf16 goes through convert-bf16-mma-sync-to-nvvm).
@@ -36,6 +38,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -64,9 +67,13 @@ constexpr int64_t kWarps = 4;
 /// Rows of one MMA tile, and so of one warp.
 constexpr int64_t kWarpRows = 16;
 constexpr int64_t kBlockRows = kWarps * kWarpRows;
-/// Keys per step of a warp: eight n-tiles of scores, four k-steps of P.V.
-constexpr int64_t kKeyBlock = 64;
 constexpr int64_t kMmaN = 8, kMmaK = 16;
+/// Elements of padding after each row of a shared-memory tile: rows then
+/// start 16 bytes apart modulo 128, so the eight rows a fragment load reads
+/// fall in different banks.
+constexpr int64_t kRowPadding = 8;
+/// Static shared memory a block may use without opting in.
+constexpr int64_t kMaxSharedBytes = 48 * 1024;
 /// Accumulators live in registers: beyond this the kernels would spill.
 constexpr int64_t kMaxDim = 256;
 
@@ -185,17 +192,41 @@ private:
   Value inlineRegion(Region &region, ArrayRef<Value> args);
 
   void emitKernel(gpu::LaunchOp launch);
+  /// All threads of the block copy keys [k0, k0 + keyBlock) of `source`
+  /// (rows past the end repeat the last key) into the shared `tile`.
+  void emitTileCopy(Value source, Value tile, int64_t width, Value k0);
   RowState emitKeyBlock(const RowState &state, Value k0, bool masked);
+  RowState emitWarpStep(const RowState &state, Value k0);
+  /// A block-wide barrier, for now a call that
+  /// `convert-deferred-gpu-barriers` makes a gpu.barrier after bufferization
+  /// (whose deallocation pipeline rejects gpu.barrier: it declares no memory
+  /// effects).
+  void emitBarrier();
+  Attribute workgroup() {
+    return gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  }
+  /// A shared tile: keyBlock rows of `width` elements and the padding.
+  MemRefType tileType(int64_t width) {
+    return MemRefType::get({keyBlock, width + kRowPadding}, element, MemRefLayoutAttrInterface{},
+                           workgroup());
+  }
+  /// An scf.if branch that emits `body` and yields the state it returns.
+  std::function<void(OpBuilder &, Location)> yieldingBranch(std::function<RowState()> body);
 
   ImplicitLocOpBuilder &b;
   AttentionOp op;
   Type f32, i32, element;
   int64_t headDim = 0, valueDim = 0;
+  /// Keys per step: 64 (eight n-tiles of scores, four k-steps of P.V), or
+  /// 32 when the shared tiles of 64 would not fit.
+  int64_t keyBlock = 64;
 
   // Whole-call values.
   Value group, queries, keys, query, key, value, out;
+  // Shared memory: the block's current key and value tiles.
+  Value keyTile, valueTile;
   // Per thread.
-  Value bIdx, hIdx, khIdx, lane, groupId, inGroup, row0;
+  Value bIdx, hIdx, khIdx, tid, lane, groupId, inGroup, row0;
   Value rows[2];
   SmallVector<SmallVector<Value, 8>> queryFrags;
 };
@@ -240,22 +271,23 @@ Value GPUFlashEmitter::inlineRegion(Region &region, ArrayRef<Value> args) {
 /// score region and mask (`masked`: the block may hide some keys), online
 /// softmax, then P.V into the accumulators.
 RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool masked) {
-  constexpr int64_t kScoreTiles = kKeyBlock / kMmaN;
-  Value lastKey = arith::SubIOp::create(b, keys, idx(1));
-  auto clampKey = [&](Value k) { return minIndex(k, lastKey); };
+  const int64_t scoreTiles = keyBlock / kMmaN;
+  auto loadShared = [&](Value tile, Value row, Value column) {
+    return memref::LoadOp::create(b, tile, ValueRange{row, column});
+  };
 
   // S = Q.K^T: B[k][n] = K[k0 + 8 tile + n][k], so a register pair is two
   // adjacent features of one key.
   SmallVector<SmallVector<Value, 4>> scores;
-  for (int64_t tile = 0; tile < kScoreTiles; ++tile) {
-    Value fragKey = clampKey(add(add(k0, tile * kMmaN), groupId));
+  for (int64_t tile = 0; tile < scoreTiles; ++tile) {
+    Value fragKey = add(groupId, tile * kMmaN);
     SmallVector<Value, 4> c(4, fconst(0.0));
     for (int64_t step = 0; step < headDim / kMmaK; ++step) {
       SmallVector<Value, 4> bFrag;
       for (int64_t half = 0; half < 2; ++half) {
         Value feature = add(mul(inGroup, idx(2)), step * kMmaK + half * 8);
-        bFrag.push_back(load(key, khIdx, fragKey, feature));
-        bFrag.push_back(load(key, khIdx, fragKey, add(feature, 1)));
+        bFrag.push_back(loadShared(keyTile, fragKey, feature));
+        bFrag.push_back(loadShared(keyTile, fragKey, add(feature, 1)));
       }
       c = mma(queryFrags[step], bFrag, c);
     }
@@ -265,7 +297,7 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
   // Score region, then keys past the end and the mask to -inf.
   Value twoT = mul(inGroup, idx(2));
   Value maxima[2] = {state.max[0], state.max[1]};
-  for (int64_t tile = 0; tile < kScoreTiles; ++tile)
+  for (int64_t tile = 0; tile < scoreTiles; ++tile)
     for (int64_t e = 0; e < 4; ++e) {
       Value row = rows[e / 2];
       Value k = add(add(k0, tile * kMmaN + e % 2), twoT);
@@ -302,7 +334,7 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
   // O = O * alpha + P.V. The A fragment for keys [16 s, 16 s + 16) is score
   // tiles 2 s and 2 s + 1; B[k][n] = V[k0 + 16 s + k][8 tile + n].
   SmallVector<SmallVector<Value, 8>> probs;
-  for (int64_t step = 0; step < kKeyBlock / kMmaK; ++step) {
+  for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
     auto &lo = scores[2 * step], &hi = scores[2 * step + 1];
     probs.push_back({lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]});
   }
@@ -311,12 +343,12 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
     for (int64_t e = 0; e < 4; ++e)
       c.push_back(fmul(state.acc[4 * tile + e], alpha[e / 2]));
     Value feature = add(groupId, tile * kMmaN);
-    for (int64_t step = 0; step < kKeyBlock / kMmaK; ++step) {
+    for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
       SmallVector<Value, 4> bFrag;
       for (int64_t half = 0; half < 2; ++half) {
-        Value k = add(add(k0, step * kMmaK + half * 8), twoT);
-        bFrag.push_back(load(value, khIdx, clampKey(k), feature));
-        bFrag.push_back(load(value, khIdx, clampKey(add(k, 1)), feature));
+        Value k = add(twoT, step * kMmaK + half * 8);
+        bFrag.push_back(loadShared(valueTile, k, feature));
+        bFrag.push_back(loadShared(valueTile, add(k, 1), feature));
       }
       c = mma(probs[step], bFrag, c);
     }
@@ -325,11 +357,73 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
   return next;
 }
 
+std::function<void(OpBuilder &, Location)>
+GPUFlashEmitter::yieldingBranch(std::function<RowState()> body) {
+  return [this, body](OpBuilder &inner, Location) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(inner.getInsertionBlock(), inner.getInsertionPoint());
+    scf::YieldOp::create(b, body().flatten());
+  };
+}
+
+void GPUFlashEmitter::emitBarrier() {
+  auto module = op->getParentOfType<ModuleOp>();
+  StringRef name = raspc::kDeferredGPUBarrier;
+  if (!module.lookupSymbol<func::FuncOp>(name)) {
+    OpBuilder top(module.getBodyRegion());
+    auto decl = func::FuncOp::create(top, module.getLoc(), name, top.getFunctionType({}, {}));
+    decl.setPrivate();
+  }
+  func::CallOp::create(b, name, TypeRange{});
+}
+
+void GPUFlashEmitter::emitTileCopy(Value source, Value tile, int64_t width, Value k0) {
+  // Consecutive threads take consecutive features of a key: coalesced reads.
+  Value lastKey = arith::SubIOp::create(b, keys, idx(1));
+  int64_t threads = kWarps * kWarpSize;
+  raspc::emitLoop(b, idx(0), idx(keyBlock * width / threads), idx(1), [&](Value i) {
+    Value e = add(tid, mul(i, idx(threads)));
+    Value row = arith::DivUIOp::create(b, e, idx(width));
+    Value feature = arith::RemUIOp::create(b, e, idx(width));
+    Value v = load(source, khIdx, minIndex(add(k0, row), lastKey), feature);
+    memref::StoreOp::create(b, v, tile, ValueRange{row, feature});
+  });
+}
+
+/// One warp's share of a key block, from the shared tiles: blocks the mask
+/// hides from the warp's 16 rows are skipped, blocks it shows entirely skip
+/// the per-key mask.
+RowState GPUFlashEmitter::emitWarpStep(const RowState &state, Value k0) {
+  auto exact = [&] { return emitKeyBlock(state, k0, /*masked=*/true); };
+  auto unmasked = [&] { return emitKeyBlock(state, k0, /*masked=*/false); };
+  if (op.getMask().empty())
+    return unmasked();
+  std::optional<raspc::BlockTruth> truth = raspc::emitBlockTruth(
+      b, op.getMask(), bIdx, hIdx, row0, add(row0, kWarpRows - 1), k0, add(k0, keyBlock - 1));
+  if (!truth)
+    return exact();
+  auto visit = [&] {
+    auto split =
+        scf::IfOp::create(b, truth->mayBeFalse, yieldingBranch(exact), yieldingBranch(unmasked));
+    return RowState::unflatten(split.getResults());
+  };
+  auto skip = [&] { return state; };
+  return RowState::unflatten(
+      scf::IfOp::create(b, truth->mayBeTrue, yieldingBranch(visit), yieldingBranch(skip))
+          .getResults());
+}
+
 void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   bIdx = launch.getBlockIds().z;
   hIdx = launch.getBlockIds().y;
   khIdx = arith::DivUIOp::create(b, hIdx, group);
-  Value tid = launch.getThreadIds().x;
+  tid = launch.getThreadIds().x;
+  Value shared = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
+                         workgroup()));
+  int64_t keyTileBytes = keyBlock * (headDim + kRowPadding) * element.getIntOrFloatBitWidth() / 8;
+  keyTile = memref::ViewOp::create(b, tileType(headDim), shared, idx(0), ValueRange{});
+  valueTile = memref::ViewOp::create(b, tileType(valueDim), shared, idx(keyTileBytes), ValueRange{});
   Value warp = arith::DivUIOp::create(b, tid, idx(kWarpSize));
   lane = arith::RemUIOp::create(b, tid, idx(kWarpSize));
   groupId = arith::DivUIOp::create(b, lane, idx(4));
@@ -361,41 +455,38 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   }
   init.acc.assign(4 * (valueDim / kMmaN), fconst(0.0));
 
-  Value keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(kKeyBlock));
+  Value keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
+  Value blockRow0 = mul(launch.getBlockIds().x, idx(kBlockRows));
   auto loop = scf::ForOp::create(
       b, idx(0), keyBlocks, idx(1), init.flatten(),
       [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
         RowState state = RowState::unflatten(iterArgs);
-        Value k0 = mul(kb, idx(kKeyBlock));
+        Value k0 = mul(kb, idx(keyBlock));
+        // Barriers need the whole block: whether to load the tiles is
+        // decided for the block's 64 rows, what to compute per warp.
+        auto visit = [&] {
+          emitTileCopy(key, keyTile, headDim, k0);
+          emitTileCopy(value, valueTile, valueDim, k0);
+          emitBarrier();
+          RowState next = emitWarpStep(state, k0);
+          // Nobody refills the tiles before every warp is done with them.
+          emitBarrier();
+          return next;
+        };
         std::optional<raspc::BlockTruth> truth;
         if (!op.getMask().empty())
-          truth = raspc::emitBlockTruth(b, op.getMask(), bIdx, hIdx, row0,
-                                        add(row0, kWarpRows - 1), k0, add(k0, kKeyBlock - 1));
-        auto branch = [&](std::function<RowState()> body) {
-          return [&, body](OpBuilder &inner, Location) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(inner.getInsertionBlock(), inner.getInsertionPoint());
-            scf::YieldOp::create(b, body().flatten());
-          };
-        };
-        auto exact = [&] { return emitKeyBlock(state, k0, /*masked=*/true); };
-        auto unmasked = [&] { return emitKeyBlock(state, k0, /*masked=*/false); };
+          truth = raspc::emitBlockTruth(b, op.getMask(), bIdx, hIdx, blockRow0,
+                                        add(blockRow0, kBlockRows - 1), k0,
+                                        add(k0, keyBlock - 1));
         SmallVector<Value> result;
-        if (op.getMask().empty()) {
-          result = unmasked().flatten();
-        } else if (!truth) {
-          result = exact().flatten();
+        if (!truth) {
+          result = visit().flatten();
         } else {
-          // Blocks the mask hides from the warp's rows are skipped, blocks
-          // it shows entirely skip the per-key mask.
-          auto visit = [&] {
-            auto split = scf::IfOp::create(b, truth->mayBeFalse, branch(exact), branch(unmasked));
-            return RowState::unflatten(split.getResults());
-          };
           auto skip = [&] { return state; };
-          auto visitOrSkip = scf::IfOp::create(b, truth->mayBeTrue, branch(visit), branch(skip));
+          auto visitOrSkip =
+              scf::IfOp::create(b, truth->mayBeTrue, yieldingBranch(visit), yieldingBranch(skip));
           result.assign(visitOrSkip.getResults().begin(), visitOrSkip.getResults().end());
         }
         scf::YieldOp::create(b, result);
@@ -449,9 +540,16 @@ Value GPUFlashEmitter::emit() {
   out = memref::AllocOp::create(
       b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
 
+  auto sharedBytes = [&](int64_t keys) {
+    return keys * (headDim + valueDim + 2 * kRowPadding) * element.getIntOrFloatBitWidth() / 8;
+  };
+  keyBlock = sharedBytes(64) <= kMaxSharedBytes ? 64 : 32;
   Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(kBlockRows));
+  // Dynamic shared memory (viewed as the two tiles): workgroup attributions
+  // would be block arguments, which the deallocation pipeline rewrites.
+  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(sharedBytes(keyBlock)));
   auto launch = gpu::LaunchOp::create(b, queryBlocks, heads, batch, idx(kWarps * kWarpSize),
-                                      idx(1), idx(1));
+                                      idx(1), idx(1), sharedSize);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&launch.getBody().front());

@@ -26,6 +26,11 @@ namespace raspc {
 /// divide, and mask / score regions of scalar arithmetic.
 bool isGPUFlashCandidate(mlir::attn::AttentionOp op);
 
+/// The function convert-attention-to-gpu-flash calls where its kernels need a
+/// block-wide barrier, until convert-deferred-gpu-barriers (after
+/// bufferization) makes those calls gpu.barrier.
+inline constexpr const char *kDeferredGPUBarrier = "raspc.deferred_gpu_barrier";
+
 /// Whether `chip` ("sm_80", "sm_90a", ...) has the m16n8k16 f16/bf16
 /// mma.sync the kernels use (sm_80 and later).
 bool hasMmaSyncM16N8K16(const std::string &chip);

@@ -4,9 +4,11 @@
 // shuffles across the lanes of a row); nothing on a machine without a GPU
 // runs it. This test does: it lowers an attention to the kernel's NVVM form,
 // replaces the few NVVM operations that need a GPU (special registers,
-// mma.sync, shfl.sync) by calls into a small warp emulator below, JIT-
+// mma.sync, shfl.sync, bar.sync) by calls into a small emulator below, JIT-
 // compiles the kernel for the host and launches it with one host thread per
-// GPU thread, the 32 lanes of a warp meeting at every warp-wide operation.
+// GPU thread, the 32 lanes of a warp meeting at every warp-wide operation
+// and the whole block at barriers. Blocks run one after another, so one
+// region of host memory is every block's shared memory.
 // The emulator implements the PTX ISA's fragment layouts for
 // mma.m16n8k16.row.col independently of the kernel generator; results are
 // compared with a plain double-precision attention.
@@ -78,8 +80,32 @@ struct Warp {
   }
 };
 
+/// A block's barrier (bar.sync 0) for all its threads.
+struct Block {
+  std::mutex mutex;
+  std::condition_variable arrived;
+  int threads = 0, waiting = 0;
+  unsigned long generation = 0;
+
+  void sync() {
+    std::unique_lock<std::mutex> lock(mutex);
+    unsigned long mine = generation;
+    if (++waiting == threads) {
+      waiting = 0;
+      ++generation;
+      arrived.notify_all();
+      return;
+    }
+    arrived.wait(lock, [&] { return generation != mine; });
+  }
+};
+
+/// Shared memory: blocks run one after another, so one region serves all.
+alignas(16) unsigned char sharedMemory[64 * 1024];
+
 struct ThreadContext {
   int tid[3], ctaid[3], ntid[3], nctaid[3];
+  Block *block;
   Warp *warp;
   int lane;
 };
@@ -177,6 +203,8 @@ extern "C" float emu_shfl_bfly(float value, int32_t offset) {
 
 extern "C" float emu_exp2f(float x) { return std::exp2(x); }
 
+extern "C" void emu_barrier() { self.block->sync(); }
+
 /// Runs `kernel` over the grid, block after block, a host thread per GPU
 /// thread.
 void launch(void (*kernel)(void **), void **args, const int grid[3], const int block[3]) {
@@ -186,6 +214,9 @@ void launch(void (*kernel)(void **), void **args, const int grid[3], const int b
     for (int y = 0; y < grid[1]; ++y)
       for (int x = 0; x < grid[0]; ++x) {
         std::vector<Warp> warps(threads / kLanes);
+        Block shared;
+        shared.threads = threads;
+        std::memset(sharedMemory, 0xff, sizeof sharedMemory); // no data left from the last block
         std::vector<std::thread> pool;
         for (int t = 0; t < threads; ++t)
           pool.emplace_back([&, t] {
@@ -193,6 +224,7 @@ void launch(void (*kernel)(void **), void **args, const int grid[3], const int b
                     {x, y, z},
                     {block[0], block[1], block[2]},
                     {grid[0], grid[1], grid[2]},
+                    &shared,
                     &warps[t / kLanes],
                     t % kLanes};
             kernel(args);
@@ -300,9 +332,24 @@ std::string emulateNVVM(ModuleOp module) {
       op->erase();
       continue;
     }
+    if (isa<NVVM::Barrier0Op>(op)) {
+      auto callee = declare(module, "emu_barrier", LLVM::LLVMVoidType::get(ctx), {});
+      LLVM::CallOp::create(b, loc, callee, ValueRange{});
+      op->erase();
+      continue;
+    }
     unsupported = op->getName().getStringRef().str();
     break;
   }
+  // Dynamic shared memory: the emulator's region, resolved by name.
+  module.walk([&](LLVM::GlobalOp global) {
+    if (global.getAddrSpace() == 3) {
+      global.setLinkage(LLVM::Linkage::External);
+      global.removeValueAttr();
+      if (!global.getInitializerRegion().empty())
+        global.getInitializerRegion().front().erase();
+    }
+  });
   // libdevice's functions the kernels call.
   module.walk([&](LLVM::LLVMFuncOp func) {
     if (func.getName() == "__nv_exp2f")
@@ -384,9 +431,9 @@ public:
 
     PassManager pm(&context);
     std::string pipeline =
-        "func.func(convert-attention-to-gpu-flash{chip=sm_80}),"
+        "convert-attention-to-gpu-flash{chip=sm_80},"
         "one-shot-bufferize{bufferize-function-boundaries "
-        "function-boundary-type-conversion=identity-layout-map},"
+        "function-boundary-type-conversion=identity-layout-map},convert-deferred-gpu-barriers,"
         "canonicalize,gpu-launch-sink-index-computations,gpu-kernel-outlining,convert-bf16-mma-sync-to-nvvm,"
         "convert-nvgpu-to-nvvm,gpu.module(expand-bf16-conversions,convert-scf-to-cf,"
         "convert-gpu-to-nvvm,"
@@ -435,9 +482,12 @@ public:
     gpu::GPUModuleOp kernels;
     module->walk([&](gpu::GPUModuleOp m) { kernels = m; });
     OwningOpRef<ModuleOp> host = ModuleOp::create(UnknownLoc::get(&context));
-    std::string kernelName;
+    std::string kernelName, sharedName;
     for (Operation &op : llvm::make_early_inc_range(kernels.getBody()->getOperations())) {
-      if (auto func = dyn_cast<LLVM::LLVMFuncOp>(op)) {
+      if (auto global = dyn_cast<LLVM::GlobalOp>(op)) {
+        sharedName = global.getSymName().str();
+        op.moveBefore(host->getBody(), host->getBody()->end());
+      } else if (auto func = dyn_cast<LLVM::LLVMFuncOp>(op)) {
         if (func->hasAttr("nvvm.kernel") || func->hasAttr(gpu::GPUDialect::getKernelFuncAttrName()))
           kernelName = func.getName().str();
         for (NamedAttribute attr : llvm::to_vector(func->getDiscardableAttrs()))
@@ -459,7 +509,7 @@ public:
       ADD_FAILURE() << llvm::toString(engine.takeError());
       return {};
     }
-    (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    (*engine)->registerSymbols([&](llvm::orc::MangleAndInterner interner) {
       llvm::orc::SymbolMap map;
       auto add = [&](const char *name, void *address) {
         map[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
@@ -470,6 +520,9 @@ public:
       add("emu_mma_f16", reinterpret_cast<void *>(&emu_mma_f16));
       add("emu_shfl_bfly", reinterpret_cast<void *>(&emu_shfl_bfly));
       add("emu_exp2f", reinterpret_cast<void *>(&emu_exp2f));
+      add("emu_barrier", reinterpret_cast<void *>(&emu_barrier));
+      if (!sharedName.empty())
+        add(sharedName.c_str(), sharedMemory);
       return map;
     });
     auto kernel = (*engine)->lookupPacked(kernelName);
@@ -493,7 +546,7 @@ public:
   }
 };
 
-enum class Mask { None, Causal };
+enum class Mask { None, Causal, StrictlyCausal };
 
 /// Plain attention in double on the rounded inputs.
 std::vector<float> reference(const std::vector<float> &q, const std::vector<float> &k,
@@ -510,7 +563,8 @@ std::vector<float> reference(const std::vector<float> &q, const std::vector<floa
         double dot = 0;
         for (int64_t e = 0; e < d; ++e)
           dot += double(q[(h * queries + i) * d + e]) * k[(kh * keys + j) * d + e];
-        s[j] = (mask == Mask::Causal && j > i) ? -INFINITY : dot * scale;
+        bool hidden = (mask == Mask::Causal && j > i) || (mask == Mask::StrictlyCausal && j >= i);
+        s[j] = hidden ? -INFINITY : dot * scale;
         best = std::max(best, s[j]);
       }
       double sum = 0;
@@ -544,13 +598,15 @@ void checkCase(GPUFlashEmulation &test, const Case &c) {
               kT = type(c.keyHeads, c.keys, c.d, c.element),
               vT = type(c.keyHeads, c.keys, c.dv, c.element),
               oT = type(c.heads, c.queries, c.dv, "f32");
-  std::string maskRegion = c.mask == Mask::Causal ? R"(
+  std::string maskRegion;
+  if (c.mask != Mask::None)
+    maskRegion = std::string(R"(
       mask {
       ^bb0(%b: index, %h: index, %i: index, %j: index):
-        %c = arith.cmpi ule, %j, %i : index
+        %c = arith.cmpi )") +
+                 (c.mask == Mask::Causal ? "ule" : "ult") + R"(, %j, %i : index
         attn.yield %c : i1
-      })"
-                                                  : "";
+      })";
   std::string source = "func.func @attention(%q: " + qT + ", %k: " + kT + ", %v: " + vT +
                        ", %init: " + oT + ") -> " + oT + " {\n" +
                        "  %o = attn.attention softmax ins(%q, %k, %v : " + qT + ", " + kT +
@@ -614,6 +670,18 @@ void checkCase(GPUFlashEmulation &test, const Case &c) {
 // size unlike the head size.
 TEST_F(GPUFlashEmulation, CausalGroupedBF16) {
   checkCase(*this, {"bf16", 2, 1, 70, 70, 64, 32, Mask::Causal});
+}
+
+// Head size 128, three query blocks (the last partial), and a strictly
+// causal mask: the first query sees no key and gets zeros.
+TEST_F(GPUFlashEmulation, StrictlyCausalD128) {
+  checkCase(*this, {"bf16", 2, 2, 130, 130, 128, 128, Mask::StrictlyCausal});
+}
+
+// Head and value size 256: two tiles of 64 keys would pass 48 KiB of shared
+// memory, so the kernel steps through 32 keys at a time.
+TEST_F(GPUFlashEmulation, HeadSize256TakesSmallerKeyBlocks) {
+  checkCase(*this, {"bf16", 1, 1, 40, 72, 256, 256, Mask::None});
 }
 
 // Cross attention with fewer keys than queries and a key count that is not
