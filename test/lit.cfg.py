@@ -28,6 +28,9 @@ config.substitutions.append(("%raspc_src_root", config.raspc_src_root))
 config.substitutions.append(("%python", sys.executable))
 # The CUDA driver stand-in (test/lib/FakeCUDA) for RASPRT_CUDA_DRIVER.
 config.substitutions.append(
+    ("%fake_cuda_before_11_2",
+     os.path.join(config.raspc_lib_dir, "libraspc-fake-cuda-before-11.2.so")))
+config.substitutions.append(
     ("%fake_cuda", os.path.join(config.raspc_lib_dir, "libraspc-fake-cuda.so")))
 
 # Features: `ptxas` where the CUDA toolkit is present, `cuda-device` only

@@ -88,6 +88,12 @@ Loaded load() {
     loaded.failure = std::string("the CUDA driver ") + path + " lacks " + missing;
     return loaded;
   }
+  // Optional: without them allocation falls back to cuMemAlloc / cuMemFree.
+  if (!resolve(library, "cuMemAllocAsync", d.cuMemAllocAsync) ||
+      !resolve(library, "cuMemFreeAsync", d.cuMemFreeAsync) ||
+      !resolve(library, "cuDeviceGetDefaultMemPool", d.cuDeviceGetDefaultMemPool) ||
+      !resolve(library, "cuMemPoolSetAttribute", d.cuMemPoolSetAttribute))
+    d.cuMemAllocAsync = nullptr, d.cuMemFreeAsync = nullptr;
   // Errors from here on have names: report them through check's wording.
   auto fail = [&](CUresult result, const char *what) {
     const char *name = nullptr;
@@ -118,6 +124,16 @@ Loaded load() {
     return fail(r, "cuDeviceGet");
   if (CUresult r = d.cuDevicePrimaryCtxRetain(&loaded.context, device); r != CUDA_SUCCESS)
     return fail(r, "cuDevicePrimaryCtxRetain");
+  // The pool behind stream-ordered allocation keeps what calls free (by
+  // default it returns memory to the device at every synchronization), as
+  // the CPU side keeps large blocks: a model's next call reuses them.
+  CUmemoryPool pool = nullptr;
+  unsigned long long keepAll = ~0ull;
+  if (d.cuMemAllocAsync &&
+      (d.cuDeviceGetDefaultMemPool(&pool, device) != CUDA_SUCCESS ||
+       d.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keepAll) !=
+           CUDA_SUCCESS))
+    d.cuMemAllocAsync = nullptr, d.cuMemFreeAsync = nullptr; // a device without pools
   return loaded;
 }
 

@@ -8,8 +8,11 @@
 // failure becomes a message (rasprt_cuda_check) instead of an abort.
 //
 // Memory: buffers are device memory (managed for gpu.alloc host_shared).
-// Allocations are remembered so that rasprt_buffer_free can tell them from
-// host blocks. When an allocation fails, or there is no driver, the call
+// The program's own buffers are stream ordered (cuMemAllocAsync and
+// cuMemFreeAsync on the call's stream, from a pool that keeps freed memory):
+// neither allocating nor freeing waits for the GPU, where cuMemAlloc and
+// cuMemFree synchronize. Older drivers get those. Allocations are
+// remembered so that rasprt_buffer_free can tell them from host blocks. When an allocation fails, or there is no driver, the call
 // returns host memory instead and the error is pending: nothing crashes on
 // a null buffer, and no kernel is launched.
 //
@@ -23,16 +26,20 @@
 
 #include <cstring>
 #include <mutex>
-#include <unordered_set>
+#include <optional>
+#include <unordered_map>
 
 using namespace rasprt::cuda;
 
 namespace {
 
+/// How a device buffer was allocated, and so how a program frees it.
+enum class Allocation { Synchronous, StreamOrdered };
+
 std::mutex allocationsMutex;
-std::unordered_set<void *> &allocations() {
-  static auto *set = new std::unordered_set<void *>; // lives as long as the process
-  return *set;
+std::unordered_map<void *, Allocation> &allocations() {
+  static auto *map = new std::unordered_map<void *, Allocation>; // lives as long as the process
+  return *map;
 }
 
 CUdeviceptr devicePointer(const void *p) { return reinterpret_cast<CUdeviceptr>(p); }
@@ -40,31 +47,51 @@ CUdeviceptr devicePointer(const void *p) { return reinterpret_cast<CUdeviceptr>(
 /// The driver, unless an error is pending or there is none.
 const Driver *ready() { return errorPending() ? nullptr : driver(); }
 
-/// Device memory, or managed memory (one pointer for host and device).
-void *allocate(size_t size, bool managed) {
+/// Device memory (stream ordered on `stream` when the driver can, unless
+/// `stream` is null), or managed memory (one pointer for host and device).
+void *allocate(size_t size, bool managed, CUstream stream = nullptr) {
   if (const Driver *d = ready()) {
     CUdeviceptr p = 0;
-    bool ok = managed ? check(d->cuMemAllocManaged(&p, size ? size : 1, CU_MEM_ATTACH_GLOBAL),
-                              "cuMemAllocManaged")
-                      : check(d->cuMemAlloc(&p, size ? size : 1), "cuMemAlloc");
+    size = size ? size : 1;
+    Allocation kind = Allocation::Synchronous;
+    bool ok;
+    if (managed) {
+      ok = check(d->cuMemAllocManaged(&p, size, CU_MEM_ATTACH_GLOBAL), "cuMemAllocManaged");
+    } else if (stream && d->cuMemAllocAsync) {
+      ok = check(d->cuMemAllocAsync(&p, size, stream), "cuMemAllocAsync");
+      kind = Allocation::StreamOrdered;
+    } else {
+      ok = check(d->cuMemAlloc(&p, size), "cuMemAlloc");
+    }
     if (ok) {
       std::lock_guard<std::mutex> lock(allocationsMutex);
-      allocations().insert(reinterpret_cast<void *>(p));
+      allocations().emplace(reinterpret_cast<void *>(p), kind);
       return reinterpret_cast<void *>(p);
     }
   }
   return rasprt_buffer_alloc(RASPRT_ALIGNMENT, size);
 }
 
+/// Forgets `buffer`; returns how it was allocated (nothing: not ours).
+std::optional<Allocation> forget(void *buffer) {
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  auto it = allocations().find(buffer);
+  if (it == allocations().end())
+    return std::nullopt;
+  Allocation kind = it->second;
+  allocations().erase(it);
+  return kind;
+}
+
 } // namespace
 
 bool rasprt::cuda::releaseDeviceBuffer(void *buffer) {
-  {
-    std::lock_guard<std::mutex> lock(allocationsMutex);
-    if (!allocations().erase(buffer))
-      return false;
-  }
-  // Not ready(): memory is released even while an error is pending.
+  if (!forget(buffer))
+    return false;
+  // Not ready(): memory is released even while an error is pending. The
+  // host frees after the work that used the buffer has finished (calls
+  // synchronize before returning), so cuMemFree also takes stream-ordered
+  // buffers.
   if (const Driver *d = driver())
     check(d->cuMemFree(devicePointer(buffer)), "cuMemFree");
   return true;
@@ -238,17 +265,30 @@ RASPRT_API void mgpuEventRecord(CUevent event, CUstream stream) {
     check(d->cuEventRecord(event, stream), "cuEventRecord");
 }
 
-RASPRT_API void *mgpuMemAlloc(uint64_t size, CUstream /*stream*/, bool hostShared) {
-  return allocate(size, /*managed=*/hostShared);
+RASPRT_API void *mgpuMemAlloc(uint64_t size, CUstream stream, bool hostShared) {
+  return allocate(size, /*managed=*/hostShared, stream);
 }
 
 RASPRT_API void mgpuMemFree(void *buffer, CUstream stream) {
   if (!buffer)
     return;
+  std::optional<Allocation> kind = forget(buffer);
+  if (!kind) { // host memory (no driver, or a failed allocation)
+    mgpuStreamSynchronize(stream);
+    rasprt_buffer_free(buffer);
+    return;
+  }
+  const Driver *d = driver();
+  if (!d)
+    return;
+  if (*kind == Allocation::StreamOrdered && stream) {
+    // After the kernels queued before it, without waiting for them.
+    check(d->cuMemFreeAsync(devicePointer(buffer), stream), "cuMemFreeAsync");
+    return;
+  }
   // Kernels queued on `stream` may still use the buffer.
   mgpuStreamSynchronize(stream);
-  if (!rasprt::cuda::releaseDeviceBuffer(buffer))
-    rasprt_buffer_free(buffer);
+  check(d->cuMemFree(devicePointer(buffer)), "cuMemFree");
 }
 
 RASPRT_API void mgpuMemcpy(void *dst, void *src, size_t size, CUstream stream) {

@@ -246,6 +246,32 @@ CUresult cuMemsetD16Async(unsigned long long dst, unsigned short value, size_t c
     p[i] = value;
   return kSuccess;
 }
+#ifndef FAKE_CUDA_BEFORE_11_2
+// Stream-ordered allocation; the library built with FAKE_CUDA_BEFORE_11_2
+// stands for an older driver without it.
+CUresult cuDeviceGetDefaultMemPool(void **pool, int) {
+  static int token;
+  *pool = &token;
+  return kSuccess;
+}
+CUresult cuMemPoolSetAttribute(void *, int attribute, void *value) {
+  trace("cuMemPoolSetAttribute %d = %llu", attribute, *static_cast<unsigned long long *>(value));
+  return kSuccess;
+}
+CUresult cuMemAllocAsync(unsigned long long *pointer, size_t size, void *) {
+  if (failing("cuMemAllocAsync"))
+    return kOutOfMemory;
+  *pointer = deviceAlloc(size);
+  trace("cuMemAllocAsync %zu bytes", size);
+  return kSuccess;
+}
+CUresult cuMemFreeAsync(unsigned long long pointer, void *) {
+  std::free(reinterpret_cast<char *>(pointer) - kDeviceOffset);
+  trace("cuMemFreeAsync");
+  return kSuccess;
+}
+#endif
+
 CUresult cuMemHostRegister_v2(void *, size_t, unsigned) { return kSuccess; }
 CUresult cuMemHostUnregister(void *) { return kSuccess; }
 
