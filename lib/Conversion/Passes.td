@@ -272,7 +272,8 @@ def ConvertAttentionToGPUFlash
       would pass the 48 KiB of static shared memory): all 128 threads copy
       the block's keys and values into shared tiles (consecutive threads,
       consecutive features: coalesced; rows padded by 8 elements against
-      bank conflicts), then each warp computes from them: scores by
+      bank conflicts), then each warp computes from them (B operands by
+      `nvgpu.ldmatrix`, transposed for the values): scores by
       `nvgpu.mma.sync`
       (m16n8k16, f16/bf16 operands, f32 accumulators), then the score region
       and the mask on each accumulator element, running row maxima and sums

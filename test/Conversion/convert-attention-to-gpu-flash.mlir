@@ -8,7 +8,8 @@
 // values at a value size of 64). A key block the mask hides from all 64 rows
 // is not loaded; otherwise the block copies keys and values into the tiles,
 // meets at a barrier, and each warp skips the block or computes it, with or
-// without the per-key mask: scores and P.V by m16n8k16 MMAs from the tiles,
+// without the per-key mask: scores and P.V by m16n8k16 MMAs, B operands
+// from the tiles by ldmatrix (transposed for the values),
 // the four lanes of a row combining maxima with shuffles; a second barrier
 // before the tiles are refilled.
 // CHECK-LABEL: func.func @causal(
@@ -26,12 +27,12 @@
 // CHECK: func.call @raspc.deferred_gpu_barrier() : () -> ()
 // CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
 // CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
-// CHECK: memref.load %[[KEYS]]
+// CHECK: nvgpu.ldmatrix %[[KEYS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = false} : memref<64x72xbf16, #gpu.address_space<workgroup>> -> vector<2x2xbf16>
 // CHECK: nvgpu.mma.sync(%{{.*}}, %{{.*}}, %{{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK: arith.cmpi ule
 // CHECK: gpu.shuffle xor
 // CHECK: math.exp2
-// CHECK: memref.load %[[VALUES]]
+// CHECK: nvgpu.ldmatrix %[[VALUES]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = true}
 // CHECK: func.call @raspc.deferred_gpu_barrier() : () -> ()
 // CHECK: scf.if
 // CHECK: memref.store %{{.*}}, %[[OUT]]

@@ -9,7 +9,7 @@
 // registers the first MMA left them in. Nothing of size [queries, keys]
 // exists, in memory or registers.
 //
-// Fragments are read from the shared tiles element by element; ldmatrix,
+// B fragments come from the shared tiles by ldmatrix (transposed for V);
 // cp.async double buffering and warpgroup MMA on sm_90a are the next steps
 // (docs/design.md, "GPU").
 //
@@ -184,9 +184,9 @@ private:
     return memref::LoadOp::create(b, buffer, ValueRange{bIdx, head, position, feature});
   }
   /// D = A.B + C for one m16n8k16 tile, fragments as the PTX ISA numbers
-  /// their elements (8 of A, 4 of B, 4 of C and D); A and B are rounded to
-  /// the operand type.
-  SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, ArrayRef<Value> c);
+  /// their elements (8 of A, 4 of C and D; A rounded to the operand type),
+  /// B as ldmatrix returns it (vector<2x2>).
+  SmallVector<Value, 4> mma(ArrayRef<Value> a, Value bFrag, ArrayRef<Value> c);
   /// The sum or maximum over the four lanes that share a row (g).
   Value quadReduce(Value v, bool isMax);
   Value inlineRegion(Region &region, ArrayRef<Value> args);
@@ -231,7 +231,7 @@ private:
   SmallVector<SmallVector<Value, 8>> queryFrags;
 };
 
-SmallVector<Value, 4> GPUFlashEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+SmallVector<Value, 4> GPUFlashEmitter::mma(ArrayRef<Value> a, Value bFrag,
                                            ArrayRef<Value> c) {
   auto operand = [&](ArrayRef<Value> elements, int64_t rows, Type type) {
     SmallVector<Value, 8> converted;
@@ -239,8 +239,7 @@ SmallVector<Value, 4> GPUFlashEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bF
       converted.push_back(v.getType() == type ? v : arith::TruncFOp::create(b, type, v));
     return vector::FromElementsOp::create(b, VectorType::get({rows, 2}, type), converted);
   };
-  Value d = nvgpu::MmaSyncOp::create(b, operand(a, 4, element), operand(bFrag, 2, element),
-                                     operand(c, 2, f32),
+  Value d = nvgpu::MmaSyncOp::create(b, operand(a, 4, element), bFrag, operand(c, 2, f32),
                                      ArrayRef<int64_t>{kWarpRows, kMmaN, kMmaK});
   SmallVector<Value, 4> result;
   for (int64_t i = 0; i < 4; ++i)
@@ -272,23 +271,26 @@ Value GPUFlashEmitter::inlineRegion(Region &region, ArrayRef<Value> args) {
 /// softmax, then P.V into the accumulators.
 RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool masked) {
   const int64_t scoreTiles = keyBlock / kMmaN;
-  auto loadShared = [&](Value tile, Value row, Value column) {
-    return memref::LoadOp::create(b, tile, ValueRange{row, column});
+  // ldmatrix.x2: lanes 0-7 give the rows of the first 8x8 matrix, 8-15 of
+  // the second (the other lanes' addresses are not read).
+  Value laneRow = arith::RemUIOp::create(b, lane, idx(8));
+  Value secondMatrix = arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)), idx(2));
+  auto loadMatrices = [&](Value tile, Value row, Value column, bool transpose) {
+    auto type = VectorType::get({2, 2}, element);
+    return nvgpu::LdMatrixOp::create(b, type, tile, ValueRange{row, column}, transpose,
+                                     /*numTiles=*/2);
   };
 
-  // S = Q.K^T: B[k][n] = K[k0 + 8 tile + n][k], so a register pair is two
-  // adjacent features of one key.
+  // S = Q.K^T: B[k][n] = K[k0 + 8 tile + n][k]. In the key tile (keys
+  // down, features across) that is two 8x8 matrices side by side, loaded as
+  // they are: lane l gets row l / 4, columns 2 (l % 4) + {0, 1}.
   SmallVector<SmallVector<Value, 4>> scores;
   for (int64_t tile = 0; tile < scoreTiles; ++tile) {
-    Value fragKey = add(groupId, tile * kMmaN);
+    Value row = add(laneRow, tile * kMmaN);
     SmallVector<Value, 4> c(4, fconst(0.0));
     for (int64_t step = 0; step < headDim / kMmaK; ++step) {
-      SmallVector<Value, 4> bFrag;
-      for (int64_t half = 0; half < 2; ++half) {
-        Value feature = add(mul(inGroup, idx(2)), step * kMmaK + half * 8);
-        bFrag.push_back(loadShared(keyTile, fragKey, feature));
-        bFrag.push_back(loadShared(keyTile, fragKey, add(feature, 1)));
-      }
+      Value column = add(mul(secondMatrix, idx(8)), step * kMmaK);
+      Value bFrag = loadMatrices(keyTile, row, column, /*transpose=*/false);
       c = mma(queryFrags[step], bFrag, c);
     }
     scores.push_back(c);
@@ -332,7 +334,9 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
     }
 
   // O = O * alpha + P.V. The A fragment for keys [16 s, 16 s + 16) is score
-  // tiles 2 s and 2 s + 1; B[k][n] = V[k0 + 16 s + k][8 tile + n].
+  // tiles 2 s and 2 s + 1; B[k][n] = V[k0 + 16 s + k][8 tile + n]: in the
+  // value tile (keys down) two 8x8 matrices one above the other, loaded
+  // transposed (lane l gets rows 2 (l % 4) + {0, 1}, column l / 4).
   SmallVector<SmallVector<Value, 8>> probs;
   for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
     auto &lo = scores[2 * step], &hi = scores[2 * step + 1];
@@ -342,14 +346,9 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
     SmallVector<Value, 4> c;
     for (int64_t e = 0; e < 4; ++e)
       c.push_back(fmul(state.acc[4 * tile + e], alpha[e / 2]));
-    Value feature = add(groupId, tile * kMmaN);
     for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
-      SmallVector<Value, 4> bFrag;
-      for (int64_t half = 0; half < 2; ++half) {
-        Value k = add(twoT, step * kMmaK + half * 8);
-        bFrag.push_back(loadShared(valueTile, k, feature));
-        bFrag.push_back(loadShared(valueTile, add(k, 1), feature));
-      }
+      Value row = add(add(laneRow, mul(secondMatrix, idx(8))), step * kMmaK);
+      Value bFrag = loadMatrices(valueTile, row, idx(tile * kMmaN), /*transpose=*/true);
       c = mma(probs[step], bFrag, c);
     }
     llvm::append_range(next.acc, c);

@@ -4,7 +4,7 @@
 // shuffles across the lanes of a row); nothing on a machine without a GPU
 // runs it. This test does: it lowers an attention to the kernel's NVVM form,
 // replaces the few NVVM operations that need a GPU (special registers,
-// mma.sync, shfl.sync, bar.sync) by calls into a small emulator below, JIT-
+// mma.sync, ldmatrix, shfl.sync, bar.sync) by calls into a small emulator below, JIT-
 // compiles the kernel for the host and launches it with one host thread per
 // GPU thread, the 32 lanes of a warp meeting at every warp-wide operation
 // and the whole block at barriers. Blocks run one after another, so one
@@ -66,6 +66,7 @@ struct Warp {
   unsigned long generation = 0;
   uint32_t a[kLanes][4], b[kLanes][2];
   float c[kLanes][4], value[kLanes];
+  const unsigned char *row[kLanes];
 
   void sync() {
     std::unique_lock<std::mutex> lock(mutex);
@@ -201,6 +202,29 @@ extern "C" float emu_shfl_bfly(float value, int32_t offset) {
   return other;
 }
 
+/// ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].b16: lanes 8 m to 8 m + 7 give
+/// the addresses of the rows of matrix m; lane l receives, per matrix, row
+/// l / 4, columns 2 (l % 4) + {0, 1} (low half first), or with .trans
+/// rows 2 (l % 4) + {0, 1} of column l / 4.
+extern "C" void emu_ldmatrix(uint32_t *out, const unsigned char *address, int32_t matrices,
+                             int32_t transpose) {
+  Warp &warp = *self.warp;
+  int lane = self.lane;
+  warp.row[lane] = address;
+  warp.sync();
+  auto element = [&](int matrix, int r, int column) {
+    uint16_t bits;
+    std::memcpy(&bits, warp.row[8 * matrix + r] + 2 * column, 2);
+    return uint32_t(bits);
+  };
+  for (int m = 0; m < matrices; ++m)
+    out[m] = transpose ? element(m, 2 * (lane % 4), lane / 4) |
+                             element(m, 2 * (lane % 4) + 1, lane / 4) << 16
+                       : element(m, lane / 4, 2 * (lane % 4)) |
+                             element(m, lane / 4, 2 * (lane % 4) + 1) << 16;
+  warp.sync();
+}
+
 extern "C" float emu_exp2f(float x) { return std::exp2(x); }
 
 extern "C" void emu_barrier() { self.block->sync(); }
@@ -329,6 +353,27 @@ std::string emulateNVVM(ModuleOp module) {
         v = LLVM::InsertValueOp::create(b, loc, result, valid, ArrayRef<int64_t>{1});
       }
       shfl.getResult().replaceAllUsesWith(v);
+      op->erase();
+      continue;
+    }
+    if (auto ld = dyn_cast<NVVM::LdMatrixOp>(op)) {
+      auto structType = cast<LLVM::LLVMStructType>(ld.getType());
+      int32_t matrices = ld.getNum();
+      auto callee = declare(module, "emu_ldmatrix", LLVM::LLVMVoidType::get(ctx),
+                            {ptr, ld.getPtr().getType(), i32, i32});
+      Value one = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(1));
+      Value out = LLVM::AllocaOp::create(b, loc, ptr, LLVM::LLVMArrayType::get(i32, 4), one);
+      Value count = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(matrices));
+      Value transpose = LLVM::ConstantOp::create(
+          b, loc, i32, b.getI32IntegerAttr(ld.getLayout() == NVVM::MMALayout::col));
+      LLVM::CallOp::create(b, loc, callee, ValueRange{out, ld.getPtr(), count, transpose});
+      Value result = LLVM::UndefOp::create(b, loc, structType);
+      for (int64_t i = 0; i < matrices; ++i) {
+        Value at = LLVM::GEPOp::create(b, loc, ptr, i32, out, ArrayRef<LLVM::GEPArg>{int32_t(i)});
+        result = LLVM::InsertValueOp::create(b, loc, result, LLVM::LoadOp::create(b, loc, i32, at),
+                                             ArrayRef<int64_t>{i});
+      }
+      ld.getResult().replaceAllUsesWith(result);
       op->erase();
       continue;
     }
@@ -521,6 +566,7 @@ public:
       add("emu_shfl_bfly", reinterpret_cast<void *>(&emu_shfl_bfly));
       add("emu_exp2f", reinterpret_cast<void *>(&emu_exp2f));
       add("emu_barrier", reinterpret_cast<void *>(&emu_barrier));
+      add("emu_ldmatrix", reinterpret_cast<void *>(&emu_ldmatrix));
       if (!sharedName.empty())
         add(sharedName.c_str(), sharedMemory);
       return map;
