@@ -271,8 +271,9 @@ def ConvertAttentionToGPUFlash
     * the block walks the keys in blocks of 64 (32 when two tiles of 64
       would pass the 48 KiB of static shared memory): all 128 threads copy
       the block's keys and values into shared tiles (consecutive threads,
-      consecutive features: coalesced; rows padded by 8 elements against
-      bank conflicts), then each warp computes from them (B operands by
+      consecutive features: coalesced; 16 bytes an access where the
+      operands' alignment, checked at run time, allows; rows padded by 8
+      elements against bank conflicts), then each warp computes from them (B operands by
       `nvgpu.ldmatrix`, transposed for the values): scores by
       `nvgpu.mma.sync`
       (m16n8k16, f16/bf16 operands, f32 accumulators), then the score region

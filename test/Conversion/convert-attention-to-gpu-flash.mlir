@@ -18,11 +18,18 @@
 // CHECK: %[[SHARED:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK: %[[KEYS:.*]] = memref.view %[[SHARED]][%{{.*}}][] : {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // CHECK: %[[VALUES:.*]] = memref.view %[[SHARED]][%c9216][] : {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// Keys and values are copied 16 bytes at a time where their layout allows
+// (checked at run time), else element by element.
+// CHECK: %[[KBASE:.*]], %{{.*}}, %{{.*}}:4, %{{.*}}:4 = memref.extract_strided_metadata %{{.*}} : memref<?x2x?x64xbf16, strided<[?, ?, ?, ?], offset: ?>>
+// CHECK: %[[KCONTIGUOUS:.*]] = memref.reinterpret_cast %[[KBASE]] {{.*}} strides: [%{{.*}}, %{{.*}}, %{{.*}}, 1] : memref<bf16> to memref<?x2x?x64xbf16, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK: %{{.*}}:36 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
 // CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
-// CHECK: scf.for
+// CHECK: scf.if
+// CHECK: %[[V8:.*]] = vector.load %[[KCONTIGUOUS]][{{.*}}] {alignment = 16 : i64} : {{.*}}, vector<8xbf16>
+// CHECK: vector.store %[[V8]], %[[KEYS]][%{{.*}}, %{{.*}}] {alignment = 16 : i64}
+// CHECK: } else {
 // CHECK: memref.store %{{.*}}, %[[KEYS]][%{{.*}}, %{{.*}}]
-// CHECK: scf.for
+// CHECK: vector.store %{{.*}}, %[[VALUES]]
 // CHECK: memref.store %{{.*}}, %[[VALUES]][%{{.*}}, %{{.*}}]
 // CHECK: func.call @raspc.deferred_gpu_barrier() : () -> ()
 // CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32

@@ -1,6 +1,8 @@
 // RUN: rasp-opt %s --split-input-file --select-attention-strategy=vector-width=8 | FileCheck %s
 // RUN: rasp-opt %s --split-input-file --select-attention-strategy=vector-width=16 | FileCheck %s --check-prefix=AVX512
 // RUN: rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(select-attention-strategy{vector-width=16},convert-attention-to-flash-loops))' | FileCheck %s --check-prefix=USED
+// RUN: not rasp-opt %s --split-input-file --select-attention-strategy=vector-width=-4 2>&1 | FileCheck %s --check-prefix=NEGATIVE
+// NEGATIVE: error: select-attention-strategy: vector-width must be positive
 
 // Dynamic lengths: the full tiles for the target, 6 x 2 ymm or 6 x 4 zmm
 // register tiles.

@@ -72,6 +72,9 @@ constexpr int64_t kMmaN = 8, kMmaK = 16;
 /// start 16 bytes apart modulo 128, so the eight rows a fragment load reads
 /// fall in different banks.
 constexpr int64_t kRowPadding = 8;
+/// Global-to-shared copies move this many bytes per access where the
+/// operands allow.
+constexpr int64_t kVectorBytes = 16;
 /// Static shared memory a block may use without opting in.
 constexpr int64_t kMaxSharedBytes = 48 * 1024;
 /// Accumulators live in registers: beyond this the kernels would spill.
@@ -194,7 +197,14 @@ private:
   void emitKernel(gpu::LaunchOp launch);
   /// All threads of the block copy keys [k0, k0 + keyBlock) of `source`
   /// (rows past the end repeat the last key) into the shared `tile`.
-  void emitTileCopy(Value source, Value tile, int64_t width, Value k0);
+  /// Copies 16 bytes at a time from `contiguous` (the source typed with
+  /// contiguous features) where `vectorOk`, else element by element.
+  void emitTileCopy(Value source, Value contiguous, Value vectorOk, Value tile, int64_t width,
+                    Value k0);
+  /// Whether every 16-byte run of features in `source` is 16-byte aligned
+  /// (checked at run time: operand layouts are dynamic); sets `contiguous`
+  /// to the buffer typed for vector loads.
+  Value emitVectorAccess(Value source, Value &contiguous);
   RowState emitKeyBlock(const RowState &state, Value k0, bool masked);
   RowState emitWarpStep(const RowState &state, Value k0);
   /// A block-wide barrier, for now a call that
@@ -376,17 +386,89 @@ void GPUFlashEmitter::emitBarrier() {
   func::CallOp::create(b, name, TypeRange{});
 }
 
-void GPUFlashEmitter::emitTileCopy(Value source, Value tile, int64_t width, Value k0) {
+Value GPUFlashEmitter::emitVectorAccess(Value source, Value &contiguous) {
+  // Every element [b, h, key, 8 i] 16-byte aligned: the base, the offset
+  // and the outer strides in whole vectors, features contiguous.
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, source);
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, source);
+  auto isZero = [&](Value v) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, v, idx(0));
+  };
+  Value ok = isZero(arith::RemUIOp::create(b, base, idx(kVectorBytes)));
+  ok = arith::AndIOp::create(
+      b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, metadata.getStrides()[3], idx(1)));
+  Value vectorElements = idx(kVectorBytes / (element.getIntOrFloatBitWidth() / 8));
+  for (Value v : {Value(metadata.getOffset()), Value(metadata.getStrides()[0]),
+                  Value(metadata.getStrides()[1]), Value(metadata.getStrides()[2])})
+    ok = arith::AndIOp::create(b, ok, isZero(arith::RemUIOp::create(b, v, vectorElements)));
+  // The same buffer typed with contiguous features, read only where `ok`.
+  auto type = cast<MemRefType>(source.getType());
+  auto layout = StridedLayoutAttr::get(
+      b.getContext(), ShapedType::kDynamic,
+      {ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic, 1});
+  SmallVector<OpFoldResult> sizes, strides;
+  for (int64_t d = 0; d < 4; ++d) {
+    sizes.push_back(type.isDynamicDim(d) ? OpFoldResult(metadata.getSizes()[d])
+                                         : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
+    strides.push_back(d == 3 ? OpFoldResult(b.getIndexAttr(1))
+                             : OpFoldResult(metadata.getStrides()[d]));
+  }
+  contiguous = memref::ReinterpretCastOp::create(
+      b, MemRefType::get(type.getShape(), element, layout), metadata.getBaseBuffer(),
+      OpFoldResult(metadata.getOffset()), sizes, strides);
+  return ok;
+}
+
+void GPUFlashEmitter::emitTileCopy(Value source, Value contiguous, Value vectorOk, Value tile,
+                                   int64_t width, Value k0) {
   // Consecutive threads take consecutive features of a key: coalesced reads.
   Value lastKey = arith::SubIOp::create(b, keys, idx(1));
   int64_t threads = kWarps * kWarpSize;
-  raspc::emitLoop(b, idx(0), idx(keyBlock * width / threads), idx(1), [&](Value i) {
-    Value e = add(tid, mul(i, idx(threads)));
-    Value row = arith::DivUIOp::create(b, e, idx(width));
-    Value feature = arith::RemUIOp::create(b, e, idx(width));
-    Value v = load(source, khIdx, minIndex(add(k0, row), lastKey), feature);
-    memref::StoreOp::create(b, v, tile, ValueRange{row, feature});
-  });
+  auto copy = [&](int64_t lanes) {
+    // `lanes` elements per access; the last round may be partial.
+    int64_t accesses = keyBlock * width / lanes;
+    int64_t rounds = llvm::divideCeil(accesses, threads);
+    raspc::emitLoop(b, idx(0), idx(rounds), idx(1), [&](Value i) {
+      Value e = add(tid, mul(i, idx(threads)));
+      auto body = [&] {
+        Value row = arith::DivUIOp::create(b, e, idx(width / lanes));
+        Value feature = mul(arith::RemUIOp::create(b, e, idx(width / lanes)), idx(lanes));
+        Value key = minIndex(add(k0, row), lastKey);
+        if (lanes == 1) {
+          memref::StoreOp::create(b, load(source, khIdx, key, feature), tile,
+                                  ValueRange{row, feature});
+          return;
+        }
+        auto type = VectorType::get({lanes}, element);
+        Value v = vector::LoadOp::create(b, type, contiguous,
+                                         ValueRange{bIdx, khIdx, key, feature},
+                                         /*nontemporal=*/false, llvm::Align(kVectorBytes));
+        vector::StoreOp::create(b, v, tile, ValueRange{row, feature}, /*nontemporal=*/false,
+                                llvm::Align(kVectorBytes));
+      };
+      if (accesses % threads == 0) {
+        body();
+        return;
+      }
+      auto guard = scf::IfOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, e, idx(accesses)),
+          /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard insertion(b);
+      b.setInsertionPointToStart(guard.thenBlock());
+      body();
+    });
+  };
+  int64_t lanes = kVectorBytes / (element.getIntOrFloatBitWidth() / 8);
+  if (width % lanes != 0) {
+    copy(1);
+    return;
+  }
+  auto branch = scf::IfOp::create(b, vectorOk, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard insertion(b);
+  b.setInsertionPointToStart(branch.thenBlock());
+  copy(lanes);
+  b.setInsertionPointToStart(branch.elseBlock());
+  copy(1);
 }
 
 /// One warp's share of a key block, from the shared tiles: blocks the mask
@@ -454,6 +536,9 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   }
   init.acc.assign(4 * (valueDim / kMmaN), fconst(0.0));
 
+  Value contiguousKey, contiguousValue;
+  Value keyVectorOk = emitVectorAccess(key, contiguousKey);
+  Value valueVectorOk = emitVectorAccess(value, contiguousValue);
   Value keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
   Value blockRow0 = mul(launch.getBlockIds().x, idx(kBlockRows));
   auto loop = scf::ForOp::create(
@@ -466,8 +551,8 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
         // Barriers need the whole block: whether to load the tiles is
         // decided for the block's 64 rows, what to compute per warp.
         auto visit = [&] {
-          emitTileCopy(key, keyTile, headDim, k0);
-          emitTileCopy(value, valueTile, valueDim, k0);
+          emitTileCopy(key, contiguousKey, keyVectorOk, keyTile, headDim, k0);
+          emitTileCopy(value, contiguousValue, valueVectorOk, valueTile, valueDim, k0);
           emitBarrier();
           RowState next = emitWarpStep(state, k0);
           // Nobody refills the tiles before every warp is done with them.

@@ -41,6 +41,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -227,6 +228,14 @@ extern "C" void emu_ldmatrix(uint32_t *out, const unsigned char *address, int32_
 
 extern "C" float emu_exp2f(float x) { return std::exp2(x); }
 
+/// Vector accesses the kernel claims aligned that are not: a GPU faults
+/// (misaligned address), x86 would not notice.
+std::atomic<int> misalignedAccesses{0};
+extern "C" void emu_check_alignment(const void *address, int64_t alignment) {
+  if (reinterpret_cast<uintptr_t>(address) % alignment != 0)
+    ++misalignedAccesses;
+}
+
 extern "C" void emu_barrier() { self.block->sync(); }
 
 /// Runs `kernel` over the grid, block after block, a host thread per GPU
@@ -386,6 +395,30 @@ std::string emulateNVVM(ModuleOp module) {
     unsupported = op->getName().getStringRef().str();
     break;
   }
+  // Vector loads and stores: checked for the alignment they claim.
+  SmallVector<Operation *> accesses;
+  module.walk([&](Operation *op) {
+    if (isa<LLVM::LoadOp, LLVM::StoreOp>(op))
+      accesses.push_back(op);
+  });
+  for (Operation *op : accesses) {
+    auto load = dyn_cast<LLVM::LoadOp>(op);
+    auto store = dyn_cast<LLVM::StoreOp>(op);
+    Type type = load ? load.getType() : store.getValue().getType();
+    std::optional<uint64_t> alignment = load ? load.getAlignment() : store.getAlignment();
+    if (!isa<VectorType>(type) || !alignment || *alignment <= 1)
+      continue;
+    Value address = load ? load.getAddr() : store.getAddr();
+    OpBuilder b(op);
+    if (address.getType() != ptr) // shared memory: the same address on the host
+      address = LLVM::AddrSpaceCastOp::create(b, op->getLoc(), ptr, address);
+    Type i64 = IntegerType::get(ctx, 64);
+    auto callee =
+        declare(module, "emu_check_alignment", LLVM::LLVMVoidType::get(ctx), {ptr, i64});
+    Value bytes = LLVM::ConstantOp::create(b, op->getLoc(), i64,
+                                           b.getI64IntegerAttr(static_cast<int64_t>(*alignment)));
+    LLVM::CallOp::create(b, op->getLoc(), callee, ValueRange{address, bytes});
+  }
   // Dynamic shared memory: the emulator's region, resolved by name.
   module.walk([&](LLVM::GlobalOp global) {
     if (global.getAddrSpace() == 3) {
@@ -428,8 +461,9 @@ std::string emulateNVVM(ModuleOp module) {
 //===----------------------------------------------------------------------===//
 
 struct Buffer {
-  std::vector<uint16_t> data; // bf16 or f16 bits
+  std::vector<uint16_t> data; // bf16 or f16 bits, from element `offset` on
   std::vector<int64_t> shape;
+  int64_t offset = 0;
 };
 
 /// A memref descriptor as the kernels take it, flattened: allocated and
@@ -505,7 +539,9 @@ public:
       if (auto arg = dyn_cast<BlockArgument>(operand)) {
         EXPECT_LT(arg.getArgNumber(), 3u);
         Buffer &in = inputs[arg.getArgNumber()];
-        descriptors.push_back(describe(in.data.data(), in.shape));
+        // The function's memrefs have the identity layout: a buffer that
+        // starts elsewhere is a different pointer, not an offset.
+        descriptors.push_back(describe(in.data.data() + in.offset, in.shape));
       } else if (operand.getDefiningOp<memref::AllocOp>()) {
         descriptors.push_back(describe(out.data(), outShape));
       } else {
@@ -567,6 +603,7 @@ public:
       add("emu_exp2f", reinterpret_cast<void *>(&emu_exp2f));
       add("emu_barrier", reinterpret_cast<void *>(&emu_barrier));
       add("emu_ldmatrix", reinterpret_cast<void *>(&emu_ldmatrix));
+      add("emu_check_alignment", reinterpret_cast<void *>(&emu_check_alignment));
       if (!sharedName.empty())
         add(sharedName.c_str(), sharedMemory);
       return map;
@@ -587,7 +624,9 @@ public:
       for (int i = 0; i < 4; ++i)
         args.push_back(&d.strides[i]);
     }
+    misalignedAccesses = 0;
     launch(*kernel, args.data(), grid, block);
+    EXPECT_EQ(misalignedAccesses.load(), 0) << "vector accesses at misaligned addresses";
     return out;
   }
 };
@@ -631,6 +670,9 @@ struct Case {
   const char *element; // "bf16" or "f16"
   int64_t heads, keyHeads, queries, keys, d, dv;
   Mask mask;
+  /// Where the keys start in their buffer, in elements: not a multiple of
+  /// 8 leaves them unaligned for 16-byte loads.
+  int64_t keyOffset = 0;
 };
 
 void checkCase(GPUFlashEmulation &test, const Case &c) {
@@ -695,6 +737,8 @@ void checkCase(GPUFlashEmulation &test, const Case &c) {
   std::vector<float> q, k, v;
   std::vector<Buffer> inputs{make(c.heads, c.queries, c.d, q), make(c.keyHeads, c.keys, c.d, k),
                              make(c.keyHeads, c.keys, c.dv, v)};
+  inputs[1].data.insert(inputs[1].data.begin(), c.keyOffset, 0xffff); // NaN before the keys
+  inputs[1].offset = c.keyOffset;
   std::vector<float> got = test.run(source, inputs, {1, c.heads, c.queries, c.dv});
   ASSERT_EQ(got.size(), size_t(c.heads * c.queries * c.dv));
   std::vector<float> want = reference(q, k, v, c.heads, c.keyHeads, c.queries, c.keys, c.d,
@@ -728,6 +772,12 @@ TEST_F(GPUFlashEmulation, StrictlyCausalD128) {
 // memory, so the kernel steps through 32 keys at a time.
 TEST_F(GPUFlashEmulation, HeadSize256TakesSmallerKeyBlocks) {
   checkCase(*this, {"bf16", 1, 1, 40, 72, 256, 256, Mask::None});
+}
+
+// Keys one element into their buffer: no 16-byte loads for them (the
+// kernel checks at run time and copies element by element).
+TEST_F(GPUFlashEmulation, UnalignedKeysCopiedElementByElement) {
+  checkCase(*this, {"bf16", 2, 1, 70, 70, 64, 32, Mask::Causal, /*keyOffset=*/1});
 }
 
 // Cross attention with fewer keys than queries and a key count that is not
