@@ -2,12 +2,13 @@
 //
 // Softmax attention as one GPU kernel in the FlashAttention-2 form: a thread
 // block of four warps owns 64 query rows of one (batch, head), each warp 16
-// of them; a warp walks the keys in blocks of 64, computes the block's scores
-// with m16n8k16 tensor-core MMAs (f16/bf16 operands, f32 accumulators), folds
-// them into running row maxima and sums in registers and adds P.V with a
-// second set of MMAs whose A operand is the probabilities, still in the
-// registers the first MMA left them in. Nothing of size [queries, keys]
-// exists, in memory or registers.
+// of them. The block walks the keys in blocks of 64 (32 for large heads),
+// copying each block's keys and values into shared memory; from there each
+// warp computes the block's scores with m16n8k16 tensor-core MMAs (f16/bf16
+// operands, f32 accumulators), folds them into running row maxima and sums
+// in registers and adds P.V with a second set of MMAs whose A operand is the
+// probabilities, still in the registers the first MMA left them in. Nothing
+// of size [queries, keys] exists, in memory or registers.
 //
 // B fragments come from the shared tiles by ldmatrix (transposed for V);
 // cp.async double buffering and warpgroup MMA on sm_90a are the next steps
@@ -20,9 +21,6 @@
 //   B (16x8):  {b0b1, b2b3} hold rows (k) 2t + {0, 1} and 2t + 8 + {0, 1}
 //              of column (n) g;
 //   C (16x8):  c0, c1 at row g, columns 2t + {0, 1}; c2, c3 at row g + 8.
-// Keys and values pass through shared memory, a tile of each per key block,
-// copied by the whole block (coalesced) and read by its four warps.
-//
 // Two adjacent C tiles of scores are, element for element, the A fragment of
 // the P.V product over those 16 keys. The MMAs are nvgpu.mma.sync
 // (upstream lowers f16; bf16 goes through convert-bf16-mma-sync-to-nvvm).
@@ -77,7 +75,8 @@ constexpr int64_t kRowPadding = 8;
 constexpr int64_t kVectorBytes = 16;
 /// Static shared memory a block may use without opting in.
 constexpr int64_t kMaxSharedBytes = 48 * 1024;
-/// Accumulators live in registers: beyond this the kernels would spill.
+/// Q fragments and accumulators live in registers: at 256 the kernels spill
+/// a little already.
 constexpr int64_t kMaxDim = 256;
 
 /// Whether a mask or score region is scalar arithmetic that can be cloned
@@ -160,7 +159,7 @@ struct RowState {
 class GPUFlashEmitter {
 public:
   GPUFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op)
-      : b(b), op(op), f32(b.getF32Type()), i32(b.getI32Type()),
+      : b(b), op(op), f32(b.getF32Type()),
         element(cast<RankedTensorType>(op.getQuery().getType()).getElementType()) {}
 
   Value emit();
@@ -225,7 +224,7 @@ private:
 
   ImplicitLocOpBuilder &b;
   AttentionOp op;
-  Type f32, i32, element;
+  Type f32, element;
   int64_t headDim = 0, valueDim = 0;
   /// Keys per step: 64 (eight n-tiles of scores, four k-steps of P.V), or
   /// 32 when the shared tiles of 64 would not fit.
@@ -276,9 +275,10 @@ Value GPUFlashEmitter::inlineRegion(Region &region, ArrayRef<Value> args) {
   return map.lookupOrDefault(block.getTerminator()->getOperand(0));
 }
 
-/// One block of 64 keys from `k0` for the thread's two rows: scores by MMA,
-/// score region and mask (`masked`: the block may hide some keys), online
-/// softmax, then P.V into the accumulators.
+/// One block of keys from `k0` (keyBlock of them, in the shared tiles) for
+/// the thread's two rows: scores by MMA, score region and mask (`masked`:
+/// the block may hide some keys), online softmax, then P.V into the
+/// accumulators.
 RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool masked) {
   const int64_t scoreTiles = keyBlock / kMmaN;
   // ldmatrix.x2: lanes 0-7 give the rows of the first 8x8 matrix, 8-15 of
