@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/AttnToLinalg/AttnToLinalg.h"
+#include "Conversion/Utils/LoopEmission.h"
 
 #include "Attn/IR/AttnOps.h"
 
@@ -89,18 +90,6 @@ Value convertScalar(OpBuilder &b, Location loc, Value v, Type to) {
   return arith::TruncIOp::create(b, loc, to, v);
 }
 
-/// Clones the single block of `region` at the builder's insertion point with
-/// its arguments bound to `args`; returns the yielded value.
-Value inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
-  Block &block = region.front();
-  IRMapping mapping;
-  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
-    mapping.map(arg, value);
-  for (Operation &op : block.without_terminator())
-    b.clone(op, mapping);
-  return mapping.lookupOrDefault(block.getTerminator()->getOperand(0));
-}
-
 AffineMap mapOf(OpBuilder &b, unsigned numDims, ArrayRef<AffineExpr> results) {
   return AffineMap::get(numDims, 0, results, b.getContext());
 }
@@ -161,7 +150,7 @@ struct SelectLowering : OpConversionPattern<SelectOp> {
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value selected = comparison
                                ? compare(b, l, *comparison, args[0], args[1])
-                               : inlineRegion(b, predicate, {args[0], args[1]});
+                               : raspc::inlineRegion(b, predicate, {args[0], args[1]});
           linalg::YieldOp::create(b, l, selected);
         });
     rewriter.replaceOp(op, generic.getResults());
@@ -374,11 +363,11 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
             pos.push_back(linalg::IndexOp::create(b, l, dimIndex));
           Value s = args[0];
           if (!scoreRegion.empty())
-            s = inlineRegion(b, scoreRegion, {s, pos[0], pos[1], pos[2], pos[3]});
+            s = raspc::inlineRegion(b, scoreRegion, {s, pos[0], pos[1], pos[2], pos[3]});
           Value visible = maskRegion.empty()
                               ? Value(arith::ConstantOp::create(b, l, b.getI1Type(),
                                                                 b.getBoolAttr(true)))
-                              : inlineRegion(b, maskRegion, pos);
+                              : raspc::inlineRegion(b, maskRegion, pos);
           linalg::YieldOp::create(b, l, ValueRange{s, visible});
         });
     Value s = masked.getResult(0), visible = masked.getResult(1);

@@ -191,7 +191,9 @@ private:
   SmallVector<Value, 4> mma(ArrayRef<Value> a, Value bFrag, ArrayRef<Value> c);
   /// The sum or maximum over the four lanes that share a row (g).
   Value quadReduce(Value v, bool isMax);
-  Value inlineRegion(Region &region, ArrayRef<Value> args);
+  Value inlineRegion(Region &region, ValueRange args) {
+    return raspc::inlineRegion(b, region, args);
+  }
 
   void emitKernel(gpu::LaunchOp launch);
   /// All threads of the block copy keys [k0, k0 + keyBlock) of `source`
@@ -263,16 +265,6 @@ Value GPUFlashEmitter::quadReduce(Value v, bool isMax) {
     v = isMax ? fmax(v, other) : fadd(v, other);
   }
   return v;
-}
-
-Value GPUFlashEmitter::inlineRegion(Region &region, ArrayRef<Value> args) {
-  Block &block = region.front();
-  IRMapping map;
-  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
-    map.map(arg, value);
-  for (Operation &inner : block.without_terminator())
-    b.clone(inner, map);
-  return map.lookupOrDefault(block.getTerminator()->getOperand(0));
 }
 
 /// One block of keys from `k0` (keyBlock of them, in the shared tiles) for

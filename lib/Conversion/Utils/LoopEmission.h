@@ -22,6 +22,11 @@ mlir::Value readOnlyBuffer(mlir::ImplicitLocOpBuilder &b, mlir::Value tensor);
 void emitLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
               llvm::function_ref<void(mlir::Value)> body);
 
+/// Clones the single block of `region` at the builder's insertion point with
+/// its arguments bound to `args`; returns the yielded value (mask and score
+/// regions evaluated for one element).
+mlir::Value inlineRegion(mlir::OpBuilder &b, mlir::Region &region, mlir::ValueRange args);
+
 /// Rewrites the `math.exp` ops under `root` into upstream's polynomial
 /// approximation: LLVM would otherwise call expf per element (and per lane).
 void approximateExp(mlir::Operation *root);

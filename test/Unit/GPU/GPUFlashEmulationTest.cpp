@@ -58,21 +58,18 @@ namespace {
 
 constexpr int kLanes = 32;
 
-/// The 32 lanes of a warp: a barrier and the slots they exchange operands
-/// through.
-struct Warp {
+/// Threads meeting: a warp's 32 lanes at warp-wide operations, a block's
+/// threads at bar.sync.
+struct Barrier {
   std::mutex mutex;
   std::condition_variable arrived;
-  int waiting = 0;
+  int parties = 0, waiting = 0;
   unsigned long generation = 0;
-  uint32_t a[kLanes][4], b[kLanes][2];
-  float c[kLanes][4], value[kLanes];
-  const unsigned char *row[kLanes];
 
   void sync() {
     std::unique_lock<std::mutex> lock(mutex);
     unsigned long mine = generation;
-    if (++waiting == kLanes) {
+    if (++waiting == parties) {
       waiting = 0;
       ++generation;
       arrived.notify_all();
@@ -82,24 +79,13 @@ struct Warp {
   }
 };
 
-/// A block's barrier (bar.sync 0) for all its threads.
-struct Block {
-  std::mutex mutex;
-  std::condition_variable arrived;
-  int threads = 0, waiting = 0;
-  unsigned long generation = 0;
-
-  void sync() {
-    std::unique_lock<std::mutex> lock(mutex);
-    unsigned long mine = generation;
-    if (++waiting == threads) {
-      waiting = 0;
-      ++generation;
-      arrived.notify_all();
-      return;
-    }
-    arrived.wait(lock, [&] { return generation != mine; });
-  }
+/// The 32 lanes of a warp: their barrier and the slots they exchange
+/// operands through.
+struct Warp : Barrier {
+  Warp() { parties = kLanes; }
+  uint32_t a[kLanes][4], b[kLanes][2];
+  float c[kLanes][4], value[kLanes];
+  const unsigned char *row[kLanes];
 };
 
 /// Shared memory: blocks run one after another, so one region serves all.
@@ -107,7 +93,7 @@ alignas(16) unsigned char sharedMemory[64 * 1024];
 
 struct ThreadContext {
   int tid[3], ctaid[3], ntid[3], nctaid[3];
-  Block *block;
+  Barrier *block;
   Warp *warp;
   int lane;
 };
@@ -247,8 +233,8 @@ void launch(void (*kernel)(void **), void **args, const int grid[3], const int b
     for (int y = 0; y < grid[1]; ++y)
       for (int x = 0; x < grid[0]; ++x) {
         std::vector<Warp> warps(threads / kLanes);
-        Block shared;
-        shared.threads = threads;
+        Barrier shared;
+        shared.parties = threads;
         std::memset(sharedMemory, 0xff, sizeof sharedMemory); // no data left from the last block
         std::vector<std::thread> pool;
         for (int t = 0; t < threads; ++t)
@@ -278,6 +264,30 @@ LLVM::LLVMFuncOp declare(ModuleOp module, StringRef name, Type result, ArrayRef<
   b.setInsertionPointToStart(module.getBody());
   return LLVM::LLVMFuncOp::create(b, module.getLoc(), name,
                                   LLVM::LLVMFunctionType::get(result, args));
+}
+
+/// Calls `callee` with a pointer to stack space for the fields of
+/// `structType` (all of one type) followed by `args`, and returns the
+/// fields as that struct: the emulator's functions return results through
+/// memory, whose C ABI is plain where a struct of four floats' is not.
+Value callReturningStruct(OpBuilder &b, Location loc, LLVM::LLVMFuncOp callee,
+                          ArrayRef<Value> args, Type structType) {
+  auto fields = cast<LLVM::LLVMStructType>(structType).getBody();
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  Value one = LLVM::ConstantOp::create(b, loc, b.getI32Type(), b.getI32IntegerAttr(1));
+  Value out = LLVM::AllocaOp::create(b, loc, ptr,
+                                     LLVM::LLVMArrayType::get(fields[0], fields.size()), one);
+  SmallVector<Value> operands{out};
+  llvm::append_range(operands, args);
+  LLVM::CallOp::create(b, loc, callee, operands);
+  Value result = LLVM::UndefOp::create(b, loc, structType);
+  for (int64_t i = 0; i < static_cast<int64_t>(fields.size()); ++i) {
+    Value at = LLVM::GEPOp::create(b, loc, ptr, fields[i], out,
+                                   ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+    result = LLVM::InsertValueOp::create(b, loc, result, LLVM::LoadOp::create(b, loc, fields[i], at),
+                                         ArrayRef<int64_t>{i});
+  }
+  return result;
 }
 
 /// Rewrites the NVVM operations of the kernels in `module` into calls;
@@ -329,20 +339,12 @@ std::string emulateNVVM(ModuleOp module) {
       argTypes.append(4, f32);
       auto callee = declare(module, bf16 ? "emu_mma_bf16" : "emu_mma_f16",
                             LLVM::LLVMVoidType::get(ctx), argTypes);
-      Value one = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(1));
-      Value out = LLVM::AllocaOp::create(b, loc, ptr, LLVM::LLVMArrayType::get(f32, 4), one);
-      SmallVector<Value> args{out};
+      SmallVector<Value> args;
       for (Value v : llvm::concat<Value>(mmaOp.getOperandA(), mmaOp.getOperandB()))
         args.push_back(v.getType() == i32 ? v : LLVM::BitcastOp::create(b, loc, i32, v));
       llvm::append_range(args, mmaOp.getOperandC());
-      LLVM::CallOp::create(b, loc, callee, args);
-      Value result = LLVM::UndefOp::create(b, loc, mmaOp.getRes().getType());
-      for (int64_t i = 0; i < 4; ++i) {
-        Value at = LLVM::GEPOp::create(b, loc, ptr, f32, out, ArrayRef<LLVM::GEPArg>{int32_t(i)});
-        result = LLVM::InsertValueOp::create(b, loc, result, LLVM::LoadOp::create(b, loc, f32, at),
-                                             ArrayRef<int64_t>{i});
-      }
-      mmaOp.getRes().replaceAllUsesWith(result);
+      mmaOp.getRes().replaceAllUsesWith(
+          callReturningStruct(b, loc, callee, args, mmaOp.getRes().getType()));
       op->erase();
       continue;
     }
@@ -370,19 +372,11 @@ std::string emulateNVVM(ModuleOp module) {
       int32_t matrices = ld.getNum();
       auto callee = declare(module, "emu_ldmatrix", LLVM::LLVMVoidType::get(ctx),
                             {ptr, ld.getPtr().getType(), i32, i32});
-      Value one = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(1));
-      Value out = LLVM::AllocaOp::create(b, loc, ptr, LLVM::LLVMArrayType::get(i32, 4), one);
       Value count = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(matrices));
       Value transpose = LLVM::ConstantOp::create(
           b, loc, i32, b.getI32IntegerAttr(ld.getLayout() == NVVM::MMALayout::col));
-      LLVM::CallOp::create(b, loc, callee, ValueRange{out, ld.getPtr(), count, transpose});
-      Value result = LLVM::UndefOp::create(b, loc, structType);
-      for (int64_t i = 0; i < matrices; ++i) {
-        Value at = LLVM::GEPOp::create(b, loc, ptr, i32, out, ArrayRef<LLVM::GEPArg>{int32_t(i)});
-        result = LLVM::InsertValueOp::create(b, loc, result, LLVM::LoadOp::create(b, loc, i32, at),
-                                             ArrayRef<int64_t>{i});
-      }
-      ld.getResult().replaceAllUsesWith(result);
+      ld.getResult().replaceAllUsesWith(callReturningStruct(
+          b, loc, callee, {ld.getPtr(), count, transpose}, structType));
       op->erase();
       continue;
     }
