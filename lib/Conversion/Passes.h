@@ -8,7 +8,7 @@
 #include "Conversion/ExpandBF16/ExpandBF16.h"
 #include "Conversion/GPU/AttentionToGPUFlash.h"
 #include "Conversion/GPU/BF16MmaSyncToNVVM.h"
-#include "Conversion/GPU/DeferredGPUBarriers.h"
+#include "Conversion/GPU/DeferredGPUSync.h"
 #include "Conversion/GPU/HostBuffersToGPU.h"
 #include "Conversion/GPU/MergeGPUModules.h"
 #include "Conversion/GPU/TileParallelLoopsForGPU.h"

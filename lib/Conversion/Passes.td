@@ -268,15 +268,16 @@ def ConvertAttentionToGPUFlash
     * a block of 128 threads (four warps) owns 64 query rows of one
       (batch, head); grid = (query blocks, heads, batch). Each warp keeps its
       16 rows of Q in registers as MMA A fragments;
-    * the block walks the keys in blocks of 64 (32 when two tiles of 64
-      would pass the 48 KiB of static shared memory): all 128 threads copy
-      the block's keys and values into shared tiles (consecutive threads,
-      consecutive features: coalesced; 16 bytes an access where the
-      operands' alignment, checked at run time, allows; rows padded by 8
-      elements against bank conflicts), then each warp computes from them (B operands by
-      `nvgpu.ldmatrix`, transposed for the values): scores by
-      `nvgpu.mma.sync`
-      (m16n8k16, f16/bf16 operands, f32 accumulators), then the score region
+    * the block walks the keys in blocks of 64 (32 when two stages of 64
+      would pass 96 KiB of shared memory), software pipelined over two
+      stages: while a block is computed, the next travels into the other
+      stage (`nvgpu.device_async_copy`, 16 bytes a copy where the operands'
+      alignment, checked at run time, allows; element by element otherwise;
+      coalesced; rows padded by 8 elements against bank conflicts); after a
+      wait for its copies and a barrier each warp computes from the tiles (B
+      operands by `nvgpu.ldmatrix`, transposed for the values): scores by
+      `nvgpu.mma.sync` (m16n8k16, f16/bf16 operands, f32 accumulators),
+      then the score region
       and the mask on each accumulator element, running row maxima and sums
       (the four lanes of a row combine theirs with `gpu.shuffle xor`), and
       P.V by a second set of MMAs whose A operand is the probabilities,
@@ -288,22 +289,27 @@ def ConvertAttentionToGPUFlash
     * rows that saw no visible key get zeros; the output may be f32, f16 or
       bf16 (rounded once).
 
-    Block-wide barriers are calls to `@raspc.deferred_gpu_barrier` (declared
-    in the module) until `convert-deferred-gpu-barriers` runs after
-    bufferization. Other attention is left to `convert-attn-to-linalg`. Run
+    Barriers and cp.async group commits and waits are calls to private
+    declarations (`@raspc.deferred_gpu_barrier`, ...) until
+    `convert-deferred-gpu-sync` runs after bufferization. Other attention is left to `convert-attn-to-linalg`. Run
     before it, on tensors.
 
     ```mlir
     // After (abridged)
     gpu.launch blocks(%bx, %by, %bz) in (%gx = %qblocks, %gy = %c8, %gz = %batch)
                threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
-               workgroup(%keys : memref<64x72xbf16, #gpu.address_space<workgroup>>,
-                         %values : memref<64x72xbf16, #gpu.address_space<workgroup>>) {
+               dynamic_shared_memory_size %c36864_i32 {
+      %shared = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+      ...                                      // block 0 into stage 0
       %o:36 = scf.for %kb = %c0 to %kblocks step %c1 iter_args(...) {
-        scf.for %i = %c0 to %c32 step %c1 {    // the tiles, 32 elements a thread
-          memref.store %k, %keys[%row, %feature] : memref<64x72xbf16, ...>
+        scf.if %next_visible {                 // block kb + 1 into the other stage
+          %t = nvgpu.device_async_copy %k[...], %next_keys[%row, %feature], 8 {bypassL1} : ...
         }
+        func.call @raspc.deferred_cp_async_commit() : () -> ()
+        func.call @raspc.deferred_cp_async_wait(%c1_i32) : (i32) -> ()
         func.call @raspc.deferred_gpu_barrier() : () -> ()
+        %keys = memref.view %shared[%stage_offset][] : ... to memref<64x72xbf16, ...>
+        %b = nvgpu.ldmatrix %keys[%r, %c] {numTiles = 2 : i32, transpose = false} : ...
         %s = nvgpu.mma.sync (%a, %b, %c) {mmaShape = [16, 8, 16]} :
             (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
         ...
@@ -354,32 +360,38 @@ def ConvertBF16MmaSyncToNVVM : Pass<"convert-bf16-mma-sync-to-nvvm"> {
                            "::mlir::vector::VectorDialect"];
 }
 
-def ConvertDeferredGPUBarriers
-    : Pass<"convert-deferred-gpu-barriers", "::mlir::ModuleOp"> {
-  let summary = "Turn the barrier calls of tensor-level GPU kernels into gpu.barrier";
+def ConvertDeferredGPUSync : Pass<"convert-deferred-gpu-sync", "::mlir::ModuleOp"> {
+  let summary = "Turn the sync calls of tensor-level GPU kernels into GPU ops";
   let description = [{
     `convert-attention-to-gpu-flash` builds its kernels on tensors, before
     bufferization, whose ownership-based deallocation rejects ops that
-    declare no memory effects, as `gpu.barrier` does (on purpose). So the
-    kernels call the private function `@raspc.deferred_gpu_barrier` where
-    they need a block-wide barrier (calls are accepted), and this pass, run
-    after bufferization and before the launches are outlined, replaces each
-    call by `gpu.barrier` and erases the declaration. A call outside a
-    `gpu.launch` is an error.
+    declare no memory effects, as `gpu.barrier` and NVVM's cp.async group
+    ops do (on purpose). So the kernels call private functions instead, and
+    this pass, run after bufferization and before the launches are
+    outlined, replaces each call and erases the declarations:
+
+    - `@raspc.deferred_gpu_barrier()` becomes `gpu.barrier`;
+    - `@raspc.deferred_cp_async_commit()` becomes
+      `nvvm.cp.async.commit.group`;
+    - `@raspc.deferred_cp_async_wait(%n)` (a constant i32) becomes
+      `nvvm.cp.async.wait.group n`.
+
+    A call outside a `gpu.launch` is an error.
 
     ```mlir
     // Before
     gpu.launch ... {
+      func.call @raspc.deferred_cp_async_wait(%c1_i32) : (i32) -> ()
       func.call @raspc.deferred_gpu_barrier() : () -> ()
     }
-    func.func private @raspc.deferred_gpu_barrier()
     // After
     gpu.launch ... {
+      nvvm.cp.async.wait.group 1
       gpu.barrier
     }
     ```
   }];
-  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect"];
 }
 
 def ConvertHostBuffersToGPU : Pass<"convert-host-buffers-to-gpu", "::mlir::func::FuncOp"> {

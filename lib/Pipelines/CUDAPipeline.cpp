@@ -79,7 +79,7 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   pm.addPass(createCSEPass());
 
   buildBufferizationPipeline(pm);
-  pm.addPass(raspc::createConvertDeferredGPUBarriers());
+  pm.addPass(raspc::createConvertDeferredGPUSync());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertHostBuffersToGPU());
 
   // Parallel dimensions of every linalg op onto blocks (outer) and threads

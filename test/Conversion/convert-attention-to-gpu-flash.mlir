@@ -2,36 +2,40 @@
 // RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=chip=sm_75 | FileCheck %s --check-prefix=SM75
 
 // Causal grouped-query attention on bf16: one launch of 128-thread blocks
-// over (query blocks of 64, heads, batch), with two 64 x 72 tiles of shared
-// memory (64 keys, head size 64 + 8 elements of padding); a loop over key
-// blocks carrying the two rows' maxima and sums and the accumulators (4 + 32
-// values at a value size of 64). A key block the mask hides from all 64 rows
-// is not loaded; otherwise the block copies keys and values into the tiles,
-// meets at a barrier, and each warp skips the block or computes it, with or
-// without the per-key mask: scores and P.V by m16n8k16 MMAs, B operands
-// from the tiles by ldmatrix (transposed for the values),
-// the four lanes of a row combining maxima with shuffles; a second barrier
-// before the tiles are refilled.
+// over (query blocks of 64, heads, batch), with two stages of shared memory,
+// each a 64 x 72 key tile and a value tile (64 keys, head size 64 + 8
+// elements of padding: 36 KiB in all); a loop over key blocks carrying the
+// two rows' maxima and sums and the accumulators (4 + 32 values at a value
+// size of 64). Block 0 is prefetched before the loop; each iteration starts
+// the copy of the next block (cp.async, 16 bytes at a time where the
+// operands' alignment allows, checked at run time; element by element
+// otherwise) unless the mask hides it from all 64 rows, waits for its own
+// block and meets at a barrier; each warp then skips the block or computes
+// it, with or without the per-key mask: scores and P.V by m16n8k16 MMAs, B
+// operands from the tiles by ldmatrix (transposed for the values), the four
+// lanes of a row combining maxima with shuffles; a second barrier before
+// the stage is refilled.
 // CHECK-LABEL: func.func @causal(
 // CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x8x?x64xf32>
-// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %c8{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c18432_i32
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %c8{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c36864_i32
 // CHECK: %[[SHARED:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
-// CHECK: %[[KEYS:.*]] = memref.view %[[SHARED]][%{{.*}}][] : {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
-// CHECK: %[[VALUES:.*]] = memref.view %[[SHARED]][%c9216][] : {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
-// Keys and values are copied 16 bytes at a time where their layout allows
-// (checked at run time), else element by element.
 // CHECK: %[[KBASE:.*]], %{{.*}}, %{{.*}}:4, %{{.*}}:4 = memref.extract_strided_metadata %{{.*}} : memref<?x2x?x64xbf16, strided<[?, ?, ?, ?], offset: ?>>
 // CHECK: %[[KCONTIGUOUS:.*]] = memref.reinterpret_cast %[[KBASE]] {{.*}} strides: [%{{.*}}, %{{.*}}, %{{.*}}, 1] : memref<bf16> to memref<?x2x?x64xbf16, strided<[?, ?, ?, 1], offset: ?>>
-// CHECK: %{{.*}}:36 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
-// CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
+// The prologue: block 0 into stage 0.
+// CHECK: %[[KTILE0:.*]] = memref.view %[[SHARED]][%{{.*}}][] : {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // CHECK: scf.if
-// CHECK: %[[V8:.*]] = vector.load %[[KCONTIGUOUS]][{{.*}}] {alignment = 16 : i64} : {{.*}}, vector<8xbf16>
-// CHECK: vector.store %[[V8]], %[[KEYS]][%{{.*}}, %{{.*}}] {alignment = 16 : i64}
+// CHECK: nvgpu.device_async_copy %[[KCONTIGUOUS]][{{.*}}], %[[KTILE0]][{{.*}}], 8 {bypassL1}
 // CHECK: } else {
-// CHECK: memref.store %{{.*}}, %[[KEYS]][%{{.*}}, %{{.*}}]
-// CHECK: vector.store %{{.*}}, %[[VALUES]]
-// CHECK: memref.store %{{.*}}, %[[VALUES]][%{{.*}}, %{{.*}}]
+// CHECK: memref.store %{{.*}}, %[[KTILE0]][%{{.*}}, %{{.*}}]
+// CHECK: func.call @raspc.deferred_cp_async_commit() : () -> ()
+// CHECK: %{{.*}}:36 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
+// CHECK: nvgpu.device_async_copy
+// CHECK: func.call @raspc.deferred_cp_async_commit() : () -> ()
+// CHECK: func.call @raspc.deferred_cp_async_wait(%{{.*}}) : (i32) -> ()
 // CHECK: func.call @raspc.deferred_gpu_barrier() : () -> ()
+// CHECK: %[[KEYS:.*]] = memref.view %[[SHARED]]
+// CHECK: %[[VALUES:.*]] = memref.view %[[SHARED]]
+// CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
 // CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
 // CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
 // CHECK: nvgpu.ldmatrix %[[KEYS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = false} : memref<64x72xbf16, #gpu.address_space<workgroup>> -> vector<2x2xbf16>
@@ -46,7 +50,6 @@
 // CHECK: gpu.terminator
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK-NOT: attn.attention
-// CHECK: func.func private @raspc.deferred_gpu_barrier()
 // SM75-LABEL: func.func @causal(
 // SM75: attn.attention softmax
 // SM75-NOT: gpu.launch
@@ -73,7 +76,7 @@ func.func @causal(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>, %v: tens
 
 // No mask: no block test; the output keeps its f16 type (rounded once).
 // CHECK-LABEL: func.func @full_f16(
-// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c8192_i32
+// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c16384_i32
 // CHECK-NOT: scf.if {{.*}} -> (f32
 // CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>)
 // CHECK: arith.truncf %{{.*}} : f32 to f16
@@ -93,7 +96,7 @@ func.func @full_f16(%q: tensor<2x4x?x32xf16>, %k: tensor<2x4x?x32xf16>, %v: tens
 // CHECK-LABEL: func.func @left_alone(
 // CHECK-NOT: gpu.launch
 // CHECK-COUNT-3: attn.attention
-// CHECK-NOT: deferred_gpu_barrier
+// CHECK-NOT: deferred_
 func.func @left_alone(%q: tensor<1x2x?x64xf32>, %q72: tensor<1x2x?x72xbf16>,
                       %qb: tensor<1x2x?x64xbf16>, %o32: tensor<1x2x?x64xf32>,
                       %o72: tensor<1x2x?x72xf32>) -> (tensor<1x2x?x64xf32>, tensor<1x2x?x72xf32>, tensor<1x2x?x64xf32>) {

@@ -73,8 +73,11 @@ constexpr int64_t kRowPadding = 8;
 /// Global-to-shared copies move this many bytes per access where the
 /// operands allow.
 constexpr int64_t kVectorBytes = 16;
-/// Static shared memory a block may use without opting in.
-constexpr int64_t kMaxSharedBytes = 48 * 1024;
+/// Shared memory a block takes: two stages of tiles (the next key block
+/// arrives while the current one is computed). Beyond 48 KiB the runtime
+/// opts in; 96 KiB fits every sm_80+ GPU (sm_86 and sm_89 allow 99 KiB).
+constexpr int64_t kStages = 2;
+constexpr int64_t kMaxSharedBytes = 96 * 1024;
 /// Q fragments and accumulators live in registers: at 256 the kernels spill
 /// a little already.
 constexpr int64_t kMaxDim = 256;
@@ -208,11 +211,17 @@ private:
   Value emitVectorAccess(Value source, Value &contiguous);
   RowState emitKeyBlock(const RowState &state, Value k0, bool masked);
   RowState emitWarpStep(const RowState &state, Value k0);
-  /// A block-wide barrier, for now a call that
-  /// `convert-deferred-gpu-barriers` makes a gpu.barrier after bufferization
-  /// (whose deallocation pipeline rejects gpu.barrier: it declares no memory
-  /// effects).
-  void emitBarrier();
+  /// A block-wide barrier, a cp.async group commit or a wait for all but
+  /// `pending` groups: for now calls that `convert-deferred-gpu-sync` turns
+  /// into gpu.barrier and NVVM's cp.async ops after bufferization (whose
+  /// deallocation pipeline rejects them: they declare no memory effects).
+  void emitDeferred(StringRef name, std::optional<int32_t> pending = std::nullopt);
+  void emitBarrier() { emitDeferred(raspc::kDeferredGPUBarrier); }
+  /// Starts copying key block `kb` (if the block's rows may see it) into
+  /// stage `stage`, and closes a cp.async group, empty or not.
+  void emitPrefetch(Value kb, Value stage);
+  /// Whether the block's 64 rows may see key block `k0`; null: always.
+  Value emitBlockVisible(Value k0);
   Attribute workgroup() {
     return gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   }
@@ -234,8 +243,24 @@ private:
 
   // Whole-call values.
   Value group, queries, keys, query, key, value, out;
-  // Shared memory: the block's current key and value tiles.
-  Value keyTile, valueTile;
+  // Shared memory: kStages stages of a key tile then a value tile; the
+  // tiles of the key block being computed.
+  Value sharedBase, keyTile, valueTile;
+  // The operands typed for 16-byte accesses, and whether those are allowed.
+  Value contiguousKey, contiguousValue, keyVectorOk, valueVectorOk;
+  Value keyBlocks, blockRow0;
+  int64_t keyTileBytes() const {
+    return keyBlock * (headDim + kRowPadding) * element.getIntOrFloatBitWidth() / 8;
+  }
+  int64_t stageBytes() const {
+    return keyBlock * (headDim + valueDim + 2 * kRowPadding) * element.getIntOrFloatBitWidth() /
+           8;
+  }
+  /// The tile of `width` at `offset` bytes into stage `stage`.
+  Value tileOf(Value base, Value stage, int64_t width, int64_t offset) {
+    Value bytes = add(mul(stage, idx(stageBytes())), offset);
+    return memref::ViewOp::create(b, tileType(width), base, bytes, ValueRange{});
+  }
   // Per thread.
   Value bIdx, hIdx, khIdx, tid, lane, groupId, inGroup, row0;
   Value rows[2];
@@ -367,15 +392,47 @@ GPUFlashEmitter::yieldingBranch(std::function<RowState()> body) {
   };
 }
 
-void GPUFlashEmitter::emitBarrier() {
+void GPUFlashEmitter::emitDeferred(StringRef name, std::optional<int32_t> pending) {
   auto module = op->getParentOfType<ModuleOp>();
-  StringRef name = raspc::kDeferredGPUBarrier;
+  SmallVector<Value, 1> args;
+  if (pending)
+    args.push_back(arith::ConstantOp::create(b, b.getI32IntegerAttr(*pending)));
   if (!module.lookupSymbol<func::FuncOp>(name)) {
     OpBuilder top(module.getBodyRegion());
-    auto decl = func::FuncOp::create(top, module.getLoc(), name, top.getFunctionType({}, {}));
+    auto decl = func::FuncOp::create(top, module.getLoc(), name,
+                                     top.getFunctionType(ValueRange(args).getTypes(), {}));
     decl.setPrivate();
   }
-  func::CallOp::create(b, name, TypeRange{});
+  func::CallOp::create(b, name, TypeRange{}, args);
+}
+
+Value GPUFlashEmitter::emitBlockVisible(Value k0) {
+  if (op.getMask().empty())
+    return nullptr;
+  std::optional<raspc::BlockTruth> truth =
+      raspc::emitBlockTruth(b, op.getMask(), bIdx, hIdx, blockRow0,
+                            add(blockRow0, kBlockRows - 1), k0, add(k0, keyBlock - 1));
+  return truth ? truth->mayBeTrue : nullptr;
+}
+
+void GPUFlashEmitter::emitPrefetch(Value kb, Value stage) {
+  Value k0 = mul(kb, idx(keyBlock));
+  auto copy = [&] {
+    emitTileCopy(key, contiguousKey, keyVectorOk, tileOf(sharedBase, stage, headDim, 0), headDim,
+                 k0);
+    emitTileCopy(value, contiguousValue, valueVectorOk,
+                 tileOf(sharedBase, stage, valueDim, keyTileBytes()), valueDim, k0);
+  };
+  Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, kb, keyBlocks);
+  if (Value visible = emitBlockVisible(k0))
+    inRange = arith::AndIOp::create(b, inRange, visible);
+  auto guard = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard insertion(b);
+    b.setInsertionPointToStart(guard.thenBlock());
+    copy();
+  }
+  emitDeferred(raspc::kDeferredCpAsyncCommit);
 }
 
 Value GPUFlashEmitter::emitVectorAccess(Value source, Value &contiguous) {
@@ -431,12 +488,12 @@ void GPUFlashEmitter::emitTileCopy(Value source, Value contiguous, Value vectorO
                                   ValueRange{row, feature});
           return;
         }
-        auto type = VectorType::get({lanes}, element);
-        Value v = vector::LoadOp::create(b, type, contiguous,
-                                         ValueRange{bIdx, khIdx, key, feature},
-                                         /*nontemporal=*/false, llvm::Align(kVectorBytes));
-        vector::StoreOp::create(b, v, tile, ValueRange{row, feature}, /*nontemporal=*/false,
-                                llvm::Align(kVectorBytes));
+        // Straight to shared memory, without registers, finished when its
+        // group is waited for.
+        nvgpu::DeviceAsyncCopyOp::create(
+            b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, ValueRange{row, feature},
+            contiguous, ValueRange{bIdx, khIdx, key, feature}, b.getIndexAttr(lanes),
+            /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
       };
       if (accesses % threads == 0) {
         body();
@@ -491,12 +548,9 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   hIdx = launch.getBlockIds().y;
   khIdx = arith::DivUIOp::create(b, hIdx, group);
   tid = launch.getThreadIds().x;
-  Value shared = gpu::DynamicSharedMemoryOp::create(
+  sharedBase = gpu::DynamicSharedMemoryOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
                          workgroup()));
-  int64_t keyTileBytes = keyBlock * (headDim + kRowPadding) * element.getIntOrFloatBitWidth() / 8;
-  keyTile = memref::ViewOp::create(b, tileType(headDim), shared, idx(0), ValueRange{});
-  valueTile = memref::ViewOp::create(b, tileType(valueDim), shared, idx(keyTileBytes), ValueRange{});
   Value warp = arith::DivUIOp::create(b, tid, idx(kWarpSize));
   lane = arith::RemUIOp::create(b, tid, idx(kWarpSize));
   groupId = arith::DivUIOp::create(b, lane, idx(4));
@@ -528,11 +582,15 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   }
   init.acc.assign(4 * (valueDim / kMmaN), fconst(0.0));
 
-  Value contiguousKey, contiguousValue;
-  Value keyVectorOk = emitVectorAccess(key, contiguousKey);
-  Value valueVectorOk = emitVectorAccess(value, contiguousValue);
-  Value keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
-  Value blockRow0 = mul(launch.getBlockIds().x, idx(kBlockRows));
+  keyVectorOk = emitVectorAccess(key, contiguousKey);
+  valueVectorOk = emitVectorAccess(value, contiguousValue);
+  keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
+  blockRow0 = mul(launch.getBlockIds().x, idx(kBlockRows));
+  // Software pipeline: key block kb + 1 is on its way into the other stage
+  // while block kb is computed. Barriers need the whole block, so whether a
+  // block is loaded is decided for the block's 64 rows, what to compute per
+  // warp.
+  emitPrefetch(idx(0), idx(0));
   auto loop = scf::ForOp::create(
       b, idx(0), keyBlocks, idx(1), init.flatten(),
       [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
@@ -540,31 +598,28 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
         b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
         RowState state = RowState::unflatten(iterArgs);
         Value k0 = mul(kb, idx(keyBlock));
-        // Barriers need the whole block: whether to load the tiles is
-        // decided for the block's 64 rows, what to compute per warp.
-        auto visit = [&] {
-          emitTileCopy(key, contiguousKey, keyVectorOk, keyTile, headDim, k0);
-          emitTileCopy(value, contiguousValue, valueVectorOk, valueTile, valueDim, k0);
-          emitBarrier();
-          RowState next = emitWarpStep(state, k0);
-          // Nobody refills the tiles before every warp is done with them.
-          emitBarrier();
-          return next;
-        };
-        std::optional<raspc::BlockTruth> truth;
-        if (!op.getMask().empty())
-          truth = raspc::emitBlockTruth(b, op.getMask(), bIdx, hIdx, blockRow0,
-                                        add(blockRow0, kBlockRows - 1), k0,
-                                        add(k0, keyBlock - 1));
+        Value stage = arith::RemUIOp::create(b, kb, idx(kStages));
+        Value next = add(kb, 1);
+        emitPrefetch(next, arith::RemUIOp::create(b, next, idx(kStages)));
+        // Block kb's group is complete when at most the one just committed
+        // is pending; the barrier makes every thread's copies visible.
+        emitDeferred(raspc::kDeferredCpAsyncWait, /*pending=*/1);
+        emitBarrier();
+        keyTile = tileOf(sharedBase, stage, headDim, 0);
+        valueTile = tileOf(sharedBase, stage, valueDim, keyTileBytes());
+        auto visit = [&] { return emitWarpStep(state, k0); };
         SmallVector<Value> result;
-        if (!truth) {
-          result = visit().flatten();
-        } else {
+        if (Value visible = emitBlockVisible(k0)) {
           auto skip = [&] { return state; };
           auto visitOrSkip =
-              scf::IfOp::create(b, truth->mayBeTrue, yieldingBranch(visit), yieldingBranch(skip));
+              scf::IfOp::create(b, visible, yieldingBranch(visit), yieldingBranch(skip));
           result.assign(visitOrSkip.getResults().begin(), visitOrSkip.getResults().end());
+        } else {
+          result = visit().flatten();
         }
+        // Nobody refills this stage (the prefetch two blocks on) before every
+        // warp is done with it.
+        emitBarrier();
         scf::YieldOp::create(b, result);
       });
   RowState final = RowState::unflatten(loop.getResults());
@@ -616,14 +671,13 @@ Value GPUFlashEmitter::emit() {
   out = memref::AllocOp::create(
       b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
 
-  auto sharedBytes = [&](int64_t keys) {
-    return keys * (headDim + valueDim + 2 * kRowPadding) * element.getIntOrFloatBitWidth() / 8;
-  };
-  keyBlock = sharedBytes(64) <= kMaxSharedBytes ? 64 : 32;
+  keyBlock = 64;
+  if (kStages * stageBytes() > kMaxSharedBytes)
+    keyBlock = 32;
   Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(kBlockRows));
   // Dynamic shared memory (viewed as the two tiles): workgroup attributions
   // would be block arguments, which the deallocation pipeline rewrites.
-  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(sharedBytes(keyBlock)));
+  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(kStages * stageBytes()));
   auto launch = gpu::LaunchOp::create(b, queryBlocks, heads, batch, idx(kWarps * kWarpSize),
                                       idx(1), idx(1), sharedSize);
   {

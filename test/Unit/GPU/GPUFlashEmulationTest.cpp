@@ -4,7 +4,7 @@
 // shuffles across the lanes of a row); nothing on a machine without a GPU
 // runs it. This test does: it lowers an attention to the kernel's NVVM form,
 // replaces the few NVVM operations that need a GPU (special registers,
-// mma.sync, ldmatrix, shfl.sync, bar.sync) by calls into a small emulator below, JIT-
+// mma.sync, ldmatrix, shfl.sync, bar.sync, cp.async) by calls into a small emulator below, JIT-
 // compiles the kernel for the host and launches it with one host thread per
 // GPU thread, the 32 lanes of a warp meeting at every warp-wide operation
 // and the whole block at barriers. Blocks run one after another, so one
@@ -43,6 +43,7 @@
 #include <cmath>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -89,7 +90,8 @@ struct Warp : Barrier {
 };
 
 /// Shared memory: blocks run one after another, so one region serves all.
-alignas(16) unsigned char sharedMemory[64 * 1024];
+/// As much as a block may have on an H100 (227 KiB).
+alignas(16) unsigned char sharedMemory[227 * 1024];
 
 struct ThreadContext {
   int tid[3], ctaid[3], ntid[3], nctaid[3];
@@ -210,6 +212,30 @@ extern "C" void emu_ldmatrix(uint32_t *out, const unsigned char *address, int32_
                        : element(m, lane / 4, 2 * (lane % 4)) |
                              element(m, lane / 4, 2 * (lane % 4) + 1) << 16;
   warp.sync();
+}
+
+/// cp.async: a copy lands in shared memory only when a wait covers its
+/// group, so a kernel that reads before waiting reads stale (poisoned) data.
+struct AsyncCopy {
+  void *destination;
+  const void *source;
+  int32_t bytes;
+};
+thread_local std::vector<AsyncCopy> uncommitted;
+thread_local std::deque<std::vector<AsyncCopy>> committed;
+extern "C" void emu_cp_async(void *destination, const void *source, int32_t bytes) {
+  uncommitted.push_back({destination, source, bytes});
+}
+extern "C" void emu_cp_async_commit() {
+  committed.push_back(std::move(uncommitted));
+  uncommitted.clear();
+}
+extern "C" void emu_cp_async_wait(int32_t pending) {
+  while (committed.size() > static_cast<size_t>(pending)) {
+    for (const AsyncCopy &copy : committed.front())
+      std::memcpy(copy.destination, copy.source, copy.bytes);
+    committed.pop_front();
+  }
 }
 
 extern "C" float emu_exp2f(float x) { return std::exp2(x); }
@@ -380,6 +406,33 @@ std::string emulateNVVM(ModuleOp module) {
       op->erase();
       continue;
     }
+    if (auto copy = dyn_cast<NVVM::CpAsyncOp>(op)) {
+      if (copy.getCpSize()) {
+        unsupported = "cp.async with a source size";
+        break;
+      }
+      auto callee = declare(module, "emu_cp_async", LLVM::LLVMVoidType::get(ctx), {ptr, ptr, i32});
+      Value bytes = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(copy.getSize()));
+      LLVM::CallOp::create(b, loc, callee,
+                           ValueRange{LLVM::AddrSpaceCastOp::create(b, loc, ptr, copy.getDst()),
+                                      LLVM::AddrSpaceCastOp::create(b, loc, ptr, copy.getSrc()),
+                                      bytes});
+      op->erase();
+      continue;
+    }
+    if (isa<NVVM::CpAsyncCommitGroupOp>(op)) {
+      auto callee = declare(module, "emu_cp_async_commit", LLVM::LLVMVoidType::get(ctx), {});
+      LLVM::CallOp::create(b, loc, callee, ValueRange{});
+      op->erase();
+      continue;
+    }
+    if (auto wait = dyn_cast<NVVM::CpAsyncWaitGroupOp>(op)) {
+      auto callee = declare(module, "emu_cp_async_wait", LLVM::LLVMVoidType::get(ctx), {i32});
+      Value pending = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(wait.getN()));
+      LLVM::CallOp::create(b, loc, callee, ValueRange{pending});
+      op->erase();
+      continue;
+    }
     if (isa<NVVM::Barrier0Op>(op)) {
       auto callee = declare(module, "emu_barrier", LLVM::LLVMVoidType::get(ctx), {});
       LLVM::CallOp::create(b, loc, callee, ValueRange{});
@@ -506,7 +559,7 @@ public:
     std::string pipeline =
         "convert-attention-to-gpu-flash{chip=sm_80},"
         "one-shot-bufferize{bufferize-function-boundaries "
-        "function-boundary-type-conversion=identity-layout-map},convert-deferred-gpu-barriers,"
+        "function-boundary-type-conversion=identity-layout-map},convert-deferred-gpu-sync,"
         "canonicalize,gpu-launch-sink-index-computations,gpu-kernel-outlining,convert-bf16-mma-sync-to-nvvm,"
         "convert-nvgpu-to-nvvm,gpu.module(expand-bf16-conversions,convert-scf-to-cf,"
         "convert-gpu-to-nvvm,"
@@ -551,6 +604,8 @@ public:
     };
     auto gs = launchOp.getGridSizeOperandValues(), bs = launchOp.getBlockSizeOperandValues();
     grid[0] = constant(gs.x), grid[1] = constant(gs.y), grid[2] = constant(gs.z);
+    if (Value bytes = launchOp.getDynamicSharedMemorySize())
+      EXPECT_LE(constant(bytes), static_cast<int>(sizeof sharedMemory));
     block[0] = constant(bs.x), block[1] = constant(bs.y), block[2] = constant(bs.z);
 
     // The kernel alone, for the host.
@@ -598,6 +653,9 @@ public:
       add("emu_barrier", reinterpret_cast<void *>(&emu_barrier));
       add("emu_ldmatrix", reinterpret_cast<void *>(&emu_ldmatrix));
       add("emu_check_alignment", reinterpret_cast<void *>(&emu_check_alignment));
+      add("emu_cp_async", reinterpret_cast<void *>(&emu_cp_async));
+      add("emu_cp_async_commit", reinterpret_cast<void *>(&emu_cp_async_commit));
+      add("emu_cp_async_wait", reinterpret_cast<void *>(&emu_cp_async_wait));
       if (!sharedName.empty())
         add(sharedName.c_str(), sharedMemory);
       return map;
