@@ -632,8 +632,10 @@ public:
     if (!unsupported.empty())
       return {};
 
+    // options.transformer is a function_ref: the function must outlive it.
+    auto optimize = makeOptimizingTransformer(1, 0, nullptr);
     ExecutionEngineOptions options;
-    options.transformer = makeOptimizingTransformer(1, 0, nullptr);
+    options.transformer = optimize;
     auto engine = ExecutionEngine::create(*host, options);
     if (!engine) {
       ADD_FAILURE() << llvm::toString(engine.takeError());
