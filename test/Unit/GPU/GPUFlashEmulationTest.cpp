@@ -223,8 +223,10 @@ struct AsyncCopy {
 };
 thread_local std::vector<AsyncCopy> uncommitted;
 thread_local std::deque<std::vector<AsyncCopy>> committed;
+std::atomic<int> asyncCopies{0};
 extern "C" void emu_cp_async(void *destination, const void *source, int32_t bytes) {
   uncommitted.push_back({destination, source, bytes});
+  ++asyncCopies;
 }
 extern "C" void emu_cp_async_commit() {
   committed.push_back(std::move(uncommitted));
@@ -679,8 +681,12 @@ public:
         args.push_back(&d.strides[i]);
     }
     misalignedAccesses = 0;
+    asyncCopies = 0;
     launch(*kernel, args.data(), grid, block);
     EXPECT_EQ(misalignedAccesses.load(), 0) << "vector accesses at misaligned addresses";
+    // The values are 16-byte aligned in every case: their copies take
+    // cp.async (the keys' too, unless a case misaligns them).
+    EXPECT_GT(asyncCopies.load(), 0) << "no cp.async: the fast copy path did not run";
     return out;
   }
 };
