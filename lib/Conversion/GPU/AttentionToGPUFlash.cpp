@@ -262,7 +262,9 @@ private:
     return memref::ViewOp::create(b, tileType(width), base, bytes, ValueRange{});
   }
   // Per thread.
-  Value bIdx, hIdx, khIdx, tid, lane, groupId, inGroup, row0;
+  // g = groupId and t = inGroup of the fragment layouts; twoT = 2 t, the
+  // first column of the thread's element pairs.
+  Value bIdx, hIdx, khIdx, tid, lane, groupId, inGroup, twoT, row0;
   Value rows[2];
   SmallVector<SmallVector<Value, 8>> queryFrags;
 };
@@ -324,7 +326,6 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
   }
 
   // Score region, then keys past the end and the mask to -inf.
-  Value twoT = mul(inGroup, idx(2));
   Value maxima[2] = {state.max[0], state.max[1]};
   for (int64_t tile = 0; tile < scoreTiles; ++tile)
     for (int64_t e = 0; e < 4; ++e) {
@@ -555,6 +556,7 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   lane = arith::RemUIOp::create(b, tid, idx(kWarpSize));
   groupId = arith::DivUIOp::create(b, lane, idx(4));
   inGroup = arith::RemUIOp::create(b, lane, idx(4));
+  twoT = mul(inGroup, idx(2));
   row0 = add(mul(launch.getBlockIds().x, idx(kBlockRows)), mul(warp, idx(kWarpRows)));
   rows[0] = add(row0, groupId);
   rows[1] = add(rows[0], 8);
@@ -563,7 +565,6 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   // past the end read the last row; their results are never stored.
   Value lastQuery = arith::SubIOp::create(b, queries, idx(1));
   Value clamped[2] = {minIndex(rows[0], lastQuery), minIndex(rows[1], lastQuery)};
-  Value twoT = mul(inGroup, idx(2));
   for (int64_t step = 0; step < headDim / kMmaK; ++step) {
     SmallVector<Value, 8> frag;
     for (int64_t reg = 0; reg < 4; ++reg) {

@@ -334,6 +334,13 @@ std::string emulateNVVM(ModuleOp module) {
     OpBuilder b(op);
     Location loc = op->getLoc();
     StringRef name = op->getName().getStringRef();
+    // Ops with no results: a call to the emulator's function instead.
+    auto replaceByCall = [&](StringRef function, ValueRange args) {
+      auto callee = declare(module, function, LLVM::LLVMVoidType::get(ctx),
+                            llvm::to_vector(args.getTypes()));
+      LLVM::CallOp::create(b, loc, callee, args);
+      op->erase();
+    };
     if (name.consume_front("nvvm.read.ptx.sreg.")) {
       int reg = StringSwitch<int>(name.drop_back(2))
                     .Case("tid", 0).Case("ctaid", 1).Case("ntid", 2).Case("nctaid", 3)
@@ -413,32 +420,23 @@ std::string emulateNVVM(ModuleOp module) {
         unsupported = "cp.async with a source size";
         break;
       }
-      auto callee = declare(module, "emu_cp_async", LLVM::LLVMVoidType::get(ctx), {ptr, ptr, i32});
       Value bytes = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(copy.getSize()));
-      LLVM::CallOp::create(b, loc, callee,
-                           ValueRange{LLVM::AddrSpaceCastOp::create(b, loc, ptr, copy.getDst()),
-                                      LLVM::AddrSpaceCastOp::create(b, loc, ptr, copy.getSrc()),
-                                      bytes});
-      op->erase();
+      replaceByCall("emu_cp_async", {LLVM::AddrSpaceCastOp::create(b, loc, ptr, copy.getDst()),
+                                     LLVM::AddrSpaceCastOp::create(b, loc, ptr, copy.getSrc()),
+                                     bytes});
       continue;
     }
     if (isa<NVVM::CpAsyncCommitGroupOp>(op)) {
-      auto callee = declare(module, "emu_cp_async_commit", LLVM::LLVMVoidType::get(ctx), {});
-      LLVM::CallOp::create(b, loc, callee, ValueRange{});
-      op->erase();
+      replaceByCall("emu_cp_async_commit", {});
       continue;
     }
     if (auto wait = dyn_cast<NVVM::CpAsyncWaitGroupOp>(op)) {
-      auto callee = declare(module, "emu_cp_async_wait", LLVM::LLVMVoidType::get(ctx), {i32});
-      Value pending = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(wait.getN()));
-      LLVM::CallOp::create(b, loc, callee, ValueRange{pending});
-      op->erase();
+      replaceByCall("emu_cp_async_wait",
+                    {LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(wait.getN()))});
       continue;
     }
     if (isa<NVVM::Barrier0Op>(op)) {
-      auto callee = declare(module, "emu_barrier", LLVM::LLVMVoidType::get(ctx), {});
-      LLVM::CallOp::create(b, loc, callee, ValueRange{});
-      op->erase();
+      replaceByCall("emu_barrier", {});
       continue;
     }
     unsupported = op->getName().getStringRef().str();
