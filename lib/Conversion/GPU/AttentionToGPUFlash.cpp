@@ -28,6 +28,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/AttentionToGPUFlash.h"
+#include "Conversion/GPU/SharedMemoryTiles.h"
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 #include "Conversion/Utils/LoopEmission.h"
 
@@ -70,9 +71,6 @@ constexpr int64_t kMmaN = 8, kMmaK = 16;
 /// start 16 bytes apart modulo 128, so the eight rows a fragment load reads
 /// fall in different banks.
 constexpr int64_t kRowPadding = 8;
-/// Global-to-shared copies move this many bytes per access where the
-/// operands allow.
-constexpr int64_t kVectorBytes = 16;
 /// Shared memory a block takes: two stages of tiles (the next key block
 /// arrives while the current one is computed). Beyond 48 KiB the runtime
 /// opts in; 96 KiB fits every sm_80+ GPU (sm_86 and sm_89 allow 99 KiB).
@@ -201,22 +199,10 @@ private:
   void emitKernel(gpu::LaunchOp launch);
   /// All threads of the block copy keys [k0, k0 + keyBlock) of `source`
   /// (rows past the end repeat the last key) into the shared `tile`.
-  /// Copies 16 bytes at a time from `contiguous` (the source typed with
-  /// contiguous features) where `vectorOk`, else element by element.
-  void emitTileCopy(Value source, Value contiguous, Value vectorOk, Value tile, int64_t width,
-                    Value k0);
-  /// Whether every 16-byte run of features in `source` is 16-byte aligned
-  /// (checked at run time: operand layouts are dynamic); sets `contiguous`
-  /// to the buffer typed for vector loads.
-  Value emitVectorAccess(Value source, Value &contiguous);
+  void emitTileCopy(const raspc::GlobalTileSource &source, Value tile, int64_t width, Value k0);
   RowState emitKeyBlock(const RowState &state, Value k0, bool masked);
   RowState emitWarpStep(const RowState &state, Value k0);
-  /// A block-wide barrier, a cp.async group commit or a wait for all but
-  /// `pending` groups: for now calls that `convert-deferred-gpu-sync` turns
-  /// into gpu.barrier and NVVM's cp.async ops after bufferization (whose
-  /// deallocation pipeline rejects them: they declare no memory effects).
-  void emitDeferred(StringRef name, std::optional<int32_t> pending = std::nullopt);
-  void emitBarrier() { emitDeferred(raspc::kDeferredGPUBarrier); }
+  void emitBarrier() { raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier); }
   /// Starts copying key block `kb` (if the block's rows may see it) into
   /// stage `stage`, and closes a cp.async group, empty or not.
   void emitPrefetch(Value kb, Value stage);
@@ -246,8 +232,7 @@ private:
   // Shared memory: kStages stages of a key tile then a value tile; the
   // tiles of the key block being computed.
   Value sharedBase, keyTile, valueTile;
-  // The operands typed for 16-byte accesses, and whether those are allowed.
-  Value contiguousKey, contiguousValue, keyVectorOk, valueVectorOk;
+  std::optional<raspc::GlobalTileSource> keySource, valueSource;
   Value keyBlocks, blockRow0;
   int64_t keyTileBytes() const {
     return keyBlock * (headDim + kRowPadding) * element.getIntOrFloatBitWidth() / 8;
@@ -393,20 +378,6 @@ GPUFlashEmitter::yieldingBranch(std::function<RowState()> body) {
   };
 }
 
-void GPUFlashEmitter::emitDeferred(StringRef name, std::optional<int32_t> pending) {
-  auto module = op->getParentOfType<ModuleOp>();
-  SmallVector<Value, 1> args;
-  if (pending)
-    args.push_back(arith::ConstantOp::create(b, b.getI32IntegerAttr(*pending)));
-  if (!module.lookupSymbol<func::FuncOp>(name)) {
-    OpBuilder top(module.getBodyRegion());
-    auto decl = func::FuncOp::create(top, module.getLoc(), name,
-                                     top.getFunctionType(ValueRange(args).getTypes(), {}));
-    decl.setPrivate();
-  }
-  func::CallOp::create(b, name, TypeRange{}, args);
-}
-
 Value GPUFlashEmitter::emitBlockVisible(Value k0) {
   if (op.getMask().empty())
     return nullptr;
@@ -419,10 +390,8 @@ Value GPUFlashEmitter::emitBlockVisible(Value k0) {
 void GPUFlashEmitter::emitPrefetch(Value kb, Value stage) {
   Value k0 = mul(kb, idx(keyBlock));
   auto copy = [&] {
-    emitTileCopy(key, contiguousKey, keyVectorOk, tileOf(sharedBase, stage, headDim, 0), headDim,
-                 k0);
-    emitTileCopy(value, contiguousValue, valueVectorOk,
-                 tileOf(sharedBase, stage, valueDim, keyTileBytes()), valueDim, k0);
+    emitTileCopy(*keySource, tileOf(sharedBase, stage, headDim, 0), headDim, k0);
+    emitTileCopy(*valueSource, tileOf(sharedBase, stage, valueDim, keyTileBytes()), valueDim, k0);
   };
   Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, kb, keyBlocks);
   if (Value visible = emitBlockVisible(k0))
@@ -433,92 +402,17 @@ void GPUFlashEmitter::emitPrefetch(Value kb, Value stage) {
     b.setInsertionPointToStart(guard.thenBlock());
     copy();
   }
-  emitDeferred(raspc::kDeferredCpAsyncCommit);
+  raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncCommit);
 }
 
-Value GPUFlashEmitter::emitVectorAccess(Value source, Value &contiguous) {
-  // Every element [b, h, key, 8 i] 16-byte aligned: the base, the offset
-  // and the outer strides in whole vectors, features contiguous.
-  auto metadata = memref::ExtractStridedMetadataOp::create(b, source);
-  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, source);
-  auto isZero = [&](Value v) {
-    return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, v, idx(0));
-  };
-  Value ok = isZero(arith::RemUIOp::create(b, base, idx(kVectorBytes)));
-  ok = arith::AndIOp::create(
-      b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, metadata.getStrides()[3], idx(1)));
-  Value vectorElements = idx(kVectorBytes / (element.getIntOrFloatBitWidth() / 8));
-  for (Value v : {Value(metadata.getOffset()), Value(metadata.getStrides()[0]),
-                  Value(metadata.getStrides()[1]), Value(metadata.getStrides()[2])})
-    ok = arith::AndIOp::create(b, ok, isZero(arith::RemUIOp::create(b, v, vectorElements)));
-  // The same buffer typed with contiguous features, read only where `ok`.
-  auto type = cast<MemRefType>(source.getType());
-  auto layout = StridedLayoutAttr::get(
-      b.getContext(), ShapedType::kDynamic,
-      {ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic, 1});
-  SmallVector<OpFoldResult> sizes, strides;
-  for (int64_t d = 0; d < 4; ++d) {
-    sizes.push_back(type.isDynamicDim(d) ? OpFoldResult(metadata.getSizes()[d])
-                                         : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
-    strides.push_back(d == 3 ? OpFoldResult(b.getIndexAttr(1))
-                             : OpFoldResult(metadata.getStrides()[d]));
-  }
-  contiguous = memref::ReinterpretCastOp::create(
-      b, MemRefType::get(type.getShape(), element, layout), metadata.getBaseBuffer(),
-      OpFoldResult(metadata.getOffset()), sizes, strides);
-  return ok;
-}
-
-void GPUFlashEmitter::emitTileCopy(Value source, Value contiguous, Value vectorOk, Value tile,
+void GPUFlashEmitter::emitTileCopy(const raspc::GlobalTileSource &source, Value tile,
                                    int64_t width, Value k0) {
-  // Consecutive threads take consecutive features of a key: coalesced reads.
   Value lastKey = arith::SubIOp::create(b, keys, idx(1));
-  int64_t threads = kWarps * kWarpSize;
-  auto copy = [&](int64_t lanes) {
-    // `lanes` elements per access; the last round may be partial.
-    int64_t accesses = keyBlock * width / lanes;
-    int64_t rounds = llvm::divideCeil(accesses, threads);
-    raspc::emitLoop(b, idx(0), idx(rounds), idx(1), [&](Value i) {
-      Value e = add(tid, mul(i, idx(threads)));
-      auto body = [&] {
-        Value row = arith::DivUIOp::create(b, e, idx(width / lanes));
-        Value feature = mul(arith::RemUIOp::create(b, e, idx(width / lanes)), idx(lanes));
-        Value key = minIndex(add(k0, row), lastKey);
-        if (lanes == 1) {
-          memref::StoreOp::create(b, load(source, khIdx, key, feature), tile,
-                                  ValueRange{row, feature});
-          return;
-        }
-        // Straight to shared memory, without registers, finished when its
-        // group is waited for.
-        nvgpu::DeviceAsyncCopyOp::create(
-            b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, ValueRange{row, feature},
-            contiguous, ValueRange{bIdx, khIdx, key, feature}, b.getIndexAttr(lanes),
-            /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
-      };
-      if (accesses % threads == 0) {
-        body();
-        return;
-      }
-      auto guard = scf::IfOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, e, idx(accesses)),
-          /*withElseRegion=*/false);
-      OpBuilder::InsertionGuard insertion(b);
-      b.setInsertionPointToStart(guard.thenBlock());
-      body();
-    });
-  };
-  int64_t lanes = kVectorBytes / (element.getIntOrFloatBitWidth() / 8);
-  if (width % lanes != 0) {
-    copy(1);
-    return;
-  }
-  auto branch = scf::IfOp::create(b, vectorOk, /*withElseRegion=*/true);
-  OpBuilder::InsertionGuard insertion(b);
-  b.setInsertionPointToStart(branch.thenBlock());
-  copy(lanes);
-  b.setInsertionPointToStart(branch.elseBlock());
-  copy(1);
+  raspc::emitTileCopy(b, tid, kWarps * kWarpSize, source, tile, keyBlock, width,
+                      [&](Value row, Value feature) {
+                        Value key = minIndex(add(k0, row), lastKey);
+                        return raspc::TileElementSource{{bIdx, khIdx, key, feature}, Value()};
+                      });
 }
 
 /// One warp's share of a key block, from the shared tiles: blocks the mask
@@ -583,8 +477,8 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   }
   init.acc.assign(4 * (valueDim / kMmaN), fconst(0.0));
 
-  keyVectorOk = emitVectorAccess(key, contiguousKey);
-  valueVectorOk = emitVectorAccess(value, contiguousValue);
+  keySource.emplace(b, key);
+  valueSource.emplace(b, value);
   keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
   blockRow0 = mul(launch.getBlockIds().x, idx(kBlockRows));
   // Software pipeline: key block kb + 1 is on its way into the other stage
@@ -604,7 +498,7 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
         emitPrefetch(next, arith::RemUIOp::create(b, next, idx(kStages)));
         // Block kb's group is complete when at most the one just committed
         // is pending; the barrier makes every thread's copies visible.
-        emitDeferred(raspc::kDeferredCpAsyncWait, /*pending=*/1);
+        raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncWait, /*pending=*/1);
         emitBarrier();
         keyTile = tileOf(sharedBase, stage, headDim, 0);
         valueTile = tileOf(sharedBase, stage, valueDim, keyTileBytes());
@@ -703,6 +597,8 @@ struct ConvertAttentionToGPUFlash
       if (raspc::isGPUFlashCandidate(op))
         ops.push_back(op);
     });
+    if (!ops.empty())
+      raspc::declareDeferredSync(getOperation());
     for (AttentionOp op : ops) {
       ImplicitLocOpBuilder b(op.getLoc(), op);
       Value result = GPUFlashEmitter(b, op).emit();

@@ -10,7 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/DeferredGPUSync.h"
-#include "Conversion/GPU/AttentionToGPUFlash.h"
+#include "Conversion/GPU/SharedMemoryTiles.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
