@@ -332,6 +332,73 @@ def ConvertAttentionToGPUFlash
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
 }
 
+def ConvertMatmulToGPUMma : Pass<"convert-matmul-to-gpu-mma", "::mlir::ModuleOp"> {
+  let summary = "Lower f16/bf16 matmuls to tensor-core kernels for NVIDIA GPUs";
+  let description = [{
+    Rewrites each 2-D `linalg.matmul` on tensors whose operands are both f16
+    or both bf16 and whose accumulator is f32 (MLIRGen's `x @ w` in half
+    precision) into one `gpu.launch`, when `chip` has the m16n8k16 `mma.sync`
+    (sm_80 and later; otherwise the pass does nothing):
+
+    * a block of 128 threads (2 x 2 warps) computes a 128 x 128 tile of the
+      product; grid = (N / 128, M / 128), rounded up. Each warp owns 64 x 64
+      of it as 4 x 8 `nvgpu.mma.sync` m16n8k16 tiles whose f32 accumulators
+      stay in registers for the whole K loop;
+    * K advances 32 at a time through three shared-memory stages (56 KiB;
+      the runtime opts in beyond 48 KiB): the A (128 x 32) and B (32 x 128)
+      tiles of step k + 2 are copied by `nvgpu.device_async_copy` (16 bytes
+      a copy where the operands' alignment, checked at run time, allows;
+      element by element otherwise; coalesced; rows padded by 8 elements
+      against bank conflicts) while step k is computed, with one barrier per
+      step. Elements past M, N or K are zeros in the tiles;
+    * A fragments come from the tiles by `nvgpu.ldmatrix` x4, B fragments by
+      ldmatrix x2, transposed (B is [K, N], row major);
+    * the accumulator's initial value is added when it is not a zero fill;
+      when the product's only use is a `linalg.generic` that rounds it to
+      f16 or bf16, the kernel stores the rounded values and replaces that
+      too.
+
+    Barriers and cp.async group commits and waits are calls to private
+    declarations until `convert-deferred-gpu-sync` runs after
+    bufferization. Other matmuls are left to the reference lowering. Run on
+    tensors, before bufferization.
+
+    ```mlir
+    // Before
+    %p = linalg.matmul ins(%x, %w : tensor<?x512xbf16>, tensor<512x512xbf16>)
+                       outs(%zeros : tensor<?x512xf32>) -> tensor<?x512xf32>
+    // After (abridged)
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c4, %gy = %mblocks, %gz = %c1)
+               threads(%tx, %ty, %tz) in (%sx = %c128, %sy = %c1, %sz = %c1)
+               dynamic_shared_memory_size %c56832_i32 {
+      ...                                      // steps 0 and 1 into stages 0, 1
+      %acc:32 = scf.for %kt = %c0 to %ksteps step %c1 iter_args(...) {
+        func.call @raspc.deferred_cp_async_wait(%c1_i32) : (i32) -> ()
+        func.call @raspc.deferred_gpu_barrier() : () -> ()
+        scf.if %ahead_in_range {               // step kt + 2 into stage (kt + 2) % 3
+          %t = nvgpu.device_async_copy %x[...], %a_tile[%row, %col], 8 {bypassL1} : ...
+        }
+        func.call @raspc.deferred_cp_async_commit() : () -> ()
+        %a = nvgpu.ldmatrix %a_tile[...] {numTiles = 4 : i32, transpose = false} : ...
+        %b = nvgpu.ldmatrix %b_tile[...] {numTiles = 2 : i32, transpose = true} : ...
+        %d = nvgpu.mma.sync (%a, %b, %c) {mmaShape = [16, 8, 16]} : ...
+      }
+      scf.if %row_inside { scf.if %column_inside { memref.store ... } }
+      gpu.terminator
+    }
+    ```
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "The GPU the kernels are for (sm_XX[a]); below sm_80 nothing is rewritten">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::bufferization::BufferizationDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
+}
+
 def ConvertBF16MmaSyncToNVVM : Pass<"convert-bf16-mma-sync-to-nvvm"> {
   let summary = "Lower bf16 nvgpu.mma.sync to nvvm.mma.sync";
   let description = [{

@@ -74,6 +74,10 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   flash.chip = options.chip;
   // A module pass: its kernels' barrier calls need a declaration there.
   pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
+  // Likewise f16/bf16 matmuls (the model's projections).
+  raspc::ConvertMatmulToGPUMmaOptions mma;
+  mma.chip = options.chip;
+  pm.addPass(raspc::createConvertMatmulToGPUMma(mma));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

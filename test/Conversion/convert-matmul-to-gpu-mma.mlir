@@ -1,0 +1,105 @@
+// RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu-mma | FileCheck %s
+// RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu-mma=chip=sm_75 | FileCheck %s --check-prefix=SM75
+
+// A bf16 projection as MLIRGen writes it (f32 accumulator, then rounded):
+// one launch of 128-thread blocks over 128 x 128 tiles of the product
+// (grid: 256 / 128 column blocks, M / 128 row blocks), three shared-memory
+// stages of a 128 x 40 A tile and a 32 x 136 B tile (K 32 and N 128, each
+// with 8 elements of padding: 56832 bytes). Steps 0 and 1 are copied before
+// the loop; each iteration waits for its own step, meets at a barrier,
+// starts the copy of step kt + 2 (16-byte cp.async where the run-time check
+// allows, element by element otherwise, zeros past the ends) and computes
+// 2 x 4 x 8 MMAs from ldmatrix fragments into 32 loop-carried accumulators.
+// The rounding generic is fused: the kernel stores bf16.
+// CHECK-LABEL: func.func @projection(
+// CHECK-NOT: linalg.matmul
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x256xbf16>
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c56832_i32
+// CHECK: %[[SHARED:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[ACONTIGUOUS:.*]] = memref.reinterpret_cast {{.*}} : memref<bf16> to memref<?x512xbf16, strided<[?, 1], offset: ?>>
+// CHECK: %[[BCONTIGUOUS:.*]] = memref.reinterpret_cast {{.*}} : memref<bf16> to memref<512x256xbf16, strided<[?, 1], offset: ?>>
+// The prologue: steps 0 and 1.
+// CHECK: %[[ATILE0:.*]] = memref.view %[[SHARED]][%{{.*}}][] : {{.*}} to memref<128x40xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_copy %[[ACONTIGUOUS]][{{.*}}], %[[ATILE0]][{{.*}}], 8 {bypassL1}
+// CHECK: vector.store %{{.*}}, %[[ATILE0]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<128x40xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+// CHECK: %[[BTILE0:.*]] = memref.view %[[SHARED]][%{{.*}}][] : {{.*}} to memref<32x136xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_copy %[[BCONTIGUOUS]][{{.*}}], %[[BTILE0]][{{.*}}], 8 {bypassL1}
+// CHECK: func.call @raspc.deferred_cp_async_commit() : () -> ()
+// CHECK: nvgpu.device_async_copy
+// CHECK: func.call @raspc.deferred_cp_async_commit() : () -> ()
+// CHECK: %[[ACC:.*]]:32 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args({{.*}}) -> (vector<2x2xf32>,
+// CHECK: func.call @raspc.deferred_cp_async_wait(%{{.*}}) : (i32) -> ()
+// CHECK-NEXT: func.call @raspc.deferred_gpu_barrier() : () -> ()
+// CHECK: nvgpu.device_async_copy
+// CHECK: func.call @raspc.deferred_cp_async_commit() : () -> ()
+// CHECK: %[[A:.*]] = nvgpu.ldmatrix %{{.*}}[%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<128x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK: %[[B:.*]] = nvgpu.ldmatrix %{{.*}}[%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = true} : memref<32x136xbf16, #gpu.address_space<workgroup>> -> vector<2x2xbf16>
+// CHECK: nvgpu.mma.sync(%[[A]], %[[B]], %{{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK-COUNT-63: nvgpu.mma.sync
+// CHECK: scf.yield
+// CHECK: vector.extract %[[ACC]]#0[0, 0] : f32 from vector<2x2xf32>
+// CHECK-NEXT: %[[ROUNDED:.*]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NEXT: memref.store %[[ROUNDED]], %[[OUT]][%{{.*}}, %{{.*}}] : memref<?x256xbf16>
+// CHECK: gpu.terminator
+// CHECK: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x256xbf16> to tensor<?x256xbf16>
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[RESULT]]
+// SM75-LABEL: func.func @projection(
+// SM75: linalg.matmul
+// SM75-NOT: gpu.launch
+func.func @projection(%x: tensor<?x512xbf16>, %w: tensor<512x256xbf16>) -> tensor<?x256xbf16> {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x512xbf16>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty(%t) : tensor<?x256xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x256xf32>) -> tensor<?x256xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<?x512xbf16>, tensor<512x256xbf16>)
+                     outs(%zeros : tensor<?x256xf32>) -> tensor<?x256xf32>
+  %r0 = tensor.empty(%t) : tensor<?x256xbf16>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%p : tensor<?x256xf32>) outs(%r0 : tensor<?x256xbf16>) {
+  ^bb0(%in: f32, %unused: bf16):
+    %v = arith.truncf %in : f32 to bf16
+    linalg.yield %v : bf16
+  } -> tensor<?x256xbf16>
+  return %r : tensor<?x256xbf16>
+}
+
+// -----
+
+// f16 into an accumulator that is not zeros: the kernel adds its initial
+// value to each result, and stores f32.
+// CHECK-LABEL: func.func @accumulate(
+// CHECK: %[[INIT:.*]] = bufferization.to_buffer %arg2 read_only
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<64x32xf32>
+// CHECK: gpu.launch
+// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK: %[[SUM:.*]] = vector.extract
+// CHECK-NEXT: %[[START:.*]] = memref.load %[[INIT]][%{{.*}}, %{{.*}}]
+// CHECK-NEXT: %[[TOTAL:.*]] = arith.addf %[[SUM]], %[[START]] : f32
+// CHECK-NEXT: memref.store %[[TOTAL]], %[[OUT]]
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable : memref<64x32xf32>
+func.func @accumulate(%a: tensor<64x48xf16>, %b: tensor<48x32xf16>, %c: tensor<64x32xf32>)
+    -> tensor<64x32xf32> {
+  %p = linalg.matmul ins(%a, %b : tensor<64x48xf16>, tensor<48x32xf16>)
+                     outs(%c : tensor<64x32xf32>) -> tensor<64x32xf32>
+  return %p : tensor<64x32xf32>
+}
+
+// -----
+
+// What the tensor cores do not take stays: f32 operands (no TF32 behind the
+// user's back), and mixed operand types.
+// CHECK-LABEL: func.func @not_rewritten(
+// CHECK-NOT: gpu.launch
+// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<16x8xf32>)
+// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<8x16xbf16>, tensor<16x8xf16>)
+func.func @not_rewritten(%a: tensor<8x16xf32>, %b: tensor<16x8xf32>, %c: tensor<8x8xf32>,
+                         %ha: tensor<8x16xbf16>, %hb: tensor<16x8xf16>) -> (tensor<8x8xf32>, tensor<8x8xf32>) {
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x8xf32>)
+                     outs(%c : tensor<8x8xf32>) -> tensor<8x8xf32>
+  %q = linalg.matmul ins(%ha, %hb : tensor<8x16xbf16>, tensor<16x8xf16>)
+                     outs(%c : tensor<8x8xf32>) -> tensor<8x8xf32>
+  return %p, %q : tensor<8x8xf32>, tensor<8x8xf32>
+}

@@ -1,0 +1,143 @@
+//===- GPUMatmulEmulationTest.cpp - matmul kernels run on the CPU ---------===//
+//
+// convert-matmul-to-gpu-mma's kernels, run by the warp emulator
+// (WarpEmulator.h) and compared with a plain double-precision product of the
+// same rounded operands.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WarpEmulator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace raspc::emulator;
+
+namespace {
+
+struct Case {
+  const char *element; // "bf16" or "f16"
+  int64_t m, k, n;
+  /// The product rounded to `element` by a linalg.generic after the matmul
+  /// (fused into the kernel), else stored in f32.
+  bool rounded;
+  /// The accumulator starts from an argument rather than zeros.
+  bool withInit = false;
+  /// Where A starts in its buffer, in elements: not a multiple of 8 leaves
+  /// it unaligned for 16-byte copies.
+  int64_t lhsOffset = 0;
+};
+
+std::string tensor(int64_t rows, int64_t columns, const std::string &element) {
+  return "tensor<" + std::to_string(rows) + "x" + std::to_string(columns) + "x" + element + ">";
+}
+
+std::string source(const Case &c) {
+  std::string e = c.element, aT = tensor(c.m, c.k, e), bT = tensor(c.k, c.n, e),
+              accT = tensor(c.m, c.n, "f32"), outT = c.rounded ? tensor(c.m, c.n, e) : accT;
+  std::string s = "func.func @matmul(%a: " + aT + ", %b: " + bT +
+                  (c.withInit ? ", %init: " + accT : "") + ") -> " + outT + " {\n";
+  std::string acc = "%init";
+  if (!c.withInit) {
+    s += "  %zero = arith.constant 0.0 : f32\n"
+         "  %empty = tensor.empty() : " + accT + "\n"
+         "  %zeros = linalg.fill ins(%zero : f32) outs(%empty : " + accT + ") -> " + accT + "\n";
+    acc = "%zeros";
+  }
+  s += "  %p = linalg.matmul ins(%a, %b : " + aT + ", " + bT + ") outs(" + acc + " : " + accT +
+       ") -> " + accT + "\n";
+  if (!c.rounded)
+    return s + "  return %p : " + accT + "\n}\n";
+  return s + "  %r0 = tensor.empty() : " + outT + R"(
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%p : )" + accT + ") outs(%r0 : " + outT + R"() {
+  ^bb0(%x: f32, %unused: )" + e + R"():
+    %y = arith.truncf %x : f32 to )" + e + R"(
+    linalg.yield %y : )" + e + R"(
+  } -> )" + outT + R"(
+  return %r : )" + outT + "\n}\n";
+}
+
+void checkCase(const Case &c) {
+  bool bf16 = std::string(c.element) == "bf16";
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  auto make = [&](int64_t count, std::vector<float> &rounded) {
+    std::vector<uint16_t> bits;
+    for (int64_t i = 0; i < count; ++i) {
+      uint16_t b = bf16 ? floatToBF16(uniform(rng))
+                        : floatToHalf(std::ldexp(std::round(std::ldexp(uniform(rng), 10)), -10));
+      bits.push_back(b);
+      rounded.push_back(bf16 ? bf16ToFloat(b) : halfToFloat(b));
+    }
+    return bits;
+  };
+  std::vector<float> a, b;
+  std::vector<uint16_t> aBits = make(c.m * c.k, a), bBits = make(c.k * c.n, b);
+  aBits.insert(aBits.begin(), c.lhsOffset, 0xffff); // NaN before A
+  std::vector<float> init(c.m * c.n, 0.0f);
+  if (c.withInit)
+    for (float &x : init)
+      x = uniform(rng);
+  std::vector<Operand> arguments{{aBits.data() + c.lhsOffset, {c.m, c.k}},
+                                 {bBits.data(), {c.k, c.n}}};
+  if (c.withInit)
+    arguments.push_back({init.data(), {c.m, c.n}});
+
+  std::vector<float> got(c.m * c.n);
+  std::vector<uint16_t> gotBits(c.m * c.n, 0xffff);
+  Operand result{c.rounded ? static_cast<void *>(gotBits.data()) : got.data(), {c.m, c.n}};
+  if (!emulate(source(c), "convert-matmul-to-gpu-mma{chip=sm_80}", arguments, result))
+    return;
+  if (c.rounded)
+    for (size_t i = 0; i < got.size(); ++i)
+      got[i] = bf16 ? bf16ToFloat(gotBits[i]) : halfToFloat(gotBits[i]);
+
+  // f32 accumulation of exact products: close to the double sum; rounded
+  // results within one rounding of it.
+  double tolerance = !c.rounded ? 1e-5 : bf16 ? 8e-3 : 1e-3;
+  int bad = 0;
+  for (int64_t i = 0; i < c.m; ++i)
+    for (int64_t j = 0; j < c.n; ++j) {
+      double want = init[i * c.n + j];
+      for (int64_t e = 0; e < c.k; ++e)
+        want += double(a[i * c.k + e]) * b[e * c.n + j];
+      float x = got[i * c.n + j];
+      if (!(std::fabs(x - want) <= tolerance * (1 + std::fabs(want))) && bad++ < 5)
+        ADD_FAILURE() << "element (" << i << ", " << j << "): got " << x << ", want " << want;
+    }
+  EXPECT_EQ(bad, 0) << "of " << got.size() << " elements";
+}
+
+// A partial block of rows, a K that ends inside a step of 32 (the tail is
+// zeros in the tiles), two blocks of columns (the second partial); the
+// rounding to bf16 is fused into the kernel.
+TEST(GPUMatmulEmulation, PartialTilesRoundedBF16) {
+  checkCase({"bf16", 70, 72, 136, /*rounded=*/true});
+}
+
+// Two blocks of rows, f16 operands (upstream's mma.sync lowering), f32
+// results added to an initial accumulator; K long enough for the three
+// stages to wrap around.
+TEST(GPUMatmulEmulation, AccumulatesIntoInitF16) {
+  checkCase({"f16", 130, 160, 64, /*rounded=*/false, /*withInit=*/true});
+}
+
+// A one element into its buffer: its tiles are copied element by element,
+// B's by cp.async; N narrower than one MMA column group.
+TEST(GPUMatmulEmulation, UnalignedLhsCopiedElementByElement) {
+  checkCase({"bf16", 33, 40, 24, /*rounded=*/false, /*withInit=*/false, /*lhsOffset=*/1});
+}
+
+// K not a multiple of 8: A's rows cannot be copied 16 bytes at a time, and
+// B's rows past K must read as zeros.
+TEST(GPUMatmulEmulation, OddK) {
+  checkCase({"bf16", 16, 20, 128, /*rounded=*/true});
+}
+
+} // namespace

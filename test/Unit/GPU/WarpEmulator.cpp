@@ -1,0 +1,700 @@
+//===- WarpEmulator.cpp - NVVM kernels run on the CPU ---------------------===//
+//
+// The tensor-core kernels emit warp-level code (mma.sync fragments, ldmatrix,
+// shuffles across the lanes of a row, cp.async); nothing on a machine
+// without a GPU runs it. This emulator does: a kernel lowered to NVVM has
+// the few operations that need a GPU (special registers, mma.sync,
+// ldmatrix, shfl.sync, bar.sync, cp.async) replaced by calls into the
+// functions below, is JIT-compiled for the host and launched with one host
+// thread per GPU thread, the 32 lanes of a warp meeting at every warp-wide
+// operation and the whole block at barriers. Blocks run one after another,
+// so one region of host memory is every block's shared memory.
+// The emulator implements the PTX ISA's fragment layouts for
+// mma.m16n8k16.row.col independently of the kernel generators.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WarpEmulator.h"
+
+#include "Attn/IR/AttnDialect.h"
+#include "Conversion/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+#include "llvm/Support/TargetSelect.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+using namespace mlir;
+using raspc::emulator::Operand;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// The warp emulator
+//===----------------------------------------------------------------------===//
+
+constexpr int kLanes = 32;
+
+/// Threads meeting: a warp's 32 lanes at warp-wide operations, a block's
+/// threads at bar.sync.
+struct Barrier {
+  std::mutex mutex;
+  std::condition_variable arrived;
+  int parties = 0, waiting = 0;
+  unsigned long generation = 0;
+
+  void sync() {
+    std::unique_lock<std::mutex> lock(mutex);
+    unsigned long mine = generation;
+    if (++waiting == parties) {
+      waiting = 0;
+      ++generation;
+      arrived.notify_all();
+      return;
+    }
+    arrived.wait(lock, [&] { return generation != mine; });
+  }
+};
+
+/// The 32 lanes of a warp: their barrier and the slots they exchange
+/// operands through.
+struct Warp : Barrier {
+  Warp() { parties = kLanes; }
+  uint32_t a[kLanes][4], b[kLanes][2];
+  float c[kLanes][4], value[kLanes];
+  const unsigned char *row[kLanes];
+};
+
+/// Shared memory: blocks run one after another, so one region serves all.
+/// As much as a block may have on an H100 (227 KiB).
+alignas(16) unsigned char sharedMemory[227 * 1024];
+
+struct ThreadContext {
+  int tid[3], ctaid[3], ntid[3], nctaid[3];
+  Barrier *block;
+  Warp *warp;
+  int lane;
+};
+thread_local ThreadContext self;
+
+
+} // namespace
+
+float raspc::emulator::bf16ToFloat(uint16_t bits) {
+  uint32_t word = uint32_t(bits) << 16;
+  float f;
+  std::memcpy(&f, &word, 4);
+  return f;
+}
+uint16_t raspc::emulator::floatToBF16(float f) { // round to nearest even
+  uint32_t word;
+  std::memcpy(&word, &f, 4);
+  return uint16_t((word + 0x7fff + ((word >> 16) & 1)) >> 16);
+}
+float raspc::emulator::halfToFloat(uint16_t h) {
+  int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  float magnitude = exponent == 0 ? std::ldexp(float(mantissa), -24)
+                                  : std::ldexp(float(mantissa | 0x400), exponent - 25);
+  return (h & 0x8000) ? -magnitude : magnitude;
+}
+
+uint16_t raspc::emulator::floatToHalf(float f) {
+  if (f == 0)
+    return 0;
+  float magnitude = std::fabs(f);
+  int exponent = int(std::floor(std::log2(magnitude)));
+  int mantissa = int(std::nearbyint((magnitude / std::ldexp(1.0f, exponent) - 1.0f) * 1024));
+  if (mantissa == 1024) { // rounded up to the next power of two
+    mantissa = 0;
+    ++exponent;
+  }
+  return uint16_t((f < 0 ? 0x8000 : 0) | ((exponent + 15) << 10) | mantissa);
+}
+
+namespace {
+using namespace raspc::emulator;
+
+/// Special registers: code = 4 * register + dimension, registers tid,
+/// ctaid, ntid, nctaid.
+extern "C" int32_t emu_sreg(int32_t code) {
+  const int *regs[] = {self.tid, self.ctaid, self.ntid, self.nctaid};
+  return regs[code / 4][code % 4];
+}
+
+/// mma.sync.aligned.m16n8k16.row.col.f32.{bf16,f16}.f32: every lane gives
+/// its fragments, then reads its four results. Layouts from the PTX ISA
+/// ("Matrix Fragments for mma.m16n8k16 with floating point type"): with
+/// g = lane / 4 and t = lane % 4,
+///   A: register r holds row g + 8 (r % 2), columns 2t + 8 (r / 2) + {0, 1}
+///   B: register r holds rows (k) 2t + 8 r + {0, 1}, column (n) g
+///   C, D: element i at row g + 8 (i / 2), column 2t + i % 2.
+void mma(bool bf16, float *d, const uint32_t a[4], const uint32_t b[2], const float c[4]) {
+  Warp &warp = *self.warp;
+  int lane = self.lane;
+  std::memcpy(warp.a[lane], a, sizeof(uint32_t) * 4);
+  std::memcpy(warp.b[lane], b, sizeof(uint32_t) * 2);
+  std::memcpy(warp.c[lane], c, sizeof(float) * 4);
+  warp.sync();
+  auto decode = [&](uint32_t word, int half) {
+    uint16_t bits = uint16_t(word >> (16 * half));
+    return bf16 ? bf16ToFloat(bits) : halfToFloat(bits);
+  };
+  float A[16][16], B[16][8], C[16][8];
+  for (int l = 0; l < kLanes; ++l) {
+    int g = l / 4, t = l % 4;
+    for (int r = 0; r < 4; ++r)
+      for (int h = 0; h < 2; ++h)
+        A[g + 8 * (r % 2)][2 * t + 8 * (r / 2) + h] = decode(warp.a[l][r], h);
+    for (int r = 0; r < 2; ++r)
+      for (int h = 0; h < 2; ++h)
+        B[2 * t + 8 * r + h][g] = decode(warp.b[l][r], h);
+    for (int i = 0; i < 4; ++i)
+      C[g + 8 * (i / 2)][2 * t + i % 2] = warp.c[l][i];
+  }
+  int g = lane / 4, t = lane % 4;
+  for (int i = 0; i < 4; ++i) {
+    int row = g + 8 * (i / 2), col = 2 * t + i % 2;
+    float sum = C[row][col];
+    for (int k = 0; k < 16; ++k)
+      sum += A[row][k] * B[k][col];
+    d[i] = sum;
+  }
+  warp.sync(); // nobody refills the slots before everyone has read them
+}
+extern "C" void emu_mma_bf16(float *d, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                             uint32_t b0, uint32_t b1, float c0, float c1, float c2, float c3) {
+  uint32_t a[] = {a0, a1, a2, a3}, b[] = {b0, b1};
+  float c[] = {c0, c1, c2, c3};
+  mma(true, d, a, b, c);
+}
+/// Upstream lowers f16 fragments as vector<2xf16> registers; the call
+/// receives them as their 32 bits.
+extern "C" void emu_mma_f16(float *d, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                            uint32_t b0, uint32_t b1, float c0, float c1, float c2, float c3) {
+  uint32_t a[] = {a0, a1, a2, a3}, b[] = {b0, b1};
+  float c[] = {c0, c1, c2, c3};
+  mma(false, d, a, b, c);
+}
+
+/// shfl.sync.bfly over the whole warp.
+extern "C" float emu_shfl_bfly(float value, int32_t offset) {
+  Warp &warp = *self.warp;
+  warp.value[self.lane] = value;
+  warp.sync();
+  float other = warp.value[self.lane ^ offset];
+  warp.sync();
+  return other;
+}
+
+/// ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].b16: lanes 8 m to 8 m + 7 give
+/// the addresses of the rows of matrix m; lane l receives, per matrix, row
+/// l / 4, columns 2 (l % 4) + {0, 1} (low half first), or with .trans
+/// rows 2 (l % 4) + {0, 1} of column l / 4.
+extern "C" void emu_ldmatrix(uint32_t *out, const unsigned char *address, int32_t matrices,
+                             int32_t transpose) {
+  Warp &warp = *self.warp;
+  int lane = self.lane;
+  warp.row[lane] = address;
+  warp.sync();
+  auto element = [&](int matrix, int r, int column) {
+    uint16_t bits;
+    std::memcpy(&bits, warp.row[8 * matrix + r] + 2 * column, 2);
+    return uint32_t(bits);
+  };
+  for (int m = 0; m < matrices; ++m)
+    out[m] = transpose ? element(m, 2 * (lane % 4), lane / 4) |
+                             element(m, 2 * (lane % 4) + 1, lane / 4) << 16
+                       : element(m, lane / 4, 2 * (lane % 4)) |
+                             element(m, lane / 4, 2 * (lane % 4) + 1) << 16;
+  warp.sync();
+}
+
+/// cp.async: a copy lands in shared memory only when a wait covers its
+/// group, so a kernel that reads before waiting reads stale (poisoned) data.
+struct AsyncCopy {
+  void *destination;
+  const void *source;
+  int32_t bytes;
+};
+thread_local std::vector<AsyncCopy> uncommitted;
+thread_local std::deque<std::vector<AsyncCopy>> committed;
+std::atomic<int> asyncCopies{0};
+extern "C" void emu_cp_async(void *destination, const void *source, int32_t bytes) {
+  uncommitted.push_back({destination, source, bytes});
+  ++asyncCopies;
+}
+extern "C" void emu_cp_async_commit() {
+  committed.push_back(std::move(uncommitted));
+  uncommitted.clear();
+}
+extern "C" void emu_cp_async_wait(int32_t pending) {
+  while (committed.size() > static_cast<size_t>(pending)) {
+    for (const AsyncCopy &copy : committed.front())
+      std::memcpy(copy.destination, copy.source, copy.bytes);
+    committed.pop_front();
+  }
+}
+
+extern "C" float emu_exp2f(float x) { return std::exp2(x); }
+
+/// Vector accesses the kernel claims aligned that are not: a GPU faults
+/// (misaligned address), x86 would not notice.
+std::atomic<int> misalignedAccesses{0};
+extern "C" void emu_check_alignment(const void *address, int64_t alignment) {
+  if (reinterpret_cast<uintptr_t>(address) % alignment != 0)
+    ++misalignedAccesses;
+}
+
+extern "C" void emu_barrier() { self.block->sync(); }
+
+/// Runs `kernel` over the grid, block after block, a host thread per GPU
+/// thread.
+void launch(void (*kernel)(void **), void **args, const int grid[3], const int block[3]) {
+  int threads = block[0] * block[1] * block[2];
+  ASSERT_EQ(threads % kLanes, 0);
+  for (int z = 0; z < grid[2]; ++z)
+    for (int y = 0; y < grid[1]; ++y)
+      for (int x = 0; x < grid[0]; ++x) {
+        std::vector<Warp> warps(threads / kLanes);
+        Barrier shared;
+        shared.parties = threads;
+        std::memset(sharedMemory, 0xff, sizeof sharedMemory); // no data left from the last block
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t)
+          pool.emplace_back([&, t] {
+            self = {{t % block[0], t / block[0] % block[1], t / (block[0] * block[1])},
+                    {x, y, z},
+                    {block[0], block[1], block[2]},
+                    {grid[0], grid[1], grid[2]},
+                    &shared,
+                    &warps[t / kLanes],
+                    t % kLanes};
+            kernel(args);
+          });
+        for (auto &thread : pool)
+          thread.join();
+      }
+}
+
+//===----------------------------------------------------------------------===//
+// NVVM -> calls into the emulator
+//===----------------------------------------------------------------------===//
+
+LLVM::LLVMFuncOp declare(ModuleOp module, StringRef name, Type result, ArrayRef<Type> args) {
+  if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
+    return existing;
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToStart(module.getBody());
+  return LLVM::LLVMFuncOp::create(b, module.getLoc(), name,
+                                  LLVM::LLVMFunctionType::get(result, args));
+}
+
+/// Calls `callee` with a pointer to stack space for the fields of
+/// `structType` (all of one type) followed by `args`, and returns the
+/// fields as that struct: the emulator's functions return results through
+/// memory, whose C ABI is plain where a struct of four floats' is not.
+Value callReturningStruct(OpBuilder &b, Location loc, LLVM::LLVMFuncOp callee,
+                          ArrayRef<Value> args, Type structType) {
+  auto fields = cast<LLVM::LLVMStructType>(structType).getBody();
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  Value one = LLVM::ConstantOp::create(b, loc, b.getI32Type(), b.getI32IntegerAttr(1));
+  Value out = LLVM::AllocaOp::create(b, loc, ptr,
+                                     LLVM::LLVMArrayType::get(fields[0], fields.size()), one);
+  SmallVector<Value> operands{out};
+  llvm::append_range(operands, args);
+  LLVM::CallOp::create(b, loc, callee, operands);
+  Value result = LLVM::UndefOp::create(b, loc, structType);
+  for (int64_t i = 0; i < static_cast<int64_t>(fields.size()); ++i) {
+    Value at = LLVM::GEPOp::create(b, loc, ptr, fields[i], out,
+                                   ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+    result = LLVM::InsertValueOp::create(b, loc, result, LLVM::LoadOp::create(b, loc, fields[i], at),
+                                         ArrayRef<int64_t>{i});
+  }
+  return result;
+}
+
+/// Rewrites the NVVM operations of the kernels in `module` into calls;
+/// returns a description of the first it cannot emulate.
+std::string emulateNVVM(ModuleOp module) {
+  MLIRContext *ctx = module.getContext();
+  Type i32 = IntegerType::get(ctx, 32), f32 = Float32Type::get(ctx);
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  std::string unsupported;
+  SmallVector<Operation *> ops;
+  module.walk([&](Operation *op) {
+    if (isa<NVVM::NVVMDialect>(op->getDialect()))
+      ops.push_back(op);
+  });
+  for (Operation *op : ops) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    StringRef name = op->getName().getStringRef();
+    // Ops with no results: a call to the emulator's function instead.
+    auto replaceByCall = [&](StringRef function, ValueRange args) {
+      auto callee = declare(module, function, LLVM::LLVMVoidType::get(ctx),
+                            llvm::to_vector(args.getTypes()));
+      LLVM::CallOp::create(b, loc, callee, args);
+      op->erase();
+    };
+    if (name.consume_front("nvvm.read.ptx.sreg.")) {
+      int reg = StringSwitch<int>(name.drop_back(2))
+                    .Case("tid", 0).Case("ctaid", 1).Case("ntid", 2).Case("nctaid", 3)
+                    .Default(-1);
+      int dim = name.back() - 'x';
+      if (reg < 0 || dim < 0 || dim > 2) {
+        unsupported = op->getName().getStringRef().str();
+        break;
+      }
+      auto callee = declare(module, "emu_sreg", i32, {i32});
+      Value code = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(4 * reg + dim));
+      Value v = LLVM::CallOp::create(b, loc, callee, ValueRange{code}).getResult();
+      if (op->getResult(0).getType() != i32)
+        v = LLVM::ZExtOp::create(b, loc, op->getResult(0).getType(), v);
+      op->getResult(0).replaceAllUsesWith(v);
+      op->erase();
+      continue;
+    }
+    if (auto mmaOp = dyn_cast<NVVM::MmaOp>(op)) {
+      auto shape = mmaOp.getShapeAttr();
+      bool bf16 = mmaOp.getMultiplicandAPtxType() == NVVM::MMATypes::bf16;
+      bool f16 = mmaOp.getMultiplicandAPtxType() == NVVM::MMATypes::f16;
+      if (shape.getM() != 16 || shape.getN() != 8 || shape.getK() != 16 || (!bf16 && !f16) ||
+          mmaOp.getOperandA().size() != 4 || mmaOp.getOperandB().size() != 2 ||
+          mmaOp.getOperandC().size() != 4) {
+        unsupported = "this nvvm.mma.sync shape or type";
+        break;
+      }
+      SmallVector<Type> argTypes{ptr};
+      argTypes.append(6, i32);
+      argTypes.append(4, f32);
+      auto callee = declare(module, bf16 ? "emu_mma_bf16" : "emu_mma_f16",
+                            LLVM::LLVMVoidType::get(ctx), argTypes);
+      SmallVector<Value> args;
+      for (Value v : llvm::concat<Value>(mmaOp.getOperandA(), mmaOp.getOperandB()))
+        args.push_back(v.getType() == i32 ? v : LLVM::BitcastOp::create(b, loc, i32, v));
+      llvm::append_range(args, mmaOp.getOperandC());
+      mmaOp.getRes().replaceAllUsesWith(
+          callReturningStruct(b, loc, callee, args, mmaOp.getRes().getType()));
+      op->erase();
+      continue;
+    }
+    if (auto shfl = dyn_cast<NVVM::ShflOp>(op)) {
+      if (shfl.getKind() != NVVM::ShflKind::bfly || shfl.getVal().getType() != f32) {
+        unsupported = "this nvvm.shfl.sync";
+        break;
+      }
+      auto callee = declare(module, "emu_shfl_bfly", f32, {f32, i32});
+      Value v = LLVM::CallOp::create(b, loc, callee, ValueRange{shfl.getVal(), shfl.getOffset()})
+                    .getResult();
+      if (auto structType = dyn_cast<LLVM::LLVMStructType>(shfl.getType())) {
+        Value result = LLVM::UndefOp::create(b, loc, structType);
+        result = LLVM::InsertValueOp::create(b, loc, result, v, ArrayRef<int64_t>{0});
+        Value valid = LLVM::ConstantOp::create(b, loc, IntegerType::get(ctx, 1),
+                                               b.getBoolAttr(true));
+        v = LLVM::InsertValueOp::create(b, loc, result, valid, ArrayRef<int64_t>{1});
+      }
+      shfl.getResult().replaceAllUsesWith(v);
+      op->erase();
+      continue;
+    }
+    if (auto ld = dyn_cast<NVVM::LdMatrixOp>(op)) {
+      auto structType = cast<LLVM::LLVMStructType>(ld.getType());
+      int32_t matrices = ld.getNum();
+      auto callee = declare(module, "emu_ldmatrix", LLVM::LLVMVoidType::get(ctx),
+                            {ptr, ld.getPtr().getType(), i32, i32});
+      Value count = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(matrices));
+      Value transpose = LLVM::ConstantOp::create(
+          b, loc, i32, b.getI32IntegerAttr(ld.getLayout() == NVVM::MMALayout::col));
+      ld.getResult().replaceAllUsesWith(callReturningStruct(
+          b, loc, callee, {ld.getPtr(), count, transpose}, structType));
+      op->erase();
+      continue;
+    }
+    if (auto copy = dyn_cast<NVVM::CpAsyncOp>(op)) {
+      if (copy.getCpSize()) {
+        unsupported = "cp.async with a source size";
+        break;
+      }
+      Value bytes = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(copy.getSize()));
+      replaceByCall("emu_cp_async", {LLVM::AddrSpaceCastOp::create(b, loc, ptr, copy.getDst()),
+                                     LLVM::AddrSpaceCastOp::create(b, loc, ptr, copy.getSrc()),
+                                     bytes});
+      continue;
+    }
+    if (isa<NVVM::CpAsyncCommitGroupOp>(op)) {
+      replaceByCall("emu_cp_async_commit", {});
+      continue;
+    }
+    if (auto wait = dyn_cast<NVVM::CpAsyncWaitGroupOp>(op)) {
+      replaceByCall("emu_cp_async_wait",
+                    {LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(wait.getN()))});
+      continue;
+    }
+    if (isa<NVVM::Barrier0Op>(op)) {
+      replaceByCall("emu_barrier", {});
+      continue;
+    }
+    unsupported = op->getName().getStringRef().str();
+    break;
+  }
+  // Vector loads and stores: checked for the alignment they claim.
+  SmallVector<Operation *> accesses;
+  module.walk([&](Operation *op) {
+    if (isa<LLVM::LoadOp, LLVM::StoreOp>(op))
+      accesses.push_back(op);
+  });
+  for (Operation *op : accesses) {
+    auto load = dyn_cast<LLVM::LoadOp>(op);
+    auto store = dyn_cast<LLVM::StoreOp>(op);
+    Type type = load ? load.getType() : store.getValue().getType();
+    std::optional<uint64_t> alignment = load ? load.getAlignment() : store.getAlignment();
+    if (!isa<VectorType>(type) || !alignment || *alignment <= 1)
+      continue;
+    Value address = load ? load.getAddr() : store.getAddr();
+    OpBuilder b(op);
+    if (address.getType() != ptr) // shared memory: the same address on the host
+      address = LLVM::AddrSpaceCastOp::create(b, op->getLoc(), ptr, address);
+    Type i64 = IntegerType::get(ctx, 64);
+    auto callee =
+        declare(module, "emu_check_alignment", LLVM::LLVMVoidType::get(ctx), {ptr, i64});
+    Value bytes = LLVM::ConstantOp::create(b, op->getLoc(), i64,
+                                           b.getI64IntegerAttr(static_cast<int64_t>(*alignment)));
+    LLVM::CallOp::create(b, op->getLoc(), callee, ValueRange{address, bytes});
+  }
+  // Dynamic shared memory: the emulator's region, resolved by name.
+  module.walk([&](LLVM::GlobalOp global) {
+    if (global.getAddrSpace() == 3) {
+      global.setLinkage(LLVM::Linkage::External);
+      global.removeValueAttr();
+      if (!global.getInitializerRegion().empty())
+        global.getInitializerRegion().front().erase();
+    }
+  });
+  // libdevice's functions the kernels call.
+  module.walk([&](LLVM::LLVMFuncOp func) {
+    if (func.getName() == "__nv_exp2f")
+      func.setSymName("emu_exp2f");
+  });
+  module.walk([&](LLVM::CallOp call) {
+    if (call.getCallee() == "__nv_exp2f")
+      call.setCallee("emu_exp2f");
+  });
+  // x86 has no bf16 registers: LLVM rounds bf16 values it moves through
+  // vectors with this libgcc function, defined here (round to nearest even;
+  // the kernels hold no NaN).
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  Location loc = module.getLoc();
+  Type i16 = IntegerType::get(ctx, 16);
+  auto trunc = LLVM::LLVMFuncOp::create(
+      b, loc, "__truncsfbf2", LLVM::LLVMFunctionType::get(BFloat16Type::get(ctx), {f32}));
+  b.setInsertionPointToStart(trunc.addEntryBlock(b));
+  auto c = [&](int v) { return LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(v)); };
+  Value bits = LLVM::BitcastOp::create(b, loc, i32, trunc.getArgument(0));
+  Value lsb = LLVM::AndOp::create(b, loc, LLVM::LShrOp::create(b, loc, bits, c(16)), c(1));
+  Value rounded = LLVM::AddOp::create(b, loc, bits, LLVM::AddOp::create(b, loc, lsb, c(0x7fff)));
+  Value high = LLVM::TruncOp::create(b, loc, i16, LLVM::LShrOp::create(b, loc, rounded, c(16)));
+  LLVM::ReturnOp::create(b, loc, ValueRange{LLVM::BitcastOp::create(b, loc, BFloat16Type::get(ctx), high)});
+  return unsupported;
+}
+
+//===----------------------------------------------------------------------===//
+
+//===----------------------------------------------------------------------===//
+// Compiling and launching
+//===----------------------------------------------------------------------===//
+
+/// A memref descriptor as the kernels take it, flattened: allocated and
+/// aligned pointers, offset, sizes, strides (row major).
+struct Descriptor {
+  explicit Descriptor(const Operand &operand) : pointers{operand.data, operand.data} {
+    int64_t rank = operand.shape.size(), stride = 1;
+    sizes = operand.shape;
+    strides.assign(rank, 0);
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      strides[d] = stride;
+      stride *= sizes[d];
+    }
+  }
+  void *pointers[2];
+  int64_t offset = 0;
+  std::vector<int64_t> sizes, strides;
+};
+
+} // namespace
+
+bool raspc::emulator::emulate(const std::string &source, const std::string &kernelPasses,
+                              const std::vector<Operand> &arguments, const Operand &result) {
+  static bool initialized = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    registerAllPasses();
+    raspc::registerConversionPasses();
+    return true;
+  }();
+  (void)initialized;
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<attn::AttnDialect>();
+  MLIRContext context(registry);
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &context);
+  EXPECT_TRUE(module);
+  if (!module)
+    return false;
+
+  PassManager pm(&context);
+  std::string pipeline =
+      kernelPasses +
+      ",one-shot-bufferize{bufferize-function-boundaries "
+      "function-boundary-type-conversion=identity-layout-map},convert-deferred-gpu-sync,"
+      "canonicalize,gpu-launch-sink-index-computations,gpu-kernel-outlining,"
+      "convert-bf16-mma-sync-to-nvvm,convert-nvgpu-to-nvvm,gpu.module(expand-bf16-conversions,"
+      "convert-scf-to-cf,convert-gpu-to-nvvm,reconcile-unrealized-casts)";
+  EXPECT_TRUE(succeeded(parsePassPipeline(pipeline, pm)));
+  EXPECT_TRUE(succeeded(pm.run(*module)));
+
+  // The launch: which buffers, in which order, on which grid.
+  gpu::LaunchFuncOp launchOp;
+  module->walk([&](gpu::LaunchFuncOp l) { launchOp = l; });
+  if (!launchOp) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    ADD_FAILURE() << "no kernel launch in\n" << text.substr(0, 3000);
+    return false;
+  }
+  std::vector<Descriptor> descriptors;
+  for (Value operand : launchOp.getKernelOperands()) {
+    while (auto cast = operand.getDefiningOp<memref::CastOp>())
+      operand = cast.getSource();
+    if (auto arg = dyn_cast<BlockArgument>(operand)) {
+      EXPECT_LT(arg.getArgNumber(), arguments.size());
+      if (arg.getArgNumber() >= arguments.size())
+        return false;
+      // The function's memrefs have the identity layout: a buffer that
+      // starts elsewhere is a different pointer, not an offset.
+      descriptors.emplace_back(arguments[arg.getArgNumber()]);
+    } else if (operand.getDefiningOp<memref::AllocOp>()) {
+      descriptors.emplace_back(result);
+    } else {
+      ADD_FAILURE() << "kernel operand the test cannot provide";
+      return false;
+    }
+  }
+  int grid[3], block[3];
+  auto constant = [](Value v) {
+    APInt value;
+    EXPECT_TRUE(matchPattern(v, m_ConstantInt(&value)));
+    return int(value.getSExtValue());
+  };
+  auto gs = launchOp.getGridSizeOperandValues(), bs = launchOp.getBlockSizeOperandValues();
+  grid[0] = constant(gs.x), grid[1] = constant(gs.y), grid[2] = constant(gs.z);
+  if (Value bytes = launchOp.getDynamicSharedMemorySize())
+    EXPECT_LE(constant(bytes), static_cast<int>(sizeof sharedMemory));
+  block[0] = constant(bs.x), block[1] = constant(bs.y), block[2] = constant(bs.z);
+
+  // The kernel alone, for the host.
+  gpu::GPUModuleOp kernels;
+  module->walk([&](gpu::GPUModuleOp m) { kernels = m; });
+  OwningOpRef<ModuleOp> host = ModuleOp::create(UnknownLoc::get(&context));
+  std::string kernelName, sharedName;
+  for (Operation &op : llvm::make_early_inc_range(kernels.getBody()->getOperations())) {
+    if (auto global = dyn_cast<LLVM::GlobalOp>(op)) {
+      sharedName = global.getSymName().str();
+      op.moveBefore(host->getBody(), host->getBody()->end());
+    } else if (auto func = dyn_cast<LLVM::LLVMFuncOp>(op)) {
+      if (func->hasAttr("nvvm.kernel") || func->hasAttr(gpu::GPUDialect::getKernelFuncAttrName()))
+        kernelName = func.getName().str();
+      for (NamedAttribute attr : llvm::to_vector(func->getDiscardableAttrs()))
+        func->removeAttr(attr.getName());
+      func.setCConvAttr(LLVM::CConvAttr::get(&context, LLVM::cconv::CConv::C));
+      op.moveBefore(host->getBody(), host->getBody()->end());
+    }
+  }
+  EXPECT_FALSE(kernelName.empty());
+  std::string unsupported = emulateNVVM(*host);
+  EXPECT_EQ(unsupported, "") << "the emulator has no " << unsupported;
+  if (!unsupported.empty())
+    return false;
+
+  // options.transformer is a function_ref: the function must outlive it.
+  auto optimize = makeOptimizingTransformer(1, 0, nullptr);
+  ExecutionEngineOptions options;
+  options.transformer = optimize;
+  auto engine = ExecutionEngine::create(*host, options);
+  if (!engine) {
+    ADD_FAILURE() << llvm::toString(engine.takeError());
+    return false;
+  }
+  (*engine)->registerSymbols([&](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap map;
+    auto add = [&](const char *name, void *address) {
+      map[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                             llvm::JITSymbolFlags::Exported};
+    };
+    add("emu_sreg", reinterpret_cast<void *>(&emu_sreg));
+    add("emu_mma_bf16", reinterpret_cast<void *>(&emu_mma_bf16));
+    add("emu_mma_f16", reinterpret_cast<void *>(&emu_mma_f16));
+    add("emu_shfl_bfly", reinterpret_cast<void *>(&emu_shfl_bfly));
+    add("emu_exp2f", reinterpret_cast<void *>(&emu_exp2f));
+    add("emu_barrier", reinterpret_cast<void *>(&emu_barrier));
+    add("emu_ldmatrix", reinterpret_cast<void *>(&emu_ldmatrix));
+    add("emu_check_alignment", reinterpret_cast<void *>(&emu_check_alignment));
+    add("emu_cp_async", reinterpret_cast<void *>(&emu_cp_async));
+    add("emu_cp_async_commit", reinterpret_cast<void *>(&emu_cp_async_commit));
+    add("emu_cp_async_wait", reinterpret_cast<void *>(&emu_cp_async_wait));
+    if (!sharedName.empty())
+      add(sharedName.c_str(), sharedMemory);
+    return map;
+  });
+  auto kernel = (*engine)->lookupPacked(kernelName);
+  if (!kernel) {
+    ADD_FAILURE() << llvm::toString(kernel.takeError());
+    return false;
+  }
+  // Packed arguments: one pointer per scalar of the flattened descriptors.
+  std::vector<void *> args;
+  for (Descriptor &d : descriptors) {
+    args.push_back(&d.pointers[0]);
+    args.push_back(&d.pointers[1]);
+    args.push_back(&d.offset);
+    for (int64_t &size : d.sizes)
+      args.push_back(&size);
+    for (int64_t &stride : d.strides)
+      args.push_back(&stride);
+  }
+  misalignedAccesses = 0;
+  asyncCopies = 0;
+  launch(*kernel, args.data(), grid, block);
+  EXPECT_EQ(misalignedAccesses.load(), 0) << "vector accesses at misaligned addresses";
+  // Every case has some operand aligned for 16-byte copies.
+  EXPECT_GT(asyncCopies.load(), 0) << "no cp.async: the fast copy path did not run";
+  return true;
+}
