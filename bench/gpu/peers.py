@@ -51,9 +51,9 @@ def peers(L, D, causal):
     return result
 
 
-def ours(build, layer, result, specs, L):
+def ours(build, layer, result, specs, L, entry="layer", calls=B):
     runner = os.path.join(build, "bin", "raspc-aot-runner")
-    cmd = [runner, "bench", os.path.join(build, "layers", layer), "layer", result, *specs,
+    cmd = [runner, "bench", os.path.join(build, "layers", layer), entry, result, *specs,
            "--length", str(L), "--repeat", "3"]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -62,7 +62,7 @@ def ours(build, layer, result, specs, L):
     m = re.search(r": ([0-9.]+) ms", done.stdout)
     if done.returncode != 0 or not m:
         return None, (done.stderr or done.stdout).strip().splitlines()[-1:]
-    return float(m.group(1)) * B, None  # one call per sequence
+    return float(m.group(1)) * calls, None  # one call per sequence
 
 
 def main():
@@ -102,9 +102,38 @@ def main():
                       f"{ratio(peer.get('flex'))} |", flush=True)
                 if why and L in ours_lengths:
                     print(f"<!-- raspc {L} {D} causal={causal}: {why} -->")
+    matmuls(a.build, lengths, ours_lengths)
     print("\nraspc: bf16 layers, attention as tensor-core flash kernels "
           "(convert-attention-to-gpu-flash: mma.sync m16n8k16, K/V tiles in shared memory); "
           "peers: bf16. Ratios: peer time / raspc time (> 1: raspc faster).")
+
+
+def matmuls(build, lengths, ours_lengths):
+    """x @ w in bf16 (f32 accumulation), one call of T rows: raspc's matmul kernels
+    (convert-matmul-to-gpu-mma) against torch.matmul."""
+    import torch
+    path = os.path.join(build, "matmuls.txt")
+    if not os.path.exists(path):
+        return
+    print("\n| T | K | N | raspc ms | raspc TFLOP/s | torch ms | torch TFLOP/s | raspc/torch |")
+    print("|---|---|---|---|---|---|---|---|")
+    with open(path) as f:
+        for line in f:
+            k, n, lib, result, *specs = line.split()
+            k, n = int(k), int(n)
+            for T in lengths:
+                x = torch.randn(T, k, device="cuda", dtype=torch.bfloat16)
+                w = torch.randn(k, n, device="cuda", dtype=torch.bfloat16)
+                peer = cuda_time_ms(lambda: x @ w)
+                mine, why = (None, "not run") if T not in ours_lengths else ours(
+                    build, lib, result, specs, T, entry="projection", calls=1)
+                f = 2.0 * T * k * n
+                r = ("-", "-") if mine is None else (f"{mine:.3f}", f"{f / mine / 1e9:.1f}")
+                ratio = "-" if mine is None else f"{peer / mine:.3f}"
+                print(f"| {T} | {k} | {n} | {r[0]} | {r[1]} | {peer:.3f} | "
+                      f"{f / peer / 1e9:.1f} | {ratio} |", flush=True)
+                if why and T in ours_lengths:
+                    print(f"<!-- raspc matmul {T}x{k}x{n}: {why} -->")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #   programs/NAME.{cpu,cuda}.so + programs.txt every example, both targets
 #   layers/*.cuda.so + layers.txt              attention layers to benchmark
 #                                              (also checked, as programs/attention_*)
+#   layers/proj_*.cuda.so + matmuls.txt        projections (x @ w) to benchmark
 #
 #   bench/gpu/prepare.sh [BUILD_DIR]           (default: build)
 set -euo pipefail
@@ -54,5 +55,27 @@ RASP
     echo "attention_${mask}_d$d layer bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" >>"$out/programs.txt"
     echo "$mask $d ${mask}_d$d.cuda.so bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" >>"$out/layers.txt"
   done
+done
+# Projections (x @ w, bf16, the matmul kernels): benchmarked at 4096 x 4096
+# against torch.matmul, and checked against the CPU at 512 x 384 (partial
+# column tiles).
+: >"$out/matmuls.txt"
+for size in "4096 4096 bench" "512 384 check"; do
+  set -- $size
+  src="$out/layers/proj_$1x$2.rasp"
+  cat >"$src" <<RASP
+model projection(x: bf16[T, $1]) -> bf16[T, $2] {
+  param w: bf16[$1, $2];
+  return x @ w;
+}
+RASP
+  "$raspc" "$src" --target=cuda --gpu-arch="$arch" --emit=lib -o "$out/layers/proj_$1x$2.cuda.so"
+  if [ "$3" = bench ]; then
+    echo "$1 $2 proj_$1x$2.cuda.so bf16:2 bf16:T,$1 bf16:$1,$2" >>"$out/matmuls.txt"
+  else
+    cp "$out/layers/proj_$1x$2.cuda.so" "$out/programs/projection_$1x$2.cuda.so"
+    "$raspc" "$src" --emit=lib -o "$out/programs/projection_$1x$2.cpu.so"
+    echo "projection_$1x$2 projection bf16:2 bf16:T,$1 bf16:$1,$2" >>"$out/programs.txt"
+  fi
 done
 du -sh "$out"
