@@ -110,7 +110,7 @@ def main():
 
 def matmuls(build, lengths, ours_lengths):
     """x @ w in bf16 (f32 accumulation), one call of T rows: raspc's matmul kernels
-    (convert-matmul-to-gpu-mma) against torch.matmul."""
+    (convert-matmul-to-gpu) against torch.matmul."""
     import torch
     path = os.path.join(build, "matmuls.txt")
     if not os.path.exists(path):

@@ -10,7 +10,7 @@
 #include "Conversion/GPU/BF16MmaSyncToNVVM.h"
 #include "Conversion/GPU/DeferredGPUSync.h"
 #include "Conversion/GPU/HostBuffersToGPU.h"
-#include "Conversion/GPU/MatmulToGPUMma.h"
+#include "Conversion/GPU/MatmulToGPU.h"
 #include "Conversion/GPU/MergeGPUModules.h"
 #include "Conversion/GPU/TileParallelLoopsForGPU.h"
 #include "Conversion/LinearAttention/LinearAttention.h"

@@ -332,36 +332,38 @@ def ConvertAttentionToGPUFlash
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
 }
 
-def ConvertMatmulToGPUMma : Pass<"convert-matmul-to-gpu-mma", "::mlir::ModuleOp"> {
-  let summary = "Lower f16/bf16 matmuls to tensor-core kernels for NVIDIA GPUs";
+def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lower matmuls to tiled GPU kernels (tensor cores for f16/bf16)";
   let description = [{
-    Rewrites each 2-D `linalg.matmul` on tensors whose operands are both f16
-    or both bf16 and whose accumulator is f32 (MLIRGen's `x @ w` in half
-    precision) into one `gpu.launch`, when `chip` has the m16n8k16 `mma.sync`
-    (sm_80 and later; otherwise the pass does nothing):
+    Rewrites each 2-D `linalg.matmul` on tensors into an f32 accumulator
+    whose operands are both f32, both f16 or both bf16 (a model's `x @ w`)
+    into one `gpu.launch`, when `chip` is sm_80 or later (the kernels copy
+    with cp.async; otherwise the pass does nothing). Grid = (N / 128, M / 128),
+    rounded up: a block computes a 128 x 128 tile of the product and its
+    threads keep their share in registers for the whole K loop, which moves
+    through three shared-memory stages: the A and B tiles of step k + 2 are
+    copied by `nvgpu.device_async_copy` (16 bytes a copy where the operands'
+    alignment, checked at run time, allows; element by element otherwise;
+    coalesced) while step k is computed, with one barrier per step; elements
+    past M, N or K are zeros in the tiles. The arithmetic:
 
-    * a block of 128 threads (2 x 2 warps) computes a 128 x 128 tile of the
-      product; grid = (N / 128, M / 128), rounded up. Each warp owns 64 x 64
-      of it as 4 x 8 `nvgpu.mma.sync` m16n8k16 tiles whose f32 accumulators
-      stay in registers for the whole K loop;
-    * K advances 32 at a time through three shared-memory stages (56 KiB;
-      the runtime opts in beyond 48 KiB): the A (128 x 32) and B (32 x 128)
-      tiles of step k + 2 are copied by `nvgpu.device_async_copy` (16 bytes
-      a copy where the operands' alignment, checked at run time, allows;
-      element by element otherwise; coalesced; rows padded by 8 elements
-      against bank conflicts) while step k is computed, with one barrier per
-      step. Elements past M, N or K are zeros in the tiles;
-    * A fragments come from the tiles by `nvgpu.ldmatrix` x4, B fragments by
-      ldmatrix x2, transposed (B is [K, N], row major);
-    * the accumulator's initial value is added when it is not a zero fill;
-      when the product's only use is a `linalg.generic` that rounds it to
-      f16 or bf16, the kernel stores the rounded values and replaces that
-      too.
+    * f16/bf16: tensor cores. 128 threads, 2 x 2 warps of 64 x 64, each as
+      4 x 8 `nvgpu.mma.sync` m16n8k16 tiles with f32 accumulators; K 32 per
+      step (tiles 128 x 40 and 32 x 136: rows padded by 8 elements against
+      bank conflicts; 56 KiB, the runtime opts in beyond 48); A fragments by
+      `nvgpu.ldmatrix` x4, B fragments by ldmatrix x2, transposed (B is
+      [K, N], row major). When the product's only use is a `linalg.generic`
+      that rounds it to f16 or bf16, the kernel stores the rounded values
+      and replaces that too.
+    * f32: FMAs (no TF32: the results stay f32 products). 256 threads of
+      8 x 8 results each (rows 4 ty + {0..3} and 64 more, columns likewise);
+      K 16 per step (48 KiB); per k a thread reads 8 values of A and two
+      16-byte runs of B (`vector.load`) for 64 `vector.fma` lanes.
 
+    The accumulator's initial value is added when it is not a zero fill.
     Barriers and cp.async group commits and waits are calls to private
-    declarations until `convert-deferred-gpu-sync` runs after
-    bufferization. Other matmuls are left to the reference lowering. Run on
-    tensors, before bufferization.
+    declarations until `convert-deferred-gpu-sync` runs after bufferization.
+    Run on tensors, before bufferization.
 
     ```mlir
     // Before

@@ -74,10 +74,10 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   flash.chip = options.chip;
   // A module pass: its kernels' barrier calls need a declaration there.
   pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
-  // Likewise f16/bf16 matmuls (the model's projections).
-  raspc::ConvertMatmulToGPUMmaOptions mma;
-  mma.chip = options.chip;
-  pm.addPass(raspc::createConvertMatmulToGPUMma(mma));
+  // Likewise matmuls (the model's projections): tensor cores for f16/bf16.
+  raspc::ConvertMatmulToGPUOptions matmul;
+  matmul.chip = options.chip;
+  pm.addPass(raspc::createConvertMatmulToGPU(matmul));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -1,7 +1,7 @@
 //===- SharedMemoryTiles.h - global-to-shared tile copies in GPU kernels -*- C++ -*-===//
 //
 // What the tensor-core kernels (convert-attention-to-gpu-flash,
-// convert-matmul-to-gpu-mma) share: copying tiles of a global buffer into
+// convert-matmul-to-gpu) share: copying tiles of a global buffer into
 // shared memory with cp.async, and the block-wide synchronization around it,
 // emitted while the kernels are still built on tensors.
 //

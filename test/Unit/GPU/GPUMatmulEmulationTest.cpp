@@ -1,6 +1,6 @@
 //===- GPUMatmulEmulationTest.cpp - matmul kernels run on the CPU ---------===//
 //
-// convert-matmul-to-gpu-mma's kernels, run by the warp emulator
+// convert-matmul-to-gpu's kernels, run by the warp emulator
 // (WarpEmulator.h) and compared with a plain double-precision product of the
 // same rounded operands.
 //
@@ -20,15 +20,15 @@ using namespace raspc::emulator;
 namespace {
 
 struct Case {
-  const char *element; // "bf16" or "f16"
+  const char *element; // "bf16", "f16" or "f32"
   int64_t m, k, n;
   /// The product rounded to `element` by a linalg.generic after the matmul
   /// (fused into the kernel), else stored in f32.
   bool rounded;
   /// The accumulator starts from an argument rather than zeros.
   bool withInit = false;
-  /// Where A starts in its buffer, in elements: not a multiple of 8 leaves
-  /// it unaligned for 16-byte copies.
+  /// Where A starts in its buffer, in elements: odd leaves it unaligned for
+  /// 16-byte copies.
   int64_t lhsOffset = 0;
 };
 
@@ -63,44 +63,60 @@ std::string source(const Case &c) {
   return %r : )" + outT + "\n}\n";
 }
 
+/// An operand's elements: the bits of 16-bit ones, or floats.
+struct Elements {
+  std::vector<uint16_t> half;
+  std::vector<float> single;
+  void *at(int64_t offset) {
+    return single.empty() ? static_cast<void *>(half.data() + offset) : single.data() + offset;
+  }
+};
+
 void checkCase(const Case &c) {
-  bool bf16 = std::string(c.element) == "bf16";
+  std::string element = c.element;
+  bool bf16 = element == "bf16", f32 = element == "f32";
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  auto make = [&](int64_t count, std::vector<float> &rounded) {
-    std::vector<uint16_t> bits;
+  // `offset` NaNs, then `count` random elements, also given as floats.
+  auto make = [&](int64_t count, int64_t offset, std::vector<float> &values) {
+    Elements data;
+    for (int64_t i = 0; i < offset; ++i)
+      f32 ? data.single.push_back(NAN) : data.half.push_back(0xffff);
     for (int64_t i = 0; i < count; ++i) {
-      uint16_t b = bf16 ? floatToBF16(uniform(rng))
-                        : floatToHalf(std::ldexp(std::round(std::ldexp(uniform(rng), 10)), -10));
-      bits.push_back(b);
-      rounded.push_back(bf16 ? bf16ToFloat(b) : halfToFloat(b));
+      float x = uniform(rng);
+      if (f32) {
+        data.single.push_back(x);
+        values.push_back(x);
+        continue;
+      }
+      uint16_t b = bf16 ? floatToBF16(x) : floatToHalf(std::ldexp(std::round(std::ldexp(x, 10)), -10));
+      data.half.push_back(b);
+      values.push_back(bf16 ? bf16ToFloat(b) : halfToFloat(b));
     }
-    return bits;
+    return data;
   };
   std::vector<float> a, b;
-  std::vector<uint16_t> aBits = make(c.m * c.k, a), bBits = make(c.k * c.n, b);
-  aBits.insert(aBits.begin(), c.lhsOffset, 0xffff); // NaN before A
+  Elements aData = make(c.m * c.k, c.lhsOffset, a), bData = make(c.k * c.n, 0, b);
   std::vector<float> init(c.m * c.n, 0.0f);
   if (c.withInit)
     for (float &x : init)
       x = uniform(rng);
-  std::vector<Operand> arguments{{aBits.data() + c.lhsOffset, {c.m, c.k}},
-                                 {bBits.data(), {c.k, c.n}}};
+  std::vector<Operand> arguments{{aData.at(c.lhsOffset), {c.m, c.k}}, {bData.at(0), {c.k, c.n}}};
   if (c.withInit)
     arguments.push_back({init.data(), {c.m, c.n}});
 
   std::vector<float> got(c.m * c.n);
   std::vector<uint16_t> gotBits(c.m * c.n, 0xffff);
   Operand result{c.rounded ? static_cast<void *>(gotBits.data()) : got.data(), {c.m, c.n}};
-  if (!emulate(source(c), "convert-matmul-to-gpu-mma{chip=sm_80}", arguments, result))
+  if (!emulate(source(c), "convert-matmul-to-gpu{chip=sm_80}", arguments, result))
     return;
   if (c.rounded)
     for (size_t i = 0; i < got.size(); ++i)
       got[i] = bf16 ? bf16ToFloat(gotBits[i]) : halfToFloat(gotBits[i]);
 
   // f32 accumulation of exact products: close to the double sum; rounded
-  // results within one rounding of it.
-  double tolerance = !c.rounded ? 1e-5 : bf16 ? 8e-3 : 1e-3;
+  // results within one rounding of it; f32 products rounded each.
+  double tolerance = f32 ? 1e-4 : !c.rounded ? 1e-5 : bf16 ? 8e-3 : 1e-3;
   int bad = 0;
   for (int64_t i = 0; i < c.m; ++i)
     for (int64_t j = 0; j < c.n; ++j) {
@@ -138,6 +154,18 @@ TEST(GPUMatmulEmulation, UnalignedLhsCopiedElementByElement) {
 // B's rows past K must read as zeros.
 TEST(GPUMatmulEmulation, OddK) {
   checkCase({"bf16", 16, 20, 128, /*rounded=*/true});
+}
+
+// f32 by FMAs: two blocks of columns (the second partial), a K that ends
+// inside a step of 16, an initial accumulator.
+TEST(GPUMatmulEmulation, F32PartialTilesWithInit) {
+  checkCase({"f32", 70, 36, 136, /*rounded=*/false, /*withInit=*/true});
+}
+
+// f32 with A one element into its buffer (copied element by element) and
+// enough K for the stages to wrap around.
+TEST(GPUMatmulEmulation, F32UnalignedLhs) {
+  checkCase({"f32", 33, 72, 24, /*rounded=*/false, /*withInit=*/false, /*lhsOffset=*/1});
 }
 
 } // namespace

@@ -30,7 +30,7 @@ struct Operand {
 
 /// Compiles `source` (a func.func of static shapes) with `kernelPasses` (a
 /// pass pipeline that turns it into one gpu.launch on tensors, e.g.
-/// "convert-matmul-to-gpu-mma{chip=sm_80}"), lowers the kernel to NVVM and
+/// "convert-matmul-to-gpu{chip=sm_80}"), lowers the kernel to NVVM and
 /// runs it on the emulator: the function's i-th argument is `arguments[i]`,
 /// the buffer the function allocates for the kernel's result is `result`.
 /// Checks (as gtest failures) that every vector access was as aligned as it

@@ -1,5 +1,5 @@
-// RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu-mma | FileCheck %s
-// RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu-mma=chip=sm_75 | FileCheck %s --check-prefix=SM75
+// RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu | FileCheck %s
+// RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu=chip=sm_75 | FileCheck %s --check-prefix=SM75
 
 // A bf16 projection as MLIRGen writes it (f32 accumulator, then rounded):
 // one launch of 128-thread blocks over 128 x 128 tiles of the product
@@ -37,8 +37,10 @@
 // CHECK: nvgpu.mma.sync(%[[A]], %[[B]], %{{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK-COUNT-63: nvgpu.mma.sync
 // CHECK: scf.yield
-// CHECK: vector.extract %[[ACC]]#0[0, 0] : f32 from vector<2x2xf32>
-// CHECK-NEXT: %[[ROUNDED:.*]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK: %[[FIRST:.*]] = vector.extract %[[ACC]]#0[0, 0] : f32 from vector<2x2xf32>
+// CHECK: scf.if
+// CHECK: scf.if
+// CHECK-NEXT: %[[ROUNDED:.*]] = arith.truncf %[[FIRST]] : f32 to bf16
 // CHECK-NEXT: memref.store %[[ROUNDED]], %[[OUT]][%{{.*}}, %{{.*}}] : memref<?x256xbf16>
 // CHECK: gpu.terminator
 // CHECK: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x256xbf16> to tensor<?x256xbf16>
@@ -76,6 +78,8 @@ func.func @projection(%x: tensor<?x512xbf16>, %w: tensor<512x256xbf16>) -> tenso
 // CHECK: gpu.launch
 // CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK: %[[SUM:.*]] = vector.extract
+// CHECK: scf.if
+// CHECK: scf.if
 // CHECK-NEXT: %[[START:.*]] = memref.load %[[INIT]][%{{.*}}, %{{.*}}]
 // CHECK-NEXT: %[[TOTAL:.*]] = arith.addf %[[SUM]], %[[START]] : f32
 // CHECK-NEXT: memref.store %[[TOTAL]], %[[OUT]]
@@ -89,17 +93,47 @@ func.func @accumulate(%a: tensor<64x48xf16>, %b: tensor<48x32xf16>, %c: tensor<6
 
 // -----
 
-// What the tensor cores do not take stays: f32 operands (no TF32 behind the
-// user's back), and mixed operand types.
-// CHECK-LABEL: func.func @not_rewritten(
+// f32: FMAs, not the tensor cores (the results stay f32 products). 256
+// threads, three stages of a 128 x 16 A tile and a 16 x 128 B tile (48 KiB),
+// 16 accumulator runs of 4 per thread; per k two 16-byte runs of B and eight
+// values of A, broadcast.
+// CHECK-LABEL: func.func @single(
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x96xf32>
+// CHECK: gpu.launch {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c49152_i32
+// CHECK: memref.view {{.*}} to memref<128x16xf32, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_copy {{.*}}, 4 {bypassL1}
+// CHECK: memref.view {{.*}} to memref<16x128xf32, #gpu.address_space<workgroup>>
+// CHECK: %{{.*}}:16 = scf.for {{.*}} -> (vector<4xf32>,
+// CHECK: func.call @raspc.deferred_cp_async_wait
+// CHECK: %[[B:.*]] = vector.load %{{.*}}[%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<16x128xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK: %[[A:.*]] = memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<128x16xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[SPLAT:.*]] = vector.broadcast %[[A]] : f32 to vector<4xf32>
+// CHECK: vector.fma %[[SPLAT]], %[[B]], %{{.*}} : vector<4xf32>
+// CHECK-COUNT-255: vector.fma
+// CHECK: scf.yield
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// SM75-LABEL: func.func @single(
+// SM75: linalg.matmul
+// SM75-NOT: gpu.launch
+func.func @single(%a: tensor<?x256xf32>, %b: tensor<256x96xf32>) -> tensor<?x96xf32> {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %a, %c0 : tensor<?x256xf32>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty(%t) : tensor<?x96xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x96xf32>) -> tensor<?x96xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<?x256xf32>, tensor<256x96xf32>)
+                     outs(%zeros : tensor<?x96xf32>) -> tensor<?x96xf32>
+  return %p : tensor<?x96xf32>
+}
+
+// -----
+
+// Mixed operand types stay for the reference lowering.
+// CHECK-LABEL: func.func @mixed(
 // CHECK-NOT: gpu.launch
-// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<16x8xf32>)
 // CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<8x16xbf16>, tensor<16x8xf16>)
-func.func @not_rewritten(%a: tensor<8x16xf32>, %b: tensor<16x8xf32>, %c: tensor<8x8xf32>,
-                         %ha: tensor<8x16xbf16>, %hb: tensor<16x8xf16>) -> (tensor<8x8xf32>, tensor<8x8xf32>) {
-  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x8xf32>)
+func.func @mixed(%a: tensor<8x16xbf16>, %b: tensor<16x8xf16>, %c: tensor<8x8xf32>) -> tensor<8x8xf32> {
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xbf16>, tensor<16x8xf16>)
                      outs(%c : tensor<8x8xf32>) -> tensor<8x8xf32>
-  %q = linalg.matmul ins(%ha, %hb : tensor<8x16xbf16>, tensor<16x8xf16>)
-                     outs(%c : tensor<8x8xf32>) -> tensor<8x8xf32>
-  return %p, %q : tensor<8x8xf32>, tensor<8x8xf32>
+  return %p : tensor<8x8xf32>
 }

@@ -1,0 +1,466 @@
+//===- MatmulToGPU.cpp - tiled matmul kernels for NVIDIA GPUs ---*- C++ -*-===//
+//
+// A model's projections (`x @ w`) as one GPU kernel each. A block computes
+// a 128 x 128 tile of the product; its threads keep their share of it in
+// registers for the whole K loop, while K advances through three
+// shared-memory stages filled by cp.async two steps ahead of the
+// arithmetic. Two forms differ only in the arithmetic of a step:
+//
+// * f16/bf16 operands (f32 accumulator): tensor cores. Four warps, each a
+//   64 x 64 quarter as 4 x 8 m16n8k16 MMAs; A fragments from the shared
+//   tiles by ldmatrix.x4, B fragments by ldmatrix.x2.trans (B is K-major:
+//   [K, N] row major). Fragment layouts are the PTX ISA's (see
+//   AttentionToGPUFlash.cpp); the x4 load gives A's registers in order:
+//   matrix r = rows 8 (r % 2), columns 8 (r / 2) of the 16 x 16 tile.
+// * f32: FMAs. 16 x 16 threads, each an 8 x 8 part of the tile (rows
+//   4 ty + {0..3} and 64 more, columns likewise by tx): per k, eight A
+//   values (each shared by the sixteen threads of a row of the block, so
+//   reads broadcast) and two 16-byte rows of B for 64 FMAs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversion/GPU/MatmulToGPU.h"
+#include "Conversion/GPU/AttentionToGPUFlash.h"
+#include "Conversion/GPU/SharedMemoryTiles.h"
+#include "Conversion/Utils/LoopEmission.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Matchers.h"
+
+namespace raspc {
+#define GEN_PASS_DEF_CONVERTMATMULTOGPU
+#include "Conversion/Passes.h.inc"
+} // namespace raspc
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kWarpSize = 32;
+/// The block's tile of the product.
+constexpr int64_t kBlockM = 128, kBlockN = 128;
+/// Shared-memory stages: the tiles of step k + 2 are on their way while
+/// step k is computed.
+constexpr int64_t kStages = 3;
+
+/// The linalg.generic that only rounds `op`'s result to f16 or bf16 (how
+/// MLIRGen finishes a half-precision product), when that is its only use:
+/// the kernel then stores the rounded values itself.
+linalg::GenericOp roundingConsumer(linalg::MatmulOp op) {
+  Value product = op.getResult(0);
+  if (!product.hasOneUse())
+    return {};
+  auto generic = dyn_cast<linalg::GenericOp>(*product.getUsers().begin());
+  if (!generic || generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
+      generic.getDpsInputs()[0] != product ||
+      !llvm::all_of(generic.getIndexingMapsArray(), [](AffineMap m) { return m.isIdentity(); }))
+    return {};
+  Block &body = generic.getRegion().front();
+  auto trunc = dyn_cast<arith::TruncFOp>(body.front());
+  if (!trunc || trunc.getIn() != body.getArgument(0) || trunc.getRoundingmodeAttr() ||
+      body.getTerminator()->getOperand(0) != trunc.getResult() ||
+      !isa<Float16Type, BFloat16Type>(trunc.getType()))
+    return {};
+  return generic;
+}
+
+/// One output value of a thread: where in the block's tile, and the value.
+struct TileOutput {
+  Value column, value;
+};
+/// A thread's outputs in one row of the block's tile.
+struct TileOutputRow {
+  Value row;
+  SmallVector<TileOutput> outputs;
+};
+
+/// The kernel both forms share: launch, operand checks, the pipelined K
+/// loop, the guarded stores. A form supplies its threads, tile shapes and
+/// the arithmetic of a step.
+class MatmulKernelEmitter {
+public:
+  MatmulKernelEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, Type outElement,
+                      int64_t threads, int64_t blockK, int64_t rowPadding)
+      : b(b), op(op), outElement(outElement),
+        element(cast<RankedTensorType>(op.getInputs()[0].getType()).getElementType()),
+        threads(threads), blockK(blockK), rowPadding(rowPadding) {}
+  virtual ~MatmulKernelEmitter() = default;
+
+  /// The kernel's launch; returns the product as a tensor of `outElement`.
+  Value emit();
+
+protected:
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value add(Value x, int64_t y) { return y == 0 ? x : add(x, idx(y)); }
+  Value mul(Value x, int64_t y) { return arith::MulIOp::create(b, x, idx(y)); }
+  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, x, idx(y)); }
+  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, x, idx(y)); }
+  Value less(Value x, Value y) { return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y); }
+  Value both(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
+
+  /// Per-thread values the form needs, from the thread id `tid`.
+  virtual void emitThreadSetup() = 0;
+  /// The thread's accumulators, zero.
+  virtual SmallVector<Value> initialAccumulators() = 0;
+  /// One K step of the thread's arithmetic, from the shared tiles.
+  virtual SmallVector<Value> emitStep(ValueRange acc, Value aTile, Value bTile) = 0;
+  /// The thread's results, by row of the block's tile.
+  virtual SmallVector<TileOutputRow> outputs(ArrayRef<Value> acc) = 0;
+
+  ImplicitLocOpBuilder &b;
+  linalg::MatmulOp op;
+  Type outElement, element;
+  const int64_t threads, blockK, rowPadding;
+  Value tid;
+
+private:
+  void emitKernel(gpu::LaunchOp launch);
+  /// Starts copying the A and B tiles of K step `kt` (if there is one) into
+  /// stage `stage`, and closes a cp.async group, empty or not.
+  void emitPrefetch(Value kt, Value stage);
+  void emitStore(ArrayRef<Value> acc);
+
+  int64_t bytes(int64_t elements) const { return elements * element.getIntOrFloatBitWidth() / 8; }
+  int64_t aTileBytes() const { return bytes(kBlockM * (blockK + rowPadding)); }
+  int64_t stageBytes() const { return aTileBytes() + bytes(blockK * (kBlockN + rowPadding)); }
+  /// A stage's A tile (kBlockM rows of K) or B tile (blockK rows of N).
+  Value tileOf(Value stage, bool isA);
+
+  // Whole-call values: the sizes, operands, the initial accumulator when it
+  // is not zero, the result.
+  Value m, n, k, lhs, rhs, init, out;
+  std::optional<raspc::GlobalTileSource> lhsSource, rhsSource;
+  Value blockRow0, blockCol0, kSteps, sharedBase;
+};
+
+Value MatmulKernelEmitter::tileOf(Value stage, bool isA) {
+  Value offset = add(arith::MulIOp::create(b, stage, idx(stageBytes())), isA ? 0 : aTileBytes());
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  SmallVector<int64_t, 2> shape = isA ? SmallVector<int64_t, 2>{kBlockM, blockK + rowPadding}
+                                      : SmallVector<int64_t, 2>{blockK, kBlockN + rowPadding};
+  return memref::ViewOp::create(
+      b, MemRefType::get(shape, element, MemRefLayoutAttrInterface{}, workgroup), sharedBase,
+      offset, ValueRange{});
+}
+
+void MatmulKernelEmitter::emitPrefetch(Value kt, Value stage) {
+  auto copy = [&] {
+    Value k0 = mul(kt, blockK);
+    raspc::emitTileCopy(b, tid, threads, *lhsSource, tileOf(stage, /*isA=*/true), kBlockM,
+                        blockK, [&](Value row, Value column) {
+                          Value i = add(blockRow0, row), kk = add(k0, column);
+                          return raspc::TileElementSource{{i, kk}, both(less(i, m), less(kk, k))};
+                        });
+    raspc::emitTileCopy(b, tid, threads, *rhsSource, tileOf(stage, /*isA=*/false), blockK,
+                        kBlockN, [&](Value row, Value column) {
+                          Value kk = add(k0, row), j = add(blockCol0, column);
+                          return raspc::TileElementSource{{kk, j}, both(less(kk, k), less(j, n))};
+                        });
+  };
+  auto inRange = scf::IfOp::create(b, less(kt, kSteps), /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard insertion(b);
+    b.setInsertionPointToStart(inRange.thenBlock());
+    copy();
+  }
+  raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncCommit);
+}
+
+void MatmulKernelEmitter::emitStore(ArrayRef<Value> acc) {
+  Type f32 = b.getF32Type();
+  for (TileOutputRow &row : outputs(acc)) {
+    Value i = add(blockRow0, row.row);
+    auto rowInside = scf::IfOp::create(b, less(i, m), /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard insertion(b);
+    b.setInsertionPointToStart(rowInside.thenBlock());
+    for (TileOutput &output : row.outputs) {
+      Value j = add(blockCol0, output.column);
+      auto columnInside = scf::IfOp::create(b, less(j, n), /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(columnInside.thenBlock());
+      Value v = output.value;
+      if (init)
+        v = arith::AddFOp::create(b, v, memref::LoadOp::create(b, init, ValueRange{i, j}));
+      if (outElement != f32)
+        v = arith::TruncFOp::create(b, outElement, v);
+      memref::StoreOp::create(b, v, out, ValueRange{i, j});
+    }
+  }
+}
+
+void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
+  tid = launch.getThreadIds().x;
+  blockRow0 = mul(launch.getBlockIds().y, kBlockM);
+  blockCol0 = mul(launch.getBlockIds().x, kBlockN);
+  sharedBase = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
+                         gpu::AddressSpaceAttr::get(b.getContext(),
+                                                    gpu::AddressSpace::Workgroup)));
+  emitThreadSetup();
+  lhsSource.emplace(b, lhs);
+  rhsSource.emplace(b, rhs);
+  kSteps = arith::CeilDivSIOp::create(b, k, idx(blockK));
+
+  // Software pipeline, one barrier per step: steps 0 .. kStages - 2 are
+  // started before the loop; step kt waits for its own group, and after the
+  // barrier (everyone is past step kt - 1) refills step kt - 1's stage with
+  // step kt + kStages - 1.
+  for (int64_t s = 0; s + 1 < kStages; ++s)
+    emitPrefetch(idx(s), idx(s));
+  auto loop = scf::ForOp::create(
+      b, idx(0), kSteps, idx(1), initialAccumulators(),
+      [&](OpBuilder &nested, Location, Value kt, ValueRange acc) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncWait, /*pending=*/kStages - 2);
+        raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier);
+        Value ahead = add(kt, kStages - 1);
+        emitPrefetch(ahead, rem(ahead, kStages));
+        Value stage = rem(kt, kStages);
+        scf::YieldOp::create(
+            b, emitStep(acc, tileOf(stage, /*isA=*/true), tileOf(stage, /*isA=*/false)));
+      });
+  SmallVector<Value> acc(loop.getResults().begin(), loop.getResults().end());
+  emitStore(acc);
+}
+
+Value MatmulKernelEmitter::emit() {
+  Value a = op.getInputs()[0], bMatrix = op.getInputs()[1], c = op.getOutputs()[0];
+  m = tensor::DimOp::create(b, a, 0);
+  k = tensor::DimOp::create(b, a, 1);
+  n = tensor::DimOp::create(b, bMatrix, 1);
+  lhs = raspc::readOnlyBuffer(b, a);
+  rhs = raspc::readOnlyBuffer(b, bMatrix);
+  auto fill = c.getDefiningOp<linalg::FillOp>();
+  if (!fill || !matchPattern(fill.value(), m_AnyZeroFloat()))
+    init = raspc::readOnlyBuffer(b, c);
+
+  auto resultType = cast<RankedTensorType>(c.getType()).clone(outElement);
+  SmallVector<Value> sizes;
+  for (int64_t d = 0; d < 2; ++d)
+    if (resultType.isDynamicDim(d))
+      sizes.push_back(d == 0 ? m : n);
+  out = memref::AllocOp::create(b, MemRefType::get(resultType.getShape(), outElement), sizes);
+
+  Value gridX = arith::CeilDivSIOp::create(b, n, idx(kBlockN));
+  Value gridY = arith::CeilDivSIOp::create(b, m, idx(kBlockM));
+  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(kStages * stageBytes()));
+  auto launch =
+      gpu::LaunchOp::create(b, gridX, gridY, idx(1), idx(threads), idx(1), idx(1), sharedSize);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    emitKernel(launch);
+    gpu::TerminatorOp::create(b);
+  }
+  return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+/// f16/bf16 on the tensor cores: 2 x 2 warps of 64 x 64, K 32 per step,
+/// rows of the tiles padded by 8 elements so that the eight rows an
+/// ldmatrix reads start in different 16-byte bank groups.
+class TensorCoreMatmulEmitter : public MatmulKernelEmitter {
+public:
+  TensorCoreMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, Type outElement)
+      : MatmulKernelEmitter(b, op, outElement, /*threads=*/4 * kWarpSize, /*blockK=*/32,
+                            /*rowPadding=*/8) {}
+
+private:
+  static constexpr int64_t kWarpsN = 2, kWarpM = 64, kWarpN = 64;
+  static constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 16;
+  static constexpr int64_t kTilesM = kWarpM / kMmaM, kTilesN = kWarpN / kMmaN;
+
+  void emitThreadSetup() override {
+    Value warp = div(tid, kWarpSize);
+    lane = rem(tid, kWarpSize);
+    warpRow0 = mul(div(warp, kWarpsN), kWarpM);
+    warpCol0 = mul(rem(warp, kWarpsN), kWarpN);
+  }
+
+  SmallVector<Value> initialAccumulators() override {
+    Value zero = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(VectorType::get({2, 2}, b.getF32Type()), 0.0f));
+    return SmallVector<Value>(kTilesM * kTilesN, zero);
+  }
+
+  SmallVector<Value> emitStep(ValueRange acc, Value aTile, Value bTile) override {
+    // ldmatrix: lane l gives the address of row l % 8 of matrix l / 8.
+    Value laneRow = rem(lane, 16);
+    Value laneColumn = mul(div(lane, 16), 8);
+    SmallVector<Value> next(acc.begin(), acc.end());
+    for (int64_t kk = 0; kk < blockK; kk += kMmaK) {
+      // A (16 x 16, row major): matrices (rows 0-7, 8-15) x (columns 0-7,
+      // 8-15), column-major order -- lanes 0-15 give rows 0-15 at column 0,
+      // lanes 16-31 the same rows at column 8.
+      SmallVector<Value, 4> aFrags;
+      for (int64_t i = 0; i < kTilesM; ++i)
+        aFrags.push_back(nvgpu::LdMatrixOp::create(
+            b, VectorType::get({4, 2}, element), aTile,
+            ValueRange{add(add(warpRow0, laneRow), i * kMmaM), add(laneColumn, kk)},
+            /*transpose=*/false, /*numTiles=*/4));
+      // B (16 x 8, K down): two 8 x 8 matrices one above the other, loaded
+      // transposed; lanes 0-15 give rows (k) 0-15.
+      for (int64_t j = 0; j < kTilesN; ++j) {
+        Value bFrag = nvgpu::LdMatrixOp::create(
+            b, VectorType::get({2, 2}, element), bTile,
+            ValueRange{add(laneRow, kk), add(warpCol0, j * kMmaN)}, /*transpose=*/true,
+            /*numTiles=*/2);
+        for (int64_t i = 0; i < kTilesM; ++i) {
+          Value &c = next[i * kTilesN + j];
+          c = nvgpu::MmaSyncOp::create(b, aFrags[i], bFrag, c,
+                                       ArrayRef<int64_t>{kMmaM, kMmaN, kMmaK});
+        }
+      }
+    }
+    return next;
+  }
+
+  SmallVector<TileOutputRow> outputs(ArrayRef<Value> acc) override {
+    // C fragments: element (h, e) of a tile at row g + 8 h, column
+    // 2 t + e, with g = lane / 4, t = lane % 4.
+    Value g = div(lane, 4);
+    Value twoT = mul(rem(lane, 4), 2);
+    SmallVector<TileOutputRow> rows;
+    for (int64_t i = 0; i < kTilesM; ++i)
+      for (int64_t h = 0; h < 2; ++h) {
+        TileOutputRow &row = rows.emplace_back();
+        row.row = add(add(warpRow0, g), i * kMmaM + 8 * h);
+        for (int64_t j = 0; j < kTilesN; ++j)
+          for (int64_t e = 0; e < 2; ++e)
+            row.outputs.push_back(
+                {add(add(warpCol0, twoT), j * kMmaN + e),
+                 vector::ExtractOp::create(b, acc[i * kTilesN + j], ArrayRef<int64_t>{h, e})});
+      }
+    return rows;
+  }
+
+  Value lane, warpRow0, warpCol0;
+};
+
+/// f32 by FMAs: 16 x 16 threads of 8 x 8 results, K 16 per step, no
+/// padding (A is read one value per row of threads, B in whole 16-byte
+/// runs: no bank conflicts).
+class FmaMatmulEmitter : public MatmulKernelEmitter {
+public:
+  FmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op)
+      : MatmulKernelEmitter(b, op, b.getF32Type(), /*threads=*/256, /*blockK=*/16,
+                            /*rowPadding=*/0) {}
+
+private:
+  /// Threads per row and column of the block; each holds 2 x 2 runs of
+  /// 4 x 4 results, the runs 64 apart.
+  static constexpr int64_t kThreadsN = 16, kRun = 4, kRunStride = 64;
+
+  void emitThreadSetup() override {
+    row0 = mul(div(tid, kThreadsN), kRun);
+    col0 = mul(rem(tid, kThreadsN), kRun);
+  }
+
+  /// Accumulator of row r (0..7) and column run c (0, 1): 4 columns.
+  static int64_t accIndex(int64_t r, int64_t c) { return 2 * r + c; }
+
+  SmallVector<Value> initialAccumulators() override {
+    Value zero = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(VectorType::get({kRun}, b.getF32Type()), 0.0f));
+    return SmallVector<Value>(2 * kRun * 2, zero);
+  }
+
+  Value rowOf(int64_t r) { return add(row0, (r / kRun) * kRunStride + r % kRun); }
+
+  SmallVector<Value> emitStep(ValueRange acc, Value aTile, Value bTile) override {
+    SmallVector<Value> next(acc.begin(), acc.end());
+    auto run = VectorType::get({kRun}, element);
+    for (int64_t kk = 0; kk < blockK; ++kk) {
+      Value kIdx = idx(kk);
+      Value bRuns[2];
+      for (int64_t c = 0; c < 2; ++c)
+        bRuns[c] = vector::LoadOp::create(b, run, bTile, ValueRange{kIdx, add(col0, c * kRunStride)},
+                                          /*nontemporal=*/false,
+                                          llvm::MaybeAlign(raspc::kCopyVectorBytes));
+      for (int64_t r = 0; r < 2 * kRun; ++r) {
+        Value a = memref::LoadOp::create(b, aTile, ValueRange{rowOf(r), kIdx});
+        Value splat = vector::BroadcastOp::create(b, run, a);
+        for (int64_t c = 0; c < 2; ++c) {
+          Value &sum = next[accIndex(r, c)];
+          sum = vector::FMAOp::create(b, splat, bRuns[c], sum);
+        }
+      }
+    }
+    return next;
+  }
+
+  SmallVector<TileOutputRow> outputs(ArrayRef<Value> acc) override {
+    SmallVector<TileOutputRow> rows;
+    for (int64_t r = 0; r < 2 * kRun; ++r) {
+      TileOutputRow &row = rows.emplace_back();
+      row.row = rowOf(r);
+      for (int64_t c = 0; c < 2; ++c)
+        for (int64_t e = 0; e < kRun; ++e)
+          row.outputs.push_back(
+              {add(col0, c * kRunStride + e),
+               vector::ExtractOp::create(b, acc[accIndex(r, c)], ArrayRef<int64_t>{e})});
+    }
+    return rows;
+  }
+
+  Value row0, col0;
+};
+
+struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToGPU> {
+  using ConvertMatmulToGPUBase::ConvertMatmulToGPUBase;
+
+  void runOnOperation() override {
+    // Both forms copy with cp.async, which sm_80 introduced with the MMA.
+    if (!raspc::hasMmaSyncM16N8K16(chip))
+      return;
+    SmallVector<linalg::MatmulOp> ops;
+    getOperation().walk([&](linalg::MatmulOp op) {
+      if (raspc::isGPUMatmulCandidate(op))
+        ops.push_back(op);
+    });
+    if (!ops.empty())
+      raspc::declareDeferredSync(getOperation());
+    for (linalg::MatmulOp op : ops) {
+      ImplicitLocOpBuilder b(op.getLoc(), op);
+      if (getElementTypeOrSelf(op.getInputs()[0].getType()).isF32()) {
+        Value result = FmaMatmulEmitter(b, op).emit();
+        op.getResult(0).replaceAllUsesWith(result);
+        op.erase();
+        continue;
+      }
+      linalg::GenericOp rounding = roundingConsumer(op);
+      Operation *replaced = rounding ? rounding.getOperation() : op.getOperation();
+      Type outElement = getElementTypeOrSelf(replaced->getResult(0).getType());
+      Value result = TensorCoreMatmulEmitter(b, op, outElement).emit();
+      replaced->getResult(0).replaceAllUsesWith(result);
+      if (rounding)
+        rounding.erase();
+      op.erase();
+    }
+  }
+};
+
+} // namespace
+
+bool raspc::isGPUMatmulCandidate(linalg::MatmulOp op) {
+  if (!op.hasPureTensorSemantics() || op.hasUserDefinedMaps())
+    return false;
+  Type a = getElementTypeOrSelf(op.getInputs()[0].getType());
+  Type b = getElementTypeOrSelf(op.getInputs()[1].getType());
+  Type c = getElementTypeOrSelf(op.getOutputs()[0].getType());
+  if (b != a || !c.isF32())
+    return false;
+  return isa<Float32Type, Float16Type, BFloat16Type>(a);
+}
