@@ -109,31 +109,35 @@ def main():
 
 
 def matmuls(build, lengths, ours_lengths):
-    """x @ w in bf16 (f32 accumulation), one call of T rows: raspc's matmul kernels
-    (convert-matmul-to-gpu) against torch.matmul."""
+    """x @ w, one call of T rows: raspc's matmul kernels (convert-matmul-to-gpu:
+    tensor cores for bf16, FMAs for f32) against torch.matmul (f32 without TF32,
+    torch's default)."""
     import torch
     path = os.path.join(build, "matmuls.txt")
     if not os.path.exists(path):
         return
-    print("\n| T | K | N | raspc ms | raspc TFLOP/s | torch ms | torch TFLOP/s | raspc/torch |")
-    print("|---|---|---|---|---|---|---|---|")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    print("\n| dtype | T | K | N | raspc ms | raspc TFLOP/s | torch ms | torch TFLOP/s "
+          "| raspc/torch |")
+    print("|---|---|---|---|---|---|---|---|---|")
     with open(path) as f:
         for line in f:
-            k, n, lib, result, *specs = line.split()
+            dtype, k, n, lib, result, *specs = line.split()
             k, n = int(k), int(n)
+            torch_dtype = {"bf16": torch.bfloat16, "f32": torch.float32}[dtype]
             for T in lengths:
-                x = torch.randn(T, k, device="cuda", dtype=torch.bfloat16)
-                w = torch.randn(k, n, device="cuda", dtype=torch.bfloat16)
+                x = torch.randn(T, k, device="cuda", dtype=torch_dtype)
+                w = torch.randn(k, n, device="cuda", dtype=torch_dtype)
                 peer = cuda_time_ms(lambda: x @ w)
                 mine, why = (None, "not run") if T not in ours_lengths else ours(
                     build, lib, result, specs, T, entry="projection", calls=1)
                 f = 2.0 * T * k * n
                 r = ("-", "-") if mine is None else (f"{mine:.3f}", f"{f / mine / 1e9:.1f}")
                 ratio = "-" if mine is None else f"{peer / mine:.3f}"
-                print(f"| {T} | {k} | {n} | {r[0]} | {r[1]} | {peer:.3f} | "
+                print(f"| {dtype} | {T} | {k} | {n} | {r[0]} | {r[1]} | {peer:.3f} | "
                       f"{f / peer / 1e9:.1f} | {ratio} |", flush=True)
                 if why and T in ours_lengths:
-                    print(f"<!-- raspc matmul {T}x{k}x{n}: {why} -->")
+                    print(f"<!-- raspc {dtype} matmul {T}x{k}x{n}: {why} -->")
 
 
 if __name__ == "__main__":

@@ -56,26 +56,30 @@ RASP
     echo "$mask $d ${mask}_d$d.cuda.so bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" >>"$out/layers.txt"
   done
 done
-# Projections (x @ w, bf16, the matmul kernels): benchmarked at 4096 x 4096
-# against torch.matmul, and checked against the CPU at 512 x 384 (partial
-# column tiles).
+# Projections (x @ w: the matmul kernels, tensor cores for bf16, FMAs for
+# f32): benchmarked at 4096 x 4096 against torch.matmul, and checked
+# against the CPU at 512 x 384 (partial column tiles).
 : >"$out/matmuls.txt"
-for size in "4096 4096 bench" "512 384 check"; do
-  set -- $size
-  src="$out/layers/proj_$1x$2.rasp"
-  cat >"$src" <<RASP
-model projection(x: bf16[T, $1]) -> bf16[T, $2] {
-  param w: bf16[$1, $2];
+for dtype in bf16 f32; do
+  for size in "4096 4096 bench" "512 384 check"; do
+    set -- $size
+    name="proj_${dtype}_$1x$2"
+    src="$out/layers/$name.rasp"
+    cat >"$src" <<RASP
+model projection(x: $dtype[T, $1]) -> $dtype[T, $2] {
+  param w: $dtype[$1, $2];
   return x @ w;
 }
 RASP
-  "$raspc" "$src" --target=cuda --gpu-arch="$arch" --emit=lib -o "$out/layers/proj_$1x$2.cuda.so"
-  if [ "$3" = bench ]; then
-    echo "$1 $2 proj_$1x$2.cuda.so bf16:2 bf16:T,$1 bf16:$1,$2" >>"$out/matmuls.txt"
-  else
-    cp "$out/layers/proj_$1x$2.cuda.so" "$out/programs/projection_$1x$2.cuda.so"
-    "$raspc" "$src" --emit=lib -o "$out/programs/projection_$1x$2.cpu.so"
-    echo "projection_$1x$2 projection bf16:2 bf16:T,$1 bf16:$1,$2" >>"$out/programs.txt"
-  fi
+    "$raspc" "$src" --target=cuda --gpu-arch="$arch" --emit=lib -o "$out/layers/$name.cuda.so"
+    specs="$dtype:2 $dtype:T,$1 $dtype:$1,$2"
+    if [ "$3" = bench ]; then
+      echo "$dtype $1 $2 $name.cuda.so $specs" >>"$out/matmuls.txt"
+    else
+      cp "$out/layers/$name.cuda.so" "$out/programs/$name.cuda.so"
+      "$raspc" "$src" --emit=lib -o "$out/programs/$name.cpu.so"
+      echo "$name projection $specs" >>"$out/programs.txt"
+    fi
+  done
 done
 du -sh "$out"
