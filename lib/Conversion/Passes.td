@@ -257,7 +257,7 @@ def MergeGPUModules : Pass<"merge-gpu-modules", "::mlir::ModuleOp"> {
 
 def ConvertAttentionToGPUFlash
     : Pass<"convert-attention-to-gpu-flash", "::mlir::ModuleOp"> {
-  let summary = "Lower softmax attention to tensor-core flash kernels for NVIDIA GPUs";
+  let summary = "Lower softmax attention to flash kernels for NVIDIA GPUs (tensor cores for f16/bf16)";
   let description = [{
     Rewrites each `attn.attention softmax` on f16 or bf16 tensors (head size
     a multiple of 16, value size a multiple of 8, both at most 256; static
@@ -289,10 +289,20 @@ def ConvertAttentionToGPUFlash
     * rows that saw no visible key get zeros; the output may be f32, f16 or
       bf16 (rounded once).
 
+    Softmax attention on f32 tensors (head and value sizes at most 256 that
+    runs of four floats per thread divide) takes the same pipeline without
+    tensor cores (TF32 would change the results): T threads per query row
+    (slices of at most 32 features of Q and of the accumulator in
+    registers), 128 / T rows a block, key blocks of 32 (16 at large sizes);
+    per key a thread's slice of the dot product from 16-byte shared loads
+    (`vector.load`, broadcast across the warp) by `vector.fma`, summed over
+    the row's threads by `gpu.shuffle xor`; the row's state is updated once
+    per chunk of 8 keys, a loop.
+
     Barriers and cp.async group commits and waits are calls to private
     declarations (`@raspc.deferred_gpu_barrier`, ...) until
-    `convert-deferred-gpu-sync` runs after bufferization. Other attention is left to `convert-attn-to-linalg`. Run
-    before it, on tensors.
+    `convert-deferred-gpu-sync` runs after bufferization. Other attention is
+    left to `convert-attn-to-linalg`. Run before it, on tensors.
 
     ```mlir
     // After (abridged)

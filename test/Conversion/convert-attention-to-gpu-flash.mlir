@@ -91,20 +91,66 @@ func.func @full_f16(%q: tensor<2x4x?x32xf16>, %k: tensor<2x4x?x32xf16>, %v: tens
 
 // -----
 
-// What the tensor cores do not take is left to the reference lowering: f32
-// operands, a head size that is not a multiple of 16, other normalizers.
+// f32 takes FMAs, not the tensor cores. Head size 128: four threads per row
+// (32 features each), so 32 rows per block of 128 threads; two stages of a
+// 32 x 128 key tile and a value tile (64 KiB). A loop over chunks of 8 keys
+// of a block: per key, the thread's slice of the dot product in runs of
+// four, summed across the row's four threads by two shuffles; after the
+// chunk's scores, one rescale of the 8 accumulator runs and a P.V FMA per
+// key.
+// CHECK-LABEL: func.func @single(
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x4x?x128xf32>
+// CHECK: gpu.launch {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c65536_i32
+// CHECK: nvgpu.device_async_copy {{.*}}, 4 {bypassL1}
+// CHECK: func.call @raspc.deferred_cp_async_commit() : () -> ()
+// CHECK: %{{.*}}:10 = scf.for {{.*}} -> (f32, f32, vector<4xf32>,
+// CHECK: func.call @raspc.deferred_cp_async_wait(%{{.*}}) : (i32) -> ()
+// CHECK: func.call @raspc.deferred_gpu_barrier() : () -> ()
+// CHECK: %[[KEYS:.*]] = memref.view {{.*}} to memref<32x128xf32, #gpu.address_space<workgroup>>
+// CHECK: %{{.*}}:10 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c8{{.*}} iter_args(
+// CHECK: %[[K:.*]] = vector.load %[[KEYS]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<32x128xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK: vector.fma %{{.*}}, %[[K]], %{{.*}} : vector<4xf32>
+// CHECK: %[[DOT:.*]] = vector.reduction <add>, %{{.*}} : vector<4xf32> into f32
+// CHECK: %[[OTHER:.*]], %{{.*}} = gpu.shuffle xor %[[DOT]], %{{.*}}, %{{.*}} : f32
+// CHECK: %[[HALF:.*]] = arith.addf %[[DOT]], %[[OTHER]] : f32
+// CHECK: %[[OTHER2:.*]], %{{.*}} = gpu.shuffle xor %[[HALF]], %{{.*}}, %{{.*}} : f32
+// CHECK: arith.addf %[[HALF]], %[[OTHER2]] : f32
+// CHECK: arith.cmpi ule
+// CHECK: math.exp2
+// CHECK: vector.fma
+// CHECK: func.call @raspc.deferred_gpu_barrier() : () -> ()
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK-NOT: attn.attention
+func.func @single(%q: tensor<?x4x?x128xf32>, %k: tensor<?x4x?x128xf32>, %v: tensor<?x4x?x128xf32>,
+                  %init: tensor<?x4x?x128xf32>) -> tensor<?x4x?x128xf32> {
+  %o = attn.attention softmax
+         ins(%q, %k, %v : tensor<?x4x?x128xf32>, tensor<?x4x?x128xf32>, tensor<?x4x?x128xf32>)
+         outs(%init : tensor<?x4x?x128xf32>) -> tensor<?x4x?x128xf32>
+    mask {
+    ^bb0(%b: index, %h: index, %i: index, %j: index):
+      %c = arith.cmpi ule, %j, %i : index
+      attn.yield %c : i1
+    }
+  return %o : tensor<?x4x?x128xf32>
+}
+
+// -----
+
+// What the kernels do not take is left to the reference lowering: an f32
+// head size that runs of four floats do not divide, an f16/bf16 head size
+// that is not a multiple of 16, other normalizers.
 // CHECK-LABEL: func.func @left_alone(
 // CHECK-NOT: gpu.launch
 // CHECK-COUNT-3: attn.attention
 // CHECK-NOT: deferred_
-func.func @left_alone(%q: tensor<1x2x?x64xf32>, %q72: tensor<1x2x?x72xbf16>,
-                      %qb: tensor<1x2x?x64xbf16>, %o32: tensor<1x2x?x64xf32>,
-                      %o72: tensor<1x2x?x72xf32>) -> (tensor<1x2x?x64xf32>, tensor<1x2x?x72xf32>, tensor<1x2x?x64xf32>) {
-  %a = attn.attention softmax ins(%q, %q, %q : tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>)
-         outs(%o32 : tensor<1x2x?x64xf32>) -> tensor<1x2x?x64xf32>
+func.func @left_alone(%q: tensor<1x2x?x6xf32>, %q72: tensor<1x2x?x72xbf16>,
+                      %qb: tensor<1x2x?x64xbf16>, %o6: tensor<1x2x?x6xf32>, %o32: tensor<1x2x?x64xf32>,
+                      %o72: tensor<1x2x?x72xf32>) -> (tensor<1x2x?x6xf32>, tensor<1x2x?x72xf32>, tensor<1x2x?x64xf32>) {
+  %a = attn.attention softmax ins(%q, %q, %q : tensor<1x2x?x6xf32>, tensor<1x2x?x6xf32>, tensor<1x2x?x6xf32>)
+         outs(%o6 : tensor<1x2x?x6xf32>) -> tensor<1x2x?x6xf32>
   %b = attn.attention softmax ins(%q72, %q72, %q72 : tensor<1x2x?x72xbf16>, tensor<1x2x?x72xbf16>, tensor<1x2x?x72xbf16>)
          outs(%o72 : tensor<1x2x?x72xf32>) -> tensor<1x2x?x72xf32>
   %c = attn.attention mean ins(%qb, %qb, %qb : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>)
          outs(%o32 : tensor<1x2x?x64xf32>) -> tensor<1x2x?x64xf32>
-  return %a, %b, %c : tensor<1x2x?x64xf32>, tensor<1x2x?x72xf32>, tensor<1x2x?x64xf32>
+  return %a, %b, %c : tensor<1x2x?x6xf32>, tensor<1x2x?x72xf32>, tensor<1x2x?x64xf32>
 }

@@ -115,8 +115,8 @@ bool raspc::isGPUFlashCandidate(AttentionOp op) {
   auto keyType = cast<RankedTensorType>(op.getKey().getType());
   auto valueType = cast<RankedTensorType>(op.getValue().getType());
   Type element = queryType.getElementType();
-  if (!isa<Float16Type, BFloat16Type>(element) || keyType.getElementType() != element ||
-      valueType.getElementType() != element)
+  if (!isa<Float32Type, Float16Type, BFloat16Type>(element) ||
+      keyType.getElementType() != element || valueType.getElementType() != element)
     return false;
   if (!isa<Float32Type, Float16Type, BFloat16Type>(
           cast<RankedTensorType>(op.getInit().getType()).getElementType()))
@@ -124,9 +124,13 @@ bool raspc::isGPUFlashCandidate(AttentionOp op) {
   if (!op.getScore().empty() && !op.getScore().front().getArgument(0).getType().isF32())
     return false;
   int64_t headDim = queryType.getDimSize(3), valueDim = valueType.getDimSize(3);
-  if (ShapedType::isDynamic(headDim) || headDim % kMmaK != 0 || headDim > kMaxDim ||
-      ShapedType::isDynamic(valueDim) || valueDim % kMmaN != 0 || valueDim > kMaxDim)
+  if (element.isF32()) {
+    if (!isFmaFlashShape(headDim, valueDim))
+      return false;
+  } else if (ShapedType::isDynamic(headDim) || headDim % kMmaK != 0 || headDim > kMaxDim ||
+             ShapedType::isDynamic(valueDim) || valueDim % kMmaN != 0 || valueDim > kMaxDim) {
     return false;
+  }
   if (queryType.isDynamicDim(1) || keyType.isDynamicDim(1))
     return false;
   return isScalarRegion(op.getMask()) && isScalarRegion(op.getScore());
@@ -601,7 +605,9 @@ struct ConvertAttentionToGPUFlash
       raspc::declareDeferredSync(getOperation());
     for (AttentionOp op : ops) {
       ImplicitLocOpBuilder b(op.getLoc(), op);
-      Value result = GPUFlashEmitter(b, op).emit();
+      Value result = op.getQuery().getType().getElementType().isF32()
+                         ? raspc::emitFmaFlashAttention(b, op)
+                         : GPUFlashEmitter(b, op).emit();
       op.getResult().replaceAllUsesWith(result);
       op.erase();
     }

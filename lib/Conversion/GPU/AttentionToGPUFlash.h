@@ -3,6 +3,7 @@
 #ifndef RASPC_CONVERSION_GPU_ATTENTIONTOGPUFLASH_H
 #define RASPC_CONVERSION_GPU_ATTENTIONTOGPUFLASH_H
 
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Pass/Pass.h"
 
 #include <string>
@@ -23,8 +24,15 @@ namespace raspc {
 
 /// Whether convert-attention-to-gpu-flash rewrites `op`: softmax over f16 or
 /// bf16 tensors with static head and value sizes that tensor-core tiles
-/// divide, and mask / score regions of scalar arithmetic.
+/// divide, or over f32 tensors with sizes isFmaFlashShape takes, and mask /
+/// score regions of scalar arithmetic.
 bool isGPUFlashCandidate(mlir::attn::AttentionOp op);
+
+/// Whether the f32 (FMA) flash kernel takes these head and value sizes.
+bool isFmaFlashShape(int64_t headDim, int64_t valueDim);
+
+/// The f32 flash kernel for `op` (FlashFmaKernel.cpp); returns its result.
+mlir::Value emitFmaFlashAttention(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op);
 
 /// Whether `chip` ("sm_80", "sm_90a", ...) has the m16n8k16 f16/bf16
 /// mma.sync the kernels use (sm_80 and later).

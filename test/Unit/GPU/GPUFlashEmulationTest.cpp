@@ -19,9 +19,13 @@ using namespace raspc::emulator;
 namespace {
 
 struct Buffer {
-  std::vector<uint16_t> data; // bf16 or f16 bits, from element `offset` on
+  std::vector<uint16_t> half; // bf16 or f16 bits,
+  std::vector<float> single;  // or f32, from element `offset` on
   std::vector<int64_t> shape;
   int64_t offset = 0;
+  void *data() {
+    return single.empty() ? static_cast<void *>(half.data() + offset) : single.data() + offset;
+  }
 };
 
 
@@ -61,7 +65,7 @@ std::vector<float> reference(const std::vector<float> &q, const std::vector<floa
 }
 
 struct Case {
-  const char *element; // "bf16" or "f16"
+  const char *element; // "bf16", "f16" or "f32"
   int64_t heads, keyHeads, queries, keys, d, dv;
   Mask mask;
   /// Where the keys start in their buffer, in elements: not a multiple of
@@ -70,7 +74,8 @@ struct Case {
 };
 
 void checkCase(const Case &c) {
-  bool bf16 = std::string(c.element) == "bf16";
+  std::string element = c.element;
+  bool bf16 = element == "bf16", f32 = element == "f32";
   double scale = 1.0 / std::sqrt(double(c.d));
   auto type = [&](int64_t h, int64_t n, int64_t dim, const char *element) {
     return "tensor<1x" + std::to_string(h) + "x" + std::to_string(n) + "x" +
@@ -105,10 +110,15 @@ void checkCase(const Case &c) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   auto make = [&](int64_t h, int64_t n, int64_t dim, std::vector<float> &rounded) {
-    Buffer buffer{{}, {1, h, n, dim}};
+    Buffer buffer{{}, {}, {1, h, n, dim}};
     for (int64_t i = 0; i < h * n * dim; ++i) {
       float x = uniform(rng) * 2.0f;
       uint16_t bits;
+      if (f32) {
+        buffer.single.push_back(x);
+        rounded.push_back(x);
+        continue;
+      }
       if (bf16) {
         bits = floatToBF16(x);
         rounded.push_back(bf16ToFloat(bits));
@@ -117,27 +127,31 @@ void checkCase(const Case &c) {
         bits = floatToHalf(std::ldexp(std::round(std::ldexp(x, 10)), -10));
         rounded.push_back(halfToFloat(bits));
       }
-      buffer.data.push_back(bits);
+      buffer.half.push_back(bits);
     }
     return buffer;
   };
   std::vector<float> q, k, v;
   std::vector<Buffer> inputs{make(c.heads, c.queries, c.d, q), make(c.keyHeads, c.keys, c.d, k),
                              make(c.keyHeads, c.keys, c.dv, v)};
-  inputs[1].data.insert(inputs[1].data.begin(), c.keyOffset, 0xffff); // NaN before the keys
+  // NaN before the keys.
+  if (f32)
+    inputs[1].single.insert(inputs[1].single.begin(), c.keyOffset, NAN);
+  else
+    inputs[1].half.insert(inputs[1].half.begin(), c.keyOffset, 0xffff);
   inputs[1].offset = c.keyOffset;
   std::vector<float> got(c.heads * c.queries * c.dv);
   std::vector<Operand> arguments;
   for (Buffer &in : inputs)
-    arguments.push_back({in.data.data() + in.offset, in.shape});
+    arguments.push_back({in.data(), in.shape});
   if (!emulate(source, "convert-attention-to-gpu-flash{chip=sm_80}", arguments,
                {got.data(), {1, c.heads, c.queries, c.dv}}))
     return;
   std::vector<float> want = reference(q, k, v, c.heads, c.keyHeads, c.queries, c.keys, c.d,
                                       c.dv, scale, c.mask);
   // The probabilities go through the tensor cores in 16 bits: about 3
-  // significant digits (bf16) of each weight.
-  double tolerance = bf16 ? 2e-2 : 4e-3;
+  // significant digits (bf16) of each weight. f32 rounds sums only.
+  double tolerance = f32 ? 1e-5 : bf16 ? 2e-2 : 4e-3;
   int bad = 0;
   for (size_t i = 0; i < got.size(); ++i)
     if (!(std::fabs(got[i] - want[i]) <= tolerance * (1 + std::fabs(want[i]))) && bad++ < 5)
@@ -178,5 +192,22 @@ TEST(GPUFlashEmulation, CrossAttentionF16) {
   checkCase({"f16", 1, 1, 20, 100, 32, 16, Mask::None});
 }
 
-} // namespace
+// f32 by FMAs: head size 64 (two threads per row, 64 rows a block), causal
+// grouped-query, partial query and key blocks.
+TEST(GPUFlashEmulation, CausalGroupedF32) {
+  checkCase({"f32", 2, 1, 150, 150, 64, 32, Mask::Causal});
+}
 
+// f32 at head size 128: four threads per row add their parts of each dot
+// product by shuffles; a strictly causal mask leaves the first row empty.
+TEST(GPUFlashEmulation, StrictlyCausalF32D128) {
+  checkCase({"f32", 1, 1, 70, 70, 128, 128, Mask::StrictlyCausal});
+}
+
+// f32 at head size 256 (eight threads per row, 16-key blocks), keys one
+// element into their buffer (copied element by element), cross attention.
+TEST(GPUFlashEmulation, UnalignedKeysF32D256) {
+  checkCase({"f32", 1, 1, 40, 50, 256, 256, Mask::None, /*keyOffset=*/1});
+}
+
+} // namespace
