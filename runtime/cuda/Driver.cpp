@@ -1,10 +1,10 @@
 //===- Driver.cpp - the CUDA driver API, opened at run time -----*- C++ -*-===//
 //
 // Errors: the mgpu ABI that compiled code calls returns no status, so a
-// failure is kept as the process's pending CUDA error (the first one, as
-// CUDA's own errors are sticky too) and GPU work is skipped until a host
-// takes it with rasprt_cuda_check. Process-wide rather than per thread:
-// kernel modules load in a global constructor, before any host thread asks.
+// failure is kept as a pending CUDA error (the first one, as CUDA's own
+// errors are sticky too) and GPU work is skipped until a host takes it with
+// rasprt_cuda_check. Per thread, as a call runs on one thread; failures
+// loading kernels (a global constructor, before any call) per process.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,9 +19,11 @@
 namespace rasprt::cuda {
 namespace {
 
-std::mutex errorMutex;
-std::string pendingError;
-std::atomic<bool> pending{false};
+std::mutex processErrorMutex;
+std::string processError;
+std::atomic<bool> processPending{false};
+thread_local std::string threadError;
+thread_local bool threadPending = false;
 std::atomic<int> defaultDevice{-1};
 
 struct Loaded {
@@ -58,6 +60,9 @@ Loaded load() {
   RASPRT_RESOLVE(cuDeviceGet, "cuDeviceGet")
   RASPRT_RESOLVE(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain")
   RASPRT_RESOLVE(cuCtxSetCurrent, "cuCtxSetCurrent")
+  RASPRT_RESOLVE(cuCtxGetCurrent, "cuCtxGetCurrent")
+  RASPRT_RESOLVE(cuCtxPushCurrent, "cuCtxPushCurrent_v2")
+  RASPRT_RESOLVE(cuCtxPopCurrent, "cuCtxPopCurrent_v2")
   RASPRT_RESOLVE(cuGetErrorName, "cuGetErrorName")
   RASPRT_RESOLVE(cuGetErrorString, "cuGetErrorString")
   RASPRT_RESOLVE(cuModuleLoadData, "cuModuleLoadData")
@@ -151,25 +156,48 @@ const Driver *driver() {
     recordError(loaded.failure);
     return nullptr;
   }
-  // The context is made current once per thread.
-  thread_local bool current = false;
-  if (!current) {
-    if (!check(loaded.api.cuCtxSetCurrent(loaded.context), "cuCtxSetCurrent"))
-      return nullptr;
-    current = true;
-  }
   return &loaded.api;
 }
 
-void recordError(const std::string &message) {
-  std::lock_guard<std::mutex> lock(errorMutex);
-  if (pending.load())
+ContextScope::ContextScope() {
+  const Loaded &loaded = library();
+  if (!loaded.failure.empty())
     return;
-  pendingError = message;
-  pending.store(true);
+  CUcontext current = nullptr;
+  if (loaded.api.cuCtxGetCurrent(&current) != CUDA_SUCCESS || current == loaded.context)
+    return;
+  // A thread with no context keeps ours (one query per entry point from
+  // then on); another context is the host's, current again when we leave.
+  if (!current) {
+    check(loaded.api.cuCtxSetCurrent(loaded.context), "cuCtxSetCurrent");
+    return;
+  }
+  pushed = check(loaded.api.cuCtxPushCurrent(loaded.context), "cuCtxPushCurrent");
 }
 
-bool check(CUresult result, const char *what) {
+ContextScope::~ContextScope() {
+  if (!pushed)
+    return;
+  CUcontext popped = nullptr;
+  check(library().api.cuCtxPopCurrent(&popped), "cuCtxPopCurrent");
+}
+
+void recordError(const std::string &message, ErrorScope scope) {
+  if (scope == ErrorScope::Thread) {
+    if (!threadPending) {
+      threadError = message;
+      threadPending = true;
+    }
+    return;
+  }
+  std::lock_guard<std::mutex> lock(processErrorMutex);
+  if (processPending.load())
+    return;
+  processError = message;
+  processPending.store(true);
+}
+
+bool check(CUresult result, const char *what, ErrorScope scope) {
   if (result == CUDA_SUCCESS)
     return true;
   std::string message = std::string(what) + " failed: ";
@@ -183,17 +211,22 @@ bool check(CUresult result, const char *what) {
     message += "CUDA error " + std::to_string(result);
   if (d && d->cuGetErrorString(result, &text) == CUDA_SUCCESS && text)
     message += std::string(": ") + text;
-  recordError(message);
+  recordError(message, scope);
   return false;
 }
 
-bool errorPending() { return pending.load(std::memory_order_relaxed); }
+bool errorPending() { return threadPending || processPending.load(std::memory_order_relaxed); }
 
 std::string takeError() {
-  std::lock_guard<std::mutex> lock(errorMutex);
   std::string message;
-  message.swap(pendingError);
-  pending.store(false);
+  if (threadPending) {
+    message.swap(threadError);
+    threadPending = false;
+    return message;
+  }
+  std::lock_guard<std::mutex> lock(processErrorMutex);
+  message.swap(processError);
+  processPending.store(false);
   return message;
 }
 

@@ -46,6 +46,9 @@ struct Driver {
   CUresult (*cuDeviceGet)(CUdevice *, int);
   CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
   CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxGetCurrent)(CUcontext *);
+  CUresult (*cuCtxPushCurrent)(CUcontext);
+  CUresult (*cuCtxPopCurrent)(CUcontext *);
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuGetErrorString)(CUresult, const char **);
   CUresult (*cuModuleLoadData)(CUmodule *, const void *);
@@ -80,23 +83,47 @@ struct Driver {
   CUresult (*cuMemPoolSetAttribute)(CUmemoryPool, int, void *);
 };
 
-/// The driver with a current context on the calling thread (device
-/// RASPRT_CUDA_DEVICE, or the one mgpuSetDefaultDevice chose, default 0),
-/// or null after recording why there is none (see recordError).
+/// The driver, or null after recording why there is none (see
+/// recordError). Entry points open a ContextScope first.
 const Driver *driver();
 
+/// The runtime's context (the device's primary context) made current on
+/// the calling thread while this lives, the caller's again after: every
+/// entry point opens one, so launches find our context even on a thread
+/// where the host made another current, and the host's stays its own.
+class ContextScope {
+public:
+  ContextScope();
+  ~ContextScope();
+  ContextScope(const ContextScope &) = delete;
+  ContextScope &operator=(const ContextScope &) = delete;
+
+private:
+  bool pushed = false;
+};
+
+/// Where an error is kept. A call of a compiled program runs on one
+/// thread, so its failures are that thread's: two threads running programs
+/// do not see each other's. Failures loading kernels happen in a global
+/// constructor, before any call: every thread sees those, until one takes
+/// it.
+enum class ErrorScope { Thread, Process };
+
 /// Whether `result` is success; otherwise records "`what` failed: NAME:
-/// description" as the pending CUDA error (the first one wins until
-/// takeError) and returns false.
-bool check(CUresult result, const char *what);
+/// description" as a pending CUDA error in `scope` (the first one wins
+/// until takeError) and returns false.
+bool check(CUresult result, const char *what, ErrorScope scope = ErrorScope::Thread);
 
-/// Records `message` as the pending CUDA error unless one is pending.
-void recordError(const std::string &message);
+/// Records `message` as the pending CUDA error of `scope` unless one is
+/// pending there.
+void recordError(const std::string &message, ErrorScope scope = ErrorScope::Thread);
 
-/// Whether a CUDA error is pending (GPU work is skipped until it is taken).
+/// Whether a CUDA error is pending for this thread or the process (GPU
+/// work is skipped until it is taken).
 bool errorPending();
 
-/// The pending error's message, cleared ("" when none).
+/// The pending error's message, cleared (this thread's first, then the
+/// process's; "" when none).
 std::string takeError();
 
 /// The device new contexts use.

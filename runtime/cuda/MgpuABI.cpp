@@ -12,9 +12,14 @@
 // cuMemFreeAsync on the call's stream, from a pool that keeps freed memory):
 // neither allocating nor freeing waits for the GPU, where cuMemAlloc and
 // cuMemFree synchronize. Older drivers get those. Allocations are
-// remembered so that rasprt_buffer_free can tell them from host blocks. When an allocation fails, or there is no driver, the call
-// returns host memory instead and the error is pending: nothing crashes on
-// a null buffer, and no kernel is launched.
+// remembered so that rasprt_buffer_free can tell them from host blocks.
+// When an allocation fails, or there is no driver, the call returns host
+// memory instead and the error is pending: nothing crashes on a null
+// buffer, and no kernel is launched.
+//
+// Contexts: every entry point opens a ContextScope (the device's primary
+// context current while it runs, the caller's after), so nothing depends
+// on what the host left current on the thread.
 //
 //===----------------------------------------------------------------------===//
 
@@ -88,6 +93,7 @@ std::optional<Allocation> forget(void *buffer) {
 bool rasprt::cuda::releaseDeviceBuffer(void *buffer) {
   if (!forget(buffer))
     return false;
+  ContextScope scope;
   // Not ready(): memory is released even while an error is pending. The
   // host frees after the work that used the buffer has finished (calls
   // synchronize before returning), so cuMemFree also takes stream-ordered
@@ -100,6 +106,7 @@ bool rasprt::cuda::releaseDeviceBuffer(void *buffer) {
 extern "C" {
 
 RASPRT_API rasprt_status rasprt_cuda_init(void) {
+  ContextScope scope;
   if (!driver()) {
     std::string message = takeError();
     return rasprt::fail(RASPRT_ERROR_UNSUPPORTED, "CUDA is not available: " + message);
@@ -113,9 +120,13 @@ RASPRT_API rasprt_status rasprt_cuda_check(void) {
   return rasprt::fail(RASPRT_ERROR_UNSUPPORTED, "CUDA: " + takeError());
 }
 
-RASPRT_API void *rasprt_cuda_alloc(size_t size) { return allocate(size, /*managed=*/false); }
+RASPRT_API void *rasprt_cuda_alloc(size_t size) {
+  ContextScope scope;
+  return allocate(size, /*managed=*/false);
+}
 
 RASPRT_API rasprt_status rasprt_cuda_copy(void *dst, const void *src, size_t size) {
+  ContextScope scope;
   if (size == 0)
     return rasprt::succeed();
   if (!dst || !src)
@@ -139,13 +150,15 @@ RASPRT_API rasprt_status rasprt_cuda_copy(void *dst, const void *src, size_t siz
 // The ABI, in the order of upstream's wrappers.
 
 RASPRT_API CUmodule mgpuModuleLoad(void *data, size_t /*size*/) {
+  ContextScope scope;
   CUmodule module = nullptr;
   if (const Driver *d = ready())
-    check(d->cuModuleLoadData(&module, data), "cuModuleLoadData");
+    check(d->cuModuleLoadData(&module, data), "cuModuleLoadData", ErrorScope::Process);
   return module;
 }
 
 RASPRT_API CUmodule mgpuModuleLoadJIT(void *data, int optLevel) {
+  ContextScope scope;
   CUmodule module = nullptr;
   const Driver *d = ready();
   if (!d)
@@ -156,16 +169,18 @@ RASPRT_API CUmodule mgpuModuleLoadJIT(void *data, int optLevel) {
   void *values[] = {log, reinterpret_cast<void *>(sizeof(log)),
                     reinterpret_cast<void *>(static_cast<intptr_t>(optLevel))};
   if (!check(d->cuModuleLoadDataEx(&module, data, 3, options, values),
-             "cuModuleLoadDataEx (compiling the kernels' PTX)") &&
+             "cuModuleLoadDataEx (compiling the kernels' PTX)", ErrorScope::Process) &&
       log[0]) {
-    // The first error is the one just recorded: add the compiler's log.
+    // The first error is the one just recorded (none was pending, or
+    // ready() would have said so): add the compiler's log.
     std::string message = takeError();
-    recordError(message + "\n" + log);
+    recordError(message + "\n" + log, ErrorScope::Process);
   }
   return module;
 }
 
 RASPRT_API void mgpuModuleUnload(CUmodule module) {
+  ContextScope scope;
   if (!module)
     return;
   if (const Driver *d = driver())
@@ -173,6 +188,7 @@ RASPRT_API void mgpuModuleUnload(CUmodule module) {
 }
 
 RASPRT_API CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
+  ContextScope scope;
   CUfunction function = nullptr;
   const Driver *d = ready();
   if (!d)
@@ -189,6 +205,7 @@ RASPRT_API void mgpuLaunchKernel(CUfunction function, intptr_t gridX, intptr_t g
                                  intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                                  intptr_t blockZ, int32_t sharedBytes, CUstream stream,
                                  void **params, void **extra, size_t /*paramCount*/) {
+  ContextScope scope;
   const Driver *d = ready();
   if (!d || !function)
     return;
@@ -207,6 +224,7 @@ RASPRT_API void mgpuLaunchKernel(CUfunction function, intptr_t gridX, intptr_t g
 }
 
 RASPRT_API CUstream mgpuStreamCreate() {
+  ContextScope scope;
   CUstream stream = nullptr;
   if (const Driver *d = ready())
     check(d->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
@@ -214,6 +232,7 @@ RASPRT_API CUstream mgpuStreamCreate() {
 }
 
 RASPRT_API void mgpuStreamDestroy(CUstream stream) {
+  ContextScope scope;
   if (!stream)
     return;
   if (const Driver *d = driver())
@@ -221,6 +240,7 @@ RASPRT_API void mgpuStreamDestroy(CUstream stream) {
 }
 
 RASPRT_API void mgpuStreamSynchronize(CUstream stream) {
+  ContextScope scope;
   // Also with an error pending: what was launched must finish before the
   // host reads buffers or returns.
   if (!stream)
@@ -230,6 +250,7 @@ RASPRT_API void mgpuStreamSynchronize(CUstream stream) {
 }
 
 RASPRT_API void mgpuStreamWaitEvent(CUstream stream, CUevent event) {
+  ContextScope scope;
   if (!stream || !event)
     return;
   if (const Driver *d = ready())
@@ -237,6 +258,7 @@ RASPRT_API void mgpuStreamWaitEvent(CUstream stream, CUevent event) {
 }
 
 RASPRT_API CUevent mgpuEventCreate() {
+  ContextScope scope;
   CUevent event = nullptr;
   constexpr unsigned kDisableTiming = 2; // CU_EVENT_DISABLE_TIMING
   if (const Driver *d = ready())
@@ -245,6 +267,7 @@ RASPRT_API CUevent mgpuEventCreate() {
 }
 
 RASPRT_API void mgpuEventDestroy(CUevent event) {
+  ContextScope scope;
   if (!event)
     return;
   if (const Driver *d = driver())
@@ -252,6 +275,7 @@ RASPRT_API void mgpuEventDestroy(CUevent event) {
 }
 
 RASPRT_API void mgpuEventSynchronize(CUevent event) {
+  ContextScope scope;
   if (!event)
     return;
   if (const Driver *d = driver())
@@ -259,6 +283,7 @@ RASPRT_API void mgpuEventSynchronize(CUevent event) {
 }
 
 RASPRT_API void mgpuEventRecord(CUevent event, CUstream stream) {
+  ContextScope scope;
   if (!event)
     return;
   if (const Driver *d = ready())
@@ -266,10 +291,12 @@ RASPRT_API void mgpuEventRecord(CUevent event, CUstream stream) {
 }
 
 RASPRT_API void *mgpuMemAlloc(uint64_t size, CUstream stream, bool hostShared) {
+  ContextScope scope;
   return allocate(size, /*managed=*/hostShared, stream);
 }
 
 RASPRT_API void mgpuMemFree(void *buffer, CUstream stream) {
+  ContextScope scope;
   if (!buffer)
     return;
   std::optional<Allocation> kind = forget(buffer);
@@ -292,32 +319,38 @@ RASPRT_API void mgpuMemFree(void *buffer, CUstream stream) {
 }
 
 RASPRT_API void mgpuMemcpy(void *dst, void *src, size_t size, CUstream stream) {
+  ContextScope scope;
   if (const Driver *d = ready())
     check(d->cuMemcpyAsync(devicePointer(dst), devicePointer(src), size, stream),
           "cuMemcpyAsync");
 }
 
 RASPRT_API void mgpuMemset32(void *dst, unsigned value, size_t count, CUstream stream) {
+  ContextScope scope;
   if (const Driver *d = ready())
     check(d->cuMemsetD32Async(devicePointer(dst), value, count, stream), "cuMemsetD32Async");
 }
 
 RASPRT_API void mgpuMemset16(void *dst, unsigned short value, size_t count,
                              CUstream stream) {
+  ContextScope scope;
   if (const Driver *d = ready())
     check(d->cuMemsetD16Async(devicePointer(dst), value, count, stream), "cuMemsetD16Async");
 }
 
 RASPRT_API void mgpuMemHostRegister(void *ptr, uint64_t size) {
+  ContextScope scope;
   if (const Driver *d = ready())
     check(d->cuMemHostRegister(ptr, size, 0), "cuMemHostRegister");
 }
 
 RASPRT_API void mgpuMemHostUnregister(void *ptr) {
+  ContextScope scope;
   if (const Driver *d = driver())
     check(d->cuMemHostUnregister(ptr), "cuMemHostUnregister");
 }
 
+// No ContextScope: it would load the driver before the device is chosen.
 RASPRT_API void mgpuSetDefaultDevice(int32_t device) { setDefaultDevice(device); }
 
 } // extern "C"

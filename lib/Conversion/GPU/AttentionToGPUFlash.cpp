@@ -10,9 +10,9 @@
 // probabilities, still in the registers the first MMA left them in. Nothing
 // of size [queries, keys] exists, in memory or registers.
 //
-// B fragments come from the shared tiles by ldmatrix (transposed for V);
-// cp.async double buffering and warpgroup MMA on sm_90a are the next steps
-// (docs/design.md, "GPU").
+// B fragments come from the shared tiles by ldmatrix (transposed for V),
+// which cp.async fills one key block ahead; warpgroup MMA on sm_90a is the
+// next step (docs/design.md, "GPU").
 //
 // Fragment layouts are the PTX ISA's for mma.m16n8k16 (row.col), with
 // g = lane / 4 and t = lane % 4:
@@ -202,7 +202,8 @@ private:
 
   void emitKernel(gpu::LaunchOp launch);
   /// All threads of the block copy keys [k0, k0 + keyBlock) of `source`
-  /// (rows past the end repeat the last key) into the shared `tile`.
+  /// into the shared `tile`. Rows past the end are zeros: their
+  /// probabilities are 0, and 0 times a copy of a real value could be NaN.
   void emitTileCopy(const raspc::GlobalTileSource &source, Value tile, int64_t width, Value k0);
   RowState emitKeyBlock(const RowState &state, Value k0, bool masked);
   RowState emitWarpStep(const RowState &state, Value k0);
@@ -411,11 +412,11 @@ void GPUFlashEmitter::emitPrefetch(Value kb, Value stage) {
 
 void GPUFlashEmitter::emitTileCopy(const raspc::GlobalTileSource &source, Value tile,
                                    int64_t width, Value k0) {
-  Value lastKey = arith::SubIOp::create(b, keys, idx(1));
   raspc::emitTileCopy(b, tid, kWarps * kWarpSize, source, tile, keyBlock, width,
                       [&](Value row, Value feature) {
-                        Value key = minIndex(add(k0, row), lastKey);
-                        return raspc::TileElementSource{{bIdx, khIdx, key, feature}, Value()};
+                        Value key = add(k0, row);
+                        Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, keys);
+                        return raspc::TileElementSource{{bIdx, khIdx, key, feature}, exists};
                       });
 }
 

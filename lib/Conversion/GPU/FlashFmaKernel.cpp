@@ -148,13 +148,15 @@ Value FmaFlashEmitter::emitBlockVisible(Value k0) {
 
 void FmaFlashEmitter::emitPrefetch(Value kb, Value stage) {
   Value k0 = mul(kb, keyBlock);
-  Value lastKey = arith::SubIOp::create(b, keys, idx(1));
   auto copy = [&](const raspc::GlobalTileSource &source, bool isKey) {
     raspc::emitTileCopy(b, tid, kThreads, source, tileOf(stage, isKey), keyBlock,
                         isKey ? headDim : valueDim, [&](Value r, Value feature) {
-                          // Keys past the end repeat the last; masked later.
-                          Value k = arith::MinSIOp::create(b, add(k0, r), lastKey);
-                          return raspc::TileElementSource{{bIdx, khIdx, k, feature}, Value()};
+                          // Keys past the end are zeros (masked later): 0 *
+                          // a copy of a real value could be NaN.
+                          Value k = add(k0, r);
+                          Value exists =
+                              arith::CmpIOp::create(b, arith::CmpIPredicate::slt, k, keys);
+                          return raspc::TileElementSource{{bIdx, khIdx, k, feature}, exists};
                         });
   };
   Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, kb, keyBlocks);

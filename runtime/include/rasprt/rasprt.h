@@ -104,14 +104,19 @@ RASPRT_API void rasprt_buffer_free(void *buffer);
 /// use; device RASPRT_CUDA_DEVICE (default 0) is used. Nothing here needs
 /// CUDA to build or link.
 ///
-/// Loads the driver and makes its context current: RASPRT_OK, or
-/// RASPRT_ERROR_UNSUPPORTED with the reason in rasprt_last_error().
+/// Loads the driver: RASPRT_OK, or RASPRT_ERROR_UNSUPPORTED with the reason
+/// in rasprt_last_error(). Every CUDA entry point makes the device's
+/// primary context current while it runs and the caller's again after, so
+/// a host may use contexts of its own on any thread.
 RASPRT_API rasprt_status rasprt_cuda_init(void);
 /// Compiled GPU code reports no status per call: the first CUDA failure
-/// (driver missing, kernels that do not load, a failed launch or
-/// allocation) is kept, later GPU work is skipped, and this returns it
-/// (RASPRT_ERROR_UNSUPPORTED, message in rasprt_last_error()) and clears
-/// it. Call it after each call into a CUDA program.
+/// (driver missing, a failed launch or allocation) is kept for the calling
+/// thread -- a call runs on one thread, so threads calling programs at once
+/// do not see each other's failures -- later GPU work on that thread is
+/// skipped, and this returns it (RASPRT_ERROR_UNSUPPORTED, message in
+/// rasprt_last_error()) and clears it. Kernels that fail to load (when the
+/// program is loaded) are every thread's failure until one takes it. Call
+/// it after each call into a CUDA program, on the same thread.
 RASPRT_API rasprt_status rasprt_cuda_check(void);
 /// Device memory for the inputs of CUDA programs (their kernels cannot
 /// reach host memory). Release it with rasprt_buffer_free, as the results

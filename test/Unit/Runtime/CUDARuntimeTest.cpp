@@ -10,9 +10,12 @@
 
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 // The mgpu ABI compiled code calls (not in rasprt.h: hosts do not call it).
 extern "C" {
@@ -124,6 +127,71 @@ TEST_F(CUDARuntime, FailedAllocationReturnsHostMemory) {
   std::memset(buffer, 0, 1 << 20);
   EXPECT_EQ(takeError(), "CUDA: cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY: out of memory");
   rasprt_buffer_free(buffer); // host memory: the block cache takes it
+}
+
+// A call's failures are its thread's: another thread's programs run on, and
+// its check is clean.
+TEST_F(CUDARuntime, ErrorsStayOnTheirThread) {
+  void *module = mgpuModuleLoadJIT(const_cast<char *>(kPTX), 2);
+  void *kernel = mgpuModuleGetFunction(module, "k");
+  ASSERT_NE(kernel, nullptr) << takeError();
+  ::setenv("FAKE_CUDA_FAIL", "cuLaunchKernel", 1);
+  mgpuLaunchKernel(kernel, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr, 0);
+  ::unsetenv("FAKE_CUDA_FAIL");
+  rasprt_status before = RASPRT_ERROR_IO, after = RASPRT_ERROR_IO; // neither: set below
+  std::thread other([&] {
+    before = rasprt_cuda_check();
+    mgpuLaunchKernel(kernel, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr, 0);
+    after = rasprt_cuda_check();
+  });
+  other.join();
+  EXPECT_EQ(before, RASPRT_OK);
+  EXPECT_EQ(after, RASPRT_OK);
+  EXPECT_EQ(takeError(),
+            "CUDA: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure");
+  mgpuModuleUnload(module);
+}
+
+// Kernels that do not load are every thread's failure, until one takes it.
+TEST_F(CUDARuntime, LoadFailuresReachEveryThread) {
+  EXPECT_EQ(mgpuModuleLoadJIT(const_cast<char *>("not ptx"), 2), nullptr);
+  std::string seen;
+  std::thread other([&] { seen = takeError(); });
+  other.join();
+  EXPECT_NE(seen.find("CUDA_ERROR_INVALID_PTX"), std::string::npos) << seen;
+  EXPECT_EQ(rasprt_cuda_check(), RASPRT_OK) << "taken by the other thread";
+}
+
+// A host that makes a context of its own current on the thread: the launch
+// still runs in the runtime's context, and the host's is current again
+// after.
+TEST_F(CUDARuntime, HostContextIsKept) {
+  void *driver = ::dlopen(RASPC_FAKE_CUDA_DRIVER, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(driver, nullptr);
+  using SetCurrent = int (*)(void *);
+  using GetCurrent = int (*)(void **);
+  using Launch = int (*)(void *, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                         unsigned, void *, void **, void **);
+  auto setCurrent = reinterpret_cast<SetCurrent>(::dlsym(driver, "cuCtxSetCurrent"));
+  auto getCurrent = reinterpret_cast<GetCurrent>(::dlsym(driver, "cuCtxGetCurrent"));
+  auto launch = reinterpret_cast<Launch>(::dlsym(driver, "cuLaunchKernel"));
+  ASSERT_TRUE(setCurrent && getCurrent && launch);
+
+  void *module = mgpuModuleLoadJIT(const_cast<char *>(kPTX), 2);
+  void *kernel = mgpuModuleGetFunction(module, "k");
+  ASSERT_NE(kernel, nullptr) << takeError();
+  int hostContext = 0;
+  setCurrent(&hostContext);
+  // The stand-in driver refuses launches outside the runtime's context.
+  EXPECT_NE(launch(kernel, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr), 0);
+  mgpuLaunchKernel(kernel, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr, 0);
+  EXPECT_EQ(rasprt_cuda_check(), RASPRT_OK) << rasprt_last_error();
+  void *current = nullptr;
+  getCurrent(&current);
+  EXPECT_EQ(current, &hostContext);
+  setCurrent(nullptr);
+  mgpuModuleUnload(module);
+  ::dlclose(driver);
 }
 
 } // namespace

@@ -3,7 +3,9 @@
 // What machines without a GPU test rasprt's CUDA path against
 // (RASPRT_CUDA_DRIVER=<this library>): the driver entry points rasprt
 // opens, on host memory, without running kernels. Loaded PTX (or cubin) is
-// checked for the kernels asked for, and every call can be traced or made to fail:
+// checked for the kernels asked for, contexts are tracked per thread (a
+// launch without the primary context current fails, as a real one would
+// run in the wrong context), and every call can be traced or made to fail:
 //
 //   FAKE_CUDA_TRACE=1          one line per call on stderr
 //   FAKE_CUDA_FAIL=cuLaunchKernel   that entry point returns an error
@@ -17,12 +19,13 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace {
 
 using CUresult = int;
-constexpr CUresult kSuccess = 0, kOutOfMemory = 2, kNoDevice = 100, kInvalidPTX = 218,
-                   kNotFound = 500, kLaunchFailed = 719, kUnknown = 999;
+constexpr CUresult kSuccess = 0, kOutOfMemory = 2, kNoDevice = 100, kInvalidContext = 201,
+                   kInvalidPTX = 218, kNotFound = 500, kLaunchFailed = 719, kUnknown = 999;
 
 struct Function {
   std::string name;
@@ -54,6 +57,7 @@ const std::map<CUresult, std::pair<const char *, const char *>> &errors() {
   static const std::map<CUresult, std::pair<const char *, const char *>> table = {
       {kOutOfMemory, {"CUDA_ERROR_OUT_OF_MEMORY", "out of memory"}},
       {kNoDevice, {"CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected"}},
+      {kInvalidContext, {"CUDA_ERROR_INVALID_CONTEXT", "invalid device context"}},
       {kInvalidPTX, {"CUDA_ERROR_INVALID_PTX", "a PTX JIT compilation failed"}},
       {kNotFound, {"CUDA_ERROR_NOT_FOUND", "named symbol not found"}},
       {kLaunchFailed, {"CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure"}},
@@ -68,6 +72,11 @@ unsigned long long deviceAlloc(size_t size) {
   char *block = static_cast<char *>(std::calloc(1, size + kDeviceOffset));
   return reinterpret_cast<unsigned long long>(block + kDeviceOffset);
 }
+
+/// The primary context, and the contexts current on this thread (the last
+/// is current).
+int primaryContext;
+thread_local std::vector<void *> contextStack;
 
 int devices() {
   const char *count = std::getenv("FAKE_CUDA_DEVICES");
@@ -98,11 +107,34 @@ CUresult cuDeviceGet(int *device, int ordinal) {
   return kSuccess;
 }
 CUresult cuDevicePrimaryCtxRetain(void **context, int) {
-  static int token;
-  *context = &token;
+  *context = &primaryContext;
   return kSuccess;
 }
-CUresult cuCtxSetCurrent(void *) { return kSuccess; }
+CUresult cuCtxSetCurrent(void *context) {
+  if (contextStack.empty())
+    contextStack.push_back(context);
+  else
+    contextStack.back() = context;
+  return kSuccess;
+}
+CUresult cuCtxGetCurrent(void **context) {
+  *context = contextStack.empty() ? nullptr : contextStack.back();
+  return kSuccess;
+}
+CUresult cuCtxPushCurrent_v2(void *context) {
+  trace("cuCtxPushCurrent");
+  contextStack.push_back(context);
+  return kSuccess;
+}
+CUresult cuCtxPopCurrent_v2(void **context) {
+  trace("cuCtxPopCurrent");
+  if (contextStack.empty())
+    return kInvalidContext;
+  if (context)
+    *context = contextStack.back();
+  contextStack.pop_back();
+  return kSuccess;
+}
 
 CUresult cuGetErrorName(CUresult error, const char **name) {
   auto it = errors().find(error);
@@ -180,6 +212,8 @@ CUresult cuLaunchKernel(Function *function, unsigned gx, unsigned gy, unsigned g
                         void **, void **) {
   trace("cuLaunchKernel %s grid (%u, %u, %u) block (%u, %u, %u) shared %u",
         function->name.c_str(), gx, gy, gz, bx, by, bz, shared);
+  if (contextStack.empty() || contextStack.back() != &primaryContext)
+    return kInvalidContext;
   if (failing("cuLaunchKernel"))
     return kLaunchFailed;
   return kSuccess;
