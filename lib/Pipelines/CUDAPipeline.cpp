@@ -96,6 +96,10 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   pm.addPass(createConvertParallelLoopToGpuPass());
   pm.addPass(createCanonicalizerPass());
 
+  // Constants and dims the launches use back into them: canonicalization
+  // hoisted them to the host function, and as kernel operands they would be
+  // run-time values (a tile size divided by becomes a 64-bit division).
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   // One PTX module per program (upstream's pipeline below outlines nothing
   // more once the launches are kernels).
   pm.addPass(createGpuKernelOutliningPass());
