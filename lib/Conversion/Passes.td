@@ -265,9 +265,11 @@ def ConvertAttentionToGPUFlash
     one `gpu.launch` in the FlashAttention-2 form, when `chip` has the
     m16n8k16 `mma.sync` (sm_80 and later; otherwise the pass does nothing):
 
-    * a block of 128 threads (four warps) owns 64 query rows of one
-      (batch, head); grid = (query blocks, heads, batch). Each warp keeps its
-      16 rows of Q in registers as MMA A fragments;
+    * a block of 128 threads (four warps) owns 128 query rows of one
+      (batch, head) at head and value sizes up to 64, 64 above; grid =
+      (query blocks, heads, batch). Each warp keeps its rows of Q (two MMA
+      tiles of 16, or one) in registers as A fragments; with two, each B
+      fragment read from shared memory feeds two MMAs;
     * the block walks the keys in blocks of 64 (32 when two stages of 64
       would pass 96 KiB of shared memory), software pipelined over two
       stages: while a block is computed, the next travels into the other
@@ -284,7 +286,7 @@ def ConvertAttentionToGPUFlash
       packed from the score accumulators in place;
     * the mask is also evaluated over whole blocks by interval arithmetic
       (as in `convert-attention-to-flash-loops`): key blocks hidden from the
-      block's 64 rows are not loaded, those hidden from a warp's 16 rows not
+      block's rows are not loaded, those hidden from a warp's rows not
       computed by it, fully visible ones skip the per-key mask;
     * rows that saw no visible key get zeros; the output may be f32, f16 or
       bf16 (rounded once).

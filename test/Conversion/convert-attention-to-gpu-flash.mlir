@@ -2,14 +2,14 @@
 // RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=chip=sm_75 | FileCheck %s --check-prefix=SM75
 
 // Causal grouped-query attention on bf16: one launch of 128-thread blocks
-// over (query blocks of 64, heads, batch), with two stages of shared memory,
+// over (query blocks of 128, heads, batch), with two stages of shared memory,
 // each a 64 x 72 key tile and a value tile (64 keys, head size 64 + 8
 // elements of padding: 36 KiB in all); a loop over key blocks carrying the
-// two rows' maxima and sums and the accumulators (4 + 32 values at a value
-// size of 64). Block 0 is prefetched before the loop; each iteration starts
+// thread's four rows' maxima and sums and the accumulators (8 + 64 values at
+// a value size of 64: each warp has two MMA tiles of rows). Block 0 is prefetched before the loop; each iteration starts
 // the copy of the next block (cp.async, 16 bytes at a time where the
 // operands' alignment allows, checked at run time; element by element
-// otherwise) unless the mask hides it from all 64 rows, waits for its own
+// otherwise) unless the mask hides it from all 128 rows, waits for its own
 // block and meets at a barrier; each warp then skips the block or computes
 // it, with or without the per-key mask: scores and P.V by m16n8k16 MMAs, B
 // operands from the tiles by ldmatrix (transposed for the values), the four
@@ -28,18 +28,21 @@
 // CHECK: } else {
 // CHECK: memref.store %{{.*}}, %[[KTILE0]][%{{.*}}, %{{.*}}]
 // CHECK: func.call @raspc.deferred_cp_async_commit() : () -> ()
-// CHECK: %{{.*}}:36 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
+// CHECK: %{{.*}}:72 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
 // CHECK: nvgpu.device_async_copy
 // CHECK: func.call @raspc.deferred_cp_async_commit() : () -> ()
 // CHECK: func.call @raspc.deferred_cp_async_wait(%{{.*}}) : (i32) -> ()
 // CHECK: func.call @raspc.deferred_gpu_barrier() : () -> ()
 // CHECK: %[[KEYS:.*]] = memref.view %[[SHARED]]
 // CHECK: %[[VALUES:.*]] = memref.view %[[SHARED]]
-// CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
-// CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
-// CHECK: %{{.*}}:36 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
-// CHECK: nvgpu.ldmatrix %[[KEYS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = false} : memref<64x72xbf16, #gpu.address_space<workgroup>> -> vector<2x2xbf16>
-// CHECK: nvgpu.mma.sync(%{{.*}}, %{{.*}}, %{{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK: %{{.*}}:72 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
+// CHECK: %{{.*}}:72 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
+// CHECK: %{{.*}}:72 = scf.if %{{.*}} -> (f32, f32, f32, f32, f32
+// One B fragment of keys, two MMAs (the warp's two tiles of rows):
+// CHECK: %[[KFRAG:.*]] = nvgpu.ldmatrix %[[KEYS]][%{{.*}}, %{{.*}}] {numTiles = 2 : i32, transpose = false} : memref<64x72xbf16, #gpu.address_space<workgroup>> -> vector<2x2xbf16>
+// CHECK: nvgpu.mma.sync(%{{.*}}, %[[KFRAG]], %{{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xbf16>, vector<2x2xbf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK-NOT: nvgpu.ldmatrix
+// CHECK: nvgpu.mma.sync(%{{.*}}, %[[KFRAG]], %{{.*}})
 // CHECK: arith.cmpi ule
 // CHECK: gpu.shuffle xor
 // CHECK: math.exp2

@@ -1,8 +1,9 @@
 //===- AttentionToGPUFlash.cpp - tensor-core flash attention kernels -*- C++ -*-===//
 //
 // Softmax attention as one GPU kernel in the FlashAttention-2 form: a thread
-// block of four warps owns 64 query rows of one (batch, head), each warp 16
-// of them. The block walks the keys in blocks of 64 (32 for large heads),
+// block of four warps owns 128 query rows of one (batch, head), each warp 32
+// of them as two MMA tiles of rows (64 and 16 at head sizes above 64, where
+// two tiles' registers would not fit). The block walks the keys in blocks of 64 (32 for large heads),
 // copying each block's keys and values into shared memory; from there each
 // warp computes the block's scores with m16n8k16 tensor-core MMAs (f16/bf16
 // operands, f32 accumulators), folds them into running row maxima and sums
@@ -63,9 +64,13 @@ namespace {
 
 constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarps = 4;
-/// Rows of one MMA tile, and so of one warp.
+/// Rows of one MMA tile; a warp owns one or two of them (tilesM).
 constexpr int64_t kWarpRows = 16;
-constexpr int64_t kBlockRows = kWarps * kWarpRows;
+/// Head sizes up to this take two MMA tiles of rows per warp: each B
+/// fragment read from shared memory then feeds two MMAs (with one, reading
+/// the fragments would bound the MMA rate). Larger heads keep one: their
+/// Q fragments and accumulators would not fit in registers twice.
+constexpr int64_t kMaxDimForTwoRowTiles = 64;
 constexpr int64_t kMmaN = 8, kMmaK = 16;
 /// Elements of padding after each row of a shared-memory tile: rows then
 /// start 16 bytes apart modulo 128, so the eight rows a fragment load reads
@@ -139,24 +144,24 @@ bool raspc::isGPUFlashCandidate(AttentionOp op) {
 namespace {
 
 /// The running softmax state of a warp's thread: the maxima and partial
-/// sums of its two rows (g and g + 8) and its share of the output tile,
-/// four f32 per n-tile of value features.
+/// sums of its rows (g and g + 8 of each m-tile: row r is m-tile r / 2,
+/// + 8 (r % 2)) and its share of the output tiles, four f32 per n-tile of
+/// value features, m-tile after m-tile.
 struct RowState {
-  Value max[2], sum[2];
+  SmallVector<Value, 4> max, sum;
   SmallVector<Value> acc;
 
   SmallVector<Value> flatten() const {
-    SmallVector<Value> values{max[0], max[1], sum[0], sum[1]};
+    SmallVector<Value> values(max.begin(), max.end());
+    llvm::append_range(values, sum);
     llvm::append_range(values, acc);
     return values;
   }
-  static RowState unflatten(ValueRange values) {
+  static RowState unflatten(ValueRange values, int64_t rows) {
     RowState state;
-    state.max[0] = values[0];
-    state.max[1] = values[1];
-    state.sum[0] = values[2];
-    state.sum[1] = values[3];
-    state.acc.assign(values.begin() + 4, values.end());
+    state.max.assign(values.begin(), values.begin() + rows);
+    state.sum.assign(values.begin() + rows, values.begin() + 2 * rows);
+    state.acc.assign(values.begin() + 2 * rows, values.end());
     return state;
   }
 };
@@ -211,7 +216,7 @@ private:
   /// Starts copying key block `kb` (if the block's rows may see it) into
   /// stage `stage`, and closes a cp.async group, empty or not.
   void emitPrefetch(Value kb, Value stage);
-  /// Whether the block's 64 rows may see key block `k0`; null: always.
+  /// Whether the block's rows may see key block `k0`; null: always.
   Value emitBlockVisible(Value k0);
   Attribute workgroup() {
     return gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
@@ -255,8 +260,16 @@ private:
   // g = groupId and t = inGroup of the fragment layouts; twoT = 2 t, the
   // first column of the thread's element pairs.
   Value bIdx, hIdx, khIdx, tid, lane, groupId, inGroup, twoT, row0;
-  Value rows[2];
-  SmallVector<SmallVector<Value, 8>> queryFrags;
+  /// Rows per warp in MMA tiles, and the thread's rows (2 per tile).
+  int64_t tilesM = 1;
+  int64_t threadRows() const { return 2 * tilesM; }
+  int64_t blockRows() const { return kWarps * kWarpRows * tilesM; }
+  RowState unflatten(ValueRange values) const {
+    return RowState::unflatten(values, threadRows());
+  }
+  SmallVector<Value, 4> rows;
+  /// Q as A fragments: [m-tile][k step].
+  SmallVector<SmallVector<SmallVector<Value, 8>>> queryFrags;
 };
 
 SmallVector<Value, 4> GPUFlashEmitter::mma(ArrayRef<Value> a, Value bFrag,
@@ -303,73 +316,88 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
   // S = Q.K^T: B[k][n] = K[k0 + 8 tile + n][k]. In the key tile (keys
   // down, features across) that is two 8x8 matrices side by side, loaded as
   // they are: lane l gets row l / 4, columns 2 (l % 4) + {0, 1}.
-  SmallVector<SmallVector<Value, 4>> scores;
+  // scores[m][tile]: each B fragment serves every m-tile of the warp.
+  SmallVector<SmallVector<SmallVector<Value, 4>>> scores(tilesM);
   for (int64_t tile = 0; tile < scoreTiles; ++tile) {
     Value row = add(laneRow, tile * kMmaN);
-    SmallVector<Value, 4> c(4, fconst(0.0));
+    SmallVector<SmallVector<Value, 4>> c(tilesM, SmallVector<Value, 4>(4, fconst(0.0)));
     for (int64_t step = 0; step < headDim / kMmaK; ++step) {
       Value column = add(mul(secondMatrix, idx(8)), step * kMmaK);
       Value bFrag = loadMatrices(keyTile, row, column, /*transpose=*/false);
-      c = mma(queryFrags[step], bFrag, c);
+      for (int64_t m = 0; m < tilesM; ++m)
+        c[m] = mma(queryFrags[m][step], bFrag, c[m]);
     }
-    scores.push_back(c);
+    for (int64_t m = 0; m < tilesM; ++m)
+      scores[m].push_back(c[m]);
   }
 
-  // Score region, then keys past the end and the mask to -inf.
-  Value maxima[2] = {state.max[0], state.max[1]};
-  for (int64_t tile = 0; tile < scoreTiles; ++tile)
-    for (int64_t e = 0; e < 4; ++e) {
-      Value row = rows[e / 2];
-      Value k = add(add(k0, tile * kMmaN + e % 2), twoT);
-      Value s = scores[tile][e];
-      if (!op.getScore().empty())
-        s = inlineRegion(op.getScore(), {s, bIdx, hIdx, row, k});
-      Value visible = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, k, keys);
-      if (masked)
-        visible = arith::AndIOp::create(b, visible,
-                                        inlineRegion(op.getMask(), {bIdx, hIdx, row, k}));
-      s = arith::SelectOp::create(b, visible, s, negInf());
-      scores[tile][e] = s;
-      maxima[e / 2] = fmax(maxima[e / 2], s);
-    }
+  // Score region, then keys past the end and the mask to -inf. Element e
+  // of m-tile m is the thread's row 2 m + e / 2.
+  SmallVector<Value, 4> maxima(state.max.begin(), state.max.end());
+  for (int64_t m = 0; m < tilesM; ++m)
+    for (int64_t tile = 0; tile < scoreTiles; ++tile)
+      for (int64_t e = 0; e < 4; ++e) {
+        int64_t r = 2 * m + e / 2;
+        Value k = add(add(k0, tile * kMmaN + e % 2), twoT);
+        Value s = scores[m][tile][e];
+        if (!op.getScore().empty())
+          s = inlineRegion(op.getScore(), {s, bIdx, hIdx, rows[r], k});
+        Value visible = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, k, keys);
+        if (masked)
+          visible = arith::AndIOp::create(
+              b, visible, inlineRegion(op.getMask(), {bIdx, hIdx, rows[r], k}));
+        s = arith::SelectOp::create(b, visible, s, negInf());
+        scores[m][tile][e] = s;
+        maxima[r] = fmax(maxima[r], s);
+      }
 
   // Online softmax. Until a row has seen a visible key its maximum is -inf;
   // exponentials are then taken against 0 so that -inf - -inf never happens
   // (masked scores give exactly 0, the old state is all zeros anyway).
   RowState next;
-  Value alpha[2], base[2];
-  for (int64_t r = 0; r < 2; ++r) {
-    next.max[r] = quadReduce(maxima[r], /*isMax=*/true);
+  SmallVector<Value, 4> alpha, base;
+  for (int64_t r = 0; r < threadRows(); ++r) {
+    next.max.push_back(quadReduce(maxima[r], /*isMax=*/true));
     Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, next.max[r], negInf());
-    base[r] = arith::SelectOp::create(b, none, fconst(0.0), next.max[r]);
-    alpha[r] = exp(fsub(state.max[r], base[r]));
-    next.sum[r] = fmul(state.sum[r], alpha[r]);
+    base.push_back(arith::SelectOp::create(b, none, fconst(0.0), next.max[r]));
+    alpha.push_back(exp(fsub(state.max[r], base[r])));
+    next.sum.push_back(fmul(state.sum[r], alpha[r]));
   }
-  for (auto &tile : scores)
-    for (int64_t e = 0; e < 4; ++e) {
-      tile[e] = exp(fsub(tile[e], base[e / 2]));
-      next.sum[e / 2] = fadd(next.sum[e / 2], tile[e]);
-    }
+  for (int64_t m = 0; m < tilesM; ++m)
+    for (auto &tile : scores[m])
+      for (int64_t e = 0; e < 4; ++e) {
+        int64_t r = 2 * m + e / 2;
+        tile[e] = exp(fsub(tile[e], base[r]));
+        next.sum[r] = fadd(next.sum[r], tile[e]);
+      }
 
   // O = O * alpha + P.V. The A fragment for keys [16 s, 16 s + 16) is score
   // tiles 2 s and 2 s + 1; B[k][n] = V[k0 + 16 s + k][8 tile + n]: in the
   // value tile (keys down) two 8x8 matrices one above the other, loaded
   // transposed (lane l gets rows 2 (l % 4) + {0, 1}, column l / 4).
-  SmallVector<SmallVector<Value, 8>> probs;
-  for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
-    auto &lo = scores[2 * step], &hi = scores[2 * step + 1];
-    probs.push_back({lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]});
-  }
-  for (int64_t tile = 0; tile < valueDim / kMmaN; ++tile) {
-    SmallVector<Value, 4> c;
-    for (int64_t e = 0; e < 4; ++e)
-      c.push_back(fmul(state.acc[4 * tile + e], alpha[e / 2]));
+  SmallVector<SmallVector<SmallVector<Value, 8>>> probs(tilesM);
+  for (int64_t m = 0; m < tilesM; ++m)
+    for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
+      auto &lo = scores[m][2 * step], &hi = scores[m][2 * step + 1];
+      probs[m].push_back({lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]});
+    }
+  const int64_t valueTiles = valueDim / kMmaN;
+  next.acc.resize(state.acc.size());
+  for (int64_t tile = 0; tile < valueTiles; ++tile) {
+    SmallVector<SmallVector<Value, 4>> c(tilesM);
+    for (int64_t m = 0; m < tilesM; ++m)
+      for (int64_t e = 0; e < 4; ++e)
+        c[m].push_back(
+            fmul(state.acc[(m * valueTiles + tile) * 4 + e], alpha[2 * m + e / 2]));
     for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
       Value row = add(add(laneRow, mul(secondMatrix, idx(8))), step * kMmaK);
       Value bFrag = loadMatrices(valueTile, row, idx(tile * kMmaN), /*transpose=*/true);
-      c = mma(probs[step], bFrag, c);
+      for (int64_t m = 0; m < tilesM; ++m)
+        c[m] = mma(probs[m][step], bFrag, c[m]);
     }
-    llvm::append_range(next.acc, c);
+    for (int64_t m = 0; m < tilesM; ++m)
+      for (int64_t e = 0; e < 4; ++e)
+        next.acc[(m * valueTiles + tile) * 4 + e] = c[m][e];
   }
   return next;
 }
@@ -388,7 +416,7 @@ Value GPUFlashEmitter::emitBlockVisible(Value k0) {
     return nullptr;
   std::optional<raspc::BlockTruth> truth =
       raspc::emitBlockTruth(b, op.getMask(), bIdx, hIdx, blockRow0,
-                            add(blockRow0, kBlockRows - 1), k0, add(k0, keyBlock - 1));
+                            add(blockRow0, blockRows() - 1), k0, add(k0, keyBlock - 1));
   return truth ? truth->mayBeTrue : nullptr;
 }
 
@@ -421,7 +449,7 @@ void GPUFlashEmitter::emitTileCopy(const raspc::GlobalTileSource &source, Value 
 }
 
 /// One warp's share of a key block, from the shared tiles: blocks the mask
-/// hides from the warp's 16 rows are skipped, blocks it shows entirely skip
+/// hides from the warp's rows are skipped, blocks it shows entirely skip
 /// the per-key mask.
 RowState GPUFlashEmitter::emitWarpStep(const RowState &state, Value k0) {
   auto exact = [&] { return emitKeyBlock(state, k0, /*masked=*/true); };
@@ -429,16 +457,17 @@ RowState GPUFlashEmitter::emitWarpStep(const RowState &state, Value k0) {
   if (op.getMask().empty())
     return unmasked();
   std::optional<raspc::BlockTruth> truth = raspc::emitBlockTruth(
-      b, op.getMask(), bIdx, hIdx, row0, add(row0, kWarpRows - 1), k0, add(k0, keyBlock - 1));
+      b, op.getMask(), bIdx, hIdx, row0, add(row0, kWarpRows * tilesM - 1), k0,
+      add(k0, keyBlock - 1));
   if (!truth)
     return exact();
   auto visit = [&] {
     auto split =
         scf::IfOp::create(b, truth->mayBeFalse, yieldingBranch(exact), yieldingBranch(unmasked));
-    return RowState::unflatten(split.getResults());
+    return unflatten(split.getResults());
   };
   auto skip = [&] { return state; };
-  return RowState::unflatten(
+  return unflatten(
       scf::IfOp::create(b, truth->mayBeTrue, yieldingBranch(visit), yieldingBranch(skip))
           .getResults());
 }
@@ -456,39 +485,41 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   groupId = arith::DivUIOp::create(b, lane, idx(4));
   inGroup = arith::RemUIOp::create(b, lane, idx(4));
   twoT = mul(inGroup, idx(2));
-  row0 = add(mul(launch.getBlockIds().x, idx(kBlockRows)), mul(warp, idx(kWarpRows)));
-  rows[0] = add(row0, groupId);
-  rows[1] = add(rows[0], 8);
+  row0 = add(mul(launch.getBlockIds().x, idx(blockRows())),
+             mul(warp, idx(kWarpRows * tilesM)));
+  for (int64_t r = 0; r < threadRows(); ++r)
+    rows.push_back(add(add(row0, groupId), kWarpRows * (r / 2) + 8 * (r % 2)));
 
-  // The warp's 16 x headDim slice of Q as A fragments, loaded once. Rows
-  // past the end read the last row; their results are never stored.
+  // The warp's rows of Q as A fragments, loaded once. Rows past the end
+  // read the last row; their results are never stored.
   Value lastQuery = arith::SubIOp::create(b, queries, idx(1));
-  Value clamped[2] = {minIndex(rows[0], lastQuery), minIndex(rows[1], lastQuery)};
-  for (int64_t step = 0; step < headDim / kMmaK; ++step) {
-    SmallVector<Value, 8> frag;
-    for (int64_t reg = 0; reg < 4; ++reg) {
-      Value row = clamped[reg % 2];
-      Value feature = add(twoT, step * kMmaK + (reg / 2) * 8);
-      frag.push_back(load(query, hIdx, row, feature));
-      frag.push_back(load(query, hIdx, row, add(feature, 1)));
+  for (int64_t m = 0; m < tilesM; ++m) {
+    Value clamped[2] = {minIndex(rows[2 * m], lastQuery), minIndex(rows[2 * m + 1], lastQuery)};
+    auto &frags = queryFrags.emplace_back();
+    for (int64_t step = 0; step < headDim / kMmaK; ++step) {
+      SmallVector<Value, 8> frag;
+      for (int64_t reg = 0; reg < 4; ++reg) {
+        Value row = clamped[reg % 2];
+        Value feature = add(twoT, step * kMmaK + (reg / 2) * 8);
+        frag.push_back(load(query, hIdx, row, feature));
+        frag.push_back(load(query, hIdx, row, add(feature, 1)));
+      }
+      frags.push_back(frag);
     }
-    queryFrags.push_back(frag);
   }
 
   RowState init;
-  for (int64_t r = 0; r < 2; ++r) {
-    init.max[r] = negInf();
-    init.sum[r] = fconst(0.0);
-  }
-  init.acc.assign(4 * (valueDim / kMmaN), fconst(0.0));
+  init.max.assign(threadRows(), negInf());
+  init.sum.assign(threadRows(), fconst(0.0));
+  init.acc.assign(tilesM * 4 * (valueDim / kMmaN), fconst(0.0));
 
   keySource.emplace(b, key);
   valueSource.emplace(b, value);
   keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
-  blockRow0 = mul(launch.getBlockIds().x, idx(kBlockRows));
+  blockRow0 = mul(launch.getBlockIds().x, idx(blockRows()));
   // Software pipeline: key block kb + 1 is on its way into the other stage
   // while block kb is computed. Barriers need the whole block, so whether a
-  // block is loaded is decided for the block's 64 rows, what to compute per
+  // block is loaded is decided for the block's rows, what to compute per
   // warp.
   emitPrefetch(idx(0), idx(0));
   auto loop = scf::ForOp::create(
@@ -496,7 +527,7 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
       [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        RowState state = RowState::unflatten(iterArgs);
+        RowState state = unflatten(iterArgs);
         Value k0 = mul(kb, idx(keyBlock));
         Value stage = arith::RemUIOp::create(b, kb, idx(kStages));
         Value next = add(kb, 1);
@@ -522,25 +553,25 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
         emitBarrier();
         scf::YieldOp::create(b, result);
       });
-  RowState final = RowState::unflatten(loop.getResults());
+  RowState final = unflatten(loop.getResults());
 
   // out = O / sum, zeros for a row that saw no key.
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
-  Value inverse[2], inside[2];
-  for (int64_t r = 0; r < 2; ++r) {
+  const int64_t valueTiles = valueDim / kMmaN;
+  for (int64_t r = 0; r < threadRows(); ++r) {
     Value sum = quadReduce(final.sum[r], /*isMax=*/false);
     Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
-    inverse[r] = arith::SelectOp::create(b, seen, arith::DivFOp::create(b, fconst(1.0), sum),
-                                         fconst(0.0));
-    inside[r] = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, rows[r], queries);
-  }
-  for (int64_t r = 0; r < 2; ++r) {
-    auto guard = scf::IfOp::create(b, inside[r], /*withElseRegion=*/false);
+    Value inverse = arith::SelectOp::create(
+        b, seen, arith::DivFOp::create(b, fconst(1.0), sum), fconst(0.0));
+    auto guard = scf::IfOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::slt, rows[r], queries),
+        /*withElseRegion=*/false);
     OpBuilder::InsertionGuard insertion(b);
     b.setInsertionPointToStart(guard.thenBlock());
-    for (int64_t tile = 0; tile < valueDim / kMmaN; ++tile)
+    // Row r is elements 2 (r % 2) + {0, 1} of m-tile r / 2's C tiles.
+    for (int64_t tile = 0; tile < valueTiles; ++tile)
       for (int64_t j = 0; j < 2; ++j) {
-        Value o = fmul(final.acc[4 * tile + 2 * r + j], inverse[r]);
+        Value o = fmul(final.acc[((r / 2) * valueTiles + tile) * 4 + 2 * (r % 2) + j], inverse);
         if (outElement != f32)
           o = arith::TruncFOp::create(b, outElement, o);
         memref::StoreOp::create(b, o, out,
@@ -574,7 +605,8 @@ Value GPUFlashEmitter::emit() {
   keyBlock = 64;
   if (kStages * stageBytes() > kMaxSharedBytes)
     keyBlock = 32;
-  Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(kBlockRows));
+  tilesM = headDim <= kMaxDimForTwoRowTiles && valueDim <= kMaxDimForTwoRowTiles ? 2 : 1;
+  Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(blockRows()));
   // Dynamic shared memory (viewed as the two tiles): workgroup attributions
   // would be block arguments, which the deallocation pipeline rewrites.
   Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(kStages * stageBytes()));

@@ -161,11 +161,12 @@ void checkCase(const Case &c) {
   EXPECT_EQ(bad, 0) << "of " << got.size() << " elements";
 }
 
-// Causal, grouped-query (2 heads share keys), 70 positions: two query blocks
-// with a partial one, key blocks skipped, masked and fully visible, a value
-// size unlike the head size.
+// Causal, grouped-query (2 heads share keys), 150 positions: two query
+// blocks (128 rows: head size 64 gives each warp two MMA tiles of rows), the
+// second partial, key blocks skipped, masked and fully visible, a value size
+// unlike the head size.
 TEST(GPUFlashEmulation, CausalGroupedBF16) {
-  checkCase({"bf16", 2, 1, 70, 70, 64, 32, Mask::Causal});
+  checkCase({"bf16", 2, 1, 150, 150, 64, 32, Mask::Causal});
 }
 
 // Head size 128, three query blocks (the last partial), and a strictly
