@@ -84,6 +84,7 @@ def main():
     print("| mask | L | D | raspc ms | raspc TFLOP/s | sdpa ms | sdpa TFLOP/s | raspc/sdpa "
           "| flex ms | flex TFLOP/s | raspc/flex |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
+    default_ms = {}
     for causal in (False, True):
         for D in (64, 128):
             for L in lengths:
@@ -91,6 +92,7 @@ def main():
                 mine, why = (None, "not run") if L not in ours_lengths else ours(
                     a.build, *layers[(causal, D)], L)
                 f = flops(L, D, causal)
+                default_ms[(causal, D, L)] = mine
 
                 def cell(ms):
                     return ("-", "-") if ms is None else (f"{ms:.3f}", f"{f / ms / 1e9:.1f}")
@@ -102,10 +104,37 @@ def main():
                       f"{ratio(peer.get('flex'))} |", flush=True)
                 if why and L in ours_lengths:
                     print(f"<!-- raspc {L} {D} causal={causal}: {why} -->")
+    variants(a.build, lengths, ours_lengths, default_ms)
     matmuls(a.build, lengths, ours_lengths)
     print("\nraspc: bf16 layers, attention as tensor-core flash kernels "
           "(convert-attention-to-gpu-flash: mma.sync m16n8k16, K/V tiles in shared memory); "
           "peers: bf16. Ratios: peer time / raspc time (> 1: raspc faster).")
+
+
+def variants(build, lengths, ours_lengths, default_ms):
+    """raspc's layers compiled with a tuning option (prepare.sh's variants.txt), against the
+    default build of the same layer from the table above."""
+    path = os.path.join(build, "variants.txt")
+    if not os.path.exists(path):
+        return
+    print("\n| variant | mask | L | D | raspc ms | TFLOP/s | default ms | default/variant |")
+    print("|---|---|---|---|---|---|---|---|")
+    with open(path) as f:
+        for line in f:
+            label, mask, d, lib, result, *specs = line.split()
+            causal, D = mask == "causal", int(d)
+            for L in lengths:
+                if L not in ours_lengths:
+                    continue
+                mine, why = ours(build, lib, result, specs, L)
+                base = default_ms.get((causal, D, L))
+                r = ("-", "-") if mine is None else (
+                    f"{mine:.3f}", f"{flops(L, D, causal) / mine / 1e9:.1f}")
+                ratio = "-" if mine is None or base is None else f"{base / mine:.3f}"
+                print(f"| {label} | {mask} | {L} | {D} | {r[0]} | {r[1]} | "
+                      f"{'-' if base is None else f'{base:.3f}'} | {ratio} |", flush=True)
+                if why:
+                    print(f"<!-- raspc variant {label} {L}: {why} -->")
 
 
 def matmuls(build, lengths, ours_lengths):

@@ -6,6 +6,7 @@
 #   layers/*.cuda.so + layers.txt              attention layers to benchmark
 #                                              (also checked, as programs/attention_*)
 #   layers/proj_*.cuda.so + matmuls.txt        projections (x @ w) to benchmark
+#   layers/*_rowtiles1.cuda.so + variants.txt  tuning variants of the layers
 #
 #   bench/gpu/prepare.sh [BUILD_DIR]           (default: build)
 set -euo pipefail
@@ -56,6 +57,17 @@ RASP
     echo "$mask $d ${mask}_d$d.cuda.so bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" >>"$out/layers.txt"
   done
 done
+# Tuning variants, timed against the default build of the same layer: the
+# flash kernels with one MMA tile of rows per warp at head size 64 (the
+# default there is two).
+: >"$out/variants.txt"
+for mask in full causal; do
+  "$raspc" "$out/layers/${mask}_d64.rasp" --target=cuda --gpu-arch="$arch" --emit=lib \
+    --gpu-flash-row-tiles=1 -o "$out/layers/${mask}_d64_rowtiles1.cuda.so"
+  echo "row-tiles=1 $mask 64 ${mask}_d64_rowtiles1.cuda.so bf16:2 bf16:T,1024 bf16:T,1024 bf16:T,1024" \
+    >>"$out/variants.txt"
+done
+
 # Projections (x @ w: the matmul kernels, tensor cores for bf16, FMAs for
 # f32): benchmarked at 4096 x 4096 against torch.matmul, and checked
 # against the CPU at 512 x 384 (partial column tiles).

@@ -336,6 +336,9 @@ def ConvertAttentionToGPUFlash
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "The GPU the kernels are for (sm_XX[a]); below sm_80 nothing is rewritten">,
+    Option<"rowTiles", "row-tiles", "unsigned", /*default=*/"0",
+           "Tensor-core kernels: MMA tiles of 16 query rows per warp, 1 or 2 (0: 2 at "
+           "head and value sizes up to 64, else 1); a tuning knob">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect", "::mlir::bufferization::BufferizationDialect",

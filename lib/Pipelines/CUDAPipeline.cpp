@@ -72,6 +72,7 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   // rest takes the reference lowering.
   raspc::ConvertAttentionToGPUFlashOptions flash;
   flash.chip = options.chip;
+  flash.rowTiles = options.flashRowTiles;
   // A module pass: its kernels' barrier calls need a declaration there.
   pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
   // Likewise matmuls (the model's projections): tensor cores for f16/bf16.

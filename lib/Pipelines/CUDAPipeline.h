@@ -37,6 +37,9 @@ struct CUDAPipelineOptions {
   /// empty: the one found when raspc was built, or the environment's
   /// CUDA_ROOT / CUDA_HOME / CUDA_PATH.
   std::string toolkitPath;
+  /// Tuning: MMA tiles of 16 query rows per warp in the tensor-core flash
+  /// kernels (1 or 2; 0: by head size).
+  unsigned flashRowTiles = 0;
 };
 
 /// The toolkit `options` resolve to ("" when there is none).

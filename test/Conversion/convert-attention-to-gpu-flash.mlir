@@ -1,5 +1,8 @@
 // RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash | FileCheck %s
 // RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=chip=sm_75 | FileCheck %s --check-prefix=SM75
+// RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=row-tiles=1 | FileCheck %s --check-prefix=ONE
+// RUN: not rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=row-tiles=3 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: error: convert-attention-to-gpu-flash: row-tiles must be 0, 1 or 2, not 3
 
 // Causal grouped-query attention on bf16: one launch of 128-thread blocks
 // over (query blocks of 128, heads, batch), with two stages of shared memory,
@@ -53,6 +56,14 @@
 // CHECK: gpu.terminator
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK-NOT: attn.attention
+// One tile of rows per warp (the tuning option): 64 rows a block, the
+// thread's two rows' state and 32 accumulators, one MMA per fragment.
+// ONE-LABEL: func.func @causal(
+// ONE: %{{.*}}:36 = scf.for
+// ONE: %[[KFRAG:.*]] = nvgpu.ldmatrix
+// ONE: nvgpu.mma.sync(%{{.*}}, %[[KFRAG]], %{{.*}})
+// ONE-NOT: nvgpu.mma.sync
+// ONE: nvgpu.ldmatrix
 // SM75-LABEL: func.func @causal(
 // SM75: attn.attention softmax
 // SM75-NOT: gpu.launch

@@ -124,6 +124,12 @@ cl::opt<std::string> gpuBinary(
     cl::value_desc("ptx|cubin|fatbin"), cl::init("ptx"), cl::sub(cl::SubCommand::getTopLevel()),
     cl::sub(runCommand), cl::cat(category));
 
+cl::opt<unsigned> gpuFlashRowTiles(
+    "gpu-flash-row-tiles",
+    cl::desc("Tuning: MMA tiles of 16 query rows per warp in the tensor-core flash kernels, "
+             "1 or 2 (default: 2 at head sizes up to 64, else 1)"),
+    cl::init(0), cl::Hidden, cl::cat(category));
+
 cl::list<std::string> passPlugins(
     "load-pass-plugin",
     cl::desc("Load passes from a plugin (see --insert-before-tiling and friends)"),
@@ -491,6 +497,11 @@ int main(int argc, char **argv) {
              << "' (ptx, cubin or fatbin)\n";
       return 1;
     }
+    if (gpuFlashRowTiles > 2) {
+      errs() << "raspc: error: --gpu-flash-row-tiles must be 1 or 2, not " << gpuFlashRowTiles
+             << "\n";
+      return 1;
+    }
     if (emit == Stage::PTX && *binaryFormat != "isa") {
       errs() << "raspc: error: --emit=ptx prints PTX; --gpu-binary=" << gpuBinary
              << " is for objects (--emit=obj, lib)\n";
@@ -521,6 +532,7 @@ int main(int argc, char **argv) {
     cudaOptions.chip = gpuArch;
     cudaOptions.format = *binaryFormat;
     cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
+    cudaOptions.flashRowTiles = gpuFlashRowTiles;
     if (emit == Stage::Attn) {
       ir->print(os);
     } else if (emit == Stage::Header) {

@@ -168,8 +168,9 @@ struct RowState {
 
 class GPUFlashEmitter {
 public:
-  GPUFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op)
-      : b(b), op(op), f32(b.getF32Type()),
+  /// `rowTiles`: MMA tiles of rows per warp (0: by head size).
+  GPUFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op, unsigned rowTiles)
+      : b(b), op(op), f32(b.getF32Type()), requestedRowTiles(rowTiles),
         element(cast<RankedTensorType>(op.getQuery().getType()).getElementType()) {}
 
   Value emit();
@@ -261,6 +262,7 @@ private:
   // first column of the thread's element pairs.
   Value bIdx, hIdx, khIdx, tid, lane, groupId, inGroup, twoT, row0;
   /// Rows per warp in MMA tiles, and the thread's rows (2 per tile).
+  unsigned requestedRowTiles = 0;
   int64_t tilesM = 1;
   int64_t threadRows() const { return 2 * tilesM; }
   int64_t blockRows() const { return kWarps * kWarpRows * tilesM; }
@@ -605,7 +607,9 @@ Value GPUFlashEmitter::emit() {
   keyBlock = 64;
   if (kStages * stageBytes() > kMaxSharedBytes)
     keyBlock = 32;
-  tilesM = headDim <= kMaxDimForTwoRowTiles && valueDim <= kMaxDimForTwoRowTiles ? 2 : 1;
+  tilesM = requestedRowTiles
+               ? requestedRowTiles
+               : (headDim <= kMaxDimForTwoRowTiles && valueDim <= kMaxDimForTwoRowTiles ? 2 : 1);
   Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(blockRows()));
   // Dynamic shared memory (viewed as the two tiles): workgroup attributions
   // would be block arguments, which the deallocation pipeline rewrites.
@@ -627,6 +631,11 @@ struct ConvertAttentionToGPUFlash
   using ConvertAttentionToGPUFlashBase::ConvertAttentionToGPUFlashBase;
 
   void runOnOperation() override {
+    if (rowTiles > 2) {
+      getOperation().emitError("convert-attention-to-gpu-flash: row-tiles must be 0, 1 or 2, not ")
+          << static_cast<unsigned>(rowTiles);
+      return signalPassFailure();
+    }
     if (!raspc::hasMmaSyncM16N8K16(chip))
       return;
     SmallVector<AttentionOp> ops;
@@ -640,7 +649,7 @@ struct ConvertAttentionToGPUFlash
       ImplicitLocOpBuilder b(op.getLoc(), op);
       Value result = op.getQuery().getType().getElementType().isF32()
                          ? raspc::emitFmaFlashAttention(b, op)
-                         : GPUFlashEmitter(b, op).emit();
+                         : GPUFlashEmitter(b, op, rowTiles).emit();
       op.getResult().replaceAllUsesWith(result);
       op.erase();
     }
