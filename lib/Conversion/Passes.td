@@ -353,7 +353,7 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
     Rewrites each 2-D `linalg.matmul` on tensors into an f32 accumulator
     whose operands are both f32, both f16 or both bf16 (a model's `x @ w`)
     into one `gpu.launch`, when `chip` is sm_80 or later (the kernels copy
-    with cp.async; otherwise the pass does nothing). Grid = (N / 128, M / 128),
+    with cp.async; otherwise the pass does nothing). Grid = (M / 128, N / 128),
     rounded up: a block computes a 128 x 128 tile of the product and its
     threads keep their share in registers for the whole K loop, which moves
     through three shared-memory stages: the A and B tiles of step k + 2 are
@@ -372,7 +372,8 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
       and replaces that too.
     * f32: FMAs (no TF32: the results stay f32 products). 256 threads of
       8 x 8 results each (rows 4 ty + {0..3} and 64 more, columns likewise);
-      K 16 per step (48 KiB); per k a thread reads 8 values of A and two
+      K 16 per step (A rows padded to 20 floats against bank conflicts;
+      54 KiB); per k a thread reads 8 values of A and two
       16-byte runs of B (`vector.load`) for 64 `vector.fma` lanes.
 
     The accumulator's initial value is added when it is not a zero fill.

@@ -94,19 +94,20 @@ func.func @accumulate(%a: tensor<64x48xf16>, %b: tensor<48x32xf16>, %c: tensor<6
 // -----
 
 // f32: FMAs, not the tensor cores (the results stay f32 products). 256
-// threads, three stages of a 128 x 16 A tile and a 16 x 128 B tile (48 KiB),
+// threads, three stages of a 128 x 20 A tile (16 floats of K, 4 of padding against
+// bank conflicts) and a 16 x 128 B tile (54 KiB),
 // 16 accumulator runs of 4 per thread; per k two 16-byte runs of B and eight
 // values of A, broadcast.
 // CHECK-LABEL: func.func @single(
 // CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x96xf32>
-// CHECK: gpu.launch {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c49152_i32
-// CHECK: memref.view {{.*}} to memref<128x16xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.launch {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c55296_i32
+// CHECK: memref.view {{.*}} to memref<128x20xf32, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.device_async_copy {{.*}}, 4 {bypassL1}
 // CHECK: memref.view {{.*}} to memref<16x128xf32, #gpu.address_space<workgroup>>
 // CHECK: %{{.*}}:16 = scf.for {{.*}} -> (vector<4xf32>,
 // CHECK: func.call @raspc.deferred_cp_async_wait
 // CHECK: %[[B:.*]] = vector.load %{{.*}}[%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<16x128xf32, #gpu.address_space<workgroup>>, vector<4xf32>
-// CHECK: %[[A:.*]] = memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<128x16xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[A:.*]] = memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<128x20xf32, #gpu.address_space<workgroup>>
 // CHECK: %[[SPLAT:.*]] = vector.broadcast %[[A]] : f32 to vector<4xf32>
 // CHECK: vector.fma %[[SPLAT]], %[[B]], %{{.*}} : vector<4xf32>
 // CHECK-COUNT-255: vector.fma

@@ -15,7 +15,8 @@
 // * f32: FMAs. 16 x 16 threads, each an 8 x 8 part of the tile (rows
 //   4 ty + {0..3} and 64 more, columns likewise by tx): per k, eight A
 //   values (each shared by the sixteen threads of a row of the block, so
-//   reads broadcast) and two 16-byte rows of B for 64 FMAs.
+//   reads broadcast; A rows padded so that a warp's two rows of threads
+//   read different banks) and two 16-byte rows of B for 64 FMAs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -90,10 +91,10 @@ struct TileOutputRow {
 class MatmulKernelEmitter {
 public:
   MatmulKernelEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, Type outElement,
-                      int64_t threads, int64_t blockK, int64_t rowPadding)
+                      int64_t threads, int64_t blockK, int64_t aPadding, int64_t bPadding)
       : b(b), op(op), outElement(outElement),
         element(cast<RankedTensorType>(op.getInputs()[0].getType()).getElementType()),
-        threads(threads), blockK(blockK), rowPadding(rowPadding) {}
+        threads(threads), blockK(blockK), aPadding(aPadding), bPadding(bPadding) {}
   virtual ~MatmulKernelEmitter() = default;
 
   /// The kernel's launch; returns the product as a tensor of `outElement`.
@@ -121,7 +122,8 @@ protected:
   ImplicitLocOpBuilder &b;
   linalg::MatmulOp op;
   Type outElement, element;
-  const int64_t threads, blockK, rowPadding;
+  /// Elements of padding after each row of the A and B tiles.
+  const int64_t threads, blockK, aPadding, bPadding;
   Value tid;
 
 private:
@@ -132,8 +134,8 @@ private:
   void emitStore(ArrayRef<Value> acc);
 
   int64_t bytes(int64_t elements) const { return elements * element.getIntOrFloatBitWidth() / 8; }
-  int64_t aTileBytes() const { return bytes(kBlockM * (blockK + rowPadding)); }
-  int64_t stageBytes() const { return aTileBytes() + bytes(blockK * (kBlockN + rowPadding)); }
+  int64_t aTileBytes() const { return bytes(kBlockM * (blockK + aPadding)); }
+  int64_t stageBytes() const { return aTileBytes() + bytes(blockK * (kBlockN + bPadding)); }
   /// A stage's A tile (kBlockM rows of K) or B tile (blockK rows of N).
   Value tileOf(Value stage, bool isA);
 
@@ -147,8 +149,8 @@ private:
 Value MatmulKernelEmitter::tileOf(Value stage, bool isA) {
   Value offset = add(arith::MulIOp::create(b, stage, idx(stageBytes())), isA ? 0 : aTileBytes());
   auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  SmallVector<int64_t, 2> shape = isA ? SmallVector<int64_t, 2>{kBlockM, blockK + rowPadding}
-                                      : SmallVector<int64_t, 2>{blockK, kBlockN + rowPadding};
+  SmallVector<int64_t, 2> shape = isA ? SmallVector<int64_t, 2>{kBlockM, blockK + aPadding}
+                                      : SmallVector<int64_t, 2>{blockK, kBlockN + bPadding};
   return memref::ViewOp::create(
       b, MemRefType::get(shape, element, MemRefLayoutAttrInterface{}, workgroup), sharedBase,
       offset, ValueRange{});
@@ -201,8 +203,8 @@ void MatmulKernelEmitter::emitStore(ArrayRef<Value> acc) {
 
 void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
   tid = launch.getThreadIds().x;
-  blockRow0 = mul(launch.getBlockIds().y, kBlockM);
-  blockCol0 = mul(launch.getBlockIds().x, kBlockN);
+  blockRow0 = mul(launch.getBlockIds().x, kBlockM);
+  blockCol0 = mul(launch.getBlockIds().y, kBlockN);
   sharedBase = gpu::DynamicSharedMemoryOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
                          gpu::AddressSpaceAttr::get(b.getContext(),
@@ -253,8 +255,9 @@ Value MatmulKernelEmitter::emit() {
       sizes.push_back(d == 0 ? m : n);
   out = memref::AllocOp::create(b, MemRefType::get(resultType.getShape(), outElement), sizes);
 
-  Value gridX = arith::CeilDivSIOp::create(b, n, idx(kBlockN));
-  Value gridY = arith::CeilDivSIOp::create(b, m, idx(kBlockM));
+  // Row blocks on x: M (the sequence) may pass grid y's 65535 blocks.
+  Value gridX = arith::CeilDivSIOp::create(b, m, idx(kBlockM));
+  Value gridY = arith::CeilDivSIOp::create(b, n, idx(kBlockN));
   Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(kStages * stageBytes()));
   auto launch =
       gpu::LaunchOp::create(b, gridX, gridY, idx(1), idx(threads), idx(1), idx(1), sharedSize);
@@ -275,7 +278,7 @@ class TensorCoreMatmulEmitter : public MatmulKernelEmitter {
 public:
   TensorCoreMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, Type outElement)
       : MatmulKernelEmitter(b, op, outElement, /*threads=*/4 * kWarpSize, /*blockK=*/32,
-                            /*rowPadding=*/8) {}
+                            /*aPadding=*/8, /*bPadding=*/8) {}
 
 private:
   static constexpr int64_t kWarpsN = 2, kWarpM = 64, kWarpN = 64;
@@ -349,14 +352,15 @@ private:
   Value lane, warpRow0, warpCol0;
 };
 
-/// f32 by FMAs: 16 x 16 threads of 8 x 8 results, K 16 per step, no
-/// padding (A is read one value per row of threads, B in whole 16-byte
-/// runs: no bank conflicts).
+/// f32 by FMAs: 16 x 16 threads of 8 x 8 results, K 16 per step. A is read
+/// one value per row of threads: a warp's two rows of threads read rows 4
+/// apart, which rows of 16 floats would put in the same bank, so A rows are
+/// padded to 20 floats; B is read in whole 16-byte runs, unpadded.
 class FmaMatmulEmitter : public MatmulKernelEmitter {
 public:
   FmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op)
       : MatmulKernelEmitter(b, op, b.getF32Type(), /*threads=*/256, /*blockK=*/16,
-                            /*rowPadding=*/0) {}
+                            /*aPadding=*/4, /*bPadding=*/0) {}
 
 private:
   /// Threads per row and column of the block; each holds 2 x 2 runs of
