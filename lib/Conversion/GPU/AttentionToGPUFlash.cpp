@@ -113,6 +113,29 @@ bool raspc::hasMmaSyncM16N8K16(const std::string &chip) {
   return !groups[1].getAsInteger(10, version) && version >= 80;
 }
 
+raspc::FlashOperands::FlashOperands(ImplicitLocOpBuilder &b, AttentionOp op) {
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  headDim = queryType.getDimSize(3);
+  valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
+  batch = tensor::DimOp::create(b, op.getQuery(), 0);
+  heads = idx(queryType.getDimSize(1));
+  group = idx(queryType.getDimSize(1) /
+              cast<RankedTensorType>(op.getKey().getType()).getDimSize(1));
+  queries = tensor::DimOp::create(b, op.getQuery(), 2);
+  keys = tensor::DimOp::create(b, op.getKey(), 2);
+  query = raspc::readOnlyBuffer(b, op.getQuery());
+  key = raspc::readOnlyBuffer(b, op.getKey());
+  value = raspc::readOnlyBuffer(b, op.getValue());
+  SmallVector<Value> outSizes;
+  for (int64_t d = 0; d < resultType.getRank(); ++d)
+    if (resultType.isDynamicDim(d))
+      outSizes.push_back(tensor::DimOp::create(b, op.getQuery(), d));
+  out = memref::AllocOp::create(
+      b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
+}
+
 bool raspc::isGPUFlashCandidate(AttentionOp op) {
   if (op.getNormalizer() != Normalizer::softmax)
     return false;
@@ -166,11 +189,11 @@ struct RowState {
   }
 };
 
-class GPUFlashEmitter {
+class GPUFlashEmitter : raspc::FlashOperands {
 public:
   /// `rowTiles`: MMA tiles of rows per warp (0: by head size).
   GPUFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op, unsigned rowTiles)
-      : b(b), op(op), f32(b.getF32Type()), requestedRowTiles(rowTiles),
+      : FlashOperands(b, op), b(b), op(op), f32(b.getF32Type()), requestedRowTiles(rowTiles),
         element(cast<RankedTensorType>(op.getQuery().getType()).getElementType()) {}
 
   Value emit();
@@ -233,13 +256,11 @@ private:
   ImplicitLocOpBuilder &b;
   AttentionOp op;
   Type f32, element;
-  int64_t headDim = 0, valueDim = 0;
   /// Keys per step: 64 (eight n-tiles of scores, four k-steps of P.V), or
   /// 32 when the shared tiles of 64 would not fit.
   int64_t keyBlock = 64;
 
   // Whole-call values.
-  Value group, queries, keys, query, key, value, out;
   // Shared memory: kStages stages of a key tile then a value tile; the
   // tiles of the key block being computed.
   Value sharedBase, keyTile, valueTile;
@@ -584,25 +605,6 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
 
 Value GPUFlashEmitter::emit() {
   auto resultType = cast<RankedTensorType>(op.getResult().getType());
-  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
-  headDim = queryType.getDimSize(3);
-  valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
-  Value batch = tensor::DimOp::create(b, op.getQuery(), 0);
-  Value heads = idx(queryType.getDimSize(1));
-  group = idx(queryType.getDimSize(1) /
-              cast<RankedTensorType>(op.getKey().getType()).getDimSize(1));
-  queries = tensor::DimOp::create(b, op.getQuery(), 2);
-  keys = tensor::DimOp::create(b, op.getKey(), 2);
-  query = raspc::readOnlyBuffer(b, op.getQuery());
-  key = raspc::readOnlyBuffer(b, op.getKey());
-  value = raspc::readOnlyBuffer(b, op.getValue());
-
-  SmallVector<Value> outSizes;
-  for (int64_t d = 0; d < resultType.getRank(); ++d)
-    if (resultType.isDynamicDim(d))
-      outSizes.push_back(tensor::DimOp::create(b, op.getQuery(), d));
-  out = memref::AllocOp::create(
-      b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
 
   keyBlock = 64;
   if (kStages * stageBytes() > kMaxSharedBytes)

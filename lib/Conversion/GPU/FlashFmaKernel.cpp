@@ -80,9 +80,10 @@ struct RowState {
   }
 };
 
-class FmaFlashEmitter {
+class FmaFlashEmitter : raspc::FlashOperands {
 public:
-  FmaFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op) : b(b), op(op), f32(b.getF32Type()) {}
+  FmaFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op)
+      : FlashOperands(b, op), b(b), op(op), f32(b.getF32Type()) {}
 
   Value emit();
 
@@ -126,10 +127,9 @@ private:
   ImplicitLocOpBuilder &b;
   AttentionOp op;
   Type f32;
-  int64_t headDim = 0, valueDim = 0, rowThreads = 1, keyBlock = 32;
+  int64_t rowThreads = 1, keyBlock = 32;
 
   // Whole-call values.
-  Value group, queries, keys, query, key, value, out;
   std::optional<raspc::GlobalTileSource> keySource, valueSource;
   Value keyBlocks, blockRow0, sharedBase;
   // Per thread: indices, the row, where its slices start, its query slice.
@@ -342,26 +342,7 @@ void FmaFlashEmitter::emitKernel(gpu::LaunchOp launch) {
 
 Value FmaFlashEmitter::emit() {
   auto resultType = cast<RankedTensorType>(op.getResult().getType());
-  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
-  headDim = queryType.getDimSize(3);
-  valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
   rowThreads = threadsPerRow(headDim, valueDim);
-  Value batch = tensor::DimOp::create(b, op.getQuery(), 0);
-  Value heads = idx(queryType.getDimSize(1));
-  group = idx(queryType.getDimSize(1) /
-              cast<RankedTensorType>(op.getKey().getType()).getDimSize(1));
-  queries = tensor::DimOp::create(b, op.getQuery(), 2);
-  keys = tensor::DimOp::create(b, op.getKey(), 2);
-  query = raspc::readOnlyBuffer(b, op.getQuery());
-  key = raspc::readOnlyBuffer(b, op.getKey());
-  value = raspc::readOnlyBuffer(b, op.getValue());
-
-  SmallVector<Value> outSizes;
-  for (int64_t d = 0; d < resultType.getRank(); ++d)
-    if (resultType.isDynamicDim(d))
-      outSizes.push_back(tensor::DimOp::create(b, op.getQuery(), d));
-  out = memref::AllocOp::create(
-      b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
 
   keyBlock = 32;
   if (kStages * stageBytes() > kMaxSharedBytes)
