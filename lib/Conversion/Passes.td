@@ -266,8 +266,9 @@ def ConvertAttentionToGPUFlash
     m16n8k16 `mma.sync` (sm_80 and later; otherwise the pass does nothing):
 
     * a block of 128 threads (four warps) owns 128 query rows of one
-      (batch, head) at head and value sizes up to 64, 64 above; grid =
-      (query blocks, heads, batch). Each warp keeps its rows of Q (two MMA
+      (batch, head) at head and value sizes up to 64, 64 above; one block
+      per (batch, head, query block), all on grid x (y and z would cap
+      heads and batch at 65535). Each warp keeps its rows of Q (two MMA
       tiles of 16, or one) in registers as A fragments; with two, each B
       fragment read from shared memory feeds two MMAs;
     * the block walks the keys in blocks of 64 (32 when two stages of 64

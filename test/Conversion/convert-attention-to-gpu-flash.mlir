@@ -4,8 +4,9 @@
 // RUN: not rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=row-tiles=3 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: error: convert-attention-to-gpu-flash: row-tiles must be 0, 1 or 2, not 3
 
-// Causal grouped-query attention on bf16: one launch of 128-thread blocks
-// over (query blocks of 128, heads, batch), with two stages of shared memory,
+// Causal grouped-query attention on bf16: one launch of 128-thread blocks,
+// one per (batch, head, query block of 128), all on grid x (y and z would
+// cap heads and batch at 65535), with two stages of shared memory,
 // each a 64 x 72 key tile and a value tile (64 keys, head size 64 + 8
 // elements of padding: 36 KiB in all); a loop over key blocks carrying the
 // thread's four rows' maxima and sums and the accumulators (8 + 64 values at
@@ -20,7 +21,14 @@
 // the stage is refilled.
 // CHECK-LABEL: func.func @causal(
 // CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x8x?x64xf32>
-// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %c8{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c36864_i32
+// CHECK: %[[QBLOCKS:.*]] = arith.ceildivsi %{{.*}}, %c128
+// CHECK: %[[QBLOCKSHEADS:.*]] = arith.muli %[[QBLOCKS]], %c8
+// CHECK: %[[GRID:.*]] = arith.muli %[[QBLOCKSHEADS]], %{{.*}} : index
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c36864_i32
+// CHECK: %[[REST:.*]] = arith.divui %[[BX]], %[[QBLOCKS]]
+// CHECK: arith.remui %[[BX]], %[[QBLOCKS]]
+// CHECK: arith.remui %[[REST]], %c8
+// CHECK: arith.divui %[[REST]], %c8
 // CHECK: %[[SHARED:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK: %[[KBASE:.*]], %{{.*}}, %{{.*}}:4, %{{.*}}:4 = memref.extract_strided_metadata %{{.*}} : memref<?x2x?x64xbf16, strided<[?, ?, ?, ?], offset: ?>>
 // CHECK: %[[KCONTIGUOUS:.*]] = memref.reinterpret_cast %[[KBASE]] {{.*}} strides: [%{{.*}}, %{{.*}}, %{{.*}}, 1] : memref<bf16> to memref<?x2x?x64xbf16, strided<[?, ?, ?, 1], offset: ?>>

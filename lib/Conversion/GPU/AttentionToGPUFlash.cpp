@@ -29,7 +29,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/AttentionToGPUFlash.h"
-#include "Conversion/GPU/SharedMemoryTiles.h"
+#include "Conversion/GPU/FlashKernel.h"
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 #include "Conversion/Utils/LoopEmission.h"
 
@@ -76,11 +76,6 @@ constexpr int64_t kMmaN = 8, kMmaK = 16;
 /// start 16 bytes apart modulo 128, so the eight rows a fragment load reads
 /// fall in different banks.
 constexpr int64_t kRowPadding = 8;
-/// Shared memory a block takes: two stages of tiles (the next key block
-/// arrives while the current one is computed). Beyond 48 KiB the runtime
-/// opts in; 96 KiB fits every sm_80+ GPU (sm_86 and sm_89 allow 99 KiB).
-constexpr int64_t kStages = 2;
-constexpr int64_t kMaxSharedBytes = 96 * 1024;
 /// Q fragments and accumulators live in registers: at 256 the kernels spill
 /// a little already.
 constexpr int64_t kMaxDim = 256;
@@ -111,29 +106,6 @@ bool raspc::hasMmaSyncM16N8K16(const std::string &chip) {
     return false;
   unsigned version = 0;
   return !groups[1].getAsInteger(10, version) && version >= 80;
-}
-
-raspc::FlashOperands::FlashOperands(ImplicitLocOpBuilder &b, AttentionOp op) {
-  auto resultType = cast<RankedTensorType>(op.getResult().getType());
-  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
-  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
-  headDim = queryType.getDimSize(3);
-  valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
-  batch = tensor::DimOp::create(b, op.getQuery(), 0);
-  heads = idx(queryType.getDimSize(1));
-  group = idx(queryType.getDimSize(1) /
-              cast<RankedTensorType>(op.getKey().getType()).getDimSize(1));
-  queries = tensor::DimOp::create(b, op.getQuery(), 2);
-  keys = tensor::DimOp::create(b, op.getKey(), 2);
-  query = raspc::readOnlyBuffer(b, op.getQuery());
-  key = raspc::readOnlyBuffer(b, op.getKey());
-  value = raspc::readOnlyBuffer(b, op.getValue());
-  SmallVector<Value> outSizes;
-  for (int64_t d = 0; d < resultType.getRank(); ++d)
-    if (resultType.isDynamicDim(d))
-      outSizes.push_back(tensor::DimOp::create(b, op.getQuery(), d));
-  out = memref::AllocOp::create(
-      b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
 }
 
 bool raspc::isGPUFlashCandidate(AttentionOp op) {
@@ -189,107 +161,52 @@ struct RowState {
   }
 };
 
-class GPUFlashEmitter : raspc::FlashOperands {
+class GPUFlashEmitter : raspc::FlashKernelEmitter {
 public:
   /// `rowTiles`: MMA tiles of rows per warp (0: by head size).
   GPUFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op, unsigned rowTiles)
-      : FlashOperands(b, op), b(b), op(op), f32(b.getF32Type()), requestedRowTiles(rowTiles),
-        element(cast<RankedTensorType>(op.getQuery().getType()).getElementType()) {}
-
-  Value emit();
+      : FlashKernelEmitter(b, op, kWarps * kWarpSize, kRowPadding, /*keyBlock=*/64) {
+    tilesM = rowTiles ? rowTiles
+                      : (headDim <= kMaxDimForTwoRowTiles && valueDim <= kMaxDimForTwoRowTiles
+                             ? 2
+                             : 1);
+  }
+  using FlashKernelEmitter::emit;
 
 private:
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-  Value fconst(double v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
-  Value negInf() { return fconst(-std::numeric_limits<double>::infinity()); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value add(Value x, int64_t y) { return y == 0 ? x : add(x, idx(y)); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
-  Value minIndex(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
   Value fmax(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
   Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
-  Value exp(Value x) {
-    // e^x = 2^(x log2 e): ex2 is the hardware's exponential.
-    return math::Exp2Op::create(b, fmul(x, fconst(M_LOG2E)));
-  }
 
-  /// An element of `buffer` at [batch, head, position, feature].
-  Value load(Value buffer, Value head, Value position, Value feature) {
-    return memref::LoadOp::create(b, buffer, ValueRange{bIdx, head, position, feature});
-  }
+  int64_t blockRows() const override { return kWarps * kWarpRows * tilesM; }
+  void emitThreadSetup() override;
+  SmallVector<Value> initialState() override;
+  SmallVector<Value> emitKeyBlock(ValueRange state, Value k0, Value keyTile,
+                                  Value valueTile) override;
+  void emitStore(ValueRange state) override;
+
   /// D = A.B + C for one m16n8k16 tile, fragments as the PTX ISA numbers
   /// their elements (8 of A, 4 of C and D; A rounded to the operand type),
   /// B as ldmatrix returns it (vector<2x2>).
   SmallVector<Value, 4> mma(ArrayRef<Value> a, Value bFrag, ArrayRef<Value> c);
   /// The sum or maximum over the four lanes that share a row (g).
   Value quadReduce(Value v, bool isMax);
-  Value inlineRegion(Region &region, ValueRange args) {
-    return raspc::inlineRegion(b, region, args);
-  }
-
-  void emitKernel(gpu::LaunchOp launch);
-  /// All threads of the block copy keys [k0, k0 + keyBlock) of `source`
-  /// into the shared `tile`. Rows past the end are zeros: their
-  /// probabilities are 0, and 0 times a copy of a real value could be NaN.
-  void emitTileCopy(const raspc::GlobalTileSource &source, Value tile, int64_t width, Value k0);
-  RowState emitKeyBlock(const RowState &state, Value k0, bool masked);
-  RowState emitWarpStep(const RowState &state, Value k0);
-  void emitBarrier() { raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier); }
-  /// Starts copying key block `kb` (if the block's rows may see it) into
-  /// stage `stage`, and closes a cp.async group, empty or not.
-  void emitPrefetch(Value kb, Value stage);
-  /// Whether the block's rows may see key block `k0`; null: always.
-  Value emitBlockVisible(Value k0);
-  Attribute workgroup() {
-    return gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  }
-  /// A shared tile: keyBlock rows of `width` elements and the padding.
-  MemRefType tileType(int64_t width) {
-    return MemRefType::get({keyBlock, width + kRowPadding}, element, MemRefLayoutAttrInterface{},
-                           workgroup());
-  }
-  /// An scf.if branch that emits `body` and yields the state it returns.
-  std::function<void(OpBuilder &, Location)> yieldingBranch(std::function<RowState()> body);
-
-  ImplicitLocOpBuilder &b;
-  AttentionOp op;
-  Type f32, element;
-  /// Keys per step: 64 (eight n-tiles of scores, four k-steps of P.V), or
-  /// 32 when the shared tiles of 64 would not fit.
-  int64_t keyBlock = 64;
-
-  // Whole-call values.
-  // Shared memory: kStages stages of a key tile then a value tile; the
-  // tiles of the key block being computed.
-  Value sharedBase, keyTile, valueTile;
-  std::optional<raspc::GlobalTileSource> keySource, valueSource;
-  Value keyBlocks, blockRow0;
-  int64_t keyTileBytes() const {
-    return keyBlock * (headDim + kRowPadding) * element.getIntOrFloatBitWidth() / 8;
-  }
-  int64_t stageBytes() const {
-    return keyBlock * (headDim + valueDim + 2 * kRowPadding) * element.getIntOrFloatBitWidth() /
-           8;
-  }
-  /// The tile of `width` at `offset` bytes into stage `stage`.
-  Value tileOf(Value base, Value stage, int64_t width, int64_t offset) {
-    Value bytes = add(mul(stage, idx(stageBytes())), offset);
-    return memref::ViewOp::create(b, tileType(width), base, bytes, ValueRange{});
-  }
-  // Per thread.
-  // g = groupId and t = inGroup of the fragment layouts; twoT = 2 t, the
-  // first column of the thread's element pairs.
-  Value bIdx, hIdx, khIdx, tid, lane, groupId, inGroup, twoT, row0;
-  /// Rows per warp in MMA tiles, and the thread's rows (2 per tile).
-  unsigned requestedRowTiles = 0;
-  int64_t tilesM = 1;
-  int64_t threadRows() const { return 2 * tilesM; }
-  int64_t blockRows() const { return kWarps * kWarpRows * tilesM; }
+  /// The warp's rows through one key block, `masked`: the block may hide
+  /// some keys from them.
+  RowState emitWarpBlock(const RowState &state, Value k0, Value keyTile, Value valueTile,
+                         bool masked);
   RowState unflatten(ValueRange values) const {
     return RowState::unflatten(values, threadRows());
   }
+
+  /// Rows per warp in MMA tiles, and the thread's rows (2 per tile).
+  int64_t tilesM = 1;
+  int64_t threadRows() const { return 2 * tilesM; }
+  // Per thread: g = groupId and t = inGroup of the fragment layouts; twoT =
+  // 2 t, the first column of the thread's element pairs; the warp's first
+  // row and the thread's rows.
+  Value lane, groupId, inGroup, twoT, row0;
   SmallVector<Value, 4> rows;
   /// Q as A fragments: [m-tile][k step].
   SmallVector<SmallVector<SmallVector<Value, 8>>> queryFrags;
@@ -321,10 +238,11 @@ Value GPUFlashEmitter::quadReduce(Value v, bool isMax) {
 }
 
 /// One block of keys from `k0` (keyBlock of them, in the shared tiles) for
-/// the thread's two rows: scores by MMA, score region and mask (`masked`:
-/// the block may hide some keys), online softmax, then P.V into the
+/// the thread's rows: scores by MMA, score region and mask (`masked`: the
+/// block may hide some keys), online softmax, then P.V into the
 /// accumulators.
-RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool masked) {
+RowState GPUFlashEmitter::emitWarpBlock(const RowState &state, Value k0, Value keyTile,
+                                        Value valueTile, bool masked) {
   const int64_t scoreTiles = keyBlock / kMmaN;
   // ldmatrix.x2: lanes 0-7 give the rows of the first 8x8 matrix, 8-15 of
   // the second (the other lanes' addresses are not read).
@@ -345,7 +263,7 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
     Value row = add(laneRow, tile * kMmaN);
     SmallVector<SmallVector<Value, 4>> c(tilesM, SmallVector<Value, 4>(4, fconst(0.0)));
     for (int64_t step = 0; step < headDim / kMmaK; ++step) {
-      Value column = add(mul(secondMatrix, idx(8)), step * kMmaK);
+      Value column = add(mul(secondMatrix, 8), step * kMmaK);
       Value bFrag = loadMatrices(keyTile, row, column, /*transpose=*/false);
       for (int64_t m = 0; m < tilesM; ++m)
         c[m] = mma(queryFrags[m][step], bFrag, c[m]);
@@ -364,11 +282,11 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
         Value k = add(add(k0, tile * kMmaN + e % 2), twoT);
         Value s = scores[m][tile][e];
         if (!op.getScore().empty())
-          s = inlineRegion(op.getScore(), {s, bIdx, hIdx, rows[r], k});
-        Value visible = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, k, keys);
+          s = raspc::inlineRegion(b, op.getScore(), {s, bIdx, hIdx, rows[r], k});
+        Value visible = less(k, keys);
         if (masked)
           visible = arith::AndIOp::create(
-              b, visible, inlineRegion(op.getMask(), {bIdx, hIdx, rows[r], k}));
+              b, visible, raspc::inlineRegion(b, op.getMask(), {bIdx, hIdx, rows[r], k}));
         s = arith::SelectOp::create(b, visible, s, negInf());
         scores[m][tile][e] = s;
         maxima[r] = fmax(maxima[r], s);
@@ -413,7 +331,7 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
         c[m].push_back(
             fmul(state.acc[(m * valueTiles + tile) * 4 + e], alpha[2 * m + e / 2]));
     for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
-      Value row = add(add(laneRow, mul(secondMatrix, idx(8))), step * kMmaK);
+      Value row = add(add(laneRow, mul(secondMatrix, 8)), step * kMmaK);
       Value bFrag = loadMatrices(valueTile, row, idx(tile * kMmaN), /*transpose=*/true);
       for (int64_t m = 0; m < tilesM; ++m)
         c[m] = mma(probs[m][step], bFrag, c[m]);
@@ -425,58 +343,17 @@ RowState GPUFlashEmitter::emitKeyBlock(const RowState &state, Value k0, bool mas
   return next;
 }
 
-std::function<void(OpBuilder &, Location)>
-GPUFlashEmitter::yieldingBranch(std::function<RowState()> body) {
-  return [this, body](OpBuilder &inner, Location) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(inner.getInsertionBlock(), inner.getInsertionPoint());
-    scf::YieldOp::create(b, body().flatten());
+/// One warp's share of a key block: blocks the mask hides from the warp's
+/// rows are skipped, blocks it shows entirely skip the per-key mask.
+SmallVector<Value> GPUFlashEmitter::emitKeyBlock(ValueRange values, Value k0, Value keyTile,
+                                                 Value valueTile) {
+  RowState state = unflatten(values);
+  auto exact = [&] {
+    return emitWarpBlock(state, k0, keyTile, valueTile, /*masked=*/true).flatten();
   };
-}
-
-Value GPUFlashEmitter::emitBlockVisible(Value k0) {
-  if (op.getMask().empty())
-    return nullptr;
-  std::optional<raspc::BlockTruth> truth =
-      raspc::emitBlockTruth(b, op.getMask(), bIdx, hIdx, blockRow0,
-                            add(blockRow0, blockRows() - 1), k0, add(k0, keyBlock - 1));
-  return truth ? truth->mayBeTrue : nullptr;
-}
-
-void GPUFlashEmitter::emitPrefetch(Value kb, Value stage) {
-  Value k0 = mul(kb, idx(keyBlock));
-  auto copy = [&] {
-    emitTileCopy(*keySource, tileOf(sharedBase, stage, headDim, 0), headDim, k0);
-    emitTileCopy(*valueSource, tileOf(sharedBase, stage, valueDim, keyTileBytes()), valueDim, k0);
+  auto unmasked = [&] {
+    return emitWarpBlock(state, k0, keyTile, valueTile, /*masked=*/false).flatten();
   };
-  Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, kb, keyBlocks);
-  if (Value visible = emitBlockVisible(k0))
-    inRange = arith::AndIOp::create(b, inRange, visible);
-  auto guard = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
-  {
-    OpBuilder::InsertionGuard insertion(b);
-    b.setInsertionPointToStart(guard.thenBlock());
-    copy();
-  }
-  raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncCommit);
-}
-
-void GPUFlashEmitter::emitTileCopy(const raspc::GlobalTileSource &source, Value tile,
-                                   int64_t width, Value k0) {
-  raspc::emitTileCopy(b, tid, kWarps * kWarpSize, source, tile, keyBlock, width,
-                      [&](Value row, Value feature) {
-                        Value key = add(k0, row);
-                        Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, keys);
-                        return raspc::TileElementSource{{bIdx, khIdx, key, feature}, exists};
-                      });
-}
-
-/// One warp's share of a key block, from the shared tiles: blocks the mask
-/// hides from the warp's rows are skipped, blocks it shows entirely skip
-/// the per-key mask.
-RowState GPUFlashEmitter::emitWarpStep(const RowState &state, Value k0) {
-  auto exact = [&] { return emitKeyBlock(state, k0, /*masked=*/true); };
-  auto unmasked = [&] { return emitKeyBlock(state, k0, /*masked=*/false); };
   if (op.getMask().empty())
     return unmasked();
   std::optional<raspc::BlockTruth> truth = raspc::emitBlockTruth(
@@ -485,31 +362,23 @@ RowState GPUFlashEmitter::emitWarpStep(const RowState &state, Value k0) {
   if (!truth)
     return exact();
   auto visit = [&] {
-    auto split =
-        scf::IfOp::create(b, truth->mayBeFalse, yieldingBranch(exact), yieldingBranch(unmasked));
-    return unflatten(split.getResults());
+    return SmallVector<Value>(
+        scf::IfOp::create(b, truth->mayBeFalse, yieldingBranch(exact), yieldingBranch(unmasked))
+            .getResults());
   };
-  auto skip = [&] { return state; };
-  return unflatten(
+  auto skip = [&] { return SmallVector<Value>(values); };
+  return SmallVector<Value>(
       scf::IfOp::create(b, truth->mayBeTrue, yieldingBranch(visit), yieldingBranch(skip))
           .getResults());
 }
 
-void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
-  bIdx = launch.getBlockIds().z;
-  hIdx = launch.getBlockIds().y;
-  khIdx = arith::DivUIOp::create(b, hIdx, group);
-  tid = launch.getThreadIds().x;
-  sharedBase = gpu::DynamicSharedMemoryOp::create(
-      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
-                         workgroup()));
+void GPUFlashEmitter::emitThreadSetup() {
   Value warp = arith::DivUIOp::create(b, tid, idx(kWarpSize));
   lane = arith::RemUIOp::create(b, tid, idx(kWarpSize));
   groupId = arith::DivUIOp::create(b, lane, idx(4));
   inGroup = arith::RemUIOp::create(b, lane, idx(4));
-  twoT = mul(inGroup, idx(2));
-  row0 = add(mul(launch.getBlockIds().x, idx(blockRows())),
-             mul(warp, idx(kWarpRows * tilesM)));
+  twoT = mul(inGroup, 2);
+  row0 = add(blockRow0, mul(warp, kWarpRows * tilesM));
   for (int64_t r = 0; r < threadRows(); ++r)
     rows.push_back(add(add(row0, groupId), kWarpRows * (r / 2) + 8 * (r % 2)));
 
@@ -517,68 +386,34 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
   // read the last row; their results are never stored.
   Value lastQuery = arith::SubIOp::create(b, queries, idx(1));
   for (int64_t m = 0; m < tilesM; ++m) {
-    Value clamped[2] = {minIndex(rows[2 * m], lastQuery), minIndex(rows[2 * m + 1], lastQuery)};
+    Value clamped[2] = {arith::MinSIOp::create(b, rows[2 * m], lastQuery),
+                        arith::MinSIOp::create(b, rows[2 * m + 1], lastQuery)};
     auto &frags = queryFrags.emplace_back();
     for (int64_t step = 0; step < headDim / kMmaK; ++step) {
       SmallVector<Value, 8> frag;
       for (int64_t reg = 0; reg < 4; ++reg) {
         Value row = clamped[reg % 2];
         Value feature = add(twoT, step * kMmaK + (reg / 2) * 8);
-        frag.push_back(load(query, hIdx, row, feature));
-        frag.push_back(load(query, hIdx, row, add(feature, 1)));
+        for (int64_t j = 0; j < 2; ++j)
+          frag.push_back(
+              memref::LoadOp::create(b, query, ValueRange{bIdx, hIdx, row, add(feature, j)}));
       }
       frags.push_back(frag);
     }
   }
+}
 
+SmallVector<Value> GPUFlashEmitter::initialState() {
   RowState init;
   init.max.assign(threadRows(), negInf());
   init.sum.assign(threadRows(), fconst(0.0));
   init.acc.assign(tilesM * 4 * (valueDim / kMmaN), fconst(0.0));
+  return init.flatten();
+}
 
-  keySource.emplace(b, key);
-  valueSource.emplace(b, value);
-  keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
-  blockRow0 = mul(launch.getBlockIds().x, idx(blockRows()));
-  // Software pipeline: key block kb + 1 is on its way into the other stage
-  // while block kb is computed. Barriers need the whole block, so whether a
-  // block is loaded is decided for the block's rows, what to compute per
-  // warp.
-  emitPrefetch(idx(0), idx(0));
-  auto loop = scf::ForOp::create(
-      b, idx(0), keyBlocks, idx(1), init.flatten(),
-      [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        RowState state = unflatten(iterArgs);
-        Value k0 = mul(kb, idx(keyBlock));
-        Value stage = arith::RemUIOp::create(b, kb, idx(kStages));
-        Value next = add(kb, 1);
-        emitPrefetch(next, arith::RemUIOp::create(b, next, idx(kStages)));
-        // Block kb's group is complete when at most the one just committed
-        // is pending; the barrier makes every thread's copies visible.
-        raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncWait, /*pending=*/1);
-        emitBarrier();
-        keyTile = tileOf(sharedBase, stage, headDim, 0);
-        valueTile = tileOf(sharedBase, stage, valueDim, keyTileBytes());
-        auto visit = [&] { return emitWarpStep(state, k0); };
-        SmallVector<Value> result;
-        if (Value visible = emitBlockVisible(k0)) {
-          auto skip = [&] { return state; };
-          auto visitOrSkip =
-              scf::IfOp::create(b, visible, yieldingBranch(visit), yieldingBranch(skip));
-          result.assign(visitOrSkip.getResults().begin(), visitOrSkip.getResults().end());
-        } else {
-          result = visit().flatten();
-        }
-        // Nobody refills this stage (the prefetch two blocks on) before every
-        // warp is done with it.
-        emitBarrier();
-        scf::YieldOp::create(b, result);
-      });
-  RowState final = unflatten(loop.getResults());
-
+void GPUFlashEmitter::emitStore(ValueRange values) {
   // out = O / sum, zeros for a row that saw no key.
+  RowState final = unflatten(values);
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   const int64_t valueTiles = valueDim / kMmaN;
   for (int64_t r = 0; r < threadRows(); ++r) {
@@ -586,9 +421,7 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
     Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
     Value inverse = arith::SelectOp::create(
         b, seen, arith::DivFOp::create(b, fconst(1.0), sum), fconst(0.0));
-    auto guard = scf::IfOp::create(
-        b, arith::CmpIOp::create(b, arith::CmpIPredicate::slt, rows[r], queries),
-        /*withElseRegion=*/false);
+    auto guard = scf::IfOp::create(b, less(rows[r], queries), /*withElseRegion=*/false);
     OpBuilder::InsertionGuard insertion(b);
     b.setInsertionPointToStart(guard.thenBlock());
     // Row r is elements 2 (r % 2) + {0, 1} of m-tile r / 2's C tiles.
@@ -601,31 +434,6 @@ void GPUFlashEmitter::emitKernel(gpu::LaunchOp launch) {
                                 ValueRange{bIdx, hIdx, rows[r], add(twoT, tile * kMmaN + j)});
       }
   }
-}
-
-Value GPUFlashEmitter::emit() {
-  auto resultType = cast<RankedTensorType>(op.getResult().getType());
-
-  keyBlock = 64;
-  if (kStages * stageBytes() > kMaxSharedBytes)
-    keyBlock = 32;
-  tilesM = requestedRowTiles
-               ? requestedRowTiles
-               : (headDim <= kMaxDimForTwoRowTiles && valueDim <= kMaxDimForTwoRowTiles ? 2 : 1);
-  Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(blockRows()));
-  // Dynamic shared memory (viewed as the two tiles): workgroup attributions
-  // would be block arguments, which the deallocation pipeline rewrites.
-  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(kStages * stageBytes()));
-  auto launch = gpu::LaunchOp::create(b, queryBlocks, heads, batch, idx(kWarps * kWarpSize),
-                                      idx(1), idx(1), sharedSize);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&launch.getBody().front());
-    emitKernel(launch);
-    gpu::TerminatorOp::create(b);
-  }
-  return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
-                                           /*writable=*/true);
 }
 
 struct ConvertAttentionToGPUFlash

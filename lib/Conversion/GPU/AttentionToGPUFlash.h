@@ -28,17 +28,6 @@ namespace raspc {
 /// score regions of scalar arithmetic.
 bool isGPUFlashCandidate(mlir::attn::AttentionOp op);
 
-/// What both flash kernels read off an attention op before their launch,
-/// emitted at the builder's insertion point: sizes, the operands as
-/// read-only buffers, and the output's allocation.
-struct FlashOperands {
-  FlashOperands(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op);
-  int64_t headDim, valueDim;
-  /// Batch size, query heads, query heads per key head, query and key counts.
-  mlir::Value batch, heads, group, queries, keys;
-  mlir::Value query, key, value, out;
-};
-
 /// Whether the f32 (FMA) flash kernel takes these head and value sizes.
 bool isFmaFlashShape(int64_t headDim, int64_t valueDim);
 

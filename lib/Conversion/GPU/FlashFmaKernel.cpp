@@ -4,9 +4,9 @@
 // without tensor cores (TF32 would change the results): a block of 128
 // threads owns 128 / T query rows of one (batch, head), T threads per row,
 // each with a slice of at most 32 features of the row's query and of its
-// output accumulator in registers. Keys and values come through two
-// shared-memory stages, as in the tensor-core kernel; for each key of a
-// block a thread takes the dot product of its slice with the key's (all
+// output accumulator in registers. Keys and values come through the
+// shared-memory stages of FlashKernel.h; for each key of a block a thread
+// takes the dot product of its slice with the key's (all
 // threads of a warp read the same few 16-byte runs: broadcasts), the T
 // threads of a row add their parts by shuffles, and after each chunk of 8
 // keys the running maximum, sum and accumulator are updated once. Nothing
@@ -14,13 +14,12 @@
 //
 // Register pressure sets the sizes: with slices of 64 features, or a whole
 // key block unrolled, ptxas (sm_90a) spilled at every head size from 64 on;
-// now 233 registers at 64 and 128, no spills; 256 spills 16 bytes.
+// now 127 registers at head size 64, 148 at 128, 127 at 256, no spills.
 //
 //===----------------------------------------------------------------------===//
 
-#include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 #include "Conversion/GPU/AttentionToGPUFlash.h"
-#include "Conversion/GPU/SharedMemoryTiles.h"
+#include "Conversion/GPU/FlashKernel.h"
 #include "Conversion/Utils/LoopEmission.h"
 
 #include "Attn/IR/AttnOps.h"
@@ -47,12 +46,10 @@ constexpr int64_t kWarpSize = 32;
 constexpr int64_t kMaxSlice = 32;
 /// Floats per shared-memory access.
 constexpr int64_t kRun = 4;
-constexpr int64_t kStages = 2;
 /// Keys whose scores a thread holds at once: the row's state is updated
 /// once per chunk, chunks are a loop. (A key block unrolled whole spilled:
 /// ptxas moved the shared loads of many keys ahead, each key 2 x 64 floats.)
 constexpr int64_t kChunk = 8;
-constexpr int64_t kMaxSharedBytes = 96 * 1024;
 constexpr int64_t kMaxDim = 256;
 
 /// Threads per query row: the fewest (a power of two) whose slices of the
@@ -80,109 +77,46 @@ struct RowState {
   }
 };
 
-class FmaFlashEmitter : raspc::FlashOperands {
+class FmaFlashEmitter : raspc::FlashKernelEmitter {
 public:
   FmaFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op)
-      : FlashOperands(b, op), b(b), op(op), f32(b.getF32Type()) {}
-
-  Value emit();
+      : FlashKernelEmitter(b, op, kThreads, /*rowPadding=*/0, /*keyBlock=*/32),
+        rowThreads(threadsPerRow(headDim, valueDim)) {}
+  using FlashKernelEmitter::emit;
 
 private:
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-  Value fconst(double v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
-  Value negInf() { return fconst(-std::numeric_limits<double>::infinity()); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value add(Value x, int64_t y) { return y == 0 ? x : add(x, idx(y)); }
-  Value mul(Value x, int64_t y) { return arith::MulIOp::create(b, x, idx(y)); }
-  Value exp(Value x) {
-    // e^x = 2^(x log2 e): ex2 is the hardware's exponential.
-    return math::Exp2Op::create(b, arith::MulFOp::create(b, x, fconst(M_LOG2E)));
-  }
   Value splat(Value x) { return vector::BroadcastOp::create(b, runType(), x); }
   VectorType runType() { return VectorType::get({kRun}, f32); }
 
-  void emitKernel(gpu::LaunchOp launch);
-  /// Starts copying key block `kb` (if the block's rows may see it) into
-  /// stage `stage`, and closes a cp.async group, empty or not.
-  void emitPrefetch(Value kb, Value stage);
-  /// Whether the block's rows may see key block `k0`; null: always.
-  Value emitBlockVisible(Value k0);
-  /// The thread's row through one key block, from the shared tiles: a loop
-  /// over chunks of kChunk keys.
-  RowState emitKeyBlock(const RowState &state, Value k0, Value keyTile, Value valueTile);
+  int64_t blockRows() const override { return kThreads / rowThreads; }
+  void emitThreadSetup() override;
+  SmallVector<Value> initialState() override;
+  /// The thread's row through one key block: a loop over chunks of kChunk
+  /// keys.
+  SmallVector<Value> emitKeyBlock(ValueRange state, Value k0, Value keyTile,
+                                  Value valueTile) override;
+  void emitStore(ValueRange state) override;
   /// Keys [j0, j0 + kChunk) of the tiles (the block's at `k0`): scores,
   /// then one update of the row's state.
   RowState emitChunk(const RowState &state, Value k0, Value j0, Value keyTile, Value valueTile);
-  Value tileOf(Value stage, bool isKey) {
-    int64_t width = isKey ? headDim : valueDim;
-    Value offset = add(arith::MulIOp::create(b, stage, idx(stageBytes())),
-                       isKey ? 0 : keyBlock * headDim * 4);
-    auto type = MemRefType::get(
-        {keyBlock, width}, f32, MemRefLayoutAttrInterface{},
-        gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup));
-    return memref::ViewOp::create(b, type, sharedBase, offset, ValueRange{});
-  }
-  int64_t stageBytes() const { return keyBlock * (headDim + valueDim) * 4; }
 
-  ImplicitLocOpBuilder &b;
-  AttentionOp op;
-  Type f32;
-  int64_t rowThreads = 1, keyBlock = 32;
-
-  // Whole-call values.
-  std::optional<raspc::GlobalTileSource> keySource, valueSource;
-  Value keyBlocks, blockRow0, sharedBase;
-  // Per thread: indices, the row, where its slices start, its query slice.
-  Value bIdx, hIdx, khIdx, tid, row, headSlice0, valueSlice0;
+  const int64_t rowThreads;
+  // Per thread: the row, where its slices start, its query slice.
+  Value row, headSlice0, valueSlice0;
   SmallVector<Value> queryRuns;
 };
 
-Value FmaFlashEmitter::emitBlockVisible(Value k0) {
-  if (op.getMask().empty())
-    return nullptr;
-  std::optional<raspc::BlockTruth> truth = raspc::emitBlockTruth(
-      b, op.getMask(), bIdx, hIdx, blockRow0, add(blockRow0, kThreads / rowThreads - 1), k0,
-      add(k0, keyBlock - 1));
-  return truth ? truth->mayBeTrue : nullptr;
-}
-
-void FmaFlashEmitter::emitPrefetch(Value kb, Value stage) {
-  Value k0 = mul(kb, keyBlock);
-  auto copy = [&](const raspc::GlobalTileSource &source, bool isKey) {
-    raspc::emitTileCopy(b, tid, kThreads, source, tileOf(stage, isKey), keyBlock,
-                        isKey ? headDim : valueDim, [&](Value r, Value feature) {
-                          // Keys past the end are zeros (masked later): 0 *
-                          // a copy of a real value could be NaN.
-                          Value k = add(k0, r);
-                          Value exists =
-                              arith::CmpIOp::create(b, arith::CmpIPredicate::slt, k, keys);
-                          return raspc::TileElementSource{{bIdx, khIdx, k, feature}, exists};
-                        });
-  };
-  Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, kb, keyBlocks);
-  if (Value visible = emitBlockVisible(k0))
-    inRange = arith::AndIOp::create(b, inRange, visible);
-  auto guard = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
-  {
-    OpBuilder::InsertionGuard insertion(b);
-    b.setInsertionPointToStart(guard.thenBlock());
-    copy(*keySource, /*isKey=*/true);
-    copy(*valueSource, /*isKey=*/false);
-  }
-  raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncCommit);
-}
-
-RowState FmaFlashEmitter::emitKeyBlock(const RowState &state, Value k0, Value keyTile,
-                                       Value valueTile) {
+SmallVector<Value> FmaFlashEmitter::emitKeyBlock(ValueRange state, Value k0, Value keyTile,
+                                                 Value valueTile) {
   auto loop = scf::ForOp::create(
-      b, idx(0), idx(keyBlock), idx(kChunk), state.flatten(),
+      b, idx(0), idx(keyBlock), idx(kChunk), state,
       [&](OpBuilder &nested, Location, Value j0, ValueRange iterArgs) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
         scf::YieldOp::create(
             b, emitChunk(RowState::unflatten(iterArgs), k0, j0, keyTile, valueTile).flatten());
       });
-  return RowState::unflatten(loop.getResults());
+  return SmallVector<Value>(loop.getResults());
 }
 
 RowState FmaFlashEmitter::emitChunk(const RowState &state, Value k0, Value j0, Value keyTile,
@@ -209,7 +143,7 @@ RowState FmaFlashEmitter::emitChunk(const RowState &state, Value k0, Value j0, V
     Value k = add(k0, j);
     if (!op.getScore().empty())
       s = raspc::inlineRegion(b, op.getScore(), {s, bIdx, hIdx, row, k});
-    Value visible = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, k, keys);
+    Value visible = less(k, keys);
     if (!op.getMask().empty())
       visible = arith::AndIOp::create(b, visible,
                                       raspc::inlineRegion(b, op.getMask(), {bIdx, hIdx, row, k}));
@@ -244,17 +178,8 @@ RowState FmaFlashEmitter::emitChunk(const RowState &state, Value k0, Value j0, V
   return next;
 }
 
-void FmaFlashEmitter::emitKernel(gpu::LaunchOp launch) {
-  bIdx = launch.getBlockIds().z;
-  hIdx = launch.getBlockIds().y;
-  khIdx = arith::DivUIOp::create(b, hIdx, group);
-  tid = launch.getThreadIds().x;
-  sharedBase = gpu::DynamicSharedMemoryOp::create(
-      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
-                         gpu::AddressSpaceAttr::get(b.getContext(),
-                                                    gpu::AddressSpace::Workgroup)));
+void FmaFlashEmitter::emitThreadSetup() {
   Value slot = arith::RemUIOp::create(b, tid, idx(rowThreads));
-  blockRow0 = mul(launch.getBlockIds().x, kThreads / rowThreads);
   row = add(blockRow0, arith::DivUIOp::create(b, tid, idx(rowThreads)));
   headSlice0 = mul(slot, headDim / rowThreads);
   valueSlice0 = mul(slot, valueDim / rowThreads);
@@ -270,63 +195,23 @@ void FmaFlashEmitter::emitKernel(gpu::LaunchOp launch) {
           b, query, ValueRange{bIdx, hIdx, clamped, add(headSlice0, r * kRun + e)}));
     queryRuns.push_back(vector::FromElementsOp::create(b, runType(), elements));
   }
+}
 
+SmallVector<Value> FmaFlashEmitter::initialState() {
   RowState init{negInf(), fconst(0.0), {}};
   init.acc.assign(valueDim / rowThreads / kRun,
                   arith::ConstantOp::create(b, DenseElementsAttr::get(runType(), 0.0f)));
-  keySource.emplace(b, key);
-  valueSource.emplace(b, value);
-  keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
+  return init.flatten();
+}
 
-  // The tensor-core kernel's pipeline: block kb + 1 travels into the other
-  // stage while kb is computed; whether a block is loaded and computed is
-  // decided for all the block's rows (barriers need the whole block).
-  emitPrefetch(idx(0), idx(0));
-  auto loop = scf::ForOp::create(
-      b, idx(0), keyBlocks, idx(1), init.flatten(),
-      [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        RowState state = RowState::unflatten(iterArgs);
-        Value k0 = mul(kb, keyBlock);
-        Value stage = arith::RemUIOp::create(b, kb, idx(kStages));
-        Value next = add(kb, 1);
-        emitPrefetch(next, arith::RemUIOp::create(b, next, idx(kStages)));
-        raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncWait, /*pending=*/1);
-        raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier);
-        Value keyTile = tileOf(stage, /*isKey=*/true), valueTile = tileOf(stage, false);
-        SmallVector<Value> result;
-        if (Value visible = emitBlockVisible(k0)) {
-          auto visitOrSkip = scf::IfOp::create(
-              b, visible,
-              [&](OpBuilder &inner, Location) {
-                OpBuilder::InsertionGuard g(b);
-                b.setInsertionPoint(inner.getInsertionBlock(), inner.getInsertionPoint());
-                scf::YieldOp::create(b, emitKeyBlock(state, k0, keyTile, valueTile).flatten());
-              },
-              [&](OpBuilder &inner, Location) {
-                OpBuilder::InsertionGuard g(b);
-                b.setInsertionPoint(inner.getInsertionBlock(), inner.getInsertionPoint());
-                scf::YieldOp::create(b, state.flatten());
-              });
-          result.assign(visitOrSkip.getResults().begin(), visitOrSkip.getResults().end());
-        } else {
-          result = emitKeyBlock(state, k0, keyTile, valueTile).flatten();
-        }
-        // Nobody refills this stage before every thread is done with it.
-        raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier);
-        scf::YieldOp::create(b, result);
-      });
-  RowState final = RowState::unflatten(loop.getResults());
-
+void FmaFlashEmitter::emitStore(ValueRange values) {
   // out = O / sum, zeros for a row that saw no key.
+  RowState final = RowState::unflatten(values);
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, final.sum, fconst(0.0));
   Value inverse = arith::SelectOp::create(
       b, seen, arith::DivFOp::create(b, fconst(1.0), final.sum), fconst(0.0));
-  auto inside = scf::IfOp::create(
-      b, arith::CmpIOp::create(b, arith::CmpIPredicate::slt, row, queries),
-      /*withElseRegion=*/false);
+  auto inside = scf::IfOp::create(b, less(row, queries), /*withElseRegion=*/false);
   OpBuilder::InsertionGuard insertion(b);
   b.setInsertionPointToStart(inside.thenBlock());
   for (int64_t r = 0; r < static_cast<int64_t>(final.acc.size()); ++r)
@@ -338,27 +223,6 @@ void FmaFlashEmitter::emitKernel(gpu::LaunchOp launch) {
       memref::StoreOp::create(b, o, out,
                               ValueRange{bIdx, hIdx, row, add(valueSlice0, r * kRun + e)});
     }
-}
-
-Value FmaFlashEmitter::emit() {
-  auto resultType = cast<RankedTensorType>(op.getResult().getType());
-  rowThreads = threadsPerRow(headDim, valueDim);
-
-  keyBlock = 32;
-  if (kStages * stageBytes() > kMaxSharedBytes)
-    keyBlock = 16;
-  Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(kThreads / rowThreads));
-  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(kStages * stageBytes()));
-  auto launch = gpu::LaunchOp::create(b, queryBlocks, heads, batch, idx(kThreads), idx(1),
-                                      idx(1), sharedSize);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&launch.getBody().front());
-    emitKernel(launch);
-    gpu::TerminatorOp::create(b);
-  }
-  return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
-                                           /*writable=*/true);
 }
 
 } // namespace

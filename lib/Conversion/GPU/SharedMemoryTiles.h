@@ -18,8 +18,6 @@ namespace mlir {
 class ModuleOp;
 } // namespace mlir
 
-#include <optional>
-
 namespace raspc {
 
 /// The functions the kernels call where they need a block-wide barrier, to

@@ -71,6 +71,7 @@ struct Case {
   /// Where the keys start in their buffer, in elements: not a multiple of
   /// 8 leaves them unaligned for 16-byte loads.
   int64_t keyOffset = 0;
+  int64_t batch = 1;
 };
 
 void checkCase(const Case &c) {
@@ -78,7 +79,7 @@ void checkCase(const Case &c) {
   bool bf16 = element == "bf16", f32 = element == "f32";
   double scale = 1.0 / std::sqrt(double(c.d));
   auto type = [&](int64_t h, int64_t n, int64_t dim, const char *element) {
-    return "tensor<1x" + std::to_string(h) + "x" + std::to_string(n) + "x" +
+    return "tensor<" + std::to_string(c.batch) + "x" + std::to_string(h) + "x" + std::to_string(n) + "x" +
            std::to_string(dim) + "x" + element + ">";
   };
   std::string qT = type(c.heads, c.queries, c.d, c.element),
@@ -110,8 +111,8 @@ void checkCase(const Case &c) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   auto make = [&](int64_t h, int64_t n, int64_t dim, std::vector<float> &rounded) {
-    Buffer buffer{{}, {}, {1, h, n, dim}};
-    for (int64_t i = 0; i < h * n * dim; ++i) {
+    Buffer buffer{{}, {}, {c.batch, h, n, dim}};
+    for (int64_t i = 0; i < c.batch * h * n * dim; ++i) {
       float x = uniform(rng) * 2.0f;
       uint16_t bits;
       if (f32) {
@@ -140,22 +141,24 @@ void checkCase(const Case &c) {
   else
     inputs[1].half.insert(inputs[1].half.begin(), c.keyOffset, 0xffff);
   inputs[1].offset = c.keyOffset;
-  std::vector<float> got(c.heads * c.queries * c.dv);
+  std::vector<float> got(c.batch * c.heads * c.queries * c.dv);
   std::vector<Operand> arguments;
   for (Buffer &in : inputs)
     arguments.push_back({in.data(), in.shape});
   if (!emulate(source, "convert-attention-to-gpu-flash{chip=sm_80}", arguments,
-               {got.data(), {1, c.heads, c.queries, c.dv}}))
+               {got.data(), {c.batch, c.heads, c.queries, c.dv}}))
     return;
-  std::vector<float> want = reference(q, k, v, c.heads, c.keyHeads, c.queries, c.keys, c.d,
-                                      c.dv, scale, c.mask);
+  // Batch b's head h is head b H + h of a batch of one (its key head
+  // b KH + h / (H / KH) likewise).
+  std::vector<float> want = reference(q, k, v, c.batch * c.heads, c.batch * c.keyHeads,
+                                      c.queries, c.keys, c.d, c.dv, scale, c.mask);
   // The probabilities go through the tensor cores in 16 bits: about 3
   // significant digits (bf16) of each weight. f32 rounds sums only.
   double tolerance = f32 ? 1e-5 : bf16 ? 2e-2 : 4e-3;
   int bad = 0;
   for (size_t i = 0; i < got.size(); ++i)
     if (!(std::fabs(got[i] - want[i]) <= tolerance * (1 + std::fabs(want[i]))) && bad++ < 5)
-      ADD_FAILURE() << "element " << i << " (head " << i / (c.queries * c.dv) << ", query "
+      ADD_FAILURE() << "element " << i << " (batch x head " << i / (c.queries * c.dv) << ", query "
                     << i / c.dv % c.queries << ", feature " << i % c.dv << "): got " << got[i]
                     << ", want " << want[i];
   EXPECT_EQ(bad, 0) << "of " << got.size() << " elements";
@@ -193,10 +196,16 @@ TEST(GPUFlashEmulation, CrossAttentionF16) {
   checkCase({"f16", 1, 1, 20, 100, 32, 16, Mask::None});
 }
 
+// A batch of three, four heads sharing two key heads: the kernel finds its
+// (batch, head, query block) in grid x.
+TEST(GPUFlashEmulation, BatchedGroupedBF16) {
+  checkCase({"bf16", 4, 2, 70, 70, 32, 32, Mask::Causal, /*keyOffset=*/0, /*batch=*/3});
+}
+
 // f32 by FMAs: head size 64 (two threads per row, 64 rows a block), causal
-// grouped-query, partial query and key blocks.
+// grouped-query, partial query and key blocks, a batch of two.
 TEST(GPUFlashEmulation, CausalGroupedF32) {
-  checkCase({"f32", 2, 1, 150, 150, 64, 32, Mask::Causal});
+  checkCase({"f32", 2, 1, 150, 150, 64, 32, Mask::Causal, /*keyOffset=*/0, /*batch=*/2});
 }
 
 // f32 at head size 128: four threads per row add their parts of each dot

@@ -1,0 +1,207 @@
+//===- FlashKernel.cpp - what every flash attention kernel shares -*- C++ -*-===//
+
+#include "Conversion/GPU/FlashKernel.h"
+#include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
+#include "Conversion/Utils/LoopEmission.h"
+
+#include "Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+/// Two stages of tiles: the next key block arrives while the current one is
+/// computed.
+constexpr int64_t kStages = 2;
+/// Shared memory a block takes at most. Beyond 48 KiB the runtime opts in;
+/// 96 KiB fits every sm_80+ GPU (sm_86 and sm_89 allow 99 KiB).
+constexpr int64_t kMaxSharedBytes = 96 * 1024;
+} // namespace
+
+raspc::FlashKernelEmitter::FlashKernelEmitter(ImplicitLocOpBuilder &b, AttentionOp op,
+                                              int64_t threads, int64_t rowPadding,
+                                              int64_t keyBlock)
+    : b(b), op(op), f32(b.getF32Type()),
+      element(cast<RankedTensorType>(op.getQuery().getType()).getElementType()),
+      threads(threads), rowPadding(rowPadding), keyBlock(keyBlock) {
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  headDim = queryType.getDimSize(3);
+  valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
+  while (kStages * stageBytes() > kMaxSharedBytes)
+    this->keyBlock /= 2;
+  batch = tensor::DimOp::create(b, op.getQuery(), 0);
+  heads = idx(queryType.getDimSize(1));
+  group = idx(queryType.getDimSize(1) /
+              cast<RankedTensorType>(op.getKey().getType()).getDimSize(1));
+  queries = tensor::DimOp::create(b, op.getQuery(), 2);
+  keys = tensor::DimOp::create(b, op.getKey(), 2);
+  query = readOnlyBuffer(b, op.getQuery());
+  key = readOnlyBuffer(b, op.getKey());
+  value = readOnlyBuffer(b, op.getValue());
+  SmallVector<Value> outSizes;
+  for (int64_t d = 0; d < resultType.getRank(); ++d)
+    if (resultType.isDynamicDim(d))
+      outSizes.push_back(tensor::DimOp::create(b, op.getQuery(), d));
+  out = memref::AllocOp::create(
+      b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
+}
+
+Value raspc::FlashKernelEmitter::idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+Value raspc::FlashKernelEmitter::fconst(double v) {
+  return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+}
+Value raspc::FlashKernelEmitter::negInf() {
+  return fconst(-std::numeric_limits<double>::infinity());
+}
+Value raspc::FlashKernelEmitter::add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+Value raspc::FlashKernelEmitter::add(Value x, int64_t y) { return y == 0 ? x : add(x, idx(y)); }
+Value raspc::FlashKernelEmitter::mul(Value x, int64_t y) {
+  return arith::MulIOp::create(b, x, idx(y));
+}
+Value raspc::FlashKernelEmitter::less(Value x, Value y) {
+  return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y);
+}
+Value raspc::FlashKernelEmitter::exp(Value x) {
+  return math::Exp2Op::create(b, arith::MulFOp::create(b, x, fconst(M_LOG2E)));
+}
+
+int64_t raspc::FlashKernelEmitter::tileBytes(int64_t width) const {
+  return keyBlock * (width + rowPadding) * element.getIntOrFloatBitWidth() / 8;
+}
+
+Value raspc::FlashKernelEmitter::tileOf(Value stage, bool isKey) {
+  int64_t width = isKey ? headDim : valueDim;
+  Value offset = add(arith::MulIOp::create(b, stage, idx(stageBytes())),
+                     isKey ? 0 : tileBytes(headDim));
+  auto type = MemRefType::get(
+      {keyBlock, width + rowPadding}, element, MemRefLayoutAttrInterface{},
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup));
+  return memref::ViewOp::create(b, type, sharedBase, offset, ValueRange{});
+}
+
+Value raspc::FlashKernelEmitter::emitBlockVisible(Value row0, int64_t rows, Value k0) {
+  if (op.getMask().empty())
+    return nullptr;
+  std::optional<BlockTruth> truth = emitBlockTruth(b, op.getMask(), bIdx, hIdx, row0,
+                                                   add(row0, rows - 1), k0, add(k0, keyBlock - 1));
+  return truth ? truth->mayBeTrue : nullptr;
+}
+
+std::function<void(OpBuilder &, Location)>
+raspc::FlashKernelEmitter::yieldingBranch(std::function<SmallVector<Value>()> body) {
+  return [this, body](OpBuilder &inner, Location) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(inner.getInsertionBlock(), inner.getInsertionPoint());
+    scf::YieldOp::create(b, body());
+  };
+}
+
+void raspc::FlashKernelEmitter::emitPrefetch(Value kb, Value stage) {
+  Value k0 = arith::MulIOp::create(b, kb, idx(keyBlock));
+  auto copy = [&](const GlobalTileSource &source, bool isKey) {
+    raspc::emitTileCopy(b, tid, threads, source, tileOf(stage, isKey), keyBlock,
+                        isKey ? headDim : valueDim, [&](Value row, Value feature) {
+                          // Keys past the end are zeros (masked later): 0
+                          // times a copy of a real value could be NaN.
+                          Value k = add(k0, row);
+                          return TileElementSource{{bIdx, khIdx, k, feature}, less(k, keys)};
+                        });
+  };
+  Value inRange = less(kb, keyBlocks);
+  if (Value visible = emitBlockVisible(blockRow0, blockRows(), k0))
+    inRange = arith::AndIOp::create(b, inRange, visible);
+  auto guard = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard insertion(b);
+    b.setInsertionPointToStart(guard.thenBlock());
+    copy(*keySource, /*isKey=*/true);
+    copy(*valueSource, /*isKey=*/false);
+  }
+  emitDeferredSync(b, kDeferredCpAsyncCommit);
+}
+
+void raspc::FlashKernelEmitter::emitKernel(gpu::LaunchOp launch, Value queryBlocks) {
+  // Grid x enumerates (batch, head, query block), query blocks fastest: y and
+  // z would limit heads and batch to 65535.
+  Value blockId = launch.getBlockIds().x;
+  Value rest = arith::DivUIOp::create(b, blockId, queryBlocks);
+  blockRow0 = mul(arith::RemUIOp::create(b, blockId, queryBlocks), blockRows());
+  hIdx = arith::RemUIOp::create(b, rest, heads);
+  bIdx = arith::DivUIOp::create(b, rest, heads);
+  khIdx = arith::DivUIOp::create(b, hIdx, group);
+  tid = launch.getThreadIds().x;
+  sharedBase = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
+                         gpu::AddressSpaceAttr::get(b.getContext(),
+                                                    gpu::AddressSpace::Workgroup)));
+  emitThreadSetup();
+  keySource.emplace(b, key);
+  valueSource.emplace(b, value);
+  keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
+
+  // Software pipeline: key block kb + 1 is on its way into the other stage
+  // while block kb is computed. Barriers need the whole block, so whether a
+  // block is loaded and computed is decided for all the block's rows.
+  emitPrefetch(idx(0), idx(0));
+  auto loop = scf::ForOp::create(
+      b, idx(0), keyBlocks, idx(1), initialState(),
+      [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        SmallVector<Value> state(iterArgs);
+        Value k0 = mul(kb, keyBlock);
+        Value stage = arith::RemUIOp::create(b, kb, idx(kStages));
+        Value next = add(kb, 1);
+        emitPrefetch(next, arith::RemUIOp::create(b, next, idx(kStages)));
+        // Block kb's group is complete when at most the one just committed
+        // is pending; the barrier makes every thread's copies visible.
+        emitDeferredSync(b, kDeferredCpAsyncWait, /*pending=*/1);
+        emitDeferredSync(b, kDeferredGPUBarrier);
+        Value keyTile = tileOf(stage, /*isKey=*/true);
+        Value valueTile = tileOf(stage, /*isKey=*/false);
+        auto visit = [&] { return emitKeyBlock(state, k0, keyTile, valueTile); };
+        SmallVector<Value> result;
+        if (Value visible = emitBlockVisible(blockRow0, blockRows(), k0)) {
+          auto skip = [&] { return state; };
+          auto visitOrSkip =
+              scf::IfOp::create(b, visible, yieldingBranch(visit), yieldingBranch(skip));
+          result.assign(visitOrSkip.getResults().begin(), visitOrSkip.getResults().end());
+        } else {
+          result = visit();
+        }
+        // Nobody refills this stage (the prefetch two blocks on) before
+        // every thread is done with it.
+        emitDeferredSync(b, kDeferredGPUBarrier);
+        scf::YieldOp::create(b, result);
+      });
+  emitStore(loop.getResults());
+}
+
+Value raspc::FlashKernelEmitter::emit() {
+  Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(blockRows()));
+  Value grid = arith::MulIOp::create(b, arith::MulIOp::create(b, queryBlocks, heads), batch);
+  // Dynamic shared memory (viewed as the tiles): workgroup attributions
+  // would be block arguments, which the deallocation pipeline rewrites.
+  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(kStages * stageBytes()));
+  auto launch = gpu::LaunchOp::create(b, grid, idx(1), idx(1), idx(threads), idx(1), idx(1),
+                                      sharedSize);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    emitKernel(launch, queryBlocks);
+    gpu::TerminatorOp::create(b);
+  }
+  return bufferization::ToTensorOp::create(b, cast<RankedTensorType>(op.getResult().getType()),
+                                           out, /*restrict=*/true, /*writable=*/true);
+}

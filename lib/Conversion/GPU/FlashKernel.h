@@ -1,0 +1,107 @@
+//===- FlashKernel.h - what every flash attention kernel shares -*- C++ -*-===//
+//
+// Both flash kernels (tensor cores for f16/bf16, FMAs for f32) have one
+// skeleton: a block owns a run of query rows of one (batch, head); it walks
+// the keys in blocks, each copied by cp.async into one of two shared-memory
+// stages while the block before it is computed; blocks the mask hides from
+// all the block's rows are neither copied nor computed; at the end each
+// thread stores its rows. A form supplies its thread layout, the per-thread
+// state it carries from key block to key block and the arithmetic of a
+// block.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RASPC_CONVERSION_GPU_FLASHKERNEL_H
+#define RASPC_CONVERSION_GPU_FLASHKERNEL_H
+
+#include "Conversion/GPU/SharedMemoryTiles.h"
+
+#include "Attn/IR/AttnOps.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir {
+namespace gpu {
+class LaunchOp;
+} // namespace gpu
+} // namespace mlir
+
+namespace raspc {
+
+class FlashKernelEmitter {
+public:
+  /// `threads` per block; each shared tile row is padded by `rowPadding`
+  /// elements; `keyBlock` keys per step, halved until the stages fit.
+  FlashKernelEmitter(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op,
+                     int64_t threads, int64_t rowPadding, int64_t keyBlock);
+  virtual ~FlashKernelEmitter() = default;
+
+  /// The kernel's launch, emitted before the attention op; returns the
+  /// attention's result as a tensor.
+  mlir::Value emit();
+
+protected:
+  mlir::Value idx(int64_t v);
+  mlir::Value fconst(double v);
+  mlir::Value negInf();
+  mlir::Value add(mlir::Value x, mlir::Value y);
+  mlir::Value add(mlir::Value x, int64_t y);
+  mlir::Value mul(mlir::Value x, int64_t y);
+  mlir::Value less(mlir::Value x, mlir::Value y);
+  /// e^x as 2^(x log2 e): ex2 is the hardware's exponential.
+  mlir::Value exp(mlir::Value x);
+
+  /// Query rows per block.
+  virtual int64_t blockRows() const = 0;
+  /// Per-thread values the form needs (its rows, its part of Q), from
+  /// bIdx, hIdx, tid and blockRow0.
+  virtual void emitThreadSetup() = 0;
+  /// The thread's state before the first key block.
+  virtual llvm::SmallVector<mlir::Value> initialState() = 0;
+  /// The thread's state after keys [k0, k0 + keyBlock), read from the shared
+  /// tiles; called where the block's rows may see some of these keys. Keys
+  /// past the end are zeros in the tiles.
+  virtual llvm::SmallVector<mlir::Value> emitKeyBlock(mlir::ValueRange state, mlir::Value k0,
+                                                      mlir::Value keyTile,
+                                                      mlir::Value valueTile) = 0;
+  /// Stores the thread's rows of `out` (final state).
+  virtual void emitStore(mlir::ValueRange state) = 0;
+
+  /// Whether rows [row0, row0 + rows) may see key block `k0` (by the mask's
+  /// intervals); null: always.
+  mlir::Value emitBlockVisible(mlir::Value row0, int64_t rows, mlir::Value k0);
+  /// An scf.if branch that emits `body` and yields the values it returns.
+  std::function<void(mlir::OpBuilder &, mlir::Location)>
+  yieldingBranch(std::function<llvm::SmallVector<mlir::Value>()> body);
+
+  mlir::ImplicitLocOpBuilder &b;
+  mlir::attn::AttentionOp op;
+  mlir::Type f32, element;
+  const int64_t threads, rowPadding;
+  int64_t keyBlock;
+  int64_t headDim, valueDim;
+  /// Batch size, query heads, query heads per key head, query and key counts.
+  mlir::Value batch, heads, group, queries, keys;
+  /// The operands as read-only buffers, the output's allocation.
+  mlir::Value query, key, value, out;
+  /// In the kernel: the block's batch, query head, key head, first row; the
+  /// thread.
+  mlir::Value bIdx, hIdx, khIdx, blockRow0, tid;
+
+private:
+  void emitKernel(mlir::gpu::LaunchOp launch, mlir::Value queryBlocks);
+  /// Starts copying key block `kb` (if the block's rows may see it) into
+  /// stage `stage`, and closes a cp.async group, empty or not.
+  void emitPrefetch(mlir::Value kb, mlir::Value stage);
+  /// The key or value tile of stage `stage`: keyBlock rows, padded.
+  mlir::Value tileOf(mlir::Value stage, bool isKey);
+  int64_t tileBytes(int64_t width) const;
+  int64_t stageBytes() const { return tileBytes(headDim) + tileBytes(valueDim); }
+
+  std::optional<GlobalTileSource> keySource, valueSource;
+  mlir::Value keyBlocks, sharedBase;
+};
+
+} // namespace raspc
+
+#endif // RASPC_CONVERSION_GPU_FLASHKERNEL_H
