@@ -139,19 +139,19 @@ def variants(build, lengths, ours_lengths, default_ms):
 
 def matmuls(build, lengths, ours_lengths):
     """x @ w, one call of T rows: raspc's matmul kernels (convert-matmul-to-gpu:
-    tensor cores for bf16, FMAs for f32) against torch.matmul (f32 without TF32,
-    torch's default)."""
+    tensor cores for bf16 by mma.sync, the default, and by wgmma, FMAs for f32)
+    against torch.matmul (f32 without TF32, torch's default)."""
     import torch
     path = os.path.join(build, "matmuls.txt")
     if not os.path.exists(path):
         return
     torch.backends.cuda.matmul.allow_tf32 = False
-    print("\n| dtype | T | K | N | raspc ms | raspc TFLOP/s | torch ms | torch TFLOP/s "
-          "| raspc/torch |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| kernel | dtype | T | K | N | raspc ms | raspc TFLOP/s | torch ms | torch TFLOP/s "
+          "| torch/raspc |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with open(path) as f:
         for line in f:
-            dtype, k, n, lib, result, *specs = line.split()
+            kernel, dtype, k, n, lib, result, *specs = line.split()
             k, n = int(k), int(n)
             torch_dtype = {"bf16": torch.bfloat16, "f32": torch.float32}[dtype]
             for T in lengths:
@@ -163,10 +163,10 @@ def matmuls(build, lengths, ours_lengths):
                 f = 2.0 * T * k * n
                 r = ("-", "-") if mine is None else (f"{mine:.3f}", f"{f / mine / 1e9:.1f}")
                 ratio = "-" if mine is None else f"{peer / mine:.3f}"
-                print(f"| {dtype} | {T} | {k} | {n} | {r[0]} | {r[1]} | {peer:.3f} | "
+                print(f"| {kernel} | {dtype} | {T} | {k} | {n} | {r[0]} | {r[1]} | {peer:.3f} | "
                       f"{f / peer / 1e9:.1f} | {ratio} |", flush=True)
                 if why and T in ours_lengths:
-                    print(f"<!-- raspc {dtype} matmul {T}x{k}x{n}: {why} -->")
+                    print(f"<!-- raspc {kernel} {dtype} matmul {T}x{k}x{n}: {why} -->")
 
 
 if __name__ == "__main__":

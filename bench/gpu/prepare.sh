@@ -6,6 +6,7 @@
 #   layers/*.cuda.so + layers.txt              attention layers to benchmark
 #                                              (also checked, as programs/attention_*)
 #   layers/proj_*.cuda.so + matmuls.txt        projections (x @ w) to benchmark
+#                                              (bf16 also by wgmma: *_wgmma)
 #   layers/*_rowtiles1.cuda.so + variants.txt  tuning variants of the layers
 #
 #   bench/gpu/prepare.sh [BUILD_DIR]           (default: build)
@@ -84,14 +85,25 @@ model projection(x: $dtype[T, $1]) -> $dtype[T, $2] {
 }
 RASP
     "$raspc" "$src" --target=cuda --gpu-arch="$arch" --emit=lib -o "$out/layers/$name.cuda.so"
-    specs="$dtype:2 $dtype:T,$1 $dtype:$1,$2"
-    if [ "$3" = bench ]; then
-      echo "$dtype $1 $2 $name.cuda.so $specs" >>"$out/matmuls.txt"
-    else
-      cp "$out/layers/$name.cuda.so" "$out/programs/$name.cuda.so"
-      "$raspc" "$src" --emit=lib -o "$out/programs/$name.cpu.so"
-      echo "$name projection $specs" >>"$out/programs.txt"
+    kernels="$([ "$dtype" = f32 ] && echo fma || echo mma.sync)=$name.cuda.so"
+    # bf16 also by warpgroup MMA (sm_90a only; not yet the default).
+    if [ "$dtype" = bf16 ]; then
+      "$raspc" "$src" --target=cuda --gpu-arch=sm_90a --gpu-wgmma --emit=lib \
+        -o "$out/layers/${name}_wgmma.cuda.so"
+      kernels="$kernels wgmma=${name}_wgmma.cuda.so"
     fi
+    specs="$dtype:2 $dtype:T,$1 $dtype:$1,$2"
+    for kernel in $kernels; do
+      label="${kernel%%=*}" lib="${kernel#*=}"
+      if [ "$3" = bench ]; then
+        echo "$label $dtype $1 $2 $lib $specs" >>"$out/matmuls.txt"
+      else
+        checked="${lib%.cuda.so}"
+        cp "$out/layers/$lib" "$out/programs/$checked.cuda.so"
+        "$raspc" "$src" --emit=lib -o "$out/programs/$checked.cpu.so"
+        echo "$checked projection $specs" >>"$out/programs.txt"
+      fi
+    done
   done
 done
 du -sh "$out"

@@ -371,6 +371,14 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
       [K, N], row major). When the product's only use is a `linalg.generic`
       that rounds it to f16 or bf16, the kernel stores the rounded values
       and replaces that too.
+    * f16/bf16 with `wgmma` on sm_90a: warpgroup MMA. 256 threads, two
+      warpgroups of 64 x 128, each an `nvvm.wgmma.mma_async` m64n128k16 per
+      16 of K, operands read by the tensor cores from the shared tiles
+      through matrix descriptors; K 64 per step; tiles in the 128-byte
+      swizzled layouts (A K-major, B N-major in two panels of 64 columns),
+      stages 1024-aligned (97 KiB); `nvvm.fence.proxy` (async.shared)
+      before the barrier that shows a stage, wgmma fence / commit / wait 0
+      around a step's four MMAs.
     * f32: FMAs (no TF32: the results stay f32 products). 256 threads of
       8 x 8 results each (rows 4 ty + {0..3} and 64 more, columns likewise);
       K 16 per step (A rows padded to 20 floats against bank conflicts;
@@ -410,11 +418,15 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "The GPU the kernels are for (sm_XX[a]); below sm_80 nothing is rewritten">,
+    Option<"wgmma", "wgmma", "bool", /*default=*/"false",
+           "f16/bf16 by warpgroup MMA where chip is sm_90a (not yet timed on a GPU, so "
+           "not the default)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
     "::mlir::bufferization::BufferizationDialect", "::mlir::gpu::GPUDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
 }
 

@@ -78,6 +78,7 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   // Likewise matmuls (the model's projections): tensor cores for f16/bf16.
   raspc::ConvertMatmulToGPUOptions matmul;
   matmul.chip = options.chip;
+  matmul.wgmma = options.matmulWgmma;
   pm.addPass(raspc::createConvertMatmulToGPU(matmul));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());

@@ -1,5 +1,8 @@
 // RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu | FileCheck %s
 // RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu=chip=sm_75 | FileCheck %s --check-prefix=SM75
+// RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu="chip=sm_90a wgmma=1" | FileCheck %s --check-prefix=WGMMA
+// Warpgroup MMA exists on sm_90a only: elsewhere the option changes nothing.
+// RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu="chip=sm_80 wgmma=1" | FileCheck %s
 
 // A bf16 projection as MLIRGen writes it (f32 accumulator, then rounded):
 // one launch of 128-thread blocks over 128 x 128 tiles of the product
@@ -46,6 +49,33 @@
 // CHECK: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x256xbf16> to tensor<?x256xbf16>
 // CHECK-NOT: linalg.generic
 // CHECK: return %[[RESULT]]
+// With warpgroup MMA (sm_90a): 256-thread blocks (two warpgroups), three
+// stages of a 128 x 64 A tile and B in two panels of 64 columns (128 x 64),
+// 96 KiB, plus 1 KiB to start them 1024-aligned; elements placed by the
+// 128-byte swizzle (16-byte chunk index xor row % 8). A step: copies
+// landed, proxy fence, barrier; then four m64n128k16 MMAs (A K-major, B
+// N-major: layout row) on descriptors of the shared tiles, one accumulator
+// struct of 64 f32 per thread, committed and waited for.
+// WGMMA-LABEL: func.func @projection(
+// WGMMA: gpu.launch {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c99328_i32
+// WGMMA: %[[SHARED:.*]] = gpu.dynamic_shared_memory
+// WGMMA: %[[BASE:.*]] = memref.extract_aligned_pointer_as_index %[[SHARED]]
+// WGMMA: arith.remui %[[BASE]], %c1024
+// WGMMA: %[[ATILE:.*]] = memref.view %[[SHARED]][%{{.*}}][] : {{.*}} to memref<128x64xbf16, #gpu.address_space<workgroup>>
+// WGMMA: %[[CHUNK:.*]] = arith.xori
+// WGMMA: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}], %[[ATILE]][%{{.*}}, %{{.*}}], 8 {bypassL1}
+// WGMMA: %[[ACC:.*]] = scf.for {{.*}} -> (!llvm.struct<(f32, f32,
+// WGMMA: func.call @raspc.deferred_cp_async_wait
+// WGMMA-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA-NEXT: func.call @raspc.deferred_gpu_barrier() : () -> ()
+// WGMMA: nvvm.wgmma.fence.aligned
+// WGMMA: %[[D0:.*]] = nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %{{.*}}, <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>]
+// WGMMA-COUNT-3: nvvm.wgmma.mma_async
+// WGMMA-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA: llvm.extractvalue %[[ACC]][0]
+// WGMMA: arith.truncf
+// WGMMA: memref.store
 // SM75-LABEL: func.func @projection(
 // SM75: linalg.matmul
 // SM75-NOT: gpu.launch

@@ -130,6 +130,12 @@ cl::opt<unsigned> gpuFlashRowTiles(
              "1 or 2 (default: 2 at head sizes up to 64, else 1)"),
     cl::init(0), cl::Hidden, cl::cat(category));
 
+cl::opt<bool> gpuWgmma(
+    "gpu-wgmma",
+    cl::desc("Tuning: f16/bf16 matmuls by warpgroup MMA (wgmma.mma_async) with "
+             "--gpu-arch=sm_90a, instead of mma.sync"),
+    cl::init(false), cl::Hidden, cl::cat(category));
+
 cl::list<std::string> passPlugins(
     "load-pass-plugin",
     cl::desc("Load passes from a plugin (see --insert-before-tiling and friends)"),
@@ -502,6 +508,12 @@ int main(int argc, char **argv) {
              << "\n";
       return 1;
     }
+    if (gpuWgmma && gpuArch != "sm_90a") {
+      errs() << "raspc: error: --gpu-wgmma needs --gpu-arch=sm_90a (wgmma exists there only), "
+                "not "
+             << gpuArch << "\n";
+      return 1;
+    }
     if (emit == Stage::PTX && *binaryFormat != "isa") {
       errs() << "raspc: error: --emit=ptx prints PTX; --gpu-binary=" << gpuBinary
              << " is for objects (--emit=obj, lib)\n";
@@ -533,6 +545,7 @@ int main(int argc, char **argv) {
     cudaOptions.format = *binaryFormat;
     cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
     cudaOptions.flashRowTiles = gpuFlashRowTiles;
+    cudaOptions.matmulWgmma = gpuWgmma;
     if (emit == Stage::Attn) {
       ir->print(os);
     } else if (emit == Stage::Header) {

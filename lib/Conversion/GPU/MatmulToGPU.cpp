@@ -23,12 +23,15 @@
 #include "Conversion/GPU/MatmulToGPU.h"
 #include "Conversion/GPU/AttentionToGPUFlash.h"
 #include "Conversion/GPU/SharedMemoryTiles.h"
+#include "Conversion/GPU/Wgmma.h"
 #include "Conversion/Utils/LoopEmission.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -118,12 +121,25 @@ protected:
   virtual SmallVector<Value> emitStep(ValueRange acc, Value aTile, Value bTile) = 0;
   /// The thread's results, by row of the block's tile.
   virtual SmallVector<TileOutputRow> outputs(ArrayRef<Value> acc) = 0;
+  /// The shape of a stage's A tile (kBlockM rows of K) or B tile (blockK
+  /// rows of N) in shared memory, and where element (row, column) of it
+  /// goes: by default as it is, rows padded.
+  virtual SmallVector<int64_t, 2> tileShape(bool isA) const {
+    return isA ? SmallVector<int64_t, 2>{kBlockM, blockK + aPadding}
+               : SmallVector<int64_t, 2>{blockK, kBlockN + bPadding};
+  }
+  virtual SmallVector<Value, 2> place(bool isA, Value row, Value column) { return {row, column}; }
+  /// Emitted when this thread's copies into the stage about to be computed
+  /// are complete, before the barrier that shows everyone's.
+  virtual void emitTilesLanded() {}
 
   ImplicitLocOpBuilder &b;
   linalg::MatmulOp op;
   Type outElement, element;
   /// Elements of padding after each row of the A and B tiles.
   const int64_t threads, blockK, aPadding, bPadding;
+  /// Where the first stage starts, in bytes (a power of two >= 16).
+  int64_t sharedAlignment = 16;
   Value tid;
 
 private:
@@ -133,10 +149,12 @@ private:
   void emitPrefetch(Value kt, Value stage);
   void emitStore(ArrayRef<Value> acc);
 
-  int64_t bytes(int64_t elements) const { return elements * element.getIntOrFloatBitWidth() / 8; }
-  int64_t aTileBytes() const { return bytes(kBlockM * (blockK + aPadding)); }
-  int64_t stageBytes() const { return aTileBytes() + bytes(blockK * (kBlockN + bPadding)); }
-  /// A stage's A tile (kBlockM rows of K) or B tile (blockK rows of N).
+  int64_t tileBytes(bool isA) const {
+    SmallVector<int64_t, 2> shape = tileShape(isA);
+    return shape[0] * shape[1] * element.getIntOrFloatBitWidth() / 8;
+  }
+  int64_t stageBytes() const { return tileBytes(true) + tileBytes(false); }
+  /// A stage's A tile or B tile.
   Value tileOf(Value stage, bool isA);
 
   // Whole-call values: the sizes, operands, the initial accumulator when it
@@ -144,31 +162,36 @@ private:
   Value m, n, k, lhs, rhs, init, out;
   std::optional<raspc::GlobalTileSource> lhsSource, rhsSource;
   Value blockRow0, blockCol0, kSteps, sharedBase;
+  /// Bytes from the dynamic shared memory to the first stage.
+  Value sharedPadding;
 };
 
 Value MatmulKernelEmitter::tileOf(Value stage, bool isA) {
-  Value offset = add(arith::MulIOp::create(b, stage, idx(stageBytes())), isA ? 0 : aTileBytes());
+  Value offset = add(add(arith::MulIOp::create(b, stage, idx(stageBytes())), sharedPadding),
+                     isA ? 0 : tileBytes(true));
   auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  SmallVector<int64_t, 2> shape = isA ? SmallVector<int64_t, 2>{kBlockM, blockK + aPadding}
-                                      : SmallVector<int64_t, 2>{blockK, kBlockN + bPadding};
   return memref::ViewOp::create(
-      b, MemRefType::get(shape, element, MemRefLayoutAttrInterface{}, workgroup), sharedBase,
-      offset, ValueRange{});
+      b, MemRefType::get(tileShape(isA), element, MemRefLayoutAttrInterface{}, workgroup),
+      sharedBase, offset, ValueRange{});
 }
 
 void MatmulKernelEmitter::emitPrefetch(Value kt, Value stage) {
   auto copy = [&] {
     Value k0 = mul(kt, blockK);
-    raspc::emitTileCopy(b, tid, threads, *lhsSource, tileOf(stage, /*isA=*/true), kBlockM,
-                        blockK, [&](Value row, Value column) {
-                          Value i = add(blockRow0, row), kk = add(k0, column);
-                          return raspc::TileElementSource{{i, kk}, both(less(i, m), less(kk, k))};
-                        });
-    raspc::emitTileCopy(b, tid, threads, *rhsSource, tileOf(stage, /*isA=*/false), blockK,
-                        kBlockN, [&](Value row, Value column) {
-                          Value kk = add(k0, row), j = add(blockCol0, column);
-                          return raspc::TileElementSource{{kk, j}, both(less(kk, k), less(j, n))};
-                        });
+    raspc::emitTileCopy(
+        b, tid, threads, *lhsSource, tileOf(stage, /*isA=*/true), kBlockM, blockK,
+        [&](Value row, Value column) {
+          Value i = add(blockRow0, row), kk = add(k0, column);
+          return raspc::TileElementSource{{i, kk}, both(less(i, m), less(kk, k))};
+        },
+        [&](Value row, Value column) { return place(/*isA=*/true, row, column); });
+    raspc::emitTileCopy(
+        b, tid, threads, *rhsSource, tileOf(stage, /*isA=*/false), blockK, kBlockN,
+        [&](Value row, Value column) {
+          Value kk = add(k0, row), j = add(blockCol0, column);
+          return raspc::TileElementSource{{kk, j}, both(less(kk, k), less(j, n))};
+        },
+        [&](Value row, Value column) { return place(/*isA=*/false, row, column); });
   };
   auto inRange = scf::IfOp::create(b, less(kt, kSteps), /*withElseRegion=*/false);
   {
@@ -209,6 +232,14 @@ void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
                          gpu::AddressSpaceAttr::get(b.getContext(),
                                                     gpu::AddressSpace::Workgroup)));
+  // Dynamic shared memory is 16-byte aligned; a form that needs more skips
+  // to the next multiple (the launch asks for that much more).
+  sharedPadding = idx(0);
+  if (sharedAlignment > 16) {
+    Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, sharedBase);
+    sharedPadding = rem(arith::SubIOp::create(b, idx(sharedAlignment), rem(address, sharedAlignment)),
+                        sharedAlignment);
+  }
   emitThreadSetup();
   lhsSource.emplace(b, lhs);
   rhsSource.emplace(b, rhs);
@@ -226,6 +257,7 @@ void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
         raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncWait, /*pending=*/kStages - 2);
+        emitTilesLanded();
         raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier);
         Value ahead = add(kt, kStages - 1);
         emitPrefetch(ahead, rem(ahead, kStages));
@@ -258,7 +290,8 @@ Value MatmulKernelEmitter::emit() {
   // Row blocks on x: M (the sequence) may pass grid y's 65535 blocks.
   Value gridX = arith::CeilDivSIOp::create(b, m, idx(kBlockM));
   Value gridY = arith::CeilDivSIOp::create(b, n, idx(kBlockN));
-  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(kStages * stageBytes()));
+  int64_t sharedBytes = kStages * stageBytes() + (sharedAlignment > 16 ? sharedAlignment : 0);
+  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(sharedBytes));
   auto launch =
       gpu::LaunchOp::create(b, gridX, gridY, idx(1), idx(threads), idx(1), idx(1), sharedSize);
   {
@@ -352,6 +385,122 @@ private:
   Value lane, warpRow0, warpCol0;
 };
 
+/// f16/bf16 by warpgroup MMA (sm_90a): two warpgroups of 128 threads, each
+/// 64 rows x 128 columns of the block's tile, one m64n128k16
+/// wgmma.mma_async per 16 of K with both operands read by the tensor cores
+/// straight from the shared tiles (no ldmatrix, no fragments in registers
+/// but the accumulators). K 64 per step: a tile row of A is 128 bytes, one
+/// 128-byte swizzle row. Tiles in the PTX ISA's canonical 128-byte swizzled
+/// layouts: A K-major (rows of K as they are, chunks swizzled), B N-major
+/// (B is [K, N] row major) as two panels of 64 columns, each blockK rows of
+/// 128 bytes. Stages start 1024-aligned (the swizzle pattern's period).
+class WgmmaMatmulEmitter : public MatmulKernelEmitter {
+public:
+  WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, Type outElement)
+      : MatmulKernelEmitter(b, op, outElement, /*threads=*/2 * kGroupThreads, /*blockK=*/64,
+                            /*aPadding=*/0, /*bPadding=*/0) {
+    sharedAlignment = kAtomBytes;
+  }
+
+private:
+  static constexpr int64_t kGroupThreads = 128, kGroupRows = 64, kMmaK = 16;
+  /// A swizzle row, and the 8 rows over which the swizzle repeats.
+  static constexpr int64_t kRowBytes = 128, kAtomBytes = 8 * kRowBytes;
+  /// Elements in a 16-byte chunk and in a swizzle row (blockK and the
+  /// width of a B panel).
+  static constexpr int64_t kChunk = 8, kRowElements = kRowBytes / 2;
+
+  SmallVector<int64_t, 2> tileShape(bool isA) const override {
+    return isA ? SmallVector<int64_t, 2>{kBlockM, blockK}
+               : SmallVector<int64_t, 2>{kBlockN / kRowElements * blockK, kRowElements};
+  }
+
+  SmallVector<Value, 2> place(bool isA, Value row, Value column) override {
+    // A: row as it is. B: the column's panel, then row (k) within it.
+    Value tileRow = row;
+    if (!isA) {
+      tileRow = add(mul(div(column, kRowElements), blockK), row);
+      column = rem(column, kRowElements);
+    }
+    Value chunk = raspc::swizzle128(b, div(column, kChunk), tileRow);
+    return {tileRow, add(mul(chunk, kChunk), rem(column, kChunk))};
+  }
+
+  void emitTilesLanded() override {
+    // The copies are writes of the generic proxy; the MMAs read through the
+    // async proxy.
+    NVVM::FenceProxyOp::create(b, NVVM::ProxyKind::async_shared,
+                               NVVM::SharedSpaceAttr::get(b.getContext(),
+                                                          NVVM::SharedSpace::shared_cta));
+  }
+
+  void emitThreadSetup() override {
+    groupRow0 = mul(div(tid, kGroupThreads), kGroupRows);
+    Value inGroup = rem(tid, kGroupThreads);
+    warpRow0 = add(groupRow0, mul(div(inGroup, kWarpSize), 16));
+    lane = rem(tid, kWarpSize);
+  }
+
+  SmallVector<Value> initialAccumulators() override {
+    return {LLVM::ZeroOp::create(b, raspc::wgmmaAccumulatorType(b.getContext(), kBlockN))};
+  }
+
+  SmallVector<Value> emitStep(ValueRange acc, Value aTile, Value bTile) override {
+    Value aAddress = add(memref::ExtractAlignedPointerAsIndexOp::create(b, aTile),
+                         mul(groupRow0, kRowBytes));
+    Value bAddress = memref::ExtractAlignedPointerAsIndexOp::create(b, bTile);
+    auto type = isa<BFloat16Type>(element) ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
+    Value d = acc[0];
+    // The accumulators were last written by the previous step's MMAs, which
+    // have completed (waited for below).
+    NVVM::WgmmaFenceAlignedOp::create(b);
+    for (int64_t kk = 0; kk < blockK / kMmaK; ++kk) {
+      // A, K-major: 16 of K are 32 bytes into each row (the swizzle applies
+      // to the address); 8-row groups 1024 bytes apart; the leading offset
+      // is unused.
+      Value aDescriptor = raspc::emitSwizzled128Descriptor(
+          b, add(aAddress, kk * kMmaK * 2), /*leadingBytes=*/16, /*strideBytes=*/kAtomBytes);
+      // B, N-major: 16 rows of K, 2 atoms of 8 rows (1024 bytes apart),
+      // panels of 64 columns blockK rows apart.
+      Value bDescriptor = raspc::emitSwizzled128Descriptor(
+          b, add(bAddress, kk * kMmaK * kRowBytes), /*leadingBytes=*/blockK * kRowBytes,
+          /*strideBytes=*/kAtomBytes);
+      d = NVVM::WgmmaMmaAsyncOp::create(
+          b, d.getType(), d, aDescriptor, bDescriptor,
+          NVVM::MMAShapeAttr::get(b.getContext(), kGroupRows, kBlockN, kMmaK), type, type,
+          NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one, NVVM::WGMMAScaleIn::one,
+          NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row, NVVM::MMALayout::row,
+          /*satfinite=*/NVVM::MMAIntOverflowAttr());
+    }
+    NVVM::WgmmaGroupSyncAlignedOp::create(b);
+    // The next step's barrier lets the stage be refilled: the MMAs must be
+    // done reading it.
+    NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+    return {d};
+  }
+
+  SmallVector<TileOutputRow> outputs(ArrayRef<Value> acc) override {
+    // The accumulator of m64nNk16, per warp of the group: 16 rows, laid out
+    // as N / 8 C tiles of mma.m16n8: element 4 j + 2 h + e at row
+    // g + 8 h, column 8 j + 2 t + e (g = lane / 4, t = lane % 4).
+    Value g = div(lane, 4);
+    Value twoT = mul(rem(lane, 4), 2);
+    SmallVector<TileOutputRow> rows;
+    for (int64_t h = 0; h < 2; ++h) {
+      TileOutputRow &row = rows.emplace_back();
+      row.row = add(add(warpRow0, g), 8 * h);
+      for (int64_t j = 0; j < kBlockN / 8; ++j)
+        for (int64_t e = 0; e < 2; ++e)
+          row.outputs.push_back(
+              {add(twoT, 8 * j + e),
+               LLVM::ExtractValueOp::create(b, acc[0], ArrayRef<int64_t>{4 * j + 2 * h + e})});
+    }
+    return rows;
+  }
+
+  Value groupRow0, warpRow0, lane;
+};
+
 /// f32 by FMAs: 16 x 16 threads of 8 x 8 results, K 16 per step. A is read
 /// one value per row of threads: a warp's two rows of threads read rows 4
 /// apart, which rows of 16 floats would put in the same bank, so A rows are
@@ -425,6 +574,11 @@ private:
 struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToGPU> {
   using ConvertMatmulToGPUBase::ConvertMatmulToGPUBase;
 
+  void getDependentDialects(DialectRegistry &registry) const override {
+    ConvertMatmulToGPUBase::getDependentDialects(registry);
+    raspc::addWgmmaMemoryEffects(registry);
+  }
+
   void runOnOperation() override {
     // Both forms copy with cp.async, which sm_80 introduced with the MMA.
     if (!raspc::hasMmaSyncM16N8K16(chip))
@@ -447,7 +601,9 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
       linalg::GenericOp rounding = roundingConsumer(op);
       Operation *replaced = rounding ? rounding.getOperation() : op.getOperation();
       Type outElement = getElementTypeOrSelf(replaced->getResult(0).getType());
-      Value result = TensorCoreMatmulEmitter(b, op, outElement).emit();
+      Value result = wgmma && raspc::hasWgmma(chip)
+                         ? WgmmaMatmulEmitter(b, op, outElement).emit()
+                         : TensorCoreMatmulEmitter(b, op, outElement).emit();
       replaced->getResult(0).replaceAllUsesWith(result);
       if (rounding)
         rounding.erase();

@@ -78,7 +78,8 @@ raspc::GlobalTileSource::GlobalTileSource(ImplicitLocOpBuilder &b, Value buffer)
 
 void raspc::emitTileCopy(ImplicitLocOpBuilder &b, Value thread, int64_t threads,
                          const GlobalTileSource &source, Value tile, int64_t rows, int64_t columns,
-                         function_ref<TileElementSource(Value row, Value column)> at) {
+                         function_ref<TileElementSource(Value row, Value column)> at,
+                         function_ref<SmallVector<Value, 2>(Value row, Value column)> place) {
   auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   Type element = cast<MemRefType>(tile.getType()).getElementType();
   // In `lanes` elements per access; the last round may be partial.
@@ -92,16 +93,17 @@ void raspc::emitTileCopy(ImplicitLocOpBuilder &b, Value thread, int64_t threads,
         Value column =
             arith::MulIOp::create(b, arith::RemUIOp::create(b, e, idx(columns / lanes)), idx(lanes));
         TileElementSource from = at(row, column);
+        SmallVector<Value, 2> to = place ? place(row, column) : SmallVector<Value, 2>{row, column};
         auto copyIn = [&] {
           if (lanes == 1) {
             Value v = memref::LoadOp::create(b, source.buffer, from.indices);
-            memref::StoreOp::create(b, v, tile, ValueRange{row, column});
+            memref::StoreOp::create(b, v, tile, to);
             return;
           }
           // Straight to shared memory, without registers; finished when its
           // group is waited for.
           nvgpu::DeviceAsyncCopyOp::create(
-              b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, ValueRange{row, column},
+              b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, to,
               source.contiguous, from.indices, b.getIndexAttr(lanes),
               /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
         };
@@ -116,11 +118,11 @@ void raspc::emitTileCopy(ImplicitLocOpBuilder &b, Value thread, int64_t threads,
         b.setInsertionPointToStart(exists.elseBlock());
         if (lanes == 1) {
           memref::StoreOp::create(b, arith::ConstantOp::create(b, b.getZeroAttr(element)), tile,
-                                  ValueRange{row, column});
+                                  to);
         } else {
           auto type = VectorType::get({lanes}, element);
-          vector::StoreOp::create(b, arith::ConstantOp::create(b, b.getZeroAttr(type)), tile,
-                                  ValueRange{row, column}, /*nontemporal=*/false,
+          vector::StoreOp::create(b, arith::ConstantOp::create(b, b.getZeroAttr(type)), tile, to,
+                                  /*nontemporal=*/false,
                                   llvm::MaybeAlign(kCopyVectorBytes));
         }
       };

@@ -75,10 +75,14 @@ struct TileElementSource {
 /// is asked for the first element of each run it copies, and a run either
 /// exists whole or not at all (true of runs along the last dimension when
 /// the check passed). The copies are part of the current cp.async group.
-void emitTileCopy(mlir::ImplicitLocOpBuilder &b, mlir::Value thread, int64_t threads,
-                  const GlobalTileSource &source, mlir::Value tile, int64_t rows,
-                  int64_t columns,
-                  llvm::function_ref<TileElementSource(mlir::Value row, mlir::Value column)> at);
+/// `place`, if given, says where in `tile` element (row, column) goes (a
+/// swizzled layout; runs must stay whole); else at [row, column].
+void emitTileCopy(
+    mlir::ImplicitLocOpBuilder &b, mlir::Value thread, int64_t threads,
+    const GlobalTileSource &source, mlir::Value tile, int64_t rows, int64_t columns,
+    llvm::function_ref<TileElementSource(mlir::Value row, mlir::Value column)> at,
+    llvm::function_ref<llvm::SmallVector<mlir::Value, 2>(mlir::Value row, mlir::Value column)>
+        place = nullptr);
 
 } // namespace raspc
 

@@ -30,6 +30,8 @@ struct Case {
   /// Where A starts in its buffer, in elements: odd leaves it unaligned for
   /// 16-byte copies.
   int64_t lhsOffset = 0;
+  /// f16/bf16 by warpgroup MMA (sm_90a) instead of mma.sync.
+  bool wgmma = false;
 };
 
 std::string tensor(int64_t rows, int64_t columns, const std::string &element) {
@@ -108,7 +110,9 @@ void checkCase(const Case &c) {
   std::vector<float> got(c.m * c.n);
   std::vector<uint16_t> gotBits(c.m * c.n, 0xffff);
   Operand result{c.rounded ? static_cast<void *>(gotBits.data()) : got.data(), {c.m, c.n}};
-  if (!emulate(source(c), "convert-matmul-to-gpu{chip=sm_80}", arguments, result))
+  std::string passes = c.wgmma ? "convert-matmul-to-gpu{chip=sm_90a wgmma=1}"
+                                : "convert-matmul-to-gpu{chip=sm_80}";
+  if (!emulate(source(c), passes, arguments, result))
     return;
   if (c.rounded)
     for (size_t i = 0; i < got.size(); ++i)
@@ -166,6 +170,22 @@ TEST(GPUMatmulEmulation, F32PartialTilesWithInit) {
 // enough K for the stages to wrap around.
 TEST(GPUMatmulEmulation, F32UnalignedLhs) {
   checkCase({"f32", 33, 72, 24, /*rounded=*/false, /*withInit=*/false, /*lhsOffset=*/1});
+}
+
+// Warpgroup MMA: a partial block of rows, two blocks of columns (the
+// second partial: B's second panel half empty), K = 200 in steps of 64 (the
+// stages wrap around; the last step 8 deep), bf16 rounded in the kernel.
+TEST(GPUMatmulEmulation, WgmmaPartialTilesRoundedBF16) {
+  checkCase({"bf16", 70, 200, 136, /*rounded=*/true, /*withInit=*/false, /*lhsOffset=*/0,
+             /*wgmma=*/true});
+}
+
+// Warpgroup MMA on f16 with A one element into its buffer (copied element
+// by element into the swizzled layout), two blocks of rows (both
+// warpgroups' rows), an initial accumulator.
+TEST(GPUMatmulEmulation, WgmmaUnalignedLhsWithInitF16) {
+  checkCase({"f16", 130, 72, 64, /*rounded=*/false, /*withInit=*/true, /*lhsOffset=*/1,
+             /*wgmma=*/true});
 }
 
 } // namespace

@@ -1,10 +1,10 @@
 //===- WarpEmulator.cpp - NVVM kernels run on the CPU ---------------------===//
 //
 // The tensor-core kernels emit warp-level code (mma.sync fragments, ldmatrix,
-// shuffles across the lanes of a row, cp.async); nothing on a machine
-// without a GPU runs it. This emulator does: a kernel lowered to NVVM has
-// the few operations that need a GPU (special registers, mma.sync,
-// ldmatrix, shfl.sync, bar.sync, cp.async) replaced by calls into the
+// shuffles across the lanes of a row, cp.async, warpgroup MMAs); nothing on
+// a machine without a GPU runs it. This emulator does: a kernel lowered to
+// NVVM has the few operations that need a GPU (special registers, mma.sync,
+// wgmma, ldmatrix, shfl.sync, bar.sync, cp.async) replaced by calls into the
 // functions below, is JIT-compiled for the host and launched with one host
 // thread per GPU thread, the 32 lanes of a warp meeting at every warp-wide
 // operation and the whole block at barriers. Blocks run one after another,
@@ -91,8 +91,11 @@ struct Warp : Barrier {
 };
 
 /// Shared memory: blocks run one after another, so one region serves all.
-/// As much as a block may have on an H100 (227 KiB).
-alignas(16) unsigned char sharedMemory[227 * 1024];
+/// As much as a block may have on an H100 (227 KiB), aligned like the GPU's
+/// shared window: a wgmma descriptor keeps the low 18 bits of an address,
+/// and 128-byte swizzling depends on address bits 4-9.
+constexpr uintptr_t kSharedWindow = 256 * 1024;
+alignas(kSharedWindow) unsigned char sharedMemory[227 * 1024];
 
 struct ThreadContext {
   int tid[3], ctaid[3], ntid[3], nctaid[3];
@@ -199,6 +202,51 @@ extern "C" void emu_mma_f16(float *d, uint32_t a0, uint32_t a1, uint32_t a2, uin
   uint32_t a[] = {a0, a1, a2, a3}, b[] = {b0, b1};
   float c[] = {c0, c1, c2, c3};
   mma(false, d, a, b, c);
+}
+
+/// wgmma.mma_async.sync.aligned.m64nNk16.f32.{bf16,f16}, both operands from
+/// shared memory: each of the warpgroup's threads computes its own
+/// accumulators `d` (N / 2 floats, updated in place) from the operands the
+/// descriptors name. Implemented from the PTX ISA ("Asynchronous
+/// Warpgroup Level Matrix Shared Memory Layout", "Matrix Descriptor
+/// Format", the m64nNk16 accumulator fragment): 128-byte swizzled layouts
+/// only, K-major ((8,m),(T,2k)):((8T,SBO),(1,T)) or MN-major
+/// ((T,8,m),(8,k)):((1,T,LBO),(8T,SBO)) with T = 8 elements of 16 bits,
+/// then Swizzle<3,4,3> on the shared address (bits 4-6 ^= bits 7-9). The
+/// operands are read when the MMA is issued (not when waited for).
+std::atomic<int> badDescriptors{0};
+extern "C" void emu_wgmma(float *d, uint64_t descA, uint64_t descB, int32_t n,
+                          int32_t transA, int32_t transB, int32_t bf16) {
+  struct Operand {
+    uint64_t start, leading, stride;
+    bool mnMajor;
+    /// Element (i, k): i along M (A) or N (B).
+    float at(int i, int k, bool bf16) const {
+      uint64_t offset = mnMajor ? start + (i / 64) * leading + (i % 64) * 2 + (k / 8) * stride +
+                                      (k % 8) * 128
+                                : start + (i / 8) * stride + (i % 8) * 128 + k * 2;
+      offset ^= ((offset >> 7) & 7) << 4;
+      uint16_t bits;
+      std::memcpy(&bits, sharedMemory + offset, 2);
+      return bf16 ? bf16ToFloat(bits) : halfToFloat(bits);
+    }
+  };
+  auto decode = [](uint64_t desc, bool mnMajor) {
+    if (desc >> 62 != 1 || ((desc >> 49) & 7) != 0) // 128-byte swizzle, base offset 0
+      ++badDescriptors;
+    return Operand{(desc & 0x3fff) << 4, ((desc >> 16) & 0x3fff) << 4,
+                   ((desc >> 32) & 0x3fff) << 4, mnMajor};
+  };
+  Operand a = decode(descA, transA), b = decode(descB, transB);
+  int linear = self.tid[0] + self.ntid[0] * (self.tid[1] + self.ntid[1] * self.tid[2]);
+  int warp = linear / kLanes % 4, g = self.lane / 4, t = self.lane % 4;
+  for (int i = 0; i < n / 2; ++i) {
+    int row = 16 * warp + g + 8 * (i % 4 / 2), col = 8 * (i / 4) + 2 * t + i % 2;
+    float sum = d[i];
+    for (int k = 0; k < 16; ++k)
+      sum += a.at(row, k, bf16) * b.at(col, k, bf16);
+    d[i] = sum;
+  }
 }
 
 /// shfl.sync.bfly over the whole warp.
@@ -338,6 +386,33 @@ Value callReturningStruct(OpBuilder &b, Location loc, LLVM::LLVMFuncOp callee,
   return result;
 }
 
+/// Calls `callee` with a pointer to stack space holding the fields of
+/// `inout` (all of one type) followed by `args`, and returns the fields as
+/// the callee left them.
+Value callUpdatingStruct(OpBuilder &b, Location loc, LLVM::LLVMFuncOp callee, Value inout,
+                         ArrayRef<Value> args) {
+  auto structType = cast<LLVM::LLVMStructType>(inout.getType());
+  auto fields = structType.getBody();
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  Value one = LLVM::ConstantOp::create(b, loc, b.getI32Type(), b.getI32IntegerAttr(1));
+  Value memory = LLVM::AllocaOp::create(b, loc, ptr,
+                                        LLVM::LLVMArrayType::get(fields[0], fields.size()), one);
+  auto field = [&](int64_t i) {
+    return LLVM::GEPOp::create(b, loc, ptr, fields[i], memory,
+                               ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+  };
+  for (int64_t i = 0; i < static_cast<int64_t>(fields.size()); ++i)
+    LLVM::StoreOp::create(b, loc, LLVM::ExtractValueOp::create(b, loc, inout, i), field(i));
+  SmallVector<Value> operands{memory};
+  llvm::append_range(operands, args);
+  LLVM::CallOp::create(b, loc, callee, operands);
+  Value result = LLVM::UndefOp::create(b, loc, structType);
+  for (int64_t i = 0; i < static_cast<int64_t>(fields.size()); ++i)
+    result = LLVM::InsertValueOp::create(
+        b, loc, result, LLVM::LoadOp::create(b, loc, fields[i], field(i)), ArrayRef<int64_t>{i});
+  return result;
+}
+
 /// Rewrites the NVVM operations of the kernels in `module` into calls;
 /// returns a description of the first it cannot emulate.
 std::string emulateNVVM(ModuleOp module) {
@@ -457,6 +532,42 @@ std::string emulateNVVM(ModuleOp module) {
     }
     if (isa<NVVM::Barrier0Op>(op)) {
       replaceByCall("emu_barrier", {});
+      continue;
+    }
+    if (auto wgmma = dyn_cast<NVVM::WgmmaMmaAsyncOp>(op)) {
+      auto shape = wgmma.getShape();
+      NVVM::WGMMATypes type = wgmma.getTypeA();
+      if (shape.getM() != 64 || shape.getK() != 16 || type != wgmma.getTypeB() ||
+          (type != NVVM::WGMMATypes::bf16 && type != NVVM::WGMMATypes::f16) ||
+          wgmma.getTypeD() != NVVM::WGMMATypes::f32 ||
+          wgmma.getScaleD() != NVVM::WGMMAScaleOut::one ||
+          wgmma.getScaleA() != NVVM::WGMMAScaleIn::one ||
+          wgmma.getScaleB() != NVVM::WGMMAScaleIn::one) {
+        unsupported = "this nvvm.wgmma.mma_async shape, type or scale";
+        break;
+      }
+      Type i64 = IntegerType::get(ctx, 64);
+      auto callee = declare(module, "emu_wgmma", LLVM::LLVMVoidType::get(ctx),
+                            {ptr, i64, i64, i32, i32, i32, i32});
+      auto constant = [&](int v) {
+        return LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(v));
+      };
+      // PTX's imm-trans-a / imm-trans-b: A col or B row is MN-major.
+      Value result = callUpdatingStruct(
+          b, loc, callee, wgmma.getInouts(),
+          {wgmma.getDescriptorA(), wgmma.getDescriptorB(), constant(shape.getN()),
+           constant(wgmma.getLayoutA() == NVVM::MMALayout::col),
+           constant(wgmma.getLayoutB() == NVVM::MMALayout::row),
+           constant(type == NVVM::WGMMATypes::bf16)});
+      wgmma.getResult().replaceAllUsesWith(result);
+      op->erase();
+      continue;
+    }
+    // Orderings the emulator has by construction: MMAs complete when issued,
+    // shared memory has one proxy.
+    if (isa<NVVM::WgmmaFenceAlignedOp, NVVM::WgmmaGroupSyncAlignedOp,
+            NVVM::WgmmaWaitGroupSyncOp, NVVM::FenceProxyOp>(op)) {
+      op->erase();
       continue;
     }
     unsupported = op->getName().getStringRef().str();
@@ -670,6 +781,7 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     add("emu_cp_async", reinterpret_cast<void *>(&emu_cp_async));
     add("emu_cp_async_commit", reinterpret_cast<void *>(&emu_cp_async_commit));
     add("emu_cp_async_wait", reinterpret_cast<void *>(&emu_cp_async_wait));
+    add("emu_wgmma", reinterpret_cast<void *>(&emu_wgmma));
     if (!sharedName.empty())
       add(sharedName.c_str(), sharedMemory);
     return map;
@@ -692,8 +804,10 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
   }
   misalignedAccesses = 0;
   asyncCopies = 0;
+  badDescriptors = 0;
   launch(*kernel, args.data(), grid, block);
   EXPECT_EQ(misalignedAccesses.load(), 0) << "vector accesses at misaligned addresses";
+  EXPECT_EQ(badDescriptors.load(), 0) << "wgmma descriptors of layouts the emulator has not";
   // Every case has some operand aligned for 16-byte copies.
   EXPECT_GT(asyncCopies.load(), 0) << "no cp.async: the fast copy path did not run";
   return true;
