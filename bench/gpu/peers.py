@@ -107,7 +107,8 @@ def main():
     variants(a.build, lengths, ours_lengths, default_ms)
     matmuls(a.build, lengths, ours_lengths)
     print("\nraspc: bf16 layers, attention as tensor-core flash kernels "
-          "(convert-attention-to-gpu-flash: mma.sync m16n8k16, K/V tiles in shared memory); "
+          "(convert-attention-to-gpu-flash: mma.sync m16n8k16, K/V tiles in shared memory; "
+          "variant wgmma: warpgroup MMA, sm_90a); "
           "peers: bf16. Ratios: peer time / raspc time (> 1: raspc faster).")
 
 

@@ -7,7 +7,8 @@
 #                                              (also checked, as programs/attention_*)
 #   layers/proj_*.cuda.so + matmuls.txt        projections (x @ w) to benchmark
 #                                              (bf16 also by wgmma: *_wgmma)
-#   layers/*_rowtiles1.cuda.so + variants.txt  tuning variants of the layers
+#   layers/*_{rowtiles1,wgmma}.cuda.so         tuning variants of the layers
+#     + variants.txt
 #
 #   bench/gpu/prepare.sh [BUILD_DIR]           (default: build)
 set -euo pipefail
@@ -60,13 +61,25 @@ RASP
 done
 # Tuning variants, timed against the default build of the same layer: the
 # flash kernels with one MMA tile of rows per warp at head size 64 (the
-# default there is two).
+# default there is two), and by warpgroup MMA (sm_90a; also checked
+# against the CPU, as programs/attention_*_wgmma).
 : >"$out/variants.txt"
 for mask in full causal; do
   "$raspc" "$out/layers/${mask}_d64.rasp" --target=cuda --gpu-arch="$arch" --emit=lib \
     --gpu-flash-row-tiles=1 -o "$out/layers/${mask}_d64_rowtiles1.cuda.so"
   echo "row-tiles=1 $mask 64 ${mask}_d64_rowtiles1.cuda.so bf16:2 bf16:T,1024 bf16:T,1024 bf16:T,1024" \
     >>"$out/variants.txt"
+  for d in 64 128; do
+    width=$((16 * d)) name="${mask}_d${d}_wgmma"
+    "$raspc" "$out/layers/${mask}_d$d.rasp" --target=cuda --gpu-arch=sm_90a --gpu-wgmma \
+      --emit=lib -o "$out/layers/$name.cuda.so"
+    echo "wgmma $mask $d $name.cuda.so bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" \
+      >>"$out/variants.txt"
+    cp "$out/layers/$name.cuda.so" "$out/programs/attention_$name.cuda.so"
+    cp "$out/programs/attention_${mask}_d$d.cpu.so" "$out/programs/attention_$name.cpu.so"
+    echo "attention_$name layer bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" \
+      >>"$out/programs.txt"
+  done
 done
 
 # Projections (x @ w: the matmul kernels, tensor cores for bf16, FMAs for

@@ -73,12 +73,13 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   raspc::ConvertAttentionToGPUFlashOptions flash;
   flash.chip = options.chip;
   flash.rowTiles = options.flashRowTiles;
+  flash.wgmma = options.wgmma;
   // A module pass: its kernels' barrier calls need a declaration there.
   pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
   // Likewise matmuls (the model's projections): tensor cores for f16/bf16.
   raspc::ConvertMatmulToGPUOptions matmul;
   matmul.chip = options.chip;
-  matmul.wgmma = options.matmulWgmma;
+  matmul.wgmma = options.wgmma;
   pm.addPass(raspc::createConvertMatmulToGPU(matmul));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());

@@ -40,9 +40,9 @@ struct CUDAPipelineOptions {
   /// Tuning: MMA tiles of 16 query rows per warp in the tensor-core flash
   /// kernels (1 or 2; 0: by head size).
   unsigned flashRowTiles = 0;
-  /// Tuning: f16/bf16 matmuls by warpgroup MMA (wgmma) where chip is
-  /// sm_90a, instead of mma.sync.
-  bool matmulWgmma = false;
+  /// Tuning: f16/bf16 attention and matmuls by warpgroup MMA (wgmma) where
+  /// chip is sm_90a, instead of mma.sync.
+  bool wgmma = false;
 };
 
 /// The toolkit `options` resolve to ("" when there is none).

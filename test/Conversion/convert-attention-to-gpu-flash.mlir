@@ -2,6 +2,7 @@
 // RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=chip=sm_75 | FileCheck %s --check-prefix=SM75
 // RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=row-tiles=1 | FileCheck %s --check-prefix=ONE
 // RUN: not rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=row-tiles=3 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash="chip=sm_90a wgmma=1" | FileCheck %s --check-prefix=WGMMA
 // BAD: error: convert-attention-to-gpu-flash: row-tiles must be 0, 1 or 2, not 3
 
 // Causal grouped-query attention on bf16: one launch of 128-thread blocks,
@@ -66,6 +67,40 @@
 // CHECK-NOT: attn.attention
 // One tile of rows per warp (the tuning option): 64 rows a block, the
 // thread's two rows' state and 32 accumulators, one MMA per fragment.
+// With warpgroup MMA (sm_90a): 256 threads (two warpgroups of 64 rows),
+// two stages of a 128-key tile of K and of V (as 128 x 64 panels), Q after
+// them, 1 KiB of slack to start at a multiple of 1024: 82944 bytes. Q is
+// copied once (its own cp.async group); each key block: proxy fence before
+// the barrier, S = Q.K^T by four m64n128k16 MMAs (K-major K: layout col),
+// the softmax branching on the mask only around arithmetic, then O += P.V
+// by eight m64n64k16 MMAs with P in registers (inline PTX, V N-major:
+// trans-b 1).
+// WGMMA-LABEL: func.func @causal(
+// WGMMA: gpu.launch {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c82944_i32
+// WGMMA: %[[QTILE:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<128x64xbf16, #gpu.address_space<workgroup>>
+// WGMMA: nvgpu.device_async_copy %{{.*}}[{{.*}}], %[[QTILE]][{{.*}}], 8 {bypassL1}
+// WGMMA: func.call @raspc.deferred_cp_async_commit() : () -> ()
+// WGMMA: scf.for {{.*}} -> (f32, f32, f32, f32, !llvm.struct<(f32,
+// WGMMA: func.call @raspc.deferred_cp_async_wait
+// WGMMA-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA-NEXT: func.call @raspc.deferred_gpu_barrier() : () -> ()
+// WGMMA: nvvm.wgmma.fence.aligned
+// WGMMA-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// WGMMA-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA: scf.if %{{.*}} -> (f32, f32,
+// WGMMA-NOT: wgmma
+// WGMMA: arith.cmpi ule
+// WGMMA: gpu.shuffle xor
+// WGMMA: math.exp2
+// WGMMA: nvvm.wgmma.fence.aligned
+// WGMMA-COUNT-8: llvm.inline_asm has_side_effects {{.*}}wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 1;
+// WGMMA-NOT: wgmma.mma_async
+// WGMMA: nvvm.wgmma.commit.group.sync.aligned
+// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA: func.call @raspc.deferred_gpu_barrier() : () -> ()
+// WGMMA: llvm.extractvalue
+// WGMMA: memref.store
 // ONE-LABEL: func.func @causal(
 // ONE: %{{.*}}:36 = scf.for
 // ONE: %[[KFRAG:.*]] = nvgpu.ldmatrix

@@ -132,8 +132,8 @@ cl::opt<unsigned> gpuFlashRowTiles(
 
 cl::opt<bool> gpuWgmma(
     "gpu-wgmma",
-    cl::desc("Tuning: f16/bf16 matmuls by warpgroup MMA (wgmma.mma_async) with "
-             "--gpu-arch=sm_90a, instead of mma.sync"),
+    cl::desc("Tuning: f16/bf16 attention and matmuls by warpgroup MMA (wgmma.mma_async) "
+             "with --gpu-arch=sm_90a, instead of mma.sync"),
     cl::init(false), cl::Hidden, cl::cat(category));
 
 cl::list<std::string> passPlugins(
@@ -545,7 +545,7 @@ int main(int argc, char **argv) {
     cudaOptions.format = *binaryFormat;
     cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
     cudaOptions.flashRowTiles = gpuFlashRowTiles;
-    cudaOptions.matmulWgmma = gpuWgmma;
+    cudaOptions.wgmma = gpuWgmma;
     if (emit == Stage::Attn) {
       ir->print(os);
     } else if (emit == Stage::Header) {

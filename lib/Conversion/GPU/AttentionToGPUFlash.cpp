@@ -30,6 +30,7 @@
 
 #include "Conversion/GPU/AttentionToGPUFlash.h"
 #include "Conversion/GPU/FlashKernel.h"
+#include "Conversion/GPU/Wgmma.h"
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 #include "Conversion/Utils/LoopEmission.h"
 
@@ -40,6 +41,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -174,10 +177,7 @@ public:
   using FlashKernelEmitter::emit;
 
 private:
-  Value fmax(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
-  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
-  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
 
   int64_t blockRows() const override { return kWarps * kWarpRows * tilesM; }
   void emitThreadSetup() override;
@@ -190,8 +190,6 @@ private:
   /// their elements (8 of A, 4 of C and D; A rounded to the operand type),
   /// B as ldmatrix returns it (vector<2x2>).
   SmallVector<Value, 4> mma(ArrayRef<Value> a, Value bFrag, ArrayRef<Value> c);
-  /// The sum or maximum over the four lanes that share a row (g).
-  Value quadReduce(Value v, bool isMax);
   /// The warp's rows through one key block, `masked`: the block may hide
   /// some keys from them.
   RowState emitWarpBlock(const RowState &state, Value k0, Value keyTile, Value valueTile,
@@ -226,15 +224,6 @@ SmallVector<Value, 4> GPUFlashEmitter::mma(ArrayRef<Value> a, Value bFrag,
   for (int64_t i = 0; i < 4; ++i)
     result.push_back(vector::ExtractOp::create(b, d, ArrayRef<int64_t>{i / 2, i % 2}));
   return result;
-}
-
-Value GPUFlashEmitter::quadReduce(Value v, bool isMax) {
-  for (int32_t offset : {1, 2}) {
-    Value other = gpu::ShuffleOp::create(b, v, offset, kWarpSize, gpu::ShuffleMode::XOR)
-                      .getShuffleResult();
-    v = isMax ? fmax(v, other) : fadd(v, other);
-  }
-  return v;
 }
 
 /// One block of keys from `k0` (keyBlock of them, in the shared tiles) for
@@ -272,45 +261,18 @@ RowState GPUFlashEmitter::emitWarpBlock(const RowState &state, Value k0, Value k
       scores[m].push_back(c[m]);
   }
 
-  // Score region, then keys past the end and the mask to -inf. Element e
-  // of m-tile m is the thread's row 2 m + e / 2.
-  SmallVector<Value, 4> maxima(state.max.begin(), state.max.end());
-  for (int64_t m = 0; m < tilesM; ++m)
-    for (int64_t tile = 0; tile < scoreTiles; ++tile)
-      for (int64_t e = 0; e < 4; ++e) {
-        int64_t r = 2 * m + e / 2;
-        Value k = add(add(k0, tile * kMmaN + e % 2), twoT);
-        Value s = scores[m][tile][e];
-        if (!op.getScore().empty())
-          s = raspc::inlineRegion(b, op.getScore(), {s, bIdx, hIdx, rows[r], k});
-        Value visible = less(k, keys);
-        if (masked)
-          visible = arith::AndIOp::create(
-              b, visible, raspc::inlineRegion(b, op.getMask(), {bIdx, hIdx, rows[r], k}));
-        s = arith::SelectOp::create(b, visible, s, negInf());
-        scores[m][tile][e] = s;
-        maxima[r] = fmax(maxima[r], s);
-      }
-
-  // Online softmax. Until a row has seen a visible key its maximum is -inf;
-  // exponentials are then taken against 0 so that -inf - -inf never happens
-  // (masked scores give exactly 0, the old state is all zeros anyway).
+  // Online softmax per m-tile: its rows are the thread's rows 2 m, 2 m + 1.
   RowState next;
-  SmallVector<Value, 4> alpha, base;
-  for (int64_t r = 0; r < threadRows(); ++r) {
-    next.max.push_back(quadReduce(maxima[r], /*isMax=*/true));
-    Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, next.max[r], negInf());
-    base.push_back(arith::SelectOp::create(b, none, fconst(0.0), next.max[r]));
-    alpha.push_back(exp(fsub(state.max[r], base[r])));
-    next.sum.push_back(fmul(state.sum[r], alpha[r]));
+  SmallVector<Value, 4> alpha;
+  for (int64_t m = 0; m < tilesM; ++m) {
+    SmallVector<Value, 2> max{state.max[2 * m], state.max[2 * m + 1]};
+    SmallVector<Value, 2> sum{state.sum[2 * m], state.sum[2 * m + 1]};
+    llvm::append_range(alpha, emitFragmentSoftmax(scores[m], k0, twoT,
+                                                  {rows[2 * m], rows[2 * m + 1]}, max, sum,
+                                                  masked));
+    llvm::append_range(next.max, max);
+    llvm::append_range(next.sum, sum);
   }
-  for (int64_t m = 0; m < tilesM; ++m)
-    for (auto &tile : scores[m])
-      for (int64_t e = 0; e < 4; ++e) {
-        int64_t r = 2 * m + e / 2;
-        tile[e] = exp(fsub(tile[e], base[r]));
-        next.sum[r] = fadd(next.sum[r], tile[e]);
-      }
 
   // O = O * alpha + P.V. The A fragment for keys [16 s, 16 s + 16) is score
   // tiles 2 s and 2 s + 1; B[k][n] = V[k0 + 16 s + k][8 tile + n]: in the
@@ -440,6 +402,11 @@ struct ConvertAttentionToGPUFlash
     : raspc::impl::ConvertAttentionToGPUFlashBase<ConvertAttentionToGPUFlash> {
   using ConvertAttentionToGPUFlashBase::ConvertAttentionToGPUFlashBase;
 
+  void getDependentDialects(DialectRegistry &registry) const override {
+    ConvertAttentionToGPUFlashBase::getDependentDialects(registry);
+    raspc::addWgmmaMemoryEffects(registry);
+  }
+
   void runOnOperation() override {
     if (rowTiles > 2) {
       getOperation().emitError("convert-attention-to-gpu-flash: row-tiles must be 0, 1 or 2, not ")
@@ -457,9 +424,15 @@ struct ConvertAttentionToGPUFlash
       raspc::declareDeferredSync(getOperation());
     for (AttentionOp op : ops) {
       ImplicitLocOpBuilder b(op.getLoc(), op);
-      Value result = op.getQuery().getType().getElementType().isF32()
-                         ? raspc::emitFmaFlashAttention(b, op)
-                         : GPUFlashEmitter(b, op, rowTiles).emit();
+      Value result;
+      if (op.getQuery().getType().getElementType().isF32())
+        result = raspc::emitFmaFlashAttention(b, op);
+      else if (wgmma && raspc::hasWgmma(chip) &&
+               raspc::isWgmmaFlashShape(op.getQuery().getType().getDimSize(3),
+                                        op.getValue().getType().getDimSize(3)))
+        result = raspc::emitWgmmaFlashAttention(b, op);
+      else
+        result = GPUFlashEmitter(b, op, rowTiles).emit();
       op.getResult().replaceAllUsesWith(result);
       op.erase();
     }

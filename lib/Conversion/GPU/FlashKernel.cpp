@@ -23,22 +23,23 @@ namespace {
 /// Two stages of tiles: the next key block arrives while the current one is
 /// computed.
 constexpr int64_t kStages = 2;
-/// Shared memory a block takes at most. Beyond 48 KiB the runtime opts in;
-/// 96 KiB fits every sm_80+ GPU (sm_86 and sm_89 allow 99 KiB).
-constexpr int64_t kMaxSharedBytes = 96 * 1024;
 } // namespace
 
 raspc::FlashKernelEmitter::FlashKernelEmitter(ImplicitLocOpBuilder &b, AttentionOp op,
                                               int64_t threads, int64_t rowPadding,
-                                              int64_t keyBlock)
+                                              int64_t keyBlock, int64_t maxSharedBytes,
+                                              int64_t sharedAlignment,
+                                              std::function<int64_t(int64_t)> extraBytes)
     : b(b), op(op), f32(b.getF32Type()),
       element(cast<RankedTensorType>(op.getQuery().getType()).getElementType()),
-      threads(threads), rowPadding(rowPadding), keyBlock(keyBlock) {
+      threads(threads), rowPadding(rowPadding), sharedAlignment(sharedAlignment),
+      keyBlock(keyBlock) {
   auto resultType = cast<RankedTensorType>(op.getResult().getType());
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
   headDim = queryType.getDimSize(3);
   valueDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
-  while (kStages * stageBytes() > kMaxSharedBytes)
+  extraSharedBytes = extraBytes ? extraBytes(headDim) : 0;
+  while (sharedBytes() > maxSharedBytes)
     this->keyBlock /= 2;
   batch = tensor::DimOp::create(b, op.getQuery(), 0);
   heads = idx(queryType.getDimSize(1));
@@ -80,14 +81,25 @@ int64_t raspc::FlashKernelEmitter::tileBytes(int64_t width) const {
   return keyBlock * (width + rowPadding) * element.getIntOrFloatBitWidth() / 8;
 }
 
+SmallVector<int64_t, 2> raspc::FlashKernelEmitter::tileShape(bool isKey) const {
+  return {keyBlock, (isKey ? headDim : valueDim) + rowPadding};
+}
+
 Value raspc::FlashKernelEmitter::tileOf(Value stage, bool isKey) {
-  int64_t width = isKey ? headDim : valueDim;
-  Value offset = add(arith::MulIOp::create(b, stage, idx(stageBytes())),
+  Value offset = add(add(arith::MulIOp::create(b, stage, idx(stageBytes())), sharedPadding),
                      isKey ? 0 : tileBytes(headDim));
   auto type = MemRefType::get(
-      {keyBlock, width + rowPadding}, element, MemRefLayoutAttrInterface{},
+      tileShape(isKey), element, MemRefLayoutAttrInterface{},
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup));
   return memref::ViewOp::create(b, type, sharedBase, offset, ValueRange{});
+}
+
+int64_t raspc::FlashKernelEmitter::sharedBytes() const {
+  return kStages * stageBytes() + extraSharedBytes + (sharedAlignment > 16 ? sharedAlignment : 0);
+}
+
+Value raspc::FlashKernelEmitter::extraShared() {
+  return add(sharedPadding, kStages * stageBytes());
 }
 
 Value raspc::FlashKernelEmitter::emitBlockVisible(Value row0, int64_t rows, Value k0) {
@@ -96,6 +108,56 @@ Value raspc::FlashKernelEmitter::emitBlockVisible(Value row0, int64_t rows, Valu
   std::optional<BlockTruth> truth = emitBlockTruth(b, op.getMask(), bIdx, hIdx, row0,
                                                    add(row0, rows - 1), k0, add(k0, keyBlock - 1));
   return truth ? truth->mayBeTrue : nullptr;
+}
+
+Value raspc::FlashKernelEmitter::quadReduce(Value v, bool isMax) {
+  for (int32_t offset : {1, 2}) {
+    Value other = gpu::ShuffleOp::create(b, v, offset, /*width=*/32, gpu::ShuffleMode::XOR)
+                      .getShuffleResult();
+    v = isMax ? Value(arith::MaximumFOp::create(b, v, other))
+              : Value(arith::AddFOp::create(b, v, other));
+  }
+  return v;
+}
+
+SmallVector<Value, 2> raspc::FlashKernelEmitter::emitFragmentSoftmax(
+    MutableArrayRef<SmallVector<Value, 4>> scores, Value k0, Value twoT, ArrayRef<Value> rows,
+    MutableArrayRef<Value> max, MutableArrayRef<Value> sum, bool masked) {
+  // Score region, then keys past the end and the mask to -inf.
+  SmallVector<Value, 2> maxima(max.begin(), max.end());
+  for (auto [tile, fragment] : llvm::enumerate(scores))
+    for (int64_t e = 0; e < 4; ++e) {
+      int64_t r = e / 2;
+      Value k = add(add(k0, static_cast<int64_t>(8 * tile) + e % 2), twoT);
+      Value s = fragment[e];
+      if (!op.getScore().empty())
+        s = inlineRegion(b, op.getScore(), {s, bIdx, hIdx, rows[r], k});
+      Value visible = less(k, keys);
+      if (masked)
+        visible = arith::AndIOp::create(
+            b, visible, inlineRegion(b, op.getMask(), {bIdx, hIdx, rows[r], k}));
+      fragment[e] = arith::SelectOp::create(b, visible, s, negInf());
+      maxima[r] = arith::MaximumFOp::create(b, maxima[r], fragment[e]);
+    }
+
+  // Until a row has seen a visible key its maximum is -inf; exponentials are
+  // then taken against 0 so that -inf - -inf never happens (masked scores
+  // give exactly 0, the old state is all zeros anyway).
+  SmallVector<Value, 2> alpha, base;
+  for (int64_t r = 0; r < 2; ++r) {
+    Value next = quadReduce(maxima[r], /*isMax=*/true);
+    Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, next, negInf());
+    base.push_back(arith::SelectOp::create(b, none, fconst(0.0), next));
+    alpha.push_back(exp(arith::SubFOp::create(b, max[r], base[r])));
+    max[r] = next;
+    sum[r] = arith::MulFOp::create(b, sum[r], alpha[r]);
+  }
+  for (auto &fragment : scores)
+    for (int64_t e = 0; e < 4; ++e) {
+      fragment[e] = exp(arith::SubFOp::create(b, fragment[e], base[e / 2]));
+      sum[e / 2] = arith::AddFOp::create(b, sum[e / 2], fragment[e]);
+    }
+  return alpha;
 }
 
 std::function<void(OpBuilder &, Location)>
@@ -110,13 +172,15 @@ raspc::FlashKernelEmitter::yieldingBranch(std::function<SmallVector<Value>()> bo
 void raspc::FlashKernelEmitter::emitPrefetch(Value kb, Value stage) {
   Value k0 = arith::MulIOp::create(b, kb, idx(keyBlock));
   auto copy = [&](const GlobalTileSource &source, bool isKey) {
-    raspc::emitTileCopy(b, tid, threads, source, tileOf(stage, isKey), keyBlock,
-                        isKey ? headDim : valueDim, [&](Value row, Value feature) {
-                          // Keys past the end are zeros (masked later): 0
-                          // times a copy of a real value could be NaN.
-                          Value k = add(k0, row);
-                          return TileElementSource{{bIdx, khIdx, k, feature}, less(k, keys)};
-                        });
+    raspc::emitTileCopy(
+        b, tid, threads, source, tileOf(stage, isKey), keyBlock, isKey ? headDim : valueDim,
+        [&](Value row, Value feature) {
+          // Keys past the end are zeros (masked later): 0 times a copy of a
+          // real value could be NaN.
+          Value k = add(k0, row);
+          return TileElementSource{{bIdx, khIdx, k, feature}, less(k, keys)};
+        },
+        [&](Value row, Value column) { return place(isKey, row, column); });
   };
   Value inRange = less(kb, keyBlocks);
   if (Value visible = emitBlockVisible(blockRow0, blockRows(), k0))
@@ -145,6 +209,15 @@ void raspc::FlashKernelEmitter::emitKernel(gpu::LaunchOp launch, Value queryBloc
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
                          gpu::AddressSpaceAttr::get(b.getContext(),
                                                     gpu::AddressSpace::Workgroup)));
+  // Dynamic shared memory is 16-byte aligned; a form that needs more skips
+  // to the next multiple (the launch asks for that much more).
+  sharedPadding = idx(0);
+  if (sharedAlignment > 16) {
+    Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, sharedBase);
+    Value align = idx(sharedAlignment);
+    sharedPadding = arith::RemUIOp::create(
+        b, arith::SubIOp::create(b, align, arith::RemUIOp::create(b, address, align)), align);
+  }
   emitThreadSetup();
   keySource.emplace(b, key);
   valueSource.emplace(b, value);
@@ -167,6 +240,7 @@ void raspc::FlashKernelEmitter::emitKernel(gpu::LaunchOp launch, Value queryBloc
         // Block kb's group is complete when at most the one just committed
         // is pending; the barrier makes every thread's copies visible.
         emitDeferredSync(b, kDeferredCpAsyncWait, /*pending=*/1);
+        emitTilesLanded();
         emitDeferredSync(b, kDeferredGPUBarrier);
         Value keyTile = tileOf(stage, /*isKey=*/true);
         Value valueTile = tileOf(stage, /*isKey=*/false);
@@ -193,7 +267,7 @@ Value raspc::FlashKernelEmitter::emit() {
   Value grid = arith::MulIOp::create(b, arith::MulIOp::create(b, queryBlocks, heads), batch);
   // Dynamic shared memory (viewed as the tiles): workgroup attributions
   // would be block arguments, which the deallocation pipeline rewrites.
-  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(kStages * stageBytes()));
+  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(sharedBytes()));
   auto launch = gpu::LaunchOp::create(b, grid, idx(1), idx(1), idx(threads), idx(1), idx(1),
                                       sharedSize);
   {

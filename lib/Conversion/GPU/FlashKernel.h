@@ -31,9 +31,14 @@ namespace raspc {
 class FlashKernelEmitter {
 public:
   /// `threads` per block; each shared tile row is padded by `rowPadding`
-  /// elements; `keyBlock` keys per step, halved until the stages fit.
+  /// elements; `keyBlock` keys per step, halved until the stages, what the
+  /// form keeps after them (`extraBytes(headDim)`) and the slack to start
+  /// them `sharedAlignment`-aligned (a power of two >= 16; the kernel
+  /// rounds the dynamic shared memory's address up) fit in `maxSharedBytes`.
   FlashKernelEmitter(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op,
-                     int64_t threads, int64_t rowPadding, int64_t keyBlock);
+                     int64_t threads, int64_t rowPadding, int64_t keyBlock,
+                     int64_t maxSharedBytes = 96 * 1024, int64_t sharedAlignment = 16,
+                     std::function<int64_t(int64_t headDim)> extraBytes = nullptr);
   virtual ~FlashKernelEmitter() = default;
 
   /// The kernel's launch, emitted before the attention op; returns the
@@ -66,10 +71,40 @@ protected:
                                                       mlir::Value valueTile) = 0;
   /// Stores the thread's rows of `out` (final state).
   virtual void emitStore(mlir::ValueRange state) = 0;
+  /// The shape of a stage's key or value tile in shared memory (as many
+  /// elements as keyBlock padded rows), and where element (row, column) of
+  /// it goes: by default as it is.
+  virtual llvm::SmallVector<int64_t, 2> tileShape(bool isKey) const;
+  virtual llvm::SmallVector<mlir::Value, 2> place(bool isKey, mlir::Value row,
+                                                  mlir::Value column) {
+    return {row, column};
+  }
+  /// Emitted when this thread's copies into the stage about to be computed
+  /// are complete, before the barrier that shows everyone's.
+  virtual void emitTilesLanded() {}
+
+  /// The first byte of shared memory after the stages (where a form keeps
+  /// what `extraBytes` asked for).
+  mlir::Value extraShared();
 
   /// Whether rows [row0, row0 + rows) may see key block `k0` (by the mask's
   /// intervals); null: always.
   mlir::Value emitBlockVisible(mlir::Value row0, int64_t rows, mlir::Value k0);
+  /// The online softmax step of a thread holding scores as MMA C fragments
+  /// (mma.sync m16n8, or a warp's part of a wgmma m64nN accumulator):
+  /// element e of `scores[tile]` is row `rows[e / 2]`, key k0 + 8 tile +
+  /// twoT + e % 2. Applies the score region, hides keys past the end and,
+  /// if `masked`, those the mask hides; updates the rows' maxima and sums
+  /// (`max`, `sum`: the four lanes of a row combine theirs), turns the
+  /// scores into probabilities and returns each row's rescaling factor for
+  /// the accumulator.
+  llvm::SmallVector<mlir::Value, 2>
+  emitFragmentSoftmax(llvm::MutableArrayRef<llvm::SmallVector<mlir::Value, 4>> scores,
+                      mlir::Value k0, mlir::Value twoT, llvm::ArrayRef<mlir::Value> rows,
+                      llvm::MutableArrayRef<mlir::Value> max,
+                      llvm::MutableArrayRef<mlir::Value> sum, bool masked);
+  /// The sum or maximum over the four lanes that share a fragment row.
+  mlir::Value quadReduce(mlir::Value v, bool isMax);
   /// An scf.if branch that emits `body` and yields the values it returns.
   std::function<void(mlir::OpBuilder &, mlir::Location)>
   yieldingBranch(std::function<llvm::SmallVector<mlir::Value>()> body);
@@ -77,7 +112,7 @@ protected:
   mlir::ImplicitLocOpBuilder &b;
   mlir::attn::AttentionOp op;
   mlir::Type f32, element;
-  const int64_t threads, rowPadding;
+  const int64_t threads, rowPadding, sharedAlignment;
   int64_t keyBlock;
   int64_t headDim, valueDim;
   /// Batch size, query heads, query heads per key head, query and key counts.
@@ -99,7 +134,13 @@ private:
   int64_t stageBytes() const { return tileBytes(headDim) + tileBytes(valueDim); }
 
   std::optional<GlobalTileSource> keySource, valueSource;
-  mlir::Value keyBlocks, sharedBase;
+  int64_t extraSharedBytes = 0;
+  /// The dynamic shared memory the launch asks for.
+  int64_t sharedBytes() const;
+  mlir::Value keyBlocks, sharedBase, sharedPadding;
+
+protected:
+  mlir::Value sharedMemory() const { return sharedBase; }
 };
 
 } // namespace raspc

@@ -406,9 +406,8 @@ private:
   static constexpr int64_t kGroupThreads = 128, kGroupRows = 64, kMmaK = 16;
   /// A swizzle row, and the 8 rows over which the swizzle repeats.
   static constexpr int64_t kRowBytes = 128, kAtomBytes = 8 * kRowBytes;
-  /// Elements in a 16-byte chunk and in a swizzle row (blockK and the
-  /// width of a B panel).
-  static constexpr int64_t kChunk = 8, kRowElements = kRowBytes / 2;
+  /// Elements in a swizzle row (blockK and the width of a B panel).
+  static constexpr int64_t kRowElements = kRowBytes / 2;
 
   SmallVector<int64_t, 2> tileShape(bool isA) const override {
     return isA ? SmallVector<int64_t, 2>{kBlockM, blockK}
@@ -416,14 +415,8 @@ private:
   }
 
   SmallVector<Value, 2> place(bool isA, Value row, Value column) override {
-    // A: row as it is. B: the column's panel, then row (k) within it.
-    Value tileRow = row;
-    if (!isA) {
-      tileRow = add(mul(div(column, kRowElements), blockK), row);
-      column = rem(column, kRowElements);
-    }
-    Value chunk = raspc::swizzle128(b, div(column, kChunk), tileRow);
-    return {tileRow, add(mul(chunk, kChunk), rem(column, kChunk))};
+    // A's 64 columns are one panel.
+    return raspc::placeSwizzled128(b, row, column, isA ? kBlockM : blockK);
   }
 
   void emitTilesLanded() override {

@@ -47,9 +47,17 @@ void raspc::addWgmmaMemoryEffects(DialectRegistry &registry) {
   });
 }
 
-Value raspc::swizzle128(ImplicitLocOpBuilder &b, Value chunk, Value row) {
-  Value rowInAtom = arith::RemUIOp::create(b, row, arith::ConstantIndexOp::create(b, 8));
-  return arith::XOrIOp::create(b, chunk, rowInAtom);
+SmallVector<Value, 2> raspc::placeSwizzled128(ImplicitLocOpBuilder &b, Value row, Value column,
+                                              int64_t rows) {
+  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  // 64 16-bit elements in a row of 128 bytes, 8 in a chunk.
+  Value tileRow = arith::AddIOp::create(
+      b, arith::MulIOp::create(b, arith::DivUIOp::create(b, column, idx(64)), idx(rows)), row);
+  Value inPanel = arith::RemUIOp::create(b, column, idx(64));
+  Value chunk = arith::XOrIOp::create(b, arith::DivUIOp::create(b, inPanel, idx(8)),
+                                      arith::RemUIOp::create(b, tileRow, idx(8)));
+  return {tileRow, arith::AddIOp::create(b, arith::MulIOp::create(b, chunk, idx(8)),
+                                         arith::RemUIOp::create(b, inPanel, idx(8)))};
 }
 
 Value raspc::emitSwizzled128Descriptor(ImplicitLocOpBuilder &b, Value address,
@@ -72,4 +80,45 @@ Value raspc::emitSwizzled128Descriptor(ImplicitLocOpBuilder &b, Value address,
 Type raspc::wgmmaAccumulatorType(MLIRContext *context, int64_t n) {
   return LLVM::LLVMStructType::getLiteral(
       context, SmallVector<Type>(n / 2, Float32Type::get(context)));
+}
+
+Value raspc::emitWgmmaRegisterA(ImplicitLocOpBuilder &b, Value d, ArrayRef<Value> a,
+                                Value bDescriptor, int64_t n, bool bf16, bool bTransposed) {
+  // wgmma.mma_async.sync.aligned.m64nNk16.f32.T.T d, a, b-desc, scale-d,
+  // imm-scale-a, imm-scale-b, imm-trans-b: d in and out (tied), scale-d a
+  // true predicate (accumulate).
+  int64_t results = n / 2;
+  std::string text, constraints;
+  llvm::raw_string_ostream asmText(text), constraintText(constraints);
+  auto list = [&](int64_t first, int64_t count) {
+    asmText << "{";
+    for (int64_t i = 0; i < count; ++i)
+      asmText << (i ? ", " : "") << "$" << first + i;
+    asmText << "}";
+  };
+  const char *type = bf16 ? "bf16" : "f16";
+  asmText << "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\nwgmma.mma_async.sync.aligned.m64n" << n
+          << "k16.f32." << type << "." << type << " ";
+  list(0, results);
+  asmText << ", ";
+  list(2 * results, 4);
+  asmText << ", $" << 2 * results + 4 << ", p, 1, 1, " << (bTransposed ? 1 : 0) << ";\n}\n";
+  for (int64_t i = 0; i < results; ++i)
+    constraintText << (i ? "," : "") << "=f";
+  for (int64_t i = 0; i < results; ++i)
+    constraintText << "," << i;
+  constraintText << ",r,r,r,r,l";
+
+  SmallVector<Value> operands;
+  for (int64_t i = 0; i < results; ++i)
+    operands.push_back(LLVM::ExtractValueOp::create(b, d, i));
+  llvm::append_range(operands, a);
+  operands.push_back(bDescriptor);
+  return LLVM::InlineAsmOp::create(b, d.getType(), operands, text, constraints,
+                                   /*has_side_effects=*/true, /*is_align_stack=*/false,
+                                   LLVM::tailcallkind::TailCallKind::None,
+                                   LLVM::AsmDialectAttr::get(b.getContext(),
+                                                             LLVM::AsmDialect::AD_ATT),
+                                   /*operand_attrs=*/ArrayAttr())
+      .getRes();
 }

@@ -30,10 +30,15 @@ bool hasWgmma(const std::string &chip);
 /// to its dependent dialects.
 void addWgmmaMemoryEffects(mlir::DialectRegistry &registry);
 
-/// The 128-byte swizzle of a shared tile, in 16-byte chunks: within each row
-/// of 128 bytes (row = address / 128), chunk c is stored at chunk
-/// c ^ (row % 8). `chunk` and `row` are index values.
-mlir::Value swizzle128(mlir::ImplicitLocOpBuilder &b, mlir::Value chunk, mlir::Value row);
+/// Where element (row, column) of a rows x C tile of 16-bit elements goes
+/// in the 128-byte swizzled layout both majors use: C / 64 panels of `rows`
+/// rows of 128 bytes (64 columns), panel after panel, and in each row of
+/// 128 bytes (tile row r) 16-byte chunk c stored at chunk c ^ (r % 8). As
+/// [tile row, column] of a (C / 64 * rows) x 64 memref. The tile must start
+/// 1024-aligned: the swizzle is a function of the address.
+llvm::SmallVector<mlir::Value, 2> placeSwizzled128(mlir::ImplicitLocOpBuilder &b,
+                                                    mlir::Value row, mlir::Value column,
+                                                    int64_t rows);
 
 /// The matrix descriptor of a 128-byte swizzled operand at shared address
 /// `address` (an index; its 1024-byte pattern must start 1024-aligned),
@@ -44,6 +49,15 @@ mlir::Value emitSwizzled128Descriptor(mlir::ImplicitLocOpBuilder &b, mlir::Value
 
 /// The accumulator of an m64nNk16 wgmma: N / 2 f32 per thread.
 mlir::Type wgmmaAccumulatorType(mlir::MLIRContext *context, int64_t n);
+
+/// d = A.B + d, m64nNk16 with f32 accumulators, A from registers (`a`: four
+/// i32 of two f16/bf16 each, in mma.sync's A fragment layout for the warp's
+/// 16 rows) and B from shared memory (`bDescriptor`, N-major if
+/// `bTransposed`). NVVM's op has descriptors for A only, so this is inline
+/// PTX; the warp emulator recognizes it by its text.
+mlir::Value emitWgmmaRegisterA(mlir::ImplicitLocOpBuilder &b, mlir::Value d,
+                               mlir::ArrayRef<mlir::Value> a, mlir::Value bDescriptor, int64_t n,
+                               bool bf16, bool bTransposed);
 
 } // namespace raspc
 

@@ -72,6 +72,8 @@ struct Case {
   /// 8 leaves them unaligned for 16-byte loads.
   int64_t keyOffset = 0;
   int64_t batch = 1;
+  /// By warpgroup MMA (sm_90a) instead of mma.sync.
+  bool wgmma = false;
 };
 
 void checkCase(const Case &c) {
@@ -145,7 +147,9 @@ void checkCase(const Case &c) {
   std::vector<Operand> arguments;
   for (Buffer &in : inputs)
     arguments.push_back({in.data(), in.shape});
-  if (!emulate(source, "convert-attention-to-gpu-flash{chip=sm_80}", arguments,
+  std::string passes = c.wgmma ? "convert-attention-to-gpu-flash{chip=sm_90a wgmma=1}"
+                                : "convert-attention-to-gpu-flash{chip=sm_80}";
+  if (!emulate(source, passes, arguments,
                {got.data(), {c.batch, c.heads, c.queries, c.dv}}))
     return;
   // Batch b's head h is head b H + h of a batch of one (its key head
@@ -218,6 +222,31 @@ TEST(GPUFlashEmulation, StrictlyCausalF32D128) {
 // element into their buffer (copied element by element), cross attention.
 TEST(GPUFlashEmulation, UnalignedKeysF32D256) {
   checkCase({"f32", 1, 1, 40, 50, 256, 256, Mask::None, /*keyOffset=*/1});
+}
+
+// Warpgroup MMA: causal grouped-query attention over 150 positions, two
+// blocks of 128 queries (two warpgroups each) and two key blocks of 128,
+// the second partial: the softmax with and without the per-key mask, P
+// from registers.
+TEST(GPUFlashEmulation, WgmmaCausalGroupedBF16) {
+  checkCase({"bf16", 2, 1, 150, 150, 64, 64, Mask::Causal, /*keyOffset=*/0, /*batch=*/2,
+             /*wgmma=*/true});
+}
+
+// Warpgroup MMA on f16 at head size 128 (two 64-feature panels of Q and K),
+// value size 64, cross attention with a strictly causal mask (the first
+// query sees nothing) and keys one element into their buffer (copied
+// element by element into the swizzled tiles).
+TEST(GPUFlashEmulation, WgmmaStrictlyCausalD128F16) {
+  checkCase({"f16", 2, 2, 130, 200, 128, 64, Mask::StrictlyCausal, /*keyOffset=*/1,
+             /*batch=*/1, /*wgmma=*/true});
+}
+
+// Warpgroup MMA at head size 256: key blocks of 64 (Q and two stages of
+// 128 would pass 227 KiB), value size 128 (two panels of V).
+TEST(GPUFlashEmulation, WgmmaHeadSize256) {
+  checkCase({"bf16", 1, 1, 40, 72, 256, 128, Mask::None, /*keyOffset=*/0, /*batch=*/1,
+             /*wgmma=*/true});
 }
 
 } // namespace

@@ -37,6 +37,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <gtest/gtest.h>
@@ -97,11 +98,19 @@ struct Warp : Barrier {
 constexpr uintptr_t kSharedWindow = 256 * 1024;
 alignas(kSharedWindow) unsigned char sharedMemory[227 * 1024];
 
+/// The four warps of a warpgroup: their barrier and the A fragments they
+/// exchange for a wgmma with A in registers.
+constexpr int kGroupThreads = 128;
+struct Warpgroup : Barrier {
+  uint32_t a[kGroupThreads][4];
+};
+
 struct ThreadContext {
   int tid[3], ctaid[3], ntid[3], nctaid[3];
   Barrier *block;
   Warp *warp;
   int lane;
+  Warpgroup *group;
 };
 thread_local ThreadContext self;
 
@@ -215,29 +224,31 @@ extern "C" void emu_mma_f16(float *d, uint32_t a0, uint32_t a1, uint32_t a2, uin
 /// then Swizzle<3,4,3> on the shared address (bits 4-6 ^= bits 7-9). The
 /// operands are read when the MMA is issued (not when waited for).
 std::atomic<int> badDescriptors{0};
-extern "C" void emu_wgmma(float *d, uint64_t descA, uint64_t descB, int32_t n,
-                          int32_t transA, int32_t transB, int32_t bf16) {
-  struct Operand {
-    uint64_t start, leading, stride;
-    bool mnMajor;
-    /// Element (i, k): i along M (A) or N (B).
-    float at(int i, int k, bool bf16) const {
-      uint64_t offset = mnMajor ? start + (i / 64) * leading + (i % 64) * 2 + (k / 8) * stride +
-                                      (k % 8) * 128
-                                : start + (i / 8) * stride + (i % 8) * 128 + k * 2;
-      offset ^= ((offset >> 7) & 7) << 4;
-      uint16_t bits;
-      std::memcpy(&bits, sharedMemory + offset, 2);
-      return bf16 ? bf16ToFloat(bits) : halfToFloat(bits);
-    }
-  };
-  auto decode = [](uint64_t desc, bool mnMajor) {
+/// A wgmma operand in shared memory, as its descriptor names it.
+struct SharedOperand {
+  uint64_t start, leading, stride;
+  bool mnMajor;
+  static SharedOperand decode(uint64_t desc, bool mnMajor) {
     if (desc >> 62 != 1 || ((desc >> 49) & 7) != 0) // 128-byte swizzle, base offset 0
       ++badDescriptors;
-    return Operand{(desc & 0x3fff) << 4, ((desc >> 16) & 0x3fff) << 4,
-                   ((desc >> 32) & 0x3fff) << 4, mnMajor};
-  };
-  Operand a = decode(descA, transA), b = decode(descB, transB);
+    return {(desc & 0x3fff) << 4, ((desc >> 16) & 0x3fff) << 4, ((desc >> 32) & 0x3fff) << 4,
+            mnMajor};
+  }
+  /// Element (i, k): i along M (A) or N (B).
+  float at(int i, int k, bool bf16) const {
+    uint64_t offset = mnMajor ? start + (i / 64) * leading + (i % 64) * 2 + (k / 8) * stride +
+                                    (k % 8) * 128
+                              : start + (i / 8) * stride + (i % 8) * 128 + k * 2;
+    offset ^= ((offset >> 7) & 7) << 4;
+    uint16_t bits;
+    std::memcpy(&bits, sharedMemory + offset, 2);
+    return bf16 ? bf16ToFloat(bits) : halfToFloat(bits);
+  }
+};
+extern "C" void emu_wgmma(float *d, uint64_t descA, uint64_t descB, int32_t n,
+                          int32_t transA, int32_t transB, int32_t bf16) {
+  SharedOperand a = SharedOperand::decode(descA, transA),
+                b = SharedOperand::decode(descB, transB);
   int linear = self.tid[0] + self.ntid[0] * (self.tid[1] + self.ntid[1] * self.tid[2]);
   int warp = linear / kLanes % 4, g = self.lane / 4, t = self.lane % 4;
   for (int i = 0; i < n / 2; ++i) {
@@ -247,6 +258,41 @@ extern "C" void emu_wgmma(float *d, uint64_t descA, uint64_t descB, int32_t n,
       sum += a.at(row, k, bf16) * b.at(col, k, bf16);
     d[i] = sum;
   }
+}
+
+/// The same with A from registers: each thread gives its four registers of
+/// the A fragment (per warp, 16 rows in mma.m16n8k16's A layout: register r
+/// holds row g + 8 (r % 2), columns 2t + 8 (r / 2) + {0, 1}), the warpgroup
+/// meets, and each thread computes its accumulators.
+extern "C" void emu_wgmma_rs(float *d, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                             uint64_t descB, int32_t n, int32_t transB, int32_t bf16) {
+  Warpgroup &group = *self.group;
+  int linear = self.tid[0] + self.ntid[0] * (self.tid[1] + self.ntid[1] * self.tid[2]);
+  int inGroup = linear % kGroupThreads;
+  uint32_t mine[] = {a0, a1, a2, a3};
+  std::memcpy(group.a[inGroup], mine, sizeof mine);
+  group.sync();
+  auto decode = [&](uint32_t word, int half) {
+    uint16_t bits = uint16_t(word >> (16 * half));
+    return bf16 ? bf16ToFloat(bits) : halfToFloat(bits);
+  };
+  float A[64][16];
+  for (int q = 0; q < kGroupThreads; ++q) {
+    int w = q / kLanes, g = q % kLanes / 4, t = q % 4;
+    for (int r = 0; r < 4; ++r)
+      for (int h = 0; h < 2; ++h)
+        A[16 * w + g + 8 * (r % 2)][2 * t + 8 * (r / 2) + h] = decode(group.a[q][r], h);
+  }
+  SharedOperand b = SharedOperand::decode(descB, transB);
+  int warp = inGroup / kLanes, g = self.lane / 4, t = self.lane % 4;
+  for (int i = 0; i < n / 2; ++i) {
+    int row = 16 * warp + g + 8 * (i % 4 / 2), col = 8 * (i / 4) + 2 * t + i % 2;
+    float sum = d[i];
+    for (int k = 0; k < 16; ++k)
+      sum += A[row][k] * b.at(col, k, bf16);
+    d[i] = sum;
+  }
+  group.sync(); // nobody refills the slots before everyone has read them
 }
 
 /// shfl.sync.bfly over the whole warp.
@@ -329,6 +375,9 @@ void launch(void (*kernel)(void **), void **args, const int grid[3], const int b
     for (int y = 0; y < grid[1]; ++y)
       for (int x = 0; x < grid[0]; ++x) {
         std::vector<Warp> warps(threads / kLanes);
+        std::vector<Warpgroup> groups((threads + kGroupThreads - 1) / kGroupThreads);
+        for (size_t g = 0; g < groups.size(); ++g)
+          groups[g].parties = std::min<int>(kGroupThreads, threads - int(g) * kGroupThreads);
         Barrier shared;
         shared.parties = threads;
         std::memset(sharedMemory, 0xff, sizeof sharedMemory); // no data left from the last block
@@ -341,7 +390,8 @@ void launch(void (*kernel)(void **), void **args, const int grid[3], const int b
                     {grid[0], grid[1], grid[2]},
                     &shared,
                     &warps[t / kLanes],
-                    t % kLanes};
+                    t % kLanes,
+                    &groups[t / kGroupThreads]};
             kernel(args);
           });
         for (auto &thread : pool)
@@ -386,12 +436,12 @@ Value callReturningStruct(OpBuilder &b, Location loc, LLVM::LLVMFuncOp callee,
   return result;
 }
 
-/// Calls `callee` with a pointer to stack space holding the fields of
-/// `inout` (all of one type) followed by `args`, and returns the fields as
-/// the callee left them.
-Value callUpdatingStruct(OpBuilder &b, Location loc, LLVM::LLVMFuncOp callee, Value inout,
-                         ArrayRef<Value> args) {
-  auto structType = cast<LLVM::LLVMStructType>(inout.getType());
+/// Calls `callee` with a pointer to stack space holding `inputs` (of the
+/// struct's one field type) followed by `args`, and returns what the callee
+/// left there as `structType`.
+Value callUpdatingStruct(OpBuilder &b, Location loc, LLVM::LLVMFuncOp callee,
+                         ValueRange inputs, Type type, ArrayRef<Value> args) {
+  auto structType = cast<LLVM::LLVMStructType>(type);
   auto fields = structType.getBody();
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());
   Value one = LLVM::ConstantOp::create(b, loc, b.getI32Type(), b.getI32IntegerAttr(1));
@@ -401,8 +451,8 @@ Value callUpdatingStruct(OpBuilder &b, Location loc, LLVM::LLVMFuncOp callee, Va
     return LLVM::GEPOp::create(b, loc, ptr, fields[i], memory,
                                ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
   };
-  for (int64_t i = 0; i < static_cast<int64_t>(fields.size()); ++i)
-    LLVM::StoreOp::create(b, loc, LLVM::ExtractValueOp::create(b, loc, inout, i), field(i));
+  for (auto [i, input] : llvm::enumerate(inputs))
+    LLVM::StoreOp::create(b, loc, input, field(static_cast<int64_t>(i)));
   SmallVector<Value> operands{memory};
   llvm::append_range(operands, args);
   LLVM::CallOp::create(b, loc, callee, operands);
@@ -553,8 +603,11 @@ std::string emulateNVVM(ModuleOp module) {
         return LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(v));
       };
       // PTX's imm-trans-a / imm-trans-b: A col or B row is MN-major.
+      SmallVector<Value> inputs;
+      for (int64_t i = 0; i < shape.getN() / 2; ++i)
+        inputs.push_back(LLVM::ExtractValueOp::create(b, loc, wgmma.getInouts(), i));
       Value result = callUpdatingStruct(
-          b, loc, callee, wgmma.getInouts(),
+          b, loc, callee, inputs, wgmma.getInouts().getType(),
           {wgmma.getDescriptorA(), wgmma.getDescriptorB(), constant(shape.getN()),
            constant(wgmma.getLayoutA() == NVVM::MMALayout::col),
            constant(wgmma.getLayoutB() == NVVM::MMALayout::row),
@@ -572,6 +625,39 @@ std::string emulateNVVM(ModuleOp module) {
     }
     unsupported = op->getName().getStringRef().str();
     break;
+  }
+  // Inline PTX: the register-A wgmma of Wgmma.h's emitWgmmaRegisterA,
+  // recognized by its text: "...m64n<N>k16.f32.<T>.<T> {d}, {a}, $desc, p, 1,
+  // 1, <trans-b>;".
+  SmallVector<LLVM::InlineAsmOp> asms;
+  module.walk([&](LLVM::InlineAsmOp op) { asms.push_back(op); });
+  for (LLVM::InlineAsmOp op : asms) {
+    if (!unsupported.empty())
+      break;
+    SmallVector<StringRef> groups;
+    llvm::Regex pattern("wgmma\\.mma_async\\.sync\\.aligned\\.m64n([0-9]+)k16\\.f32\\.(bf16|f16)\\."
+                        "(bf16|f16) \\{[^}]*\\}, \\{[^}]*\\}, \\$[0-9]+, p, 1, 1, ([01]);");
+    int64_t n = 0;
+    if (!pattern.match(op.getAsmString(), &groups) || groups[1].getAsInteger(10, n) ||
+        static_cast<int64_t>(op.getOperands().size()) != n / 2 + 5) {
+      unsupported = "this inline assembly: " + op.getAsmString().str();
+      break;
+    }
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Type i64 = IntegerType::get(ctx, 64);
+    auto callee = declare(module, "emu_wgmma_rs", LLVM::LLVMVoidType::get(ctx),
+                          {ptr, i32, i32, i32, i32, i64, i32, i32, i32});
+    auto constant = [&](int64_t v) {
+      return LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(v));
+    };
+    ValueRange operands = op.getOperands();
+    SmallVector<Value> args(operands.begin() + n / 2, operands.end());
+    llvm::append_range(args, SmallVector<Value>{constant(n), constant(groups[4] == "1"),
+                                                constant(groups[2] == "bf16")});
+    op.getRes().replaceAllUsesWith(
+        callUpdatingStruct(b, loc, callee, operands.take_front(n / 2), op.getRes().getType(), args));
+    op->erase();
   }
   // Vector loads and stores: checked for the alignment they claim.
   SmallVector<Operation *> accesses;
@@ -782,6 +868,7 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     add("emu_cp_async_commit", reinterpret_cast<void *>(&emu_cp_async_commit));
     add("emu_cp_async_wait", reinterpret_cast<void *>(&emu_cp_async_wait));
     add("emu_wgmma", reinterpret_cast<void *>(&emu_wgmma));
+    add("emu_wgmma_rs", reinterpret_cast<void *>(&emu_wgmma_rs));
     if (!sharedName.empty())
       add(sharedName.c_str(), sharedMemory);
     return map;
