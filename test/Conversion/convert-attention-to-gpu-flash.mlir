@@ -72,6 +72,7 @@
 // them, 1 KiB of slack to start at a multiple of 1024: 82944 bytes. Q is
 // copied once (its own cp.async group); each key block: proxy fence before
 // the barrier, S = Q.K^T by four m64n128k16 MMAs (K-major K: layout col),
+// (the first ignoring the accumulator: nothing written before the fence),
 // the softmax branching on the mask only around arithmetic, then O += P.V
 // by eight m64n64k16 MMAs with P in registers (inline PTX, V N-major:
 // trans-b 1).
@@ -85,7 +86,9 @@
 // WGMMA-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // WGMMA-NEXT: func.call @raspc.deferred_gpu_barrier() : () -> ()
 // WGMMA: nvvm.wgmma.fence.aligned
-// WGMMA-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// WGMMA-NEXT: %[[UNDEF:.*]] = llvm.mlir.undef
+// WGMMA: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[UNDEF]], <m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// WGMMA-COUNT-3: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
 // WGMMA-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // WGMMA: scf.if %{{.*}} -> (f32, f32,
@@ -93,6 +96,9 @@
 // WGMMA: arith.cmpi ule
 // WGMMA: gpu.shuffle xor
 // WGMMA: math.exp2
+// The registers the MMAs read, pinned before their fence (an empty asm).
+// WGMMA: llvm.inline_asm has_side_effects asm_dialect = att "", "=f,
+// WGMMA-NEXT: llvm.inline_asm has_side_effects asm_dialect = att "", "=r,
 // WGMMA: nvvm.wgmma.fence.aligned
 // WGMMA-COUNT-8: llvm.inline_asm has_side_effects {{.*}}wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 1;
 // WGMMA-NOT: wgmma.mma_async

@@ -169,18 +169,21 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, 
   };
 
   // S = Q.K^T: A = Q (K-major), B = K^T, i.e. the key tile as it is
-  // (K-major: layout col).
+  // (K-major: layout col). The first MMA ignores the accumulator (scale-d
+  // 0), so no register is written before the fence.
   NVVM::WgmmaFenceAlignedOp::create(b);
-  Value s = LLVM::ZeroOp::create(b, raspc::wgmmaAccumulatorType(b.getContext(), keyBlock));
+  Value s = LLVM::UndefOp::create(b, raspc::wgmmaAccumulatorType(b.getContext(), keyBlock));
   for (int64_t kk = 0; kk < headDim / kMmaK; ++kk)
     s = NVVM::WgmmaMmaAsyncOp::create(
         b, s.getType(), s, kMajor(queryAddress, blockRows(), kk), kMajor(keyAddress, keyBlock, kk),
         NVVM::MMAShapeAttr::get(b.getContext(), kGroupRows, keyBlock, kMmaK), operandType(),
-        operandType(), NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one, NVVM::WGMMAScaleIn::one,
+        operandType(), NVVM::WGMMATypes::f32,
+        kk == 0 ? NVVM::WGMMAScaleOut::zero : NVVM::WGMMAScaleOut::one, NVVM::WGMMAScaleIn::one,
         NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row, NVVM::MMALayout::col,
         /*satfinite=*/NVVM::MMAIntOverflowAttr());
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
   NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  s = raspc::emitAccumulatorFence(b, s); // read after the wait
 
   // The warp's part of S as C fragments: element 4 j + e of the
   // accumulator is element e of n-tile j. The softmax leaves probabilities
@@ -233,14 +236,25 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, 
                                     alpha[i % 4 / 2]);
     next.out = LLVM::InsertValueOp::create(b, next.out, o, i);
   }
-  SmallVector<SmallVector<Value, 4>> fragments;
+  SmallVector<Value> packed;
   for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
     int64_t lo = 2 * step, hi = 2 * step + 1;
-    fragments.push_back({pack(probability(lo, 0), probability(lo, 1)),
-                         pack(probability(lo, 2), probability(lo, 3)),
-                         pack(probability(hi, 0), probability(hi, 1)),
-                         pack(probability(hi, 2), probability(hi, 3))});
+    llvm::append_range(packed, SmallVector<Value>{pack(probability(lo, 0), probability(lo, 1)),
+                                                  pack(probability(lo, 2), probability(lo, 3)),
+                                                  pack(probability(hi, 0), probability(hi, 1)),
+                                                  pack(probability(hi, 2), probability(hi, 3))});
   }
+  // Written before the fence, as the MMAs read them.
+  next.out = raspc::emitAccumulatorFence(b, next.out);
+  Value pinned = raspc::emitRegisterFence(
+      b, packed,
+      LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                       SmallVector<Type>(packed.size(), b.getI32Type())));
+  SmallVector<SmallVector<Value, 4>> fragments(keyBlock / kMmaK);
+  for (auto [i, fragment] : llvm::enumerate(fragments))
+    for (int64_t r = 0; r < 4; ++r)
+      fragment.push_back(
+          LLVM::ExtractValueOp::create(b, pinned, static_cast<int64_t>(4 * i + r)));
   NVVM::WgmmaFenceAlignedOp::create(b);
   for (auto [step, a] : llvm::enumerate(fragments)) {
     Value valueDescriptor = raspc::emitSwizzled128Descriptor(
@@ -252,6 +266,7 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, 
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
   // The next barrier lets the stage be refilled: the MMAs must be done.
   NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  next.out = raspc::emitAccumulatorFence(b, next.out);
   return next.flatten();
 }
 

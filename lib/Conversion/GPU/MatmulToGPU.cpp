@@ -443,9 +443,9 @@ private:
                          mul(groupRow0, kRowBytes));
     Value bAddress = memref::ExtractAlignedPointerAsIndexOp::create(b, bTile);
     auto type = isa<BFloat16Type>(element) ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
-    Value d = acc[0];
-    // The accumulators were last written by the previous step's MMAs, which
-    // have completed (waited for below).
+    // Last written by the previous step's MMAs (waited for below) or zeros
+    // before the first: pinned before the fence.
+    Value d = raspc::emitAccumulatorFence(b, acc[0]);
     NVVM::WgmmaFenceAlignedOp::create(b);
     for (int64_t kk = 0; kk < blockK / kMmaK; ++kk) {
       // A, K-major: 16 of K are 32 bytes into each row (the swizzle applies
@@ -469,7 +469,7 @@ private:
     // The next step's barrier lets the stage be refilled: the MMAs must be
     // done reading it.
     NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-    return {d};
+    return {raspc::emitAccumulatorFence(b, d)};
   }
 
   SmallVector<TileOutputRow> outputs(ArrayRef<Value> acc) override {

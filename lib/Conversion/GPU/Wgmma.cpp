@@ -82,6 +82,30 @@ Type raspc::wgmmaAccumulatorType(MLIRContext *context, int64_t n) {
       context, SmallVector<Type>(n / 2, Float32Type::get(context)));
 }
 
+Value raspc::emitRegisterFence(ImplicitLocOpBuilder &b, ValueRange values, Type type) {
+  std::string constraints;
+  llvm::raw_string_ostream text(constraints);
+  for (auto [i, v] : llvm::enumerate(values))
+    text << (i ? "," : "") << (v.getType().isF32() ? "=f" : "=r");
+  for (size_t i = 0; i < values.size(); ++i)
+    text << "," << i;
+  return LLVM::InlineAsmOp::create(b, type, values, /*asm_string=*/"", constraints,
+                                   /*has_side_effects=*/true, /*is_align_stack=*/false,
+                                   LLVM::tailcallkind::TailCallKind::None,
+                                   LLVM::AsmDialectAttr::get(b.getContext(),
+                                                             LLVM::AsmDialect::AD_ATT),
+                                   /*operand_attrs=*/ArrayAttr())
+      .getRes();
+}
+
+Value raspc::emitAccumulatorFence(ImplicitLocOpBuilder &b, Value accumulator) {
+  auto type = cast<LLVM::LLVMStructType>(accumulator.getType());
+  SmallVector<Value> fields;
+  for (int64_t i = 0; i < static_cast<int64_t>(type.getBody().size()); ++i)
+    fields.push_back(LLVM::ExtractValueOp::create(b, accumulator, i));
+  return emitRegisterFence(b, fields, type);
+}
+
 Value raspc::emitWgmmaRegisterA(ImplicitLocOpBuilder &b, Value d, ArrayRef<Value> a,
                                 Value bDescriptor, int64_t n, bool bf16, bool bTransposed) {
   // wgmma.mma_async.sync.aligned.m64nNk16.f32.T.T d, a, b-desc, scale-d,

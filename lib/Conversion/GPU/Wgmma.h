@@ -50,6 +50,16 @@ mlir::Value emitSwizzled128Descriptor(mlir::ImplicitLocOpBuilder &b, mlir::Value
 /// The accumulator of an m64nNk16 wgmma: N / 2 f32 per thread.
 mlir::Type wgmmaAccumulatorType(mlir::MLIRContext *context, int64_t n);
 
+/// Pins the registers of `values` (f32 or i32; a struct's fields) in
+/// place: an empty volatile inline asm that reads and writes them, returning
+/// them as `type` (their struct, or the one value). wgmma's ordering
+/// (registers written before `wgmma.fence`, accumulators read after the
+/// wait) is not a data dependence LLVM sees; this makes it one.
+mlir::Value emitRegisterFence(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange values,
+                              mlir::Type type);
+/// The same for the fields of an accumulator struct.
+mlir::Value emitAccumulatorFence(mlir::ImplicitLocOpBuilder &b, mlir::Value accumulator);
+
 /// d = A.B + d, m64nNk16 with f32 accumulators, A from registers (`a`: four
 /// i32 of two f16/bf16 each, in mma.sync's A fragment layout for the warp's
 /// 16 rows) and B from shared memory (`bDescriptor`, N-major if

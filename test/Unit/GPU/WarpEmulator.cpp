@@ -97,6 +97,9 @@ struct Warp : Barrier {
 /// and 128-byte swizzling depends on address bits 4-9.
 constexpr uintptr_t kSharedWindow = 256 * 1024;
 alignas(kSharedWindow) unsigned char sharedMemory[227 * 1024];
+/// Where a kernel's dynamic shared memory starts: 16-byte aligned only (all
+/// CUDA promises), so kernels that need more must round up, as on a GPU.
+constexpr size_t kDynamicSharedOffset = 16;
 
 /// The four warps of a warpgroup: their barrier and the A fragments they
 /// exchange for a wgmma with A in registers.
@@ -246,14 +249,14 @@ struct SharedOperand {
   }
 };
 extern "C" void emu_wgmma(float *d, uint64_t descA, uint64_t descB, int32_t n,
-                          int32_t transA, int32_t transB, int32_t bf16) {
+                          int32_t transA, int32_t transB, int32_t bf16, int32_t accumulate) {
   SharedOperand a = SharedOperand::decode(descA, transA),
                 b = SharedOperand::decode(descB, transB);
   int linear = self.tid[0] + self.ntid[0] * (self.tid[1] + self.ntid[1] * self.tid[2]);
   int warp = linear / kLanes % 4, g = self.lane / 4, t = self.lane % 4;
   for (int i = 0; i < n / 2; ++i) {
     int row = 16 * warp + g + 8 * (i % 4 / 2), col = 8 * (i / 4) + 2 * t + i % 2;
-    float sum = d[i];
+    float sum = accumulate ? d[i] : 0.0f;
     for (int k = 0; k < 16; ++k)
       sum += a.at(row, k, bf16) * b.at(col, k, bf16);
     d[i] = sum;
@@ -590,7 +593,6 @@ std::string emulateNVVM(ModuleOp module) {
       if (shape.getM() != 64 || shape.getK() != 16 || type != wgmma.getTypeB() ||
           (type != NVVM::WGMMATypes::bf16 && type != NVVM::WGMMATypes::f16) ||
           wgmma.getTypeD() != NVVM::WGMMATypes::f32 ||
-          wgmma.getScaleD() != NVVM::WGMMAScaleOut::one ||
           wgmma.getScaleA() != NVVM::WGMMAScaleIn::one ||
           wgmma.getScaleB() != NVVM::WGMMAScaleIn::one) {
         unsupported = "this nvvm.wgmma.mma_async shape, type or scale";
@@ -598,7 +600,7 @@ std::string emulateNVVM(ModuleOp module) {
       }
       Type i64 = IntegerType::get(ctx, 64);
       auto callee = declare(module, "emu_wgmma", LLVM::LLVMVoidType::get(ctx),
-                            {ptr, i64, i64, i32, i32, i32, i32});
+                            {ptr, i64, i64, i32, i32, i32, i32, i32});
       auto constant = [&](int v) {
         return LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(v));
       };
@@ -611,7 +613,8 @@ std::string emulateNVVM(ModuleOp module) {
           {wgmma.getDescriptorA(), wgmma.getDescriptorB(), constant(shape.getN()),
            constant(wgmma.getLayoutA() == NVVM::MMALayout::col),
            constant(wgmma.getLayoutB() == NVVM::MMALayout::row),
-           constant(type == NVVM::WGMMATypes::bf16)});
+           constant(type == NVVM::WGMMATypes::bf16),
+           constant(wgmma.getScaleD() == NVVM::WGMMAScaleOut::one)});
       wgmma.getResult().replaceAllUsesWith(result);
       op->erase();
       continue;
@@ -634,6 +637,21 @@ std::string emulateNVVM(ModuleOp module) {
   for (LLVM::InlineAsmOp op : asms) {
     if (!unsupported.empty())
       break;
+    // Wgmma.h's register fence: no instruction, the operands are the
+    // results.
+    if (op.getAsmString().empty()) {
+      OpBuilder b(op);
+      Value result = op.getOperands()[0];
+      if (auto structType = dyn_cast<LLVM::LLVMStructType>(op.getRes().getType())) {
+        result = LLVM::UndefOp::create(b, op.getLoc(), structType);
+        for (auto [i, v] : llvm::enumerate(op.getOperands()))
+          result = LLVM::InsertValueOp::create(b, op.getLoc(), result, v,
+                                               ArrayRef<int64_t>{static_cast<int64_t>(i)});
+      }
+      op.getRes().replaceAllUsesWith(result);
+      op->erase();
+      continue;
+    }
     SmallVector<StringRef> groups;
     llvm::Regex pattern("wgmma\\.mma_async\\.sync\\.aligned\\.m64n([0-9]+)k16\\.f32\\.(bf16|f16)\\."
                         "(bf16|f16) \\{[^}]*\\}, \\{[^}]*\\}, \\$[0-9]+, p, 1, 1, ([01]);");
@@ -814,7 +832,7 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
   auto gs = launchOp.getGridSizeOperandValues(), bs = launchOp.getBlockSizeOperandValues();
   grid[0] = constant(gs.x), grid[1] = constant(gs.y), grid[2] = constant(gs.z);
   if (Value bytes = launchOp.getDynamicSharedMemorySize())
-    EXPECT_LE(constant(bytes), static_cast<int>(sizeof sharedMemory));
+    EXPECT_LE(constant(bytes), static_cast<int>(sizeof sharedMemory - kDynamicSharedOffset));
   block[0] = constant(bs.x), block[1] = constant(bs.y), block[2] = constant(bs.z);
 
   // The kernel alone, for the host.
@@ -870,7 +888,7 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     add("emu_wgmma", reinterpret_cast<void *>(&emu_wgmma));
     add("emu_wgmma_rs", reinterpret_cast<void *>(&emu_wgmma_rs));
     if (!sharedName.empty())
-      add(sharedName.c_str(), sharedMemory);
+      add(sharedName.c_str(), sharedMemory + kDynamicSharedOffset);
     return map;
   });
   auto kernel = (*engine)->lookupPacked(kernelName);
