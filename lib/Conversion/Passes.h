@@ -11,6 +11,7 @@
 #include "Conversion/GPU/DeferredGPUSync.h"
 #include "Conversion/GPU/HostBuffersToGPU.h"
 #include "Conversion/GPU/MatmulToGPU.h"
+#include "Conversion/GPU/RowReductionsToGPU.h"
 #include "Conversion/GPU/MergeGPUModules.h"
 #include "Conversion/GPU/TileParallelLoopsForGPU.h"
 #include "Conversion/LinearAttention/LinearAttention.h"

@@ -364,6 +364,54 @@ def ConvertAttentionToGPUFlash
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
 }
 
+def ConvertRowReductionsToGPU : Pass<"convert-row-reductions-to-gpu"> {
+  let summary = "Lower row reductions (norms' means and variances) to warp-per-row GPU kernels";
+  let description = [{
+    Rewrites each `linalg.generic` on tensors whose last loop is a
+    reduction and whose other loops are parallel -- a reduction of each row
+    into an f32 result indexed by the row's loops in order, every operand
+    indexed by plain loop dimensions, the body folding one value per element
+    into the result with `arith.addf`, `maximumf`, `minimumf`, `maxnumf` or
+    `minnumf` -- into one `gpu.launch` with a warp per row, 8 rows a block:
+    lane l evaluates the body for elements l, l + 32, ... of its row
+    (coalesced loads), folds them with the combiner from its identity, five
+    `gpu.shuffle xor` combine the lanes, and lane 0 folds in the initial
+    value and stores. The reference lowering would give a row to one thread
+    (uncoalesced, rows / 256 blocks). The sums run in another order than a
+    sequential loop's. Run on tensors, before bufferization, after
+    `convert-attn-to-linalg`.
+
+    ```mlir
+    // Before: a row mean
+    %m = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                         iterator_types = ["parallel", "reduction"]}
+        ins(%x : tensor<?x256xf32>) outs(%zeros : tensor<?xf32>) {
+    ^bb0(%in: f32, %acc: f32):
+      %d = arith.divf %in, %c256 : f32
+      %s = arith.addf %acc, %d : f32
+      linalg.yield %s : f32
+    } -> tensor<?xf32>
+    // After (abridged)
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %row_blocks, ...) threads(%tx, ...) in (%sx = %c256, ...) {
+      scf.if %row_inside {
+        %p = scf.for %j = %lane to %c256 step %c32 iter_args(%acc = %zero) -> (f32) {
+          %in = memref.load %xbuf[%row, %j] ...
+          %d = arith.divf %in, %c256 : f32
+          %s = arith.addf %acc, %d : f32
+          scf.yield %s : f32
+        }
+        %o, %valid = gpu.shuffle xor %p, %c16_i32, %c32_i32 : f32   // ... 8, 4, 2, 1
+        scf.if %lane0 { memref.store ... }
+      }
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"];
+}
+
 def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Lower matmuls to tiled GPU kernels (tensor cores for f16/bf16)";
   let description = [{

@@ -84,6 +84,9 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Row reductions (norms) a warp per row; the other linalg ops take the
+  // loops below.
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertRowReductionsToGPU());
 
   buildBufferizationPipeline(pm);
   pm.addPass(raspc::createConvertDeferredGPUSync());

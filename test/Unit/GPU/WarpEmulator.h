@@ -34,9 +34,11 @@ struct Operand {
 /// runs it on the emulator: the function's i-th argument is `arguments[i]`,
 /// the buffer the function allocates for the kernel's result is `result`.
 /// Checks (as gtest failures) that every vector access was as aligned as it
-/// claimed and that cp.async copies ran; returns whether the kernel ran.
+/// claimed and, if `copiesAsync` (kernels with shared-memory tiles), that
+/// cp.async copies ran; returns whether the kernel ran.
 bool emulate(const std::string &source, const std::string &kernelPasses,
-             const std::vector<Operand> &arguments, const Operand &result);
+             const std::vector<Operand> &arguments, const Operand &result,
+             bool copiesAsync = true);
 
 } // namespace raspc::emulator
 
