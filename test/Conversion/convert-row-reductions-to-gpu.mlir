@@ -68,12 +68,23 @@ func.func @maximum(%x: tensor<4x8x100xf32>, %init: tensor<4x8xf32>) -> tensor<4x
 // -----
 
 // Left to the reference lowering: a reduction that is not the last loop,
-// a product (mulf is not among the combiners), an f16 result.
+// a product (mulf is not among the combiners), an f16 result, a body that
+// reads a tensor.
 // CHECK-LABEL: func.func @others(
 // CHECK-NOT: gpu.launch
-// CHECK-COUNT-3: linalg.generic
+// CHECK-COUNT-4: linalg.generic
 func.func @others(%x: tensor<8x16xf32>, %y: tensor<8x16xf16>, %c: tensor<16xf32>, %r: tensor<8xf32>,
-                  %h: tensor<8xf16>) -> (tensor<16xf32>, tensor<8xf32>, tensor<8xf16>) {
+                  %h: tensor<8xf16>, %table: tensor<16xf32>) -> (tensor<16xf32>, tensor<8xf32>, tensor<8xf16>, tensor<8xf32>) {
+  %lookup = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                            iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<8x16xf32>) outs(%r : tensor<8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %j = linalg.index 1 : index
+    %t = tensor.extract %table[%j] : tensor<16xf32>
+    %p = arith.mulf %in, %t : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<8xf32>
   %columns = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>],
                              iterator_types = ["reduction", "parallel"]}
       ins(%x : tensor<8x16xf32>) outs(%c : tensor<16xf32>) {
@@ -95,5 +106,5 @@ func.func @others(%x: tensor<8x16xf32>, %y: tensor<8x16xf16>, %c: tensor<16xf32>
     %s = arith.addf %acc, %in : f16
     linalg.yield %s : f16
   } -> tensor<8xf16>
-  return %columns, %product, %half : tensor<16xf32>, tensor<8xf32>, tensor<8xf16>
+  return %columns, %product, %half, %lookup : tensor<16xf32>, tensor<8xf32>, tensor<8xf16>, tensor<8xf32>
 }

@@ -254,9 +254,14 @@ bool raspc::isGPURowReduction(linalg::GenericOp op) {
     return false;
   if (!cast<RankedTensorType>(op.getResult(0).getType()).getElementType().isF32())
     return false;
-  // The body: scalar ops without regions.
+  // The body: scalar arithmetic (cloned into the kernel per element) and
+  // loop indices; nothing that reads memory or captures a tensor.
+  auto scalar = [](Type t) { return t.isIntOrIndexOrFloat(); };
   for (Operation &inner : op.getRegion().front().without_terminator())
-    if (inner.getNumRegions() != 0)
+    if (!isa<linalg::IndexOp>(inner) &&
+        (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
+         inner.getNumRegions() != 0 || !llvm::all_of(inner.getOperandTypes(), scalar) ||
+         !llvm::all_of(inner.getResultTypes(), scalar)))
       return false;
   return matchCombiner(op).has_value();
 }
