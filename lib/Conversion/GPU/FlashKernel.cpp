@@ -205,19 +205,9 @@ void raspc::FlashKernelEmitter::emitKernel(gpu::LaunchOp launch, Value queryBloc
   bIdx = arith::DivUIOp::create(b, rest, heads);
   khIdx = arith::DivUIOp::create(b, hIdx, group);
   tid = launch.getThreadIds().x;
-  sharedBase = gpu::DynamicSharedMemoryOp::create(
-      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
-                         gpu::AddressSpaceAttr::get(b.getContext(),
-                                                    gpu::AddressSpace::Workgroup)));
-  // Dynamic shared memory is 16-byte aligned; a form that needs more skips
-  // to the next multiple (the launch asks for that much more).
-  sharedPadding = idx(0);
-  if (sharedAlignment > 16) {
-    Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, sharedBase);
-    Value align = idx(sharedAlignment);
-    sharedPadding = arith::RemUIOp::create(
-        b, arith::SubIOp::create(b, align, arith::RemUIOp::create(b, address, align)), align);
-  }
+  DynamicSharedMemory shared = emitDynamicSharedMemory(b, sharedAlignment);
+  sharedBase = shared.base;
+  sharedPadding = shared.padding;
   emitThreadSetup();
   keySource.emplace(b, key);
   valueSource.emplace(b, value);

@@ -228,18 +228,9 @@ void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
   tid = launch.getThreadIds().x;
   blockRow0 = mul(launch.getBlockIds().x, kBlockM);
   blockCol0 = mul(launch.getBlockIds().y, kBlockN);
-  sharedBase = gpu::DynamicSharedMemoryOp::create(
-      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
-                         gpu::AddressSpaceAttr::get(b.getContext(),
-                                                    gpu::AddressSpace::Workgroup)));
-  // Dynamic shared memory is 16-byte aligned; a form that needs more skips
-  // to the next multiple (the launch asks for that much more).
-  sharedPadding = idx(0);
-  if (sharedAlignment > 16) {
-    Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, sharedBase);
-    sharedPadding = rem(arith::SubIOp::create(b, idx(sharedAlignment), rem(address, sharedAlignment)),
-                        sharedAlignment);
-  }
+  raspc::DynamicSharedMemory shared = raspc::emitDynamicSharedMemory(b, sharedAlignment);
+  sharedBase = shared.base;
+  sharedPadding = shared.padding;
   emitThreadSetup();
   lhsSource.emplace(b, lhs);
   rhsSource.emplace(b, rhs);

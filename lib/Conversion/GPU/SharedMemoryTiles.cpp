@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -74,6 +75,22 @@ raspc::GlobalTileSource::GlobalTileSource(ImplicitLocOpBuilder &b, Value buffer)
   contiguous = memref::ReinterpretCastOp::create(
       b, MemRefType::get(type.getShape(), type.getElementType(), layout),
       metadata.getBaseBuffer(), OpFoldResult(metadata.getOffset()), sizes, strides);
+}
+
+raspc::DynamicSharedMemory raspc::emitDynamicSharedMemory(ImplicitLocOpBuilder &b,
+                                                          int64_t alignment) {
+  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  Value base = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
+                         gpu::AddressSpaceAttr::get(b.getContext(),
+                                                    gpu::AddressSpace::Workgroup)));
+  if (alignment <= 16)
+    return {base, idx(0)};
+  Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, base);
+  Value align = idx(alignment);
+  Value padding = arith::RemUIOp::create(
+      b, arith::SubIOp::create(b, align, arith::RemUIOp::create(b, address, align)), align);
+  return {base, padding};
 }
 
 void raspc::emitTileCopy(ImplicitLocOpBuilder &b, Value thread, int64_t threads,

@@ -1,9 +1,9 @@
 //===- SharedMemoryTiles.h - global-to-shared tile copies in GPU kernels -*- C++ -*-===//
 //
 // What the tensor-core kernels (convert-attention-to-gpu-flash,
-// convert-matmul-to-gpu) share: copying tiles of a global buffer into
-// shared memory with cp.async, and the block-wide synchronization around it,
-// emitted while the kernels are still built on tensors.
+// convert-matmul-to-gpu) share: the dynamic shared memory, copying tiles of
+// a global buffer into it with cp.async, and the block-wide synchronization
+// around that, emitted while the kernels are still built on tensors.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +38,15 @@ void declareDeferredSync(mlir::ModuleOp module);
 /// for the wait.
 void emitDeferredSync(mlir::ImplicitLocOpBuilder &b, llvm::StringRef name,
                       std::optional<int32_t> pending = std::nullopt);
+
+/// The block's dynamic shared memory (bytes), and how far into it the
+/// kernel's data starts so as to be `alignment`-aligned (a power of two):
+/// CUDA aligns it to 16 bytes only, so above that the kernel rounds the
+/// address up and its launch asks for `alignment` bytes more.
+struct DynamicSharedMemory {
+  mlir::Value base, padding;
+};
+DynamicSharedMemory emitDynamicSharedMemory(mlir::ImplicitLocOpBuilder &b, int64_t alignment);
 
 /// Bytes one cp.async moves where the operands allow.
 inline constexpr int64_t kCopyVectorBytes = 16;
