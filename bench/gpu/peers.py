@@ -106,6 +106,7 @@ def main():
                     print(f"<!-- raspc {L} {D} causal={causal}: {why} -->")
     variants(a.build, lengths, ours_lengths, default_ms)
     matmuls(a.build, lengths, ours_lengths)
+    models(a.build, lengths, ours_lengths)
     print("\nraspc: bf16 layers, attention as tensor-core flash kernels "
           "(convert-attention-to-gpu-flash: mma.sync m16n8k16, K/V tiles in shared memory; "
           "variant wgmma: warpgroup MMA, sm_90a); "
@@ -168,6 +169,54 @@ def matmuls(build, lengths, ours_lengths):
                       f"{f / peer / 1e9:.1f} | {ratio} |", flush=True)
                 if why and T in ours_lengths:
                     print(f"<!-- raspc {kernel} {dtype} matmul {T}x{k}x{n}: {why} -->")
+
+
+def encoder_block_torch(T):
+    """examples/models/encoder_block.rasp in torch (f32, no TF32): the same
+    operations on the same shapes, random parameters."""
+    import torch
+    import torch.nn.functional as F
+    r = lambda *shape: torch.randn(*shape, device="cuda") * 0.05
+    x = torch.randn(T, 256, device="cuda")
+    g1, b1n, g2, b2n = r(256) + 1, r(256), r(256) + 1, r(256)
+    wq, wk, wv, wo = r(256, 256), r(256, 256), r(256, 256), r(256, 256)
+    w1, b1, w2, b2 = r(256, 1024), r(1024), r(1024, 256), r(256)
+
+    def layer():
+        h = F.layer_norm(x, (256,), g1, b1n)
+        q, k, v = ((h @ w).view(T, 4, 64).transpose(0, 1) for w in (wq, wk, wv))
+        a = F.scaled_dot_product_attention(q, k, v)
+        x1 = x + a.transpose(0, 1).reshape(T, 256) @ wo
+        m = F.gelu(F.layer_norm(x1, (256,), g2, b2n) @ w1 + b1) @ w2 + b2
+        return x1 + m
+    return layer
+
+
+def models(build, lengths, ours_lengths):
+    """A whole example model on the GPU, one call of T positions: raspc's
+    build (flash attention, matmul and row-reduction kernels, the rest by
+    the reference lowering) against the same layer in torch eager (f32, no
+    TF32)."""
+    import torch
+    path = os.path.join(build, "models.txt")
+    if not os.path.exists(path):
+        return
+    torch.backends.cuda.matmul.allow_tf32 = False
+    reference = {"encoder_block": encoder_block_torch}
+    print("\n| model | T | raspc ms | torch ms | torch/raspc |")
+    print("|---|---|---|---|---|")
+    with open(path) as f:
+        for line in f:
+            name, lib, entry, result, *specs = line.split()
+            for T in lengths:
+                peer = cuda_time_ms(reference[name](T))
+                mine, why = (None, "not run") if T not in ours_lengths else ours(
+                    build, lib, result, specs, T, entry=entry, calls=1)
+                r = "-" if mine is None else f"{mine:.3f}"
+                ratio = "-" if mine is None else f"{peer / mine:.3f}"
+                print(f"| {name} | {T} | {r} | {peer:.3f} | {ratio} |", flush=True)
+                if why and T in ours_lengths:
+                    print(f"<!-- raspc {name} {T}: {why} -->")
 
 
 if __name__ == "__main__":
