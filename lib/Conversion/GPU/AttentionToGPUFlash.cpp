@@ -3,8 +3,9 @@
 // Softmax attention as one GPU kernel in the FlashAttention-2 form: a thread
 // block of four warps owns 128 query rows of one (batch, head), each warp 32
 // of them as two MMA tiles of rows (64 and 16 at head sizes above 64, where
-// two tiles' registers would not fit). The block walks the keys in blocks of 64 (32 for large heads),
-// copying each block's keys and values into shared memory; from there each
+// two tiles' registers would not fit). The block walks the keys in blocks of
+// 64 (32 for large heads), copying each block's keys and values into shared
+// memory; from there each
 // warp computes the block's scores with m16n8k16 tensor-core MMAs (f16/bf16
 // operands, f32 accumulators), folds them into running row maxima and sums
 // in registers and adds P.V with a second set of MMAs whose A operand is the
@@ -12,8 +13,9 @@
 // of size [queries, keys] exists, in memory or registers.
 //
 // B fragments come from the shared tiles by ldmatrix (transposed for V),
-// which cp.async fills one key block ahead; warpgroup MMA on sm_90a is the
-// next step (docs/design.md, "GPU").
+// which cp.async fills one key block ahead (the skeleton of FlashKernel.h).
+// The pass also dispatches f32 attention to FlashFmaKernel.cpp and, with
+// `wgmma` on sm_90a, f16/bf16 to FlashWgmmaKernel.cpp (warpgroup MMA).
 //
 // Fragment layouts are the PTX ISA's for mma.m16n8k16 (row.col), with
 // g = lane / 4 and t = lane % 4:
