@@ -381,10 +381,7 @@ void GPUFlashEmitter::emitStore(ValueRange values) {
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   const int64_t valueTiles = valueDim / kMmaN;
   for (int64_t r = 0; r < threadRows(); ++r) {
-    Value sum = quadReduce(final.sum[r], /*isMax=*/false);
-    Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
-    Value inverse = arith::SelectOp::create(
-        b, seen, arith::DivFOp::create(b, fconst(1.0), sum), fconst(0.0));
+    Value inverse = emitRowNormalizer(final.sum[r]);
     auto guard = scf::IfOp::create(b, less(rows[r], queries), /*withElseRegion=*/false);
     OpBuilder::InsertionGuard insertion(b);
     b.setInsertionPointToStart(guard.thenBlock());

@@ -120,6 +120,13 @@ Value raspc::FlashKernelEmitter::quadReduce(Value v, bool isMax) {
   return v;
 }
 
+Value raspc::FlashKernelEmitter::emitRowNormalizer(Value partialSum) {
+  Value sum = quadReduce(partialSum, /*isMax=*/false);
+  Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
+  return arith::SelectOp::create(b, seen, arith::DivFOp::create(b, fconst(1.0), sum),
+                                 fconst(0.0));
+}
+
 SmallVector<Value, 2> raspc::FlashKernelEmitter::emitFragmentSoftmax(
     MutableArrayRef<SmallVector<Value, 4>> scores, Value k0, Value twoT, ArrayRef<Value> rows,
     MutableArrayRef<Value> max, MutableArrayRef<Value> sum, bool masked) {

@@ -103,6 +103,9 @@ protected:
                       mlir::Value k0, mlir::Value twoT, llvm::ArrayRef<mlir::Value> rows,
                       llvm::MutableArrayRef<mlir::Value> max,
                       llvm::MutableArrayRef<mlir::Value> sum, bool masked);
+  /// What a fragment row's output is multiplied by at the end: 1 / its sum
+  /// (the four lanes' `partialSum`s added), 0 for a row that saw no key.
+  mlir::Value emitRowNormalizer(mlir::Value partialSum);
   /// The sum or maximum over the four lanes that share a fragment row.
   mlir::Value quadReduce(mlir::Value v, bool isMax);
   /// An scf.if branch that emits `body` and yields the values it returns.

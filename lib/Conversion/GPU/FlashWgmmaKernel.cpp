@@ -276,10 +276,7 @@ void WgmmaFlashEmitter::emitStore(ValueRange values) {
   GroupState final = GroupState::unflatten(values);
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   for (int64_t r = 0; r < 2; ++r) {
-    Value sum = quadReduce(final.sum[r], /*isMax=*/false);
-    Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
-    Value inverse = arith::SelectOp::create(
-        b, seen, arith::DivFOp::create(b, fconst(1.0), sum), fconst(0.0));
+    Value inverse = emitRowNormalizer(final.sum[r]);
     auto inside = scf::IfOp::create(b, less(rows[r], queries), /*withElseRegion=*/false);
     OpBuilder::InsertionGuard insertion(b);
     b.setInsertionPointToStart(inside.thenBlock());
