@@ -95,7 +95,7 @@ Value raspc::FlashKernelEmitter::tileOf(Value stage, bool isKey) {
 }
 
 int64_t raspc::FlashKernelEmitter::sharedBytes() const {
-  return kStages * stageBytes() + extraSharedBytes + (sharedAlignment > 16 ? sharedAlignment : 0);
+  return dynamicSharedBytes(kStages * stageBytes() + extraSharedBytes, sharedAlignment);
 }
 
 Value raspc::FlashKernelEmitter::extraShared() {

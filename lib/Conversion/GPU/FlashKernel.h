@@ -83,8 +83,9 @@ protected:
   /// are complete, before the barrier that shows everyone's.
   virtual void emitTilesLanded() {}
 
-  /// The first byte of shared memory after the stages (where a form keeps
-  /// what `extraBytes` asked for).
+  /// The block's dynamic shared memory, and its first byte after the stages
+  /// (where a form keeps what `extraBytes` asked for).
+  mlir::Value sharedMemory() const { return sharedBase; }
   mlir::Value extraShared();
 
   /// Whether rows [row0, row0 + rows) may see key block `k0` (by the mask's
@@ -141,9 +142,6 @@ private:
   /// The dynamic shared memory the launch asks for.
   int64_t sharedBytes() const;
   mlir::Value keyBlocks, sharedBase, sharedPadding;
-
-protected:
-  mlir::Value sharedMemory() const { return sharedBase; }
 };
 
 } // namespace raspc

@@ -39,9 +39,8 @@ using namespace mlir::attn;
 namespace {
 
 constexpr int64_t kGroupThreads = 128, kGroups = 2, kGroupRows = 64, kWarpRows = 16;
-constexpr int64_t kMmaK = 16;
-/// A swizzle row: 64 elements of 16 bits; 8 of them repeat the pattern.
-constexpr int64_t kRowBytes = 128, kRowElements = 64, kAtomBytes = 8 * kRowBytes;
+using raspc::kSwizzleAtomBytes, raspc::kSwizzleRowBytes, raspc::kSwizzleRowElements,
+    raspc::kWgmmaK;
 /// The most dynamic shared memory a block may have on sm_90.
 constexpr int64_t kMaxSharedBytes = 227 * 1024;
 /// O and S accumulators live in registers: N of a wgmma is at most 256.
@@ -62,7 +61,7 @@ class WgmmaFlashEmitter : raspc::FlashKernelEmitter {
 public:
   WgmmaFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op)
       : FlashKernelEmitter(b, op, kGroups * kGroupThreads, /*rowPadding=*/0, /*keyBlock=*/128,
-                           kMaxSharedBytes, /*sharedAlignment=*/kAtomBytes,
+                           kMaxSharedBytes, /*sharedAlignment=*/kSwizzleAtomBytes,
                            /*extraBytes=*/[](int64_t headDim) {
                              return kGroups * kGroupRows * headDim * 2; // Q
                            }) {}
@@ -80,18 +79,12 @@ private:
                                   Value valueTile) override;
   void emitStore(ValueRange state) override;
   SmallVector<int64_t, 2> tileShape(bool isKey) const override {
-    return {keyBlock * (isKey ? headDim : valueDim) / kRowElements, kRowElements};
+    return {keyBlock * (isKey ? headDim : valueDim) / kSwizzleRowElements, kSwizzleRowElements};
   }
   SmallVector<Value, 2> place(bool, Value row, Value column) override {
     return raspc::placeSwizzled128(b, row, column, keyBlock);
   }
-  void emitTilesLanded() override {
-    // The copies are writes of the generic proxy; the MMAs read through the
-    // async proxy.
-    NVVM::FenceProxyOp::create(
-        b, NVVM::ProxyKind::async_shared,
-        NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
-  }
+  void emitTilesLanded() override { raspc::emitAsyncProxyFence(b); }
 
   /// Two probabilities as one register of the A fragment (the first in the
   /// low half).
@@ -120,7 +113,7 @@ void WgmmaFlashEmitter::emitThreadSetup() {
   auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   queryTile = memref::ViewOp::create(
       b,
-      MemRefType::get({headDim / kRowElements * blockRows(), kRowElements}, element,
+      MemRefType::get({headDim / kSwizzleRowElements * blockRows(), kSwizzleRowElements}, element,
                       MemRefLayoutAttrInterface{}, workgroup),
       sharedMemory(), extraShared(), ValueRange{});
   raspc::GlobalTileSource source(b, query);
@@ -158,25 +151,19 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, 
                                                    Value valueTile) {
   GroupState state = GroupState::unflatten(values);
   Value queryAddress =
-      add(address(queryTile), mul(div(tid, kGroupThreads), kGroupRows * kRowBytes));
+      add(address(queryTile), mul(div(tid, kGroupThreads), kGroupRows * kSwizzleRowBytes));
   Value keyAddress = address(keyTile), valueAddress = address(valueTile);
-  // The k-th 16 features of a K-major operand: panel k / 4, 32 bytes per 16
-  // into its rows (the swizzle applies to the address).
-  auto kMajor = [&](Value base, int64_t panelRows, int64_t kk) {
-    return raspc::emitSwizzled128Descriptor(
-        b, add(base, (kk / 4) * panelRows * kRowBytes + (kk % 4) * kMmaK * 2),
-        /*leadingBytes=*/16, /*strideBytes=*/kAtomBytes);
-  };
 
   // S = Q.K^T: A = Q (K-major), B = K^T, i.e. the key tile as it is
   // (K-major: layout col). The first MMA ignores the accumulator (scale-d
   // 0), so no register is written before the fence.
   NVVM::WgmmaFenceAlignedOp::create(b);
   Value s = LLVM::UndefOp::create(b, raspc::wgmmaAccumulatorType(b.getContext(), keyBlock));
-  for (int64_t kk = 0; kk < headDim / kMmaK; ++kk)
+  for (int64_t kk = 0; kk < headDim / kWgmmaK; ++kk)
     s = NVVM::WgmmaMmaAsyncOp::create(
-        b, s.getType(), s, kMajor(queryAddress, blockRows(), kk), kMajor(keyAddress, keyBlock, kk),
-        NVVM::MMAShapeAttr::get(b.getContext(), kGroupRows, keyBlock, kMmaK), operandType(),
+        b, s.getType(), s, raspc::emitKMajorDescriptor(b, queryAddress, blockRows(), kk),
+        raspc::emitKMajorDescriptor(b, keyAddress, keyBlock, kk),
+        NVVM::MMAShapeAttr::get(b.getContext(), kGroupRows, keyBlock, kWgmmaK), operandType(),
         operandType(), NVVM::WGMMATypes::f32,
         kk == 0 ? NVVM::WGMMAScaleOut::zero : NVVM::WGMMAScaleOut::one, NVVM::WGMMAScaleIn::one,
         NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row, NVVM::MMALayout::col,
@@ -237,7 +224,7 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, 
     next.out = LLVM::InsertValueOp::create(b, next.out, o, i);
   }
   SmallVector<Value> packed;
-  for (int64_t step = 0; step < keyBlock / kMmaK; ++step) {
+  for (int64_t step = 0; step < keyBlock / kWgmmaK; ++step) {
     int64_t lo = 2 * step, hi = 2 * step + 1;
     llvm::append_range(packed, SmallVector<Value>{pack(probability(lo, 0), probability(lo, 1)),
                                                   pack(probability(lo, 2), probability(lo, 3)),
@@ -250,16 +237,15 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, 
       b, packed,
       LLVM::LLVMStructType::getLiteral(b.getContext(),
                                        SmallVector<Type>(packed.size(), b.getI32Type())));
-  SmallVector<SmallVector<Value, 4>> fragments(keyBlock / kMmaK);
+  SmallVector<SmallVector<Value, 4>> fragments(keyBlock / kWgmmaK);
   for (auto [i, fragment] : llvm::enumerate(fragments))
     for (int64_t r = 0; r < 4; ++r)
       fragment.push_back(
           LLVM::ExtractValueOp::create(b, pinned, static_cast<int64_t>(4 * i + r)));
   NVVM::WgmmaFenceAlignedOp::create(b);
   for (auto [step, a] : llvm::enumerate(fragments)) {
-    Value valueDescriptor = raspc::emitSwizzled128Descriptor(
-        b, add(valueAddress, static_cast<int64_t>(step) * kMmaK * kRowBytes),
-        /*leadingBytes=*/keyBlock * kRowBytes, /*strideBytes=*/kAtomBytes);
+    Value valueDescriptor =
+        raspc::emitMNMajorDescriptor(b, valueAddress, keyBlock, static_cast<int64_t>(step));
     next.out = raspc::emitWgmmaRegisterA(b, next.out, a, valueDescriptor, valueDim,
                                          isa<BFloat16Type>(element), /*bTransposed=*/true);
   }
@@ -295,8 +281,8 @@ void WgmmaFlashEmitter::emitStore(ValueRange values) {
 } // namespace
 
 bool raspc::isWgmmaFlashShape(int64_t headDim, int64_t valueDim) {
-  return headDim > 0 && headDim % kRowElements == 0 && headDim <= kMaxDim && valueDim > 0 &&
-         valueDim % kRowElements == 0 && valueDim <= kMaxDim;
+  return headDim > 0 && headDim % kSwizzleRowElements == 0 && headDim <= kMaxDim &&
+         valueDim > 0 && valueDim % kSwizzleRowElements == 0 && valueDim <= kMaxDim;
 }
 
 Value raspc::emitWgmmaFlashAttention(ImplicitLocOpBuilder &b, AttentionOp op) {

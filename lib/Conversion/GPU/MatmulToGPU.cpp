@@ -281,8 +281,8 @@ Value MatmulKernelEmitter::emit() {
   // Row blocks on x: M (the sequence) may pass grid y's 65535 blocks.
   Value gridX = arith::CeilDivSIOp::create(b, m, idx(kBlockM));
   Value gridY = arith::CeilDivSIOp::create(b, n, idx(kBlockN));
-  int64_t sharedBytes = kStages * stageBytes() + (sharedAlignment > 16 ? sharedAlignment : 0);
-  Value sharedSize = arith::ConstantOp::create(b, b.getI32IntegerAttr(sharedBytes));
+  Value sharedSize = arith::ConstantOp::create(
+      b, b.getI32IntegerAttr(raspc::dynamicSharedBytes(kStages * stageBytes(), sharedAlignment)));
   auto launch =
       gpu::LaunchOp::create(b, gridX, gridY, idx(1), idx(threads), idx(1), idx(1), sharedSize);
   {
@@ -390,19 +390,17 @@ public:
   WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, Type outElement)
       : MatmulKernelEmitter(b, op, outElement, /*threads=*/2 * kGroupThreads, /*blockK=*/64,
                             /*aPadding=*/0, /*bPadding=*/0) {
-    sharedAlignment = kAtomBytes;
+    sharedAlignment = raspc::kSwizzleAtomBytes;
   }
 
 private:
-  static constexpr int64_t kGroupThreads = 128, kGroupRows = 64, kMmaK = 16;
-  /// A swizzle row, and the 8 rows over which the swizzle repeats.
-  static constexpr int64_t kRowBytes = 128, kAtomBytes = 8 * kRowBytes;
-  /// Elements in a swizzle row (blockK and the width of a B panel).
-  static constexpr int64_t kRowElements = kRowBytes / 2;
+  static constexpr int64_t kGroupThreads = 128, kGroupRows = 64;
+  /// blockK is one swizzle row of A; B panels are as wide.
+  static constexpr int64_t kPanel = raspc::kSwizzleRowElements;
 
   SmallVector<int64_t, 2> tileShape(bool isA) const override {
     return isA ? SmallVector<int64_t, 2>{kBlockM, blockK}
-               : SmallVector<int64_t, 2>{kBlockN / kRowElements * blockK, kRowElements};
+               : SmallVector<int64_t, 2>{kBlockN / kPanel * blockK, kPanel};
   }
 
   SmallVector<Value, 2> place(bool isA, Value row, Value column) override {
@@ -410,13 +408,7 @@ private:
     return raspc::placeSwizzled128(b, row, column, isA ? kBlockM : blockK);
   }
 
-  void emitTilesLanded() override {
-    // The copies are writes of the generic proxy; the MMAs read through the
-    // async proxy.
-    NVVM::FenceProxyOp::create(b, NVVM::ProxyKind::async_shared,
-                               NVVM::SharedSpaceAttr::get(b.getContext(),
-                                                          NVVM::SharedSpace::shared_cta));
-  }
+  void emitTilesLanded() override { raspc::emitAsyncProxyFence(b); }
 
   void emitThreadSetup() override {
     groupRow0 = mul(div(tid, kGroupThreads), kGroupRows);
@@ -431,27 +423,20 @@ private:
 
   SmallVector<Value> emitStep(ValueRange acc, Value aTile, Value bTile) override {
     Value aAddress = add(memref::ExtractAlignedPointerAsIndexOp::create(b, aTile),
-                         mul(groupRow0, kRowBytes));
+                         mul(groupRow0, raspc::kSwizzleRowBytes));
     Value bAddress = memref::ExtractAlignedPointerAsIndexOp::create(b, bTile);
     auto type = isa<BFloat16Type>(element) ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
     // Last written by the previous step's MMAs (waited for below) or zeros
     // before the first: pinned before the fence.
     Value d = raspc::emitAccumulatorFence(b, acc[0]);
     NVVM::WgmmaFenceAlignedOp::create(b);
-    for (int64_t kk = 0; kk < blockK / kMmaK; ++kk) {
-      // A, K-major: 16 of K are 32 bytes into each row (the swizzle applies
-      // to the address); 8-row groups 1024 bytes apart; the leading offset
-      // is unused.
-      Value aDescriptor = raspc::emitSwizzled128Descriptor(
-          b, add(aAddress, kk * kMmaK * 2), /*leadingBytes=*/16, /*strideBytes=*/kAtomBytes);
-      // B, N-major: 16 rows of K, 2 atoms of 8 rows (1024 bytes apart),
-      // panels of 64 columns blockK rows apart.
-      Value bDescriptor = raspc::emitSwizzled128Descriptor(
-          b, add(bAddress, kk * kMmaK * kRowBytes), /*leadingBytes=*/blockK * kRowBytes,
-          /*strideBytes=*/kAtomBytes);
+    for (int64_t kk = 0; kk < blockK / raspc::kWgmmaK; ++kk) {
+      // A is K-major (one panel), B N-major in panels of 64 columns blockK
+      // rows apart.
       d = NVVM::WgmmaMmaAsyncOp::create(
-          b, d.getType(), d, aDescriptor, bDescriptor,
-          NVVM::MMAShapeAttr::get(b.getContext(), kGroupRows, kBlockN, kMmaK), type, type,
+          b, d.getType(), d, raspc::emitKMajorDescriptor(b, aAddress, kBlockM, kk),
+          raspc::emitMNMajorDescriptor(b, bAddress, blockK, kk),
+          NVVM::MMAShapeAttr::get(b.getContext(), kGroupRows, kBlockN, raspc::kWgmmaK), type, type,
           NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one, NVVM::WGMMAScaleIn::one,
           NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row, NVVM::MMALayout::row,
           /*satfinite=*/NVVM::MMAIntOverflowAttr());

@@ -15,6 +15,7 @@
 #include "Conversion/Utils/LoopEmission.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -171,16 +172,8 @@ void RowReductionEmitter::emitKernel(gpu::LaunchOp launch) {
 
 Value RowReductionEmitter::emit() {
   auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
-  // Loop sizes from the operands' shapes.
-  SmallVector<Value> operandSizes(op.getNumLoops());
-  for (OpOperand &operand : op->getOpOperands()) {
-    AffineMap map = op.getMatchingIndexingMap(&operand);
-    for (auto [position, result] : llvm::enumerate(map.getResults()))
-      if (!operandSizes[cast<AffineDimExpr>(result).getPosition()])
-        operandSizes[cast<AffineDimExpr>(result).getPosition()] =
-            tensor::DimOp::create(b, operand.get(), static_cast<int64_t>(position));
-  }
-  sizes = operandSizes;
+  for (Range range : cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, b.getLoc()))
+    sizes.push_back(getValueOrCreateConstantIndexOp(b, b.getLoc(), range.size));
   for (Value input : op.getDpsInputs())
     inputs.push_back(raspc::readOnlyBuffer(b, input));
   // A filled init (a zero for sums) is its value: nothing to read.

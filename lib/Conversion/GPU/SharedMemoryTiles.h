@@ -47,6 +47,11 @@ struct DynamicSharedMemory {
   mlir::Value base, padding;
 };
 DynamicSharedMemory emitDynamicSharedMemory(mlir::ImplicitLocOpBuilder &b, int64_t alignment);
+/// The dynamic shared memory a launch asks for to hold `dataBytes` from an
+/// `alignment`-aligned start.
+inline int64_t dynamicSharedBytes(int64_t dataBytes, int64_t alignment) {
+  return dataBytes + (alignment > 16 ? alignment : 0);
+}
 
 /// Bytes one cp.async moves where the operands allow.
 inline constexpr int64_t kCopyVectorBytes = 16;

@@ -60,7 +60,10 @@ SmallVector<Value, 2> raspc::placeSwizzled128(ImplicitLocOpBuilder &b, Value row
                                          arith::RemUIOp::create(b, inPanel, idx(8)))};
 }
 
-Value raspc::emitSwizzled128Descriptor(ImplicitLocOpBuilder &b, Value address,
+/// The matrix descriptor of a 128-byte swizzled operand at shared address
+/// `address`, with leading and stride byte offsets as the PTX ISA defines
+/// them for the operand's major-ness.
+static Value emitSwizzled128Descriptor(ImplicitLocOpBuilder &b, Value address,
                                        int64_t leadingBytes, int64_t strideBytes) {
   // Bits 0-13: address bits 4-17; 16-29 and 32-45: the offsets / 16; 49-51:
   // base offset 0 (the pattern starts 1024-aligned); 62-63: 1, 128-byte
@@ -77,9 +80,48 @@ Value raspc::emitSwizzled128Descriptor(ImplicitLocOpBuilder &b, Value address,
   return arith::OrIOp::create(b, start, constant(fixed));
 }
 
+static Value offset(ImplicitLocOpBuilder &b, Value address, int64_t bytes) {
+  return arith::AddIOp::create(b, address, arith::ConstantIndexOp::create(b, bytes));
+}
+
+Value raspc::emitKMajorDescriptor(ImplicitLocOpBuilder &b, Value tile, int64_t panelRows,
+                                  int64_t kStep) {
+  int64_t perRow = kSwizzleRowElements / kWgmmaK;
+  return emitSwizzled128Descriptor(
+      b,
+      offset(b, tile, (kStep / perRow) * panelRows * kSwizzleRowBytes +
+                          (kStep % perRow) * kWgmmaK * 2),
+      /*leadingBytes=*/16, /*strideBytes=*/kSwizzleAtomBytes); // leading: unused
+}
+
+Value raspc::emitMNMajorDescriptor(ImplicitLocOpBuilder &b, Value tile, int64_t panelRows,
+                                   int64_t kStep) {
+  return emitSwizzled128Descriptor(b, offset(b, tile, kStep * kWgmmaK * kSwizzleRowBytes),
+                                   /*leadingBytes=*/panelRows * kSwizzleRowBytes,
+                                   /*strideBytes=*/kSwizzleAtomBytes);
+}
+
+void raspc::emitAsyncProxyFence(ImplicitLocOpBuilder &b) {
+  NVVM::FenceProxyOp::create(
+      b, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
+}
+
 Type raspc::wgmmaAccumulatorType(MLIRContext *context, int64_t n) {
   return LLVM::LLVMStructType::getLiteral(
       context, SmallVector<Type>(n / 2, Float32Type::get(context)));
+}
+
+/// Inline PTX with side effects (never moved or dropped), returning `type`.
+static Value emitVolatileAsm(ImplicitLocOpBuilder &b, Type type, ValueRange operands,
+                             StringRef text, StringRef constraints) {
+  return LLVM::InlineAsmOp::create(b, type, operands, text, constraints,
+                                   /*has_side_effects=*/true, /*is_align_stack=*/false,
+                                   LLVM::tailcallkind::TailCallKind::None,
+                                   LLVM::AsmDialectAttr::get(b.getContext(),
+                                                             LLVM::AsmDialect::AD_ATT),
+                                   /*operand_attrs=*/ArrayAttr())
+      .getRes();
 }
 
 Value raspc::emitRegisterFence(ImplicitLocOpBuilder &b, ValueRange values, Type type) {
@@ -89,13 +131,7 @@ Value raspc::emitRegisterFence(ImplicitLocOpBuilder &b, ValueRange values, Type 
     text << (i ? "," : "") << (v.getType().isF32() ? "=f" : "=r");
   for (size_t i = 0; i < values.size(); ++i)
     text << "," << i;
-  return LLVM::InlineAsmOp::create(b, type, values, /*asm_string=*/"", constraints,
-                                   /*has_side_effects=*/true, /*is_align_stack=*/false,
-                                   LLVM::tailcallkind::TailCallKind::None,
-                                   LLVM::AsmDialectAttr::get(b.getContext(),
-                                                             LLVM::AsmDialect::AD_ATT),
-                                   /*operand_attrs=*/ArrayAttr())
-      .getRes();
+  return emitVolatileAsm(b, type, values, /*text=*/"", constraints);
 }
 
 Value raspc::emitAccumulatorFence(ImplicitLocOpBuilder &b, Value accumulator) {
@@ -138,11 +174,5 @@ Value raspc::emitWgmmaRegisterA(ImplicitLocOpBuilder &b, Value d, ArrayRef<Value
     operands.push_back(LLVM::ExtractValueOp::create(b, d, i));
   llvm::append_range(operands, a);
   operands.push_back(bDescriptor);
-  return LLVM::InlineAsmOp::create(b, d.getType(), operands, text, constraints,
-                                   /*has_side_effects=*/true, /*is_align_stack=*/false,
-                                   LLVM::tailcallkind::TailCallKind::None,
-                                   LLVM::AsmDialectAttr::get(b.getContext(),
-                                                             LLVM::AsmDialect::AD_ATT),
-                                   /*operand_attrs=*/ArrayAttr())
-      .getRes();
+  return emitVolatileAsm(b, d.getType(), operands, text, constraints);
 }

@@ -30,6 +30,12 @@ bool hasWgmma(const std::string &chip);
 /// to its dependent dialects.
 void addWgmmaMemoryEffects(mlir::DialectRegistry &registry);
 
+/// The 128-byte swizzled layout of 16-bit operands: rows of 128 bytes (64
+/// elements), the pattern repeating every 8 rows (1024 bytes: tiles start
+/// that aligned); an MMA takes 16 of K.
+inline constexpr int64_t kSwizzleRowBytes = 128, kSwizzleRowElements = 64,
+                         kSwizzleAtomBytes = 8 * kSwizzleRowBytes, kWgmmaK = 16;
+
 /// Where element (row, column) of a rows x C tile of 16-bit elements goes
 /// in the 128-byte swizzled layout both majors use: C / 64 panels of `rows`
 /// rows of 128 bytes (64 columns), panel after panel, and in each row of
@@ -40,12 +46,22 @@ llvm::SmallVector<mlir::Value, 2> placeSwizzled128(mlir::ImplicitLocOpBuilder &b
                                                     mlir::Value row, mlir::Value column,
                                                     int64_t rows);
 
-/// The matrix descriptor of a 128-byte swizzled operand at shared address
-/// `address` (an index; its 1024-byte pattern must start 1024-aligned),
-/// with leading and stride byte offsets as the PTX ISA defines them for the
-/// operand's major-ness.
-mlir::Value emitSwizzled128Descriptor(mlir::ImplicitLocOpBuilder &b, mlir::Value address,
-                                      int64_t leadingBytes, int64_t strideBytes);
+/// Matrix descriptors of the `kStep`-th 16 of K of a tile placed by
+/// placeSwizzled128 (panels of `panelRows` rows) at shared address
+/// `tile` (an index). K-major (K along the rows of 64 elements): panel
+/// kStep / 4, 32 bytes per 16 of K into its rows -- the swizzle applies to
+/// the address -- 8-row groups 1024 bytes apart. MN-major (K down the
+/// rows): rows 16 kStep on, 8-row groups 1024 bytes apart, panels of 64 of
+/// M or N `panelRows` rows apart (the leading offset).
+mlir::Value emitKMajorDescriptor(mlir::ImplicitLocOpBuilder &b, mlir::Value tile,
+                                 int64_t panelRows, int64_t kStep);
+mlir::Value emitMNMajorDescriptor(mlir::ImplicitLocOpBuilder &b, mlir::Value tile,
+                                  int64_t panelRows, int64_t kStep);
+
+/// fence.proxy.async.shared::cta: a thread's writes to shared memory (cp.async
+/// and plain stores: the generic proxy) become visible to the MMAs, which
+/// read through the async proxy. Before the barrier that shows the tiles.
+void emitAsyncProxyFence(mlir::ImplicitLocOpBuilder &b);
 
 /// The accumulator of an m64nNk16 wgmma: N / 2 f32 per thread.
 mlir::Type wgmmaAccumulatorType(mlir::MLIRContext *context, int64_t n);
