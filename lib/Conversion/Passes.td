@@ -48,6 +48,37 @@ def ConvertAttnToLinalg : Pass<"convert-attn-to-linalg", "::mlir::func::FuncOp">
                            "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
 }
 
+def FuseElementwiseOps : Pass<"fuse-elementwise-ops"> {
+  let summary = "Fuse each elementwise linalg.generic into its only consumer";
+  let description = [{
+    Upstream's elementwise fusion (`linalg::populateElementwiseOpsFusionPatterns`):
+    a `linalg.generic` on tensors whose loops are all parallel and whose
+    result has one use, by another `linalg.generic` that reads it through a
+    permutation, becomes part of that consumer (its body inlined, its
+    operands the consumer's); fills and splat constants read as inputs
+    become constants in the body. Producers with more users stay, so
+    nothing is computed twice. Unlike upstream's
+    `linalg-fuse-elementwise-ops`, reshapes are not propagated: a
+    projection's bias, activation and rounding stay one rank-2 generic after
+    the `linalg.matmul`, where `convert-matmul-to-gpu` takes them into the
+    kernel's epilogue.
+
+    ```mlir
+    // Before: bias, then GELU, each its own loop nest over [T, 1024]
+    %b = linalg.generic {...} ins(%p, %bias : tensor<?x1024xf32>, tensor<1024xf32>) ... {
+      %s = arith.addf %in, %bi : f32
+    }
+    %g = linalg.generic {...} ins(%b : tensor<?x1024xf32>) ... { ... math.erf ... }
+    // After: one generic, bias and GELU in one body
+    %g = linalg.generic {...} ins(%p, %bias : tensor<?x1024xf32>, tensor<1024xf32>) ... {
+      %s = arith.addf %in, %bi : f32
+      ... math.erf ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def ConvertAttentionToFlashLoops
     : Pass<"convert-attention-to-flash-loops", "::mlir::func::FuncOp"> {
   let summary = "Lower softmax attention to tiled online-softmax loops for CPUs";
@@ -432,9 +463,7 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
       step (tiles 128 x 40 and 32 x 136: rows padded by 8 elements against
       bank conflicts; 56 KiB, the runtime opts in beyond 48); A fragments by
       `nvgpu.ldmatrix` x4, B fragments by ldmatrix x2, transposed (B is
-      [K, N], row major). When the product's only use is a `linalg.generic`
-      that rounds it to f16 or bf16, the kernel stores the rounded values
-      and replaces that too.
+      [K, N], row major).
     * f16/bf16 with `wgmma` on sm_90a: warpgroup MMA. 256 threads, two
       warpgroups of 64 x 128, each an `nvvm.wgmma.mma_async` m64n128k16 per
       16 of K, operands read by the tensor cores from the shared tiles
@@ -450,6 +479,16 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
       16-byte runs of B (`vector.load`) for 64 `vector.fma` lanes.
 
     The accumulator's initial value is added when it is not a zero fill.
+    When the product's only use is a `linalg.generic` that finishes it
+    element by element -- all loops parallel, the product read as it is,
+    its other operands through projected permutations (a bias by column, a
+    residual), its output's old value unread, a body of scalar arithmetic
+    and `linalg.index` -- that generic is the kernel's epilogue: its body
+    runs on each accumulator before the store (loading the other operands'
+    elements), the kernel stores its result type (a rounding to f16/bf16,
+    a bias and activation, a residual) and replaces it, and the launch goes
+    where the generic was. Run `fuse-elementwise-ops` first to make a chain
+    of such generics one.
     Barriers and cp.async group commits and waits are calls to private
     declarations until `convert-deferred-gpu-sync` runs after bufferization.
     Run on tensors, before bufferization.

@@ -76,17 +76,24 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   flash.wgmma = options.wgmma;
   // A module pass: its kernels' barrier calls need a declaration there.
   pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
-  // Likewise matmuls (the model's projections): tensor cores for f16/bf16.
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
+  // Elementwise chains (bias, activation, residual, rounding) one generic
+  // each, so that a projection's becomes its kernel's epilogue.
+  pm.addPass(raspc::createFuseElementwiseOps());
+  // Matmuls (the model's projections): tensor cores for f16/bf16.
   raspc::ConvertMatmulToGPUOptions matmul;
   matmul.chip = options.chip;
   matmul.wgmma = options.wgmma;
   pm.addPass(raspc::createConvertMatmulToGPU(matmul));
-  pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Row reductions (norms) a warp per row; the other linalg ops take the
   // loops below.
   pm.addNestedPass<func::FuncOp>(raspc::createConvertRowReductionsToGPU());
+  // The kernels' sizes are tensor.dims of the reductions' inits: folded to
+  // the sizes they come from, a zero fill nothing reads any more is gone
+  // (else it is a kernel of its own).
+  pm.addPass(createCanonicalizerPass());
 
   buildBufferizationPipeline(pm);
   pm.addPass(raspc::createConvertDeferredGPUSync());

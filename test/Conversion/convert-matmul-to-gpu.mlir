@@ -159,6 +159,117 @@ func.func @single(%a: tensor<?x256xf32>, %b: tensor<256x96xf32>) -> tensor<?x96x
 
 // -----
 
+// A projection's bias, activation and residual (one generic, as
+// fuse-elementwise-ops leaves them) are the kernel's epilogue: per result,
+// the bias at its column, the residual at its row and column -- computed
+// after the matmul, so the launch goes where the epilogue was -- and the
+// body on the accumulator; the kernel stores the epilogue's result.
+// CHECK-LABEL: func.func @epilogue(
+// CHECK: %[[RESIDUAL:.*]] = linalg.generic
+// CHECK: %[[BIAS:.*]] = bufferization.to_buffer %arg2 read_only
+// CHECK: %[[RESIDUALBUF:.*]] = bufferization.to_buffer %[[RESIDUAL]] read_only
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x96xf32>
+// CHECK: gpu.launch
+// CHECK: vector.fma
+// CHECK: scf.yield
+// CHECK: %[[ACC:.*]] = vector.extract %{{.*}}[0] : f32 from vector<4xf32>
+// CHECK: scf.if
+// CHECK: %[[J:.*]] = arith.addi
+// CHECK: scf.if
+// CHECK-NEXT: %[[B:.*]] = memref.load %[[BIAS]][%[[J]]] : memref<96xf32
+// CHECK-NEXT: %[[R:.*]] = memref.load %[[RESIDUALBUF]][%[[I:.*]], %[[J]]] : memref<?x96xf32
+// CHECK-NEXT: %[[SUM:.*]] = arith.addf %[[ACC]], %[[B]] : f32
+// CHECK-NEXT: %[[ERF:.*]] = math.erf %[[SUM]] : f32
+// CHECK-NEXT: %[[COLUMN:.*]] = arith.index_cast %[[J]] : index to i32
+// CHECK-NEXT: %[[FLOAT:.*]] = arith.sitofp %[[COLUMN]] : i32 to f32
+// CHECK-NEXT: %[[SCALED:.*]] = arith.mulf %[[ERF]], %[[FLOAT]] : f32
+// CHECK-NEXT: %[[TOTAL:.*]] = arith.addf %[[SCALED]], %[[R]] : f32
+// CHECK-NEXT: memref.store %[[TOTAL]], %[[OUT]][%[[I]], %[[J]]]
+// CHECK: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]]
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[RESULT]]
+func.func @epilogue(%a: tensor<?x256xf32>, %b: tensor<256x96xf32>, %bias: tensor<96xf32>,
+                    %x: tensor<?x96xf32>) -> tensor<?x96xf32> {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %a, %c0 : tensor<?x256xf32>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty(%t) : tensor<?x96xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x96xf32>) -> tensor<?x96xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<?x256xf32>, tensor<256x96xf32>)
+                     outs(%zeros : tensor<?x96xf32>) -> tensor<?x96xf32>
+  %residual = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                              iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<?x96xf32>) outs(%empty : tensor<?x96xf32>) {
+  ^bb0(%in: f32, %unused: f32):
+    %twice = arith.addf %in, %in : f32
+    linalg.yield %twice : f32
+  } -> tensor<?x96xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>,
+                                        affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias, %residual : tensor<?x96xf32>, tensor<96xf32>, tensor<?x96xf32>)
+      outs(%empty : tensor<?x96xf32>) {
+  ^bb0(%in: f32, %bi: f32, %res: f32, %unused: f32):
+    %sum = arith.addf %in, %bi : f32
+    %erf = math.erf %sum : f32
+    %j = linalg.index 1 : index
+    %j32 = arith.index_cast %j : index to i32
+    %jf = arith.sitofp %j32 : i32 to f32
+    %scaled = arith.mulf %erf, %jf : f32
+    %total = arith.addf %scaled, %res : f32
+    linalg.yield %total : f32
+  } -> tensor<?x96xf32>
+  return %r : tensor<?x96xf32>
+}
+
+// -----
+
+// Not epilogues: a generic that reads the product transposed, one that reads
+// its output's old value, and any consumer of a product with other uses.
+// CHECK-LABEL: func.func @not_epilogues(
+// CHECK: gpu.launch
+// CHECK: linalg.generic
+// CHECK: gpu.launch
+// CHECK: linalg.generic
+// CHECK: gpu.launch
+// CHECK: linalg.generic
+func.func @not_epilogues(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>, %c: tensor<64x64xf32>)
+    -> (tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<64x64xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %p0 = linalg.matmul ins(%a, %b : tensor<64x64xf32>, tensor<64x64xf32>)
+                      outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %transposed = linalg.generic {indexing_maps = [affine_map<(i, j) -> (j, i)>, affine_map<(i, j) -> (i, j)>],
+                                iterator_types = ["parallel", "parallel"]}
+      ins(%p0 : tensor<64x64xf32>) outs(%empty : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %unused: f32):
+    linalg.yield %in : f32
+  } -> tensor<64x64xf32>
+  %p1 = linalg.matmul ins(%a, %b : tensor<64x64xf32>, tensor<64x64xf32>)
+                      outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %accumulated = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                                 iterator_types = ["parallel", "parallel"]}
+      ins(%p1 : tensor<64x64xf32>) outs(%c : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %old: f32):
+    %s = arith.addf %in, %old : f32
+    linalg.yield %s : f32
+  } -> tensor<64x64xf32>
+  %p2 = linalg.matmul ins(%a, %b : tensor<64x64xf32>, tensor<64x64xf32>)
+                      outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %doubled = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                             iterator_types = ["parallel", "parallel"]}
+      ins(%p2 : tensor<64x64xf32>) outs(%empty : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %unused: f32):
+    %s = arith.addf %in, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<64x64xf32>
+  return %transposed, %accumulated, %doubled, %p2
+      : tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>
+}
+
+// -----
+
 // Mixed operand types stay for the reference lowering.
 // CHECK-LABEL: func.func @mixed(
 // CHECK-NOT: gpu.launch

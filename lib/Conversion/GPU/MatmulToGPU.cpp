@@ -39,6 +39,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 
 namespace raspc {
@@ -57,24 +58,38 @@ constexpr int64_t kBlockM = 128, kBlockN = 128;
 /// step k is computed.
 constexpr int64_t kStages = 3;
 
-/// The linalg.generic that only rounds `op`'s result to f16 or bf16 (how
-/// MLIRGen finishes a half-precision product), when that is its only use:
-/// the kernel then stores the rounded values itself.
-linalg::GenericOp roundingConsumer(linalg::MatmulOp op) {
+/// The linalg.generic that finishes `op`'s product element by element --
+/// rounding to f16/bf16, a bias, an activation, a residual, whatever
+/// fuse-elementwise-ops made one body of -- when it is the product's only
+/// use: the kernel computes it on the accumulators and stores its result
+/// instead. Its loops are the product's, all parallel; it reads the product
+/// as it is, its other operands through projected permutations (a bias
+/// broadcast along the rows, a residual as it is), never the old value of
+/// its output; its body is scalar arithmetic (and linalg.index).
+linalg::GenericOp epilogueOf(linalg::MatmulOp op) {
   Value product = op.getResult(0);
   if (!product.hasOneUse())
     return {};
   auto generic = dyn_cast<linalg::GenericOp>(*product.getUsers().begin());
-  if (!generic || generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
-      generic.getDpsInputs()[0] != product ||
-      !llvm::all_of(generic.getIndexingMapsArray(), [](AffineMap m) { return m.isIdentity(); }))
+  if (!generic || !generic.hasPureTensorSemantics() || generic.getNumDpsInits() != 1 ||
+      generic.getNumLoops() != 2 || generic.getNumParallelLoops() != 2)
     return {};
-  Block &body = generic.getRegion().front();
-  auto trunc = dyn_cast<arith::TruncFOp>(body.front());
-  if (!trunc || trunc.getIn() != body.getArgument(0) || trunc.getRoundingmodeAttr() ||
-      body.getTerminator()->getOperand(0) != trunc.getResult() ||
-      !isa<Float16Type, BFloat16Type>(trunc.getType()))
+  OpOperand *init = generic.getDpsInitOperand(0);
+  if (!generic.getMatchingIndexingMap(init).isIdentity() ||
+      generic.payloadUsesValueFromOperand(init))
     return {};
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    AffineMap map = generic.getMatchingIndexingMap(input);
+    if (input->get() == product ? !map.isIdentity()
+                                : !map.isProjectedPermutation() ||
+                                      !isa<RankedTensorType>(input->get().getType()))
+      return {};
+  }
+  for (Operation &bodyOp : generic.getBody()->without_terminator())
+    if (!isa<linalg::IndexOp>(bodyOp) &&
+        (bodyOp.getNumRegions() != 0 || !isMemoryEffectFree(&bodyOp) ||
+         !llvm::all_of(bodyOp.getResultTypes(), [](Type t) { return t.isIntOrIndexOrFloat(); })))
+      return {};
   return generic;
 }
 
@@ -93,14 +108,17 @@ struct TileOutputRow {
 /// the arithmetic of a step.
 class MatmulKernelEmitter {
 public:
-  MatmulKernelEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, Type outElement,
+  /// `epilogue`: the generic to compute on the product before it is
+  /// stored (epilogueOf), or null.
+  MatmulKernelEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue,
                       int64_t threads, int64_t blockK, int64_t aPadding, int64_t bPadding)
-      : b(b), op(op), outElement(outElement),
+      : b(b), op(op), epilogue(epilogue),
         element(cast<RankedTensorType>(op.getInputs()[0].getType()).getElementType()),
         threads(threads), blockK(blockK), aPadding(aPadding), bPadding(bPadding) {}
   virtual ~MatmulKernelEmitter() = default;
 
-  /// The kernel's launch; returns the product as a tensor of `outElement`.
+  /// The kernel's launch; returns what replaces the epilogue's result (or,
+  /// without one, the product's).
   Value emit();
 
 protected:
@@ -135,7 +153,8 @@ protected:
 
   ImplicitLocOpBuilder &b;
   linalg::MatmulOp op;
-  Type outElement, element;
+  linalg::GenericOp epilogue;
+  Type element;
   /// Elements of padding after each row of the A and B tiles.
   const int64_t threads, blockK, aPadding, bPadding;
   /// Where the first stage starts, in bytes (a power of two >= 16).
@@ -148,6 +167,8 @@ private:
   /// stage `stage`, and closes a cp.async group, empty or not.
   void emitPrefetch(Value kt, Value stage);
   void emitStore(ArrayRef<Value> acc);
+  /// The epilogue's body on element (i, j) of the product, `product`.
+  Value emitEpilogue(Value product, Value i, Value j);
 
   int64_t tileBytes(bool isA) const {
     SmallVector<int64_t, 2> shape = tileShape(isA);
@@ -160,6 +181,8 @@ private:
   // Whole-call values: the sizes, operands, the initial accumulator when it
   // is not zero, the result.
   Value m, n, k, lhs, rhs, init, out;
+  /// The buffers of the epilogue's inputs, null for the product.
+  SmallVector<Value> epilogueInputs;
   std::optional<raspc::GlobalTileSource> lhsSource, rhsSource;
   Value blockRow0, blockCol0, kSteps, sharedBase;
   /// Bytes from the dynamic shared memory to the first stage.
@@ -202,8 +225,29 @@ void MatmulKernelEmitter::emitPrefetch(Value kt, Value stage) {
   raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncCommit);
 }
 
+Value MatmulKernelEmitter::emitEpilogue(Value product, Value i, Value j) {
+  Block *body = epilogue.getBody();
+  IRMapping values;
+  for (auto [input, buffer] : llvm::zip(epilogue.getDpsInputOperands(), epilogueInputs)) {
+    Value scalar = product;
+    if (buffer) {
+      SmallVector<Value, 2> indices;
+      for (AffineExpr e : epilogue.getMatchingIndexingMap(input).getResults())
+        indices.push_back(cast<AffineDimExpr>(e).getPosition() == 0 ? i : j);
+      scalar = memref::LoadOp::create(b, buffer, indices);
+    }
+    values.map(body->getArgument(input->getOperandNumber()), scalar);
+  }
+  for (Operation &bodyOp : body->without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp))
+      values.map(index.getResult(), index.getDim() == 0 ? i : j);
+    else
+      b.clone(bodyOp, values);
+  }
+  return values.lookup(body->getTerminator()->getOperand(0));
+}
+
 void MatmulKernelEmitter::emitStore(ArrayRef<Value> acc) {
-  Type f32 = b.getF32Type();
   for (TileOutputRow &row : outputs(acc)) {
     Value i = add(blockRow0, row.row);
     auto rowInside = scf::IfOp::create(b, less(i, m), /*withElseRegion=*/false);
@@ -217,8 +261,8 @@ void MatmulKernelEmitter::emitStore(ArrayRef<Value> acc) {
       Value v = output.value;
       if (init)
         v = arith::AddFOp::create(b, v, memref::LoadOp::create(b, init, ValueRange{i, j}));
-      if (outElement != f32)
-        v = arith::TruncFOp::create(b, outElement, v);
+      if (epilogue)
+        v = emitEpilogue(v, i, j);
       memref::StoreOp::create(b, v, out, ValueRange{i, j});
     }
   }
@@ -271,7 +315,11 @@ Value MatmulKernelEmitter::emit() {
   if (!fill || !matchPattern(fill.value(), m_AnyZeroFloat()))
     init = raspc::readOnlyBuffer(b, c);
 
-  auto resultType = cast<RankedTensorType>(c.getType()).clone(outElement);
+  for (OpOperand *input : epilogue ? epilogue.getDpsInputOperands() : SmallVector<OpOperand *>{})
+    epilogueInputs.push_back(input->get() == op.getResult(0) ? Value()
+                                                             : raspc::readOnlyBuffer(b, input->get()));
+  auto resultType = cast<RankedTensorType>(epilogue ? epilogue.getResult(0).getType() : c.getType());
+  Type outElement = resultType.getElementType();
   SmallVector<Value> sizes;
   for (int64_t d = 0; d < 2; ++d)
     if (resultType.isDynamicDim(d))
@@ -300,8 +348,8 @@ Value MatmulKernelEmitter::emit() {
 /// ldmatrix reads start in different 16-byte bank groups.
 class TensorCoreMatmulEmitter : public MatmulKernelEmitter {
 public:
-  TensorCoreMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, Type outElement)
-      : MatmulKernelEmitter(b, op, outElement, /*threads=*/4 * kWarpSize, /*blockK=*/32,
+  TensorCoreMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue)
+      : MatmulKernelEmitter(b, op, epilogue, /*threads=*/4 * kWarpSize, /*blockK=*/32,
                             /*aPadding=*/8, /*bPadding=*/8) {}
 
 private:
@@ -387,8 +435,8 @@ private:
 /// 128 bytes. Stages start 1024-aligned (the swizzle pattern's period).
 class WgmmaMatmulEmitter : public MatmulKernelEmitter {
 public:
-  WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, Type outElement)
-      : MatmulKernelEmitter(b, op, outElement, /*threads=*/2 * kGroupThreads, /*blockK=*/64,
+  WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue)
+      : MatmulKernelEmitter(b, op, epilogue, /*threads=*/2 * kGroupThreads, /*blockK=*/64,
                             /*aPadding=*/0, /*bPadding=*/0) {
     sharedAlignment = raspc::kSwizzleAtomBytes;
   }
@@ -476,8 +524,8 @@ private:
 /// padded to 20 floats; B is read in whole 16-byte runs, unpadded.
 class FmaMatmulEmitter : public MatmulKernelEmitter {
 public:
-  FmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op)
-      : MatmulKernelEmitter(b, op, b.getF32Type(), /*threads=*/256, /*blockK=*/16,
+  FmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue)
+      : MatmulKernelEmitter(b, op, epilogue, /*threads=*/256, /*blockK=*/16,
                             /*aPadding=*/4, /*bPadding=*/0) {}
 
 private:
@@ -560,22 +608,21 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
     if (!ops.empty())
       raspc::declareDeferredSync(getOperation());
     for (linalg::MatmulOp op : ops) {
-      ImplicitLocOpBuilder b(op.getLoc(), op);
-      if (getElementTypeOrSelf(op.getInputs()[0].getType()).isF32()) {
-        Value result = FmaMatmulEmitter(b, op).emit();
-        op.getResult(0).replaceAllUsesWith(result);
-        op.erase();
-        continue;
-      }
-      linalg::GenericOp rounding = roundingConsumer(op);
-      Operation *replaced = rounding ? rounding.getOperation() : op.getOperation();
-      Type outElement = getElementTypeOrSelf(replaced->getResult(0).getType());
-      Value result = wgmma && raspc::hasWgmma(chip)
-                         ? WgmmaMatmulEmitter(b, op, outElement).emit()
-                         : TensorCoreMatmulEmitter(b, op, outElement).emit();
+      linalg::GenericOp epilogue = epilogueOf(op);
+      // At the epilogue: its other operands may be computed after the
+      // product.
+      Operation *replaced = epilogue ? epilogue.getOperation() : op.getOperation();
+      ImplicitLocOpBuilder b(op.getLoc(), replaced);
+      Value result;
+      if (getElementTypeOrSelf(op.getInputs()[0].getType()).isF32())
+        result = FmaMatmulEmitter(b, op, epilogue).emit();
+      else if (wgmma && raspc::hasWgmma(chip))
+        result = WgmmaMatmulEmitter(b, op, epilogue).emit();
+      else
+        result = TensorCoreMatmulEmitter(b, op, epilogue).emit();
       replaced->getResult(0).replaceAllUsesWith(result);
-      if (rounding)
-        rounding.erase();
+      if (epilogue)
+        epilogue.erase();
       op.erase();
     }
   }

@@ -32,6 +32,10 @@ struct Case {
   int64_t lhsOffset = 0;
   /// f16/bf16 by warpgroup MMA (sm_90a) instead of mma.sync.
   bool wgmma = false;
+  /// The generic after the matmul (the kernel's epilogue) computes
+  /// erf(p + bias[j]) + residual[i, j] (before the rounding, if any) from
+  /// two more f32 arguments.
+  bool epilogue = false;
 };
 
 std::string tensor(int64_t rows, int64_t columns, const std::string &element) {
@@ -40,9 +44,12 @@ std::string tensor(int64_t rows, int64_t columns, const std::string &element) {
 
 std::string source(const Case &c) {
   std::string e = c.element, aT = tensor(c.m, c.k, e), bT = tensor(c.k, c.n, e),
-              accT = tensor(c.m, c.n, "f32"), outT = c.rounded ? tensor(c.m, c.n, e) : accT;
+              accT = tensor(c.m, c.n, "f32"), outT = c.rounded ? tensor(c.m, c.n, e) : accT,
+              biasT = "tensor<" + std::to_string(c.n) + "xf32>";
   std::string s = "func.func @matmul(%a: " + aT + ", %b: " + bT +
-                  (c.withInit ? ", %init: " + accT : "") + ") -> " + outT + " {\n";
+                  (c.withInit ? ", %init: " + accT : "") +
+                  (c.epilogue ? ", %bias: " + biasT + ", %residual: " + accT : "") + ") -> " +
+                  outT + " {\n";
   std::string acc = "%init";
   if (!c.withInit) {
     s += "  %zero = arith.constant 0.0 : f32\n"
@@ -52,17 +59,33 @@ std::string source(const Case &c) {
   }
   s += "  %p = linalg.matmul ins(%a, %b : " + aT + ", " + bT + ") outs(" + acc + " : " + accT +
        ") -> " + accT + "\n";
-  if (!c.rounded)
+  if (!c.rounded && !c.epilogue)
     return s + "  return %p : " + accT + "\n}\n";
-  return s + "  %r0 = tensor.empty() : " + outT + R"(
-  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
-                       iterator_types = ["parallel", "parallel"]}
-      ins(%p : )" + accT + ") outs(%r0 : " + outT + R"() {
-  ^bb0(%x: f32, %unused: )" + e + R"():
-    %y = arith.truncf %x : f32 to )" + e + R"(
-    linalg.yield %y : )" + e + R"(
-  } -> )" + outT + R"(
-  return %r : )" + outT + "\n}\n";
+  std::string maps = "affine_map<(i, j) -> (i, j)>", inputs = "%p", types = accT,
+              arguments = "%x: f32", body, result = "%x";
+  if (c.epilogue) {
+    maps += ", affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>";
+    inputs += ", %bias, %residual";
+    types += ", " + biasT + ", " + accT;
+    arguments += ", %bi: f32, %res: f32";
+    body = "    %s = arith.addf %x, %bi : f32\n"
+           "    %erf = math.erf %s : f32\n"
+           "    %t = arith.addf %erf, %res : f32\n";
+    result = "%t";
+  }
+  if (c.rounded) {
+    body += "    %y = arith.truncf " + result + " : f32 to " + e + "\n";
+    result = "%y";
+  }
+  std::string outElement = c.rounded ? e : "f32";
+  return s + "  %r0 = tensor.empty() : " + outT + "\n" +
+         "  %r = linalg.generic {indexing_maps = [" + maps + ", affine_map<(i, j) -> (i, j)>],\n"
+         "                       iterator_types = [\"parallel\", \"parallel\"]}\n"
+         "      ins(" + inputs + " : " + types + ") outs(%r0 : " + outT + ") {\n"
+         "  ^bb0(" + arguments + ", %unused: " + outElement + "):\n" + body +
+         "    linalg.yield " + result + " : " + outElement + "\n"
+         "  } -> " + outT + "\n"
+         "  return %r : " + outT + "\n}\n";
 }
 
 /// An operand's elements: the bits of 16-bit ones, or floats.
@@ -103,9 +126,18 @@ void checkCase(const Case &c) {
   if (c.withInit)
     for (float &x : init)
       x = uniform(rng);
+  std::vector<float> bias(c.n), residual(c.m * c.n);
+  for (float &x : bias)
+    x = uniform(rng);
+  for (float &x : residual)
+    x = uniform(rng);
   std::vector<Operand> arguments{{aData.at(c.lhsOffset), {c.m, c.k}}, {bData.at(0), {c.k, c.n}}};
   if (c.withInit)
     arguments.push_back({init.data(), {c.m, c.n}});
+  if (c.epilogue) {
+    arguments.push_back({bias.data(), {c.n}});
+    arguments.push_back({residual.data(), {c.m, c.n}});
+  }
 
   std::vector<float> got(c.m * c.n);
   std::vector<uint16_t> gotBits(c.m * c.n, 0xffff);
@@ -127,6 +159,8 @@ void checkCase(const Case &c) {
       double want = init[i * c.n + j];
       for (int64_t e = 0; e < c.k; ++e)
         want += double(a[i * c.k + e]) * b[e * c.n + j];
+      if (c.epilogue)
+        want = std::erf(want + bias[j]) + residual[i * c.n + j];
       float x = got[i * c.n + j];
       if (!(std::fabs(x - want) <= tolerance * (1 + std::fabs(want))) && bad++ < 5)
         ADD_FAILURE() << "element (" << i << ", " << j << "): got " << x << ", want " << want;
@@ -186,6 +220,31 @@ TEST(GPUMatmulEmulation, WgmmaPartialTilesRoundedBF16) {
 TEST(GPUMatmulEmulation, WgmmaUnalignedLhsWithInitF16) {
   checkCase({"f16", 130, 72, 64, /*rounded=*/false, /*withInit=*/true, /*lhsOffset=*/1,
              /*wgmma=*/true});
+}
+
+// The epilogue (bias by column, erf, residual by row and column, rounding
+// to bf16) computed by the mma.sync kernel on its accumulators: partial
+// blocks of rows and columns, so the guards around it matter.
+TEST(GPUMatmulEmulation, EpilogueRoundedBF16) {
+  Case c{"bf16", 70, 72, 136, /*rounded=*/true};
+  c.epilogue = true;
+  checkCase(c);
+}
+
+// The same epilogue on the f32 FMA kernel, f32 out, over an initial
+// accumulator (added before the epilogue).
+TEST(GPUMatmulEmulation, EpilogueF32WithInit) {
+  Case c{"f32", 33, 36, 72, /*rounded=*/false, /*withInit=*/true};
+  c.epilogue = true;
+  checkCase(c);
+}
+
+// And on the warpgroup-MMA kernel's accumulator layout.
+TEST(GPUMatmulEmulation, WgmmaEpilogueF16) {
+  Case c{"f16", 70, 64, 136, /*rounded=*/false};
+  c.wgmma = true;
+  c.epilogue = true;
+  checkCase(c);
 }
 
 } // namespace

@@ -357,7 +357,21 @@ extern "C" void emu_cp_async_wait(int32_t pending) {
   }
 }
 
+// libdevice's functions the kernels call, by their host equivalents.
 extern "C" float emu_exp2f(float x) { return std::exp2(x); }
+extern "C" float emu_expf(float x) { return std::exp(x); }
+extern "C" float emu_erff(float x) { return std::erf(x); }
+extern "C" float emu_tanhf(float x) { return std::tanh(x); }
+extern "C" float emu_rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+extern "C" float emu_sqrtf(float x) { return std::sqrt(x); }
+extern "C" float emu_logf(float x) { return std::log(x); }
+struct HostFunction {
+  const char *name;
+  float (*function)(float);
+};
+const HostFunction libdevice[] = {{"exp2f", emu_exp2f}, {"expf", emu_expf},   {"erff", emu_erff},
+                                  {"tanhf", emu_tanhf}, {"rsqrtf", emu_rsqrtf}, {"sqrtf", emu_sqrtf},
+                                  {"logf", emu_logf}};
 
 /// Vector accesses the kernel claims aligned that are not: a GPU faults
 /// (misaligned address), x86 would not notice.
@@ -710,14 +724,20 @@ std::string emulateNVVM(ModuleOp module) {
         global.getInitializerRegion().front().erase();
     }
   });
-  // libdevice's functions the kernels call.
+  // libdevice's functions the kernels call: __nv_NAME becomes emu_NAME.
+  auto hostName = [](StringRef name) -> std::optional<std::string> {
+    for (const HostFunction &f : libdevice)
+      if (name == "__nv_" + std::string(f.name))
+        return "emu_" + std::string(f.name);
+    return std::nullopt;
+  };
   module.walk([&](LLVM::LLVMFuncOp func) {
-    if (func.getName() == "__nv_exp2f")
-      func.setSymName("emu_exp2f");
+    if (auto name = hostName(func.getName()))
+      func.setSymName(*name);
   });
   module.walk([&](LLVM::CallOp call) {
-    if (call.getCallee() == "__nv_exp2f")
-      call.setCallee("emu_exp2f");
+    if (auto name = call.getCallee() ? hostName(*call.getCallee()) : std::nullopt)
+      call.setCallee(*name);
   });
   // x86 has no bf16 registers: LLVM rounds bf16 values it moves through
   // vectors with this libgcc function, defined here (round to nearest even;
@@ -879,7 +899,8 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     add("emu_mma_bf16", reinterpret_cast<void *>(&emu_mma_bf16));
     add("emu_mma_f16", reinterpret_cast<void *>(&emu_mma_f16));
     add("emu_shfl_bfly", reinterpret_cast<void *>(&emu_shfl_bfly));
-    add("emu_exp2f", reinterpret_cast<void *>(&emu_exp2f));
+    for (const HostFunction &f : libdevice)
+      add(("emu_" + std::string(f.name)).c_str(), reinterpret_cast<void *>(f.function));
     add("emu_barrier", reinterpret_cast<void *>(&emu_barrier));
     add("emu_ldmatrix", reinterpret_cast<void *>(&emu_ldmatrix));
     add("emu_check_alignment", reinterpret_cast<void *>(&emu_check_alignment));
