@@ -345,6 +345,16 @@ def ConvertAttentionToGPUFlash
     N-major; mask skipping decided per warpgroup (an MMA takes all 128
     threads).
 
+    Operands made by a chain of `tensor.expand_shape` and `linalg.transpose`
+    (a model's `heads`: [T, H D] to [1, H, T, D]) are read through strided
+    views of the chain's source (`memref.expand_shape`, `memref.transpose`),
+    and a result reshaped and transposed by single-use `tensor.collapse_shape`
+    and `linalg.transpose` ops (`merge_heads`) is written through the inverse
+    views into a buffer of the chain's final shape, which replaces the chain
+    (its `tensor.dim`s become the sizes): the transposed copies are not
+    made. Keys then sit H D elements apart in memory instead of D; the
+    run-time check for 16-byte copies still holds.
+
     Barriers and cp.async group commits and waits are calls to private
     declarations (`@raspc.deferred_gpu_barrier`, ...) until
     `convert-deferred-gpu-sync` runs after bufferization. Other attention is

@@ -154,6 +154,60 @@ func.func @full_f16(%q: tensor<2x4x?x32xf16>, %k: tensor<2x4x?x32xf16>, %v: tens
 
 // -----
 
+// The layout a model gives it: q, k, v are projections [T, H D] through
+// `heads` (expand_shape, transpose, a batch of one) and the result goes
+// through `merge_heads` (collapse_shape, transpose, collapse_shape). The
+// kernel reads [T, H D] through strided views (memref.expand_shape,
+// memref.transpose) instead of the transposed copies, and writes a new
+// [T, H D] buffer through the inverse views; that buffer replaces the
+// merged tensor, the output chain is gone and so are its tensor.dims (here
+// the query count, known from the operands).
+// CHECK-LABEL: func.func @through_heads(
+// CHECK-SAME: %[[XQ:[^:]*]]: tensor<?x256xbf16>
+// CHECK: %[[QBUF:.*]] = bufferization.to_buffer %[[XQ]] read_only
+// CHECK: %[[Q3:.*]] = memref.expand_shape %[[QBUF]] {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 4, 64]
+// CHECK: %[[QT:.*]] = memref.transpose %[[Q3]] (d0, d1, d2) -> (d1, d0, d2)
+// CHECK: memref.expand_shape %[[QT]] {{\[}}[0, 1], [2], [3]] output_shape [1, 4, %{{.*}}, 64]
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x256xbf16>
+// CHECK: %[[O3:.*]] = memref.expand_shape %[[OUT]] {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 4, 64] : memref<?x256xbf16> into memref<?x4x64xbf16>
+// CHECK: %[[OT:.*]] = memref.transpose %[[O3]] (d0, d1, d2) -> (d1, d0, d2)
+// CHECK: %[[O4:.*]] = memref.expand_shape %[[OT]] {{\[}}[0, 1], [2], [3]] output_shape [1, 4, %{{.*}}, 64]
+// CHECK: gpu.launch
+// CHECK: memref.store %{{.*}}, %[[O4]]
+// CHECK: gpu.terminator
+// CHECK: %[[MERGED:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x256xbf16> to tensor<?x256xbf16>
+// CHECK-NOT: tensor.collapse_shape
+// CHECK-NOT: tensor.dim %{{.*}} : tensor<4x?x64xbf16>
+// CHECK: return %[[MERGED]], %{{.*}} : tensor<?x256xbf16>, index
+func.func @through_heads(%xq: tensor<?x256xbf16>, %xk: tensor<?x256xbf16>, %xv: tensor<?x256xbf16>)
+    -> (tensor<?x256xbf16>, index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %t = tensor.dim %xq, %c0 : tensor<?x256xbf16>
+  %q3 = tensor.expand_shape %xq [[0], [1, 2]] output_shape [%t, 4, 64] : tensor<?x256xbf16> into tensor<?x4x64xbf16>
+  %k3 = tensor.expand_shape %xk [[0], [1, 2]] output_shape [%t, 4, 64] : tensor<?x256xbf16> into tensor<?x4x64xbf16>
+  %v3 = tensor.expand_shape %xv [[0], [1, 2]] output_shape [%t, 4, 64] : tensor<?x256xbf16> into tensor<?x4x64xbf16>
+  %e = tensor.empty(%t) : tensor<4x?x64xbf16>
+  %qt = linalg.transpose ins(%q3 : tensor<?x4x64xbf16>) outs(%e : tensor<4x?x64xbf16>) permutation = [1, 0, 2]
+  %kt = linalg.transpose ins(%k3 : tensor<?x4x64xbf16>) outs(%e : tensor<4x?x64xbf16>) permutation = [1, 0, 2]
+  %vt = linalg.transpose ins(%v3 : tensor<?x4x64xbf16>) outs(%e : tensor<4x?x64xbf16>) permutation = [1, 0, 2]
+  %q = tensor.expand_shape %qt [[0, 1], [2], [3]] output_shape [1, 4, %t, 64] : tensor<4x?x64xbf16> into tensor<1x4x?x64xbf16>
+  %k = tensor.expand_shape %kt [[0, 1], [2], [3]] output_shape [1, 4, %t, 64] : tensor<4x?x64xbf16> into tensor<1x4x?x64xbf16>
+  %v = tensor.expand_shape %vt [[0, 1], [2], [3]] output_shape [1, 4, %t, 64] : tensor<4x?x64xbf16> into tensor<1x4x?x64xbf16>
+  %init = tensor.empty(%t) : tensor<1x4x?x64xbf16>
+  %o = attn.attention softmax
+         ins(%q, %k, %v : tensor<1x4x?x64xbf16>, tensor<1x4x?x64xbf16>, tensor<1x4x?x64xbf16>)
+         outs(%init : tensor<1x4x?x64xbf16>) -> tensor<1x4x?x64xbf16>
+  %o3 = tensor.collapse_shape %o [[0, 1], [2], [3]] : tensor<1x4x?x64xbf16> into tensor<4x?x64xbf16>
+  %rows = tensor.dim %o3, %c1 : tensor<4x?x64xbf16>
+  %oe = tensor.empty(%rows) : tensor<?x4x64xbf16>
+  %ot = linalg.transpose ins(%o3 : tensor<4x?x64xbf16>) outs(%oe : tensor<?x4x64xbf16>) permutation = [1, 0, 2]
+  %merged = tensor.collapse_shape %ot [[0], [1, 2]] : tensor<?x4x64xbf16> into tensor<?x256xbf16>
+  return %merged, %rows : tensor<?x256xbf16>, index
+}
+
+// -----
+
 // f32 takes FMAs, not the tensor cores. Head size 128: four threads per row
 // (32 features each), so 32 rows per block of 128 threads; two stages of a
 // 32 x 128 key tile and a value tile (64 KiB). A loop over chunks of 8 keys

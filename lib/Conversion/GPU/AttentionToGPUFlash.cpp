@@ -423,17 +423,14 @@ struct ConvertAttentionToGPUFlash
       raspc::declareDeferredSync(getOperation());
     for (AttentionOp op : ops) {
       ImplicitLocOpBuilder b(op.getLoc(), op);
-      Value result;
       if (op.getQuery().getType().getElementType().isF32())
-        result = raspc::emitFmaFlashAttention(b, op);
+        raspc::emitFmaFlashAttention(b, op);
       else if (wgmma && raspc::hasWgmma(chip) &&
                raspc::isWgmmaFlashShape(op.getQuery().getType().getDimSize(3),
                                         op.getValue().getType().getDimSize(3)))
-        result = raspc::emitWgmmaFlashAttention(b, op);
+        raspc::emitWgmmaFlashAttention(b, op);
       else
-        result = GPUFlashEmitter(b, op, rowTiles).emit();
-      op.getResult().replaceAllUsesWith(result);
-      op.erase();
+        GPUFlashEmitter(b, op, rowTiles).emit();
     }
   }
 };

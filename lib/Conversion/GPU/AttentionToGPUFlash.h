@@ -31,15 +31,15 @@ bool isGPUFlashCandidate(mlir::attn::AttentionOp op);
 /// Whether the f32 (FMA) flash kernel takes these head and value sizes.
 bool isFmaFlashShape(int64_t headDim, int64_t valueDim);
 
-/// The f32 flash kernel for `op` (FlashFmaKernel.cpp); returns its result.
-mlir::Value emitFmaFlashAttention(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op);
+/// The f32 flash kernel for `op` (FlashFmaKernel.cpp), in place of `op`.
+void emitFmaFlashAttention(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op);
 
 /// Whether the warpgroup-MMA flash kernel (FlashWgmmaKernel.cpp, sm_90a)
 /// takes these head and value sizes (f16/bf16 operands).
 bool isWgmmaFlashShape(int64_t headDim, int64_t valueDim);
 
-/// The warpgroup-MMA flash kernel for `op`; returns its result.
-mlir::Value emitWgmmaFlashAttention(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op);
+/// The warpgroup-MMA flash kernel for `op`, in place of `op`.
+void emitWgmmaFlashAttention(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op);
 
 /// Whether `chip` ("sm_80", "sm_90a", ...) has the m16n8k16 f16/bf16
 /// mma.sync the kernels use (sm_80 and later).

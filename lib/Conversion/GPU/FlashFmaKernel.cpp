@@ -235,6 +235,6 @@ bool raspc::isFmaFlashShape(int64_t headDim, int64_t valueDim) {
   return headDim % (threads * kRun) == 0 && valueDim % (threads * kRun) == 0;
 }
 
-Value raspc::emitFmaFlashAttention(ImplicitLocOpBuilder &b, AttentionOp op) {
-  return FmaFlashEmitter(b, op).emit();
+void raspc::emitFmaFlashAttention(ImplicitLocOpBuilder &b, AttentionOp op) {
+  FmaFlashEmitter(b, op).emit();
 }

@@ -47,15 +47,16 @@ raspc::FlashKernelEmitter::FlashKernelEmitter(ImplicitLocOpBuilder &b, Attention
               cast<RankedTensorType>(op.getKey().getType()).getDimSize(1));
   queries = tensor::DimOp::create(b, op.getQuery(), 2);
   keys = tensor::DimOp::create(b, op.getKey(), 2);
-  query = readOnlyBuffer(b, op.getQuery());
-  key = readOnlyBuffer(b, op.getKey());
-  value = readOnlyBuffer(b, op.getValue());
-  SmallVector<Value> outSizes;
+  query = readThroughLayoutOps(b, op.getQuery());
+  key = readThroughLayoutOps(b, op.getKey());
+  value = readThroughLayoutOps(b, op.getValue());
+  SmallVector<OpFoldResult> outSizes;
   for (int64_t d = 0; d < resultType.getRank(); ++d)
-    if (resultType.isDynamicDim(d))
-      outSizes.push_back(tensor::DimOp::create(b, op.getQuery(), d));
-  out = memref::AllocOp::create(
-      b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
+    outSizes.push_back(resultType.isDynamicDim(d)
+                           ? OpFoldResult(tensor::DimOp::create(b, op.getQuery(), d))
+                           : OpFoldResult(b.getIndexAttr(resultType.getDimSize(d))));
+  result = allocateThroughLayoutOps(b, op.getResult(), outSizes);
+  out = result.view;
 }
 
 Value raspc::FlashKernelEmitter::idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
@@ -259,7 +260,7 @@ void raspc::FlashKernelEmitter::emitKernel(gpu::LaunchOp launch, Value queryBloc
   emitStore(loop.getResults());
 }
 
-Value raspc::FlashKernelEmitter::emit() {
+void raspc::FlashKernelEmitter::emit() {
   Value queryBlocks = arith::CeilDivSIOp::create(b, queries, idx(blockRows()));
   Value grid = arith::MulIOp::create(b, arith::MulIOp::create(b, queryBlocks, heads), batch);
   // Dynamic shared memory (viewed as the tiles): workgroup attributions
@@ -273,6 +274,9 @@ Value raspc::FlashKernelEmitter::emit() {
     emitKernel(launch, queryBlocks);
     gpu::TerminatorOp::create(b);
   }
-  return bufferization::ToTensorOp::create(b, cast<RankedTensorType>(op.getResult().getType()),
-                                           out, /*restrict=*/true, /*writable=*/true);
+  auto bufferType = cast<MemRefType>(result.buffer.getType());
+  Value tensor = bufferization::ToTensorOp::create(
+      b, RankedTensorType::get(bufferType.getShape(), bufferType.getElementType()), result.buffer,
+      /*restrict=*/true, /*writable=*/true);
+  replaceThroughLayoutOps(op.getResult(), tensor, result);
 }

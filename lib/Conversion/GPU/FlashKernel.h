@@ -14,6 +14,7 @@
 #ifndef RASPC_CONVERSION_GPU_FLASHKERNEL_H
 #define RASPC_CONVERSION_GPU_FLASHKERNEL_H
 
+#include "Conversion/GPU/LayoutViews.h"
 #include "Conversion/GPU/SharedMemoryTiles.h"
 
 #include "Attn/IR/AttnOps.h"
@@ -41,9 +42,10 @@ public:
                      std::function<int64_t(int64_t headDim)> extraBytes = nullptr);
   virtual ~FlashKernelEmitter() = default;
 
-  /// The kernel's launch, emitted before the attention op; returns the
-  /// attention's result as a tensor.
-  mlir::Value emit();
+  /// The kernel's launch, emitted before the attention op, which it
+  /// replaces (with the heads / merge_heads transposes around it where the
+  /// kernel reads and writes through them: LayoutViews.h).
+  void emit();
 
 protected:
   mlir::Value idx(int64_t v);
@@ -121,8 +123,10 @@ protected:
   int64_t headDim, valueDim;
   /// Batch size, query heads, query heads per key head, query and key counts.
   mlir::Value batch, heads, group, queries, keys;
-  /// The operands as read-only buffers, the output's allocation.
+  /// The operands as read-only buffers (or strided views), where the
+  /// output goes (a view of `result.buffer`).
   mlir::Value query, key, value, out;
+  ResultBuffer result;
   /// In the kernel: the block's batch, query head, key head, first row; the
   /// thread.
   mlir::Value bIdx, hIdx, khIdx, blockRow0, tid;

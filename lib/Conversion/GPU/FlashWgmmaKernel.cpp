@@ -285,6 +285,6 @@ bool raspc::isWgmmaFlashShape(int64_t headDim, int64_t valueDim) {
          valueDim > 0 && valueDim % kSwizzleRowElements == 0 && valueDim <= kMaxDim;
 }
 
-Value raspc::emitWgmmaFlashAttention(ImplicitLocOpBuilder &b, AttentionOp op) {
-  return WgmmaFlashEmitter(b, op).emit();
+void raspc::emitWgmmaFlashAttention(ImplicitLocOpBuilder &b, AttentionOp op) {
+  WgmmaFlashEmitter(b, op).emit();
 }

@@ -74,7 +74,41 @@ struct Case {
   int64_t batch = 1;
   /// By warpgroup MMA (sm_90a) instead of mma.sync.
   bool wgmma = false;
+  /// Operands and result as a model has them before `heads` and after
+  /// `merge_heads`: [T, H D], token-major, the attention reading and
+  /// writing through the expand_shape / transpose ops (batch 1).
+  bool tokenMajor = false;
 };
+
+/// The [H, T, D] buffer `data` as [T, H, D] (or back, with `heads` and
+/// `tokens` swapped).
+template <typename T>
+std::vector<T> swapHeadsAndTokens(const std::vector<T> &data, int64_t heads, int64_t tokens,
+                                  int64_t dim) {
+  std::vector<T> out(data.size());
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t e = 0; e < dim; ++e)
+        out[(t * heads + h) * dim + e] = data[(h * tokens + t) * dim + e];
+  return out;
+}
+
+/// `name` ([T, H dim]) through `heads`: expand_shape, transpose, a batch of
+/// one, as MLIRGen writes it.
+std::string headsOf(const std::string &name, int64_t heads, int64_t tokens, int64_t dim,
+                    const std::string &element) {
+  auto t = [&](const std::string &dims) { return "tensor<" + dims + "x" + element + ">"; };
+  std::string T = std::to_string(tokens), H = std::to_string(heads), D = std::to_string(dim),
+              HD = std::to_string(heads * dim);
+  return "  " + name + "3 = tensor.expand_shape " + name + " [[0], [1, 2]] output_shape [" + T +
+         ", " + H + ", " + D + "] : " + t(T + "x" + HD) + " into " + t(T + "x" + H + "x" + D) +
+         "\n  " + name + "e = tensor.empty() : " + t(H + "x" + T + "x" + D) + "\n  " + name +
+         "t = linalg.transpose ins(" + name + "3 : " + t(T + "x" + H + "x" + D) + ") outs(" + name +
+         "e : " + t(H + "x" + T + "x" + D) + ") permutation = [1, 0, 2]\n  " + name +
+         "4 = tensor.expand_shape " + name + "t [[0, 1], [2], [3]] output_shape [1, " + H + ", " +
+         T + ", " + D + "] : " + t(H + "x" + T + "x" + D) + " into " +
+         t("1x" + H + "x" + T + "x" + D) + "\n";
+}
 
 void checkCase(const Case &c) {
   std::string element = c.element;
@@ -97,9 +131,37 @@ void checkCase(const Case &c) {
                  (c.mask == Mask::Causal ? "ule" : "ult") + R"(, %j, %i : index
         attn.yield %c : i1
       })";
-  std::string source = "func.func @attention(%q: " + qT + ", %k: " + kT + ", %v: " + vT +
-                       ", %init: " + oT + ") -> " + oT + " {\n" +
-                       "  %o = attn.attention softmax ins(%q, %k, %v : " + qT + ", " + kT +
+  auto flat = [&](int64_t h, int64_t n, int64_t dim, const char *element) {
+    return "tensor<" + std::to_string(n) + "x" + std::to_string(h * dim) + "x" + element + ">";
+  };
+  std::string qFlat = flat(c.heads, c.queries, c.d, c.element),
+              kFlat = flat(c.keyHeads, c.keys, c.d, c.element),
+              vFlat = flat(c.keyHeads, c.keys, c.dv, c.element),
+              oFlat = flat(c.heads, c.queries, c.dv, "f32");
+  std::string header =
+      c.tokenMajor
+          ? "func.func @attention(%q: " + qFlat + ", %k: " + kFlat + ", %v: " + vFlat + ") -> " +
+                oFlat + " {\n" + headsOf("%q", c.heads, c.queries, c.d, c.element) +
+                headsOf("%k", c.keyHeads, c.keys, c.d, c.element) +
+                headsOf("%v", c.keyHeads, c.keys, c.dv, c.element) +
+                "  %init = tensor.empty() : " + oT + "\n"
+          : "func.func @attention(%q: " + qT + ", %k: " + kT + ", %v: " + vT + ", %init: " + oT +
+                ") -> " + oT + " {\n";
+  std::string operands = c.tokenMajor ? "%q4, %k4, %v4" : "%q, %k, %v";
+  std::string H = std::to_string(c.heads), T = std::to_string(c.queries),
+              DV = std::to_string(c.dv);
+  std::string ret =
+      c.tokenMajor
+          ? "  %o3 = tensor.collapse_shape %o [[0, 1], [2], [3]] : " + oT + " into tensor<" + H +
+                "x" + T + "x" + DV + "xf32>\n  %oe = tensor.empty() : tensor<" + T + "x" + H +
+                "x" + DV + "xf32>\n  %ot = linalg.transpose ins(%o3 : tensor<" + H + "x" + T +
+                "x" + DV + "xf32>) outs(%oe : tensor<" + T + "x" + H + "x" + DV +
+                "xf32>) permutation = [1, 0, 2]\n  %of = tensor.collapse_shape %ot [[0], [1, 2]] "
+                ": tensor<" + T + "x" + H + "x" + DV + "xf32> into " + oFlat +
+                "\n  return %of : " + oFlat + "\n}\n"
+          : "  return %o : " + oT + "\n}\n";
+  std::string source = header +
+                       "  %o = attn.attention softmax ins(" + operands + " : " + qT + ", " + kT +
                        ", " + vT + ") outs(%init : " + oT + ") -> " + oT + maskRegion + R"(
       score {
       ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
@@ -108,7 +170,7 @@ void checkCase(const Case &c) {
         %r = arith.mulf %s, %scale : f32
         attn.yield %r : f32
       }
-  return %o : )" + oT + "\n}\n";
+)" + ret;
 
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
@@ -137,6 +199,19 @@ void checkCase(const Case &c) {
   std::vector<float> q, k, v;
   std::vector<Buffer> inputs{make(c.heads, c.queries, c.d, q), make(c.keyHeads, c.keys, c.d, k),
                              make(c.keyHeads, c.keys, c.dv, v)};
+  if (c.tokenMajor) {
+    // The model's [T, H D] buffers; the reference keeps [H, T, D].
+    int64_t heads[] = {c.heads, c.keyHeads, c.keyHeads}, tokens[] = {c.queries, c.keys, c.keys},
+            dims[] = {c.d, c.d, c.dv};
+    for (int i = 0; i < 3; ++i) {
+      Buffer &in = inputs[i];
+      if (f32)
+        in.single = swapHeadsAndTokens(in.single, heads[i], tokens[i], dims[i]);
+      else
+        in.half = swapHeadsAndTokens(in.half, heads[i], tokens[i], dims[i]);
+      in.shape = {tokens[i], heads[i] * dims[i]};
+    }
+  }
   // NaN before the keys.
   if (f32)
     inputs[1].single.insert(inputs[1].single.begin(), c.keyOffset, NAN);
@@ -149,9 +224,13 @@ void checkCase(const Case &c) {
     arguments.push_back({in.data(), in.shape});
   std::string passes = c.wgmma ? "convert-attention-to-gpu-flash{chip=sm_90a wgmma=1}"
                                 : "convert-attention-to-gpu-flash{chip=sm_80}";
-  if (!emulate(source, passes, arguments,
-               {got.data(), {c.batch, c.heads, c.queries, c.dv}}))
+  std::vector<int64_t> resultShape{c.batch, c.heads, c.queries, c.dv};
+  if (c.tokenMajor)
+    resultShape = {c.queries, c.heads * c.dv};
+  if (!emulate(source, passes, arguments, {got.data(), resultShape}))
     return;
+  if (c.tokenMajor)
+    got = swapHeadsAndTokens(got, c.queries, c.heads, c.dv);
   // Batch b's head h is head b H + h of a batch of one (its key head
   // b KH + h / (H / KH) likewise).
   std::vector<float> want = reference(q, k, v, c.batch * c.heads, c.batch * c.keyHeads,
@@ -247,6 +326,30 @@ TEST(GPUFlashEmulation, WgmmaStrictlyCausalD128F16) {
 TEST(GPUFlashEmulation, WgmmaHeadSize256) {
   checkCase({"bf16", 1, 1, 40, 72, 256, 128, Mask::None, /*keyOffset=*/0, /*batch=*/1,
              /*wgmma=*/true});
+}
+
+// A model's layout: q, k, v are [T, H D] (the projections' results), the
+// kernel reads them through strided views instead of `heads` copies and
+// writes [T, H dv] (what `merge_heads` makes) through another; grouped
+// keys, causal, a partial query block.
+TEST(GPUFlashEmulation, TokenMajorThroughTransposesBF16) {
+  Case c{"bf16", 4, 2, 70, 70, 64, 32, Mask::Causal};
+  c.tokenMajor = true;
+  checkCase(c);
+}
+
+// The same on the f32 kernel, and on the warpgroup-MMA one.
+TEST(GPUFlashEmulation, TokenMajorThroughTransposesF32) {
+  Case c{"f32", 2, 1, 40, 50, 64, 64, Mask::None};
+  c.tokenMajor = true;
+  checkCase(c);
+}
+
+TEST(GPUFlashEmulation, WgmmaTokenMajorThroughTransposes) {
+  Case c{"f16", 2, 2, 70, 90, 64, 64, Mask::Causal};
+  c.wgmma = true;
+  c.tokenMajor = true;
+  checkCase(c);
 }
 
 } // namespace

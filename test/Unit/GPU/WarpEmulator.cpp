@@ -43,6 +43,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
@@ -826,23 +828,62 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     ADD_FAILURE() << "no kernel launch in\n" << text.substr(0, 3000);
     return false;
   }
-  std::vector<Descriptor> descriptors;
-  for (Value operand : launchOp.getKernelOperands()) {
-    while (auto cast = operand.getDefiningOp<memref::CastOp>())
-      operand = cast.getSource();
+  // A kernel operand: an argument's buffer or the result's, or a strided
+  // view of one (a kernel reading or writing through transposes).
+  std::function<std::optional<Descriptor>(Value)> describe =
+      [&](Value operand) -> std::optional<Descriptor> {
     if (auto arg = dyn_cast<BlockArgument>(operand)) {
       EXPECT_LT(arg.getArgNumber(), arguments.size());
       if (arg.getArgNumber() >= arguments.size())
-        return false;
+        return std::nullopt;
       // The function's memrefs have the identity layout: a buffer that
       // starts elsewhere is a different pointer, not an offset.
-      descriptors.emplace_back(arguments[arg.getArgNumber()]);
-    } else if (operand.getDefiningOp<memref::AllocOp>()) {
-      descriptors.emplace_back(result);
-    } else {
+      return Descriptor(arguments[arg.getArgNumber()]);
+    }
+    Operation *op = operand.getDefiningOp();
+    if (isa<memref::AllocOp>(op))
+      return Descriptor(result);
+    if (auto cast = dyn_cast<memref::CastOp>(op))
+      return describe(cast.getSource());
+    if (auto transpose = dyn_cast<memref::TransposeOp>(op)) {
+      std::optional<Descriptor> d = describe(transpose.getIn());
+      if (!d)
+        return std::nullopt;
+      Descriptor t = *d;
+      AffineMap map = transpose.getPermutation();
+      for (unsigned i = 0; i < map.getNumResults(); ++i) {
+        t.sizes[i] = d->sizes[map.getDimPosition(i)];
+        t.strides[i] = d->strides[map.getDimPosition(i)];
+      }
+      return t;
+    }
+    if (auto expand = dyn_cast<memref::ExpandShapeOp>(op)) {
+      std::optional<Descriptor> d = describe(expand.getSrc());
+      if (!d)
+        return std::nullopt;
+      Descriptor e = *d;
+      ArrayRef<int64_t> shape = expand.getResultType().getShape();
+      e.sizes.assign(shape.begin(), shape.end());
+      e.strides.assign(shape.size(), 0);
+      for (auto [source, group] : llvm::enumerate(expand.getReassociationIndices())) {
+        int64_t stride = d->strides[source];
+        for (int64_t r = group.size() - 1; r >= 0; --r) {
+          e.strides[group[r]] = stride;
+          stride *= shape[group[r]];
+        }
+      }
+      return e;
+    }
+    return std::nullopt;
+  };
+  std::vector<Descriptor> descriptors;
+  for (Value operand : launchOp.getKernelOperands()) {
+    std::optional<Descriptor> d = describe(operand);
+    if (!d) {
       ADD_FAILURE() << "kernel operand the test cannot provide";
       return false;
     }
+    descriptors.push_back(*d);
   }
   int grid[3], block[3];
   auto constant = [](Value v) {
