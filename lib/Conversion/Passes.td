@@ -419,8 +419,19 @@ def ConvertRowReductionsToGPU : Pass<"convert-row-reductions-to-gpu"> {
     `gpu.shuffle xor` combine the lanes, and lane 0 folds in the initial
     value and stores. The reference lowering would give a row to one thread
     (uncoalesced, rows / 256 blocks). The sums run in another order than a
-    sequential loop's. Run on tensors, before bufferization, after
-    `convert-attn-to-linalg`.
+    sequential loop's.
+
+    Norms are one kernel: an all-parallel `linalg.generic` (at least two
+    loops, its output written as it is, operands through projected
+    permutations, a scalar body) that reads such reductions per row (the
+    operand indexed by its first n - 1 loops in order), which may read
+    earlier ones per row in turn, is emitted with them when nothing else
+    uses their results: per warp, each reduction in program order (its value
+    in every lane after the butterflies, read from that register by the ops
+    after it, not stored), then each lane evaluates and stores the consumer's
+    elements l, l + 32, ... of the row. A layer norm (mean, variance,
+    normalization) or a softmax (max, sum, division) becomes one launch.
+    Run on tensors, before bufferization, after `convert-attn-to-linalg`.
 
     ```mlir
     // Before: a row mean

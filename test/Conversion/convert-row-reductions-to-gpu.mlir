@@ -108,3 +108,119 @@ func.func @others(%x: tensor<8x16xf32>, %y: tensor<8x16xf16>, %c: tensor<16xf32>
   } -> tensor<8xf16>
   return %columns, %product, %half, %lookup : tensor<16xf32>, tensor<8xf32>, tensor<8xf16>, tensor<8xf32>
 }
+
+// -----
+
+#rows = affine_map<(i, j) -> (i, j)>
+#row = affine_map<(i, j) -> (i)>
+#column = affine_map<(i, j) -> (j)>
+
+// A layer norm -- mean, variance (reading the mean per row), then the
+// normalization (reading both per row) -- is one kernel: per warp, the mean
+// (butterflies leave it in every lane), the variance from it, then each
+// lane normalizes and stores its elements. Neither statistic is stored.
+// CHECK-LABEL: func.func @layernorm(
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x64xf32>
+// CHECK-NOT: memref.alloc
+// CHECK: gpu.launch
+// CHECK: %[[MEANPART:.*]] = scf.for
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: arith.addf
+// CHECK-NEXT: %[[MEAN:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK-NOT: memref.store
+// CHECK: scf.for
+// CHECK: arith.subf %{{.*}}, %[[MEAN]] : f32
+// CHECK: scf.yield
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: arith.addf
+// CHECK-NEXT: %[[VAR:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK-NOT: memref.store
+// CHECK: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %c32
+// CHECK: arith.subf %{{.*}}, %[[MEAN]] : f32
+// CHECK: arith.addf %[[VAR]], %{{.*}} : f32
+// CHECK: math.rsqrt
+// CHECK: memref.store %{{.*}}, %[[OUT]][%{{.*}}, %[[J]]] : memref<?x64xf32>
+// CHECK: gpu.terminator
+// CHECK: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]]
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[RESULT]]
+func.func @layernorm(%x: tensor<?x64xf32>, %g: tensor<64xf32>) -> tensor<?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x64xf32>
+  %zero = arith.constant 0.0 : f32
+  %n = arith.constant 64.0 : f32
+  %eps = arith.constant 1.0e-5 : f32
+  %empty = tensor.empty(%t) : tensor<?xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<?xf32>) -> tensor<?xf32>
+  %mean = linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<?x64xf32>) outs(%zeros : tensor<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %d = arith.divf %in, %n : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %var = linalg.generic {indexing_maps = [#rows, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %mean : tensor<?x64xf32>, tensor<?xf32>) outs(%zeros : tensor<?xf32>) {
+  ^bb0(%in: f32, %m: f32, %acc: f32):
+    %d = arith.subf %in, %m : f32
+    %sq = arith.mulf %d, %d : f32
+    %q = arith.divf %sq, %n : f32
+    %s = arith.addf %acc, %q : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %e2 = tensor.empty(%t) : tensor<?x64xf32>
+  %y = linalg.generic {indexing_maps = [#rows, #row, #row, #column, #rows], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %mean, %var, %g : tensor<?x64xf32>, tensor<?xf32>, tensor<?xf32>, tensor<64xf32>)
+      outs(%e2 : tensor<?x64xf32>) {
+  ^bb0(%in: f32, %m: f32, %v: f32, %gi: f32, %unused: f32):
+    %d = arith.subf %in, %m : f32
+    %ve = arith.addf %v, %eps : f32
+    %r = math.rsqrt %ve : f32
+    %nrm = arith.mulf %d, %r : f32
+    %o = arith.mulf %nrm, %gi : f32
+    linalg.yield %o : f32
+  } -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+#rows = affine_map<(i, j) -> (i, j)>
+#row = affine_map<(i, j) -> (i)>
+
+// A statistic that is also used elsewhere keeps the group apart: the mean
+// is its own kernel (stored), and so is the sum of squares that reads it;
+// the centering is left to the reference lowering.
+// CHECK-LABEL: func.func @shared_mean(
+// CHECK: gpu.launch
+// CHECK: memref.store
+// CHECK: gpu.launch
+// CHECK: memref.store
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+func.func @shared_mean(%x: tensor<8x64xf32>) -> (tensor<8x64xf32>, tensor<8xf32>, tensor<8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<8xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<8xf32>) -> tensor<8xf32>
+  %mean = linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<8x64xf32>) outs(%zeros : tensor<8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<8xf32>
+  %squares = linalg.generic {indexing_maps = [#rows, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %mean : tensor<8x64xf32>, tensor<8xf32>) outs(%zeros : tensor<8xf32>) {
+  ^bb0(%in: f32, %m: f32, %acc: f32):
+    %d = arith.subf %in, %m : f32
+    %sq = arith.mulf %d, %d : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  } -> tensor<8xf32>
+  %e2 = tensor.empty() : tensor<8x64xf32>
+  %centered = linalg.generic {indexing_maps = [#rows, #row, #rows], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %mean : tensor<8x64xf32>, tensor<8xf32>) outs(%e2 : tensor<8x64xf32>) {
+  ^bb0(%in: f32, %m: f32, %unused: f32):
+    %d = arith.subf %in, %m : f32
+    linalg.yield %d : f32
+  } -> tensor<8x64xf32>
+  return %centered, %mean, %squares : tensor<8x64xf32>, tensor<8xf32>, tensor<8xf32>
+}

@@ -8,6 +8,9 @@
 // 32 lanes of a warp take every 32nd element of the row (consecutive lanes,
 // consecutive addresses), each folds its share with the reduction's
 // combiner, and five butterfly shuffles combine the lanes; 8 rows a block.
+// A norm -- reductions, then an elementwise op that reads them per row --
+// is one such kernel: the butterflies leave the row's value in every lane,
+// where the ops after it read it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -74,61 +77,111 @@ double identity(Operation *combine) {
   return std::numeric_limits<double>::infinity();
 }
 
-class RowReductionEmitter {
+/// One warp-per-row kernel for a group of linalg.generic ops over the same
+/// rows: row reductions in program order, each perhaps reading the ones
+/// before it per row (a variance reads its mean), and perhaps a last
+/// all-parallel op reading them per row (a norm's normalization). In the
+/// kernel a reduction's row value is in every lane after the butterfly, so
+/// the ops after it take it from a register: nothing round-trips through
+/// memory between them.
+class RowKernelEmitter {
 public:
-  RowReductionEmitter(ImplicitLocOpBuilder &b, linalg::GenericOp op, Combiner combiner)
-      : b(b), op(op), combiner(combiner) {}
+  /// `members`: the reductions (isGPURowReduction), then at most one
+  /// rowConsumer; `stored[i]`: whether member i's result is needed after
+  /// the kernel (the consumer's always is).
+  RowKernelEmitter(ImplicitLocOpBuilder &b, ArrayRef<linalg::GenericOp> members,
+                   ArrayRef<bool> stored)
+      : b(b) {
+    for (auto [op, keep] : llvm::zip(members, stored))
+      this->members.push_back({op, matchCombiner(op), keep});
+  }
 
-  /// The kernel's launch; returns the reduction's result as a tensor.
-  Value emit();
+  /// The kernel's launch, before the last member; returns for each member
+  /// the tensor that replaces its result (null where it is not stored).
+  SmallVector<Value> emit();
 
 private:
+  struct Member {
+    linalg::GenericOp op;
+    /// Null for the consumer.
+    std::optional<Combiner> combiner;
+    bool stored;
+    /// Sizes of the iteration space (rows' dimensions, then the last one),
+    /// the input buffers (null for a group member's result, read from a
+    /// register), a reduction's initial values (a buffer, or one value),
+    /// the result's buffer.
+    SmallVector<Value> sizes, inputs;
+    Value init, initValue, out;
+  };
+
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-  /// combine(x, y) with the reduction's own combiner.
-  Value combine(Value x, Value y) {
+  /// combine(x, y) with `combiner`.
+  Value combine(const Combiner &combiner, Value x, Value y) {
     OperationState state(b.getLoc(), combiner.op->getName());
     state.addOperands({x, y});
     state.addTypes(x.getType());
     state.addAttributes(combiner.op->getAttrs());
     return b.create(state)->getResult(0);
   }
-  /// The element's contribution at iteration point `point`: the body up to
-  /// the combiner, its block arguments the inputs' elements there.
-  Value contribution(ArrayRef<Value> point);
+  /// The member's body at iteration point `point`, its block arguments the
+  /// inputs' elements there: a reduction's element contribution (the body
+  /// up to the combiner), or the consumer's result.
+  Value evaluate(const Member &member, ArrayRef<Value> point);
+  /// A loop over the row's elements lane, lane + 32, ...
+  scf::ForOp emitRowLoop(const Member &member, Value lane, ValueRange init,
+                         function_ref<Value(Value j, ValueRange carried)> body);
   void emitKernel(gpu::LaunchOp launch);
 
   ImplicitLocOpBuilder &b;
-  linalg::GenericOp op;
-  Combiner combiner;
-  /// Sizes of the iteration space (rows' dimensions, then the reduced one),
-  /// the input buffers, the initial values (a buffer, or one value), the
-  /// result, the row count.
-  SmallVector<Value> sizes, inputs;
-  Value init, initValue, out, rows;
+  SmallVector<Member> members;
+  /// In the kernel: a reduction's result tensor -> its row's value.
+  IRMapping rowValues;
+  Value rows;
 };
 
-Value RowReductionEmitter::contribution(ArrayRef<Value> point) {
+Value RowKernelEmitter::evaluate(const Member &member, ArrayRef<Value> point) {
+  linalg::GenericOp op = member.op;
   Block &body = op.getRegion().front();
   IRMapping mapping;
-  for (auto [input, arg, map] :
-       llvm::zip(inputs, body.getArguments().drop_back(), op.getIndexingMapsArray())) {
+  for (auto [operand, input, arg, map] : llvm::zip(op.getDpsInputs(), member.inputs,
+                                                   body.getArguments().drop_back(),
+                                                   op.getIndexingMapsArray())) {
+    if (!input) {
+      mapping.map(arg, rowValues.lookup(operand));
+      continue;
+    }
     SmallVector<Value> indices;
     for (AffineExpr result : map.getResults())
       indices.push_back(point[cast<AffineDimExpr>(result).getPosition()]);
     mapping.map(arg, memref::LoadOp::create(b, input, indices));
   }
   for (Operation &inner : body.without_terminator()) {
-    if (&inner == combiner.op)
+    if (member.combiner && &inner == member.combiner->op)
       break;
     if (auto index = dyn_cast<linalg::IndexOp>(inner))
       mapping.map(index.getResult(), point[index.getDim()]);
     else
       b.clone(inner, mapping);
   }
-  return mapping.lookupOrDefault(combiner.op->getOperand(combiner.elementOperand));
+  Value result = member.combiner
+                     ? member.combiner->op->getOperand(member.combiner->elementOperand)
+                     : body.getTerminator()->getOperand(0);
+  return mapping.lookupOrDefault(result);
 }
 
-void RowReductionEmitter::emitKernel(gpu::LaunchOp launch) {
+scf::ForOp RowKernelEmitter::emitRowLoop(const Member &member, Value lane, ValueRange init,
+                                         function_ref<Value(Value, ValueRange)> body) {
+  return scf::ForOp::create(
+      b, lane, member.sizes.back(), idx(kWarpSize), init,
+      [&](OpBuilder &nested, Location, Value j, ValueRange carried) {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        Value next = body(j, carried);
+        scf::YieldOp::create(b, next ? ValueRange{next} : ValueRange{});
+      });
+}
+
+void RowKernelEmitter::emitKernel(gpu::LaunchOp launch) {
   Value tid = launch.getThreadIds().x;
   Value lane = arith::RemUIOp::create(b, tid, idx(kWarpSize));
   Value row = arith::AddIOp::create(
@@ -140,6 +193,7 @@ void RowReductionEmitter::emitKernel(gpu::LaunchOp launch) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(inside.thenBlock());
   // The row's indices, last dimension fastest.
+  ArrayRef<Value> sizes = members.front().sizes;
   SmallVector<Value> point(sizes.size() - 1);
   Value rest = row;
   for (int64_t d = static_cast<int64_t>(point.size()) - 1; d >= 0; --d) {
@@ -147,49 +201,86 @@ void RowReductionEmitter::emitKernel(gpu::LaunchOp launch) {
     if (d > 0)
       rest = arith::DivUIOp::create(b, rest, sizes[d]);
   }
-  Type element = cast<RankedTensorType>(op.getResult(0).getType()).getElementType();
-  Value start = arith::ConstantOp::create(b, b.getFloatAttr(element, identity(combiner.op)));
-  auto loop = scf::ForOp::create(
-      b, lane, sizes.back(), idx(kWarpSize), ValueRange{start},
-      [&](OpBuilder &nested, Location, Value j, ValueRange partial) {
-        OpBuilder::InsertionGuard inner(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        SmallVector<Value> at(point);
-        at.push_back(j);
-        scf::YieldOp::create(b, combine(partial[0], contribution(at)));
+  auto at = [&](Value j) {
+    SmallVector<Value> full(point);
+    full.push_back(j);
+    return full;
+  };
+  Value laneZero = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, idx(0));
+  for (const Member &member : members) {
+    if (!member.combiner) {
+      // The consumer: each lane its elements, stored as they come.
+      emitRowLoop(member, lane, {}, [&](Value j, ValueRange) {
+        memref::StoreOp::create(b, evaluate(member, at(j)), member.out, at(j));
+        return Value();
       });
-  Value partial = loop.getResult(0);
-  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
-    partial = combine(partial, gpu::ShuffleOp::create(b, partial, offset, kWarpSize,
-                                                      gpu::ShuffleMode::XOR)
-                                   .getShuffleResult());
-  auto first = scf::IfOp::create(
-      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, idx(0)), false);
-  b.setInsertionPointToStart(first.thenBlock());
-  Value result = combine(init ? memref::LoadOp::create(b, init, point) : initValue, partial);
-  memref::StoreOp::create(b, result, out, point);
+      continue;
+    }
+    const Combiner &combiner = *member.combiner;
+    Type element = cast<RankedTensorType>(member.op->getResult(0).getType()).getElementType();
+    Value start = arith::ConstantOp::create(b, b.getFloatAttr(element, identity(combiner.op)));
+    Value partial = emitRowLoop(member, lane, start, [&](Value j, ValueRange carried) {
+                      return combine(combiner, carried[0], evaluate(member, at(j)));
+                    }).getResult(0);
+    // Butterflies: every lane ends with the whole row's value.
+    for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
+      partial = combine(combiner, partial,
+                        gpu::ShuffleOp::create(b, partial, offset, kWarpSize, gpu::ShuffleMode::XOR)
+                            .getShuffleResult());
+    Value init =
+        member.init ? Value(memref::LoadOp::create(b, member.init, point)) : member.initValue;
+    Value result = combine(combiner, init, partial);
+    rowValues.map(member.op->getResult(0), result);
+    if (member.stored) {
+      auto first = scf::IfOp::create(b, laneZero, false);
+      OpBuilder::InsertionGuard store(b);
+      b.setInsertionPointToStart(first.thenBlock());
+      memref::StoreOp::create(b, result, member.out, point);
+    }
+  }
 }
 
-Value RowReductionEmitter::emit() {
-  auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
-  for (Range range : cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, b.getLoc()))
-    sizes.push_back(getValueOrCreateConstantIndexOp(b, b.getLoc(), range.size));
-  for (Value input : op.getDpsInputs())
-    inputs.push_back(raspc::readOnlyBuffer(b, input));
-  // A filled init (a zero for sums) is its value: nothing to read.
-  auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
-  if (fill && fill.value().getType() == resultType.getElementType())
-    initValue = fill.value();
-  else
-    init = raspc::readOnlyBuffer(b, op.getDpsInits()[0]);
-  SmallVector<Value> outSizes;
-  for (int64_t d = 0; d < resultType.getRank(); ++d)
-    if (resultType.isDynamicDim(d))
-      outSizes.push_back(sizes[d]);
-  out = memref::AllocOp::create(
-      b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
+SmallVector<Value> RowKernelEmitter::emit() {
+  for (Member &member : members) {
+    linalg::GenericOp op = member.op;
+    auto memberOf = [&](Value v) -> linalg::GenericOp {
+      for (const Member &other : members)
+        if (other.op->getResult(0) == v)
+          return other.op;
+      return nullptr;
+    };
+    for (Range range : cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, b.getLoc())) {
+      Value size = getValueOrCreateConstantIndexOp(b, b.getLoc(), range.size);
+      // A size read off a member's result (which goes away) is its init's.
+      if (auto dim = size.getDefiningOp<tensor::DimOp>())
+        if (linalg::GenericOp producer = memberOf(dim.getSource())) {
+          size = tensor::DimOp::create(b, producer.getDpsInits()[0], dim.getIndex());
+          dim.erase();
+        }
+      member.sizes.push_back(size);
+    }
+    for (Value input : op.getDpsInputs())
+      member.inputs.push_back(memberOf(input) ? Value() : raspc::readOnlyBuffer(b, input));
+    auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
+    if (member.combiner) {
+      // A filled init (a zero for sums) is its value: nothing to read.
+      auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+      if (fill && fill.value().getType() == resultType.getElementType())
+        member.initValue = fill.value();
+      else
+        member.init = raspc::readOnlyBuffer(b, op.getDpsInits()[0]);
+    }
+    if (!member.stored)
+      continue;
+    SmallVector<Value> outSizes;
+    for (int64_t d = 0; d < resultType.getRank(); ++d)
+      if (resultType.isDynamicDim(d))
+        outSizes.push_back(member.sizes[d]);
+    member.out = memref::AllocOp::create(
+        b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
+  }
   rows = idx(1);
-  for (Value size : ArrayRef<Value>(sizes).drop_back())
+  for (Value size : ArrayRef<Value>(members.front().sizes).drop_back())
     rows = arith::MulIOp::create(b, rows, size);
   Value blocks = arith::CeilDivUIOp::create(b, rows, idx(kRowsPerBlock));
   auto launch = gpu::LaunchOp::create(b, blocks, idx(1), idx(1),
@@ -200,21 +291,117 @@ Value RowReductionEmitter::emit() {
     emitKernel(launch);
     gpu::TerminatorOp::create(b);
   }
-  return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
-                                           /*writable=*/true);
+  SmallVector<Value> results;
+  for (const Member &member : members)
+    results.push_back(member.stored ? Value(bufferization::ToTensorOp::create(
+                                          b, member.op->getResult(0).getType(), member.out,
+                                          /*restrict=*/true, /*writable=*/true))
+                                    : Value());
+  return results;
+}
+
+/// Whether `op`'s body is scalar arithmetic (cloned into the kernel per
+/// element) and loop indices: nothing that reads memory or captures a
+/// tensor.
+bool hasScalarBody(linalg::GenericOp op) {
+  auto scalar = [](Type t) { return t.isIntOrIndexOrFloat(); };
+  for (Operation &inner : op.getRegion().front().without_terminator())
+    if (!isa<linalg::IndexOp>(inner) &&
+        (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
+         inner.getNumRegions() != 0 || !llvm::all_of(inner.getOperandTypes(), scalar) ||
+         !llvm::all_of(inner.getResultTypes(), scalar)))
+      return false;
+  return true;
+}
+
+/// Whether `map` is (d0, ..., d(n-2)) of n loops: one value per row.
+bool isRowMap(AffineMap map) {
+  unsigned rank = map.getNumDims();
+  return map.getNumResults() == rank - 1 &&
+         llvm::all_of(llvm::enumerate(map.getResults()), [](auto pair) {
+           auto dim = dyn_cast<AffineDimExpr>(pair.value());
+           return dim && dim.getPosition() == pair.index();
+         });
+}
+
+/// Whether `op` could end a group: all loops parallel (at least two), its
+/// output written as it is and its old value unread, operands through
+/// projected permutations, a scalar body.
+bool isRowConsumer(linalg::GenericOp op) {
+  if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 || op.getNumLoops() < 2 ||
+      op.getNumParallelLoops() != op.getNumLoops() || op->getParentOfType<gpu::LaunchOp>())
+    return false;
+  OpOperand *init = op.getDpsInitOperand(0);
+  return op.getMatchingIndexingMap(init).isIdentity() && !op.payloadUsesValueFromOperand(init) &&
+         llvm::all_of(op.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.isProjectedPermutation(); }) &&
+         hasScalarBody(op);
+}
+
+/// The row reductions `consumer` reads per row, and those they read per row
+/// in turn, in program order -- when there are some and no one else reads
+/// them; then the group ends with `consumer`.
+SmallVector<linalg::GenericOp> rowGroupOf(linalg::GenericOp consumer) {
+  SmallVector<linalg::GenericOp> group{consumer};
+  for (size_t i = 0; i < group.size(); ++i) {
+    linalg::GenericOp op = group[i];
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      auto producer = input->get().getDefiningOp<linalg::GenericOp>();
+      if (!producer || !isRowMap(op.getMatchingIndexingMap(input)) ||
+          producer.getNumLoops() != consumer.getNumLoops() ||
+          producer->getBlock() != consumer->getBlock() || !raspc::isGPURowReduction(producer) ||
+          llvm::is_contained(group, producer))
+        continue;
+      group.push_back(producer);
+    }
+  }
+  if (group.size() == 1)
+    return {};
+  for (linalg::GenericOp op : ArrayRef(group).drop_front())
+    for (Operation *user : op->getUsers())
+      if (!llvm::is_contained(group, user))
+        return {};
+  llvm::sort(group, [](linalg::GenericOp x, linalg::GenericOp y) {
+    return x->isBeforeInBlock(y);
+  });
+  return group;
 }
 
 struct ConvertRowReductionsToGPU
     : raspc::impl::ConvertRowReductionsToGPUBase<ConvertRowReductionsToGPU> {
   void runOnOperation() override {
-    SmallVector<linalg::GenericOp> ops;
+    // Norms first: reductions with the op that reads them per row.
+    SmallVector<linalg::GenericOp> consumers;
+    getOperation()->walk([&](linalg::GenericOp op) {
+      if (isRowConsumer(op))
+        consumers.push_back(op);
+    });
+    for (linalg::GenericOp consumer : consumers) {
+      SmallVector<linalg::GenericOp> group = rowGroupOf(consumer);
+      if (group.empty())
+        continue;
+      ImplicitLocOpBuilder b(consumer.getLoc(), consumer);
+      SmallVector<bool> stored(group.size(), false);
+      stored.back() = true;
+      Value result = RowKernelEmitter(b, group, stored).emit().back();
+      consumer.getResult(0).replaceAllUsesWith(result);
+      for (linalg::GenericOp op : llvm::reverse(group)) {
+        // createLoopRanges asks every operand for its sizes.
+        for (Operation *user : llvm::make_early_inc_range(op->getUsers()))
+          if (isa<tensor::DimOp>(user) && user->use_empty())
+            user->erase();
+        op.erase();
+      }
+    }
+    // Then the reductions left, a kernel each.
+    SmallVector<linalg::GenericOp> reductions;
     getOperation()->walk([&](linalg::GenericOp op) {
       if (raspc::isGPURowReduction(op))
-        ops.push_back(op);
+        reductions.push_back(op);
     });
-    for (linalg::GenericOp op : ops) {
+    for (linalg::GenericOp op : reductions) {
       ImplicitLocOpBuilder b(op.getLoc(), op);
-      Value result = RowReductionEmitter(b, op, *matchCombiner(op)).emit();
+      Value result = RowKernelEmitter(b, {op}, {true}).emit().front();
       op.getResult(0).replaceAllUsesWith(result);
       op.erase();
     }
@@ -234,27 +421,12 @@ bool raspc::isGPURowReduction(linalg::GenericOp op) {
     return false;
   // The result: the rows' dimensions in order; every operand indexed by
   // plain loop dimensions (a projected permutation).
-  unsigned rank = op.getNumLoops();
-  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-  if (outMap.getNumResults() != rank - 1 ||
-      !llvm::all_of(llvm::enumerate(outMap.getResults()), [](auto pair) {
-        auto dim = dyn_cast<AffineDimExpr>(pair.value());
-        return dim && dim.getPosition() == pair.index();
-      }))
+  if (!isRowMap(op.getMatchingIndexingMap(op.getDpsInitOperand(0))))
     return false;
   if (!llvm::all_of(op.getIndexingMapsArray(),
                     [](AffineMap map) { return map.isProjectedPermutation(); }))
     return false;
   if (!cast<RankedTensorType>(op.getResult(0).getType()).getElementType().isF32())
     return false;
-  // The body: scalar arithmetic (cloned into the kernel per element) and
-  // loop indices; nothing that reads memory or captures a tensor.
-  auto scalar = [](Type t) { return t.isIntOrIndexOrFloat(); };
-  for (Operation &inner : op.getRegion().front().without_terminator())
-    if (!isa<linalg::IndexOp>(inner) &&
-        (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
-         inner.getNumRegions() != 0 || !llvm::all_of(inner.getOperandTypes(), scalar) ||
-         !llvm::all_of(inner.getResultTypes(), scalar)))
-      return false;
-  return matchCombiner(op).has_value();
+  return hasScalarBody(op) && matchCombiner(op).has_value();
 }

@@ -117,4 +117,73 @@ func.func @maximum(%x: tensor<40x5xf32>, %init: tensor<3x5xf32>) -> tensor<3x5xf
   expectClose(got, want);
 }
 
+// A whole layer norm in one kernel: mean, variance from it, then
+// (x - mean) / sqrt(variance + eps) * g + b, the statistics kept in
+// registers. 13 rows (the second block of 8 partial), 70 columns (lanes
+// take 3 or 2 elements each).
+TEST(GPURowReductionEmulation, LayerNormInOneKernel) {
+  const int64_t rows = 13, columns = 70;
+  std::vector<float> x = randomValues(rows * columns, 7), g = randomValues(columns, 8),
+                     bias = randomValues(columns, 9);
+  std::string source = R"(
+#rows = affine_map<(i, j) -> (i, j)>
+#row = affine_map<(i, j) -> (i)>
+#column = affine_map<(i, j) -> (j)>
+func.func @layernorm(%x: tensor<13x70xf32>, %g: tensor<70xf32>, %b: tensor<70xf32>) -> tensor<13x70xf32> {
+  %zero = arith.constant 0.0 : f32
+  %n = arith.constant 70.0 : f32
+  %eps = arith.constant 1.0e-5 : f32
+  %empty = tensor.empty() : tensor<13xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<13xf32>) -> tensor<13xf32>
+  %mean = linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<13x70xf32>) outs(%zeros : tensor<13xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %d = arith.divf %in, %n : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  } -> tensor<13xf32>
+  %var = linalg.generic {indexing_maps = [#rows, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %mean : tensor<13x70xf32>, tensor<13xf32>) outs(%zeros : tensor<13xf32>) {
+  ^bb0(%in: f32, %m: f32, %acc: f32):
+    %d = arith.subf %in, %m : f32
+    %sq = arith.mulf %d, %d : f32
+    %q = arith.divf %sq, %n : f32
+    %s = arith.addf %acc, %q : f32
+    linalg.yield %s : f32
+  } -> tensor<13xf32>
+  %e2 = tensor.empty() : tensor<13x70xf32>
+  %y = linalg.generic {indexing_maps = [#rows, #row, #row, #column, #column, #rows],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%x, %mean, %var, %g, %b : tensor<13x70xf32>, tensor<13xf32>, tensor<13xf32>, tensor<70xf32>, tensor<70xf32>)
+      outs(%e2 : tensor<13x70xf32>) {
+  ^bb0(%in: f32, %m: f32, %v: f32, %gi: f32, %bi: f32, %unused: f32):
+    %d = arith.subf %in, %m : f32
+    %ve = arith.addf %v, %eps : f32
+    %r = math.rsqrt %ve : f32
+    %nrm = arith.mulf %d, %r : f32
+    %scaled = arith.mulf %nrm, %gi : f32
+    %o = arith.addf %scaled, %bi : f32
+    linalg.yield %o : f32
+  } -> tensor<13x70xf32>
+  return %y : tensor<13x70xf32>
+}
+)";
+  std::vector<float> got(rows * columns, NAN);
+  if (!emulate(source, "func.func(convert-row-reductions-to-gpu)",
+               {{x.data(), {rows, columns}}, {g.data(), {columns}}, {bias.data(), {columns}}},
+               {got.data(), {rows, columns}}, /*copiesAsync=*/false))
+    return;
+  std::vector<double> want(rows * columns);
+  for (int64_t i = 0; i < rows; ++i) {
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < columns; ++j)
+      mean += x[i * columns + j] / 70.0;
+    for (int64_t j = 0; j < columns; ++j)
+      var += (x[i * columns + j] - mean) * (x[i * columns + j] - mean) / 70.0;
+    for (int64_t j = 0; j < columns; ++j)
+      want[i * columns + j] = (x[i * columns + j] - mean) / std::sqrt(var + 1e-5) * g[j] + bias[j];
+  }
+  expectClose(got, want);
+}
+
 } // namespace
