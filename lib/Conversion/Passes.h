@@ -7,6 +7,7 @@
 #include "Conversion/AttnToLinalg/AttnToLinalg.h"
 #include "Conversion/ExpandBF16/ExpandBF16.h"
 #include "Conversion/Fusion/ElementwiseFusion.h"
+#include "Conversion/Fusion/TransposeSinking.h"
 #include "Conversion/GPU/AttentionToGPUFlash.h"
 #include "Conversion/GPU/BF16MmaSyncToNVVM.h"
 #include "Conversion/GPU/DeferredGPUSync.h"

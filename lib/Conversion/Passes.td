@@ -79,6 +79,40 @@ def FuseElementwiseOps : Pass<"fuse-elementwise-ops"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def SinkTransposes : Pass<"sink-transposes"> {
+  let summary = "Move transposes below the elementwise ops that read them";
+  let description = [{
+    A `linalg.generic` whose loops are all parallel, that writes its output
+    as it is without reading it, and reads the result T of a
+    `linalg.transpose` of X as it is (identity map) -- and perhaps by
+    `tensor.extract` in its body, as a rotary embedding reads the partner
+    element -- becomes the same generic over X's layout (loop k of the old
+    one is loop p[k] of the new, p the permutation: other operands' maps,
+    `linalg.index` and the extracts' indices follow), then a
+    `linalg.transpose` of its result. The transpose moves past the
+    elementwise op toward its consumers: after `heads(x @ w)` and a rotary
+    embedding, it reaches the attention, whose GPU kernels read through
+    transposes (`convert-attention-to-gpu-flash`), and is no copy at all.
+    The old transpose is left to dead-code elimination.
+
+    ```mlir
+    // Before
+    %t = linalg.transpose ins(%x : tensor<?x8x64xf32>) outs(%e : tensor<8x?x64xf32>) permutation = [1, 0, 2]
+    %r = linalg.generic {indexing_maps = [(h, t, d) -> (h, t, d), (h, t, d) -> (h, t, d)], ...}
+        ins(%t : tensor<8x?x64xf32>) outs(%e : tensor<8x?x64xf32>) {
+      ... %h = linalg.index 0 ... %p = tensor.extract %t[%h, %i, %d2] ...
+    }
+    // After
+    %r0 = linalg.generic {indexing_maps = [(t, h, d) -> (t, h, d), (t, h, d) -> (t, h, d)], ...}
+        ins(%x : tensor<?x8x64xf32>) outs(%e2 : tensor<?x8x64xf32>) {
+      ... %h = linalg.index 1 ... %p = tensor.extract %x[%i, %h, %d2] ...
+    }
+    %r = linalg.transpose ins(%r0 : tensor<?x8x64xf32>) outs(%e : tensor<8x?x64xf32>) permutation = [1, 0, 2]
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def ConvertAttentionToFlashLoops
     : Pass<"convert-attention-to-flash-loops", "::mlir::func::FuncOp"> {
   let summary = "Lower softmax attention to tiled online-softmax loops for CPUs";

@@ -74,6 +74,9 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   flash.chip = options.chip;
   flash.rowTiles = options.flashRowTiles;
   flash.wgmma = options.wgmma;
+  // Transposes past elementwise ops (a rotary embedding after `heads`) to
+  // where the flash kernels read through them.
+  pm.addPass(raspc::createSinkTransposes());
   // A module pass: its kernels' barrier calls need a declaration there.
   pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
