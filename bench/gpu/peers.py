@@ -7,6 +7,7 @@ layers (bench/gpu/prepare.sh) are bf16 programs of one sequence (B = 4 is four
 calls; the attention runs on the tensor cores), timed by raspc-aot-runner. FLOPs: 4 B H L^2 D, halved for causal.
 """
 import argparse
+import math
 import os
 import re
 import subprocess
@@ -192,6 +193,40 @@ def encoder_block_torch(T):
     return layer
 
 
+def decoder_gqa_rope_torch(T):
+    """examples/models/decoder_gqa_rope.rasp in torch (f32, no TF32): RMS
+    norms, 8 query heads over 2 key/value heads with rotary embeddings
+    (rotate-half), causal attention, a SiLU-gated MLP; random parameters."""
+    import torch
+    import torch.nn.functional as F
+    r = lambda *shape: torch.randn(*shape, device="cuda") * 0.05
+    x = torch.randn(T, 512, device="cuda")
+    n1, n2 = r(512) + 1, r(512) + 1
+    wq, wo, wk, wv = r(512, 512), r(512, 512), r(512, 128), r(512, 128)
+    w_gate, w_up, w_down = r(512, 1024), r(512, 1024), r(1024, 512)
+    inv = torch.exp(torch.arange(32, device="cuda") * (-math.log(10000.0) / 32))
+    angle = torch.arange(T, device="cuda")[:, None] * inv[None, :]
+    cos, sin = torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1)
+
+    def rms(v, g):
+        return v * torch.rsqrt(v.pow(2).mean(-1, keepdim=True) + 1e-6) * g
+
+    def rope(h):
+        a, b = h[..., :32], h[..., 32:]
+        return h * cos + torch.cat([-b, a], -1) * sin
+
+    def layer():
+        h = rms(x, n1)
+        q = rope((h @ wq).view(T, 8, 64).transpose(0, 1))
+        k = rope((h @ wk).view(T, 2, 64).transpose(0, 1))
+        v = (h @ wv).view(T, 2, 64).transpose(0, 1)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        x1 = x + a.transpose(0, 1).reshape(T, 512) @ wo
+        g = rms(x1, n2)
+        return x1 + (F.silu(g @ w_gate) * (g @ w_up)) @ w_down
+    return layer
+
+
 def models(build, lengths, ours_lengths):
     """A whole example model on the GPU, one call of T positions: raspc's
     build (flash attention, matmul and row-reduction kernels, the rest by
@@ -202,7 +237,8 @@ def models(build, lengths, ours_lengths):
     if not os.path.exists(path):
         return
     torch.backends.cuda.matmul.allow_tf32 = False
-    reference = {"encoder_block": encoder_block_torch}
+    reference = {"encoder_block": encoder_block_torch,
+                 "decoder_gqa_rope": decoder_gqa_rope_torch}
     print("\n| model | T | raspc ms | torch ms | torch/raspc |")
     print("|---|---|---|---|---|")
     with open(path) as f:

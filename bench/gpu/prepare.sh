@@ -121,7 +121,7 @@ RASP
 done
 # Whole models timed against the same layer in torch (peers.py has the torch
 # side of each): the checked programs' CUDA builds.
-grep '^encoder_block ' "$out/programs.txt" | while read -r name entry result args; do
+grep -E '^(encoder_block|decoder_gqa_rope) ' "$out/programs.txt" | while read -r name entry result args; do
   echo "$name ../programs/$name.cuda.so $entry $result $args"
 done >"$out/models.txt"
 du -sh "$out"
