@@ -326,7 +326,10 @@ def ConvertAttentionToGPUFlash
   let description = [{
     Rewrites each `attn.attention softmax` on f16 or bf16 tensors (head size
     a multiple of 16, value size a multiple of 8, both at most 256; static
-    head counts; mask and score regions of scalar `arith` / `math` ops) into
+    head counts; mask and score regions of scalar `arith` / `math` ops,
+    which may also read elements and sizes of tensors defined outside the
+    attention -- a document mask's ids -- by `tensor.extract` / `tensor.dim`)
+    into
     one `gpu.launch` in the FlashAttention-2 form, when `chip` has the
     m16n8k16 `mma.sync` (sm_80 and later; otherwise the pass does nothing):
 

@@ -208,6 +208,39 @@ func.func @through_heads(%xq: tensor<?x256xbf16>, %xk: tensor<?x256xbf16>, %xv: 
 
 // -----
 
+// A document mask reads the ids from a tensor of the function: the region
+// is cloned into the kernel with its tensor.extracts (bufferization makes
+// them loads of the ids' buffer, a kernel operand), and the block test
+// scans the ids of the block's keys for their range.
+// CHECK-LABEL: func.func @documents(
+// CHECK-SAME: %[[DOC:[^:]*]]: tensor<?xi32>
+// CHECK: gpu.launch
+// CHECK: scf.for {{.*}} -> (i32, i32)
+// CHECK: tensor.extract %[[DOC]]
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: nvgpu.mma.sync
+// CHECK: tensor.extract %[[DOC]]
+// CHECK: tensor.extract %[[DOC]]
+// CHECK: arith.cmpi eq
+// CHECK: gpu.terminator
+// CHECK-NOT: attn.attention
+func.func @documents(%q: tensor<1x2x?x64xbf16>, %k: tensor<1x2x?x64xbf16>, %v: tensor<1x2x?x64xbf16>,
+                     %init: tensor<1x2x?x64xf32>, %doc: tensor<?xi32>) -> tensor<1x2x?x64xf32> {
+  %o = attn.attention softmax
+         ins(%q, %k, %v : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>)
+         outs(%init : tensor<1x2x?x64xf32>) -> tensor<1x2x?x64xf32> mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %di = tensor.extract %doc[%i] : tensor<?xi32>
+    %dj = tensor.extract %doc[%j] : tensor<?xi32>
+    %same = arith.cmpi eq, %di, %dj : i32
+    attn.yield %same : i1
+  }
+  return %o : tensor<1x2x?x64xf32>
+}
+
+// -----
+
 // f32 takes FMAs, not the tensor cores. Head size 128: four threads per row
 // (32 features each), so 32 rows per block of 128 threads; two stages of a
 // 32 x 128 key tile and a value tile (64 KiB). A loop over chunks of 8 keys

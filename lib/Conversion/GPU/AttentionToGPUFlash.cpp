@@ -86,13 +86,22 @@ constexpr int64_t kRowPadding = 8;
 constexpr int64_t kMaxDim = 256;
 
 /// Whether a mask or score region is scalar arithmetic that can be cloned
-/// into a kernel once per fragment element.
+/// into a kernel once per fragment element -- reading, perhaps, elements
+/// and sizes of tensors from outside the attention (a document mask's ids):
+/// the kernel then loads them from those tensors' buffers.
 bool isScalarRegion(Region &region) {
   if (region.empty())
     return true;
   auto scalar = [](Type t) { return t.isIntOrIndexOrFloat(); };
+  auto fromOutside = [&](Value tensor) {
+    auto type = dyn_cast<RankedTensorType>(tensor.getType());
+    return type && scalar(type.getElementType()) &&
+           !region.getParentOp()->isAncestor(tensor.getParentRegion()->getParentOp());
+  };
   return !region.front()
               .walk([&](Operation *op) {
+                if (isa<tensor::ExtractOp, tensor::DimOp>(op) && fromOutside(op->getOperand(0)))
+                  return WalkResult::advance();
                 if (op->getNumRegions() != 0 ||
                     !isa<arith::ArithDialect, math::MathDialect, AttnDialect>(op->getDialect()) ||
                     !llvm::all_of(op->getOperandTypes(), scalar) ||

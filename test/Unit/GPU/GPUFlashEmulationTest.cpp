@@ -29,7 +29,10 @@ struct Buffer {
 };
 
 
-enum class Mask { None, Causal, StrictlyCausal };
+/// Document: causal within documents of kDocumentLength tokens, the ids a
+/// tensor the mask region reads (as a document-masked model's does).
+enum class Mask { None, Causal, StrictlyCausal, Document };
+constexpr int64_t kDocumentLength = 23;
 
 /// Plain attention in double on the rounded inputs.
 std::vector<float> reference(const std::vector<float> &q, const std::vector<float> &k,
@@ -46,7 +49,9 @@ std::vector<float> reference(const std::vector<float> &q, const std::vector<floa
         double dot = 0;
         for (int64_t e = 0; e < d; ++e)
           dot += double(q[(h * queries + i) * d + e]) * k[(kh * keys + j) * d + e];
-        bool hidden = (mask == Mask::Causal && j > i) || (mask == Mask::StrictlyCausal && j >= i);
+        bool hidden = (mask == Mask::Causal && j > i) || (mask == Mask::StrictlyCausal && j >= i) ||
+                      (mask == Mask::Document &&
+                       (j > i || j / kDocumentLength != i / kDocumentLength));
         s[j] = hidden ? -INFINITY : dot * scale;
         best = std::max(best, s[j]);
       }
@@ -123,7 +128,19 @@ void checkCase(const Case &c) {
               vT = type(c.keyHeads, c.keys, c.dv, c.element),
               oT = type(c.heads, c.queries, c.dv, "f32");
   std::string maskRegion;
-  if (c.mask != Mask::None)
+  std::string docT = "tensor<" + std::to_string(c.keys) + "xi32>";
+  if (c.mask == Mask::Document)
+    maskRegion = R"(
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %di = tensor.extract %doc[%i] : )" + docT + R"(
+        %dj = tensor.extract %doc[%j] : )" + docT + R"(
+        %same = arith.cmpi eq, %di, %dj : i32
+        %before = arith.cmpi ule, %j, %i : index
+        %c = arith.andi %same, %before : i1
+        attn.yield %c : i1
+      })";
+  else if (c.mask != Mask::None)
     maskRegion = std::string(R"(
       mask {
       ^bb0(%b: index, %h: index, %i: index, %j: index):
@@ -146,7 +163,7 @@ void checkCase(const Case &c) {
                 headsOf("%v", c.keyHeads, c.keys, c.dv, c.element) +
                 "  %init = tensor.empty() : " + oT + "\n"
           : "func.func @attention(%q: " + qT + ", %k: " + kT + ", %v: " + vT + ", %init: " + oT +
-                ") -> " + oT + " {\n";
+                (c.mask == Mask::Document ? ", %doc: " + docT : "") + ") -> " + oT + " {\n";
   std::string operands = c.tokenMajor ? "%q4, %k4, %v4" : "%q, %k, %v";
   std::string H = std::to_string(c.heads), T = std::to_string(c.queries),
               DV = std::to_string(c.dv);
@@ -222,6 +239,14 @@ void checkCase(const Case &c) {
   std::vector<Operand> arguments;
   for (Buffer &in : inputs)
     arguments.push_back({in.data(), in.shape});
+  std::vector<int32_t> documents(c.keys);
+  for (int64_t t = 0; t < c.keys; ++t)
+    documents[t] = static_cast<int32_t>(t / kDocumentLength);
+  if (c.mask == Mask::Document) {
+    // %init (not read), then the ids.
+    arguments.push_back({got.data(), {c.batch, c.heads, c.queries, c.dv}});
+    arguments.push_back({documents.data(), {c.keys}});
+  }
   std::string passes = c.wgmma ? "convert-attention-to-gpu-flash{chip=sm_90a wgmma=1}"
                                 : "convert-attention-to-gpu-flash{chip=sm_80}";
   std::vector<int64_t> resultShape{c.batch, c.heads, c.queries, c.dv};
@@ -326,6 +351,25 @@ TEST(GPUFlashEmulation, WgmmaStrictlyCausalD128F16) {
 TEST(GPUFlashEmulation, WgmmaHeadSize256) {
   checkCase({"bf16", 1, 1, 40, 72, 256, 128, Mask::None, /*keyOffset=*/0, /*batch=*/1,
              /*wgmma=*/true});
+}
+
+// Document masking (FlexAttention's example): the mask region reads the
+// ids from a tensor argument, in the kernel per element and, for skipping
+// whole key blocks, as the ids' range over the block (MaskIntervals.h).
+// Documents of 23 tokens over 150 positions: blocks that see nothing, some
+// keys, everything.
+TEST(GPUFlashEmulation, DocumentMaskBF16) {
+  checkCase({"bf16", 2, 1, 150, 150, 64, 32, Mask::Document});
+}
+
+TEST(GPUFlashEmulation, DocumentMaskF32) {
+  checkCase({"f32", 2, 2, 100, 100, 64, 64, Mask::Document});
+}
+
+TEST(GPUFlashEmulation, WgmmaDocumentMask) {
+  Case c{"f16", 2, 1, 150, 150, 64, 64, Mask::Document};
+  c.wgmma = true;
+  checkCase(c);
 }
 
 // A model's layout: q, k, v are [T, H D] (the projections' results), the
