@@ -224,3 +224,37 @@ func.func @shared_mean(%x: tensor<8x64xf32>) -> (tensor<8x64xf32>, tensor<8xf32>
   } -> tensor<8x64xf32>
   return %centered, %mean, %squares : tensor<8x64xf32>, tensor<8xf32>, tensor<8xf32>
 }
+
+// -----
+
+#rows = affine_map<(i, j) -> (i, j)>
+#row = affine_map<(i, j) -> (i)>
+#col = affine_map<(i, j) -> (j)>
+
+// A consumer that reads the row sums by column too (sum[j], on a square
+// shape) is no group: in the kernel a lane has its own row's sum only. The
+// sums are their own kernel, stored; the consumer is left as it is.
+// CHECK-LABEL: func.func @sum_by_column(
+// CHECK: gpu.launch
+// CHECK: memref.store
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+func.func @sum_by_column(%x: tensor<16x16xf32>) -> tensor<16x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<16xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<16xf32>) -> tensor<16xf32>
+  %sum = linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<16x16xf32>) outs(%zeros : tensor<16xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<16xf32>
+  %e2 = tensor.empty() : tensor<16x16xf32>
+  %y = linalg.generic {indexing_maps = [#rows, #row, #col, #rows], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum, %sum : tensor<16x16xf32>, tensor<16xf32>, tensor<16xf32>) outs(%e2 : tensor<16x16xf32>) {
+  ^bb0(%in: f32, %si: f32, %sj: f32, %unused: f32):
+    %d = arith.subf %si, %sj : f32
+    %o = arith.mulf %in, %d : f32
+    linalg.yield %o : f32
+  } -> tensor<16x16xf32>
+  return %y : tensor<16x16xf32>
+}

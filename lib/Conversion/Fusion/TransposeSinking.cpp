@@ -54,6 +54,15 @@ struct SinkTransposeBelowGeneric : OpRewritePattern<linalg::GenericOp> {
     }
     if (!transposed)
       return failure();
+    // Not when the transpose stays for someone else (it would be made
+    // twice), nor in a matmul's epilogue (the transposed-read product would
+    // not be one).
+    for (Operation *user : transposed->get().getUsers())
+      if (user != op && !isa<tensor::DimOp>(user) && !op->isAncestor(user))
+        return failure();
+    if (llvm::any_of(op.getDpsInputs(),
+                     [](Value v) { return v.getDefiningOp<linalg::MatmulOp>(); }))
+      return failure();
     // Inside the body only whole-index reads of T, and no other region.
     Value t = transposed->get();
     bool bodyOk = true;

@@ -85,10 +85,12 @@ linalg::GenericOp epilogueOf(linalg::MatmulOp op) {
                                       !isa<RankedTensorType>(input->get().getType()))
       return {};
   }
+  auto scalar = [](Type t) { return t.isIntOrIndexOrFloat(); };
   for (Operation &bodyOp : generic.getBody()->without_terminator())
     if (!isa<linalg::IndexOp>(bodyOp) &&
         (bodyOp.getNumRegions() != 0 || !isMemoryEffectFree(&bodyOp) ||
-         !llvm::all_of(bodyOp.getResultTypes(), [](Type t) { return t.isIntOrIndexOrFloat(); })))
+         !llvm::all_of(bodyOp.getOperandTypes(), scalar) ||
+         !llvm::all_of(bodyOp.getResultTypes(), scalar)))
       return {};
   return generic;
 }

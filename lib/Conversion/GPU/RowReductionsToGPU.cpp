@@ -332,7 +332,9 @@ bool isRowConsumer(linalg::GenericOp op) {
       op.getNumParallelLoops() != op.getNumLoops() || op->getParentOfType<gpu::LaunchOp>())
     return false;
   OpOperand *init = op.getDpsInitOperand(0);
-  return op.getMatchingIndexingMap(init).isIdentity() && !op.payloadUsesValueFromOperand(init) &&
+  return llvm::all_of(op.getDpsInputs(),
+                      [](Value v) { return isa<RankedTensorType>(v.getType()); }) &&
+         op.getMatchingIndexingMap(init).isIdentity() && !op.payloadUsesValueFromOperand(init) &&
          llvm::all_of(op.getIndexingMapsArray(),
                       [](AffineMap map) { return map.isProjectedPermutation(); }) &&
          hasScalarBody(op);
@@ -357,10 +359,15 @@ SmallVector<linalg::GenericOp> rowGroupOf(linalg::GenericOp consumer) {
   }
   if (group.size() == 1)
     return {};
+  // A reduction's value is in a register, its row's only: every use must
+  // read it per row, as an input of the group.
   for (linalg::GenericOp op : ArrayRef(group).drop_front())
-    for (Operation *user : op->getUsers())
-      if (!llvm::is_contained(group, user))
+    for (OpOperand &use : op->getResult(0).getUses()) {
+      auto user = dyn_cast<linalg::GenericOp>(use.getOwner());
+      if (!user || !llvm::is_contained(group, user) || !user.isDpsInput(&use) ||
+          !isRowMap(user.getMatchingIndexingMap(&use)))
         return {};
+    }
   llvm::sort(group, [](linalg::GenericOp x, linalg::GenericOp y) {
     return x->isBeforeInBlock(y);
   });
@@ -412,7 +419,8 @@ struct ConvertRowReductionsToGPU
 
 bool raspc::isGPURowReduction(linalg::GenericOp op) {
   if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 || op.getNumLoops() < 2 ||
-      op->getParentOfType<gpu::LaunchOp>())
+      op->getParentOfType<gpu::LaunchOp>() ||
+      !llvm::all_of(op.getDpsInputs(), [](Value v) { return isa<RankedTensorType>(v.getType()); }))
     return false;
   auto iterators = op.getIteratorTypesArray();
   if (iterators.back() != utils::IteratorType::reduction ||
