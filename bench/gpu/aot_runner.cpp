@@ -11,7 +11,9 @@
 //       best time of R calls in ms
 //
 // RESULT is DTYPE:RANK (f32:2), each ARG DTYPE:DIMS[:VOCAB] (i64:T,
-// f32:T,256, i32:T:5): a symbolic dimension takes --length.
+// f32:T,256, i32:T:5): a symbolic dimension takes --length. An integer ARG
+// DTYPE:DIMS:/N (i32:T:/512) holds element index / N instead: ids of
+// documents N long, one after the other.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,7 +37,8 @@ namespace {
 struct Spec {
   rasprt_dtype dtype = RASPRT_F32;
   std::vector<int64_t> shape;
-  int64_t vocab = 0; // token ids in [0, vocab); 0: not tokens
+  int64_t vocab = 0;    // token ids in [0, vocab); 0: not tokens
+  int64_t document = 0; // > 0: element i is i / document
 };
 
 [[noreturn]] void die(const std::string &message) {
@@ -69,7 +72,9 @@ Spec parseArg(const std::string &text, int64_t length) {
     for (const std::string &d : split(parts[1], ','))
       spec.shape.push_back(std::isdigit(static_cast<unsigned char>(d[0])) ? std::atoll(d.c_str())
                                                                           : length);
-  if (parts.size() == 3)
+  if (parts.size() == 3 && parts[2].rfind('/', 0) == 0)
+    spec.document = std::atoll(parts[2].c_str() + 1);
+  else if (parts.size() == 3)
     spec.vocab = std::atoll(parts[2].c_str());
   return spec;
 }
@@ -88,7 +93,9 @@ rasprt_tensor randomTensor(const Spec &spec, std::mt19937_64 &rng) {
       static_cast<float *>(t.data)[i] = uniform(rng);
       break;
     case RASPRT_I32:
-      static_cast<int32_t *>(t.data)[i] = static_cast<int32_t>(rng() % (spec.vocab ? spec.vocab : 16));
+      static_cast<int32_t *>(t.data)[i] =
+          static_cast<int32_t>(spec.document ? i / spec.document
+                                             : rng() % (spec.vocab ? spec.vocab : 16));
       break;
     case RASPRT_I64:
       static_cast<int64_t *>(t.data)[i] = static_cast<int64_t>(rng() % (spec.vocab ? spec.vocab : 16));

@@ -2,7 +2,9 @@
 """Forward attention on the GPU: raspc against torch SDPA and FlexAttention.
 
 Run by bench/gpu/run_device.sh. Shapes from issue #6: B = 4, H = 16,
-L in --lengths, D in {64, 128}, causal and not; peers in bf16. raspc's
+L in --lengths, D in {64, 128}, full, causal and document masks (causal
+within documents of DOCUMENT tokens, FlexAttention's example; SDPA takes it
+as a boolean mask); peers in bf16. raspc's
 layers (bench/gpu/prepare.sh) are bf16 programs of one sequence (B = 4 is four
 calls; the attention runs on the tensor cores), timed by raspc-aot-runner. FLOPs: 4 B H L^2 D, halved for causal.
 """
@@ -14,10 +16,15 @@ import subprocess
 import sys
 
 B, H = 4, 16
+DOCUMENT = 512  # as bench/gpu/prepare.sh builds the document layers
 
 
-def flops(L, D, causal):
-    return 4.0 * B * H * L * L * D / (2 if causal else 1)
+def flops(L, D, mask):
+    """Attention FLOPs, the causal ones halved (the convention of the peers'
+    reports); documents: causal within each."""
+    if mask == "document":
+        return 4.0 * B * H * L * min(L, DOCUMENT) * D / 2
+    return 4.0 * B * H * L * L * D / (2 if mask == "causal" else 1)
 
 
 def cuda_time_ms(fn, repeat=10):
@@ -35,18 +42,28 @@ def cuda_time_ms(fn, repeat=10):
     return min(times)
 
 
-def peers(L, D, causal):
+def peers(L, D, mask):
     import torch
     import torch.nn.functional as F
     q, k, v = (torch.randn(B, H, L, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
-    result = {"sdpa": cuda_time_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))}
+    doc = torch.arange(L, device="cuda") // DOCUMENT
+    if mask == "document":
+        pos = torch.arange(L, device="cuda")
+        dense = (doc[:, None] == doc[None, :]) & (pos[None, :] <= pos[:, None])
+        sdpa = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=dense)
+    else:
+        sdpa = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=mask == "causal")
+    result = {"sdpa": cuda_time_ms(sdpa)}
     try:
         from torch.nn.attention.flex_attention import create_block_mask, flex_attention
         flex = torch.compile(flex_attention)
-        mask = None
-        if causal:
-            mask = create_block_mask(lambda b, h, qi, ki: qi >= ki, None, None, L, L)
-        result["flex"] = cuda_time_ms(lambda: flex(q, k, v, block_mask=mask))
+        block_mask = None
+        if mask == "causal":
+            block_mask = create_block_mask(lambda b, h, qi, ki: qi >= ki, None, None, L, L)
+        elif mask == "document":
+            block_mask = create_block_mask(
+                lambda b, h, qi, ki: (doc[qi] == doc[ki]) & (qi >= ki), None, None, L, L)
+        result["flex"] = cuda_time_ms(lambda: flex(q, k, v, block_mask=block_mask))
     except Exception as e:  # noqa: BLE001 - report and go on
         print(f"<!-- flex L={L} D={D}: {type(e).__name__}: {e} -->", file=sys.stderr)
     return result
@@ -78,7 +95,7 @@ def main():
     with open(os.path.join(a.build, "layers.txt")) as f:
         for line in f:
             mask, d, lib, result, *specs = line.split()
-            layers[(mask == "causal", int(d))] = (lib, result, specs)
+            layers[(mask, int(d))] = (lib, result, specs)
 
     import torch
     print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}\n")
@@ -86,25 +103,27 @@ def main():
           "| flex ms | flex TFLOP/s | raspc/flex |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     default_ms = {}
-    for causal in (False, True):
+    for mask in ("full", "causal", "document"):
         for D in (64, 128):
+            if (mask, D) not in layers:
+                continue
             for L in lengths:
-                peer = peers(L, D, causal)
+                peer = peers(L, D, mask)
                 mine, why = (None, "not run") if L not in ours_lengths else ours(
-                    a.build, *layers[(causal, D)], L)
-                f = flops(L, D, causal)
-                default_ms[(causal, D, L)] = mine
+                    a.build, *layers[(mask, D)], L)
+                f = flops(L, D, mask)
+                default_ms[(mask, D, L)] = mine
 
                 def cell(ms):
                     return ("-", "-") if ms is None else (f"{ms:.3f}", f"{f / ms / 1e9:.1f}")
 
                 r, s, fl = cell(mine), cell(peer.get("sdpa")), cell(peer.get("flex"))
                 ratio = lambda other: "-" if mine is None or other is None else f"{other / mine:.3f}"
-                print(f"| {'causal' if causal else 'full'} | {L} | {D} | {r[0]} | {r[1]} | "
+                print(f"| {mask} | {L} | {D} | {r[0]} | {r[1]} | "
                       f"{s[0]} | {s[1]} | {ratio(peer.get('sdpa'))} | {fl[0]} | {fl[1]} | "
                       f"{ratio(peer.get('flex'))} |", flush=True)
                 if why and L in ours_lengths:
-                    print(f"<!-- raspc {L} {D} causal={causal}: {why} -->")
+                    print(f"<!-- raspc {L} {D} {mask}: {why} -->")
     variants(a.build, lengths, ours_lengths, default_ms)
     matmuls(a.build, lengths, ours_lengths)
     models(a.build, lengths, ours_lengths)
@@ -125,14 +144,14 @@ def variants(build, lengths, ours_lengths, default_ms):
     with open(path) as f:
         for line in f:
             label, mask, d, lib, result, *specs = line.split()
-            causal, D = mask == "causal", int(d)
+            D = int(d)
             for L in lengths:
                 if L not in ours_lengths:
                     continue
                 mine, why = ours(build, lib, result, specs, L)
-                base = default_ms.get((causal, D, L))
+                base = default_ms.get((mask, D, L))
                 r = ("-", "-") if mine is None else (
-                    f"{mine:.3f}", f"{flops(L, D, causal) / mine / 1e9:.1f}")
+                    f"{mine:.3f}", f"{flops(L, D, mask) / mine / 1e9:.1f}")
                 ratio = "-" if mine is None or base is None else f"{base / mine:.3f}"
                 print(f"| {label} | {mask} | {L} | {D} | {r[0]} | {r[1]} | "
                       f"{'-' if base is None else f'{base:.3f}'} | {ratio} |", flush=True)

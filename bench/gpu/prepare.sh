@@ -37,13 +37,25 @@ done
 # peers run (the tensor-core kernels): H = 16 heads of D, one sequence per
 # call (the benchmark's B = 4 is four calls).
 : >"$out/layers.txt"
-for mask in full causal; do
+# document: causal within documents of $DOCUMENT tokens, the ids an input
+# the mask reads (FlexAttention's document mask); checked with documents of
+# 37 so that the short check lengths see several.
+DOCUMENT=512
+for mask in full causal document; do
   for d in 64 128; do
     width=$((16 * d))
-    pattern=$([ "$mask" = causal ] && echo "<=" || echo "true")
+    inputs="xq: bf16[T, $width], xk: bf16[T, $width], xv: bf16[T, $width]"
+    specs="bf16:T,$width bf16:T,$width bf16:T,$width"
+    case $mask in
+      full) pattern=true ;;
+      causal) pattern="<=" ;;
+      document)
+        pattern="doc[key_pos] == doc[query_pos] and key_pos <= query_pos"
+        inputs="$inputs, doc: i32[T]" specs="$specs i32:T:/$DOCUMENT" ;;
+    esac
     src="$out/layers/${mask}_d$d.rasp"
     cat >"$src" <<RASP
-model layer(xq: bf16[T, $width], xk: bf16[T, $width], xv: bf16[T, $width]) -> bf16[T, $width] {
+model layer($inputs) -> bf16[T, $width] {
   let q = heads(xq, 16);
   let k = heads(xk, 16);
   let v = heads(xv, 16);
@@ -55,8 +67,8 @@ RASP
     # Also checked against the CPU, as the examples are.
     cp "$out/layers/${mask}_d$d.cuda.so" "$out/programs/attention_${mask}_d$d.cuda.so"
     "$raspc" "$src" --emit=lib -o "$out/programs/attention_${mask}_d$d.cpu.so"
-    echo "attention_${mask}_d$d layer bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" >>"$out/programs.txt"
-    echo "$mask $d ${mask}_d$d.cuda.so bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" >>"$out/layers.txt"
+    echo "attention_${mask}_d$d layer bf16:2 ${specs/\/$DOCUMENT/\/37}" >>"$out/programs.txt"
+    echo "$mask $d ${mask}_d$d.cuda.so bf16:2 $specs" >>"$out/layers.txt"
   done
 done
 # Tuning variants, timed against the default build of the same layer: the

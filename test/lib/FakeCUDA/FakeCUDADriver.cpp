@@ -76,7 +76,10 @@ unsigned long long deviceAlloc(size_t size) {
 /// The primary context, and the contexts current on this thread (the last
 /// is current).
 int primaryContext;
-thread_local std::vector<void *> contextStack;
+// Never destroyed: programs unload their modules from exit-time
+// destructors, which may run after this thread's thread_local ones (a
+// destroyed vector pushed onto corrupts the heap).
+thread_local std::vector<void *> &contextStack = *new std::vector<void *>;
 
 int devices() {
   const char *count = std::getenv("FAKE_CUDA_DEVICES");
