@@ -42,13 +42,6 @@ Value expanded(ImplicitLocOpBuilder &b, Value view, ArrayRef<ReassociationIndice
   return memref::ExpandShapeOp::create(b, *type, view, reassociation, mixed);
 }
 
-Value withDynamicLayout(ImplicitLocOpBuilder &b, Value view) {
-  auto type = cast<MemRefType>(view.getType());
-  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                                       SmallVector<int64_t>(type.getRank(), ShapedType::kDynamic));
-  return memref::CastOp::create(
-      b, MemRefType::get(type.getShape(), type.getElementType(), layout), view);
-}
 
 } // namespace
 
@@ -80,7 +73,9 @@ Value raspc::readThroughLayoutOps(ImplicitLocOpBuilder &b, Value tensor) {
     if (!view)
       return readOnlyBuffer(b, tensor);
   }
-  return withDynamicLayout(b, view);
+  auto type = cast<MemRefType>(view.getType());
+  return memref::CastOp::create(b, dynamicStridedType(type.getShape(), type.getElementType()),
+                                view);
 }
 
 /// The one user of `v` that is not a tensor.dim with a constant index, if
@@ -118,18 +113,10 @@ SmallVector<Operation *> raspc::layoutChainOf(Value result) {
 
 raspc::ResultBuffer raspc::allocateThroughLayoutOps(ImplicitLocOpBuilder &b, Value result,
                                                      ArrayRef<OpFoldResult> sizes) {
-  auto allocate = [&](RankedTensorType type, ArrayRef<OpFoldResult> shape) -> Value {
-    SmallVector<Value> dynamic;
-    for (auto [d, size] : llvm::enumerate(shape))
-      if (type.isDynamicDim(d))
-        dynamic.push_back(getValueOrCreateConstantIndexOp(b, b.getLoc(), size));
-    return memref::AllocOp::create(b, MemRefType::get(type.getShape(), type.getElementType()),
-                                   dynamic);
-  };
   auto resultType = cast<RankedTensorType>(result.getType());
   SmallVector<Operation *> chain = layoutChainOf(result);
   if (chain.empty()) {
-    Value buffer = allocate(resultType, sizes);
+    Value buffer = allocateBuffer(b, resultType, sizes);
     return {buffer, buffer, {}, {}};
   }
 
@@ -159,7 +146,7 @@ raspc::ResultBuffer raspc::allocateThroughLayoutOps(ImplicitLocOpBuilder &b, Val
     shapes.push_back(out);
   }
   auto finalType = cast<RankedTensorType>(chain.back()->getResult(0).getType());
-  Value buffer = allocate(finalType, shapes.back());
+  Value buffer = allocateBuffer(b, finalType, shapes.back());
   Value view = buffer;
   for (int64_t i = static_cast<int64_t>(chain.size()) - 1; i >= 0; --i) {
     Operation *op = chain[i];
@@ -173,7 +160,7 @@ raspc::ResultBuffer raspc::allocateThroughLayoutOps(ImplicitLocOpBuilder &b, Val
     if (!view) {
       // Not expected (expanding a strided dimension needs no contiguity);
       // without the view, no chain.
-      Value plain = allocate(resultType, sizes);
+      Value plain = allocateBuffer(b, resultType, sizes);
       return {plain, plain, {}, {}};
     }
   }

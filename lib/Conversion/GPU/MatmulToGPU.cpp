@@ -24,6 +24,7 @@
 #include "Conversion/GPU/AttentionToGPUFlash.h"
 #include "Conversion/GPU/SharedMemoryTiles.h"
 #include "Conversion/GPU/Wgmma.h"
+#include "Conversion/Utils/GenericBodies.h"
 #include "Conversion/Utils/LoopEmission.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -71,26 +72,10 @@ linalg::GenericOp epilogueOf(linalg::MatmulOp op) {
   if (!product.hasOneUse())
     return {};
   auto generic = dyn_cast<linalg::GenericOp>(*product.getUsers().begin());
-  if (!generic || !generic.hasPureTensorSemantics() || generic.getNumDpsInits() != 1 ||
-      generic.getNumLoops() != 2 || generic.getNumParallelLoops() != 2)
+  if (!generic || generic.getNumLoops() != 2 || !raspc::isPerElementGeneric(generic))
     return {};
-  OpOperand *init = generic.getDpsInitOperand(0);
-  if (!generic.getMatchingIndexingMap(init).isIdentity() ||
-      generic.payloadUsesValueFromOperand(init))
-    return {};
-  for (OpOperand *input : generic.getDpsInputOperands()) {
-    AffineMap map = generic.getMatchingIndexingMap(input);
-    if (input->get() == product ? !map.isIdentity()
-                                : !map.isProjectedPermutation() ||
-                                      !isa<RankedTensorType>(input->get().getType()))
-      return {};
-  }
-  auto scalar = [](Type t) { return t.isIntOrIndexOrFloat(); };
-  for (Operation &bodyOp : generic.getBody()->without_terminator())
-    if (!isa<linalg::IndexOp>(bodyOp) &&
-        (bodyOp.getNumRegions() != 0 || !isMemoryEffectFree(&bodyOp) ||
-         !llvm::all_of(bodyOp.getOperandTypes(), scalar) ||
-         !llvm::all_of(bodyOp.getResultTypes(), scalar)))
+  for (OpOperand *input : generic.getDpsInputOperands())
+    if (input->get() == product && !generic.getMatchingIndexingMap(input).isIdentity())
       return {};
   return generic;
 }
@@ -228,25 +213,15 @@ void MatmulKernelEmitter::emitPrefetch(Value kt, Value stage) {
 }
 
 Value MatmulKernelEmitter::emitEpilogue(Value product, Value i, Value j) {
-  Block *body = epilogue.getBody();
   IRMapping values;
-  for (auto [input, buffer] : llvm::zip(epilogue.getDpsInputOperands(), epilogueInputs)) {
-    Value scalar = product;
-    if (buffer) {
-      SmallVector<Value, 2> indices;
-      for (AffineExpr e : epilogue.getMatchingIndexingMap(input).getResults())
-        indices.push_back(cast<AffineDimExpr>(e).getPosition() == 0 ? i : j);
-      scalar = memref::LoadOp::create(b, buffer, indices);
-    }
-    values.map(body->getArgument(input->getOperandNumber()), scalar);
-  }
-  for (Operation &bodyOp : body->without_terminator()) {
-    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp))
-      values.map(index.getResult(), index.getDim() == 0 ? i : j);
-    else
-      b.clone(bodyOp, values);
-  }
-  return values.lookup(body->getTerminator()->getOperand(0));
+  raspc::emitBodyAt(
+      b, epilogue, {i, j},
+      [&](OpOperand &input, ArrayRef<Value> indices) -> Value {
+        Value buffer = epilogueInputs[input.getOperandNumber()];
+        return buffer ? Value(memref::LoadOp::create(b, buffer, indices)) : product;
+      },
+      values);
+  return values.lookup(epilogue.getBody()->getTerminator()->getOperand(0));
 }
 
 void MatmulKernelEmitter::emitStore(ArrayRef<Value> acc) {
@@ -321,12 +296,7 @@ Value MatmulKernelEmitter::emit() {
     epilogueInputs.push_back(input->get() == op.getResult(0) ? Value()
                                                              : raspc::readOnlyBuffer(b, input->get()));
   auto resultType = cast<RankedTensorType>(epilogue ? epilogue.getResult(0).getType() : c.getType());
-  Type outElement = resultType.getElementType();
-  SmallVector<Value> sizes;
-  for (int64_t d = 0; d < 2; ++d)
-    if (resultType.isDynamicDim(d))
-      sizes.push_back(d == 0 ? m : n);
-  out = memref::AllocOp::create(b, MemRefType::get(resultType.getShape(), outElement), sizes);
+  out = raspc::allocateBuffer(b, resultType, {m, n});
 
   // Row blocks on x: M (the sequence) may pass grid y's 65535 blocks.
   Value gridX = arith::CeilDivSIOp::create(b, m, idx(kBlockM));

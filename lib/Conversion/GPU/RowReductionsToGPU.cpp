@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/RowReductionsToGPU.h"
+#include "Conversion/Utils/GenericBodies.h"
 #include "Conversion/Utils/LoopEmission.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -22,7 +23,6 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -87,13 +87,13 @@ double identity(Operation *combine) {
 class RowKernelEmitter {
 public:
   /// `members`: the reductions (isGPURowReduction), then at most one
-  /// rowConsumer; `stored[i]`: whether member i's result is needed after
-  /// the kernel (the consumer's always is).
-  RowKernelEmitter(ImplicitLocOpBuilder &b, ArrayRef<linalg::GenericOp> members,
-                   ArrayRef<bool> stored)
-      : b(b) {
-    for (auto [op, keep] : llvm::zip(members, stored))
-      this->members.push_back({op, matchCombiner(op), keep});
+  /// rowConsumer. A reduction alone is stored; in a group (rowGroupOf) only
+  /// the consumer is: no one else reads the reductions.
+  RowKernelEmitter(ImplicitLocOpBuilder &b, ArrayRef<linalg::GenericOp> members) : b(b) {
+    for (linalg::GenericOp op : members) {
+      std::optional<Combiner> combiner = matchCombiner(op);
+      this->members.push_back({op, combiner, !combiner || members.size() == 1});
+    }
   }
 
   /// The kernel's launch, before the last member; returns for each member
@@ -141,31 +141,18 @@ private:
 
 Value RowKernelEmitter::evaluate(const Member &member, ArrayRef<Value> point) {
   linalg::GenericOp op = member.op;
-  Block &body = op.getRegion().front();
   IRMapping mapping;
-  for (auto [operand, input, arg, map] : llvm::zip(op.getDpsInputs(), member.inputs,
-                                                   body.getArguments().drop_back(),
-                                                   op.getIndexingMapsArray())) {
-    if (!input) {
-      mapping.map(arg, rowValues.lookup(operand));
-      continue;
-    }
-    SmallVector<Value> indices;
-    for (AffineExpr result : map.getResults())
-      indices.push_back(point[cast<AffineDimExpr>(result).getPosition()]);
-    mapping.map(arg, memref::LoadOp::create(b, input, indices));
-  }
-  for (Operation &inner : body.without_terminator()) {
-    if (member.combiner && &inner == member.combiner->op)
-      break;
-    if (auto index = dyn_cast<linalg::IndexOp>(inner))
-      mapping.map(index.getResult(), point[index.getDim()]);
-    else
-      b.clone(inner, mapping);
-  }
+  raspc::emitBodyAt(
+      b, op, point,
+      [&](OpOperand &operand, ArrayRef<Value> indices) -> Value {
+        Value input = member.inputs[operand.getOperandNumber()];
+        return input ? Value(memref::LoadOp::create(b, input, indices))
+                     : rowValues.lookup(operand.get());
+      },
+      mapping, member.combiner ? member.combiner->op : nullptr);
   Value result = member.combiner
                      ? member.combiner->op->getOperand(member.combiner->elementOperand)
-                     : body.getTerminator()->getOperand(0);
+                     : op.getRegion().front().getTerminator()->getOperand(0);
   return mapping.lookupOrDefault(result);
 }
 
@@ -272,12 +259,8 @@ SmallVector<Value> RowKernelEmitter::emit() {
     }
     if (!member.stored)
       continue;
-    SmallVector<Value> outSizes;
-    for (int64_t d = 0; d < resultType.getRank(); ++d)
-      if (resultType.isDynamicDim(d))
-        outSizes.push_back(member.sizes[d]);
-    member.out = memref::AllocOp::create(
-        b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes);
+    ArrayRef<Value> rowSizes = ArrayRef<Value>(member.sizes).take_front(resultType.getRank());
+    member.out = raspc::allocateBuffer(b, resultType, getAsOpFoldResult(rowSizes));
   }
   rows = idx(1);
   for (Value size : ArrayRef<Value>(members.front().sizes).drop_back())
@@ -300,20 +283,6 @@ SmallVector<Value> RowKernelEmitter::emit() {
   return results;
 }
 
-/// Whether `op`'s body is scalar arithmetic (cloned into the kernel per
-/// element) and loop indices: nothing that reads memory or captures a
-/// tensor.
-bool hasScalarBody(linalg::GenericOp op) {
-  auto scalar = [](Type t) { return t.isIntOrIndexOrFloat(); };
-  for (Operation &inner : op.getRegion().front().without_terminator())
-    if (!isa<linalg::IndexOp>(inner) &&
-        (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
-         inner.getNumRegions() != 0 || !llvm::all_of(inner.getOperandTypes(), scalar) ||
-         !llvm::all_of(inner.getResultTypes(), scalar)))
-      return false;
-  return true;
-}
-
 /// Whether `map` is (d0, ..., d(n-2)) of n loops: one value per row.
 bool isRowMap(AffineMap map) {
   unsigned rank = map.getNumDims();
@@ -324,20 +293,11 @@ bool isRowMap(AffineMap map) {
          });
 }
 
-/// Whether `op` could end a group: all loops parallel (at least two), its
-/// output written as it is and its old value unread, operands through
-/// projected permutations, a scalar body.
+/// Whether `op` could end a group: at least two loops, each output element
+/// from its inputs alone (isPerElementGeneric).
 bool isRowConsumer(linalg::GenericOp op) {
-  if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 || op.getNumLoops() < 2 ||
-      op.getNumParallelLoops() != op.getNumLoops() || op->getParentOfType<gpu::LaunchOp>())
-    return false;
-  OpOperand *init = op.getDpsInitOperand(0);
-  return llvm::all_of(op.getDpsInputs(),
-                      [](Value v) { return isa<RankedTensorType>(v.getType()); }) &&
-         op.getMatchingIndexingMap(init).isIdentity() && !op.payloadUsesValueFromOperand(init) &&
-         llvm::all_of(op.getIndexingMapsArray(),
-                      [](AffineMap map) { return map.isProjectedPermutation(); }) &&
-         hasScalarBody(op);
+  return op.getNumLoops() >= 2 && !op->getParentOfType<gpu::LaunchOp>() &&
+         raspc::isPerElementGeneric(op);
 }
 
 /// The row reductions `consumer` reads per row, and those they read per row
@@ -388,9 +348,7 @@ struct ConvertRowReductionsToGPU
       if (group.empty())
         continue;
       ImplicitLocOpBuilder b(consumer.getLoc(), consumer);
-      SmallVector<bool> stored(group.size(), false);
-      stored.back() = true;
-      Value result = RowKernelEmitter(b, group, stored).emit().back();
+      Value result = RowKernelEmitter(b, group).emit().back();
       consumer.getResult(0).replaceAllUsesWith(result);
       for (linalg::GenericOp op : llvm::reverse(group)) {
         // createLoopRanges asks every operand for its sizes.
@@ -408,7 +366,7 @@ struct ConvertRowReductionsToGPU
     });
     for (linalg::GenericOp op : reductions) {
       ImplicitLocOpBuilder b(op.getLoc(), op);
-      Value result = RowKernelEmitter(b, {op}, {true}).emit().front();
+      Value result = RowKernelEmitter(b, {op}).emit().front();
       op.getResult(0).replaceAllUsesWith(result);
       op.erase();
     }
@@ -436,5 +394,5 @@ bool raspc::isGPURowReduction(linalg::GenericOp op) {
     return false;
   if (!cast<RankedTensorType>(op.getResult(0).getType()).getElementType().isF32())
     return false;
-  return hasScalarBody(op) && matchCombiner(op).has_value();
+  return raspc::hasScalarBody(op) && matchCombiner(op).has_value();
 }

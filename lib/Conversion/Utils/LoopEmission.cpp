@@ -2,6 +2,7 @@
 
 #include "Conversion/Utils/LoopEmission.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
@@ -22,13 +23,26 @@ Value raspc::inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
   return mapping.lookupOrDefault(block.getTerminator()->getOperand(0));
 }
 
+MemRefType raspc::dynamicStridedType(ArrayRef<int64_t> shape, Type element) {
+  auto layout = StridedLayoutAttr::get(element.getContext(), ShapedType::kDynamic,
+                                       SmallVector<int64_t>(shape.size(), ShapedType::kDynamic));
+  return MemRefType::get(shape, element, layout);
+}
+
+Value raspc::allocateBuffer(ImplicitLocOpBuilder &b, RankedTensorType type,
+                            ArrayRef<OpFoldResult> sizes) {
+  SmallVector<Value> dynamic;
+  for (auto [d, size] : llvm::enumerate(sizes))
+    if (type.isDynamicDim(d))
+      dynamic.push_back(getValueOrCreateConstantIndexOp(b, b.getLoc(), size));
+  return memref::AllocOp::create(b, MemRefType::get(type.getShape(), type.getElementType()),
+                                 dynamic);
+}
+
 Value raspc::readOnlyBuffer(ImplicitLocOpBuilder &b, Value tensor) {
   auto type = cast<RankedTensorType>(tensor.getType());
-  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                                       SmallVector<int64_t>(type.getRank(), ShapedType::kDynamic));
   return bufferization::ToBufferOp::create(
-      b, MemRefType::get(type.getShape(), type.getElementType(), layout), tensor,
-      /*read_only=*/true);
+      b, dynamicStridedType(type.getShape(), type.getElementType()), tensor, /*read_only=*/true);
 }
 
 void raspc::emitLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,

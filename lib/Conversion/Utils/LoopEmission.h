@@ -12,10 +12,19 @@
 
 namespace raspc {
 
+/// A memref of `shape` and `element` with fully dynamic strides and offset:
+/// it fits any view of such a buffer.
+mlir::MemRefType dynamicStridedType(llvm::ArrayRef<int64_t> shape, mlir::Type element);
+
 /// The buffer behind `tensor`, read only, typed with fully dynamic strides
 /// so that it fits whatever layout bufferization gives the operand (after
 /// bufferization an operand may be a view).
 mlir::Value readOnlyBuffer(mlir::ImplicitLocOpBuilder &b, mlir::Value tensor);
+
+/// A new buffer for a tensor of `type` whose sizes are `sizes` (one per
+/// dimension; the dynamic ones are used).
+mlir::Value allocateBuffer(mlir::ImplicitLocOpBuilder &b, mlir::RankedTensorType type,
+                           llvm::ArrayRef<mlir::OpFoldResult> sizes);
 
 /// `for (iv = lb; iv < ub; iv += step) body(iv)` with no loop-carried
 /// values; `body` emits through `b`, which points into the loop meanwhile.
