@@ -12,6 +12,7 @@
 #include "Conversion/GPU/BF16MmaSyncToNVVM.h"
 #include "Conversion/GPU/DeferredGPUSync.h"
 #include "Conversion/GPU/HostBuffersToGPU.h"
+#include "Conversion/GPU/LinearAttentionToGPU.h"
 #include "Conversion/GPU/MatmulToGPU.h"
 #include "Conversion/GPU/RowReductionsToGPU.h"
 #include "Conversion/GPU/MergeGPUModules.h"

@@ -442,6 +442,69 @@ def ConvertAttentionToGPUFlash
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
 }
 
+def ConvertLinearAttentionToGPU
+    : Pass<"convert-linear-attention-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Linear attention in linear time on NVIDIA GPUs: two chunked kernels";
+  let description = [{
+    Rewrites each `attn.attention linear` on f32, f16 or bf16 tensors (static
+    head counts, head and value sizes; no mask, a mask that is always true,
+    or exactly the causal `key <= query`; head sizes up to 224, whose tiles
+    fit in the 99 KiB of shared memory every sm_80+ GPU gives a block) into two `gpu.launch`es that
+    compute, with `S = sum phi(k_j) v_j^T` and `z = sum phi(k_j)` over the
+    keys query i sees,
+
+    ```
+    out_i = phi(q_i)^T S / (phi(q_i) . z)     (0 where the denominator is 0)
+    ```
+
+    in the chunked form: O(L.D.E) work, no [queries, keys] tensor (the
+    reference lowering makes one). The positions are cut into ranges of
+    whole chunks of 32, as many as give about 256 blocks (at least 4 chunks
+    a range):
+
+    * key sums: a block of 128 threads per (batch, key head, range, slice of
+      32 value features) adds phi(k)^T v and phi(k) over the range's keys in
+      shared memory and writes them to a global [ranges, D, E] buffer;
+    * answers: a block per (batch, query head, range, value slice) starts
+      S and z from the key sums of the ranges before its own (causal) or of
+      all ranges, then per chunk of 32 queries: phi(Q) (and, causal, phi(K)
+      and V of the same positions) into shared memory; causal,
+      `A = phi(Q) phi(K)^T` with the keys after each query zeroed; each
+      output from `phi(q) S + A V` over `phi(q) . z + sum(A)`; causal, the
+      chunk's keys are added to S and z.
+
+    A lane owns a value feature (a key, in A), a warp 8 of a chunk's rows;
+    loads of features are FMAs' broadcasts. Operands and result go through
+    strided views of a model's `heads` / `merge_heads` chains as in
+    `convert-attention-to-gpu-flash`. Barriers are
+    `@raspc.deferred_gpu_barrier` calls until `convert-deferred-gpu-sync`.
+    Other linear attention is left to `convert-attn-to-linalg`. Run before
+    it, on tensors.
+
+    ```mlir
+    // After (abridged): the answers kernel of a causal attention
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %blocks, ...) threads(%tx, ...) in (%sx = %c128, ...)
+               dynamic_shared_memory_size %bytes {
+      scf.for %r = %c0 to %range step %c1 { ... }       // S, z: the ranges before
+      func.call @raspc.deferred_gpu_barrier() : () -> ()
+      scf.for %chunk = %first to %last step %c1 {
+        ... phi(Q), phi(K), V of the chunk into shared memory ...
+        %dots:8 = scf.for %d = ... iter_args(...)        // A, 8 rows a warp
+        %sums:16 = scf.for %d = ... iter_args(...)       // phi(q) S, phi(q) . z
+        %more:16 = scf.for %j = ... iter_args(%sums...)  // + A V, + sum(A)
+        memref.store %o, %out[%b, %h, %i, %e] : memref<?x?x?x?xf32, strided<...>>
+        ... S += phi(K)^T V, z += phi(K) ...
+      }
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::bufferization::BufferizationDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"];
+}
+
 def ConvertRowReductionsToGPU : Pass<"convert-row-reductions-to-gpu"> {
   let summary = "Lower row reductions (norms' means and variances) to warp-per-row GPU kernels";
   let description = [{

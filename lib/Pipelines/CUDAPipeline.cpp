@@ -68,8 +68,8 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   if (!toolkit.empty())
     ::setenv("CUDA_ROOT", toolkit.c_str(), /*overwrite=*/0);
 
-  // Softmax attention the tensor cores can take becomes flash kernels; the
-  // rest takes the reference lowering.
+  // Softmax attention becomes flash kernels, linear attention chunked ones;
+  // the rest takes the reference lowering.
   raspc::ConvertAttentionToGPUFlashOptions flash;
   flash.chip = options.chip;
   flash.rowTiles = options.flashRowTiles;
@@ -79,6 +79,8 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   pm.addPass(raspc::createSinkTransposes());
   // A module pass: its kernels' barrier calls need a declaration there.
   pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
+  // Linear attention: two chunked kernels instead of a [T, T] matrix.
+  pm.addPass(raspc::createConvertLinearAttentionToGPU());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   // Elementwise chains (bias, activation, residual, rounding) one generic
   // each, so that a projection's becomes its kernel's epilogue.

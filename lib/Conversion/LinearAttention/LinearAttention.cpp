@@ -44,27 +44,28 @@ Value throughCasts(Value v) {
   return v;
 }
 
-enum class MaskKind { None, Causal, Other };
+} // namespace
 
-/// No mask, a mask that is always true, or exactly `key <= query`.
-MaskKind classifyMask(Region &mask) {
+raspc::LinearMask raspc::classifyLinearMask(Region &mask) {
   if (mask.empty())
-    return MaskKind::None;
+    return LinearMask::None;
   Block &block = mask.front();
   Value yielded = block.getTerminator()->getOperand(0);
   if (matchPattern(yielded, m_One()))
-    return MaskKind::None;
+    return LinearMask::None;
   auto cmp = yielded.getDefiningOp<arith::CmpIOp>();
   if (!cmp)
-    return MaskKind::Other;
+    return LinearMask::Other;
   Value query = block.getArgument(2), key = block.getArgument(3);
   Value lhs = throughCasts(cmp.getLhs()), rhs = throughCasts(cmp.getRhs());
   using P = arith::CmpIPredicate;
   P p = cmp.getPredicate();
   bool keyLeQuery = lhs == key && rhs == query && (p == P::sle || p == P::ule);
   bool queryGeKey = lhs == query && rhs == key && (p == P::sge || p == P::uge);
-  return keyLeQuery || queryGeKey ? MaskKind::Causal : MaskKind::Other;
+  return keyLeQuery || queryGeKey ? LinearMask::Causal : LinearMask::Other;
 }
+
+namespace {
 
 struct ConvertLinearAttentionToLoops
     : raspc::impl::ConvertLinearAttentionToLoopsBase<ConvertLinearAttentionToLoops> {
@@ -90,13 +91,13 @@ struct ConvertLinearAttentionToLoops
     // S and z live in the task's stack frame.
     return !q.isDynamicDim(1) && !q.isDynamicDim(3) && !v.isDynamicDim(3) &&
            q.getDimSize(3) * llvm::alignTo(v.getDimSize(3), 8) <= 256 * 256 &&
-           classifyMask(op.getMask()) != MaskKind::Other;
+           raspc::classifyLinearMask(op.getMask()) != raspc::LinearMask::Other;
   }
 
   void rewrite(AttentionOp op) {
     ImplicitLocOpBuilder b(op.getLoc(), op);
     Type f32 = b.getF32Type();
-    bool causal = classifyMask(op.getMask()) == MaskKind::Causal;
+    bool causal = raspc::classifyLinearMask(op.getMask()) == raspc::LinearMask::Causal;
     FeatureMap phiKind = *op.getFeatureMap();
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
     auto kType = cast<RankedTensorType>(op.getKey().getType());

@@ -5,14 +5,24 @@
 
 #include "mlir/Pass/Pass.h"
 
-namespace mlir::func {
+namespace mlir {
+class Region;
+namespace func {
 class FuncOp;
-} // namespace mlir::func
+} // namespace func
+} // namespace mlir
 
 namespace raspc {
 
 #define GEN_PASS_DECL_CONVERTLINEARATTENTIONTOLOOPS
 #include "Conversion/Passes.h.inc"
+
+/// The masks the linear-time lowerings of linear attention take: none (or
+/// one that is always true) and exactly causal (`key <= query`, on index or
+/// integer positions); anything else is Other and keeps the reference
+/// lowering.
+enum class LinearMask { None, Causal, Other };
+LinearMask classifyLinearMask(mlir::Region &mask);
 
 } // namespace raspc
 

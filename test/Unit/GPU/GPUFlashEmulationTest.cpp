@@ -1,6 +1,7 @@
-//===- GPUFlashEmulationTest.cpp - flash kernels run on the CPU -----------===//
+//===- GPUFlashEmulationTest.cpp - attention kernels run on the CPU -------===//
 //
-// convert-attention-to-gpu-flash's kernels, run by the warp emulator
+// convert-attention-to-gpu-flash's kernels and
+// convert-linear-attention-to-gpu's, run by the warp emulator
 // (WarpEmulator.h) and compared with a plain double-precision attention.
 //
 //===----------------------------------------------------------------------===//
@@ -69,6 +70,43 @@ std::vector<float> reference(const std::vector<float> &q, const std::vector<floa
   return out;
 }
 
+/// phi of linear attention, as the dialect defines the feature maps.
+double featureMap(const std::string &map, double x) {
+  if (map == "elu_plus_one")
+    return x > 0 ? x + 1 : std::exp(x);
+  if (map == "relu")
+    return std::max(x, 0.0);
+  return std::exp(x); // "exp"
+}
+
+/// Linear attention in double, by its definition: each visible key weighs
+/// phi(q) . phi(k), normalized by the weights' sum (zeros where that is 0).
+std::vector<float> linearReference(const std::vector<float> &q, const std::vector<float> &k,
+                                   const std::vector<float> &v, int64_t heads, int64_t keyHeads,
+                                   int64_t queries, int64_t keys, int64_t d, int64_t dv,
+                                   const std::string &map, Mask mask) {
+  std::vector<float> out(heads * queries * dv);
+  for (int64_t h = 0; h < heads; ++h) {
+    int64_t kh = h / (heads / keyHeads);
+    for (int64_t i = 0; i < queries; ++i) {
+      std::vector<double> acc(dv, 0.0);
+      double sum = 0;
+      for (int64_t j = 0; j < keys && !(mask == Mask::Causal && j > i); ++j) {
+        double w = 0;
+        for (int64_t e = 0; e < d; ++e)
+          w += featureMap(map, q[(h * queries + i) * d + e]) *
+               featureMap(map, k[(kh * keys + j) * d + e]);
+        sum += w;
+        for (int64_t e = 0; e < dv; ++e)
+          acc[e] += w * v[(kh * keys + j) * dv + e];
+      }
+      for (int64_t e = 0; e < dv; ++e)
+        out[(h * queries + i) * dv + e] = sum != 0 ? acc[e] / sum : 0;
+    }
+  }
+  return out;
+}
+
 struct Case {
   const char *element; // "bf16", "f16" or "f32"
   int64_t heads, keyHeads, queries, keys, d, dv;
@@ -83,6 +121,9 @@ struct Case {
   /// `merge_heads`: [T, H D], token-major, the attention reading and
   /// writing through the expand_shape / transpose ops (batch 1).
   bool tokenMajor = false;
+  /// Linear attention with this feature map (convert-linear-attention-to-gpu)
+  /// instead of softmax.
+  const char *linear = nullptr;
 };
 
 /// The [H, T, D] buffer `data` as [T, H, D] (or back, with `heads` and
@@ -177,17 +218,19 @@ void checkCase(const Case &c) {
                 ": tensor<" + T + "x" + H + "x" + DV + "xf32> into " + oFlat +
                 "\n  return %of : " + oFlat + "\n}\n"
           : "  return %o : " + oT + "\n}\n";
-  std::string source = header +
-                       "  %o = attn.attention softmax ins(" + operands + " : " + qT + ", " + kT +
-                       ", " + vT + ") outs(%init : " + oT + ") -> " + oT + maskRegion + R"(
+  std::string normalizer =
+      c.linear ? std::string("linear feature_map(") + c.linear + ")" : "softmax";
+  std::string scoreRegion = c.linear ? "\n" : R"(
       score {
       ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
-        %scale = arith.constant )" +
-                       std::to_string(scale) + R"( : f32
+        %scale = arith.constant )" + std::to_string(scale) + R"( : f32
         %r = arith.mulf %s, %scale : f32
         attn.yield %r : f32
       }
-)" + ret;
+)";
+  std::string source = header + "  %o = attn.attention " + normalizer + " ins(" + operands +
+                       " : " + qT + ", " + kT + ", " + vT + ") outs(%init : " + oT + ") -> " +
+                       oT + maskRegion + scoreRegion + ret;
 
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
@@ -247,22 +290,29 @@ void checkCase(const Case &c) {
     arguments.push_back({got.data(), {c.batch, c.heads, c.queries, c.dv}});
     arguments.push_back({documents.data(), {c.keys}});
   }
-  std::string passes = c.wgmma ? "convert-attention-to-gpu-flash{chip=sm_90a wgmma=1}"
-                                : "convert-attention-to-gpu-flash{chip=sm_80}";
+  std::string passes = c.linear  ? "convert-linear-attention-to-gpu"
+                       : c.wgmma ? "convert-attention-to-gpu-flash{chip=sm_90a wgmma=1}"
+                                 : "convert-attention-to-gpu-flash{chip=sm_80}";
   std::vector<int64_t> resultShape{c.batch, c.heads, c.queries, c.dv};
   if (c.tokenMajor)
     resultShape = {c.queries, c.heads * c.dv};
-  if (!emulate(source, passes, arguments, {got.data(), resultShape}))
+  // The linear kernels load element by element (phi on the way).
+  if (!emulate(source, passes, arguments, {got.data(), resultShape},
+               /*copiesAsync=*/!c.linear))
     return;
   if (c.tokenMajor)
     got = swapHeadsAndTokens(got, c.queries, c.heads, c.dv);
   // Batch b's head h is head b H + h of a batch of one (its key head
   // b KH + h / (H / KH) likewise).
-  std::vector<float> want = reference(q, k, v, c.batch * c.heads, c.batch * c.keyHeads,
-                                      c.queries, c.keys, c.d, c.dv, scale, c.mask);
+  std::vector<float> want =
+      c.linear ? linearReference(q, k, v, c.batch * c.heads, c.batch * c.keyHeads, c.queries,
+                                 c.keys, c.d, c.dv, c.linear, c.mask)
+               : reference(q, k, v, c.batch * c.heads, c.batch * c.keyHeads, c.queries, c.keys,
+                           c.d, c.dv, scale, c.mask);
   // The probabilities go through the tensor cores in 16 bits: about 3
-  // significant digits (bf16) of each weight. f32 rounds sums only.
-  double tolerance = f32 ? 1e-5 : bf16 ? 2e-2 : 4e-3;
+  // significant digits (bf16) of each weight. f32 rounds sums only, as does
+  // linear attention (16-bit inputs widened exactly).
+  double tolerance = f32 || c.linear ? 1e-5 : bf16 ? 2e-2 : 4e-3;
   int bad = 0;
   for (size_t i = 0; i < got.size(); ++i)
     if (!(std::fabs(got[i] - want[i]) <= tolerance * (1 + std::fabs(want[i]))) && bad++ < 5)
@@ -393,6 +443,35 @@ TEST(GPUFlashEmulation, WgmmaTokenMajorThroughTransposes) {
   Case c{"f16", 2, 2, 70, 90, 64, 64, Mask::Causal};
   c.wgmma = true;
   c.tokenMajor = true;
+  checkCase(c);
+}
+
+// Causal linear attention (elu + 1), grouped keys, a batch of two: 150
+// positions are five chunks of 32 (the last partial) in two ranges, so the
+// second range's blocks start from the first's key sums; value size 48 is
+// a whole slice of 32 features and a partial one.
+TEST(GPULinearAttentionEmulation, CausalGroupedRanges) {
+  Case c{"f32", 4, 2, 150, 150, 64, 48, Mask::Causal, /*keyOffset=*/0, /*batch=*/2};
+  c.linear = "elu_plus_one";
+  checkCase(c);
+}
+
+// No mask, cross attention over more keys than queries (the key sums cut
+// their own ranges: 7 chunks, the answers 3), relu, a head size that is not
+// a multiple of 32 (phi(K)'s padding columns and S's extra rows unused).
+TEST(GPULinearAttentionEmulation, CrossAttentionRelu) {
+  Case c{"f32", 2, 1, 70, 200, 20, 32, Mask::None, /*keyOffset=*/1};
+  c.linear = "relu";
+  checkCase(c);
+}
+
+// bf16 inputs widened on load, exp, causal, in a model's layout: q, k, v
+// [T, H D] read through the `heads` views, the result written through the
+// `merge_heads` one.
+TEST(GPULinearAttentionEmulation, TokenMajorBF16) {
+  Case c{"bf16", 4, 2, 70, 70, 32, 16, Mask::Causal};
+  c.tokenMajor = true;
+  c.linear = "exp";
   checkCase(c);
 }
 

@@ -49,6 +49,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -367,13 +368,16 @@ extern "C" float emu_tanhf(float x) { return std::tanh(x); }
 extern "C" float emu_rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 extern "C" float emu_sqrtf(float x) { return std::sqrt(x); }
 extern "C" float emu_logf(float x) { return std::log(x); }
+extern "C" float emu_fmaf(float x, float y, float z) { return std::fma(x, y, z); }
 struct HostFunction {
   const char *name;
-  float (*function)(float);
+  void *function;
 };
-const HostFunction libdevice[] = {{"exp2f", emu_exp2f}, {"expf", emu_expf},   {"erff", emu_erff},
-                                  {"tanhf", emu_tanhf}, {"rsqrtf", emu_rsqrtf}, {"sqrtf", emu_sqrtf},
-                                  {"logf", emu_logf}};
+#define HOST_FUNCTION(name) {#name, reinterpret_cast<void *>(&emu_##name)}
+const HostFunction libdevice[] = {HOST_FUNCTION(exp2f), HOST_FUNCTION(expf),  HOST_FUNCTION(erff),
+                                  HOST_FUNCTION(tanhf), HOST_FUNCTION(rsqrtf), HOST_FUNCTION(sqrtf),
+                                  HOST_FUNCTION(logf),  HOST_FUNCTION(fmaf)};
+#undef HOST_FUNCTION
 
 /// Vector accesses the kernel claims aligned that are not: a GPU faults
 /// (misaligned address), x86 would not notice.
@@ -812,22 +816,34 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
       kernelPasses +
       ",one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},convert-deferred-gpu-sync,"
-      "canonicalize,gpu-launch-sink-index-computations,gpu-kernel-outlining,"
+      "canonicalize,gpu-launch-sink-index-computations,gpu-kernel-outlining,merge-gpu-modules,"
       "convert-bf16-mma-sync-to-nvvm,convert-nvgpu-to-nvvm,gpu.module(expand-bf16-conversions,"
       "convert-scf-to-cf,convert-gpu-to-nvvm,reconcile-unrealized-casts)";
   EXPECT_TRUE(succeeded(parsePassPipeline(pipeline, pm)));
   EXPECT_TRUE(succeeded(pm.run(*module)));
 
-  // The launch: which buffers, in which order, on which grid.
-  gpu::LaunchFuncOp launchOp;
-  module->walk([&](gpu::LaunchFuncOp l) { launchOp = l; });
-  if (!launchOp) {
+  // The launches, in program order: which buffers, on which grid.
+  SmallVector<gpu::LaunchFuncOp> launchOps;
+  module->walk([&](gpu::LaunchFuncOp l) { launchOps.push_back(l); });
+  if (launchOps.empty()) {
     std::string text;
     llvm::raw_string_ostream os(text);
     module->print(os);
     ADD_FAILURE() << "no kernel launch in\n" << text.substr(0, 3000);
     return false;
   }
+  // The buffer the function returns is `result`; any other it allocates is
+  // scratch between kernels (static shapes), made here.
+  Operation *resultAlloc = nullptr;
+  module->walk([&](func::ReturnOp ret) {
+    for (Value v : ret.getOperands()) {
+      while (auto cast = v.getDefiningOp<memref::CastOp>())
+        v = cast.getSource();
+      if (auto alloc = v.getDefiningOp<memref::AllocOp>())
+        resultAlloc = alloc;
+    }
+  });
+  std::map<Operation *, std::vector<float>> scratch;
   // A kernel operand: an argument's buffer or the result's, or a strided
   // view of one (a kernel reading or writing through transposes).
   std::function<std::optional<Descriptor>(Value)> describe =
@@ -841,8 +857,17 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
       return Descriptor(arguments[arg.getArgNumber()]);
     }
     Operation *op = operand.getDefiningOp();
-    if (isa<memref::AllocOp>(op))
-      return Descriptor(result);
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      if (!resultAlloc || op == resultAlloc)
+        return Descriptor(result);
+      MemRefType type = alloc.getType();
+      EXPECT_TRUE(type.hasStaticShape() && type.getElementType().isF32());
+      if (!type.hasStaticShape() || !type.getElementType().isF32())
+        return std::nullopt;
+      std::vector<float> &buffer = scratch[op];
+      buffer.assign(type.getNumElements(), NAN);
+      return Descriptor({buffer.data(), std::vector<int64_t>(type.getShape())});
+    }
     if (auto cast = dyn_cast<memref::CastOp>(op))
       return describe(cast.getSource());
     if (auto transpose = dyn_cast<memref::TransposeOp>(op)) {
@@ -876,46 +901,54 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     }
     return std::nullopt;
   };
-  std::vector<Descriptor> descriptors;
-  for (Value operand : launchOp.getKernelOperands()) {
-    std::optional<Descriptor> d = describe(operand);
-    if (!d) {
-      ADD_FAILURE() << "kernel operand the test cannot provide";
-      return false;
-    }
-    descriptors.push_back(*d);
-  }
-  int grid[3], block[3];
+  struct Launch {
+    std::string kernel;
+    std::vector<Descriptor> descriptors;
+    int grid[3], block[3];
+  };
+  std::vector<Launch> launches;
   auto constant = [](Value v) {
     APInt value;
     EXPECT_TRUE(matchPattern(v, m_ConstantInt(&value)));
     return int(value.getSExtValue());
   };
-  auto gs = launchOp.getGridSizeOperandValues(), bs = launchOp.getBlockSizeOperandValues();
-  grid[0] = constant(gs.x), grid[1] = constant(gs.y), grid[2] = constant(gs.z);
-  if (Value bytes = launchOp.getDynamicSharedMemorySize())
-    EXPECT_LE(constant(bytes), static_cast<int>(sizeof sharedMemory - kDynamicSharedOffset));
-  block[0] = constant(bs.x), block[1] = constant(bs.y), block[2] = constant(bs.z);
+  for (gpu::LaunchFuncOp launchOp : launchOps) {
+    Launch &l = launches.emplace_back();
+    l.kernel = launchOp.getKernelName().str();
+    for (Value operand : launchOp.getKernelOperands()) {
+      std::optional<Descriptor> d = describe(operand);
+      if (!d) {
+        ADD_FAILURE() << "kernel operand the test cannot provide";
+        return false;
+      }
+      l.descriptors.push_back(*d);
+    }
+    auto gs = launchOp.getGridSizeOperandValues(), bs = launchOp.getBlockSizeOperandValues();
+    l.grid[0] = constant(gs.x), l.grid[1] = constant(gs.y), l.grid[2] = constant(gs.z);
+    if (Value bytes = launchOp.getDynamicSharedMemorySize())
+      EXPECT_LE(constant(bytes), static_cast<int>(sizeof sharedMemory - kDynamicSharedOffset));
+    l.block[0] = constant(bs.x), l.block[1] = constant(bs.y), l.block[2] = constant(bs.z);
+  }
 
-  // The kernel alone, for the host.
+  // The kernels alone, for the host (merge-gpu-modules left one module).
   gpu::GPUModuleOp kernels;
-  module->walk([&](gpu::GPUModuleOp m) { kernels = m; });
+  module->walk([&](gpu::GPUModuleOp m) {
+    EXPECT_FALSE(kernels) << "more than one gpu.module";
+    kernels = m;
+  });
   OwningOpRef<ModuleOp> host = ModuleOp::create(UnknownLoc::get(&context));
-  std::string kernelName, sharedName;
+  std::string sharedName;
   for (Operation &op : llvm::make_early_inc_range(kernels.getBody()->getOperations())) {
     if (auto global = dyn_cast<LLVM::GlobalOp>(op)) {
       sharedName = global.getSymName().str();
       op.moveBefore(host->getBody(), host->getBody()->end());
     } else if (auto func = dyn_cast<LLVM::LLVMFuncOp>(op)) {
-      if (func->hasAttr("nvvm.kernel") || func->hasAttr(gpu::GPUDialect::getKernelFuncAttrName()))
-        kernelName = func.getName().str();
       for (NamedAttribute attr : llvm::to_vector(func->getDiscardableAttrs()))
         func->removeAttr(attr.getName());
       func.setCConvAttr(LLVM::CConvAttr::get(&context, LLVM::cconv::CConv::C));
       op.moveBefore(host->getBody(), host->getBody()->end());
     }
   }
-  EXPECT_FALSE(kernelName.empty());
   std::string unsupported = emulateNVVM(*host);
   EXPECT_EQ(unsupported, "") << "the emulator has no " << unsupported;
   if (!unsupported.empty())
@@ -941,7 +974,7 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     add("emu_mma_f16", reinterpret_cast<void *>(&emu_mma_f16));
     add("emu_shfl_bfly", reinterpret_cast<void *>(&emu_shfl_bfly));
     for (const HostFunction &f : libdevice)
-      add(("emu_" + std::string(f.name)).c_str(), reinterpret_cast<void *>(f.function));
+      add(("emu_" + std::string(f.name)).c_str(), f.function);
     add("emu_barrier", reinterpret_cast<void *>(&emu_barrier));
     add("emu_ldmatrix", reinterpret_cast<void *>(&emu_ldmatrix));
     add("emu_check_alignment", reinterpret_cast<void *>(&emu_check_alignment));
@@ -954,26 +987,28 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
       add(sharedName.c_str(), sharedMemory + kDynamicSharedOffset);
     return map;
   });
-  auto kernel = (*engine)->lookupPacked(kernelName);
-  if (!kernel) {
-    ADD_FAILURE() << llvm::toString(kernel.takeError());
-    return false;
-  }
-  // Packed arguments: one pointer per scalar of the flattened descriptors.
-  std::vector<void *> args;
-  for (Descriptor &d : descriptors) {
-    args.push_back(&d.pointers[0]);
-    args.push_back(&d.pointers[1]);
-    args.push_back(&d.offset);
-    for (int64_t &size : d.sizes)
-      args.push_back(&size);
-    for (int64_t &stride : d.strides)
-      args.push_back(&stride);
-  }
   misalignedAccesses = 0;
   asyncCopies = 0;
   badDescriptors = 0;
-  launch(*kernel, args.data(), grid, block);
+  for (Launch &l : launches) {
+    auto kernel = (*engine)->lookupPacked(l.kernel);
+    if (!kernel) {
+      ADD_FAILURE() << llvm::toString(kernel.takeError());
+      return false;
+    }
+    // Packed arguments: one pointer per scalar of the flattened descriptors.
+    std::vector<void *> args;
+    for (Descriptor &d : l.descriptors) {
+      args.push_back(&d.pointers[0]);
+      args.push_back(&d.pointers[1]);
+      args.push_back(&d.offset);
+      for (int64_t &size : d.sizes)
+        args.push_back(&size);
+      for (int64_t &stride : d.strides)
+        args.push_back(&stride);
+    }
+    launch(*kernel, args.data(), l.grid, l.block);
+  }
   EXPECT_EQ(misalignedAccesses.load(), 0) << "vector accesses at misaligned addresses";
   EXPECT_EQ(badDescriptors.load(), 0) << "wgmma descriptors of layouts the emulator has not";
   // Every tiled case has some operand aligned for 16-byte copies.

@@ -29,13 +29,14 @@ struct Operand {
 };
 
 /// Compiles `source` (a func.func of static shapes) with `kernelPasses` (a
-/// pass pipeline that turns it into one gpu.launch on tensors, e.g.
-/// "convert-matmul-to-gpu{chip=sm_80}"), lowers the kernel to NVVM and
-/// runs it on the emulator: the function's i-th argument is `arguments[i]`,
-/// the buffer the function allocates for the kernel's result is `result`.
+/// pass pipeline that turns it into gpu.launches on tensors, e.g.
+/// "convert-matmul-to-gpu{chip=sm_80}"), lowers the kernels to NVVM and
+/// runs them on the emulator in program order: the function's i-th argument
+/// is `arguments[i]`, the buffer the function returns is `result`, any
+/// other f32 buffer it allocates is scratch the emulator makes (NaN-filled).
 /// Checks (as gtest failures) that every vector access was as aligned as it
 /// claimed and, if `copiesAsync` (kernels with shared-memory tiles), that
-/// cp.async copies ran; returns whether the kernel ran.
+/// cp.async copies ran; returns whether the kernels ran.
 bool emulate(const std::string &source, const std::string &kernelPasses,
              const std::vector<Operand> &arguments, const Operand &result,
              bool copiesAsync = true);
