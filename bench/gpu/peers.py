@@ -158,7 +158,8 @@ def main():
     models(a.build, lengths, ours_lengths)
     print("\nraspc: bf16 layers, attention as tensor-core flash kernels "
           "(convert-attention-to-gpu-flash: mma.sync m16n8k16, K/V tiles in shared memory; "
-          "variant wgmma: warpgroup MMA, sm_90a); "
+          "variant wgmma: warpgroup MMA, sm_90a, each key block's softmax overlapping the "
+          "MMAs of the one before; wgmma-serial: without that overlap); "
           "peers: bf16. Ratios: peer time / raspc time (> 1: raspc faster).")
 
 

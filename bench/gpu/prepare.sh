@@ -7,7 +7,7 @@
 #                                              (also checked, as programs/attention_*)
 #   layers/proj_*.cuda.so + matmuls.txt        projections (x @ w) to benchmark
 #                                              (bf16 also by wgmma: *_wgmma)
-#   layers/*_{rowtiles1,wgmma}.cuda.so         tuning variants of the layers
+#   layers/*_{rowtiles1,wgmma,wgmma_serial}.cuda.so  tuning variants of the layers
 #     + variants.txt
 #
 #   bench/gpu/prepare.sh [BUILD_DIR]           (default: build)
@@ -86,6 +86,11 @@ for mask in full causal; do
     "$raspc" "$out/layers/${mask}_d$d.rasp" --target=cuda --gpu-arch=sm_90a --gpu-wgmma \
       --emit=lib -o "$out/layers/$name.cuda.so"
     echo "wgmma $mask $d $name.cuda.so bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" \
+      >>"$out/variants.txt"
+    # The warpgroup-MMA kernel without overlapping softmax and MMAs.
+    "$raspc" "$out/layers/${mask}_d$d.rasp" --target=cuda --gpu-arch=sm_90a --gpu-wgmma \
+      --gpu-flash-overlap=false --emit=lib -o "$out/layers/${name}_serial.cuda.so"
+    echo "wgmma-serial $mask $d ${name}_serial.cuda.so bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" \
       >>"$out/variants.txt"
     cp "$out/layers/$name.cuda.so" "$out/programs/attention_$name.cuda.so"
     cp "$out/programs/attention_${mask}_d$d.cpu.so" "$out/programs/attention_$name.cpu.so"

@@ -433,6 +433,10 @@ def ConvertAttentionToGPUFlash
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "f16/bf16 by warpgroup MMA where chip is sm_90a and head and value sizes are "
            "multiples of 64 (not yet timed on a GPU, so not the default)">,
+    Option<"wgmmaOverlap", "wgmma-overlap", "bool", /*default=*/"true",
+           "Warpgroup-MMA kernel: each key block's softmax under the MMAs of the block "
+           "before it (FlashAttention-3's intra-warpgroup pipelining; three stages of tiles); "
+           "not where the mask or score reads tensors (ptxas serializes the MMAs there)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect", "::mlir::bufferization::BufferizationDialect",

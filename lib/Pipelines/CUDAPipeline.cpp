@@ -74,6 +74,7 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   flash.chip = options.chip;
   flash.rowTiles = options.flashRowTiles;
   flash.wgmma = options.wgmma;
+  flash.wgmmaOverlap = options.flashOverlap;
   // Transposes past elementwise ops (a rotary embedding after `heads`) to
   // where the flash kernels read through them.
   pm.addPass(raspc::createSinkTransposes());

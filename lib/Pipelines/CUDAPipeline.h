@@ -43,6 +43,9 @@ struct CUDAPipelineOptions {
   /// Tuning: f16/bf16 attention and matmuls by warpgroup MMA (wgmma) where
   /// chip is sm_90a, instead of mma.sync.
   bool wgmma = false;
+  /// Tuning: with wgmma, each key block's softmax overlapping the MMAs of
+  /// the block before it.
+  bool flashOverlap = true;
 };
 
 /// The toolkit `options` resolve to ("" when there is none).

@@ -2,7 +2,8 @@
 // RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=chip=sm_75 | FileCheck %s --check-prefix=SM75
 // RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=row-tiles=1 | FileCheck %s --check-prefix=ONE
 // RUN: not rasp-opt %s --split-input-file --convert-attention-to-gpu-flash=row-tiles=3 2>&1 | FileCheck %s --check-prefix=BAD
-// RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash="chip=sm_90a wgmma=1" | FileCheck %s --check-prefix=WGMMA
+// RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash="chip=sm_90a wgmma=1 wgmma-overlap=0" | FileCheck %s --check-prefix=WGMMA
+// RUN: rasp-opt %s --split-input-file --convert-attention-to-gpu-flash="chip=sm_90a wgmma=1" | FileCheck %s --check-prefix=OVERLAP
 // BAD: error: convert-attention-to-gpu-flash: row-tiles must be 0, 1 or 2, not 3
 
 // Causal grouped-query attention on bf16: one launch of 128-thread blocks,
@@ -67,7 +68,8 @@
 // CHECK-NOT: attn.attention
 // One tile of rows per warp (the tuning option): 64 rows a block, the
 // thread's two rows' state and 32 accumulators, one MMA per fragment.
-// With warpgroup MMA (sm_90a): 256 threads (two warpgroups of 64 rows),
+// With warpgroup MMA (sm_90a), one step after the other (wgmma-overlap=0):
+// 256 threads (two warpgroups of 64 rows),
 // two stages of a 128-key tile of K and of V (as 128 x 64 panels), Q after
 // them, 1 KiB of slack to start at a multiple of 1024: 82944 bytes. Q is
 // copied once (its own cp.async group); each key block: proxy fence before
@@ -96,9 +98,10 @@
 // WGMMA: arith.cmpi ule
 // WGMMA: gpu.shuffle xor
 // WGMMA: math.exp2
-// The registers the MMAs read, pinned before their fence (an empty asm).
+// The registers the MMAs read, pinned before their fence (an empty asm):
+// P as it is packed, O after its rescaling.
+// WGMMA: llvm.inline_asm has_side_effects asm_dialect = att "", "=r,
 // WGMMA: llvm.inline_asm has_side_effects asm_dialect = att "", "=f,
-// WGMMA-NEXT: llvm.inline_asm has_side_effects asm_dialect = att "", "=r,
 // WGMMA: nvvm.wgmma.fence.aligned
 // WGMMA-COUNT-8: llvm.inline_asm has_side_effects {{.*}}wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 1;
 // WGMMA-NOT: wgmma.mma_async
@@ -107,6 +110,36 @@
 // WGMMA: func.call @raspc.deferred_gpu_barrier() : () -> ()
 // WGMMA: llvm.extractvalue
 // WGMMA: memref.store
+// Overlapped (the default with wgmma): three stages (115712 bytes); the
+// key blocks the block's rows may see, first to last, by a scan of the
+// mask's intervals; block `first` alone (copies of it and the next in
+// flight: wait for all but one group), then per block S = Q.K^T and the
+// previous block's P.V issued together, S waited for (wait_group 1), the
+// softmax, then P.V (wait_group 0); the last block's P.V after the loop.
+// OVERLAP-LABEL: func.func @causal(
+// OVERLAP: gpu.launch {{.*}} dynamic_shared_memory_size %c115712_i32
+// OVERLAP: scf.for {{.*}} -> (index, index)
+// OVERLAP: func.call @raspc.deferred_cp_async_wait(%c1_i32)
+// OVERLAP: nvvm.wgmma.fence.aligned
+// OVERLAP-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>
+// OVERLAP-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// OVERLAP: scf.for {{.*}} -> (f32, f32, f32, f32, !llvm.struct<{{.*}}>, i32,
+// OVERLAP: func.call @raspc.deferred_cp_async_wait(%c0_i32)
+// OVERLAP: nvvm.wgmma.fence.aligned
+// OVERLAP-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>
+// OVERLAP-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-COUNT-8: llvm.inline_asm has_side_effects {{.*}}wgmma.mma_async.sync.aligned.m64n64k16
+// OVERLAP-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// OVERLAP: math.exp2
+// OVERLAP: nvvm.wgmma.wait.group.sync.aligned 0
+// OVERLAP: scf.yield
+// OVERLAP: nvvm.wgmma.fence.aligned
+// OVERLAP-COUNT-8: llvm.inline_asm has_side_effects {{.*}}wgmma.mma_async.sync.aligned.m64n64k16
+// OVERLAP-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// OVERLAP: memref.store
 // ONE-LABEL: func.func @causal(
 // ONE: %{{.*}}:36 = scf.for
 // ONE: %[[KFRAG:.*]] = nvgpu.ldmatrix
@@ -225,6 +258,12 @@ func.func @through_heads(%xq: tensor<?x256xbf16>, %xk: tensor<?x256xbf16>, %xv: 
 // CHECK: arith.cmpi eq
 // CHECK: gpu.terminator
 // CHECK-NOT: attn.attention
+// A mask that reads tensors keeps the serial loop even where overlap is
+// asked for: ptxas serialized the overlapped loop's MMAs there.
+// OVERLAP-LABEL: func.func @documents(
+// OVERLAP: nvvm.wgmma.wait.group.sync.aligned 0
+// OVERLAP-NOT: nvvm.wgmma.wait.group.sync.aligned 1
+// OVERLAP: gpu.terminator
 func.func @documents(%q: tensor<1x2x?x64xbf16>, %k: tensor<1x2x?x64xbf16>, %v: tensor<1x2x?x64xbf16>,
                      %init: tensor<1x2x?x64xf32>, %doc: tensor<?xi32>) -> tensor<1x2x?x64xf32> {
   %o = attn.attention softmax

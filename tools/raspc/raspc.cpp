@@ -136,6 +136,13 @@ cl::opt<bool> gpuWgmma(
              "with --gpu-arch=sm_90a, instead of mma.sync"),
     cl::init(false), cl::Hidden, cl::cat(category));
 
+cl::opt<bool> gpuFlashOverlap(
+    "gpu-flash-overlap",
+    cl::desc("Tuning: with --gpu-wgmma, run each key block's softmax while the tensor cores "
+             "add the block before it (FlashAttention-3's pipelining; =false: one after the "
+             "other)"),
+    cl::init(true), cl::Hidden, cl::cat(category));
+
 cl::list<std::string> passPlugins(
     "load-pass-plugin",
     cl::desc("Load passes from a plugin (see --insert-before-tiling and friends)"),
@@ -546,6 +553,7 @@ int main(int argc, char **argv) {
     cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
     cudaOptions.flashRowTiles = gpuFlashRowTiles;
     cudaOptions.wgmma = gpuWgmma;
+    cudaOptions.flashOverlap = gpuFlashOverlap;
     if (emit == Stage::Attn) {
       ir->print(os);
     } else if (emit == Stage::Header) {

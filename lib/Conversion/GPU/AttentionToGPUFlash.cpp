@@ -112,6 +112,20 @@ bool isScalarRegion(Region &region) {
               .wasInterrupted();
 }
 
+/// Whether a mask or score region reads a tensor (a document mask's ids).
+/// The overlapped warpgroup-MMA loop is then not used: with those loads
+/// between the MMAs and their wait, ptxas serialized the MMAs (its C7513
+/// report), which costs more than the overlap gains.
+bool readsTensors(Region &region) {
+  return !region.empty() && region.front()
+                                .walk([](Operation *op) {
+                                  return isa<tensor::ExtractOp, tensor::DimOp>(op)
+                                             ? WalkResult::interrupt()
+                                             : WalkResult::advance();
+                                })
+                                .wasInterrupted();
+}
+
 } // namespace
 
 bool raspc::hasMmaSyncM16N8K16(const std::string &chip) {
@@ -437,7 +451,9 @@ struct ConvertAttentionToGPUFlash
       else if (wgmma && raspc::hasWgmma(chip) &&
                raspc::isWgmmaFlashShape(op.getQuery().getType().getDimSize(3),
                                         op.getValue().getType().getDimSize(3)))
-        raspc::emitWgmmaFlashAttention(b, op);
+        raspc::emitWgmmaFlashAttention(b, op,
+                                       wgmmaOverlap && !readsTensors(op.getMask()) &&
+                                           !readsTensors(op.getScore()));
       else
         GPUFlashEmitter(b, op, rowTiles).emit();
     }

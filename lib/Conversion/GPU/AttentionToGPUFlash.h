@@ -38,8 +38,11 @@ void emitFmaFlashAttention(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionO
 /// takes these head and value sizes (f16/bf16 operands).
 bool isWgmmaFlashShape(int64_t headDim, int64_t valueDim);
 
-/// The warpgroup-MMA flash kernel for `op`, in place of `op`.
-void emitWgmmaFlashAttention(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op);
+/// The warpgroup-MMA flash kernel for `op`, in place of `op`; with
+/// `overlap`, each key block's softmax runs under the MMAs of the block
+/// before it (three stages of tiles).
+void emitWgmmaFlashAttention(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op,
+                             bool overlap);
 
 /// Whether `chip` ("sm_80", "sm_90a", ...) has the m16n8k16 f16/bf16
 /// mma.sync the kernels use (sm_80 and later).

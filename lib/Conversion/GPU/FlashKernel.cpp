@@ -19,20 +19,15 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-namespace {
-/// Two stages of tiles: the next key block arrives while the current one is
-/// computed.
-constexpr int64_t kStages = 2;
-} // namespace
-
 raspc::FlashKernelEmitter::FlashKernelEmitter(ImplicitLocOpBuilder &b, AttentionOp op,
                                               int64_t threads, int64_t rowPadding,
                                               int64_t keyBlock, int64_t maxSharedBytes,
                                               int64_t sharedAlignment,
-                                              std::function<int64_t(int64_t)> extraBytes)
+                                              std::function<int64_t(int64_t)> extraBytes,
+                                              int64_t stages)
     : b(b), op(op), f32(b.getF32Type()),
       element(cast<RankedTensorType>(op.getQuery().getType()).getElementType()),
-      threads(threads), rowPadding(rowPadding), sharedAlignment(sharedAlignment),
+      threads(threads), rowPadding(rowPadding), sharedAlignment(sharedAlignment), stages(stages),
       keyBlock(keyBlock) {
   auto resultType = cast<RankedTensorType>(op.getResult().getType());
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
@@ -96,11 +91,11 @@ Value raspc::FlashKernelEmitter::tileOf(Value stage, bool isKey) {
 }
 
 int64_t raspc::FlashKernelEmitter::sharedBytes() const {
-  return dynamicSharedBytes(kStages * stageBytes() + extraSharedBytes, sharedAlignment);
+  return dynamicSharedBytes(stages * stageBytes() + extraSharedBytes, sharedAlignment);
 }
 
 Value raspc::FlashKernelEmitter::extraShared() {
-  return add(sharedPadding, kStages * stageBytes());
+  return add(sharedPadding, stages * stageBytes());
 }
 
 Value raspc::FlashKernelEmitter::emitBlockVisible(Value row0, int64_t rows, Value k0) {
@@ -177,9 +172,36 @@ raspc::FlashKernelEmitter::yieldingBranch(std::function<SmallVector<Value>()> bo
   };
 }
 
-void raspc::FlashKernelEmitter::emitPrefetch(Value kb, Value stage) {
+Value raspc::FlashKernelEmitter::emitBlockInRange(Value kb) {
+  Value inRange = less(kb, keyBlocks);
+  if (Value visible = emitBlockVisible(blockRow0, blockRows(), mul(kb, keyBlock)))
+    inRange = arith::AndIOp::create(b, inRange, visible);
+  return inRange;
+}
+
+std::pair<Value, Value> raspc::FlashKernelEmitter::emitSeenBlockRange() {
+  if (op.getMask().empty())
+    return {idx(0), keyBlocks};
+  // A scan of the blocks' intervals: scalar work, the same in every thread.
+  auto scan = scf::ForOp::create(
+      b, idx(0), keyBlocks, idx(1), ValueRange{keyBlocks, idx(0)},
+      [&](OpBuilder &nested, Location, Value kb, ValueRange range) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        Value seen = emitBlockInRange(kb);
+        Value first = arith::SelectOp::create(b, seen, arith::MinUIOp::create(b, range[0], kb),
+                                              range[0]);
+        Value end = arith::SelectOp::create(b, seen, add(kb, 1), range[1]);
+        scf::YieldOp::create(b, ValueRange{first, end});
+      });
+  // Nothing seen: an empty range (first = end).
+  Value first = arith::MinUIOp::create(b, scan.getResult(0), scan.getResult(1));
+  return {first, scan.getResult(1)};
+}
+
+void raspc::FlashKernelEmitter::emitPrefetch(Value kb, Value stage, Value copy) {
   Value k0 = arith::MulIOp::create(b, kb, idx(keyBlock));
-  auto copy = [&](const GlobalTileSource &source, bool isKey) {
+  auto copyTile = [&](const GlobalTileSource &source, bool isKey) {
     raspc::emitTileCopy(
         b, tid, threads, source, tileOf(stage, isKey), keyBlock, isKey ? headDim : valueDim,
         [&](Value row, Value feature) {
@@ -190,15 +212,12 @@ void raspc::FlashKernelEmitter::emitPrefetch(Value kb, Value stage) {
         },
         [&](Value row, Value column) { return place(isKey, row, column); });
   };
-  Value inRange = less(kb, keyBlocks);
-  if (Value visible = emitBlockVisible(blockRow0, blockRows(), k0))
-    inRange = arith::AndIOp::create(b, inRange, visible);
-  auto guard = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
+  auto guard = scf::IfOp::create(b, copy, /*withElseRegion=*/false);
   {
     OpBuilder::InsertionGuard insertion(b);
     b.setInsertionPointToStart(guard.thenBlock());
-    copy(*keySource, /*isKey=*/true);
-    copy(*valueSource, /*isKey=*/false);
+    copyTile(*keySource, /*isKey=*/true);
+    copyTile(*valueSource, /*isKey=*/false);
   }
   emitDeferredSync(b, kDeferredCpAsyncCommit);
 }
@@ -220,11 +239,15 @@ void raspc::FlashKernelEmitter::emitKernel(gpu::LaunchOp launch, Value queryBloc
   keySource.emplace(b, key);
   valueSource.emplace(b, value);
   keyBlocks = arith::CeilDivSIOp::create(b, keys, idx(keyBlock));
+  emitStore(emitKeyLoop());
+}
 
+SmallVector<Value> raspc::FlashKernelEmitter::emitKeyLoop() {
   // Software pipeline: key block kb + 1 is on its way into the other stage
   // while block kb is computed. Barriers need the whole block, so whether a
   // block is loaded and computed is decided for all the block's rows.
-  emitPrefetch(idx(0), idx(0));
+  assert(stages == 2 && "the default key loop has two stages");
+  emitPrefetch(idx(0), idx(0), emitBlockInRange(idx(0)));
   auto loop = scf::ForOp::create(
       b, idx(0), keyBlocks, idx(1), initialState(),
       [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
@@ -232,9 +255,9 @@ void raspc::FlashKernelEmitter::emitKernel(gpu::LaunchOp launch, Value queryBloc
         b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
         SmallVector<Value> state(iterArgs);
         Value k0 = mul(kb, keyBlock);
-        Value stage = arith::RemUIOp::create(b, kb, idx(kStages));
+        Value stage = arith::RemUIOp::create(b, kb, idx(stages));
         Value next = add(kb, 1);
-        emitPrefetch(next, arith::RemUIOp::create(b, next, idx(kStages)));
+        emitPrefetch(next, arith::RemUIOp::create(b, next, idx(stages)), emitBlockInRange(next));
         // Block kb's group is complete when at most the one just committed
         // is pending; the barrier makes every thread's copies visible.
         emitDeferredSync(b, kDeferredCpAsyncWait, /*pending=*/1);
@@ -257,7 +280,7 @@ void raspc::FlashKernelEmitter::emitKernel(gpu::LaunchOp launch, Value queryBloc
         emitDeferredSync(b, kDeferredGPUBarrier);
         scf::YieldOp::create(b, result);
       });
-  emitStore(loop.getResults());
+  return SmallVector<Value>(loop.getResults());
 }
 
 void raspc::FlashKernelEmitter::emit() {

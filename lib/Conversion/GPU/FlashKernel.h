@@ -36,10 +36,13 @@ public:
   /// form keeps after them (`extraBytes(headDim)`) and the slack to start
   /// them `sharedAlignment`-aligned (a power of two >= 16; the kernel
   /// rounds the dynamic shared memory's address up) fit in `maxSharedBytes`.
+  /// `stages` of shared tiles (two unless a form's own key loop needs
+  /// more).
   FlashKernelEmitter(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op,
                      int64_t threads, int64_t rowPadding, int64_t keyBlock,
                      int64_t maxSharedBytes = 96 * 1024, int64_t sharedAlignment = 16,
-                     std::function<int64_t(int64_t headDim)> extraBytes = nullptr);
+                     std::function<int64_t(int64_t headDim)> extraBytes = nullptr,
+                     int64_t stages = 2);
   virtual ~FlashKernelEmitter() = default;
 
   /// The kernel's launch, emitted before the attention op, which it
@@ -85,6 +88,22 @@ protected:
   /// are complete, before the barrier that shows everyone's.
   virtual void emitTilesLanded() {}
 
+  /// The walk through the key blocks, returning the thread's final state:
+  /// by default the two-stage pipeline described above, emitKeyBlock for
+  /// each block the block's rows may see.
+  virtual llvm::SmallVector<mlir::Value> emitKeyLoop();
+  /// Starts copying key block `kb` into stage `stage` where `copy` holds,
+  /// and closes a cp.async group, empty or not.
+  void emitPrefetch(mlir::Value kb, mlir::Value stage, mlir::Value copy);
+  /// Whether key block `kb` exists and the block's rows may see some of it.
+  mlir::Value emitBlockInRange(mlir::Value kb);
+  /// The key or value tile of stage `stage`: keyBlock rows, padded.
+  mlir::Value tileOf(mlir::Value stage, bool isKey);
+  /// [first, end): from the first key block the block's rows may see to
+  /// the last (by the mask's intervals; all blocks without a mask), for a
+  /// loop that computes every block between.
+  std::pair<mlir::Value, mlir::Value> emitSeenBlockRange();
+
   /// The block's dynamic shared memory, and its first byte after the stages
   /// (where a form keeps what `extraBytes` asked for).
   mlir::Value sharedMemory() const { return sharedBase; }
@@ -118,7 +137,7 @@ protected:
   mlir::ImplicitLocOpBuilder &b;
   mlir::attn::AttentionOp op;
   mlir::Type f32, element;
-  const int64_t threads, rowPadding, sharedAlignment;
+  const int64_t threads, rowPadding, sharedAlignment, stages;
   int64_t keyBlock;
   int64_t headDim, valueDim;
   /// Batch size, query heads, query heads per key head, query and key counts.
@@ -128,16 +147,11 @@ protected:
   mlir::Value query, key, value, out;
   ResultBuffer result;
   /// In the kernel: the block's batch, query head, key head, first row; the
-  /// thread.
-  mlir::Value bIdx, hIdx, khIdx, blockRow0, tid;
+  /// thread; how many key blocks there are.
+  mlir::Value bIdx, hIdx, khIdx, blockRow0, tid, keyBlocks;
 
 private:
   void emitKernel(mlir::gpu::LaunchOp launch, mlir::Value queryBlocks);
-  /// Starts copying key block `kb` (if the block's rows may see it) into
-  /// stage `stage`, and closes a cp.async group, empty or not.
-  void emitPrefetch(mlir::Value kb, mlir::Value stage);
-  /// The key or value tile of stage `stage`: keyBlock rows, padded.
-  mlir::Value tileOf(mlir::Value stage, bool isKey);
   int64_t tileBytes(int64_t width) const;
   int64_t stageBytes() const { return tileBytes(headDim) + tileBytes(valueDim); }
 
@@ -145,7 +159,7 @@ private:
   int64_t extraSharedBytes = 0;
   /// The dynamic shared memory the launch asks for.
   int64_t sharedBytes() const;
-  mlir::Value keyBlocks, sharedBase, sharedPadding;
+  mlir::Value sharedBase, sharedPadding;
 };
 
 } // namespace raspc

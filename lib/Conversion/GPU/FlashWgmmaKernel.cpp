@@ -1,8 +1,8 @@
 //===- FlashWgmmaKernel.cpp - flash attention by warpgroup MMA --*- C++ -*-===//
 //
 // Softmax attention on f16/bf16 tensors as one kernel for sm_90a, in
-// FlashAttention-3's arithmetic (without its producer warps and the
-// overlap of softmax with the MMAs, so far): a block of two warpgroups owns
+// FlashAttention-3's arithmetic (without its producer warps, so far): a
+// block of two warpgroups owns
 // 128 query rows of one (batch, head), each warpgroup 64 of them. The
 // block's rows of Q are copied into shared memory once; for each key block
 // of the skeleton's pipeline (FlashKernel.h), a warpgroup computes
@@ -17,6 +17,14 @@
 //               memory.
 // Shared tiles (Q, K: K-major; V: N-major) are in the 128-byte swizzled
 // layouts of Wgmma.h, panels of 64 features.
+//
+// With `overlap` (FA3's intra-warpgroup pipelining) a key block's softmax
+// runs while the tensor cores add the block before it: per block kb,
+//   issue S(kb) = Q.K(kb)^T, issue O += P(kb-1).V(kb-1), wait for S(kb),
+//   softmax(S(kb)) -> P(kb), wait for O, rescale O,
+// over three stages of tiles (block kb - 1's values are still read while
+// kb + 1 arrives). The loop runs from the first key block the block's rows
+// may see to the last, computing every block between.
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,14 +65,25 @@ struct GroupState {
   }
 };
 
+/// What a key block's softmax leaves: the probabilities as the A fragments
+/// of P.V (four i32 per 16 keys, register-fenced), the rows' new maxima and
+/// sums, and the factors that rescale the accumulator.
+struct Softmaxed {
+  SmallVector<Value> probabilities;
+  SmallVector<Value, 2> max, sum, alpha;
+};
+
 class WgmmaFlashEmitter : raspc::FlashKernelEmitter {
 public:
-  WgmmaFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op)
+  WgmmaFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op, bool overlap)
       : FlashKernelEmitter(b, op, kGroups * kGroupThreads, /*rowPadding=*/0, /*keyBlock=*/128,
                            kMaxSharedBytes, /*sharedAlignment=*/kSwizzleAtomBytes,
-                           /*extraBytes=*/[](int64_t headDim) {
+                           /*extraBytes=*/
+                           [](int64_t headDim) {
                              return kGroups * kGroupRows * headDim * 2; // Q
-                           }) {}
+                           },
+                           /*stages=*/overlap ? 3 : 2),
+        overlap(overlap) {}
   using FlashKernelEmitter::emit;
 
 private:
@@ -77,7 +96,25 @@ private:
   SmallVector<Value> initialState() override;
   SmallVector<Value> emitKeyBlock(ValueRange state, Value k0, Value keyTile,
                                   Value valueTile) override;
+  SmallVector<Value> emitKeyLoop() override;
   void emitStore(ValueRange state) override;
+
+  /// The matrix descriptors of S = Q.K^T over `keyTile` (Q's and K's, per
+  /// 16 features) and of P.V over `valueTile` (per 16 keys). Computed
+  /// before the fence that starts the MMAs: ptxas serializes the MMAs of a
+  /// kernel where other instructions define their inputs in between.
+  SmallVector<Value> scoreOperands(Value keyTile);
+  SmallVector<Value> valueOperands(Value valueTile);
+  /// S = Q.K^T, issued and committed, not waited for.
+  Value issueScores(ArrayRef<Value> operands);
+  /// The online softmax of the warpgroup's S (waited for) over keys from
+  /// `k0`, from `state`'s maxima and sums.
+  Softmaxed emitSoftmax(Value s, Value k0, const GroupState &state);
+  /// `out` times each row's factor.
+  Value rescale(Value out, ArrayRef<Value> alpha);
+  /// out += P.V, issued and committed, not waited for.
+  Value issueProbabilitiesTimesValues(Value out, ArrayRef<Value> probabilities,
+                                      ArrayRef<Value> operands);
   SmallVector<int64_t, 2> tileShape(bool isKey) const override {
     return {keyBlock * (isKey ? headDim : valueDim) / kSwizzleRowElements, kSwizzleRowElements};
   }
@@ -93,6 +130,7 @@ private:
     return isa<BFloat16Type>(element) ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
   }
 
+  const bool overlap;
   // Per thread: the warpgroup's first row, the thread's two rows, 2 t of the
   // fragment layouts; the block's Q in shared memory.
   Value groupRow0, twoT, queryTile;
@@ -143,35 +181,47 @@ Value WgmmaFlashEmitter::pack(Value low, Value high) {
   return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
 }
 
-/// The warpgroup's rows through one key block. The MMAs are outside any
-/// branch on the thread: ptxas serializes every wgmma of a kernel where one
-/// sits on a path it cannot prove uniform. Only the softmax branches, on
-/// whether the mask may hide keys from the warpgroup's 64 rows.
-SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, Value keyTile,
-                                                   Value valueTile) {
-  GroupState state = GroupState::unflatten(values);
+SmallVector<Value> WgmmaFlashEmitter::scoreOperands(Value keyTile) {
+  // A = Q (K-major), B = K^T, i.e. the key tile as it is (K-major: layout
+  // col).
   Value queryAddress =
       add(address(queryTile), mul(div(tid, kGroupThreads), kGroupRows * kSwizzleRowBytes));
-  Value keyAddress = address(keyTile), valueAddress = address(valueTile);
+  Value keyAddress = address(keyTile);
+  SmallVector<Value> operands;
+  for (int64_t kk = 0; kk < headDim / kWgmmaK; ++kk) {
+    operands.push_back(raspc::emitKMajorDescriptor(b, queryAddress, blockRows(), kk));
+    operands.push_back(raspc::emitKMajorDescriptor(b, keyAddress, keyBlock, kk));
+  }
+  return operands;
+}
 
-  // S = Q.K^T: A = Q (K-major), B = K^T, i.e. the key tile as it is
-  // (K-major: layout col). The first MMA ignores the accumulator (scale-d
-  // 0), so no register is written before the fence.
-  NVVM::WgmmaFenceAlignedOp::create(b);
+SmallVector<Value> WgmmaFlashEmitter::valueOperands(Value valueTile) {
+  // B = the value tile (N-major: layout row), 16 rows per step, panels of
+  // 64 features keyBlock rows apart.
+  Value valueAddress = address(valueTile);
+  SmallVector<Value> operands;
+  for (int64_t step = 0; step < keyBlock / kWgmmaK; ++step)
+    operands.push_back(raspc::emitMNMajorDescriptor(b, valueAddress, keyBlock, step));
+  return operands;
+}
+
+Value WgmmaFlashEmitter::issueScores(ArrayRef<Value> operands) {
+  // The first MMA ignores the accumulator (scale-d 0), so no register is
+  // written before the fence.
   Value s = LLVM::UndefOp::create(b, raspc::wgmmaAccumulatorType(b.getContext(), keyBlock));
   for (int64_t kk = 0; kk < headDim / kWgmmaK; ++kk)
     s = NVVM::WgmmaMmaAsyncOp::create(
-        b, s.getType(), s, raspc::emitKMajorDescriptor(b, queryAddress, blockRows(), kk),
-        raspc::emitKMajorDescriptor(b, keyAddress, keyBlock, kk),
+        b, s.getType(), s, operands[2 * kk], operands[2 * kk + 1],
         NVVM::MMAShapeAttr::get(b.getContext(), kGroupRows, keyBlock, kWgmmaK), operandType(),
         operandType(), NVVM::WGMMATypes::f32,
         kk == 0 ? NVVM::WGMMAScaleOut::zero : NVVM::WGMMAScaleOut::one, NVVM::WGMMAScaleIn::one,
         NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row, NVVM::MMALayout::col,
         /*satfinite=*/NVVM::MMAIntOverflowAttr());
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-  s = raspc::emitAccumulatorFence(b, s); // read after the wait
+  return s;
+}
 
+Softmaxed WgmmaFlashEmitter::emitSoftmax(Value s, Value k0, const GroupState &state) {
   // The warp's part of S as C fragments: element 4 j + e of the
   // accumulator is element e of n-tile j. The softmax leaves probabilities
   // in their place; as values: the probabilities, then the rows' maxima,
@@ -192,6 +242,9 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, 
       return result;
     };
   };
+  // Only the softmax branches (on whether the mask may hide keys from the
+  // warpgroup's 64 rows), never an MMA: ptxas serializes every wgmma of a
+  // kernel where one sits on a path it cannot prove uniform.
   SmallVector<Value> softmaxed;
   std::optional<raspc::BlockTruth> truth;
   if (!op.getMask().empty())
@@ -207,22 +260,14 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, 
                                                      yieldingBranch(softmax(false)))
                                        .getResults());
   auto probability = [&](int64_t tile, int64_t e) { return softmaxed[4 * tile + e]; };
-  GroupState next;
-  next.max = {softmaxed[4 * tiles], softmaxed[4 * tiles + 1]};
-  next.sum = {softmaxed[4 * tiles + 2], softmaxed[4 * tiles + 3]};
-  Value alpha[2] = {softmaxed[4 * tiles + 4], softmaxed[4 * tiles + 5]};
+  Softmaxed result;
+  result.max = {softmaxed[4 * tiles], softmaxed[4 * tiles + 1]};
+  result.sum = {softmaxed[4 * tiles + 2], softmaxed[4 * tiles + 3]};
+  result.alpha = {softmaxed[4 * tiles + 4], softmaxed[4 * tiles + 5]};
 
-  // O = O * alpha + P.V: the A fragment of keys [16 s, 16 s + 16) is score
-  // tiles 2 s and 2 s + 1 (registers: rows g, g + 8 of the first, then of
-  // the second), packed before the fence (registers an MMA reads must be
-  // written before it); B = the value tile (N-major: layout row), 16 rows
-  // per step, panels of 64 features keyBlock rows apart.
-  next.out = state.out;
-  for (int64_t i = 0; i < valueDim / 2; ++i) {
-    Value o = arith::MulFOp::create(b, LLVM::ExtractValueOp::create(b, next.out, i),
-                                    alpha[i % 4 / 2]);
-    next.out = LLVM::InsertValueOp::create(b, next.out, o, i);
-  }
+  // The A fragment of keys [16 s, 16 s + 16) is score tiles 2 s and 2 s + 1
+  // (registers: rows g, g + 8 of the first, then of the second), packed and
+  // pinned: registers an MMA reads must be written before its fence.
   SmallVector<Value> packed;
   for (int64_t step = 0; step < keyBlock / kWgmmaK; ++step) {
     int64_t lo = 2 * step, hi = 2 * step + 1;
@@ -231,29 +276,136 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, 
                                                   pack(probability(hi, 0), probability(hi, 1)),
                                                   pack(probability(hi, 2), probability(hi, 3))});
   }
-  // Written before the fence, as the MMAs read them.
-  next.out = raspc::emitAccumulatorFence(b, next.out);
   Value pinned = raspc::emitRegisterFence(
       b, packed,
       LLVM::LLVMStructType::getLiteral(b.getContext(),
                                        SmallVector<Type>(packed.size(), b.getI32Type())));
-  SmallVector<SmallVector<Value, 4>> fragments(keyBlock / kWgmmaK);
-  for (auto [i, fragment] : llvm::enumerate(fragments))
-    for (int64_t r = 0; r < 4; ++r)
-      fragment.push_back(
-          LLVM::ExtractValueOp::create(b, pinned, static_cast<int64_t>(4 * i + r)));
-  NVVM::WgmmaFenceAlignedOp::create(b);
-  for (auto [step, a] : llvm::enumerate(fragments)) {
-    Value valueDescriptor =
-        raspc::emitMNMajorDescriptor(b, valueAddress, keyBlock, static_cast<int64_t>(step));
-    next.out = raspc::emitWgmmaRegisterA(b, next.out, a, valueDescriptor, valueDim,
-                                         isa<BFloat16Type>(element), /*bTransposed=*/true);
+  for (int64_t i = 0; i < static_cast<int64_t>(packed.size()); ++i)
+    result.probabilities.push_back(LLVM::ExtractValueOp::create(b, pinned, i));
+  return result;
+}
+
+Value WgmmaFlashEmitter::rescale(Value out, ArrayRef<Value> alpha) {
+  for (int64_t i = 0; i < valueDim / 2; ++i) {
+    Value o = arith::MulFOp::create(b, LLVM::ExtractValueOp::create(b, out, i), alpha[i % 4 / 2]);
+    out = LLVM::InsertValueOp::create(b, out, o, i);
   }
+  return out;
+}
+
+Value WgmmaFlashEmitter::issueProbabilitiesTimesValues(Value out, ArrayRef<Value> probabilities,
+                                                       ArrayRef<Value> operands) {
+  for (auto [step, valueDescriptor] : llvm::enumerate(operands))
+    out = raspc::emitWgmmaRegisterA(b, out, probabilities.slice(4 * step, 4), valueDescriptor,
+                                    valueDim, isa<BFloat16Type>(element), /*bTransposed=*/true);
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
+  return out;
+}
+
+/// The warpgroup's rows through one key block, one step after the other.
+SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, Value keyTile,
+                                                   Value valueTile) {
+  GroupState state = GroupState::unflatten(values);
+  SmallVector<Value> scoreDescriptors = scoreOperands(keyTile);
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  Value s = issueScores(scoreDescriptors);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  s = raspc::emitAccumulatorFence(b, s); // read after the wait
+  Softmaxed softmaxed = emitSoftmax(s, k0, state);
+  // O = O * alpha + P.V; O written before the fence, as the MMAs read it.
+  SmallVector<Value> valueDescriptors = valueOperands(valueTile);
+  Value out = raspc::emitAccumulatorFence(b, rescale(state.out, softmaxed.alpha));
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  out = issueProbabilitiesTimesValues(out, softmaxed.probabilities, valueDescriptors);
   // The next barrier lets the stage be refilled: the MMAs must be done.
   NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-  next.out = raspc::emitAccumulatorFence(b, next.out);
-  return next.flatten();
+  out = raspc::emitAccumulatorFence(b, out);
+  return GroupState{softmaxed.max, softmaxed.sum, out}.flatten();
+}
+
+SmallVector<Value> WgmmaFlashEmitter::emitKeyLoop() {
+  if (!overlap)
+    return FlashKernelEmitter::emitKeyLoop();
+  auto [first, end] = emitSeenBlockRange();
+  auto stageOf = [&](Value kb) { return rem(kb, stages); };
+  // Blocks between the first and the last seen are loaded even where the
+  // mask hides them: they are computed (the per-key mask zeroes them).
+  auto prefetch = [&](Value kb) { emitPrefetch(kb, stageOf(kb), less(kb, end)); };
+  auto landed = [&](int32_t pending) {
+    raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncWait, pending);
+    emitTilesLanded();
+    raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier);
+  };
+  prefetch(first);
+  Value second = add(first, 1);
+  prefetch(second);
+
+  // The first block's scores and softmax (O is zeros: nothing to rescale
+  // or add yet). With no block to see, this and the last P.V below run on
+  // tiles never loaded, their probabilities all 0; emitStore writes zeros
+  // for such rows whatever O holds.
+  landed(/*pending=*/1);
+  GroupState initial = GroupState::unflatten(initialState());
+  SmallVector<Value> firstScores = scoreOperands(tileOf(stageOf(first), /*isKey=*/true));
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  Value s = issueScores(firstScores);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  s = raspc::emitAccumulatorFence(b, s);
+  Softmaxed firstBlock = emitSoftmax(s, mul(first, keyBlock), initial);
+  SmallVector<Value> carried =
+      GroupState{firstBlock.max, firstBlock.sum, initial.out}.flatten();
+  llvm::append_range(carried, firstBlock.probabilities);
+
+  // Block kb: its scores and block kb - 1's P.V on the tensor cores at
+  // once, then kb's softmax while P.V runs. Stage (kb + 1) % 3 is free after
+  // the barrier: every warpgroup waited for its P.V of block kb - 2.
+  const int64_t stateSize = 5;
+  auto loop = scf::ForOp::create(
+      b, second, end, idx(1), carried,
+      [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        GroupState state = GroupState::unflatten(iterArgs.take_front(stateSize));
+        SmallVector<Value> previous(iterArgs.drop_front(stateSize));
+        landed(/*pending=*/0);
+        prefetch(add(kb, 1));
+        SmallVector<Value> scoreDescriptors = scoreOperands(tileOf(stageOf(kb), /*isKey=*/true));
+        SmallVector<Value> valueDescriptors =
+            valueOperands(tileOf(stageOf(arith::SubIOp::create(b, kb, idx(1))), false));
+        Value out = raspc::emitAccumulatorFence(b, state.out);
+        NVVM::WgmmaFenceAlignedOp::create(b);
+        Value scores = issueScores(scoreDescriptors);
+        out = issueProbabilitiesTimesValues(out, previous, valueDescriptors);
+        NVVM::WgmmaWaitGroupSyncOp::create(b, 1);
+        scores = raspc::emitAccumulatorFence(b, scores);
+        Softmaxed softmaxed = emitSoftmax(scores, mul(kb, keyBlock), state);
+        NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+        out = raspc::emitAccumulatorFence(b, out);
+        // The MMAs read the previous probabilities until the wait: their
+        // registers stay theirs until here.
+        raspc::emitRegisterFence(b, previous, LLVM::LLVMStructType::getLiteral(
+                                                  b.getContext(), SmallVector<Type>(
+                                                                      previous.size(),
+                                                                      b.getI32Type())));
+        SmallVector<Value> next =
+            GroupState{softmaxed.max, softmaxed.sum, rescale(out, softmaxed.alpha)}.flatten();
+        llvm::append_range(next, softmaxed.probabilities);
+        scf::YieldOp::create(b, next);
+      });
+
+  // The last block's P.V.
+  GroupState final = GroupState::unflatten(loop.getResults().take_front(stateSize));
+  SmallVector<Value> last(loop.getResults().drop_front(stateSize));
+  SmallVector<Value> lastValues = valueOperands(
+      tileOf(stageOf(arith::SubIOp::create(b, arith::MaxUIOp::create(b, end, add(first, 1)),
+                                           idx(1))),
+             /*isKey=*/false));
+  Value out = raspc::emitAccumulatorFence(b, final.out);
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  out = issueProbabilitiesTimesValues(out, last, lastValues);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  final.out = raspc::emitAccumulatorFence(b, out);
+  return final.flatten();
 }
 
 void WgmmaFlashEmitter::emitStore(ValueRange values) {
@@ -261,15 +413,21 @@ void WgmmaFlashEmitter::emitStore(ValueRange values) {
   // (i % 4) / 2, feature 8 (i / 4) + 2 t + i % 2.
   GroupState final = GroupState::unflatten(values);
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
+  Value seen[2];
   for (int64_t r = 0; r < 2; ++r) {
     Value inverse = emitRowNormalizer(final.sum[r]);
+    seen[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, inverse, fconst(0.0));
     auto inside = scf::IfOp::create(b, less(rows[r], queries), /*withElseRegion=*/false);
     OpBuilder::InsertionGuard insertion(b);
     b.setInsertionPointToStart(inside.thenBlock());
     for (int64_t i = 0; i < valueDim / 2; ++i) {
       if (i % 4 / 2 != r)
         continue;
-      Value o = arith::MulFOp::create(b, LLVM::ExtractValueOp::create(b, final.out, i), inverse);
+      // A row that saw no key gets zeros even where O is not (NaN from
+      // tiles the overlapped loop computed without loading).
+      Value o = arith::SelectOp::create(
+          b, seen[r], arith::MulFOp::create(b, LLVM::ExtractValueOp::create(b, final.out, i), inverse),
+          fconst(0.0));
       if (outElement != f32)
         o = arith::TruncFOp::create(b, outElement, o);
       memref::StoreOp::create(b, o, out,
@@ -285,6 +443,6 @@ bool raspc::isWgmmaFlashShape(int64_t headDim, int64_t valueDim) {
          valueDim > 0 && valueDim % kSwizzleRowElements == 0 && valueDim <= kMaxDim;
 }
 
-void raspc::emitWgmmaFlashAttention(ImplicitLocOpBuilder &b, AttentionOp op) {
-  WgmmaFlashEmitter(b, op).emit();
+void raspc::emitWgmmaFlashAttention(ImplicitLocOpBuilder &b, AttentionOp op, bool overlap) {
+  WgmmaFlashEmitter(b, op, overlap).emit();
 }

@@ -32,8 +32,9 @@ struct Buffer {
 
 /// Document: causal within documents of kDocumentLength tokens, the ids a
 /// tensor the mask region reads (as a document-masked model's does).
-enum class Mask { None, Causal, StrictlyCausal, Document };
-constexpr int64_t kDocumentLength = 23;
+/// Window: causal, the kWindow keys up to the query.
+enum class Mask { None, Causal, StrictlyCausal, Document, Window };
+constexpr int64_t kDocumentLength = 23, kWindow = 100;
 
 /// Plain attention in double on the rounded inputs.
 std::vector<float> reference(const std::vector<float> &q, const std::vector<float> &k,
@@ -52,7 +53,8 @@ std::vector<float> reference(const std::vector<float> &q, const std::vector<floa
           dot += double(q[(h * queries + i) * d + e]) * k[(kh * keys + j) * d + e];
         bool hidden = (mask == Mask::Causal && j > i) || (mask == Mask::StrictlyCausal && j >= i) ||
                       (mask == Mask::Document &&
-                       (j > i || j / kDocumentLength != i / kDocumentLength));
+                       (j > i || j / kDocumentLength != i / kDocumentLength)) ||
+                      (mask == Mask::Window && (j > i || i - j >= kWindow));
         s[j] = hidden ? -INFINITY : dot * scale;
         best = std::max(best, s[j]);
       }
@@ -115,8 +117,10 @@ struct Case {
   /// 8 leaves them unaligned for 16-byte loads.
   int64_t keyOffset = 0;
   int64_t batch = 1;
-  /// By warpgroup MMA (sm_90a) instead of mma.sync.
+  /// By warpgroup MMA (sm_90a) instead of mma.sync; `serialWgmma`: without
+  /// overlapping a block's softmax with the MMAs of the one before.
   bool wgmma = false;
+  bool serialWgmma = false;
   /// Operands and result as a model has them before `heads` and after
   /// `merge_heads`: [T, H D], token-major, the attention reading and
   /// writing through the expand_shape / transpose ops (batch 1).
@@ -179,6 +183,17 @@ void checkCase(const Case &c) {
         %same = arith.cmpi eq, %di, %dj : i32
         %before = arith.cmpi ule, %j, %i : index
         %c = arith.andi %same, %before : i1
+        attn.yield %c : i1
+      })";
+  else if (c.mask == Mask::Window)
+    maskRegion = R"(
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %before = arith.cmpi ule, %j, %i : index
+        %distance = arith.subi %i, %j : index
+        %window = arith.constant )" + std::to_string(kWindow) + R"( : index
+        %near = arith.cmpi ult, %distance, %window : index
+        %c = arith.andi %before, %near : i1
         attn.yield %c : i1
       })";
   else if (c.mask != Mask::None)
@@ -291,7 +306,8 @@ void checkCase(const Case &c) {
     arguments.push_back({documents.data(), {c.keys}});
   }
   std::string passes = c.linear  ? "convert-linear-attention-to-gpu"
-                       : c.wgmma ? "convert-attention-to-gpu-flash{chip=sm_90a wgmma=1}"
+                       : c.wgmma ? std::string("convert-attention-to-gpu-flash{chip=sm_90a wgmma=1") +
+                                       (c.serialWgmma ? " wgmma-overlap=0}" : "}")
                                  : "convert-attention-to-gpu-flash{chip=sm_80}";
   std::vector<int64_t> resultShape{c.batch, c.heads, c.queries, c.dv};
   if (c.tokenMajor)
@@ -385,6 +401,23 @@ TEST(GPUFlashEmulation, UnalignedKeysF32D256) {
 TEST(GPUFlashEmulation, WgmmaCausalGroupedBF16) {
   checkCase({"bf16", 2, 1, 150, 150, 64, 64, Mask::Causal, /*keyOffset=*/0, /*batch=*/2,
              /*wgmma=*/true});
+}
+
+// The same one key block after the other (no overlap, two stages).
+TEST(GPUFlashEmulation, WgmmaSerialCausalGroupedBF16) {
+  Case c{"bf16", 2, 1, 150, 150, 64, 64, Mask::Causal, /*keyOffset=*/0, /*batch=*/2};
+  c.wgmma = c.serialWgmma = true;
+  checkCase(c);
+}
+
+// A sliding window of 100 keys over 384 positions, three blocks of 128
+// queries and of keys: the last query block's loop starts at key block 1
+// (its first row sees from key 157 on), the first one's ends after block
+// 0.
+TEST(GPUFlashEmulation, WgmmaWindowSkipsLeadingBlocks) {
+  Case c{"f16", 1, 1, 384, 384, 64, 64, Mask::Window};
+  c.wgmma = true;
+  checkCase(c);
 }
 
 // Warpgroup MMA on f16 at head size 128 (two 64-feature panels of Q and K),
