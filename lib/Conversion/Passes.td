@@ -452,8 +452,9 @@ def ConvertLinearAttentionToGPU
   let description = [{
     Rewrites each `attn.attention linear` on f32, f16 or bf16 tensors (static
     head counts, head and value sizes; no mask, a mask that is always true,
-    or exactly the causal `key <= query`; head sizes up to 224, whose tiles
-    fit in the 99 KiB of shared memory every sm_80+ GPU gives a block) into two `gpu.launch`es that
+    or exactly the causal `key <= query`; head sizes whose tiles fit in the
+    99 KiB of shared memory every sm_80+ GPU gives a block -- up to 224
+    causal, 352 without a mask -- or in 48 KiB on older chips) into two `gpu.launch`es that
     compute, with `S = sum phi(k_j) v_j^T` and `z = sum phi(k_j)` over the
     keys query i sees,
 
@@ -502,6 +503,10 @@ def ConvertLinearAttentionToGPU
     }
     ```
   }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "The GPU the kernels are for (sm_XX[a]): the shared memory a block may have">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
     "::mlir::bufferization::BufferizationDialect", "::mlir::gpu::GPUDialect",

@@ -81,7 +81,9 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   // A module pass: its kernels' barrier calls need a declaration there.
   pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
   // Linear attention: two chunked kernels instead of a [T, T] matrix.
-  pm.addPass(raspc::createConvertLinearAttentionToGPU());
+  raspc::ConvertLinearAttentionToGPUOptions linear;
+  linear.chip = options.chip;
+  pm.addPass(raspc::createConvertLinearAttentionToGPU(linear));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   // Elementwise chains (bias, activation, residual, rounding) one generic
   // each, so that a projection's becomes its kernel's epilogue.

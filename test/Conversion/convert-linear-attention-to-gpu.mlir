@@ -1,10 +1,15 @@
 // RUN: rasp-opt %s --split-input-file --convert-linear-attention-to-gpu --canonicalize --cse | FileCheck %s
+// RUN: rasp-opt %s --split-input-file --convert-linear-attention-to-gpu=chip=sm_75 | FileCheck %s --check-prefix=SM75
 
 // Causal linear attention: two launches and no [queries, keys] buffer. The
 // positions are cut into ranges of chunks of 32 (as many ranges as give
 // about 256 blocks, at least 4 chunks each); key sums per (batch, key head,
 // range, slice of 32 value features) go to a global buffer the answers
 // read.
+// Below sm_80 a block gets 48 KiB without asking: the answers' tiles at
+// head size 64 (32 KiB) fit, at 128 (57 KiB) they would not.
+// SM75-LABEL: func.func @causal
+// SM75: gpu.launch
 // CHECK-LABEL: func.func @causal
 // CHECK-DAG: %[[T:.*]] = tensor.dim %{{.*}}, %c2 : tensor<2x4x?x64xf32>
 // CHECK: %[[OUT:.*]] = memref.alloc(%[[T]]) : memref<2x4x?x48xf32>
@@ -97,8 +102,9 @@ func.func @unmasked(%q: tensor<1x2x?x32xbf16>, %k: tensor<1x1x?x32xbf16>,
 
 // -----
 
-// Left for the reference lowering: a mask other than causal, and a head
-// size whose tiles would not fit in 99 KiB of shared memory.
+// Left for the reference lowering: a mask other than causal, and head
+// sizes whose tiles would not fit in 99 KiB of shared memory (unmasked,
+// the key sums' tiles are the larger).
 // CHECK-LABEL: func.func @strictly_causal
 // CHECK-NOT: gpu.launch
 // CHECK: attn.attention linear
@@ -124,6 +130,39 @@ func.func @head_size_256(%q: tensor<1x1x?x256xf32>, %k: tensor<1x1x?x256xf32>,
     -> tensor<1x1x?x16xf32> {
   %o = attn.attention linear feature_map(relu)
          ins(%q, %k, %v : tensor<1x1x?x256xf32>, tensor<1x1x?x256xf32>, tensor<1x1x?x16xf32>)
+         outs(%init : tensor<1x1x?x16xf32>) -> tensor<1x1x?x16xf32>
+         mask {
+         ^bb0(%b: index, %h: index, %i: index, %j: index):
+           %c = arith.cmpi ule, %j, %i : index
+           attn.yield %c : i1
+         }
+  return %o : tensor<1x1x?x16xf32>
+}
+
+// CHECK-LABEL: func.func @unmasked_head_size_384
+// CHECK-NOT: gpu.launch
+// CHECK: attn.attention linear
+func.func @unmasked_head_size_384(%q: tensor<1x1x?x384xf32>, %k: tensor<1x1x?x384xf32>,
+                                  %v: tensor<1x1x?x16xf32>, %init: tensor<1x1x?x16xf32>)
+    -> tensor<1x1x?x16xf32> {
+  %o = attn.attention linear feature_map(relu)
+         ins(%q, %k, %v : tensor<1x1x?x384xf32>, tensor<1x1x?x384xf32>, tensor<1x1x?x16xf32>)
+         outs(%init : tensor<1x1x?x16xf32>) -> tensor<1x1x?x16xf32>
+  return %o : tensor<1x1x?x16xf32>
+}
+
+// -----
+
+// SM75-LABEL: func.func @causal_head_size_128
+// SM75-NOT: gpu.launch
+// SM75: attn.attention linear
+// CHECK-LABEL: func.func @causal_head_size_128
+// CHECK: gpu.launch
+func.func @causal_head_size_128(%q: tensor<1x1x?x128xf32>, %k: tensor<1x1x?x128xf32>,
+                                %v: tensor<1x1x?x16xf32>, %init: tensor<1x1x?x16xf32>)
+    -> tensor<1x1x?x16xf32> {
+  %o = attn.attention linear feature_map(relu)
+         ins(%q, %k, %v : tensor<1x1x?x128xf32>, tensor<1x1x?x128xf32>, tensor<1x1x?x16xf32>)
          outs(%init : tensor<1x1x?x16xf32>) -> tensor<1x1x?x16xf32>
          mask {
          ^bb0(%b: index, %h: index, %i: index, %j: index):

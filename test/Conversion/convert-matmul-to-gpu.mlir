@@ -49,15 +49,17 @@
 // CHECK: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x256xbf16> to tensor<?x256xbf16>
 // CHECK-NOT: linalg.generic
 // CHECK: return %[[RESULT]]
-// With warpgroup MMA (sm_90a): 256-thread blocks (two warpgroups), three
+// With warpgroup MMA (sm_90a): 256-thread blocks (two warpgroups), four
 // stages of a 128 x 64 A tile and B in two panels of 64 columns (128 x 64),
-// 96 KiB, plus 1 KiB to start them 1024-aligned; elements placed by the
+// 128 KiB, plus 1 KiB to start them 1024-aligned; elements placed by the
 // 128-byte swizzle (16-byte chunk index xor row % 8). A step: copies
 // landed, proxy fence, barrier; then four m64n128k16 MMAs (A K-major, B
 // N-major: layout row) on descriptors of the shared tiles, one accumulator
-// struct of 64 f32 per thread, committed and waited for.
+// struct of 64 f32 per thread, committed; the step waits for the previous
+// step's MMAs only (wait_group 1), the accumulator going from MMA to MMA
+// untouched; after the loop, a wait for all.
 // WGMMA-LABEL: func.func @projection(
-// WGMMA: gpu.launch {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c99328_i32
+// WGMMA: gpu.launch {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) dynamic_shared_memory_size %c132096_i32
 // WGMMA: %[[SHARED:.*]] = gpu.dynamic_shared_memory
 // WGMMA: %[[BASE:.*]] = memref.extract_aligned_pointer_as_index %[[SHARED]]
 // WGMMA: arith.remui %[[BASE]], %c1024
@@ -72,8 +74,12 @@
 // WGMMA: %[[D0:.*]] = nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %{{.*}}, <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>]
 // WGMMA-COUNT-3: nvvm.wgmma.mma_async
 // WGMMA-NEXT: nvvm.wgmma.commit.group.sync.aligned
-// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
-// WGMMA: llvm.extractvalue %[[ACC]][0]
+// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// WGMMA-NEXT: scf.yield
+// WGMMA: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA-NEXT: llvm.extractvalue %[[ACC]][0]
+// WGMMA: llvm.inline_asm has_side_effects
+// WGMMA: llvm.extractvalue
 // WGMMA: arith.truncf
 // WGMMA: memref.store
 // SM75-LABEL: func.func @projection(

@@ -30,6 +30,7 @@
 
 #include "Conversion/GPU/LinearAttentionToGPU.h"
 #include "Conversion/AttnToLinalg/AttnToLinalg.h"
+#include "Conversion/GPU/AttentionToGPUFlash.h"
 #include "Conversion/GPU/LayoutViews.h"
 #include "Conversion/GPU/SharedMemoryTiles.h"
 #include "Conversion/LinearAttention/LinearAttention.h"
@@ -46,6 +47,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
+
+#include <array>
 
 namespace raspc {
 #define GEN_PASS_DEF_CONVERTLINEARATTENTIONTOGPU
@@ -67,8 +70,9 @@ constexpr int64_t kSlice = kWarpSize;
 constexpr int64_t kWarpRows = kChunk / kWarps;
 constexpr int64_t kTargetBlocks = 256;
 constexpr int64_t kMinRangeChunks = 4;
-/// What every sm_80 and later GPU gives a block (sm_86 and sm_89: 99 KiB).
-constexpr int64_t kMaxSharedBytes = 99 * 1024;
+/// What every sm_80 and later GPU gives a block (sm_86 and sm_89: 99 KiB),
+/// and any GPU without asking.
+constexpr int64_t kMaxSharedBytesSm80 = 99 * 1024, kMaxSharedBytes = 48 * 1024;
 
 /// S's rows: whole groups of kWarpRows rows for each warp.
 int64_t paddedHeadDim(int64_t headDim) { return llvm::alignTo(headDim, kWarpRows * kWarps); }
@@ -80,7 +84,7 @@ struct SharedLayout {
 
   SharedLayout(int64_t headDim, bool causal, bool answers) {
     int64_t paddedDim = paddedHeadDim(headDim);
-      int64_t at = 0;
+    int64_t at = 0;
     auto take = [&](int64_t floats) {
       int64_t start = at;
       at += floats;
@@ -226,7 +230,9 @@ LinearAttentionEmitter::Ranges LinearAttentionEmitter::rangesOver(Value length,
                                                                   Value blocksPerRange) {
   Ranges ranges;
   ranges.chunks = arith::CeilDivUIOp::create(b, length, idx(kChunk));
-  Value wanted = arith::CeilDivUIOp::create(b, idx(kTargetBlocks), blocksPerRange);
+  // (A batch of none: no division by 0 on the host.)
+  Value wanted = arith::CeilDivUIOp::create(
+      b, idx(kTargetBlocks), arith::MaxUIOp::create(b, blocksPerRange, idx(1)));
   ranges.perRange = arith::MaxUIOp::create(
       b, arith::CeilDivUIOp::create(b, ranges.chunks, wanted), idx(kMinRangeChunks));
   // At least one range: a grid of no blocks is a launch error.
@@ -499,10 +505,14 @@ void LinearAttentionEmitter::emit() {
 
 struct ConvertLinearAttentionToGPU
     : raspc::impl::ConvertLinearAttentionToGPUBase<ConvertLinearAttentionToGPU> {
+  using ConvertLinearAttentionToGPUBase::ConvertLinearAttentionToGPUBase;
+
   void runOnOperation() override {
+    int64_t maxSharedBytes =
+        raspc::hasMmaSyncM16N8K16(chip) ? kMaxSharedBytesSm80 : kMaxSharedBytes;
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
-      if (raspc::isLinearAttentionGPUCandidate(op))
+      if (raspc::isLinearAttentionGPUCandidate(op, maxSharedBytes))
         ops.push_back(op);
     });
     if (!ops.empty())
@@ -516,7 +526,7 @@ struct ConvertLinearAttentionToGPU
 
 } // namespace
 
-bool raspc::isLinearAttentionGPUCandidate(AttentionOp op) {
+bool raspc::isLinearAttentionGPUCandidate(AttentionOp op, int64_t maxSharedBytes) {
   if (op.getNormalizer() != Normalizer::linear || !op.getFeatureMap())
     return false;
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
@@ -533,6 +543,9 @@ bool raspc::isLinearAttentionGPUCandidate(AttentionOp op) {
   LinearMask mask = classifyLinearMask(op.getMask());
   if (mask == LinearMask::Other)
     return false;
-  return SharedLayout(queryType.getDimSize(3), mask == LinearMask::Causal, /*answers=*/true)
-             .bytes() <= kMaxSharedBytes;
+  bool causal = mask == LinearMask::Causal;
+  int64_t headDim = queryType.getDimSize(3);
+  return llvm::all_of(std::array<bool, 2>{false, true}, [&](bool answers) {
+    return SharedLayout(headDim, causal, answers).bytes() <= maxSharedBytes;
+  });
 }

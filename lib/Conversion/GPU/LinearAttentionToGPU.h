@@ -18,8 +18,9 @@ namespace raspc {
 
 /// Whether convert-linear-attention-to-gpu rewrites `op`: linear attention
 /// over f32, f16 or bf16 tensors with static head counts and sizes, no mask
-/// or the causal one, and a head size whose tiles fit in shared memory.
-bool isLinearAttentionGPUCandidate(mlir::attn::AttentionOp op);
+/// or the causal one, and a head size whose tiles fit in `maxSharedBytes`
+/// of shared memory in both kernels.
+bool isLinearAttentionGPUCandidate(mlir::attn::AttentionOp op, int64_t maxSharedBytes);
 
 } // namespace raspc
 

@@ -55,9 +55,6 @@ namespace {
 constexpr int64_t kWarpSize = 32;
 /// The block's tile of the product.
 constexpr int64_t kBlockM = 128, kBlockN = 128;
-/// Shared-memory stages: the tiles of step k + 2 are on their way while
-/// step k is computed.
-constexpr int64_t kStages = 3;
 
 /// The linalg.generic that finishes `op`'s product element by element --
 /// rounding to f16/bf16, a bias, an activation, a residual, whatever
@@ -122,8 +119,12 @@ protected:
   virtual void emitThreadSetup() = 0;
   /// The thread's accumulators, zero.
   virtual SmallVector<Value> initialAccumulators() = 0;
-  /// One K step of the thread's arithmetic, from the shared tiles.
+  /// One K step of the thread's arithmetic, from the shared tiles. With
+  /// `mmasInFlight`, the step may return before its MMAs are done (at most
+  /// that many steps' MMAs pending).
   virtual SmallVector<Value> emitStep(ValueRange acc, Value aTile, Value bTile) = 0;
+  /// After the last step: the accumulators once every MMA is done.
+  virtual SmallVector<Value> emitStepsDone(ValueRange acc) { return SmallVector<Value>(acc); }
   /// The thread's results, by row of the block's tile.
   virtual SmallVector<TileOutputRow> outputs(ArrayRef<Value> acc) = 0;
   /// The shape of a stage's A tile (kBlockM rows of K) or B tile (blockK
@@ -146,6 +147,10 @@ protected:
   const int64_t threads, blockK, aPadding, bPadding;
   /// Where the first stage starts, in bytes (a power of two >= 16).
   int64_t sharedAlignment = 16;
+  /// Shared-memory stages, and the steps whose MMAs may still read theirs
+  /// when the next step starts: the tiles of step k + stages - 1 -
+  /// mmasInFlight are on their way while step k is computed.
+  int64_t stages = 3, mmasInFlight = 0;
   Value tid;
 
 private:
@@ -257,28 +262,29 @@ void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
   rhsSource.emplace(b, rhs);
   kSteps = arith::CeilDivSIOp::create(b, k, idx(blockK));
 
-  // Software pipeline, one barrier per step: steps 0 .. kStages - 2 are
+  // Software pipeline, one barrier per step: steps 0 .. ahead - 1 are
   // started before the loop; step kt waits for its own group, and after the
-  // barrier (everyone is past step kt - 1) refills step kt - 1's stage with
-  // step kt + kStages - 1.
-  for (int64_t s = 0; s + 1 < kStages; ++s)
+  // barrier (everyone is past step kt - 1, so every MMA of step
+  // kt - 1 - mmasInFlight is done) refills that step's stage with step
+  // kt + ahead.
+  const int64_t ahead = stages - 1 - mmasInFlight;
+  for (int64_t s = 0; s < ahead; ++s)
     emitPrefetch(idx(s), idx(s));
   auto loop = scf::ForOp::create(
       b, idx(0), kSteps, idx(1), initialAccumulators(),
       [&](OpBuilder &nested, Location, Value kt, ValueRange acc) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncWait, /*pending=*/kStages - 2);
+        raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncWait, /*pending=*/ahead - 1);
         emitTilesLanded();
         raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier);
-        Value ahead = add(kt, kStages - 1);
-        emitPrefetch(ahead, rem(ahead, kStages));
-        Value stage = rem(kt, kStages);
+        Value next = add(kt, ahead);
+        emitPrefetch(next, rem(next, stages));
+        Value stage = rem(kt, stages);
         scf::YieldOp::create(
             b, emitStep(acc, tileOf(stage, /*isA=*/true), tileOf(stage, /*isA=*/false)));
       });
-  SmallVector<Value> acc(loop.getResults().begin(), loop.getResults().end());
-  emitStore(acc);
+  emitStore(emitStepsDone(loop.getResults()));
 }
 
 Value MatmulKernelEmitter::emit() {
@@ -302,7 +308,7 @@ Value MatmulKernelEmitter::emit() {
   Value gridX = arith::CeilDivSIOp::create(b, m, idx(kBlockM));
   Value gridY = arith::CeilDivSIOp::create(b, n, idx(kBlockN));
   Value sharedSize = arith::ConstantOp::create(
-      b, b.getI32IntegerAttr(raspc::dynamicSharedBytes(kStages * stageBytes(), sharedAlignment)));
+      b, b.getI32IntegerAttr(raspc::dynamicSharedBytes(stages * stageBytes(), sharedAlignment)));
   auto launch =
       gpu::LaunchOp::create(b, gridX, gridY, idx(1), idx(threads), idx(1), idx(1), sharedSize);
   {
@@ -411,6 +417,10 @@ public:
       : MatmulKernelEmitter(b, op, epilogue, /*threads=*/2 * kGroupThreads, /*blockK=*/64,
                             /*aPadding=*/0, /*bPadding=*/0) {
     sharedAlignment = raspc::kSwizzleAtomBytes;
+    // A step's MMAs run on while the next step waits for its tiles and
+    // issues its own: four stages (128 KiB), two steps of copies ahead.
+    stages = 4;
+    mmasInFlight = 1;
   }
 
 private:
@@ -446,9 +456,10 @@ private:
                          mul(groupRow0, raspc::kSwizzleRowBytes));
     Value bAddress = memref::ExtractAlignedPointerAsIndexOp::create(b, bTile);
     auto type = isa<BFloat16Type>(element) ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
-    // Last written by the previous step's MMAs (waited for below) or zeros
-    // before the first: pinned before the fence.
-    Value d = raspc::emitAccumulatorFence(b, acc[0]);
+    // Zeros before the first step, else the previous step's MMAs' result,
+    // maybe still in flight: no other instruction may touch it (ptxas would
+    // serialize the MMAs), so it goes from MMA to MMA as it is.
+    Value d = acc[0];
     NVVM::WgmmaFenceAlignedOp::create(b);
     for (int64_t kk = 0; kk < blockK / raspc::kWgmmaK; ++kk) {
       // A is K-major (one panel), B N-major in panels of 64 columns blockK
@@ -462,10 +473,15 @@ private:
           /*satfinite=*/NVVM::MMAIntOverflowAttr());
     }
     NVVM::WgmmaGroupSyncAlignedOp::create(b);
-    // The next step's barrier lets the stage be refilled: the MMAs must be
-    // done reading it.
+    // This step's MMAs may run on; the previous step's are done, so the
+    // barrier of the step after next lets their stage be refilled.
+    NVVM::WgmmaWaitGroupSyncOp::create(b, mmasInFlight);
+    return {d};
+  }
+
+  SmallVector<Value> emitStepsDone(ValueRange acc) override {
     NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-    return {raspc::emitAccumulatorFence(b, d)};
+    return {raspc::emitAccumulatorFence(b, acc[0])};
   }
 
   SmallVector<TileOutputRow> outputs(ArrayRef<Value> acc) override {

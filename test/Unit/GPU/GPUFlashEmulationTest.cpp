@@ -32,9 +32,10 @@ struct Buffer {
 
 /// Document: causal within documents of kDocumentLength tokens, the ids a
 /// tensor the mask region reads (as a document-masked model's does).
-/// Window: causal, the kWindow keys up to the query.
-enum class Mask { None, Causal, StrictlyCausal, Document, Window };
-constexpr int64_t kDocumentLength = 23, kWindow = 100;
+/// Window: causal, the kWindow keys up to the query. Lagged: the keys
+/// kLag or more before the query (the first kLag queries see none).
+enum class Mask { None, Causal, StrictlyCausal, Document, Window, Lagged };
+constexpr int64_t kDocumentLength = 23, kWindow = 100, kLag = 128;
 
 /// Plain attention in double on the rounded inputs.
 std::vector<float> reference(const std::vector<float> &q, const std::vector<float> &k,
@@ -54,7 +55,8 @@ std::vector<float> reference(const std::vector<float> &q, const std::vector<floa
         bool hidden = (mask == Mask::Causal && j > i) || (mask == Mask::StrictlyCausal && j >= i) ||
                       (mask == Mask::Document &&
                        (j > i || j / kDocumentLength != i / kDocumentLength)) ||
-                      (mask == Mask::Window && (j > i || i - j >= kWindow));
+                      (mask == Mask::Window && (j > i || i - j >= kWindow)) ||
+                      (mask == Mask::Lagged && j + kLag > i);
         s[j] = hidden ? -INFINITY : dot * scale;
         best = std::max(best, s[j]);
       }
@@ -196,6 +198,15 @@ void checkCase(const Case &c) {
         %c = arith.andi %before, %near : i1
         attn.yield %c : i1
       })";
+  else if (c.mask == Mask::Lagged)
+    maskRegion = R"(
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %lag = arith.constant )" + std::to_string(kLag) + R"( : index
+        %lagged = arith.addi %j, %lag : index
+        %c = arith.cmpi ule, %lagged, %i : index
+        attn.yield %c : i1
+      })";
   else if (c.mask != Mask::None)
     maskRegion = std::string(R"(
       mask {
@@ -293,7 +304,8 @@ void checkCase(const Case &c) {
   else
     inputs[1].half.insert(inputs[1].half.begin(), c.keyOffset, 0xffff);
   inputs[1].offset = c.keyOffset;
-  std::vector<float> got(c.batch * c.heads * c.queries * c.dv);
+  // NaN until the kernel writes it: an element it misses fails.
+  std::vector<float> got(c.batch * c.heads * c.queries * c.dv, NAN);
   std::vector<Operand> arguments;
   for (Buffer &in : inputs)
     arguments.push_back({in.data(), in.shape});
@@ -420,6 +432,15 @@ TEST(GPUFlashEmulation, WgmmaWindowSkipsLeadingBlocks) {
   checkCase(c);
 }
 
+// Keys 128 or more before the query: the first block of 128 queries sees
+// no key block at all (an empty range: its loop computes tiles never
+// loaded, all hidden, and stores zeros), the others from key block 0.
+TEST(GPUFlashEmulation, WgmmaQueryBlockSeesNothing) {
+  Case c{"f16", 1, 1, 300, 300, 64, 64, Mask::Lagged};
+  c.wgmma = true;
+  checkCase(c);
+}
+
 // Warpgroup MMA on f16 at head size 128 (two 64-feature panels of Q and K),
 // value size 64, cross attention with a strictly causal mask (the first
 // query sees nothing) and keys one element into their buffer (copied
@@ -429,11 +450,19 @@ TEST(GPUFlashEmulation, WgmmaStrictlyCausalD128F16) {
              /*batch=*/1, /*wgmma=*/true});
 }
 
-// Warpgroup MMA at head size 256: key blocks of 64 (Q and two stages of
+// Warpgroup MMA at head size 256: key blocks of 64 (Q and three stages of
 // 128 would pass 227 KiB), value size 128 (two panels of V).
 TEST(GPUFlashEmulation, WgmmaHeadSize256) {
   checkCase({"bf16", 1, 1, 40, 72, 256, 128, Mask::None, /*keyOffset=*/0, /*batch=*/1,
              /*wgmma=*/true});
+}
+
+// Head and value size 256: Q (64 KiB) and three stages leave key blocks of
+// 32 (S by m64n32k16), O 128 f32 a thread.
+TEST(GPUFlashEmulation, WgmmaHeadAndValueSize256) {
+  Case c{"bf16", 1, 1, 40, 100, 256, 256, Mask::Causal};
+  c.wgmma = true;
+  checkCase(c);
 }
 
 // Document masking (FlexAttention's example): the mask region reads the

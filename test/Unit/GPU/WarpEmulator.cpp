@@ -136,8 +136,10 @@ uint16_t raspc::emulator::floatToBF16(float f) { // round to nearest even
 }
 float raspc::emulator::halfToFloat(uint16_t h) {
   int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
-  float magnitude = exponent == 0 ? std::ldexp(float(mantissa), -24)
-                                  : std::ldexp(float(mantissa | 0x400), exponent - 25);
+  // Exponent 31: infinities and NaN (what an unwritten tile holds).
+  float magnitude = exponent == 31  ? (mantissa ? NAN : INFINITY)
+                    : exponent == 0 ? std::ldexp(float(mantissa), -24)
+                                    : std::ldexp(float(mantissa | 0x400), exponent - 25);
   return (h & 0x8000) ? -magnitude : magnitude;
 }
 
@@ -843,6 +845,12 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
         resultAlloc = alloc;
     }
   });
+  int allocs = 0;
+  module->walk([&](memref::AllocOp) { ++allocs; });
+  if (!resultAlloc && allocs > 1) {
+    ADD_FAILURE() << "the function allocates several buffers and returns none of them";
+    return false;
+  }
   std::map<Operation *, std::vector<float>> scratch;
   // A kernel operand: an argument's buffer or the result's, or a strided
   // view of one (a kernel reading or writing through transposes).
@@ -864,9 +872,10 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
       EXPECT_TRUE(type.hasStaticShape() && type.getElementType().isF32());
       if (!type.hasStaticShape() || !type.getElementType().isF32())
         return std::nullopt;
-      std::vector<float> &buffer = scratch[op];
-      buffer.assign(type.getNumElements(), NAN);
-      return Descriptor({buffer.data(), std::vector<int64_t>(type.getShape())});
+      auto [it, made] = scratch.try_emplace(op);
+      if (made)
+        it->second.assign(type.getNumElements(), NAN);
+      return Descriptor({it->second.data(), std::vector<int64_t>(type.getShape())});
     }
     if (auto cast = dyn_cast<memref::CastOp>(op))
       return describe(cast.getSource());
