@@ -322,9 +322,9 @@ def MergeGPUModules : Pass<"merge-gpu-modules", "::mlir::ModuleOp"> {
 
 def ConvertAttentionToGPUFlash
     : Pass<"convert-attention-to-gpu-flash", "::mlir::ModuleOp"> {
-  let summary = "Lower softmax attention to flash kernels for NVIDIA GPUs (tensor cores for f16/bf16)";
+  let summary = "Lower softmax and sigmoid attention to flash kernels for NVIDIA GPUs (tensor cores for f16/bf16)";
   let description = [{
-    Rewrites each `attn.attention softmax` on f16 or bf16 tensors (head size
+    Rewrites each `attn.attention softmax` (or `sigmoid`: below) on f16 or bf16 tensors (head size
     a multiple of 16, value size a multiple of 8, both at most 256; static
     head counts; mask and score regions of scalar `arith` / `math` ops,
     which may also read elements and sizes of tensors defined outside the
@@ -391,6 +391,11 @@ def ConvertAttentionToGPUFlash
     (its `tensor.dim`s become the sizes): the transposed copies are not
     made. Keys then sit H D elements apart in memory instead of D; the
     run-time check for 16-byte copies still holds.
+
+    `attn.attention sigmoid` takes the same kernels with each visible key
+    weighing `sigmoid(s)` as it is: no running maximum, no rescaling, no
+    division at the end (the weights' sum only tells whether a row saw a
+    key; a row that saw none gets zeros).
 
     Barriers and cp.async group commits and waits are calls to private
     declarations (`@raspc.deferred_gpu_barrier`, ...) until

@@ -241,6 +241,34 @@ func.func @through_heads(%xq: tensor<?x256xbf16>, %xk: tensor<?x256xbf16>, %xv: 
 
 // -----
 
+// Sigmoid attention: the same kernel, each visible key weighing
+// sigmoid(score) = 1 / (1 + 2^(-s log2 e)) -- no running maximum, no
+// rescaling (factor 1), no division at the end (the sum only says whether
+// a row saw a key).
+// CHECK-LABEL: func.func @sigmoid(
+// CHECK: gpu.launch
+// CHECK: nvgpu.mma.sync
+// CHECK: %[[NEG:.*]] = arith.negf %{{.*}} : f32
+// CHECK: %[[SCALED:.*]] = arith.mulf %[[NEG]], %{{.*}} : f32
+// CHECK: %[[E:.*]] = math.exp2 %[[SCALED]] : f32
+// CHECK: %[[DEN:.*]] = arith.addf %{{.*}}, %[[E]] : f32
+// CHECK: arith.divf %{{.*}}, %[[DEN]] : f32
+// CHECK: gpu.terminator
+// CHECK-NOT: attn.attention
+func.func @sigmoid(%q: tensor<1x2x?x64xbf16>, %k: tensor<1x2x?x64xbf16>, %v: tensor<1x2x?x64xbf16>,
+                   %init: tensor<1x2x?x64xf32>) -> tensor<1x2x?x64xf32> {
+  %o = attn.attention sigmoid
+         ins(%q, %k, %v : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>)
+         outs(%init : tensor<1x2x?x64xf32>) -> tensor<1x2x?x64xf32> mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c = arith.cmpi ule, %j, %i : index
+    attn.yield %c : i1
+  }
+  return %o : tensor<1x2x?x64xf32>
+}
+
+// -----
+
 // A document mask reads the ids from a tensor of the function: the region
 // is cloned into the kernel with its tensor.extracts (bufferization makes
 // them loads of the ids' buffer, a kernel operand), and the block test

@@ -137,7 +137,7 @@ bool raspc::hasMmaSyncM16N8K16(const std::string &chip) {
 }
 
 bool raspc::isGPUFlashCandidate(AttentionOp op) {
-  if (op.getNormalizer() != Normalizer::softmax)
+  if (op.getNormalizer() != Normalizer::softmax && op.getNormalizer() != Normalizer::sigmoid)
     return false;
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
   auto keyType = cast<RankedTensorType>(op.getKey().getType());

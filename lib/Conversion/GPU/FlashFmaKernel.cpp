@@ -99,6 +99,8 @@ private:
   /// Keys [j0, j0 + kChunk) of the tiles (the block's at `k0`): scores,
   /// then one update of the row's state.
   RowState emitChunk(const RowState &state, Value k0, Value j0, Value keyTile, Value valueTile);
+  /// acc += p * (key j's slice of the values).
+  void emitWeightedValues(RowState &state, Value j, Value p, Value valueTile);
 
   const int64_t rowThreads;
   // Per thread: the row, where its slices start, its query slice.
@@ -152,6 +154,18 @@ RowState FmaFlashEmitter::emitChunk(const RowState &state, Value k0, Value j0, V
     scores.push_back(s);
   }
 
+  if (isSigmoid()) {
+    // Weights as they are: nothing to rescale (the sum says whether the row
+    // saw a key).
+    RowState next = state;
+    for (int64_t jj = 0; jj < kChunk; ++jj) {
+      Value p = sigmoid(scores[jj]);
+      next.sum = arith::AddFOp::create(b, next.sum, p);
+      emitWeightedValues(next, add(j0, jj), p, valueTile);
+    }
+    return next;
+  }
+
   // Online softmax, as in the tensor-core kernel: until the row has seen a
   // visible key its maximum is -inf, and exponentials are taken against 0.
   RowState next;
@@ -164,18 +178,21 @@ RowState FmaFlashEmitter::emitChunk(const RowState &state, Value k0, Value j0, V
   for (Value run : state.acc)
     next.acc.push_back(arith::MulFOp::create(b, run, alphaRun));
   for (int64_t jj = 0; jj < kChunk; ++jj) {
-    Value j = add(j0, jj);
     Value p = exp(arith::SubFOp::create(b, scores[jj], base));
     next.sum = arith::AddFOp::create(b, next.sum, p);
-    Value pRun = splat(p);
-    for (int64_t r = 0; r < static_cast<int64_t>(next.acc.size()); ++r) {
-      Value valueRun = vector::LoadOp::create(b, runType(), valueTile,
-                                              ValueRange{j, add(valueSlice0, r * kRun)},
-                                              /*nontemporal=*/false, llvm::MaybeAlign(16));
-      next.acc[r] = vector::FMAOp::create(b, pRun, valueRun, next.acc[r]);
-    }
+    emitWeightedValues(next, add(j0, jj), p, valueTile);
   }
   return next;
+}
+
+void FmaFlashEmitter::emitWeightedValues(RowState &state, Value j, Value p, Value valueTile) {
+  Value pRun = splat(p);
+  for (int64_t r = 0; r < static_cast<int64_t>(state.acc.size()); ++r) {
+    Value valueRun = vector::LoadOp::create(b, runType(), valueTile,
+                                            ValueRange{j, add(valueSlice0, r * kRun)},
+                                            /*nontemporal=*/false, llvm::MaybeAlign(16));
+    state.acc[r] = vector::FMAOp::create(b, pRun, valueRun, state.acc[r]);
+  }
 }
 
 void FmaFlashEmitter::emitThreadSetup() {
@@ -210,7 +227,9 @@ void FmaFlashEmitter::emitStore(ValueRange values) {
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, final.sum, fconst(0.0));
   Value inverse = arith::SelectOp::create(
-      b, seen, arith::DivFOp::create(b, fconst(1.0), final.sum), fconst(0.0));
+      b, seen,
+      isSigmoid() ? fconst(1.0) : Value(arith::DivFOp::create(b, fconst(1.0), final.sum)),
+      fconst(0.0));
   auto inside = scf::IfOp::create(b, less(row, queries), /*withElseRegion=*/false);
   OpBuilder::InsertionGuard insertion(b);
   b.setInsertionPointToStart(inside.thenBlock());

@@ -119,8 +119,18 @@ Value raspc::FlashKernelEmitter::quadReduce(Value v, bool isMax) {
 Value raspc::FlashKernelEmitter::emitRowNormalizer(Value partialSum) {
   Value sum = quadReduce(partialSum, /*isMax=*/false);
   Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
-  return arith::SelectOp::create(b, seen, arith::DivFOp::create(b, fconst(1.0), sum),
-                                 fconst(0.0));
+  return arith::SelectOp::create(
+      b, seen, isSigmoid() ? fconst(1.0) : Value(arith::DivFOp::create(b, fconst(1.0), sum)),
+      fconst(0.0));
+}
+
+bool raspc::FlashKernelEmitter::isSigmoid() const {
+  return AttentionOp(op).getNormalizer() == Normalizer::sigmoid;
+}
+
+Value raspc::FlashKernelEmitter::sigmoid(Value s) {
+  Value e = exp(arith::NegFOp::create(b, s));
+  return arith::DivFOp::create(b, fconst(1.0), arith::AddFOp::create(b, fconst(1.0), e));
 }
 
 SmallVector<Value, 2> raspc::FlashKernelEmitter::emitFragmentSoftmax(
@@ -142,6 +152,16 @@ SmallVector<Value, 2> raspc::FlashKernelEmitter::emitFragmentSoftmax(
       fragment[e] = arith::SelectOp::create(b, visible, s, negInf());
       maxima[r] = arith::MaximumFOp::create(b, maxima[r], fragment[e]);
     }
+
+  if (isSigmoid()) {
+    // Weights as they are: nothing to rescale.
+    for (auto &fragment : scores)
+      for (int64_t e = 0; e < 4; ++e) {
+        fragment[e] = sigmoid(fragment[e]);
+        sum[e / 2] = arith::AddFOp::create(b, sum[e / 2], fragment[e]);
+      }
+    return {fconst(1.0), fconst(1.0)};
+  }
 
   // Until a row has seen a visible key its maximum is -inf; exponentials are
   // then taken against 0 so that -inf - -inf never happens (masked scores

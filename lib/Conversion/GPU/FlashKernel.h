@@ -126,8 +126,15 @@ protected:
                       llvm::MutableArrayRef<mlir::Value> max,
                       llvm::MutableArrayRef<mlir::Value> sum, bool masked);
   /// What a fragment row's output is multiplied by at the end: 1 / its sum
-  /// (the four lanes' `partialSum`s added), 0 for a row that saw no key.
+  /// (the four lanes' `partialSum`s added; sigmoid: 1), 0 for a row that saw
+  /// no key.
   mlir::Value emitRowNormalizer(mlir::Value partialSum);
+  /// Whether the weights are sigmoid(s), not normalized, instead of the
+  /// softmax's: no running maximum, no rescaling; the sum only tells
+  /// whether a row saw a key.
+  bool isSigmoid() const;
+  /// sigmoid(s) = 1 / (1 + e^-s); 0 for a hidden key's -inf.
+  mlir::Value sigmoid(mlir::Value s);
   /// The sum or maximum over the four lanes that share a fragment row.
   mlir::Value quadReduce(mlir::Value v, bool isMax);
   /// An scf.if branch that emits `body` and yields the values it returns.

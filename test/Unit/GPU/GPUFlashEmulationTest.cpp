@@ -37,11 +37,12 @@ struct Buffer {
 enum class Mask { None, Causal, StrictlyCausal, Document, Window, Lagged };
 constexpr int64_t kDocumentLength = 23, kWindow = 100, kLag = 128;
 
-/// Plain attention in double on the rounded inputs.
+/// Plain attention in double on the rounded inputs: softmax, or (`sigmoid`)
+/// each visible key weighing sigmoid(score), not normalized.
 std::vector<float> reference(const std::vector<float> &q, const std::vector<float> &k,
                              const std::vector<float> &v, int64_t heads, int64_t keyHeads,
                              int64_t queries, int64_t keys, int64_t d, int64_t dv, double scale,
-                             Mask mask) {
+                             Mask mask, bool sigmoid) {
   std::vector<float> out(heads * queries * dv);
   for (int64_t h = 0; h < heads; ++h) {
     int64_t kh = h / (heads / keyHeads);
@@ -62,12 +63,12 @@ std::vector<float> reference(const std::vector<float> &q, const std::vector<floa
       }
       double sum = 0;
       for (double &x : s)
-        sum += x == -INFINITY ? (x = 0) : (x = std::exp(x - best));
+        sum += x == -INFINITY ? (x = 0) : (x = sigmoid ? 1 / (1 + std::exp(-x)) : std::exp(x - best));
       for (int64_t e = 0; e < dv; ++e) {
         double acc = 0;
         for (int64_t j = 0; j < keys; ++j)
           acc += s[j] * v[(kh * keys + j) * dv + e];
-        out[(h * queries + i) * dv + e] = sum > 0 ? acc / sum : 0;
+        out[(h * queries + i) * dv + e] = sum > 0 ? (sigmoid ? acc : acc / sum) : 0;
       }
     }
   }
@@ -128,8 +129,9 @@ struct Case {
   /// writing through the expand_shape / transpose ops (batch 1).
   bool tokenMajor = false;
   /// Linear attention with this feature map (convert-linear-attention-to-gpu)
-  /// instead of softmax.
+  /// instead of softmax; or sigmoid attention.
   const char *linear = nullptr;
+  bool sigmoid = false;
 };
 
 /// The [H, T, D] buffer `data` as [T, H, D] (or back, with `heads` and
@@ -245,7 +247,9 @@ void checkCase(const Case &c) {
                 "\n  return %of : " + oFlat + "\n}\n"
           : "  return %o : " + oT + "\n}\n";
   std::string normalizer =
-      c.linear ? std::string("linear feature_map(") + c.linear + ")" : "softmax";
+      c.linear    ? std::string("linear feature_map(") + c.linear + ")"
+      : c.sigmoid ? "sigmoid"
+                  : "softmax";
   std::string scoreRegion = c.linear ? "\n" : R"(
       score {
       ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
@@ -336,14 +340,26 @@ void checkCase(const Case &c) {
       c.linear ? linearReference(q, k, v, c.batch * c.heads, c.batch * c.keyHeads, c.queries,
                                  c.keys, c.d, c.dv, c.linear, c.mask)
                : reference(q, k, v, c.batch * c.heads, c.batch * c.keyHeads, c.queries, c.keys,
-                           c.d, c.dv, scale, c.mask);
+                           c.d, c.dv, scale, c.mask, c.sigmoid);
   // The probabilities go through the tensor cores in 16 bits: about 3
-  // significant digits (bf16) of each weight. f32 rounds sums only, as does
-  // linear attention (16-bit inputs widened exactly).
+  // significant digits (bf16) of each weight, so an output's error scales
+  // with the sum of |weight x value| over its keys (the same attention over
+  // |v|: sigmoid's weights are not normalized, their sum grows with the
+  // keys). f32 rounds sums only, as does linear attention (16-bit inputs
+  // widened exactly).
   double tolerance = f32 || c.linear ? 1e-5 : bf16 ? 2e-2 : 4e-3;
+  std::vector<float> magnitude = want;
+  if (!c.linear) {
+    std::vector<float> absV(v.size());
+    for (size_t i = 0; i < v.size(); ++i)
+      absV[i] = std::fabs(v[i]);
+    magnitude = reference(q, k, absV, c.batch * c.heads, c.batch * c.keyHeads, c.queries,
+                          c.keys, c.d, c.dv, scale, c.mask, c.sigmoid);
+  }
   int bad = 0;
   for (size_t i = 0; i < got.size(); ++i)
-    if (!(std::fabs(got[i] - want[i]) <= tolerance * (1 + std::fabs(want[i]))) && bad++ < 5)
+    if (!(std::fabs(got[i] - want[i]) <= tolerance * (1 + std::fabs(magnitude[i]))) &&
+        bad++ < 5)
       ADD_FAILURE() << "element " << i << " (batch x head " << i / (c.queries * c.dv) << ", query "
                     << i / c.dv % c.queries << ", feature " << i % c.dv << "): got " << got[i]
                     << ", want " << want[i];
@@ -505,6 +521,28 @@ TEST(GPUFlashEmulation, WgmmaTokenMajorThroughTransposes) {
   Case c{"f16", 2, 2, 70, 90, 64, 64, Mask::Causal};
   c.wgmma = true;
   c.tokenMajor = true;
+  checkCase(c);
+}
+
+// Sigmoid attention (each visible key weighs sigmoid(score), no
+// normalization) on the three kernels: mma.sync (causal, grouped, two
+// query blocks), FMA (f32, strictly causal: the first row sees nothing),
+// and warpgroup MMA through the overlapped loop (causal, two key blocks).
+TEST(GPUFlashEmulation, SigmoidCausalGroupedBF16) {
+  Case c{"bf16", 2, 1, 150, 150, 64, 32, Mask::Causal};
+  c.sigmoid = true;
+  checkCase(c);
+}
+
+TEST(GPUFlashEmulation, SigmoidStrictlyCausalF32) {
+  Case c{"f32", 1, 1, 70, 70, 64, 64, Mask::StrictlyCausal};
+  c.sigmoid = true;
+  checkCase(c);
+}
+
+TEST(GPUFlashEmulation, WgmmaSigmoidCausal) {
+  Case c{"f16", 2, 1, 150, 150, 64, 64, Mask::Causal};
+  c.wgmma = c.sigmoid = true;
   checkCase(c);
 }
 
