@@ -207,10 +207,17 @@ TEST(GPUMatmulEmulation, F32UnalignedLhs) {
 }
 
 // Warpgroup MMA: a partial block of rows, two blocks of columns (the
-// second partial: B's second panel half empty), K = 200 in steps of 64 (the
-// stages wrap around; the last step 8 deep), bf16 rounded in the kernel.
+// second partial: B's second panel half empty), K = 200 in four steps of 64
+// (the last 8 deep), bf16 rounded in the kernel.
 TEST(GPUMatmulEmulation, WgmmaPartialTilesRoundedBF16) {
   checkCase({"bf16", 70, 200, 136, /*rounded=*/true, /*withInit=*/false, /*lhsOffset=*/0,
+             /*wgmma=*/true});
+}
+
+// K = 600: ten steps over four stages, each refilled twice while the
+// MMAs of the step before are still in flight.
+TEST(GPUMatmulEmulation, WgmmaStagesWrapAround) {
+  checkCase({"bf16", 64, 600, 128, /*rounded=*/false, /*withInit=*/false, /*lhsOffset=*/0,
              /*wgmma=*/true});
 }
 
