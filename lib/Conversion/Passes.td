@@ -115,9 +115,11 @@ def SinkTransposes : Pass<"sink-transposes"> {
 
 def ConvertAttentionToFlashLoops
     : Pass<"convert-attention-to-flash-loops", "::mlir::func::FuncOp"> {
-  let summary = "Lower softmax attention to tiled online-softmax loops for CPUs";
+  let summary = "Lower softmax and sigmoid attention to tiled online-softmax loops for CPUs";
   let description = [{
-    Rewrites each `attn.attention softmax` on f32, f16 or bf16 tensors
+    Rewrites each `attn.attention softmax` (or `sigmoid`: each visible key
+    weighing sigmoid(s), computed from e^-|s|, with no running maximum, no
+    rescaling and no division at the end) on f32, f16 or bf16 tensors
     (static head counts and value feature size; arithmetic in f32 for all
     three, rounded once when the output is stored) into a parallel loop over
     (batch, head, query tile) tasks that never materializes the

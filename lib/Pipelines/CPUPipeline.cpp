@@ -1,6 +1,6 @@
 //===- CPUPipeline.cpp - attn to LLVM for CPUs ------------------*- C++ -*-===//
 //
-// Softmax attention takes the fast path (convert-attention-to-flash-loops:
+// Softmax and sigmoid attention take the fast path (convert-attention-to-flash-loops:
 // tiled online softmax, vector GEMMs, parallel tasks); every other attn op
 // the reference lowering (convert-attn-to-linalg). Then upstream one-shot
 // bufferization with ownership-based deallocation, loops, parallel loops

@@ -132,3 +132,34 @@ func.func @bf16(%q: tensor<1x1x?x4xbf16>, %init: tensor<1x1x?x4xbf16>) -> tensor
          outs(%init : tensor<1x1x?x4xbf16>) -> tensor<1x1x?x4xbf16>
   return %o : tensor<1x1x?x4xbf16>
 }
+
+// -----
+
+// Sigmoid attention takes the same loops: each visible key weighs
+// sigmoid(s), from e^-|s| (no overflow; a hidden key's -inf gives 0),
+// stored over the scores; no running maximum, so no rescaling of the
+// accumulator; at the end the rows are not divided (the sum only says
+// whether a row saw a key).
+// CHECK-LABEL: func.func @sigmoid
+// CHECK: scf.parallel
+// CHECK: %[[ABS:.*]] = math.absf %{{.*}} : vector<4xf32>
+// CHECK: %[[NEG:.*]] = arith.negf %[[ABS]] : vector<4xf32>
+// CHECK: %[[NONNEG:.*]] = arith.cmpf oge
+// CHECK: %[[NUM:.*]] = arith.select %[[NONNEG]]
+// CHECK: %[[P:.*]] = arith.divf %[[NUM]], %{{.*}} : vector<4xf32>
+// CHECK: vector.store %[[P]]
+// CHECK-NOT: arith.cmpf une
+// CHECK: vector.fma
+// CHECK: arith.cmpf ogt
+// CHECK-NOT: arith.divf
+// CHECK: memref.store
+func.func @sigmoid(%q: tensor<1x2x?x4xf32>, %init: tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32> {
+  %o = attn.attention sigmoid
+         ins(%q, %q, %q : tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>)
+         outs(%init : tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32> mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c = arith.cmpi ule, %j, %i : index
+    attn.yield %c : i1
+  }
+  return %o : tensor<1x2x?x4xf32>
+}

@@ -79,7 +79,7 @@ bool isVectorizable(Region &region) {
 } // namespace
 
 bool raspc::isFlashCandidate(AttentionOp op) {
-  if (op.getNormalizer() != Normalizer::softmax)
+  if (op.getNormalizer() != Normalizer::softmax && op.getNormalizer() != Normalizer::sigmoid)
     return false;
   // f32, or f16 / bf16 tensors computed in f32 (as the score region is):
   // converted when packed and copied, rounded once when stored.
@@ -162,6 +162,12 @@ private:
 
   Value vectorizeRegion(Region &region, ArrayRef<Value> args);
   Value expOfNonPositive(Value x);
+  /// sigmoid(x) = 1 / (1 + e^-x) from e^-|x| (never overflows); 0 at -inf.
+  Value sigmoid(Value x);
+  /// Sigmoid attention: each visible key weighs sigmoid(s) as it is, no
+  /// running maximum, no rescaling; the row's sum only says whether it saw
+  /// a key.
+  bool isSigmoid() { return op.getNormalizer() == Normalizer::sigmoid; }
 
   // One register tile of C += A.B: rows [row0, row0 + rows), the vector
   // columns [col0, col0 + vectors * width), the reduction over [0, depth).
@@ -286,6 +292,18 @@ Value FlashEmitter::expOfNonPositive(Value x) {
   Value bits = arith::ShLIOp::create(
       b, arith::AddIOp::create(b, arith::FPToSIOp::create(b, intType, n), ci(127)), ci(23));
   return arith::MulFOp::create(b, p, arith::BitcastOp::create(b, type, bits));
+}
+
+Value FlashEmitter::sigmoid(Value x) {
+  Type t = x.getType();
+  auto constant = [&](double v) -> Value {
+    Value c = fconst(v);
+    return isa<VectorType>(t) ? splat(c) : c;
+  };
+  Value e = expOfNonPositive(arith::NegFOp::create(b, math::AbsFOp::create(b, x)));
+  Value nonNegative = arith::CmpFOp::create(b, arith::CmpFPredicate::OGE, x, constant(0.0));
+  Value numerator = arith::SelectOp::create(b, nonNegative, constant(1.0), e);
+  return arith::DivFOp::create(b, numerator, arith::AddFOp::create(b, constant(1.0), e));
 }
 
 void FlashEmitter::emitRegisterTile(const Gemm &g, Value row0, int64_t rowCount, Value col0,
@@ -429,6 +447,21 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
     }
     row.push_back(sv);
     blockMax = arith::MaxNumFOp::create(b, blockMax, sv, kNoNaN);
+  }
+  if (isSigmoid()) {
+    Value sum = splat(fconst(0.0));
+    for (auto [c, sv] : llvm::enumerate(row)) {
+      Value p = sigmoid(sv);
+      sum = arith::AddFOp::create(b, sum, p);
+      vector::StoreOp::create(b, p, scores, ValueRange{r, idx(c * s.width)});
+    }
+    Value oldSum = memref::LoadOp::create(b, rowSum, ValueRange{r});
+    memref::StoreOp::create(
+        b,
+        arith::AddFOp::create(b, oldSum,
+                              vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum)),
+        rowSum, ValueRange{r});
+    return;
   }
   Value oldMax = memref::LoadOp::create(b, rowMax, ValueRange{r});
   Value newMax = arith::MaxNumFOp::create(
@@ -575,8 +608,10 @@ void FlashEmitter::emitTask(Value task) {
   forLoop(idx(0), rows, idx(1), [&](Value r) {
     Value sum = memref::LoadOp::create(b, rowSum, ValueRange{r});
     Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
-    Value scale = arith::SelectOp::create(b, seen, arith::DivFOp::create(b, fconst(1.0), sum),
-                                          fconst(0.0));
+    Value scale = arith::SelectOp::create(
+        b, seen,
+        isSigmoid() ? fconst(1.0) : Value(arith::DivFOp::create(b, fconst(1.0), sum)),
+        fconst(0.0));
     for (int64_t e = 0; e < valueDim; ++e) {
       Value a = memref::LoadOp::create(b, acc, ValueRange{r, idx(e)});
       Value o = arith::MulFOp::create(b, a, scale);
