@@ -51,9 +51,12 @@ std::string layer(const std::string &variant, int heads, int dim, int window,
   } else if (variant == "linear" || variant == "causal_linear") {
     mask = variant == "linear" ? "true" : "<=";
     normalizer = "linear(elu_plus_one)";
+  } else if (variant == "sigmoid" || variant == "causal_sigmoid") {
+    mask = variant == "sigmoid" ? "true" : "<=";
+    normalizer = "sigmoid";
   } else
     return "";
-  std::string scored = normalizer == "softmax" ? " scored " + score : "";
+  std::string scored = normalizer.rfind("linear", 0) != 0 ? " scored " + score : "";
   std::string t = dtype + "[T, " + width + "]";
   return "model layer(xq: " + t + ", xk: " + t + ", xv: " + t + ") -> " + t +
          " {\n  let q = heads(xq, " + std::to_string(heads) +
@@ -67,7 +70,7 @@ std::string layer(const std::string &variant, int heads, int dim, int window,
 double pairs(const std::string &variant, double L, double window) {
   if (variant == "linear" || variant == "causal_linear")
     return L * 64; // head size 64 = E in the benchmark's layers
-  if (variant == "causal")
+  if (variant == "causal" || variant == "causal_sigmoid")
     return L * (L + 1) / 2;
   if (variant == "window")
     return std::min(L, window) * (std::min(L, window) + 1) / 2 + std::max(0.0, L - window) * window;
@@ -103,7 +106,7 @@ int main(int argc, char **argv) {
       dtype = v;
     else {
       std::fprintf(stderr,
-                   "usage: %s [--variants=full,causal,window,alibi,linear,causal_linear] "
+                   "usage: %s [--variants=full,causal,window,alibi,sigmoid,causal_sigmoid,linear,causal_linear] "
                    "[--lengths=512,...] "
                    "[--dims=64,128] [--heads=8] [--window=256] [--repeat=5] "
                    "[--dtype=f32|bf16]\n",
