@@ -476,7 +476,8 @@ def ConvertLinearAttentionToGPU
 
     * key sums: a block of 128 threads per (batch, key head, range, slice of
       32 value features) adds phi(k)^T v and phi(k) over the range's keys in
-      shared memory and writes them to a global [ranges, D, E] buffer;
+      shared memory and writes them to a global [ranges, D, E] buffer
+      (causal: not for the last range, whose sums no one reads);
     * answers: a block per (batch, query head, range, value slice) starts
       S and z from the key sums of the ranges before its own (causal) or of
       all ranges, then per chunk of 32 queries: phi(Q) (and, causal, phi(K)

@@ -405,7 +405,17 @@ void LinearAttentionEmitter::emitRangeLoop(Ranges ranges, function_ref<void(Valu
 void LinearAttentionEmitter::emitKeySums(Ranges ranges, Value deltaS, Value deltaZ) {
   SharedLayout layout(headDim, causal, /*answers=*/false);
   OpBuilder::InsertionGuard guard(b);
-  gpu::LaunchOp launch = beginKernel(layout, keyHeads, ranges.count);
+  // Causal, the last range's sums are read by no one: its blocks are not
+  // launched, nor the kernel when there is one range (short sequences).
+  Value launched = ranges.count;
+  if (causal) {
+    launched = arith::SubIOp::create(b, ranges.count, idx(1));
+    auto any = scf::IfOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::ne, launched, idx(0)),
+        /*withElseRegion=*/false);
+    b.setInsertionPointToStart(any.thenBlock());
+  }
+  gpu::LaunchOp launch = beginKernel(layout, keyHeads, launched);
   raspc::emitLoop(b, tid, idx(paddedDim * kSlice), idx(kThreads), [&](Value flat) {
     store(fconst(0), sumTile, {div(flat, idx(kSlice)), rem(flat, idx(kSlice))});
   });
@@ -420,6 +430,7 @@ void LinearAttentionEmitter::emitKeySums(Ranges ranges, Value deltaS, Value delt
     emitAddChunkKeys();
     barrier();
   });
+  // The sums' rows are (batch, key head, range) of all the ranges.
   Value row = add(mul(add(mul(bIdx, keyHeads), hIdx), ranges.count), rangeIdx);
   raspc::emitLoop(b, tid, idx(headDim * kSlice), idx(kThreads), [&](Value flat) {
     Value d = div(flat, idx(kSlice)), e = rem(flat, idx(kSlice));
