@@ -89,7 +89,7 @@ for mask in full causal; do
       >>"$out/variants.txt"
     # The warpgroup-MMA kernel without overlapping softmax and MMAs.
     "$raspc" "$out/layers/${mask}_d$d.rasp" --target=cuda --gpu-arch=sm_90a --gpu-wgmma \
-      --gpu-flash-overlap=false --emit=lib -o "$out/layers/${name}_serial.cuda.so"
+      --gpu-wgmma-overlap=false --emit=lib -o "$out/layers/${name}_serial.cuda.so"
     echo "wgmma-serial $mask $d ${name}_serial.cuda.so bf16:2 bf16:T,$width bf16:T,$width bf16:T,$width" \
       >>"$out/variants.txt"
     cp "$out/layers/$name.cuda.so" "$out/programs/attention_$name.cuda.so"
@@ -121,6 +121,10 @@ RASP
       "$raspc" "$src" --target=cuda --gpu-arch=sm_90a --gpu-wgmma --emit=lib \
         -o "$out/layers/${name}_wgmma.cuda.so"
       kernels="$kernels wgmma=${name}_wgmma.cuda.so"
+      # Without MMAs in flight across K steps (three stages, two blocks an SM).
+      "$raspc" "$src" --target=cuda --gpu-arch=sm_90a --gpu-wgmma --gpu-wgmma-overlap=false \
+        --emit=lib -o "$out/layers/${name}_wgmma_serial.cuda.so"
+      kernels="$kernels wgmma-serial=${name}_wgmma_serial.cuda.so"
     fi
     specs="$dtype:2 $dtype:T,$1 $dtype:$1,$2"
     for kernel in $kernels; do

@@ -662,6 +662,10 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "f16/bf16 by warpgroup MMA where chip is sm_90a (not yet timed on a GPU, so "
            "not the default)">,
+    Option<"wgmmaOverlap", "wgmma-overlap", "bool", /*default=*/"true",
+           "Warpgroup-MMA kernel: a K step's MMAs run on while the next step's tiles land "
+           "(four stages, 128 KiB: one block per SM); false: each step's MMAs waited for "
+           "(three stages, two blocks per SM)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",

@@ -74,7 +74,7 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   flash.chip = options.chip;
   flash.rowTiles = options.flashRowTiles;
   flash.wgmma = options.wgmma;
-  flash.wgmmaOverlap = options.flashOverlap;
+  flash.wgmmaOverlap = options.wgmmaOverlap;
   // Transposes past elementwise ops (a rotary embedding after `heads`) to
   // where the flash kernels read through them.
   pm.addPass(raspc::createSinkTransposes());
@@ -92,6 +92,7 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   raspc::ConvertMatmulToGPUOptions matmul;
   matmul.chip = options.chip;
   matmul.wgmma = options.wgmma;
+  matmul.wgmmaOverlap = options.wgmmaOverlap;
   pm.addPass(raspc::createConvertMatmulToGPU(matmul));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

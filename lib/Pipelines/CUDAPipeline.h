@@ -43,9 +43,10 @@ struct CUDAPipelineOptions {
   /// Tuning: f16/bf16 attention and matmuls by warpgroup MMA (wgmma) where
   /// chip is sm_90a, instead of mma.sync.
   bool wgmma = false;
-  /// Tuning: with wgmma, each key block's softmax overlapping the MMAs of
-  /// the block before it.
-  bool flashOverlap = true;
+  /// Tuning: with wgmma, MMAs in flight under other work (attention: each
+  /// key block's softmax under the MMAs of the block before; matmuls: the
+  /// next K step's loads under the last one's MMAs).
+  bool wgmmaOverlap = true;
 };
 
 /// The toolkit `options` resolve to ("" when there is none).

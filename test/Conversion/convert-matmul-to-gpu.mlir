@@ -1,6 +1,7 @@
 // RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu | FileCheck %s
 // RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu=chip=sm_75 | FileCheck %s --check-prefix=SM75
 // RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu="chip=sm_90a wgmma=1" | FileCheck %s --check-prefix=WGMMA
+// RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu="chip=sm_90a wgmma=1 wgmma-overlap=0" | FileCheck %s --check-prefix=SERIAL
 // Warpgroup MMA exists on sm_90a only: elsewhere the option changes nothing.
 // RUN: rasp-opt %s --split-input-file --convert-matmul-to-gpu="chip=sm_80 wgmma=1" | FileCheck %s
 
@@ -82,6 +83,13 @@
 // WGMMA: llvm.extractvalue
 // WGMMA: arith.truncf
 // WGMMA: memref.store
+// Without the overlap: three stages (97 KiB with the slack), each step's
+// MMAs waited for.
+// SERIAL-LABEL: func.func @projection(
+// SERIAL: gpu.launch {{.*}} dynamic_shared_memory_size %c99328_i32
+// SERIAL: nvvm.wgmma.commit.group.sync.aligned
+// SERIAL-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// SERIAL-NEXT: scf.yield
 // SM75-LABEL: func.func @projection(
 // SM75: linalg.matmul
 // SM75-NOT: gpu.launch

@@ -136,11 +136,12 @@ cl::opt<bool> gpuWgmma(
              "with --gpu-arch=sm_90a, instead of mma.sync"),
     cl::init(false), cl::Hidden, cl::cat(category));
 
-cl::opt<bool> gpuFlashOverlap(
-    "gpu-flash-overlap",
-    cl::desc("Tuning: with --gpu-wgmma, run each key block's softmax while the tensor cores "
-             "add the block before it (FlashAttention-3's pipelining; =false: one after the "
-             "other)"),
+cl::opt<bool> gpuWgmmaOverlap(
+    "gpu-wgmma-overlap",
+    cl::desc("Tuning: with --gpu-wgmma, keep MMAs in flight under other work: attention runs "
+             "each key block's softmax while the tensor cores add the block before it "
+             "(FlashAttention-3's pipelining), matmuls load the next K step while the last "
+             "one's MMAs finish (=false: one after the other)"),
     cl::init(true), cl::Hidden, cl::cat(category));
 
 cl::list<std::string> passPlugins(
@@ -553,7 +554,7 @@ int main(int argc, char **argv) {
     cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
     cudaOptions.flashRowTiles = gpuFlashRowTiles;
     cudaOptions.wgmma = gpuWgmma;
-    cudaOptions.flashOverlap = gpuFlashOverlap;
+    cudaOptions.wgmmaOverlap = gpuWgmmaOverlap;
     if (emit == Stage::Attn) {
       ir->print(os);
     } else if (emit == Stage::Header) {

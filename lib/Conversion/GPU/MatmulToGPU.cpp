@@ -413,14 +413,16 @@ private:
 /// 128 bytes. Stages start 1024-aligned (the swizzle pattern's period).
 class WgmmaMatmulEmitter : public MatmulKernelEmitter {
 public:
-  WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue)
+  WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue,
+                     bool overlap)
       : MatmulKernelEmitter(b, op, epilogue, /*threads=*/2 * kGroupThreads, /*blockK=*/64,
                             /*aPadding=*/0, /*bPadding=*/0) {
     sharedAlignment = raspc::kSwizzleAtomBytes;
-    // A step's MMAs run on while the next step waits for its tiles and
-    // issues its own: four stages (128 KiB), two steps of copies ahead.
-    stages = 4;
-    mmasInFlight = 1;
+    // With `overlap`, a step's MMAs run on while the next step waits for its
+    // tiles and issues its own: four stages (128 KiB), two steps of copies
+    // ahead. Without, three stages (96 KiB: two blocks fit an SM).
+    stages = overlap ? 4 : 3;
+    mmasInFlight = overlap ? 1 : 0;
   }
 
 private:
@@ -473,8 +475,9 @@ private:
           /*satfinite=*/NVVM::MMAIntOverflowAttr());
     }
     NVVM::WgmmaGroupSyncAlignedOp::create(b);
-    // This step's MMAs may run on; the previous step's are done, so the
-    // barrier of the step after next lets their stage be refilled.
+    // This step's MMAs may run on (mmasInFlight 1: the previous step's are
+    // done, so the barrier of the step after next lets their stage be
+    // refilled; 0: the next barrier may).
     NVVM::WgmmaWaitGroupSyncOp::create(b, mmasInFlight);
     return {d};
   }
@@ -605,7 +608,7 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
       if (getElementTypeOrSelf(op.getInputs()[0].getType()).isF32())
         result = FmaMatmulEmitter(b, op, epilogue).emit();
       else if (wgmma && raspc::hasWgmma(chip))
-        result = WgmmaMatmulEmitter(b, op, epilogue).emit();
+        result = WgmmaMatmulEmitter(b, op, epilogue, wgmmaOverlap).emit();
       else
         result = TensorCoreMatmulEmitter(b, op, epilogue).emit();
       replaced->getResult(0).replaceAllUsesWith(result);
