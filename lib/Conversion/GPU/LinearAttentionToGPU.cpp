@@ -80,7 +80,9 @@ int64_t paddedHeadDim(int64_t headDim) { return llvm::alignTo(headDim, kWarpRows
 /// Where each shared tile starts (in floats) and how many floats there are.
 struct SharedLayout {
   int64_t queries, keys, values, scores, sums, norm, total;
-  bool hasKeys;
+  /// Which tiles the kernel has: phi(Q) and A in the answers (A causal
+  /// only), phi(K) and V in the key sums and the causal answers.
+  bool hasQueries, hasKeys, hasScores;
 
   SharedLayout(int64_t headDim, bool causal, bool answers) {
     int64_t paddedDim = paddedHeadDim(headDim);
@@ -90,11 +92,13 @@ struct SharedLayout {
       at += floats;
       return start;
     };
+    hasQueries = answers;
     hasKeys = !answers || causal;
-    queries = take(answers ? kChunk * headDim : 0);
+    hasScores = answers && causal;
+    queries = take(hasQueries ? kChunk * headDim : 0);
     keys = take(hasKeys ? kChunk * (paddedDim + 1) : 0);
     values = take(hasKeys ? kChunk * kSlice : 0);
-    scores = take(answers && causal ? kChunk * kChunk : 0);
+    scores = take(hasScores ? kChunk * kChunk : 0);
     sums = take(paddedDim * kSlice);
     norm = take(paddedDim);
     total = at;
@@ -267,10 +271,10 @@ gpu::LaunchOp LinearAttentionEmitter::beginKernel(const SharedLayout &layout, in
   bIdx = div(rest, idx(headCount));
   value0 = mul(sliceIdx, kSlice);
   sharedBase = raspc::emitDynamicSharedMemory(b, /*alignment=*/16).base;
-  queryTile = tile(layout.queries, kChunk, std::max<int64_t>(headDim, 1));
-  keyTile = tile(layout.keys, kChunk, paddedDim + 1);
-  valueTile = tile(layout.values, kChunk, kSlice);
-  scoreTile = tile(layout.scores, kChunk, kChunk);
+  queryTile = layout.hasQueries ? tile(layout.queries, kChunk, headDim) : Value();
+  keyTile = layout.hasKeys ? tile(layout.keys, kChunk, paddedDim + 1) : Value();
+  valueTile = layout.hasKeys ? tile(layout.values, kChunk, kSlice) : Value();
+  scoreTile = layout.hasScores ? tile(layout.scores, kChunk, kChunk) : Value();
   sumTile = tile(layout.sums, paddedDim, kSlice);
   normTile = tile(layout.norm, 1, paddedDim);
   // phi(K)'s columns past the head size stay zero: the rows of S they
