@@ -446,7 +446,8 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
       sv = arith::SelectOp::create(b, visible, sv, negInfVec);
     }
     row.push_back(sv);
-    blockMax = arith::MaxNumFOp::create(b, blockMax, sv, kNoNaN);
+    if (!isSigmoid())
+      blockMax = arith::MaxNumFOp::create(b, blockMax, sv, kNoNaN);
   }
   if (isSigmoid()) {
     Value sum = splat(fconst(0.0));

@@ -404,7 +404,7 @@ void GPUFlashEmitter::emitStore(ValueRange values) {
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   const int64_t valueTiles = valueDim / kMmaN;
   for (int64_t r = 0; r < threadRows(); ++r) {
-    Value inverse = emitRowNormalizer(final.sum[r]);
+    Value inverse = emitFragmentRowNormalizer(final.sum[r]);
     auto guard = scf::IfOp::create(b, less(rows[r], queries), /*withElseRegion=*/false);
     OpBuilder::InsertionGuard insertion(b);
     b.setInsertionPointToStart(guard.thenBlock());

@@ -110,15 +110,12 @@ private:
 
 SmallVector<Value> FmaFlashEmitter::emitKeyBlock(ValueRange state, Value k0, Value keyTile,
                                                  Value valueTile) {
-  auto loop = scf::ForOp::create(
-      b, idx(0), idx(keyBlock), idx(kChunk), state,
-      [&](OpBuilder &nested, Location, Value j0, ValueRange iterArgs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        scf::YieldOp::create(
-            b, emitChunk(RowState::unflatten(iterArgs), k0, j0, keyTile, valueTile).flatten());
-      });
-  return SmallVector<Value>(loop.getResults());
+  return raspc::emitLoop(b, idx(0), idx(keyBlock), idx(kChunk), state,
+                         [&](Value j0, ValueRange iterArgs) {
+                           return emitChunk(RowState::unflatten(iterArgs), k0, j0, keyTile,
+                                            valueTile)
+                               .flatten();
+                         });
 }
 
 RowState FmaFlashEmitter::emitChunk(const RowState &state, Value k0, Value j0, Value keyTile,
@@ -150,7 +147,8 @@ RowState FmaFlashEmitter::emitChunk(const RowState &state, Value k0, Value j0, V
       visible = arith::AndIOp::create(b, visible,
                                       raspc::inlineRegion(b, op.getMask(), {bIdx, hIdx, row, k}));
     s = arith::SelectOp::create(b, visible, s, negInf());
-    blockMax = arith::MaximumFOp::create(b, blockMax, s);
+    if (!isSigmoid())
+      blockMax = arith::MaximumFOp::create(b, blockMax, s);
     scores.push_back(s);
   }
 
@@ -225,11 +223,7 @@ void FmaFlashEmitter::emitStore(ValueRange values) {
   // out = O / sum, zeros for a row that saw no key.
   RowState final = RowState::unflatten(values);
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
-  Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, final.sum, fconst(0.0));
-  Value inverse = arith::SelectOp::create(
-      b, seen,
-      isSigmoid() ? fconst(1.0) : Value(arith::DivFOp::create(b, fconst(1.0), final.sum)),
-      fconst(0.0));
+  Value inverse = emitRowNormalizer(final.sum);
   auto inside = scf::IfOp::create(b, less(row, queries), /*withElseRegion=*/false);
   OpBuilder::InsertionGuard insertion(b);
   b.setInsertionPointToStart(inside.thenBlock());

@@ -116,8 +116,11 @@ Value raspc::FlashKernelEmitter::quadReduce(Value v, bool isMax) {
   return v;
 }
 
-Value raspc::FlashKernelEmitter::emitRowNormalizer(Value partialSum) {
-  Value sum = quadReduce(partialSum, /*isMax=*/false);
+Value raspc::FlashKernelEmitter::emitFragmentRowNormalizer(Value partialSum) {
+  return emitRowNormalizer(quadReduce(partialSum, /*isMax=*/false));
+}
+
+Value raspc::FlashKernelEmitter::emitRowNormalizer(Value sum) {
   Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
   return arith::SelectOp::create(
       b, seen, isSigmoid() ? fconst(1.0) : Value(arith::DivFOp::create(b, fconst(1.0), sum)),
@@ -150,7 +153,8 @@ SmallVector<Value, 2> raspc::FlashKernelEmitter::emitFragmentSoftmax(
         visible = arith::AndIOp::create(
             b, visible, inlineRegion(b, op.getMask(), {bIdx, hIdx, rows[r], k}));
       fragment[e] = arith::SelectOp::create(b, visible, s, negInf());
-      maxima[r] = arith::MaximumFOp::create(b, maxima[r], fragment[e]);
+      if (!isSigmoid())
+        maxima[r] = arith::MaximumFOp::create(b, maxima[r], fragment[e]);
     }
 
   if (isSigmoid()) {
@@ -203,20 +207,16 @@ std::pair<Value, Value> raspc::FlashKernelEmitter::emitSeenBlockRange() {
   if (op.getMask().empty())
     return {idx(0), keyBlocks};
   // A scan of the blocks' intervals: scalar work, the same in every thread.
-  auto scan = scf::ForOp::create(
+  SmallVector<Value> range = emitLoop(
       b, idx(0), keyBlocks, idx(1), ValueRange{keyBlocks, idx(0)},
-      [&](OpBuilder &nested, Location, Value kb, ValueRange range) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+      [&](Value kb, ValueRange range) -> SmallVector<Value> {
         Value seen = emitBlockInRange(kb);
-        Value first = arith::SelectOp::create(b, seen, arith::MinUIOp::create(b, range[0], kb),
-                                              range[0]);
-        Value end = arith::SelectOp::create(b, seen, add(kb, 1), range[1]);
-        scf::YieldOp::create(b, ValueRange{first, end});
+        return {arith::SelectOp::create(b, seen, arith::MinUIOp::create(b, range[0], kb),
+                                        range[0]),
+                arith::SelectOp::create(b, seen, add(kb, 1), range[1])};
       });
   // Nothing seen: an empty range (first = end).
-  Value first = arith::MinUIOp::create(b, scan.getResult(0), scan.getResult(1));
-  return {first, scan.getResult(1)};
+  return {arith::MinUIOp::create(b, range[0], range[1]), range[1]};
 }
 
 void raspc::FlashKernelEmitter::emitPrefetch(Value kb, Value stage, Value copy) {
@@ -240,6 +240,12 @@ void raspc::FlashKernelEmitter::emitPrefetch(Value kb, Value stage, Value copy) 
     copyTile(*valueSource, /*isKey=*/false);
   }
   emitDeferredSync(b, kDeferredCpAsyncCommit);
+}
+
+void raspc::FlashKernelEmitter::emitStageLanded(int32_t pending) {
+  emitDeferredSync(b, kDeferredCpAsyncWait, pending);
+  emitTilesLanded();
+  emitDeferredSync(b, kDeferredGPUBarrier);
 }
 
 void raspc::FlashKernelEmitter::emitKernel(gpu::LaunchOp launch, Value queryBlocks) {
@@ -268,21 +274,16 @@ SmallVector<Value> raspc::FlashKernelEmitter::emitKeyLoop() {
   // block is loaded and computed is decided for all the block's rows.
   assert(stages == 2 && "the default key loop has two stages");
   emitPrefetch(idx(0), idx(0), emitBlockInRange(idx(0)));
-  auto loop = scf::ForOp::create(
-      b, idx(0), keyBlocks, idx(1), initialState(),
-      [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+  return emitLoop(
+      b, idx(0), keyBlocks, idx(1), initialState(), [&](Value kb, ValueRange iterArgs) {
         SmallVector<Value> state(iterArgs);
         Value k0 = mul(kb, keyBlock);
         Value stage = arith::RemUIOp::create(b, kb, idx(stages));
         Value next = add(kb, 1);
         emitPrefetch(next, arith::RemUIOp::create(b, next, idx(stages)), emitBlockInRange(next));
         // Block kb's group is complete when at most the one just committed
-        // is pending; the barrier makes every thread's copies visible.
-        emitDeferredSync(b, kDeferredCpAsyncWait, /*pending=*/1);
-        emitTilesLanded();
-        emitDeferredSync(b, kDeferredGPUBarrier);
+        // is pending.
+        emitStageLanded(/*pending=*/1);
         Value keyTile = tileOf(stage, /*isKey=*/true);
         Value valueTile = tileOf(stage, /*isKey=*/false);
         auto visit = [&] { return emitKeyBlock(state, k0, keyTile, valueTile); };
@@ -298,9 +299,8 @@ SmallVector<Value> raspc::FlashKernelEmitter::emitKeyLoop() {
         // Nobody refills this stage (the prefetch two blocks on) before
         // every thread is done with it.
         emitDeferredSync(b, kDeferredGPUBarrier);
-        scf::YieldOp::create(b, result);
+        return result;
       });
-  return SmallVector<Value>(loop.getResults());
 }
 
 void raspc::FlashKernelEmitter::emit() {

@@ -95,6 +95,9 @@ protected:
   /// Starts copying key block `kb` into stage `stage` where `copy` holds,
   /// and closes a cp.async group, empty or not.
   void emitPrefetch(mlir::Value kb, mlir::Value stage, mlir::Value copy);
+  /// Waits until at most `pending` cp.async groups are, then the barrier
+  /// that makes every thread's copies visible.
+  void emitStageLanded(int32_t pending);
   /// Whether key block `kb` exists and the block's rows may see some of it.
   mlir::Value emitBlockInRange(mlir::Value kb);
   /// The key or value tile of stage `stage`: keyBlock rows, padded.
@@ -125,10 +128,11 @@ protected:
                       mlir::Value k0, mlir::Value twoT, llvm::ArrayRef<mlir::Value> rows,
                       llvm::MutableArrayRef<mlir::Value> max,
                       llvm::MutableArrayRef<mlir::Value> sum, bool masked);
-  /// What a fragment row's output is multiplied by at the end: 1 / its sum
-  /// (the four lanes' `partialSum`s added; sigmoid: 1), 0 for a row that saw
-  /// no key.
-  mlir::Value emitRowNormalizer(mlir::Value partialSum);
+  /// What a row's output is multiplied by at the end: 1 / its `sum`
+  /// (sigmoid: 1), 0 for a row that saw no key.
+  mlir::Value emitRowNormalizer(mlir::Value sum);
+  /// The same for a fragment row: the four lanes' `partialSum`s added.
+  mlir::Value emitFragmentRowNormalizer(mlir::Value partialSum);
   /// Whether the weights are sigmoid(s), not normalized, instead of the
   /// softmax's: no running maximum, no rescaling; the sum only tells
   /// whether a row saw a key.

@@ -32,6 +32,7 @@
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 #include "Conversion/GPU/FlashKernel.h"
 #include "Conversion/GPU/Wgmma.h"
+#include "Conversion/Utils/LoopEmission.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -115,6 +116,13 @@ private:
   /// out += P.V, issued and committed, not waited for.
   Value issueProbabilitiesTimesValues(Value out, ArrayRef<Value> probabilities,
                                       ArrayRef<Value> operands);
+  /// S = Q.K^T over `keyTile`, waited for: from the fence to the read.
+  Value emitScores(Value keyTile);
+  /// out += P.V over `valueTile`, waited for (`out` pinned before the
+  /// fence, as the MMAs read it).
+  Value emitProbabilitiesTimesValues(Value out, ArrayRef<Value> probabilities, Value valueTile);
+  /// Pins the 32-bit registers `words` (emitRegisterFence) as their struct.
+  Value pinWords(ArrayRef<Value> words);
   SmallVector<int64_t, 2> tileShape(bool isKey) const override {
     return {keyBlock * (isKey ? headDim : valueDim) / kSwizzleRowElements, kSwizzleRowElements};
   }
@@ -276,10 +284,7 @@ Softmaxed WgmmaFlashEmitter::emitSoftmax(Value s, Value k0, const GroupState &st
                                                   pack(probability(hi, 0), probability(hi, 1)),
                                                   pack(probability(hi, 2), probability(hi, 3))});
   }
-  Value pinned = raspc::emitRegisterFence(
-      b, packed,
-      LLVM::LLVMStructType::getLiteral(b.getContext(),
-                                       SmallVector<Type>(packed.size(), b.getI32Type())));
+  Value pinned = pinWords(packed);
   for (int64_t i = 0; i < static_cast<int64_t>(packed.size()); ++i)
     result.probabilities.push_back(LLVM::ExtractValueOp::create(b, pinned, i));
   return result;
@@ -302,24 +307,40 @@ Value WgmmaFlashEmitter::issueProbabilitiesTimesValues(Value out, ArrayRef<Value
   return out;
 }
 
+Value WgmmaFlashEmitter::pinWords(ArrayRef<Value> words) {
+  return raspc::emitRegisterFence(
+      b, words,
+      LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                       SmallVector<Type>(words.size(), b.getI32Type())));
+}
+
+Value WgmmaFlashEmitter::emitScores(Value keyTile) {
+  SmallVector<Value> descriptors = scoreOperands(keyTile);
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  Value s = issueScores(descriptors);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  return raspc::emitAccumulatorFence(b, s); // read after the wait
+}
+
+Value WgmmaFlashEmitter::emitProbabilitiesTimesValues(Value out, ArrayRef<Value> probabilities,
+                                                      Value valueTile) {
+  SmallVector<Value> descriptors = valueOperands(valueTile);
+  out = raspc::emitAccumulatorFence(b, out);
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  out = issueProbabilitiesTimesValues(out, probabilities, descriptors);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  return raspc::emitAccumulatorFence(b, out);
+}
+
 /// The warpgroup's rows through one key block, one step after the other.
 SmallVector<Value> WgmmaFlashEmitter::emitKeyBlock(ValueRange values, Value k0, Value keyTile,
                                                    Value valueTile) {
   GroupState state = GroupState::unflatten(values);
-  SmallVector<Value> scoreDescriptors = scoreOperands(keyTile);
-  NVVM::WgmmaFenceAlignedOp::create(b);
-  Value s = issueScores(scoreDescriptors);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-  s = raspc::emitAccumulatorFence(b, s); // read after the wait
-  Softmaxed softmaxed = emitSoftmax(s, k0, state);
-  // O = O * alpha + P.V; O written before the fence, as the MMAs read it.
-  SmallVector<Value> valueDescriptors = valueOperands(valueTile);
-  Value out = raspc::emitAccumulatorFence(b, rescale(state.out, softmaxed.alpha));
-  NVVM::WgmmaFenceAlignedOp::create(b);
-  out = issueProbabilitiesTimesValues(out, softmaxed.probabilities, valueDescriptors);
-  // The next barrier lets the stage be refilled: the MMAs must be done.
-  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-  out = raspc::emitAccumulatorFence(b, out);
+  Softmaxed softmaxed = emitSoftmax(emitScores(keyTile), k0, state);
+  // O = O * alpha + P.V, waited for: the next barrier lets the stage be
+  // refilled.
+  Value out = emitProbabilitiesTimesValues(rescale(state.out, softmaxed.alpha),
+                                           softmaxed.probabilities, valueTile);
   return GroupState{softmaxed.max, softmaxed.sum, out}.flatten();
 }
 
@@ -331,11 +352,6 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyLoop() {
   // Blocks between the first and the last seen are loaded even where the
   // mask hides them: they are computed (the per-key mask zeroes them).
   auto prefetch = [&](Value kb) { emitPrefetch(kb, stageOf(kb), less(kb, end)); };
-  auto landed = [&](int32_t pending) {
-    raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncWait, pending);
-    emitTilesLanded();
-    raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier);
-  };
   prefetch(first);
   Value second = add(first, 1);
   prefetch(second);
@@ -344,14 +360,10 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyLoop() {
   // or add yet). With no block to see, this and the last P.V below run on
   // tiles never loaded, their probabilities all 0; emitStore writes zeros
   // for such rows whatever O holds.
-  landed(/*pending=*/1);
+  emitStageLanded(/*pending=*/1);
   GroupState initial = GroupState::unflatten(initialState());
-  SmallVector<Value> firstScores = scoreOperands(tileOf(stageOf(first), /*isKey=*/true));
-  NVVM::WgmmaFenceAlignedOp::create(b);
-  Value s = issueScores(firstScores);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-  s = raspc::emitAccumulatorFence(b, s);
-  Softmaxed firstBlock = emitSoftmax(s, mul(first, keyBlock), initial);
+  Softmaxed firstBlock = emitSoftmax(emitScores(tileOf(stageOf(first), /*isKey=*/true)),
+                                     mul(first, keyBlock), initial);
   SmallVector<Value> carried =
       GroupState{firstBlock.max, firstBlock.sum, initial.out}.flatten();
   llvm::append_range(carried, firstBlock.probabilities);
@@ -360,14 +372,11 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyLoop() {
   // once, then kb's softmax while P.V runs. Stage (kb + 1) % 3 is free after
   // the barrier: every warpgroup waited for its P.V of block kb - 2.
   const int64_t stateSize = 5;
-  auto loop = scf::ForOp::create(
-      b, second, end, idx(1), carried,
-      [&](OpBuilder &nested, Location, Value kb, ValueRange iterArgs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+  SmallVector<Value> results = raspc::emitLoop(
+      b, second, end, idx(1), carried, [&](Value kb, ValueRange iterArgs) {
         GroupState state = GroupState::unflatten(iterArgs.take_front(stateSize));
         SmallVector<Value> previous(iterArgs.drop_front(stateSize));
-        landed(/*pending=*/0);
+        emitStageLanded(/*pending=*/0);
         prefetch(add(kb, 1));
         SmallVector<Value> scoreDescriptors = scoreOperands(tileOf(stageOf(kb), /*isKey=*/true));
         SmallVector<Value> valueDescriptors =
@@ -383,28 +392,19 @@ SmallVector<Value> WgmmaFlashEmitter::emitKeyLoop() {
         out = raspc::emitAccumulatorFence(b, out);
         // The MMAs read the previous probabilities until the wait: their
         // registers stay theirs until here.
-        raspc::emitRegisterFence(b, previous, LLVM::LLVMStructType::getLiteral(
-                                                  b.getContext(), SmallVector<Type>(
-                                                                      previous.size(),
-                                                                      b.getI32Type())));
+        pinWords(previous);
         SmallVector<Value> next =
             GroupState{softmaxed.max, softmaxed.sum, rescale(out, softmaxed.alpha)}.flatten();
         llvm::append_range(next, softmaxed.probabilities);
-        scf::YieldOp::create(b, next);
+        return next;
       });
 
   // The last block's P.V.
-  GroupState final = GroupState::unflatten(loop.getResults().take_front(stateSize));
-  SmallVector<Value> last(loop.getResults().drop_front(stateSize));
-  SmallVector<Value> lastValues = valueOperands(
-      tileOf(stageOf(arith::SubIOp::create(b, arith::MaxUIOp::create(b, end, add(first, 1)),
-                                           idx(1))),
-             /*isKey=*/false));
-  Value out = raspc::emitAccumulatorFence(b, final.out);
-  NVVM::WgmmaFenceAlignedOp::create(b);
-  out = issueProbabilitiesTimesValues(out, last, lastValues);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-  final.out = raspc::emitAccumulatorFence(b, out);
+  GroupState final = GroupState::unflatten(ArrayRef<Value>(results).take_front(stateSize));
+  ArrayRef<Value> last = ArrayRef<Value>(results).drop_front(stateSize);
+  Value lastBlock = arith::SubIOp::create(b, arith::MaxUIOp::create(b, end, add(first, 1)), idx(1));
+  final.out = emitProbabilitiesTimesValues(final.out, last,
+                                           tileOf(stageOf(lastBlock), /*isKey=*/false));
   return final.flatten();
 }
 
@@ -415,7 +415,7 @@ void WgmmaFlashEmitter::emitStore(ValueRange values) {
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   Value seen[2];
   for (int64_t r = 0; r < 2; ++r) {
-    Value inverse = emitRowNormalizer(final.sum[r]);
+    Value inverse = emitFragmentRowNormalizer(final.sum[r]);
     seen[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, inverse, fconst(0.0));
     auto inside = scf::IfOp::create(b, less(rows[r], queries), /*withElseRegion=*/false);
     OpBuilder::InsertionGuard insertion(b);
@@ -426,7 +426,8 @@ void WgmmaFlashEmitter::emitStore(ValueRange values) {
       // A row that saw no key gets zeros even where O is not (NaN from
       // tiles the overlapped loop computed without loading).
       Value o = arith::SelectOp::create(
-          b, seen[r], arith::MulFOp::create(b, LLVM::ExtractValueOp::create(b, final.out, i), inverse),
+          b, seen[r],
+          arith::MulFOp::create(b, LLVM::ExtractValueOp::create(b, final.out, i), inverse),
           fconst(0.0));
       if (outElement != f32)
         o = arith::TruncFOp::create(b, outElement, o);

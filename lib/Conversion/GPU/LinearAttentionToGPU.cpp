@@ -155,16 +155,13 @@ private:
   Value rem(Value x, Value y) { return arith::RemUIOp::create(b, x, y); }
   Value less(Value x, Value y) { return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, y); }
   Value fma(Value x, Value y, Value acc) { return math::FmaOp::create(b, x, y, acc); }
-  Value load(Value memref, ValueRange indices) { return memref::LoadOp::create(b, memref, indices); }
+  Value load(Value memref, ValueRange indices) {
+    return memref::LoadOp::create(b, memref, indices);
+  }
   void store(Value v, Value memref, ValueRange indices) {
     memref::StoreOp::create(b, v, memref, indices);
   }
   void barrier() { raspc::emitDeferredSync(b, raspc::kDeferredGPUBarrier); }
-  /// scf.for over [lb, ub) step `step` carrying `init`; `body` returns the
-  /// next values.
-  SmallVector<Value>
-  loop(Value lb, Value ub, Value step, ValueRange init,
-       function_ref<SmallVector<Value>(Value iv, ValueRange carried)> body);
   /// The thread's rows of a chunk (a warp's kWarpRows, from `row0`).
   SmallVector<Value> warpRows(Value row0);
 
@@ -208,18 +205,6 @@ LinearAttentionEmitter::LinearAttentionEmitter(ImplicitLocOpBuilder &b, Attentio
                            : OpFoldResult(b.getIndexAttr(resultType.getDimSize(d))));
   result = raspc::allocateThroughLayoutOps(b, op.getResult(), outSizes);
   out = result.view;
-}
-
-SmallVector<Value>
-LinearAttentionEmitter::loop(Value lb, Value ub, Value step, ValueRange init,
-                             function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-  auto forOp = scf::ForOp::create(
-      b, lb, ub, step, init, [&](OpBuilder &nested, Location, Value iv, ValueRange carried) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        scf::YieldOp::create(b, body(iv, carried));
-      });
-  return SmallVector<Value>(forOp.getResults());
 }
 
 SmallVector<Value> LinearAttentionEmitter::warpRows(Value row0) {
@@ -316,14 +301,15 @@ void LinearAttentionEmitter::loadChunk(Value dest, Value source, Value head, Val
 
 void LinearAttentionEmitter::emitChunkScores() {
   SmallVector<Value> rows = warpRows(idx(0));
-  SmallVector<Value> dots = loop(idx(0), idx(headDim), idx(1), SmallVector<Value>(kWarpRows, fconst(0)),
-                                 [&](Value d, ValueRange acc) {
-                                   Value k = load(keyTile, {lane, d});
-                                   SmallVector<Value> next;
-                                   for (auto [row, a] : llvm::zip(rows, acc))
-                                     next.push_back(fma(load(queryTile, {row, d}), k, a));
-                                   return next;
-                                 });
+  SmallVector<Value> dots = raspc::emitLoop(
+      b, idx(0), idx(headDim), idx(1), SmallVector<Value>(kWarpRows, fconst(0)),
+      [&](Value d, ValueRange acc) {
+        Value k = load(keyTile, {lane, d});
+        SmallVector<Value> next;
+        for (auto [row, a] : llvm::zip(rows, acc))
+          next.push_back(fma(load(queryTile, {row, d}), k, a));
+        return next;
+      });
   for (auto [row, dot] : llvm::zip(rows, dots)) {
     Value seen = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, lane, row);
     store(arith::SelectOp::create(b, seen, dot, fconst(0)), scoreTile, {row, lane});
@@ -333,8 +319,8 @@ void LinearAttentionEmitter::emitChunkScores() {
 void LinearAttentionEmitter::emitChunkAnswers(Value i0) {
   SmallVector<Value> rows = warpRows(idx(0));
   // num for each row, then den for each row.
-  SmallVector<Value> sums = loop(
-      idx(0), idx(headDim), idx(1), SmallVector<Value>(2 * kWarpRows, fconst(0)),
+  SmallVector<Value> sums = raspc::emitLoop(
+      b, idx(0), idx(headDim), idx(1), SmallVector<Value>(2 * kWarpRows, fconst(0)),
       [&](Value d, ValueRange acc) {
         Value s = load(sumTile, {d, lane}), z = load(normTile, {idx(0), d});
         SmallVector<Value> next(acc);
@@ -346,7 +332,7 @@ void LinearAttentionEmitter::emitChunkAnswers(Value i0) {
         return next;
       });
   if (causal)
-    sums = loop(idx(0), idx(kChunk), idx(1), sums, [&](Value j, ValueRange acc) {
+    sums = raspc::emitLoop(b, idx(0), idx(kChunk), idx(1), sums, [&](Value j, ValueRange acc) {
       Value v = load(valueTile, {j, lane});
       SmallVector<Value> next(acc);
       for (int64_t r = 0; r < kWarpRows; ++r) {
@@ -381,7 +367,7 @@ void LinearAttentionEmitter::emitAddChunkKeys() {
     for (Value d : rows)
       init.push_back(load(sumTile, {d, lane}));
     SmallVector<Value> next =
-        loop(idx(0), idx(kChunk), idx(1), init, [&](Value j, ValueRange acc) {
+        raspc::emitLoop(b, idx(0), idx(kChunk), idx(1), init, [&](Value j, ValueRange acc) {
           Value v = load(valueTile, {j, lane});
           SmallVector<Value> updated;
           for (auto [d, a] : llvm::zip(rows, acc))
@@ -392,10 +378,10 @@ void LinearAttentionEmitter::emitAddChunkKeys() {
       store(s, sumTile, {d, lane});
   });
   raspc::emitLoop(b, tid, idx(headDim), idx(kThreads), [&](Value d) {
-    Value z = loop(idx(0), idx(kChunk), idx(1), {load(normTile, {idx(0), d})},
-                   [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                     return {arith::AddFOp::create(b, acc[0], load(keyTile, {j, d}))};
-                   })[0];
+    Value z = raspc::emitLoop(b, idx(0), idx(kChunk), idx(1), {load(normTile, {idx(0), d})},
+                              [&](Value j, ValueRange acc) -> SmallVector<Value> {
+                                return {arith::AddFOp::create(b, acc[0], load(keyTile, {j, d}))};
+                              })[0];
     store(z, normTile, {idx(0), d});
   });
 }
@@ -460,10 +446,10 @@ void LinearAttentionEmitter::emitAnswers(Ranges ranges, Ranges keyRanges, Value 
   Value first = mul(add(mul(bIdx, keyHeads), khIdx), keyRanges.count);
   Value seen = causal ? rangeIdx : keyRanges.count;
   auto sumRanges = [&](function_ref<Value(Value row)> at) {
-    return loop(idx(0), seen, idx(1), {fconst(0)},
-                [&](Value r, ValueRange acc) -> SmallVector<Value> {
-                  return {arith::AddFOp::create(b, acc[0], at(add(first, r)))};
-                })[0];
+    return raspc::emitLoop(b, idx(0), seen, idx(1), {fconst(0)},
+                           [&](Value r, ValueRange acc) -> SmallVector<Value> {
+                             return {arith::AddFOp::create(b, acc[0], at(add(first, r)))};
+                           })[0];
   };
   raspc::emitLoop(b, tid, idx(headDim * kSlice), idx(kThreads), [&](Value flat) {
     Value d = div(flat, idx(kSlice)), e = rem(flat, idx(kSlice));

@@ -56,6 +56,18 @@ void raspc::emitLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
                      });
 }
 
+SmallVector<Value>
+raspc::emitLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step, ValueRange init,
+                function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  auto loop = scf::ForOp::create(
+      b, lb, ub, step, init, [&](OpBuilder &nested, Location, Value iv, ValueRange carried) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        scf::YieldOp::create(b, body(iv, carried));
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
 void raspc::approximateExp(Operation *root) {
   RewritePatternSet patterns(root->getContext());
   populateMathPolynomialApproximationPatterns(

@@ -30,6 +30,13 @@ mlir::Value allocateBuffer(mlir::ImplicitLocOpBuilder &b, mlir::RankedTensorType
 /// values; `body` emits through `b`, which points into the loop meanwhile.
 void emitLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
               llvm::function_ref<void(mlir::Value)> body);
+/// The same carrying `init` from iteration to iteration: `body` gets the
+/// carried values and returns the next ones; the loop's results are
+/// returned.
+llvm::SmallVector<mlir::Value>
+emitLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
+         mlir::ValueRange init,
+         llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value, mlir::ValueRange)> body);
 
 /// Clones the single block of `region` at the builder's insertion point with
 /// its arguments bound to `args`; returns the yielded value (mask and score
