@@ -455,6 +455,17 @@ TEST(GPUFlashEmulation, WgmmaWindowSkipsLeadingBlocks) {
   checkCase(c);
 }
 
+// The overlapped loop over five key blocks of 128 (the last partial), 70
+// queries: its three stages wrap around, each refilled while the P.V of
+// the block before reads another. A stage refilled while a wgmma may still
+// read it is a race on shared memory (the emulator's numbers alone would
+// not show it: it runs a wgmma when issued and lands a copy at its wait).
+TEST(GPUFlashEmulation, WgmmaStagesWrapAround) {
+  Case c{"f16", 1, 1, 70, 600, 64, 64, Mask::None};
+  c.wgmma = true;
+  checkCase(c);
+}
+
 // Keys 128 or more before the query: the first block of 128 queries sees
 // no key block at all (an empty range: its loop computes tiles never
 // loaded, all hidden, and stores zeros), the others from key block 0.

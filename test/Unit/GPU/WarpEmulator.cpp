@@ -10,11 +10,14 @@
 // operation and the whole block at barriers. Blocks run one after another,
 // so one region of host memory is every block's shared memory.
 // The emulator implements the PTX ISA's fragment layouts for
-// mma.m16n8k16.row.col independently of the kernel generators.
+// mma.m16n8k16.row.col independently of the kernel generators. Its
+// schedule is one of many; every access to shared memory also goes to a
+// race tracker (SharedMemoryRaces.h) that sees what any schedule could.
 //
 //===----------------------------------------------------------------------===//
 
 #include "WarpEmulator.h"
+#include "SharedMemoryRaces.h"
 
 #include "Attn/IR/AttnDialect.h"
 #include "Conversion/Passes.h"
@@ -117,8 +120,18 @@ struct ThreadContext {
   Warp *warp;
   int lane;
   Warpgroup *group;
+
+  /// The thread's index in its block.
+  int linear() const { return tid[0] + ntid[0] * (tid[1] + ntid[1] * tid[2]); }
+  /// The block's barriers passed so far: what orders its threads.
+  unsigned long epoch() const { return block->generation; }
 };
 thread_local ThreadContext self;
+
+raspc::emulator::SharedMemoryRaces races(sizeof sharedMemory);
+size_t sharedOffset(const void *address) {
+  return static_cast<const unsigned char *>(address) - sharedMemory;
+}
 
 
 } // namespace
@@ -230,7 +243,8 @@ extern "C" void emu_mma_f16(float *d, uint32_t a0, uint32_t a1, uint32_t a2, uin
 /// only, K-major ((8,m),(T,2k)):((8T,SBO),(1,T)) or MN-major
 /// ((T,8,m),(8,k)):((1,T,LBO),(8T,SBO)) with T = 8 elements of 16 bits,
 /// then Swizzle<3,4,3> on the shared address (bits 4-6 ^= bits 7-9). The
-/// operands are read when the MMA is issued (not when waited for).
+/// operands are read when the MMA is issued; `races` holds them read until
+/// the wait_group that retires it.
 std::atomic<int> badDescriptors{0};
 /// A wgmma operand in shared memory, as its descriptor names it.
 struct SharedOperand {
@@ -242,23 +256,59 @@ struct SharedOperand {
     return {(desc & 0x3fff) << 4, ((desc >> 16) & 0x3fff) << 4, ((desc >> 32) & 0x3fff) << 4,
             mnMajor};
   }
-  /// Element (i, k): i along M (A) or N (B).
-  float at(int i, int k, bool bf16) const {
+  /// Where element (i, k) is: i along M (A) or N (B).
+  uint64_t offset(int i, int k) const {
     uint64_t offset = mnMajor ? start + (i / 64) * leading + (i % 64) * 2 + (k / 8) * stride +
                                     (k % 8) * 128
                               : start + (i / 8) * stride + (i % 8) * 128 + k * 2;
-    offset ^= ((offset >> 7) & 7) << 4;
+    return offset ^ ((offset >> 7) & 7) << 4;
+  }
+  float at(int i, int k, bool bf16) const {
     uint16_t bits;
-    std::memcpy(&bits, sharedMemory + offset, 2);
+    std::memcpy(&bits, sharedMemory + offset(i, k), 2);
     return bf16 ? bf16ToFloat(bits) : halfToFloat(bits);
   }
+  /// Adds the cells of `races` the operand's `extent` x 16 elements are
+  /// to `cells`.
+  void addCells(int extent, std::vector<size_t> &cells) const {
+    for (int i = 0; i < extent; ++i)
+      for (int k = 0; k < 16; ++k)
+        cells.push_back(offset(i, k) / SharedMemoryRaces::kCellBytes);
+  }
 };
+
+/// The wgmmas a thread issued (their accesses to shared memory in
+/// `races`), not yet committed and committed as groups: one thread per
+/// warpgroup keeps them, the wgmma being one operation of the warpgroup.
+thread_local std::vector<int> uncommittedWgmmas;
+thread_local std::deque<std::vector<int>> committedWgmmas;
+void beginWgmma(const SharedOperand *a, const SharedOperand &b, int n) {
+  if (self.linear() % kGroupThreads != 0)
+    return;
+  std::vector<size_t> cells;
+  if (a)
+    a->addCells(64, cells);
+  b.addCells(n, cells);
+  uncommittedWgmmas.push_back(races.begin(/*write=*/false, "wgmma", self.linear(), self.epoch(),
+                                          cells, /*throughAsyncProxy=*/true));
+}
+extern "C" void emu_wgmma_commit() {
+  committedWgmmas.push_back(std::move(uncommittedWgmmas));
+  uncommittedWgmmas.clear();
+}
+extern "C" void emu_wgmma_wait(int32_t pending) {
+  while (committedWgmmas.size() > static_cast<size_t>(pending)) {
+    for (int id : committedWgmmas.front())
+      races.complete(id, self.epoch());
+    committedWgmmas.pop_front();
+  }
+}
 extern "C" void emu_wgmma(float *d, uint64_t descA, uint64_t descB, int32_t n,
                           int32_t transA, int32_t transB, int32_t bf16, int32_t accumulate) {
   SharedOperand a = SharedOperand::decode(descA, transA),
                 b = SharedOperand::decode(descB, transB);
-  int linear = self.tid[0] + self.ntid[0] * (self.tid[1] + self.ntid[1] * self.tid[2]);
-  int warp = linear / kLanes % 4, g = self.lane / 4, t = self.lane % 4;
+  beginWgmma(&a, b, n);
+  int warp = self.linear() / kLanes % 4, g = self.lane / 4, t = self.lane % 4;
   for (int i = 0; i < n / 2; ++i) {
     int row = 16 * warp + g + 8 * (i % 4 / 2), col = 8 * (i / 4) + 2 * t + i % 2;
     float sum = accumulate ? d[i] : 0.0f;
@@ -275,8 +325,7 @@ extern "C" void emu_wgmma(float *d, uint64_t descA, uint64_t descB, int32_t n,
 extern "C" void emu_wgmma_rs(float *d, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
                              uint64_t descB, int32_t n, int32_t transB, int32_t bf16) {
   Warpgroup &group = *self.group;
-  int linear = self.tid[0] + self.ntid[0] * (self.tid[1] + self.ntid[1] * self.tid[2]);
-  int inGroup = linear % kGroupThreads;
+  int inGroup = self.linear() % kGroupThreads;
   uint32_t mine[] = {a0, a1, a2, a3};
   std::memcpy(group.a[inGroup], mine, sizeof mine);
   group.sync();
@@ -292,6 +341,7 @@ extern "C" void emu_wgmma_rs(float *d, uint32_t a0, uint32_t a1, uint32_t a2, ui
         A[16 * w + g + 8 * (r % 2)][2 * t + 8 * (r / 2) + h] = decode(group.a[q][r], h);
   }
   SharedOperand b = SharedOperand::decode(descB, transB);
+  beginWgmma(nullptr, b, n);
   int warp = inGroup / kLanes, g = self.lane / 4, t = self.lane % 4;
   for (int i = 0; i < n / 2; ++i) {
     int row = 16 * warp + g + 8 * (i % 4 / 2), col = 8 * (i / 4) + 2 * t + i % 2;
@@ -322,6 +372,9 @@ extern "C" void emu_ldmatrix(uint32_t *out, const unsigned char *address, int32_
   Warp &warp = *self.warp;
   int lane = self.lane;
   warp.row[lane] = address;
+  if (lane < 8 * matrices)
+    races.access(/*write=*/false, "ldmatrix", self.linear(), self.epoch(), sharedOffset(address),
+                 16);
   warp.sync();
   auto element = [&](int matrix, int r, int column) {
     uint16_t bits;
@@ -342,12 +395,20 @@ struct AsyncCopy {
   void *destination;
   const void *source;
   int32_t bytes;
+  int race; // the copy's id in `races`
 };
 thread_local std::vector<AsyncCopy> uncommitted;
 thread_local std::deque<std::vector<AsyncCopy>> committed;
 std::atomic<int> asyncCopies{0};
 extern "C" void emu_cp_async(void *destination, const void *source, int32_t bytes) {
-  uncommitted.push_back({destination, source, bytes});
+  size_t offset = sharedOffset(destination);
+  std::vector<size_t> cells;
+  for (size_t c = offset / SharedMemoryRaces::kCellBytes;
+       c <= (offset + bytes - 1) / SharedMemoryRaces::kCellBytes; ++c)
+    cells.push_back(c);
+  uncommitted.push_back({destination, source, bytes,
+                         races.begin(/*write=*/true, "cp.async", self.linear(), self.epoch(),
+                                     cells)});
   ++asyncCopies;
 }
 extern "C" void emu_cp_async_commit() {
@@ -356,8 +417,10 @@ extern "C" void emu_cp_async_commit() {
 }
 extern "C" void emu_cp_async_wait(int32_t pending) {
   while (committed.size() > static_cast<size_t>(pending)) {
-    for (const AsyncCopy &copy : committed.front())
+    for (const AsyncCopy &copy : committed.front()) {
       std::memcpy(copy.destination, copy.source, copy.bytes);
+      races.complete(copy.race, self.epoch());
+    }
     committed.pop_front();
   }
 }
@@ -391,6 +454,13 @@ extern "C" void emu_check_alignment(const void *address, int64_t alignment) {
 
 extern "C" void emu_barrier() { self.block->sync(); }
 
+extern "C" void emu_fence_proxy_async() { races.fenceProxy(self.linear()); }
+
+extern "C" void emu_shared_access(const void *address, int64_t bytes, int32_t write) {
+  races.access(write, write ? "st.shared" : "ld.shared", self.linear(), self.epoch(),
+               sharedOffset(address), bytes);
+}
+
 /// Runs `kernel` over the grid, block after block, a host thread per GPU
 /// thread.
 void launch(void (*kernel)(void **), void **args, const int grid[3], const int block[3]) {
@@ -406,6 +476,7 @@ void launch(void (*kernel)(void **), void **args, const int grid[3], const int b
         Barrier shared;
         shared.parties = threads;
         std::memset(sharedMemory, 0xff, sizeof sharedMemory); // no data left from the last block
+        races.startBlock();
         std::vector<std::thread> pool;
         for (int t = 0; t < threads; ++t)
           pool.emplace_back([&, t] {
@@ -641,10 +712,23 @@ std::string emulateNVVM(ModuleOp module) {
       op->erase();
       continue;
     }
-    // Orderings the emulator has by construction: MMAs complete when issued,
-    // shared memory has one proxy.
-    if (isa<NVVM::WgmmaFenceAlignedOp, NVVM::WgmmaGroupSyncAlignedOp,
-            NVVM::WgmmaWaitGroupSyncOp, NVVM::FenceProxyOp>(op)) {
+    // wgmma groups: when their reads of shared memory end, for `races`.
+    if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op)) {
+      replaceByCall("emu_wgmma_commit", {});
+      continue;
+    }
+    if (auto wait = dyn_cast<NVVM::WgmmaWaitGroupSyncOp>(op)) {
+      replaceByCall("emu_wgmma_wait", {LLVM::ConstantOp::create(b, loc, i32,
+                                                               b.getI32IntegerAttr(wait.getGroup()))});
+      continue;
+    }
+    if (isa<NVVM::FenceProxyOp>(op)) {
+      replaceByCall("emu_fence_proxy_async", {});
+      continue;
+    }
+    // An ordering the emulator has by construction: MMAs complete when
+    // issued.
+    if (isa<NVVM::WgmmaFenceAlignedOp>(op)) {
       op->erase();
       continue;
     }
@@ -699,16 +783,32 @@ std::string emulateNVVM(ModuleOp module) {
         callUpdatingStruct(b, loc, callee, operands.take_front(n / 2), op.getRes().getType(), args));
     op->erase();
   }
-  // Vector loads and stores: checked for the alignment they claim.
+  // Loads and stores: those of shared memory told to `races`, vector ones
+  // checked for the alignment they claim.
   SmallVector<Operation *> accesses;
   module.walk([&](Operation *op) {
     if (isa<LLVM::LoadOp, LLVM::StoreOp>(op))
       accesses.push_back(op);
   });
+  DataLayout layout(module);
   for (Operation *op : accesses) {
     auto load = dyn_cast<LLVM::LoadOp>(op);
     auto store = dyn_cast<LLVM::StoreOp>(op);
     Type type = load ? load.getType() : store.getValue().getType();
+    Value at = load ? load.getAddr() : store.getAddr();
+    if (cast<LLVM::LLVMPointerType>(at.getType()).getAddressSpace() == 3) {
+      OpBuilder b(op);
+      Type i64 = IntegerType::get(ctx, 64);
+      auto callee = declare(module, "emu_shared_access", LLVM::LLVMVoidType::get(ctx),
+                            {ptr, i64, i32});
+      LLVM::CallOp::create(
+          b, op->getLoc(), callee,
+          ValueRange{LLVM::AddrSpaceCastOp::create(b, op->getLoc(), ptr, at),
+                     LLVM::ConstantOp::create(
+                         b, op->getLoc(), i64,
+                         b.getI64IntegerAttr(static_cast<int64_t>(layout.getTypeSize(type)))),
+                     LLVM::ConstantOp::create(b, op->getLoc(), i32, b.getI32IntegerAttr(!load))});
+    }
     std::optional<uint64_t> alignment = load ? load.getAlignment() : store.getAlignment();
     if (!isa<VectorType>(type) || !alignment || *alignment <= 1)
       continue;
@@ -992,12 +1092,17 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     add("emu_cp_async_wait", reinterpret_cast<void *>(&emu_cp_async_wait));
     add("emu_wgmma", reinterpret_cast<void *>(&emu_wgmma));
     add("emu_wgmma_rs", reinterpret_cast<void *>(&emu_wgmma_rs));
+    add("emu_wgmma_commit", reinterpret_cast<void *>(&emu_wgmma_commit));
+    add("emu_wgmma_wait", reinterpret_cast<void *>(&emu_wgmma_wait));
+    add("emu_shared_access", reinterpret_cast<void *>(&emu_shared_access));
+    add("emu_fence_proxy_async", reinterpret_cast<void *>(&emu_fence_proxy_async));
     if (!sharedName.empty())
       add(sharedName.c_str(), sharedMemory + kDynamicSharedOffset);
     return map;
   });
   misalignedAccesses = 0;
   asyncCopies = 0;
+  races.startProgram();
   badDescriptors = 0;
   for (Launch &l : launches) {
     auto kernel = (*engine)->lookupPacked(l.kernel);
@@ -1020,6 +1125,7 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
   }
   EXPECT_EQ(misalignedAccesses.load(), 0) << "vector accesses at misaligned addresses";
   EXPECT_EQ(badDescriptors.load(), 0) << "wgmma descriptors of layouts the emulator has not";
+  EXPECT_EQ(races.races(), 0) << "hazards on shared memory, the first: " << races.firstRace();
   // Every tiled case has some operand aligned for 16-byte copies.
   if (copiesAsync)
     EXPECT_GT(asyncCopies.load(), 0) << "no cp.async: the fast copy path did not run";

@@ -35,8 +35,10 @@ struct Operand {
 /// is `arguments[i]`, the buffer the function returns is `result`, any
 /// other f32 buffer it allocates is scratch the emulator makes (NaN-filled).
 /// Checks (as gtest failures) that every vector access was as aligned as it
-/// claimed and, if `copiesAsync` (kernels with shared-memory tiles), that
-/// cp.async copies ran; returns whether the kernels ran.
+/// claimed, that no two threads or asynchronous units raced on shared
+/// memory (SharedMemoryRaces.h) and, if `copiesAsync` (kernels with
+/// shared-memory tiles), that cp.async copies ran; returns whether the
+/// kernels ran.
 bool emulate(const std::string &source, const std::string &kernelPasses,
              const std::vector<Operand> &arguments, const Operand &result,
              bool copiesAsync = true);

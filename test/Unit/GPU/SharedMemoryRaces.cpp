@@ -1,0 +1,121 @@
+//===- SharedMemoryRaces.cpp - Races on a block's shared memory -----------===//
+
+#include "SharedMemoryRaces.h"
+
+#include <algorithm>
+
+using raspc::emulator::SharedMemoryRaces;
+
+void SharedMemoryRaces::startProgram() {
+  std::lock_guard<std::mutex> lock(mutex);
+  raceCount = 0;
+  first.clear();
+}
+
+void SharedMemoryRaces::startBlock() {
+  std::lock_guard<std::mutex> lock(mutex);
+  for (size_t cell : touched)
+    cells[cell] = Cell{};
+  touched.clear();
+  accesses.clear();
+  unfenced.clear();
+}
+
+SharedMemoryRaces::Cell &SharedMemoryRaces::touch(size_t cell) {
+  Cell &c = cells[cell];
+  if (!c.touched) {
+    c.touched = true;
+    touched.push_back(cell);
+  }
+  return c;
+}
+
+void SharedMemoryRaces::report(const std::string &race) {
+  if (raceCount++ == 0)
+    first = race;
+}
+
+static std::string describe(const char *what, int thread) {
+  return std::string(what) + " by thread " + std::to_string(thread);
+}
+
+void SharedMemoryRaces::check(size_t cell, bool write, const char *what, int thread,
+                              unsigned long epoch) {
+  auto race = [&](const std::string &other) {
+    report(describe(what, thread) + " in epoch " + std::to_string(epoch) + " races with " + other +
+           " at shared byte " + std::to_string(cell * kCellBytes));
+  };
+  const Completed &done = cells[cell].completed[!write];
+  // A thread's own completed access precedes this one in program order.
+  if (done.epoch == epoch && done.thread != Completed::kNone && done.thread != thread)
+    race((done.thread == Completed::kSeveral ? std::string(done.what) + " by several threads"
+                                             : describe(done.what, done.thread)) +
+         " completed in the same epoch");
+  for (int id : cells[cell].open) {
+    const Access &inFlight = accesses[id];
+    if (inFlight.write != write)
+      race(describe(inFlight.what, inFlight.thread) + " in flight since epoch " +
+           std::to_string(inFlight.start));
+  }
+}
+
+void SharedMemoryRaces::markCompleted(size_t cell, bool write, const char *what, int thread,
+                                      unsigned long epoch) {
+  Cell &c = touch(cell);
+  if (write) {
+    c.unfencedWriter = thread;
+    if (unfenced.size() <= static_cast<size_t>(thread))
+      unfenced.resize(thread + 1);
+    unfenced[thread].push_back(cell);
+  }
+  Completed &completed = c.completed[write];
+  bool another = completed.epoch == epoch && completed.thread != Completed::kNone &&
+                 completed.thread != thread;
+  completed = {epoch, another ? Completed::kSeveral : thread, what};
+}
+
+void SharedMemoryRaces::access(bool write, const char *what, int thread, unsigned long epoch,
+                               size_t offset, size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex);
+  for (size_t c = offset / kCellBytes; c <= (offset + bytes - 1) / kCellBytes; ++c) {
+    check(c, write, what, thread, epoch);
+    markCompleted(c, write, what, thread, epoch);
+  }
+}
+
+int SharedMemoryRaces::begin(bool write, const char *what, int thread, unsigned long epoch,
+                             const std::vector<size_t> &cellIndices, bool throughAsyncProxy) {
+  std::lock_guard<std::mutex> lock(mutex);
+  int id = static_cast<int>(accesses.size());
+  accesses.push_back({write, what, thread, epoch, cellIndices});
+  for (size_t c : cellIndices) {
+    check(c, write, what, thread, epoch);
+    int writer = touch(c).unfencedWriter;
+    if (throughAsyncProxy && writer != Completed::kNone)
+      report(describe(what, thread) + " in epoch " + std::to_string(epoch) +
+             " reads shared byte " + std::to_string(c * kCellBytes) + ", written by thread " +
+             std::to_string(writer) + " with no fence.proxy.async since");
+    cells[c].open.push_back(id);
+  }
+  return id;
+}
+
+void SharedMemoryRaces::fenceProxy(int thread) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (static_cast<size_t>(thread) >= unfenced.size())
+    return;
+  for (size_t c : unfenced[thread])
+    if (cells[c].unfencedWriter == thread)
+      cells[c].unfencedWriter = Completed::kNone;
+  unfenced[thread].clear();
+}
+
+void SharedMemoryRaces::complete(int id, unsigned long epoch) {
+  std::lock_guard<std::mutex> lock(mutex);
+  const Access &access = accesses[id];
+  for (size_t c : access.cells) {
+    std::vector<int> &open = cells[c].open;
+    open.erase(std::find(open.begin(), open.end(), id));
+    markCompleted(c, access.write, access.what, access.thread, epoch);
+  }
+}
