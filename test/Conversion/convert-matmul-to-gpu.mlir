@@ -240,13 +240,17 @@ func.func @epilogue(%a: tensor<?x256xf32>, %b: tensor<256x96xf32>, %bias: tensor
 
 // Not epilogues: a generic that reads the product transposed, one that reads
 // its output's old value, and any consumer of a product with other uses.
+// (The three products of one A are one launch.)
 // CHECK-LABEL: func.func @not_epilogues(
 // CHECK: gpu.launch
+// CHECK-NOT: gpu.launch
 // CHECK: linalg.generic
-// CHECK: gpu.launch
+// CHECK-NOT: gpu.launch
 // CHECK: linalg.generic
-// CHECK: gpu.launch
+// CHECK-NOT: gpu.launch
 // CHECK: linalg.generic
+// CHECK-NOT: gpu.launch
+// CHECK: return
 func.func @not_epilogues(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>, %c: tensor<64x64xf32>)
     -> (tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) {
   %zero = arith.constant 0.0 : f32
@@ -280,6 +284,131 @@ func.func @not_epilogues(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>, %c: tenso
   } -> tensor<64x64xf32>
   return %transposed, %accumulated, %doubled, %p2
       : tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>
+}
+
+// -----
+
+// The q, k and v projections of one x (grouped-query attention: k and v
+// narrower), each rounded to bf16 by its epilogue: one launch. Its grid's
+// column blocks are the products' side by side (4 + 1 + 1); a block finds
+// its product (the last whose first column block it has reached), and with
+// it B (the three cast to one type) and N, then K is looped over as for
+// one product, and the store goes to the product's buffer through its
+// epilogue (a switch).
+// CHECK-LABEL: func.func @qkv_projections(
+// CHECK: %[[QOUT:.*]] = memref.alloc(%{{.*}}) : memref<?x512xbf16>
+// CHECK: %[[QBLOCKS:.*]] = arith.ceildivsi %{{.*}}, %c128
+// CHECK: %[[WK:.*]] = memref.cast %{{.*}} : memref<512x128xbf16, strided<[?, ?], offset: ?>> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
+// CHECK: %[[KOUT:.*]] = memref.alloc(%{{.*}}) : memref<?x128xbf16>
+// CHECK: %[[KBLOCKS:.*]] = arith.ceildivsi %{{.*}}, %c128
+// CHECK: %[[QKBLOCKS:.*]] = arith.addi %[[QBLOCKS]], %[[KBLOCKS]] : index
+// CHECK: %[[VOUT:.*]] = memref.alloc(%{{.*}}) : memref<?x128xbf16>
+// CHECK: %[[COLUMNBLOCKS:.*]] = arith.addi %[[QKBLOCKS]], %{{.*}} : index
+// CHECK: gpu.launch blocks(%{{.*}}, %[[BY:.*]], %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %[[COLUMNBLOCKS]], %{{.*}} = %{{.*}})
+// CHECK: %[[REACHEDK:.*]] = arith.cmpi uge, %[[BY]], %[[QBLOCKS]] : index
+// CHECK: %[[ISK:.*]] = arith.select %[[REACHEDK]], %c1{{.*}}, %c0{{.*}} : index
+// CHECK: arith.select %[[REACHEDK]], %[[WK]], %{{.*}} : memref<?x?xbf16, strided<[?, ?], offset: ?>>
+// CHECK: %[[REACHEDV:.*]] = arith.cmpi uge, %[[BY]], %[[QKBLOCKS]] : index
+// CHECK: %[[PRODUCT:.*]] = arith.select %[[REACHEDV]], %c2{{.*}}, %[[ISK]] : index
+// CHECK: %[[FIRST:.*]] = arith.select %[[REACHEDV]], %[[QKBLOCKS]], %{{.*}} : index
+// CHECK: %[[LOCAL:.*]] = arith.subi %[[BY]], %[[FIRST]] : index
+// CHECK: arith.muli %[[LOCAL]], %c128
+// CHECK: scf.for
+// CHECK: nvgpu.mma.sync
+// CHECK: scf.index_switch %[[PRODUCT]]
+// CHECK-NEXT: case 1 {
+// CHECK: memref.store %{{.*}}, %[[KOUT]]
+// CHECK: case 2 {
+// CHECK: memref.store %{{.*}}, %[[VOUT]]
+// CHECK: default {
+// CHECK: memref.store %{{.*}}, %[[QOUT]]
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK-NOT: linalg.matmul
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @qkv_projections(%x: tensor<?x512xbf16>, %wq: tensor<512x512xbf16>,
+                           %wk: tensor<512x128xbf16>, %wv: tensor<512x128xbf16>)
+    -> (tensor<?x512xbf16>, tensor<?x128xbf16>, tensor<?x128xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x512xbf16>
+  %emptyq = tensor.empty(%t) : tensor<?x512xf32>
+  %zerosq = linalg.fill ins(%zero : f32) outs(%emptyq : tensor<?x512xf32>) -> tensor<?x512xf32>
+  %pq = linalg.matmul ins(%x, %wq : tensor<?x512xbf16>, tensor<512x512xbf16>)
+                      outs(%zerosq : tensor<?x512xf32>) -> tensor<?x512xf32>
+  %qout = tensor.empty(%t) : tensor<?x512xbf16>
+  %q = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%pq : tensor<?x512xf32>) outs(%qout : tensor<?x512xbf16>) {
+  ^bb0(%in: f32, %unused: bf16):
+    %r = arith.truncf %in : f32 to bf16
+    linalg.yield %r : bf16
+  } -> tensor<?x512xbf16>
+  %emptyk = tensor.empty(%t) : tensor<?x128xf32>
+  %zerosk = linalg.fill ins(%zero : f32) outs(%emptyk : tensor<?x128xf32>) -> tensor<?x128xf32>
+  %pk = linalg.matmul ins(%x, %wk : tensor<?x512xbf16>, tensor<512x128xbf16>)
+                      outs(%zerosk : tensor<?x128xf32>) -> tensor<?x128xf32>
+  %kout = tensor.empty(%t) : tensor<?x128xbf16>
+  %k = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%pk : tensor<?x128xf32>) outs(%kout : tensor<?x128xbf16>) {
+  ^bb0(%in: f32, %unused: bf16):
+    %r = arith.truncf %in : f32 to bf16
+    linalg.yield %r : bf16
+  } -> tensor<?x128xbf16>
+  %emptyv = tensor.empty(%t) : tensor<?x128xf32>
+  %zerosv = linalg.fill ins(%zero : f32) outs(%emptyv : tensor<?x128xf32>) -> tensor<?x128xf32>
+  %pv = linalg.matmul ins(%x, %wv : tensor<?x512xbf16>, tensor<512x128xbf16>)
+                      outs(%zerosv : tensor<?x128xf32>) -> tensor<?x128xf32>
+  %vout = tensor.empty(%t) : tensor<?x128xbf16>
+  %v = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%pv : tensor<?x128xf32>) outs(%vout : tensor<?x128xbf16>) {
+  ^bb0(%in: f32, %unused: bf16):
+    %r = arith.truncf %in : f32 to bf16
+    linalg.yield %r : bf16
+  } -> tensor<?x128xbf16>
+  return %q, %k, %v : tensor<?x512xbf16>, tensor<?x128xbf16>, tensor<?x128xbf16>
+}
+
+// -----
+
+// Products of one A whose operands are not all computed by the first of
+// them: the second's epilogue adds a residual made from the first's
+// result, so it is launched on its own, after.
+// CHECK-LABEL: func.func @late_operand(
+// CHECK: gpu.launch
+// CHECK-NOT: scf.index_switch
+// CHECK: gpu.terminator
+// CHECK: %[[RESIDUAL:.*]] = linalg.generic
+// CHECK: gpu.launch
+// CHECK-NOT: scf.index_switch
+// CHECK: gpu.terminator
+func.func @late_operand(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>, %c: tensor<64x64xf32>)
+    -> tensor<64x64xf32> {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<64x64xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %p0 = linalg.matmul ins(%a, %b : tensor<64x64xf32>, tensor<64x64xf32>)
+                      outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %residual = linalg.generic {indexing_maps = [affine_map<(i, j) -> (j, i)>, affine_map<(i, j) -> (i, j)>],
+                              iterator_types = ["parallel", "parallel"]}
+      ins(%p0 : tensor<64x64xf32>) outs(%empty : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %unused: f32):
+    linalg.yield %in : f32
+  } -> tensor<64x64xf32>
+  %p1 = linalg.matmul ins(%a, %c : tensor<64x64xf32>, tensor<64x64xf32>)
+                      outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %sum = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>,
+                                          affine_map<(i, j) -> (i, j)>],
+                         iterator_types = ["parallel", "parallel"]}
+      ins(%p1, %residual : tensor<64x64xf32>, tensor<64x64xf32>) outs(%empty : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %res: f32, %unused: f32):
+    %s = arith.addf %in, %res : f32
+    linalg.yield %s : f32
+  } -> tensor<64x64xf32>
+  return %sum : tensor<64x64xf32>
 }
 
 // -----

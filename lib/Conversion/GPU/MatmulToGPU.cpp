@@ -1,10 +1,13 @@
 //===- MatmulToGPU.cpp - tiled matmul kernels for NVIDIA GPUs ---*- C++ -*-===//
 //
-// A model's projections (`x @ w`) as one GPU kernel each. A block computes
-// a 128 x 128 tile of the product; its threads keep their share of it in
+// A model's projections (`x @ w`) as GPU kernels: one launch for the
+// products of one A (a layer's q, k and v projections: their column blocks
+// side by side, so that the narrow k and v of grouped-query attention do
+// not each launch a fraction of the GPU's SMs). A block computes a
+// 128 x 128 tile of one product; its threads keep their share of it in
 // registers for the whole K loop, while K advances through three
 // shared-memory stages filled by cp.async two steps ahead of the
-// arithmetic. Two forms differ only in the arithmetic of a step:
+// arithmetic. The forms differ only in the arithmetic of a step:
 //
 // * f16/bf16 operands (f32 accumulator): tensor cores. Four warps, each a
 //   64 x 64 quarter as 4 x 8 m16n8k16 MMAs; A fragments from the shared
@@ -40,8 +43,10 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 namespace raspc {
 #define GEN_PASS_DEF_CONVERTMATMULTOGPU
@@ -77,6 +82,17 @@ linalg::GenericOp epilogueOf(linalg::MatmulOp op) {
   return generic;
 }
 
+/// A product a launch computes: `x @ w`, and the generic that finishes it
+/// (epilogueOf) or null.
+struct Product {
+  linalg::MatmulOp op;
+  linalg::GenericOp epilogue;
+  /// The op whose result the kernel's replaces.
+  Operation *replaced() const {
+    return epilogue ? static_cast<Operation *>(epilogue) : static_cast<Operation *>(op);
+  }
+};
+
 /// One output value of a thread: where in the block's tile, and the value.
 struct TileOutput {
   Value column, value;
@@ -87,23 +103,22 @@ struct TileOutputRow {
   SmallVector<TileOutput> outputs;
 };
 
-/// The kernel both forms share: launch, operand checks, the pipelined K
+/// The kernel the forms share: launch, operand checks, the pipelined K
 /// loop, the guarded stores. A form supplies its threads, tile shapes and
 /// the arithmetic of a step.
 class MatmulKernelEmitter {
 public:
-  /// `epilogue`: the generic to compute on the product before it is
-  /// stored (epilogueOf), or null.
-  MatmulKernelEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue,
-                      int64_t threads, int64_t blockK, int64_t aPadding, int64_t bPadding)
-      : b(b), op(op), epilogue(epilogue),
-        element(cast<RankedTensorType>(op.getInputs()[0].getType()).getElementType()),
+  /// `products`: one or more of the same A, computed by one launch.
+  MatmulKernelEmitter(ImplicitLocOpBuilder &b, ArrayRef<Product> products, int64_t threads,
+                      int64_t blockK, int64_t aPadding, int64_t bPadding)
+      : b(b), products(products),
+        element(getElementTypeOrSelf(products.front().op->getOperand(0).getType())),
         threads(threads), blockK(blockK), aPadding(aPadding), bPadding(bPadding) {}
   virtual ~MatmulKernelEmitter() = default;
 
-  /// The kernel's launch; returns what replaces the epilogue's result (or,
-  /// without one, the product's).
-  Value emit();
+  /// The kernel's launch; returns, per product, what replaces its
+  /// replaced() op's result.
+  SmallVector<Value> emit();
 
 protected:
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
@@ -140,8 +155,7 @@ protected:
   virtual void emitTilesLanded() {}
 
   ImplicitLocOpBuilder &b;
-  linalg::MatmulOp op;
-  linalg::GenericOp epilogue;
+  ArrayRef<Product> products;
   Type element;
   /// Elements of padding after each row of the A and B tiles.
   const int64_t threads, blockK, aPadding, bPadding;
@@ -154,13 +168,26 @@ protected:
   Value tid;
 
 private:
+  /// What the launch needs of a product, made before it: B, its columns,
+  /// the initial accumulator when it is not zero, the result's buffer, and
+  /// its first column block (null for the first product; each product's
+  /// column blocks follow those of the one before).
+  struct ProductBuffers {
+    Value rhs, n, init, out, firstColumnBlock;
+  };
+
   void emitKernel(gpu::LaunchOp launch);
+  /// Which product the block computes (`productIdx`), its B and N, and its
+  /// first column, from the block's column-block id.
+  void emitProductOfBlock(Value columnBlock);
   /// Starts copying the A and B tiles of K step `kt` (if there is one) into
   /// stage `stage`, and closes a cp.async group, empty or not.
   void emitPrefetch(Value kt, Value stage);
   void emitStore(ArrayRef<Value> acc);
-  /// The epilogue's body on element (i, j) of the product, `product`.
-  Value emitEpilogue(Value product, Value i, Value j);
+  /// Stores product `p`'s outputs `rows` (finished by its epilogue).
+  void emitStore(size_t p, ArrayRef<TileOutputRow> rows);
+  /// Product `p`'s epilogue on its element (i, j), `product`.
+  Value emitEpilogue(size_t p, Value product, Value i, Value j);
 
   int64_t tileBytes(bool isA) const {
     SmallVector<int64_t, 2> shape = tileShape(isA);
@@ -170,11 +197,14 @@ private:
   /// A stage's A tile or B tile.
   Value tileOf(Value stage, bool isA);
 
-  // Whole-call values: the sizes, operands, the initial accumulator when it
-  // is not zero, the result.
-  Value m, n, k, lhs, rhs, init, out;
-  /// The buffers of the epilogue's inputs, null for the product.
-  SmallVector<Value> epilogueInputs;
+  // Whole-call values: A and its sizes; per product, its buffers and those
+  // of its epilogue's inputs (null for the product).
+  Value m, k, lhs;
+  SmallVector<ProductBuffers> buffers;
+  SmallVector<SmallVector<Value>> epilogueInputs;
+  // In the kernel: the block's product (null with one product), its B and
+  // N.
+  Value productIdx, rhs, n;
   std::optional<raspc::GlobalTileSource> lhsSource, rhsSource;
   Value blockRow0, blockCol0, kSteps, sharedBase;
   /// Bytes from the dynamic shared memory to the first stage.
@@ -217,43 +247,86 @@ void MatmulKernelEmitter::emitPrefetch(Value kt, Value stage) {
   raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncCommit);
 }
 
-Value MatmulKernelEmitter::emitEpilogue(Value product, Value i, Value j) {
+Value MatmulKernelEmitter::emitEpilogue(size_t p, Value product, Value i, Value j) {
+  linalg::GenericOp epilogue = products[p].epilogue;
   IRMapping values;
   raspc::emitBodyAt(
       b, epilogue, {i, j},
       [&](OpOperand &input, ArrayRef<Value> indices) -> Value {
-        Value buffer = epilogueInputs[input.getOperandNumber()];
+        Value buffer = epilogueInputs[p][input.getOperandNumber()];
         return buffer ? Value(memref::LoadOp::create(b, buffer, indices)) : product;
       },
       values);
   return values.lookup(epilogue.getBody()->getTerminator()->getOperand(0));
 }
 
-void MatmulKernelEmitter::emitStore(ArrayRef<Value> acc) {
-  for (TileOutputRow &row : outputs(acc)) {
+void MatmulKernelEmitter::emitStore(size_t p, ArrayRef<TileOutputRow> rows) {
+  const ProductBuffers &product = buffers[p];
+  for (const TileOutputRow &row : rows) {
     Value i = add(blockRow0, row.row);
     auto rowInside = scf::IfOp::create(b, less(i, m), /*withElseRegion=*/false);
     OpBuilder::InsertionGuard insertion(b);
     b.setInsertionPointToStart(rowInside.thenBlock());
-    for (TileOutput &output : row.outputs) {
+    for (const TileOutput &output : row.outputs) {
       Value j = add(blockCol0, output.column);
       auto columnInside = scf::IfOp::create(b, less(j, n), /*withElseRegion=*/false);
       OpBuilder::InsertionGuard inner(b);
       b.setInsertionPointToStart(columnInside.thenBlock());
       Value v = output.value;
-      if (init)
-        v = arith::AddFOp::create(b, v, memref::LoadOp::create(b, init, ValueRange{i, j}));
-      if (epilogue)
-        v = emitEpilogue(v, i, j);
-      memref::StoreOp::create(b, v, out, ValueRange{i, j});
+      if (product.init)
+        v = arith::AddFOp::create(b, v, memref::LoadOp::create(b, product.init, ValueRange{i, j}));
+      if (products[p].epilogue)
+        v = emitEpilogue(p, v, i, j);
+      memref::StoreOp::create(b, v, product.out, ValueRange{i, j});
     }
   }
+}
+
+void MatmulKernelEmitter::emitStore(ArrayRef<Value> acc) {
+  SmallVector<TileOutputRow> rows = outputs(acc);
+  if (!productIdx) {
+    emitStore(0, rows);
+    return;
+  }
+  // Each product's stores, epilogue and result: a switch on the block's.
+  SmallVector<int64_t> cases = llvm::to_vector(llvm::seq<int64_t>(1, products.size()));
+  auto which = scf::IndexSwitchOp::create(b, TypeRange{}, productIdx, cases, cases.size());
+  auto emitCase = [&](Region &region, size_t p) {
+    OpBuilder::InsertionGuard insertion(b);
+    b.setInsertionPointToStart(&region.emplaceBlock());
+    emitStore(p, rows);
+    scf::YieldOp::create(b);
+  };
+  emitCase(which.getDefaultRegion(), 0);
+  for (size_t p = 1; p < products.size(); ++p)
+    emitCase(which.getCaseRegions()[p - 1], p);
+}
+
+void MatmulKernelEmitter::emitProductOfBlock(Value columnBlock) {
+  rhs = buffers[0].rhs;
+  n = buffers[0].n;
+  if (products.size() > 1) {
+    // The block's product is the last whose first column block it has
+    // reached.
+    productIdx = idx(0);
+    Value first = idx(0);
+    for (size_t p = 1; p < products.size(); ++p) {
+      Value reached = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, columnBlock,
+                                            buffers[p].firstColumnBlock);
+      productIdx = arith::SelectOp::create(b, reached, idx(p), productIdx);
+      first = arith::SelectOp::create(b, reached, buffers[p].firstColumnBlock, first);
+      rhs = arith::SelectOp::create(b, reached, buffers[p].rhs, rhs);
+      n = arith::SelectOp::create(b, reached, buffers[p].n, n);
+    }
+    columnBlock = arith::SubIOp::create(b, columnBlock, first);
+  }
+  blockCol0 = mul(columnBlock, kBlockN);
 }
 
 void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
   tid = launch.getThreadIds().x;
   blockRow0 = mul(launch.getBlockIds().x, kBlockM);
-  blockCol0 = mul(launch.getBlockIds().y, kBlockN);
+  emitProductOfBlock(launch.getBlockIds().y);
   raspc::DynamicSharedMemory shared = raspc::emitDynamicSharedMemory(b, sharedAlignment);
   sharedBase = shared.base;
   sharedPadding = shared.padding;
@@ -287,38 +360,58 @@ void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
   emitStore(emitStepsDone(loop.getResults()));
 }
 
-Value MatmulKernelEmitter::emit() {
-  Value a = op.getInputs()[0], bMatrix = op.getInputs()[1], c = op.getOutputs()[0];
+SmallVector<Value> MatmulKernelEmitter::emit() {
+  Value a = products.front().op->getOperand(0);
   m = tensor::DimOp::create(b, a, 0);
   k = tensor::DimOp::create(b, a, 1);
-  n = tensor::DimOp::create(b, bMatrix, 1);
   lhs = raspc::readOnlyBuffer(b, a);
-  rhs = raspc::readOnlyBuffer(b, bMatrix);
-  auto fill = c.getDefiningOp<linalg::FillOp>();
-  if (!fill || !matchPattern(fill.value(), m_AnyZeroFloat()))
-    init = raspc::readOnlyBuffer(b, c);
+  SmallVector<RankedTensorType> resultTypes;
+  Value columnBlocks;
+  for (Product product : products) {
+    ProductBuffers &buffer = buffers.emplace_back();
+    Value bMatrix = product.op.getInputs()[1], c = product.op.getOutputs()[0];
+    buffer.n = tensor::DimOp::create(b, bMatrix, 1);
+    buffer.rhs = raspc::readOnlyBuffer(b, bMatrix);
+    // The kernel picks its B among the products': of one type.
+    if (products.size() > 1)
+      buffer.rhs = memref::CastOp::create(
+          b, raspc::dynamicStridedType({ShapedType::kDynamic, ShapedType::kDynamic}, element),
+          buffer.rhs);
+    auto fill = c.getDefiningOp<linalg::FillOp>();
+    if (!fill || !matchPattern(fill.value(), m_AnyZeroFloat()))
+      buffer.init = raspc::readOnlyBuffer(b, c);
 
-  for (OpOperand *input : epilogue ? epilogue.getDpsInputOperands() : SmallVector<OpOperand *>{})
-    epilogueInputs.push_back(input->get() == op.getResult(0) ? Value()
-                                                             : raspc::readOnlyBuffer(b, input->get()));
-  auto resultType = cast<RankedTensorType>(epilogue ? epilogue.getResult(0).getType() : c.getType());
-  out = raspc::allocateBuffer(b, resultType, {m, n});
+    SmallVector<Value> &inputs = epilogueInputs.emplace_back();
+    if (product.epilogue)
+      for (OpOperand *input : product.epilogue.getDpsInputOperands())
+        inputs.push_back(input->get() == product.op.getResult(0)
+                             ? Value()
+                             : raspc::readOnlyBuffer(b, input->get()));
+    resultTypes.push_back(cast<RankedTensorType>(product.replaced()->getResult(0).getType()));
+    buffer.out = raspc::allocateBuffer(b, resultTypes.back(), {m, buffer.n});
+
+    Value blocks = arith::CeilDivSIOp::create(b, buffer.n, idx(kBlockN));
+    buffer.firstColumnBlock = columnBlocks;
+    columnBlocks = columnBlocks ? arith::AddIOp::create(b, columnBlocks, blocks) : blocks;
+  }
 
   // Row blocks on x: M (the sequence) may pass grid y's 65535 blocks.
   Value gridX = arith::CeilDivSIOp::create(b, m, idx(kBlockM));
-  Value gridY = arith::CeilDivSIOp::create(b, n, idx(kBlockN));
   Value sharedSize = arith::ConstantOp::create(
       b, b.getI32IntegerAttr(raspc::dynamicSharedBytes(stages * stageBytes(), sharedAlignment)));
-  auto launch =
-      gpu::LaunchOp::create(b, gridX, gridY, idx(1), idx(threads), idx(1), idx(1), sharedSize);
+  auto launch = gpu::LaunchOp::create(b, gridX, columnBlocks, idx(1), idx(threads), idx(1), idx(1),
+                                      sharedSize);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&launch.getBody().front());
     emitKernel(launch);
     gpu::TerminatorOp::create(b);
   }
-  return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
-                                           /*writable=*/true);
+  SmallVector<Value> results;
+  for (auto [type, buffer] : llvm::zip(resultTypes, buffers))
+    results.push_back(bufferization::ToTensorOp::create(b, type, buffer.out, /*restrict=*/true,
+                                                        /*writable=*/true));
+  return results;
 }
 
 /// f16/bf16 on the tensor cores: 2 x 2 warps of 64 x 64, K 32 per step,
@@ -326,8 +419,8 @@ Value MatmulKernelEmitter::emit() {
 /// ldmatrix reads start in different 16-byte bank groups.
 class TensorCoreMatmulEmitter : public MatmulKernelEmitter {
 public:
-  TensorCoreMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue)
-      : MatmulKernelEmitter(b, op, epilogue, /*threads=*/4 * kWarpSize, /*blockK=*/32,
+  TensorCoreMatmulEmitter(ImplicitLocOpBuilder &b, ArrayRef<Product> products)
+      : MatmulKernelEmitter(b, products, /*threads=*/4 * kWarpSize, /*blockK=*/32,
                             /*aPadding=*/8, /*bPadding=*/8) {}
 
 private:
@@ -413,9 +506,8 @@ private:
 /// 128 bytes. Stages start 1024-aligned (the swizzle pattern's period).
 class WgmmaMatmulEmitter : public MatmulKernelEmitter {
 public:
-  WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue,
-                     bool overlap)
-      : MatmulKernelEmitter(b, op, epilogue, /*threads=*/2 * kGroupThreads, /*blockK=*/64,
+  WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, ArrayRef<Product> products, bool overlap)
+      : MatmulKernelEmitter(b, products, /*threads=*/2 * kGroupThreads, /*blockK=*/64,
                             /*aPadding=*/0, /*bPadding=*/0) {
     sharedAlignment = raspc::kSwizzleAtomBytes;
     // With `overlap`, a step's MMAs run on while the next step waits for its
@@ -515,8 +607,8 @@ private:
 /// padded to 20 floats; B is read in whole 16-byte runs, unpadded.
 class FmaMatmulEmitter : public MatmulKernelEmitter {
 public:
-  FmaMatmulEmitter(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue)
-      : MatmulKernelEmitter(b, op, epilogue, /*threads=*/256, /*blockK=*/16,
+  FmaMatmulEmitter(ImplicitLocOpBuilder &b, ArrayRef<Product> products)
+      : MatmulKernelEmitter(b, products, /*threads=*/256, /*blockK=*/16,
                             /*aPadding=*/4, /*bPadding=*/0) {}
 
 private:
@@ -598,24 +690,98 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
     });
     if (!ops.empty())
       raspc::declareDeferredSync(getOperation());
-    for (linalg::MatmulOp op : ops) {
-      linalg::GenericOp epilogue = epilogueOf(op);
-      // At the epilogue: its other operands may be computed after the
-      // product.
-      Operation *replaced = epilogue ? epilogue.getOperation() : op.getOperation();
-      ImplicitLocOpBuilder b(op.getLoc(), replaced);
-      Value result;
-      if (getElementTypeOrSelf(op.getInputs()[0].getType()).isF32())
-        result = FmaMatmulEmitter(b, op, epilogue).emit();
+    DominanceInfo dominance(getOperation());
+    for (SmallVector<Product> &launch : groupByA(ops, dominance)) {
+      // A product alone may have been given its epilogue when another's
+      // launch read that one's product from it (erasing it): look again.
+      if (launch.size() == 1)
+        launch.front().epilogue = epilogueOf(launch.front().op);
+      // Before the first op replaced: every operand is computed by then
+      // (groupByA), every use of a result comes after.
+      Operation *first = launch.front().replaced();
+      for (const Product &product : launch)
+        if (product.replaced()->isBeforeInBlock(first))
+          first = product.replaced();
+      ImplicitLocOpBuilder b(launch.front().op.getLoc(), first);
+      SmallVector<Value> results;
+      if (getElementTypeOrSelf(launch.front().op.getInputs()[0].getType()).isF32())
+        results = FmaMatmulEmitter(b, launch).emit();
       else if (wgmma && raspc::hasWgmma(chip))
-        result = WgmmaMatmulEmitter(b, op, epilogue, wgmmaOverlap).emit();
+        results = WgmmaMatmulEmitter(b, launch, wgmmaOverlap).emit();
       else
-        result = TensorCoreMatmulEmitter(b, op, epilogue).emit();
-      replaced->getResult(0).replaceAllUsesWith(result);
-      if (epilogue)
-        epilogue.erase();
-      op.erase();
+        results = TensorCoreMatmulEmitter(b, launch).emit();
+      for (auto [product, result] : llvm::zip(launch, results)) {
+        product.replaced()->getResult(0).replaceAllUsesWith(result);
+        if (product.epilogue)
+          product.epilogue.erase();
+        product.op.erase();
+      }
     }
+  }
+
+  /// The launches for `ops`, in order: products of one A with no operand
+  /// computed after the first of their replaced ops share one (by the
+  /// order of their ops), any other has its own. A product whose epilogue
+  /// reads another product is alone: that epilogue may be the other's too
+  /// (a launch alone looks for its epilogue when it comes to it).
+  static SmallVector<SmallVector<Product>> groupByA(ArrayRef<linalg::MatmulOp> ops,
+                                                    DominanceInfo &dominance) {
+    SmallVector<SmallVector<Product>> launches;
+    auto readsAProduct = [](linalg::GenericOp epilogue, Value own) {
+      return llvm::any_of(epilogue.getDpsInputs(), [&](Value input) {
+        return input != own && input.getDefiningOp<linalg::MatmulOp>();
+      });
+    };
+    // The operands a product's kernel reads besides A: B, the initial
+    // accumulator, the epilogue's other inputs and the values its body uses
+    // from outside.
+    auto operands = [](Product product) {
+      SmallVector<Value> values{product.op.getInputs()[1], product.op.getOutputs()[0]};
+      if (product.epilogue) {
+        for (Value input : product.epilogue.getDpsInputs())
+          if (input != product.op.getResult(0))
+            values.push_back(input);
+        SetVector<Value> captured;
+        getUsedValuesDefinedAbove(product.epilogue.getRegion(), captured);
+        llvm::append_range(values, captured);
+      }
+      return values;
+    };
+    auto computedBefore = [&](Product product, Operation *point) {
+      return llvm::all_of(operands(product), [&](Value v) {
+        // A zero accumulator is not read: its fill may come later.
+        if (auto fill = v.getDefiningOp<linalg::FillOp>())
+          if (matchPattern(fill.value(), m_AnyZeroFloat()))
+            return true;
+        return dominance.properlyDominates(v, point);
+      });
+    };
+    for (linalg::MatmulOp op : ops) {
+      Product product{op, epilogueOf(op)};
+      bool alone = product.epilogue && readsAProduct(product.epilogue, op.getResult(0));
+      SmallVector<Product> *shared = nullptr;
+      for (SmallVector<Product> &launch : launches) {
+        Product first = launch.front();
+        if (alone || first.op.getInputs()[0] != op.getInputs()[0] ||
+            first.replaced()->getBlock() != product.replaced()->getBlock())
+          continue;
+        // The launch goes before the earliest replaced op of its products.
+        Operation *point = product.replaced();
+        for (const Product &member : launch)
+          if (member.replaced()->isBeforeInBlock(point))
+            point = member.replaced();
+        if (computedBefore(product, point) &&
+            llvm::all_of(launch, [&](Product m) { return computedBefore(m, point); })) {
+          shared = &launch;
+          break;
+        }
+      }
+      if (shared)
+        shared->push_back(product);
+      else
+        launches.push_back({product});
+    }
+    return launches;
   }
 };
 

@@ -254,4 +254,111 @@ TEST(GPUMatmulEmulation, WgmmaEpilogueF16) {
   checkCase(c);
 }
 
+/// Three products of one A as one launch (q, k and v projections):
+/// A [150, 72] times B0 [72, 200] (f32 out), B1 [72, 64] (doubled and
+/// rounded to the operands' type in its epilogue; f32 stays f32) and
+/// B2 [72, 130] (onto an initial accumulator): 2 + 1 + 2 column blocks,
+/// each block finding its product, B and epilogue.
+void checkGrouped(const std::string &element, bool wgmma) {
+  const int64_t m = 150, k = 72, ns[] = {200, 64, 130};
+  bool f32 = element == "f32", bf16 = element == "bf16";
+  auto type = [](int64_t rows, int64_t columns, const std::string &e) {
+    return tensor(rows, columns, e);
+  };
+  std::string aT = type(m, k, element), roundedT = type(m, ns[1], element);
+  std::string s = "func.func @qkv(%a: " + aT;
+  for (int p = 0; p < 3; ++p)
+    s += ", %b" + std::to_string(p) + ": " + type(k, ns[p], element);
+  s += ", %init2: " + type(m, ns[2], "f32") + ") -> (" + type(m, ns[0], "f32") + ", " + roundedT +
+       ", " + type(m, ns[2], "f32") +
+       ") {\n  %zero = arith.constant 0.0 : f32\n  %two = arith.constant 2.0 : f32\n";
+  for (int p = 0; p < 2; ++p) {
+    std::string id = std::to_string(p), t = type(m, ns[p], "f32");
+    s += "  %empty" + id + " = tensor.empty() : " + t + "\n  %zeros" + id +
+         " = linalg.fill ins(%zero : f32) outs(%empty" + id + " : " + t + ") -> " + t + "\n";
+  }
+  for (int p = 0; p < 3; ++p) {
+    std::string id = std::to_string(p), t = type(m, ns[p], "f32");
+    s += "  %p" + id + " = linalg.matmul ins(%a, %b" + id + " : " + aT + ", " +
+         type(k, ns[p], element) + ") outs(" + (p == 2 ? "%init2" : "%zeros" + id) + " : " + t +
+         ") -> " + t + "\n";
+  }
+  s += "  %r0 = tensor.empty() : " + roundedT + "\n"
+       "  %r1 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, "
+       "affine_map<(i, j) -> (i, j)>], iterator_types = [\"parallel\", \"parallel\"]}\n"
+       "      ins(%p1 : " + type(m, ns[1], "f32") + ") outs(%r0 : " + roundedT + ") {\n"
+       "  ^bb0(%x: f32, %unused: " + element + "):\n"
+       "    %d = arith.mulf %x, %two : f32\n" +
+       (f32 ? "    linalg.yield %d : f32\n"
+            : "    %y = arith.truncf %d : f32 to " + element + "\n    linalg.yield %y : " +
+                  element + "\n") +
+       "  } -> " + roundedT + "\n  return %p0, %r1, %p2 : " + type(m, ns[0], "f32") + ", " +
+       roundedT + ", " + type(m, ns[2], "f32") + "\n}\n";
+
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  auto make = [&](int64_t count, std::vector<float> &values) {
+    Elements data;
+    for (int64_t i = 0; i < count; ++i) {
+      float x = uniform(rng);
+      if (f32) {
+        data.single.push_back(x);
+      } else {
+        data.half.push_back(bf16 ? floatToBF16(x) : floatToHalf(std::ldexp(std::round(std::ldexp(x, 10)), -10)));
+        x = bf16 ? bf16ToFloat(data.half.back()) : halfToFloat(data.half.back());
+      }
+      values.push_back(x);
+    }
+    return data;
+  };
+  std::vector<float> a, b[3];
+  Elements aData = make(m * k, a), bData[] = {make(k * ns[0], b[0]), make(k * ns[1], b[1]),
+                                               make(k * ns[2], b[2])};
+  std::vector<float> init(m * ns[2]);
+  for (float &x : init)
+    x = uniform(rng);
+  std::vector<Operand> arguments{{aData.at(0), {m, k}}};
+  for (int p = 0; p < 3; ++p)
+    arguments.push_back({bData[p].at(0), {k, ns[p]}});
+  arguments.push_back({init.data(), {m, ns[2]}});
+
+  std::vector<float> got[3];
+  for (int p = 0; p < 3; ++p)
+    got[p].assign(m * ns[p], NAN);
+  std::vector<uint16_t> roundedBits(m * ns[1], 0xffff);
+  std::vector<Operand> results{{got[0].data(), {m, ns[0]}},
+                               {f32 ? static_cast<void *>(got[1].data()) : roundedBits.data(),
+                                {m, ns[1]}},
+                               {got[2].data(), {m, ns[2]}}};
+  std::string passes = wgmma ? "convert-matmul-to-gpu{chip=sm_90a wgmma=1}"
+                             : "convert-matmul-to-gpu{chip=sm_80}";
+  if (!emulate(s, passes, arguments, results))
+    return;
+  if (!f32)
+    for (size_t i = 0; i < roundedBits.size(); ++i)
+      got[1][i] = bf16 ? bf16ToFloat(roundedBits[i]) : halfToFloat(roundedBits[i]);
+
+  for (int p = 0; p < 3; ++p) {
+    double tolerance = f32 ? 1e-4 : p != 1 ? 1e-5 : bf16 ? 8e-3 : 1e-3;
+    int bad = 0;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < ns[p]; ++j) {
+        double want = p == 2 ? init[i * ns[2] + j] : 0.0;
+        for (int64_t e = 0; e < k; ++e)
+          want += double(a[i * k + e]) * b[p][e * ns[p] + j];
+        if (p == 1)
+          want *= 2;
+        float x = got[p][i * ns[p] + j];
+        if (!(std::fabs(x - want) <= tolerance * (1 + std::fabs(want))) && bad++ < 5)
+          ADD_FAILURE() << "product " << p << " element (" << i << ", " << j << "): got " << x
+                        << ", want " << want;
+      }
+    EXPECT_EQ(bad, 0) << "of product " << p << "'s " << got[p].size() << " elements";
+  }
+}
+
+TEST(GPUMatmulEmulation, OneLaunchForProductsOfOneABF16) { checkGrouped("bf16", false); }
+TEST(GPUMatmulEmulation, OneLaunchForProductsOfOneAF32) { checkGrouped("f32", false); }
+TEST(GPUMatmulEmulation, WgmmaOneLaunchForProductsOfOneAF16) { checkGrouped("f16", true); }
+
 } // namespace

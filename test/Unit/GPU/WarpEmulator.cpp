@@ -894,6 +894,12 @@ struct Descriptor {
 bool raspc::emulator::emulate(const std::string &source, const std::string &kernelPasses,
                               const std::vector<Operand> &arguments, const Operand &result,
                               bool copiesAsync) {
+  return emulate(source, kernelPasses, arguments, std::vector<Operand>{result}, copiesAsync);
+}
+
+bool raspc::emulator::emulate(const std::string &source, const std::string &kernelPasses,
+                              const std::vector<Operand> &arguments,
+                              const std::vector<Operand> &results, bool copiesAsync) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -934,20 +940,21 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     ADD_FAILURE() << "no kernel launch in\n" << text.substr(0, 3000);
     return false;
   }
-  // The buffer the function returns is `result`; any other it allocates is
-  // scratch between kernels (static shapes), made here.
-  Operation *resultAlloc = nullptr;
+  // The buffers the function returns are `results`; any other it allocates
+  // is scratch between kernels (static shapes), made here.
+  std::map<Operation *, const Operand *> resultAllocs;
   module->walk([&](func::ReturnOp ret) {
-    for (Value v : ret.getOperands()) {
+    EXPECT_EQ(ret.getNumOperands(), results.size()) << "results the function returns";
+    for (auto [v, result] : llvm::zip(ret.getOperands(), results)) {
       while (auto cast = v.getDefiningOp<memref::CastOp>())
         v = cast.getSource();
       if (auto alloc = v.getDefiningOp<memref::AllocOp>())
-        resultAlloc = alloc;
+        resultAllocs[alloc] = &result;
     }
   });
   int allocs = 0;
   module->walk([&](memref::AllocOp) { ++allocs; });
-  if (!resultAlloc && allocs > 1) {
+  if (resultAllocs.empty() && allocs > 1) {
     ADD_FAILURE() << "the function allocates several buffers and returns none of them";
     return false;
   }
@@ -966,8 +973,10 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
     }
     Operation *op = operand.getDefiningOp();
     if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
-      if (!resultAlloc || op == resultAlloc)
-        return Descriptor(result);
+      if (resultAllocs.empty())
+        return Descriptor(results.front());
+      if (auto it = resultAllocs.find(op); it != resultAllocs.end())
+        return Descriptor(*it->second);
       MemRefType type = alloc.getType();
       EXPECT_TRUE(type.hasStaticShape() && type.getElementType().isF32());
       if (!type.hasStaticShape() || !type.getElementType().isF32())
