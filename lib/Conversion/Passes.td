@@ -460,8 +460,9 @@ def ConvertLinearAttentionToGPU
     Rewrites each `attn.attention linear` on f32, f16 or bf16 tensors (static
     head counts, head and value sizes; no mask, a mask that is always true,
     or exactly the causal `key <= query`; head sizes whose tiles fit in the
-    99 KiB of shared memory every sm_80+ GPU gives a block -- up to 224
-    causal, 352 without a mask -- or in 48 KiB on older chips) into two `gpu.launch`es that
+    shared memory a block may have on the chip: 227 KiB on sm_90a, up to
+    576 causal and 864 without a mask; 99 KiB from sm_80, up to 224 and 352;
+    48 KiB before) into two `gpu.launch`es that
     compute, with `S = sum phi(k_j) v_j^T` and `z = sum phi(k_j)` over the
     keys query i sees,
 

@@ -1,5 +1,6 @@
 // RUN: rasp-opt %s --split-input-file --convert-linear-attention-to-gpu --canonicalize --cse | FileCheck %s
 // RUN: rasp-opt %s --split-input-file --convert-linear-attention-to-gpu=chip=sm_75 | FileCheck %s --check-prefix=SM75
+// RUN: rasp-opt %s --split-input-file --convert-linear-attention-to-gpu=chip=sm_90a | FileCheck %s --check-prefix=SM90A
 
 // Causal linear attention: two launches and no [queries, keys] buffer. The
 // positions are cut into ranges of chunks of 32 (as many ranges as give
@@ -110,7 +111,8 @@ func.func @unmasked(%q: tensor<1x2x?x32xbf16>, %k: tensor<1x1x?x32xbf16>,
 
 // Left for the reference lowering: a mask other than causal, and head
 // sizes whose tiles would not fit in 99 KiB of shared memory (unmasked,
-// the key sums' tiles are the larger).
+// the key sums' tiles are the larger). sm_90a gives a block 227 KiB:
+// head sizes up to 576 causal, 864 unmasked.
 // CHECK-LABEL: func.func @strictly_causal
 // CHECK-NOT: gpu.launch
 // CHECK: attn.attention linear
@@ -131,6 +133,9 @@ func.func @strictly_causal(%q: tensor<1x1x?x16xf32>, %k: tensor<1x1x?x16xf32>,
 // CHECK-LABEL: func.func @head_size_256
 // CHECK-NOT: gpu.launch
 // CHECK: attn.attention linear
+// SM90A-LABEL: func.func @head_size_256
+// SM90A-COUNT-2: gpu.launch
+// SM90A-NOT: attn.attention
 func.func @head_size_256(%q: tensor<1x1x?x256xf32>, %k: tensor<1x1x?x256xf32>,
                          %v: tensor<1x1x?x16xf32>, %init: tensor<1x1x?x16xf32>)
     -> tensor<1x1x?x16xf32> {
@@ -148,12 +153,34 @@ func.func @head_size_256(%q: tensor<1x1x?x256xf32>, %k: tensor<1x1x?x256xf32>,
 // CHECK-LABEL: func.func @unmasked_head_size_384
 // CHECK-NOT: gpu.launch
 // CHECK: attn.attention linear
+// SM90A-LABEL: func.func @unmasked_head_size_384
+// SM90A-COUNT-2: gpu.launch
+// SM90A-NOT: attn.attention
 func.func @unmasked_head_size_384(%q: tensor<1x1x?x384xf32>, %k: tensor<1x1x?x384xf32>,
                                   %v: tensor<1x1x?x16xf32>, %init: tensor<1x1x?x16xf32>)
     -> tensor<1x1x?x16xf32> {
   %o = attn.attention linear feature_map(relu)
          ins(%q, %k, %v : tensor<1x1x?x384xf32>, tensor<1x1x?x384xf32>, tensor<1x1x?x16xf32>)
          outs(%init : tensor<1x1x?x16xf32>) -> tensor<1x1x?x16xf32>
+  return %o : tensor<1x1x?x16xf32>
+}
+
+// CHECK-LABEL: func.func @causal_head_size_608
+// CHECK-NOT: gpu.launch
+// SM90A-LABEL: func.func @causal_head_size_608
+// SM90A-NOT: gpu.launch
+// SM90A: attn.attention linear
+func.func @causal_head_size_608(%q: tensor<1x1x?x608xf32>, %k: tensor<1x1x?x608xf32>,
+                                %v: tensor<1x1x?x16xf32>, %init: tensor<1x1x?x16xf32>)
+    -> tensor<1x1x?x16xf32> {
+  %o = attn.attention linear feature_map(relu)
+         ins(%q, %k, %v : tensor<1x1x?x608xf32>, tensor<1x1x?x608xf32>, tensor<1x1x?x16xf32>)
+         outs(%init : tensor<1x1x?x16xf32>) -> tensor<1x1x?x16xf32>
+         mask {
+         ^bb0(%b: index, %h: index, %i: index, %j: index):
+           %c = arith.cmpi ule, %j, %i : index
+           attn.yield %c : i1
+         }
   return %o : tensor<1x1x?x16xf32>
 }
 

@@ -31,6 +31,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/AttentionToGPUFlash.h"
+#include "Conversion/GPU/Chip.h"
 #include "Conversion/GPU/FlashKernel.h"
 #include "Conversion/GPU/Wgmma.h"
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
@@ -67,7 +68,7 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr int64_t kWarpSize = 32;
+using raspc::kWarpSize;
 constexpr int64_t kWarps = 4;
 /// Rows of one MMA tile; a warp owns one or two of them (tilesM).
 constexpr int64_t kWarpRows = 16;
@@ -127,14 +128,6 @@ bool readsTensors(Region &region) {
 }
 
 } // namespace
-
-bool raspc::hasMmaSyncM16N8K16(const std::string &chip) {
-  SmallVector<StringRef> groups;
-  if (!llvm::Regex("^sm_([0-9]+)a?$").match(chip, &groups))
-    return false;
-  unsigned version = 0;
-  return !groups[1].getAsInteger(10, version) && version >= 80;
-}
 
 bool raspc::isGPUFlashCandidate(AttentionOp op) {
   if (op.getNormalizer() != Normalizer::softmax && op.getNormalizer() != Normalizer::sigmoid)

@@ -44,10 +44,6 @@ bool isWgmmaFlashShape(int64_t headDim, int64_t valueDim);
 void emitWgmmaFlashAttention(mlir::ImplicitLocOpBuilder &b, mlir::attn::AttentionOp op,
                              bool overlap);
 
-/// Whether `chip` ("sm_80", "sm_90a", ...) has the m16n8k16 f16/bf16
-/// mma.sync the kernels use (sm_80 and later).
-bool hasMmaSyncM16N8K16(const std::string &chip);
-
 } // namespace raspc
 
 #endif // RASPC_CONVERSION_GPU_ATTENTIONTOGPUFLASH_H

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/AttentionToGPUFlash.h"
+#include "Conversion/GPU/Chip.h"
 #include "Conversion/GPU/FlashKernel.h"
 #include "Conversion/Utils/LoopEmission.h"
 
@@ -41,7 +42,7 @@ using namespace mlir::attn;
 namespace {
 
 constexpr int64_t kThreads = 128;
-constexpr int64_t kWarpSize = 32;
+using raspc::kWarpSize;
 /// Features of the query and of the output a thread holds at most.
 constexpr int64_t kMaxSlice = 32;
 /// Floats per shared-memory access.

@@ -29,6 +29,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/AttentionToGPUFlash.h"
+#include "Conversion/GPU/Chip.h"
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 #include "Conversion/GPU/FlashKernel.h"
 #include "Conversion/GPU/Wgmma.h"
@@ -47,11 +48,10 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr int64_t kGroupThreads = 128, kGroups = 2, kGroupRows = 64, kWarpRows = 16;
+constexpr int64_t kGroupThreads = raspc::kWarpgroupThreads, kGroups = 2, kGroupRows = 64,
+                  kWarpRows = 16;
 using raspc::kSwizzleAtomBytes, raspc::kSwizzleRowBytes, raspc::kSwizzleRowElements,
     raspc::kWgmmaK;
-/// The most dynamic shared memory a block may have on sm_90.
-constexpr int64_t kMaxSharedBytes = 227 * 1024;
 /// O and S accumulators live in registers: N of a wgmma is at most 256.
 constexpr int64_t kMaxDim = 256;
 
@@ -78,7 +78,8 @@ class WgmmaFlashEmitter : raspc::FlashKernelEmitter {
 public:
   WgmmaFlashEmitter(ImplicitLocOpBuilder &b, AttentionOp op, bool overlap)
       : FlashKernelEmitter(b, op, kGroups * kGroupThreads, /*rowPadding=*/0, /*keyBlock=*/128,
-                           kMaxSharedBytes, /*sharedAlignment=*/kSwizzleAtomBytes,
+                           raspc::maxDynamicSharedBytes("sm_90a"),
+                           /*sharedAlignment=*/kSwizzleAtomBytes,
                            /*extraBytes=*/
                            [](int64_t headDim) {
                              return kGroups * kGroupRows * headDim * 2; // Q

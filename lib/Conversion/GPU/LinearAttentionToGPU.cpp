@@ -29,6 +29,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/LinearAttentionToGPU.h"
+#include "Conversion/GPU/Chip.h"
 #include "Conversion/AttnToLinalg/AttnToLinalg.h"
 #include "Conversion/GPU/AttentionToGPUFlash.h"
 #include "Conversion/GPU/LayoutViews.h"
@@ -60,7 +61,7 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr int64_t kWarpSize = 32;
+using raspc::kWarpSize;
 constexpr int64_t kWarps = 4;
 constexpr int64_t kThreads = kWarps * kWarpSize;
 /// Positions per chunk and value features per block: one per lane.
@@ -70,9 +71,6 @@ constexpr int64_t kSlice = kWarpSize;
 constexpr int64_t kWarpRows = kChunk / kWarps;
 constexpr int64_t kTargetBlocks = 256;
 constexpr int64_t kMinRangeChunks = 4;
-/// What every sm_80 and later GPU gives a block (sm_86 and sm_89: 99 KiB),
-/// and any GPU without asking.
-constexpr int64_t kMaxSharedBytesSm80 = 99 * 1024, kMaxSharedBytes = 48 * 1024;
 
 /// S's rows: whole groups of kWarpRows rows for each warp.
 int64_t paddedHeadDim(int64_t headDim) { return llvm::alignTo(headDim, kWarpRows * kWarps); }
@@ -509,8 +507,7 @@ struct ConvertLinearAttentionToGPU
   using ConvertLinearAttentionToGPUBase::ConvertLinearAttentionToGPUBase;
 
   void runOnOperation() override {
-    int64_t maxSharedBytes =
-        raspc::hasMmaSyncM16N8K16(chip) ? kMaxSharedBytesSm80 : kMaxSharedBytes;
+    int64_t maxSharedBytes = raspc::maxDynamicSharedBytes(chip);
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
       if (raspc::isLinearAttentionGPUCandidate(op, maxSharedBytes))

@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/MatmulToGPU.h"
+#include "Conversion/GPU/Chip.h"
 #include "Conversion/GPU/AttentionToGPUFlash.h"
 #include "Conversion/GPU/SharedMemoryTiles.h"
 #include "Conversion/GPU/Wgmma.h"
@@ -57,7 +58,7 @@ using namespace mlir;
 
 namespace {
 
-constexpr int64_t kWarpSize = 32;
+using raspc::kWarpSize;
 /// The block's tile of the product.
 constexpr int64_t kBlockM = 128, kBlockN = 128;
 
@@ -518,7 +519,7 @@ public:
   }
 
 private:
-  static constexpr int64_t kGroupThreads = 128, kGroupRows = 64;
+  static constexpr int64_t kGroupThreads = raspc::kWarpgroupThreads, kGroupRows = 64;
   /// blockK is one swizzle row of A; B panels are as wide.
   static constexpr int64_t kPanel = raspc::kSwizzleRowElements;
 

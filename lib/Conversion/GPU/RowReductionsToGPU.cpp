@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/RowReductionsToGPU.h"
+#include "Conversion/GPU/Chip.h"
 #include "Conversion/Utils/GenericBodies.h"
 #include "Conversion/Utils/LoopEmission.h"
 
@@ -39,7 +40,8 @@ using namespace mlir;
 
 namespace {
 
-constexpr int64_t kWarpSize = 32, kRowsPerBlock = 8;
+using raspc::kWarpSize;
+constexpr int64_t kRowsPerBlock = 8;
 
 /// The combiner of a reduction body: the op that folds the element's value
 /// into the running one, and that value's operand index.

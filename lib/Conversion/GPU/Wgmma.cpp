@@ -10,7 +10,6 @@
 
 using namespace mlir;
 
-bool raspc::hasWgmma(const std::string &chip) { return chip == "sm_90a"; }
 
 namespace {
 /// Reads and writes memory: what the wgmma operations and the proxy fence

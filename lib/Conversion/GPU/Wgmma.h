@@ -20,9 +20,6 @@ class DialectRegistry;
 
 namespace raspc {
 
-/// Whether `chip` has wgmma.mma_async: sm_90a only (sm_100 has other MMAs).
-bool hasWgmma(const std::string &chip);
-
 /// Declares the memory effects of the NVVM operations the wgmma kernels use
 /// (the MMA, its fence, commit and wait, fence.proxy.async): upstream
 /// declares none, and bufferization's deallocation rejects operations of
