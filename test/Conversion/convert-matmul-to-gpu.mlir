@@ -295,6 +295,19 @@ func.func @not_epilogues(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>, %c: tenso
 // it B (the three cast to one type) and N, then K is looped over as for
 // one product, and the store goes to the product's buffer through its
 // epilogue (a switch).
+// With warpgroup MMA the same: the product's B chosen by selects before
+// the loop (nothing between the wgmmas), the switch after the last wait.
+// WGMMA-LABEL: func.func @qkv_projections(
+// WGMMA: gpu.launch
+// WGMMA-COUNT-2: arith.select %{{.*}}, %{{.*}}, %{{.*}} : memref<?x?xbf16, strided<[?, ?], offset: ?>>
+// WGMMA: scf.for
+// WGMMA: nvvm.wgmma.fence.aligned
+// WGMMA-COUNT-4: nvvm.wgmma.mma_async
+// WGMMA-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// WGMMA: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA: scf.index_switch
+// WGMMA-NOT: nvvm.wgmma
+// WGMMA: gpu.terminator
 // CHECK-LABEL: func.func @qkv_projections(
 // CHECK: %[[QOUT:.*]] = memref.alloc(%{{.*}}) : memref<?x512xbf16>
 // CHECK: %[[QBLOCKS:.*]] = arith.ceildivsi %{{.*}}, %c128
@@ -409,6 +422,80 @@ func.func @late_operand(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>, %c: tensor
     linalg.yield %s : f32
   } -> tensor<64x64xf32>
   return %sum : tensor<64x64xf32>
+}
+
+// -----
+
+// SwiGLU's gate and up beside another projection of the same x: the
+// generic multiplying gate and up is the epilogue of whichever launch comes
+// to it first, so each of those two stays alone -- nothing joins them (q
+// would join the gate's launch, then that launch would erase the generic
+// the up launch still holds). k's B is computed after q: a launch of its
+// own too.
+// CHECK-LABEL: func.func @gated_beside_projections(
+// CHECK-COUNT-4: gpu.launch blocks
+// CHECK-NOT: gpu.launch
+// CHECK-NOT: scf.index_switch
+// CHECK: return
+func.func @gated_beside_projections(%x: tensor<64x64xf32>, %wg: tensor<64x64xf32>,
+                                    %wu: tensor<64x64xf32>, %wq: tensor<64x64xf32>)
+    -> (tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<64x64xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %g = linalg.matmul ins(%x, %wg : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %u = linalg.matmul ins(%x, %wu : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %q = linalg.matmul ins(%x, %wq : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %wk = linalg.generic {indexing_maps = [affine_map<(i, j) -> (j, i)>, affine_map<(i, j) -> (i, j)>],
+                        iterator_types = ["parallel", "parallel"]}
+      ins(%wq : tensor<64x64xf32>) outs(%empty : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %unused: f32):
+    linalg.yield %in : f32
+  } -> tensor<64x64xf32>
+  %k = linalg.matmul ins(%x, %wk : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %h = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>,
+                                        affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%g, %u : tensor<64x64xf32>, tensor<64x64xf32>) outs(%empty : tensor<64x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %unused: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<64x64xf32>
+  return %h, %q, %k : tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>
+}
+
+// -----
+
+// Only the accumulator may be a zero fill made after the launch's place: a
+// zero fill the epilogue reads is an operand like any other, here made
+// after the first product, so the second has its own launch.
+// CHECK-LABEL: func.func @zeros_read_by_epilogue(
+// CHECK-COUNT-2: gpu.launch blocks
+// CHECK-NOT: scf.index_switch
+// CHECK: return
+func.func @zeros_read_by_epilogue(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>,
+                                  %c: tensor<64x64xf32>) -> (tensor<64x64xf32>, tensor<64x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<64x64xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %p0 = linalg.matmul ins(%a, %b : tensor<64x64xf32>, tensor<64x64xf32>)
+                      outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %later = linalg.fill ins(%zero : f32) outs(%empty : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %p1 = linalg.matmul ins(%a, %c : tensor<64x64xf32>, tensor<64x64xf32>)
+                      outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %sum = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>,
+                                          affine_map<(i, j) -> (i, j)>],
+                         iterator_types = ["parallel", "parallel"]}
+      ins(%p1, %later : tensor<64x64xf32>, tensor<64x64xf32>) outs(%empty : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %z: f32, %unused: f32):
+    %s = arith.addf %in, %z : f32
+    linalg.yield %s : f32
+  } -> tensor<64x64xf32>
+  return %p0, %sum : tensor<64x64xf32>, tensor<64x64xf32>
 }
 
 // -----

@@ -83,6 +83,14 @@ linalg::GenericOp epilogueOf(linalg::MatmulOp op) {
   return generic;
 }
 
+/// The accumulator `op` starts from, null where that is zeros (a fill the
+/// kernel does not read).
+Value initialAccumulator(linalg::MatmulOp op) {
+  Value init = op.getOutputs()[0];
+  auto fill = init.getDefiningOp<linalg::FillOp>();
+  return fill && matchPattern(fill.value(), m_AnyZeroFloat()) ? Value() : init;
+}
+
 /// A product a launch computes: `x @ w`, and the generic that finishes it
 /// (epilogueOf) or null.
 struct Product {
@@ -370,7 +378,7 @@ SmallVector<Value> MatmulKernelEmitter::emit() {
   Value columnBlocks;
   for (Product product : products) {
     ProductBuffers &buffer = buffers.emplace_back();
-    Value bMatrix = product.op.getInputs()[1], c = product.op.getOutputs()[0];
+    Value bMatrix = product.op.getInputs()[1];
     buffer.n = tensor::DimOp::create(b, bMatrix, 1);
     buffer.rhs = raspc::readOnlyBuffer(b, bMatrix);
     // The kernel picks its B among the products': of one type.
@@ -378,9 +386,8 @@ SmallVector<Value> MatmulKernelEmitter::emit() {
       buffer.rhs = memref::CastOp::create(
           b, raspc::dynamicStridedType({ShapedType::kDynamic, ShapedType::kDynamic}, element),
           buffer.rhs);
-    auto fill = c.getDefiningOp<linalg::FillOp>();
-    if (!fill || !matchPattern(fill.value(), m_AnyZeroFloat()))
-      buffer.init = raspc::readOnlyBuffer(b, c);
+    if (Value init = initialAccumulator(product.op))
+      buffer.init = raspc::readOnlyBuffer(b, init);
 
     SmallVector<Value> &inputs = epilogueInputs.emplace_back();
     if (product.epilogue)
@@ -734,10 +741,12 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
       });
     };
     // The operands a product's kernel reads besides A: B, the initial
-    // accumulator, the epilogue's other inputs and the values its body uses
-    // from outside.
+    // accumulator (not a zero one: its fill may come later), the epilogue's
+    // other inputs and the values its body uses from outside.
     auto operands = [](Product product) {
-      SmallVector<Value> values{product.op.getInputs()[1], product.op.getOutputs()[0]};
+      SmallVector<Value> values{product.op.getInputs()[1]};
+      if (Value init = initialAccumulator(product.op))
+        values.push_back(init);
       if (product.epilogue) {
         for (Value input : product.epilogue.getDpsInputs())
           if (input != product.op.getResult(0))
@@ -749,21 +758,18 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
       return values;
     };
     auto computedBefore = [&](Product product, Operation *point) {
-      return llvm::all_of(operands(product), [&](Value v) {
-        // A zero accumulator is not read: its fill may come later.
-        if (auto fill = v.getDefiningOp<linalg::FillOp>())
-          if (matchPattern(fill.value(), m_AnyZeroFloat()))
-            return true;
-        return dominance.properlyDominates(v, point);
-      });
+      return llvm::all_of(operands(product),
+                          [&](Value v) { return dominance.properlyDominates(v, point); });
     };
+    // Launches of one product that reads another: nothing joins them.
+    DenseSet<size_t> closed;
     for (linalg::MatmulOp op : ops) {
       Product product{op, epilogueOf(op)};
       bool alone = product.epilogue && readsAProduct(product.epilogue, op.getResult(0));
       SmallVector<Product> *shared = nullptr;
-      for (SmallVector<Product> &launch : launches) {
+      for (auto [index, launch] : llvm::enumerate(launches)) {
         Product first = launch.front();
-        if (alone || first.op.getInputs()[0] != op.getInputs()[0] ||
+        if (alone || closed.contains(index) || first.op.getInputs()[0] != op.getInputs()[0] ||
             first.replaced()->getBlock() != product.replaced()->getBlock())
           continue;
         // The launch goes before the earliest replaced op of its products.
@@ -777,10 +783,13 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
           break;
         }
       }
-      if (shared)
+      if (shared) {
         shared->push_back(product);
-      else
-        launches.push_back({product});
+        continue;
+      }
+      if (alone)
+        closed.insert(launches.size());
+      launches.push_back({product});
     }
     return launches;
   }

@@ -334,6 +334,7 @@ void checkGrouped(const std::string &element, bool wgmma) {
                              : "convert-matmul-to-gpu{chip=sm_80}";
   if (!emulate(s, passes, arguments, results))
     return;
+  EXPECT_EQ(lastLaunchCount(), 1) << "the three products in one launch";
   if (!f32)
     for (size_t i = 0; i < roundedBits.size(); ++i)
       got[1][i] = bf16 ? bf16ToFloat(roundedBits[i]) : halfToFloat(roundedBits[i]);

@@ -39,31 +39,43 @@ static std::string describe(const char *what, int thread) {
   return std::string(what) + " by thread " + std::to_string(thread);
 }
 
-void SharedMemoryRaces::check(size_t cell, bool write, const char *what, int thread,
+bool SharedMemoryRaces::check(size_t cell, bool write, const char *what, int thread,
                               unsigned long epoch) {
+  if (cell >= cells.size()) {
+    report(describe(what, thread) + " at shared byte " + std::to_string(cell * kCellBytes) +
+           ", past the end of shared memory");
+    return false;
+  }
   auto race = [&](const std::string &other) {
     report(describe(what, thread) + " in epoch " + std::to_string(epoch) + " races with " + other +
            " at shared byte " + std::to_string(cell * kCellBytes));
   };
-  const Completed &done = cells[cell].completed[!write];
-  // A thread's own completed access precedes this one in program order.
-  if (done.epoch == epoch && done.thread != Completed::kNone && done.thread != thread)
-    race((done.thread == Completed::kSeveral ? std::string(done.what) + " by several threads"
-                                             : describe(done.what, done.thread)) +
-         " completed in the same epoch");
+  // Reads race with writes; writes with both.
+  for (bool otherWrite : {false, true}) {
+    if (!write && !otherWrite)
+      continue;
+    const Completed &done = cells[cell].completed[otherWrite];
+    // A thread's own completed access precedes this one in program order.
+    if (done.epoch == epoch && done.thread != Completed::kNone && done.thread != thread)
+      race((done.thread == Completed::kSeveral ? std::string(done.what) + " by several threads"
+                                               : describe(done.what, done.thread)) +
+           " completed in the same epoch");
+  }
   for (int id : cells[cell].open) {
     const Access &inFlight = accesses[id];
-    if (inFlight.write != write)
+    if (inFlight.write || write)
       race(describe(inFlight.what, inFlight.thread) + " in flight since epoch " +
            std::to_string(inFlight.start));
   }
+  return true;
 }
 
 void SharedMemoryRaces::markCompleted(size_t cell, bool write, const char *what, int thread,
                                       unsigned long epoch) {
   Cell &c = touch(cell);
   if (write) {
-    c.unfencedWriter = thread;
+    c.writer = thread;
+    c.fenced = Cell::kNever;
     if (unfenced.size() <= static_cast<size_t>(thread))
       unfenced.resize(thread + 1);
     unfenced[thread].push_back(cell);
@@ -77,10 +89,9 @@ void SharedMemoryRaces::markCompleted(size_t cell, bool write, const char *what,
 void SharedMemoryRaces::access(bool write, const char *what, int thread, unsigned long epoch,
                                size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex);
-  for (size_t c = offset / kCellBytes; c <= (offset + bytes - 1) / kCellBytes; ++c) {
-    check(c, write, what, thread, epoch);
-    markCompleted(c, write, what, thread, epoch);
-  }
+  for (size_t c = offset / kCellBytes; c <= (offset + bytes - 1) / kCellBytes; ++c)
+    if (check(c, write, what, thread, epoch))
+      markCompleted(c, write, what, thread, epoch);
 }
 
 int SharedMemoryRaces::begin(bool write, const char *what, int thread, unsigned long epoch,
@@ -89,24 +100,29 @@ int SharedMemoryRaces::begin(bool write, const char *what, int thread, unsigned 
   int id = static_cast<int>(accesses.size());
   accesses.push_back({write, what, thread, epoch, cellIndices});
   for (size_t c : cellIndices) {
-    check(c, write, what, thread, epoch);
-    int writer = touch(c).unfencedWriter;
-    if (throughAsyncProxy && writer != Completed::kNone)
+    if (!check(c, write, what, thread, epoch))
+      continue;
+    Cell &cell = touch(c);
+    // The writer's fence must come before a barrier this reader passed (or
+    // before the read in the writer's own program order).
+    bool visible = cell.writer == Completed::kNone ||
+                   (cell.fenced != Cell::kNever && (cell.fenced < epoch || cell.writer == thread));
+    if (throughAsyncProxy && !visible)
       report(describe(what, thread) + " in epoch " + std::to_string(epoch) +
              " reads shared byte " + std::to_string(c * kCellBytes) + ", written by thread " +
-             std::to_string(writer) + " with no fence.proxy.async since");
-    cells[c].open.push_back(id);
+             std::to_string(cell.writer) + " with no fence.proxy.async before a barrier since");
+    cell.open.push_back(id);
   }
   return id;
 }
 
-void SharedMemoryRaces::fenceProxy(int thread) {
+void SharedMemoryRaces::fenceProxy(int thread, unsigned long epoch) {
   std::lock_guard<std::mutex> lock(mutex);
   if (static_cast<size_t>(thread) >= unfenced.size())
     return;
   for (size_t c : unfenced[thread])
-    if (cells[c].unfencedWriter == thread)
-      cells[c].unfencedWriter = Completed::kNone;
+    if (cells[c].writer == thread && cells[c].fenced == Cell::kNever)
+      cells[c].fenced = epoch;
   unfenced[thread].clear();
 }
 
@@ -114,6 +130,8 @@ void SharedMemoryRaces::complete(int id, unsigned long epoch) {
   std::lock_guard<std::mutex> lock(mutex);
   const Access &access = accesses[id];
   for (size_t c : access.cells) {
+    if (c >= cells.size()) // reported when it began
+      continue;
     std::vector<int> &open = cells[c].open;
     open.erase(std::find(open.begin(), open.end(), id));
     markCompleted(c, access.write, access.what, access.thread, epoch);

@@ -11,13 +11,14 @@
 // This tracker sees them whatever the schedule: every access to shared
 // memory spans an interval of epochs (the block barrier's generation:
 // nothing orders two accesses of one epoch but their thread's program
-// order), and a read and a write of the same 2 bytes (the narrowest element
-// the kernels store) race where their intervals share an epoch, unless one
-// thread made both, the earlier complete before the later began.
+// order), and two accesses of the same 2 bytes (the narrowest element the
+// kernels store), one a write, race where their intervals share an epoch,
+// unless one thread made both, the earlier complete before the later
+// began.
 //
 // It also sees a wgmma (the async proxy) read bytes that a thread wrote
 // (the generic proxy: st.shared, cp.async) and did not follow with a
-// fence.proxy.async before the barrier the reader passed.
+// fence.proxy.async before a barrier the reader passed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,9 +52,9 @@ public:
   int begin(bool write, const char *what, int thread, unsigned long epoch,
             const std::vector<size_t> &cellIndices, bool throughAsyncProxy = false);
   void complete(int id, unsigned long epoch);
-  /// fence.proxy.async by `thread`: what it wrote is visible to the async
-  /// proxy.
-  void fenceProxy(int thread);
+  /// fence.proxy.async by `thread` in `epoch`: what it wrote is visible to
+  /// the async proxy after the next barrier.
+  void fenceProxy(int thread, unsigned long epoch);
 
   /// How many races were seen, and the first described.
   int races() const { return raceCount; }
@@ -78,14 +79,18 @@ private:
   };
   struct Cell {
     bool touched = false; // in `touched`
-    /// The thread whose write the async proxy may not see yet, or kNone.
-    int unfencedWriter = Completed::kNone;
+    /// The last write's thread (or kNone), and the epoch of its first
+    /// fence.proxy.async since (kNever: none yet).
+    static constexpr unsigned long kNever = ~0ul;
+    int writer = Completed::kNone;
+    unsigned long fenced = kNever;
     Completed completed[2];
     std::vector<int> open; // ids of the asynchronous accesses in flight
   };
 
-  /// Checks an access beginning now against what it may overlap.
-  void check(size_t cell, bool write, const char *what, int thread, unsigned long epoch);
+  /// Checks an access beginning now against what it may overlap; false
+  /// (reported) if `cell` is outside shared memory.
+  bool check(size_t cell, bool write, const char *what, int thread, unsigned long epoch);
   /// The cell, listed in `touched`.
   Cell &touch(size_t cell);
   void markCompleted(size_t cell, bool write, const char *what, int thread, unsigned long epoch);

@@ -68,11 +68,35 @@ TEST_F(SharedMemoryRacesTest, AsyncProxyReadsFencedWrites) {
   int unfenced = races.begin(kRead, "wgmma", 0, 1, {16}, /*throughAsyncProxy=*/true);
   EXPECT_EQ(races.races(), 1);
   EXPECT_EQ(races.firstRace(), "wgmma by thread 0 in epoch 1 reads shared byte 32, written by "
-                               "thread 4 with no fence.proxy.async since");
+                               "thread 4 with no fence.proxy.async before a barrier since");
   races.complete(unfenced, 1);
-  races.fenceProxy(4);
-  races.begin(kRead, "wgmma", 0, 2, {16}, /*throughAsyncProxy=*/true);
+  races.fenceProxy(4, /*epoch=*/2);
+  // Fenced in the reader's epoch: maybe after the read.
+  int late = races.begin(kRead, "wgmma", 0, 2, {16}, /*throughAsyncProxy=*/true);
+  EXPECT_EQ(races.races(), 2);
+  races.complete(late, 2);
+  // A barrier later, visible.
+  races.begin(kRead, "wgmma", 0, 3, {16}, /*throughAsyncProxy=*/true);
+  EXPECT_EQ(races.races(), 2);
+}
+
+TEST_F(SharedMemoryRacesTest, WritesRaceWithWrites) {
+  races.access(kWrite, "st.shared", 1, 0, 8, 2);
+  races.access(kWrite, "st.shared", 1, 0, 8, 2); // its own, in order
+  EXPECT_EQ(races.races(), 0);
+  races.access(kWrite, "st.shared", 2, 0, 8, 2);
   EXPECT_EQ(races.races(), 1);
+  int copy = races.begin(kWrite, "cp.async", 3, 1, {20});
+  races.access(kWrite, "st.shared", 3, 1, 40, 2); // its own copy, still in flight
+  EXPECT_EQ(races.races(), 2);
+  races.complete(copy, 1);
+}
+
+TEST_F(SharedMemoryRacesTest, AccessesPastTheEndAreReported) {
+  races.access(kRead, "ld.shared", 0, 0, 1024, 2);
+  EXPECT_EQ(races.races(), 1);
+  races.complete(races.begin(kWrite, "cp.async", 0, 0, {600}), 0);
+  EXPECT_EQ(races.races(), 2);
 }
 
 } // namespace

@@ -280,6 +280,9 @@ struct SharedOperand {
 /// The wgmmas a thread issued (their accesses to shared memory in
 /// `races`), not yet committed and committed as groups: one thread per
 /// warpgroup keeps them, the wgmma being one operation of the warpgroup.
+/// (So another thread of the warpgroup writing their operands after its
+/// own wait_group, with no barrier between, would be reported: stricter
+/// than the hardware, and no kernel here does it.)
 thread_local std::vector<int> uncommittedWgmmas;
 thread_local std::deque<std::vector<int>> committedWgmmas;
 void beginWgmma(const SharedOperand *a, const SharedOperand &b, int n) {
@@ -454,7 +457,7 @@ extern "C" void emu_check_alignment(const void *address, int64_t alignment) {
 
 extern "C" void emu_barrier() { self.block->sync(); }
 
-extern "C" void emu_fence_proxy_async() { races.fenceProxy(self.linear()); }
+extern "C" void emu_fence_proxy_async() { races.fenceProxy(self.linear(), self.epoch()); }
 
 extern "C" void emu_shared_access(const void *address, int64_t bytes, int32_t write) {
   races.access(write, write ? "st.shared" : "ld.shared", self.linear(), self.epoch(),
@@ -891,6 +894,9 @@ struct Descriptor {
 
 } // namespace
 
+static int launchCount = 0;
+int raspc::emulator::lastLaunchCount() { return launchCount; }
+
 bool raspc::emulator::emulate(const std::string &source, const std::string &kernelPasses,
                               const std::vector<Operand> &arguments, const Operand &result,
                               bool copiesAsync) {
@@ -933,6 +939,7 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
   // The launches, in program order: which buffers, on which grid.
   SmallVector<gpu::LaunchFuncOp> launchOps;
   module->walk([&](gpu::LaunchFuncOp l) { launchOps.push_back(l); });
+  launchCount = static_cast<int>(launchOps.size());
   if (launchOps.empty()) {
     std::string text;
     llvm::raw_string_ostream os(text);

@@ -42,6 +42,9 @@ struct Operand {
 bool emulate(const std::string &source, const std::string &kernelPasses,
              const std::vector<Operand> &arguments, const Operand &result,
              bool copiesAsync = true);
+/// How many kernels the last emulate() launched.
+int lastLaunchCount();
+
 /// The same for a function returning several buffers, `results` in order.
 bool emulate(const std::string &source, const std::string &kernelPasses,
              const std::vector<Operand> &arguments, const std::vector<Operand> &results,
