@@ -426,19 +426,20 @@ func.func @late_operand(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>, %c: tensor
 
 // -----
 
-// SwiGLU's gate and up beside another projection of the same x: the
-// generic multiplying gate and up is the epilogue of whichever launch comes
-// to it first, so each of those two stays alone -- nothing joins them (q
-// would join the gate's launch, then that launch would erase the generic
-// the up launch still holds). k's B is computed after q: a launch of its
-// own too.
+// A gated product the kernel cannot pair (up accumulates onto an
+// argument) beside another projection of the same x: the generic
+// multiplying gate and up is the epilogue of whichever launch comes to it
+// first, so each of those two stays alone -- nothing joins them (q would
+// join the gate's launch, then that launch would erase the generic the up
+// launch still holds). k's B is computed after q: a launch of its own too.
 // CHECK-LABEL: func.func @gated_beside_projections(
 // CHECK-COUNT-4: gpu.launch blocks
 // CHECK-NOT: gpu.launch
 // CHECK-NOT: scf.index_switch
 // CHECK: return
 func.func @gated_beside_projections(%x: tensor<64x64xf32>, %wg: tensor<64x64xf32>,
-                                    %wu: tensor<64x64xf32>, %wq: tensor<64x64xf32>)
+                                    %wu: tensor<64x64xf32>, %wq: tensor<64x64xf32>,
+                                    %init: tensor<64x64xf32>)
     -> (tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) {
   %zero = arith.constant 0.0 : f32
   %empty = tensor.empty() : tensor<64x64xf32>
@@ -446,7 +447,7 @@ func.func @gated_beside_projections(%x: tensor<64x64xf32>, %wg: tensor<64x64xf32
   %g = linalg.matmul ins(%x, %wg : tensor<64x64xf32>, tensor<64x64xf32>)
                      outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
   %u = linalg.matmul ins(%x, %wu : tensor<64x64xf32>, tensor<64x64xf32>)
-                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+                     outs(%init : tensor<64x64xf32>) -> tensor<64x64xf32>
   %q = linalg.matmul ins(%x, %wq : tensor<64x64xf32>, tensor<64x64xf32>)
                      outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
   %wk = linalg.generic {indexing_maps = [affine_map<(i, j) -> (j, i)>, affine_map<(i, j) -> (i, j)>],
@@ -496,6 +497,59 @@ func.func @zeros_read_by_epilogue(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>,
     linalg.yield %s : f32
   } -> tensor<64x64xf32>
   return %p0, %sum : tensor<64x64xf32>, tensor<64x64xf32>
+}
+
+// -----
+
+// SwiGLU: silu(x @ wg) * (x @ wu), the generic reading both products. One
+// kernel computes both in its tiles: a block's 128 tile columns are 64 of
+// each product, interleaved by the 8 columns of an MMA (the gate's columns
+// 0-7, the up's 0-7, the gate's 8-15, ...), so that each thread holds both
+// at the same element and the epilogue runs on registers alone. The grid
+// has N / 64 column blocks; each stage's B tile is filled from both Bs.
+// CHECK-LABEL: func.func @gated(
+// CHECK: %[[COLUMNBLOCKS:.*]] = arith.ceildivsi %{{.*}}, %c64 : index
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %[[COLUMNBLOCKS]],
+// CHECK: nvgpu.device_async_copy %[[WG:[a-z_0-9]+]][%{{.*}}], %[[BTILE:[a-z_0-9]+]][%{{.*}}], 8 {bypassL1} : memref<512x1024xbf16
+// CHECK: nvgpu.device_async_copy %[[WU:[a-z_0-9]+]][%{{.*}}], %[[BTILE]][%{{.*}}], 8 {bypassL1} : memref<512x1024xbf16
+// CHECK: scf.for
+// CHECK: %[[G:.*]] = vector.extract %[[ACC:.*]]#0[0, 0]
+// CHECK: %[[U:.*]] = vector.extract %[[ACC]]#1[0, 0]
+// CHECK: %[[NEG:.*]] = arith.negf %[[G]]
+// CHECK-NEXT: math.exp %[[NEG]]
+// CHECK: arith.mulf %{{.*}}, %[[U]]
+// CHECK-NOT: memref<?x1024xf32>
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK-NOT: linalg.matmul
+// CHECK: return
+func.func @gated(%x: tensor<?x512xbf16>, %wg: tensor<512x1024xbf16>, %wu: tensor<512x1024xbf16>)
+    -> tensor<?x1024xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x512xbf16>
+  %empty = tensor.empty(%t) : tensor<?x1024xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x1024xf32>) -> tensor<?x1024xf32>
+  %g = linalg.matmul ins(%x, %wg : tensor<?x512xbf16>, tensor<512x1024xbf16>)
+                     outs(%zeros : tensor<?x1024xf32>) -> tensor<?x1024xf32>
+  %u = linalg.matmul ins(%x, %wu : tensor<?x512xbf16>, tensor<512x1024xbf16>)
+                     outs(%zeros : tensor<?x1024xf32>) -> tensor<?x1024xf32>
+  %out = tensor.empty(%t) : tensor<?x1024xbf16>
+  %h = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>,
+                                        affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%g, %u : tensor<?x1024xf32>, tensor<?x1024xf32>) outs(%out : tensor<?x1024xbf16>) {
+  ^bb0(%a: f32, %b: f32, %unused: bf16):
+    %na = arith.negf %a : f32
+    %e = math.exp %na : f32
+    %d = arith.addf %one, %e : f32
+    %silu = arith.divf %a, %d : f32
+    %p = arith.mulf %silu, %b : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  } -> tensor<?x1024xbf16>
+  return %h : tensor<?x1024xbf16>
 }
 
 // -----

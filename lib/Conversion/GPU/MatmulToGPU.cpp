@@ -92,10 +92,13 @@ Value initialAccumulator(linalg::MatmulOp op) {
 }
 
 /// A product a launch computes: `x @ w`, and the generic that finishes it
-/// (epilogueOf) or null.
+/// (epilogueOf) or null. With `partner`, a second product of the same A and
+/// shape that the epilogue reads at the same element (SwiGLU's gate beside
+/// up: silu(x @ wg) * (x @ wu)): the kernel computes both in its tiles.
 struct Product {
   linalg::MatmulOp op;
   linalg::GenericOp epilogue;
+  linalg::MatmulOp partner;
   /// The op whose result the kernel's replaces.
   Operation *replaced() const {
     return epilogue ? static_cast<Operation *>(epilogue) : static_cast<Operation *>(op);
@@ -151,6 +154,13 @@ protected:
   virtual SmallVector<Value> emitStepsDone(ValueRange acc) { return SmallVector<Value>(acc); }
   /// The thread's results, by row of the block's tile.
   virtual SmallVector<TileOutputRow> outputs(ArrayRef<Value> acc) = 0;
+  /// With a partner product: its columns and the product's interleaved in
+  /// the tile by runs of pairWidth() (the product's first run, the
+  /// partner's, the product's second, ...), so that each thread holds both
+  /// at the same element; pairStride() is how far apart in a row of
+  /// outputs() such two are.
+  virtual int64_t pairWidth() const = 0;
+  virtual int64_t pairStride() const = 0;
   /// The shape of a stage's A tile (kBlockM rows of K) or B tile (blockK
   /// rows of N) in shared memory, and where element (row, column) of it
   /// goes: by default as it is, rows padded.
@@ -183,7 +193,12 @@ private:
   /// column blocks follow those of the one before).
   struct ProductBuffers {
     Value rhs, n, init, out, firstColumnBlock;
+    /// The partner's B, if any.
+    Value partnerRhs;
   };
+  bool paired() const { return bool(products.front().partner); }
+  /// The product's columns a block computes: half the tile's when paired.
+  int64_t blockColumns() const { return paired() ? kBlockN / 2 : kBlockN; }
 
   void emitKernel(gpu::LaunchOp launch);
   /// Which product the block computes (`productIdx`), its B and N, and its
@@ -195,8 +210,9 @@ private:
   void emitStore(ArrayRef<Value> acc);
   /// Stores product `p`'s outputs `rows` (finished by its epilogue).
   void emitStore(size_t p, ArrayRef<TileOutputRow> rows);
-  /// Product `p`'s epilogue on its element (i, j), `product`.
-  Value emitEpilogue(size_t p, Value product, Value i, Value j);
+  /// Product `p`'s epilogue on its element (i, j), `product` (and its
+  /// partner's, `partner`).
+  Value emitEpilogue(size_t p, Value product, Value partner, Value i, Value j);
 
   int64_t tileBytes(bool isA) const {
     SmallVector<int64_t, 2> shape = tileShape(isA);
@@ -214,7 +230,7 @@ private:
   // In the kernel: the block's product (null with one product), its B and
   // N.
   Value productIdx, rhs, n;
-  std::optional<raspc::GlobalTileSource> lhsSource, rhsSource;
+  std::optional<raspc::GlobalTileSource> lhsSource, rhsSource, partnerSource;
   Value blockRow0, blockCol0, kSteps, sharedBase;
   /// Bytes from the dynamic shared memory to the first stage.
   Value sharedPadding;
@@ -239,13 +255,27 @@ void MatmulKernelEmitter::emitPrefetch(Value kt, Value stage) {
           return raspc::TileElementSource{{i, kk}, both(less(i, m), less(kk, k))};
         },
         [&](Value row, Value column) { return place(/*isA=*/true, row, column); });
-    raspc::emitTileCopy(
-        b, tid, threads, *rhsSource, tileOf(stage, /*isA=*/false), blockK, kBlockN,
-        [&](Value row, Value column) {
-          Value kk = add(k0, row), j = add(blockCol0, column);
-          return raspc::TileElementSource{{kk, j}, both(less(kk, k), less(j, n))};
-        },
-        [&](Value row, Value column) { return place(/*isA=*/false, row, column); });
+    Value bTile = tileOf(stage, /*isA=*/false);
+    auto at = [&](Value row, Value column) {
+      Value kk = add(k0, row), j = add(blockCol0, column);
+      return raspc::TileElementSource{{kk, j}, both(less(kk, k), less(j, n))};
+    };
+    if (!paired()) {
+      raspc::emitTileCopy(b, tid, threads, *rhsSource, bTile, blockK, kBlockN, at,
+                          [&](Value row, Value column) { return place(false, row, column); });
+      return;
+    }
+    // Run r of the product's columns goes to the tile's run 2 r, the
+    // partner's to 2 r + 1.
+    const int64_t width = pairWidth();
+    const raspc::GlobalTileSource *sources[] = {&*rhsSource, &*partnerSource};
+    for (auto [which, source] : llvm::enumerate(sources))
+      raspc::emitTileCopy(b, tid, threads, *source, bTile, blockK, blockColumns(), at,
+                          [&](Value row, Value column) {
+                            Value run = mul(div(column, width), 2 * width);
+                            return place(false, row,
+                                         add(add(run, rem(column, width)), which * width));
+                          });
   };
   auto inRange = scf::IfOp::create(b, less(kt, kSteps), /*withElseRegion=*/false);
   {
@@ -256,14 +286,16 @@ void MatmulKernelEmitter::emitPrefetch(Value kt, Value stage) {
   raspc::emitDeferredSync(b, raspc::kDeferredCpAsyncCommit);
 }
 
-Value MatmulKernelEmitter::emitEpilogue(size_t p, Value product, Value i, Value j) {
+Value MatmulKernelEmitter::emitEpilogue(size_t p, Value product, Value partner, Value i,
+                                        Value j) {
   linalg::GenericOp epilogue = products[p].epilogue;
   IRMapping values;
   raspc::emitBodyAt(
       b, epilogue, {i, j},
       [&](OpOperand &input, ArrayRef<Value> indices) -> Value {
-        Value buffer = epilogueInputs[p][input.getOperandNumber()];
-        return buffer ? Value(memref::LoadOp::create(b, buffer, indices)) : product;
+        if (Value buffer = epilogueInputs[p][input.getOperandNumber()])
+          return memref::LoadOp::create(b, buffer, indices);
+        return input.get().getDefiningOp() == products[p].op ? product : partner;
       },
       values);
   return values.lookup(epilogue.getBody()->getTerminator()->getOperand(0));
@@ -271,13 +303,23 @@ Value MatmulKernelEmitter::emitEpilogue(size_t p, Value product, Value i, Value 
 
 void MatmulKernelEmitter::emitStore(size_t p, ArrayRef<TileOutputRow> rows) {
   const ProductBuffers &product = buffers[p];
+  const int64_t stride = pairStride(), width = pairWidth();
   for (const TileOutputRow &row : rows) {
     Value i = add(blockRow0, row.row);
     auto rowInside = scf::IfOp::create(b, less(i, m), /*withElseRegion=*/false);
     OpBuilder::InsertionGuard insertion(b);
     b.setInsertionPointToStart(rowInside.thenBlock());
-    for (const TileOutput &output : row.outputs) {
-      Value j = add(blockCol0, output.column);
+    for (auto [index, output] : llvm::enumerate(row.outputs)) {
+      // Paired: the product's outputs, each with its partner's, `stride`
+      // on; tile column c is the product's (c / 2 width) width + c % width.
+      Value column = output.column, partner;
+      if (paired()) {
+        if (index / stride % 2)
+          continue;
+        partner = row.outputs[index + stride].value;
+        column = add(mul(div(column, 2 * width), width), rem(column, width));
+      }
+      Value j = add(blockCol0, column);
       auto columnInside = scf::IfOp::create(b, less(j, n), /*withElseRegion=*/false);
       OpBuilder::InsertionGuard inner(b);
       b.setInsertionPointToStart(columnInside.thenBlock());
@@ -285,7 +327,7 @@ void MatmulKernelEmitter::emitStore(size_t p, ArrayRef<TileOutputRow> rows) {
       if (product.init)
         v = arith::AddFOp::create(b, v, memref::LoadOp::create(b, product.init, ValueRange{i, j}));
       if (products[p].epilogue)
-        v = emitEpilogue(p, v, i, j);
+        v = emitEpilogue(p, v, partner, i, j);
       memref::StoreOp::create(b, v, product.out, ValueRange{i, j});
     }
   }
@@ -329,7 +371,7 @@ void MatmulKernelEmitter::emitProductOfBlock(Value columnBlock) {
     }
     columnBlock = arith::SubIOp::create(b, columnBlock, first);
   }
-  blockCol0 = mul(columnBlock, kBlockN);
+  blockCol0 = mul(columnBlock, blockColumns());
 }
 
 void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
@@ -342,6 +384,8 @@ void MatmulKernelEmitter::emitKernel(gpu::LaunchOp launch) {
   emitThreadSetup();
   lhsSource.emplace(b, lhs);
   rhsSource.emplace(b, rhs);
+  if (paired())
+    partnerSource.emplace(b, buffers[0].partnerRhs);
   kSteps = arith::CeilDivSIOp::create(b, k, idx(blockK));
 
   // Software pipeline, one barrier per step: steps 0 .. ahead - 1 are
@@ -388,17 +432,21 @@ SmallVector<Value> MatmulKernelEmitter::emit() {
           buffer.rhs);
     if (Value init = initialAccumulator(product.op))
       buffer.init = raspc::readOnlyBuffer(b, init);
+    if (product.partner)
+      buffer.partnerRhs = raspc::readOnlyBuffer(b, product.partner.getInputs()[1]);
 
+    // The epilogue's inputs in memory; null for the products in registers.
     SmallVector<Value> &inputs = epilogueInputs.emplace_back();
     if (product.epilogue)
-      for (OpOperand *input : product.epilogue.getDpsInputOperands())
-        inputs.push_back(input->get() == product.op.getResult(0)
-                             ? Value()
-                             : raspc::readOnlyBuffer(b, input->get()));
+      for (OpOperand *input : product.epilogue.getDpsInputOperands()) {
+        Operation *producer = input->get().getDefiningOp();
+        bool computed = producer == product.op || (product.partner && producer == product.partner);
+        inputs.push_back(computed ? Value() : raspc::readOnlyBuffer(b, input->get()));
+      }
     resultTypes.push_back(cast<RankedTensorType>(product.replaced()->getResult(0).getType()));
     buffer.out = raspc::allocateBuffer(b, resultTypes.back(), {m, buffer.n});
 
-    Value blocks = arith::CeilDivSIOp::create(b, buffer.n, idx(kBlockN));
+    Value blocks = arith::CeilDivSIOp::create(b, buffer.n, idx(blockColumns()));
     buffer.firstColumnBlock = columnBlocks;
     columnBlocks = columnBlocks ? arith::AddIOp::create(b, columnBlocks, blocks) : blocks;
   }
@@ -499,6 +547,9 @@ private:
       }
     return rows;
   }
+
+  int64_t pairWidth() const override { return kMmaN; }
+  int64_t pairStride() const override { return 2; }
 
   Value lane, warpRow0, warpCol0;
 };
@@ -606,6 +657,9 @@ private:
     return rows;
   }
 
+  int64_t pairWidth() const override { return 8; }
+  int64_t pairStride() const override { return 2; }
+
   Value groupRow0, warpRow0, lane;
 };
 
@@ -676,6 +730,9 @@ private:
     return rows;
   }
 
+  int64_t pairWidth() const override { return kRunStride; }
+  int64_t pairStride() const override { return kRun; }
+
   Value row0, col0;
 };
 
@@ -702,7 +759,7 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
     for (SmallVector<Product> &launch : groupByA(ops, dominance)) {
       // A product alone may have been given its epilogue when another's
       // launch read that one's product from it (erasing it): look again.
-      if (launch.size() == 1)
+      if (launch.size() == 1 && !launch.front().partner)
         launch.front().epilogue = epilogueOf(launch.front().op);
       // Before the first op replaced: every operand is computed by then
       // (groupByA), every use of a result comes after.
@@ -723,8 +780,32 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
         if (product.epilogue)
           product.epilogue.erase();
         product.op.erase();
+        if (product.partner)
+          product.partner.erase();
       }
     }
+  }
+
+  /// The product of `ops` the epilogue of `op` reads beside `op`'s, to be
+  /// computed in the same tiles, or null: both of one A, the same K and N,
+  /// zero accumulators, each read only by that epilogue, as it is.
+  static linalg::MatmulOp pairedPartner(linalg::MatmulOp op, ArrayRef<linalg::MatmulOp> ops) {
+    linalg::GenericOp epilogue = epilogueOf(op);
+    if (!epilogue || initialAccumulator(op))
+      return {};
+    linalg::MatmulOp partner;
+    for (OpOperand *input : epilogue.getDpsInputOperands()) {
+      auto other = input->get().getDefiningOp<linalg::MatmulOp>();
+      if (!other || other == op)
+        continue;
+      if (partner || !llvm::is_contained(ops, other) || epilogueOf(other) != epilogue ||
+          initialAccumulator(other) || other.getInputs()[0] != op.getInputs()[0] ||
+          other.getInputs()[1].getType() != op.getInputs()[1].getType() ||
+          !epilogue.getMatchingIndexingMap(input).isIdentity())
+        return {};
+      partner = other;
+    }
+    return partner;
   }
 
   /// The launches for `ops`, in order: products of one A with no operand
@@ -763,13 +844,19 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
     };
     // Launches of one product that reads another: nothing joins them.
     DenseSet<size_t> closed;
+    // Products computed beside the one whose epilogue reads them.
+    DenseSet<Operation *> partners;
     for (linalg::MatmulOp op : ops) {
-      Product product{op, epilogueOf(op)};
+      if (partners.contains(op))
+        continue;
+      Product product{op, epilogueOf(op), pairedPartner(op, ops)};
+      if (product.partner)
+        partners.insert(product.partner);
       bool alone = product.epilogue && readsAProduct(product.epilogue, op.getResult(0));
       SmallVector<Product> *shared = nullptr;
       for (auto [index, launch] : llvm::enumerate(launches)) {
         Product first = launch.front();
-        if (alone || closed.contains(index) || first.op.getInputs()[0] != op.getInputs()[0] ||
+        if (alone || product.partner || closed.contains(index) || first.op.getInputs()[0] != op.getInputs()[0] ||
             first.replaced()->getBlock() != product.replaced()->getBlock())
           continue;
         // The launch goes before the earliest replaced op of its products.
@@ -787,7 +874,7 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
         shared->push_back(product);
         continue;
       }
-      if (alone)
+      if (alone || product.partner)
         closed.insert(launches.size());
       launches.push_back({product});
     }

@@ -358,6 +358,90 @@ void checkGrouped(const std::string &element, bool wgmma) {
   }
 }
 
+/// SwiGLU's gate and up, silu(A Wg) * (A Wu), as one kernel computing both
+/// products in its tiles (their columns interleaved): A [150, 72], Wg and
+/// Wu [72, 200] (four blocks of 64 columns, the last partial), the result
+/// f32 or rounded to the operands' type.
+void checkGated(const std::string &element, bool wgmma, bool rounded) {
+  const int64_t m = 150, k = 72, n = 200;
+  bool f32 = element == "f32", bf16 = element == "bf16";
+  std::string aT = tensor(m, k, element), bT = tensor(k, n, element), accT = tensor(m, n, "f32"),
+              outElement = rounded ? element : "f32", outT = tensor(m, n, outElement);
+  std::string s =
+      "func.func @swiglu(%a: " + aT + ", %wg: " + bT + ", %wu: " + bT + ") -> " + outT + " {\n"
+      "  %zero = arith.constant 0.0 : f32\n  %one = arith.constant 1.0 : f32\n"
+      "  %empty = tensor.empty() : " + accT + "\n"
+      "  %zeros = linalg.fill ins(%zero : f32) outs(%empty : " + accT + ") -> " + accT + "\n"
+      "  %g = linalg.matmul ins(%a, %wg : " + aT + ", " + bT + ") outs(%zeros : " + accT + ") -> " +
+      accT + "\n"
+      "  %u = linalg.matmul ins(%a, %wu : " + aT + ", " + bT + ") outs(%zeros : " + accT + ") -> " +
+      accT + "\n"
+      "  %r0 = tensor.empty() : " + outT + "\n"
+      "  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> "
+      "(i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = [\"parallel\", \"parallel\"]}\n"
+      "      ins(%g, %u : " + accT + ", " + accT + ") outs(%r0 : " + outT + ") {\n"
+      "  ^bb0(%x: f32, %y: f32, %unused: " + outElement + "):\n"
+      "    %nx = arith.negf %x : f32\n    %e = math.exp %nx : f32\n"
+      "    %d = arith.addf %one, %e : f32\n    %silu = arith.divf %x, %d : f32\n"
+      "    %h = arith.mulf %silu, %y : f32\n" +
+      (rounded ? "    %t = arith.truncf %h : f32 to " + element + "\n    linalg.yield %t : " +
+                     element + "\n"
+               : "    linalg.yield %h : f32\n") +
+      "  } -> " + outT + "\n  return %r : " + outT + "\n}\n";
+
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  auto make = [&](int64_t count, std::vector<float> &values) {
+    Elements data;
+    for (int64_t i = 0; i < count; ++i) {
+      float x = uniform(rng);
+      if (f32) {
+        data.single.push_back(x);
+      } else {
+        data.half.push_back(bf16 ? floatToBF16(x)
+                                 : floatToHalf(std::ldexp(std::round(std::ldexp(x, 10)), -10)));
+        x = bf16 ? bf16ToFloat(data.half.back()) : halfToFloat(data.half.back());
+      }
+      values.push_back(x);
+    }
+    return data;
+  };
+  std::vector<float> a, wg, wu;
+  Elements aData = make(m * k, a), gData = make(k * n, wg), uData = make(k * n, wu);
+  std::vector<float> got(m * n, NAN);
+  std::vector<uint16_t> gotBits(m * n, 0xffff);
+  Operand result{rounded ? static_cast<void *>(gotBits.data()) : got.data(), {m, n}};
+  std::string passes = wgmma ? "convert-matmul-to-gpu{chip=sm_90a wgmma=1}"
+                             : "convert-matmul-to-gpu{chip=sm_80}";
+  if (!emulate(s, passes, {{aData.at(0), {m, k}}, {gData.at(0), {k, n}}, {uData.at(0), {k, n}}},
+               result))
+    return;
+  EXPECT_EQ(lastLaunchCount(), 1) << "gate and up in one kernel";
+  if (rounded)
+    for (size_t i = 0; i < got.size(); ++i)
+      got[i] = bf16 ? bf16ToFloat(gotBits[i]) : halfToFloat(gotBits[i]);
+
+  double tolerance = f32 ? 1e-4 : !rounded ? 1e-5 : bf16 ? 8e-3 : 1e-3;
+  int bad = 0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double g = 0, u = 0;
+      for (int64_t e = 0; e < k; ++e) {
+        g += double(a[i * k + e]) * wg[e * n + j];
+        u += double(a[i * k + e]) * wu[e * n + j];
+      }
+      double want = g / (1 + std::exp(-g)) * u;
+      float x = got[i * n + j];
+      if (!(std::fabs(x - want) <= tolerance * (1 + std::fabs(want))) && bad++ < 5)
+        ADD_FAILURE() << "element (" << i << ", " << j << "): got " << x << ", want " << want;
+    }
+  EXPECT_EQ(bad, 0) << "of " << got.size() << " elements";
+}
+
+TEST(GPUMatmulEmulation, GateAndUpInOneKernelRoundedBF16) { checkGated("bf16", false, true); }
+TEST(GPUMatmulEmulation, GateAndUpInOneKernelF32) { checkGated("f32", false, false); }
+TEST(GPUMatmulEmulation, WgmmaGateAndUpInOneKernelF16) { checkGated("f16", true, false); }
+
 TEST(GPUMatmulEmulation, OneLaunchForProductsOfOneABF16) { checkGrouped("bf16", false); }
 TEST(GPUMatmulEmulation, OneLaunchForProductsOfOneAF32) { checkGrouped("f32", false); }
 TEST(GPUMatmulEmulation, WgmmaOneLaunchForProductsOfOneAF16) { checkGrouped("f16", true); }
