@@ -471,6 +471,77 @@ func.func @gated_beside_projections(%x: tensor<64x64xf32>, %wg: tensor<64x64xf32
 
 // -----
 
+// A gated pair (zero accumulators) beside another projection of the same
+// x: the pair is one kernel nothing joins; q is launched on its own (it
+// would have joined a launch of the gate alone, and so it stays), k too
+// (its B is computed after q).
+// CHECK-LABEL: func.func @gated_pair_beside_projections(
+// CHECK-COUNT-3: gpu.launch blocks
+// CHECK-NOT: gpu.launch
+// CHECK-NOT: scf.index_switch
+// CHECK: return
+func.func @gated_pair_beside_projections(%x: tensor<64x64xf32>, %wg: tensor<64x64xf32>,
+                                         %wu: tensor<64x64xf32>, %wq: tensor<64x64xf32>)
+    -> (tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<64x64xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %g = linalg.matmul ins(%x, %wg : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %u = linalg.matmul ins(%x, %wu : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %q = linalg.matmul ins(%x, %wq : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %wk = linalg.generic {indexing_maps = [affine_map<(i, j) -> (j, i)>, affine_map<(i, j) -> (i, j)>],
+                        iterator_types = ["parallel", "parallel"]}
+      ins(%wq : tensor<64x64xf32>) outs(%empty : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %unused: f32):
+    linalg.yield %in : f32
+  } -> tensor<64x64xf32>
+  %k = linalg.matmul ins(%x, %wk : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %h = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>,
+                                        affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%g, %u : tensor<64x64xf32>, tensor<64x64xf32>) outs(%empty : tensor<64x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %unused: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<64x64xf32>
+  return %h, %q, %k : tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>
+}
+
+// -----
+
+// A product whose one use is a generic's output (its old value unread) has
+// no epilogue there: only the product it reads does (were both to claim
+// it, the launch of the two would erase it twice).
+// CHECK-LABEL: func.func @product_as_output(
+// CHECK: gpu.launch
+// CHECK-NOT: gpu.launch
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @product_as_output(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>, %c: tensor<64x64xf32>)
+    -> tensor<64x64xf32> {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<64x64xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %g = linalg.matmul ins(%a, %b : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %u = linalg.matmul ins(%a, %c : tensor<64x64xf32>, tensor<64x64xf32>)
+                     outs(%zeros : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %h = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%g : tensor<64x64xf32>) outs(%u : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %unused: f32):
+    %d = arith.addf %in, %in : f32
+    linalg.yield %d : f32
+  } -> tensor<64x64xf32>
+  return %h : tensor<64x64xf32>
+}
+
+// -----
+
 // Only the accumulator may be a zero fill made after the launch's place: a
 // zero fill the epilogue reads is an operand like any other, here made
 // after the first product, so the second has its own launch.

@@ -74,8 +74,11 @@ linalg::GenericOp epilogueOf(linalg::MatmulOp op) {
   Value product = op.getResult(0);
   if (!product.hasOneUse())
     return {};
-  auto generic = dyn_cast<linalg::GenericOp>(*product.getUsers().begin());
-  if (!generic || generic.getNumLoops() != 2 || !raspc::isPerElementGeneric(generic))
+  OpOperand &use = *product.getUses().begin();
+  auto generic = dyn_cast<linalg::GenericOp>(use.getOwner());
+  // Read as an input (an output the body ignores is not the product's).
+  if (!generic || use.getOperandNumber() >= generic.getNumDpsInputs() ||
+      generic.getNumLoops() != 2 || !raspc::isPerElementGeneric(generic))
     return {};
   for (OpOperand *input : generic.getDpsInputOperands())
     if (input->get() == product && !generic.getMatchingIndexingMap(input).isIdentity())
@@ -787,8 +790,10 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
   }
 
   /// The product of `ops` the epilogue of `op` reads beside `op`'s, to be
-  /// computed in the same tiles, or null: both of one A, the same K and N,
-  /// zero accumulators, each read only by that epilogue, as it is.
+  /// computed in the same tiles, or null: both of one A, the same K and N
+  /// (B's types; a dynamic N too, as the epilogue's identity maps tie both
+  /// to its loops), zero accumulators, each read only by that epilogue, as
+  /// it is.
   static linalg::MatmulOp pairedPartner(linalg::MatmulOp op, ArrayRef<linalg::MatmulOp> ops) {
     linalg::GenericOp epilogue = epilogueOf(op);
     if (!epilogue || initialAccumulator(op))

@@ -360,27 +360,32 @@ void checkGrouped(const std::string &element, bool wgmma) {
 
 /// SwiGLU's gate and up, silu(A Wg) * (A Wu), as one kernel computing both
 /// products in its tiles (their columns interleaved): A [150, 72], Wg and
-/// Wu [72, 200] (four blocks of 64 columns, the last partial), the result
-/// f32 or rounded to the operands' type.
-void checkGated(const std::string &element, bool wgmma, bool rounded) {
-  const int64_t m = 150, k = 72, n = 200;
+/// Wu [72, n] (by default four blocks of 64 columns, the last partial), the
+/// result f32 or rounded to the operands' type. `upFirst`: the up product
+/// comes first in the function and in the generic's inputs.
+void checkGated(const std::string &element, bool wgmma, bool rounded, int64_t n = 200,
+                bool upFirst = false) {
+  const int64_t m = 150, k = 72;
   bool f32 = element == "f32", bf16 = element == "bf16";
   std::string aT = tensor(m, k, element), bT = tensor(k, n, element), accT = tensor(m, n, "f32"),
               outElement = rounded ? element : "f32", outT = tensor(m, n, outElement);
+  std::string gate = "  %g = linalg.matmul ins(%a, %wg : " + aT + ", " + bT + ") outs(%zeros : " +
+                     accT + ") -> " + accT + "\n",
+              up = "  %u = linalg.matmul ins(%a, %wu : " + aT + ", " + bT + ") outs(%zeros : " +
+                   accT + ") -> " + accT + "\n";
   std::string s =
       "func.func @swiglu(%a: " + aT + ", %wg: " + bT + ", %wu: " + bT + ") -> " + outT + " {\n"
       "  %zero = arith.constant 0.0 : f32\n  %one = arith.constant 1.0 : f32\n"
       "  %empty = tensor.empty() : " + accT + "\n"
-      "  %zeros = linalg.fill ins(%zero : f32) outs(%empty : " + accT + ") -> " + accT + "\n"
-      "  %g = linalg.matmul ins(%a, %wg : " + aT + ", " + bT + ") outs(%zeros : " + accT + ") -> " +
-      accT + "\n"
-      "  %u = linalg.matmul ins(%a, %wu : " + aT + ", " + bT + ") outs(%zeros : " + accT + ") -> " +
-      accT + "\n"
+      "  %zeros = linalg.fill ins(%zero : f32) outs(%empty : " + accT + ") -> " + accT + "\n" +
+      (upFirst ? "" : gate) + up + (upFirst ? gate : "") +
       "  %r0 = tensor.empty() : " + outT + "\n"
       "  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> "
       "(i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = [\"parallel\", \"parallel\"]}\n"
-      "      ins(%g, %u : " + accT + ", " + accT + ") outs(%r0 : " + outT + ") {\n"
-      "  ^bb0(%x: f32, %y: f32, %unused: " + outElement + "):\n"
+      "      ins(" + std::string(upFirst ? "%u, %g" : "%g, %u") + " : " + accT + ", " + accT +
+      ") outs(%r0 : " + outT + ") {\n"
+      "  ^bb0(" + std::string(upFirst ? "%y: f32, %x: f32" : "%x: f32, %y: f32") +
+      ", %unused: " + outElement + "):\n"
       "    %nx = arith.negf %x : f32\n    %e = math.exp %nx : f32\n"
       "    %d = arith.addf %one, %e : f32\n    %silu = arith.divf %x, %d : f32\n"
       "    %h = arith.mulf %silu, %y : f32\n" +
@@ -441,6 +446,14 @@ void checkGated(const std::string &element, bool wgmma, bool rounded) {
 TEST(GPUMatmulEmulation, GateAndUpInOneKernelRoundedBF16) { checkGated("bf16", false, true); }
 TEST(GPUMatmulEmulation, GateAndUpInOneKernelF32) { checkGated("f32", false, false); }
 TEST(GPUMatmulEmulation, WgmmaGateAndUpInOneKernelF16) { checkGated("f16", true, false); }
+// N = 198: rows of B not whole 16-byte runs, so both copied element by
+// element (into the swizzled tiles, for wgmma); up before gate.
+TEST(GPUMatmulEmulation, GateAndUpCopiedElementByElementUpFirst) {
+  checkGated("bf16", false, true, /*n=*/198, /*upFirst=*/true);
+}
+TEST(GPUMatmulEmulation, WgmmaGateAndUpCopiedElementByElementUpFirst) {
+  checkGated("bf16", true, false, /*n=*/198, /*upFirst=*/true);
+}
 
 TEST(GPUMatmulEmulation, OneLaunchForProductsOfOneABF16) { checkGrouped("bf16", false); }
 TEST(GPUMatmulEmulation, OneLaunchForProductsOfOneAF32) { checkGrouped("f32", false); }
