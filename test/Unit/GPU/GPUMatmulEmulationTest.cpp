@@ -97,13 +97,14 @@ struct Elements {
   }
 };
 
-void checkCase(const Case &c) {
-  std::string element = c.element;
-  bool bf16 = element == "bf16", f32 = element == "f32";
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  // `offset` NaNs, then `count` random elements, also given as floats.
-  auto make = [&](int64_t count, int64_t offset, std::vector<float> &values) {
+/// Random operands of one element type ("bf16", "f16" or "f32") in [-1, 1].
+struct RandomOperands {
+  RandomOperands(const std::string &element, unsigned seed)
+      : bf16(element == "bf16"), f32(element == "f32"), rng(seed) {}
+
+  /// `offset` NaNs, then `count` random elements, also appended to `values`
+  /// as floats (as rounded).
+  Elements make(int64_t count, std::vector<float> &values, int64_t offset = 0) {
     Elements data;
     for (int64_t i = 0; i < offset; ++i)
       f32 ? data.single.push_back(NAN) : data.half.push_back(0xffff);
@@ -114,23 +115,40 @@ void checkCase(const Case &c) {
         values.push_back(x);
         continue;
       }
-      uint16_t b = bf16 ? floatToBF16(x) : floatToHalf(std::ldexp(std::round(std::ldexp(x, 10)), -10));
+      uint16_t b =
+          bf16 ? floatToBF16(x) : floatToHalf(std::ldexp(std::round(std::ldexp(x, 10)), -10));
       data.half.push_back(b);
-      values.push_back(bf16 ? bf16ToFloat(b) : halfToFloat(b));
+      values.push_back(toFloat(b));
     }
     return data;
+  }
+  /// A 16-bit result's value.
+  float toFloat(uint16_t bits) const { return bf16 ? bf16ToFloat(bits) : halfToFloat(bits); }
+  float next() { return uniform(rng); }
+
+  const bool bf16, f32;
+  std::mt19937 rng;
+  std::uniform_real_distribution<float> uniform{-1.0f, 1.0f};
+};
+
+void checkCase(const Case &c) {
+  std::string element = c.element;
+  bool bf16 = element == "bf16", f32 = element == "f32";
+  RandomOperands random(element, 7);
+  auto make = [&](int64_t count, int64_t offset, std::vector<float> &values) {
+    return random.make(count, values, offset);
   };
   std::vector<float> a, b;
   Elements aData = make(c.m * c.k, c.lhsOffset, a), bData = make(c.k * c.n, 0, b);
   std::vector<float> init(c.m * c.n, 0.0f);
   if (c.withInit)
     for (float &x : init)
-      x = uniform(rng);
+      x = random.next();
   std::vector<float> bias(c.n), residual(c.m * c.n);
   for (float &x : bias)
-    x = uniform(rng);
+    x = random.next();
   for (float &x : residual)
-    x = uniform(rng);
+    x = random.next();
   std::vector<Operand> arguments{{aData.at(c.lhsOffset), {c.m, c.k}}, {bData.at(0), {c.k, c.n}}};
   if (c.withInit)
     arguments.push_back({init.data(), {c.m, c.n}});
@@ -148,7 +166,7 @@ void checkCase(const Case &c) {
     return;
   if (c.rounded)
     for (size_t i = 0; i < got.size(); ++i)
-      got[i] = bf16 ? bf16ToFloat(gotBits[i]) : halfToFloat(gotBits[i]);
+      got[i] = random.toFloat(gotBits[i]);
 
   // f32 accumulation of exact products: close to the double sum; rounded
   // results within one rounding of it; f32 products rounded each.
@@ -295,28 +313,14 @@ void checkGrouped(const std::string &element, bool wgmma) {
        "  } -> " + roundedT + "\n  return %p0, %r1, %p2 : " + type(m, ns[0], "f32") + ", " +
        roundedT + ", " + type(m, ns[2], "f32") + "\n}\n";
 
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  auto make = [&](int64_t count, std::vector<float> &values) {
-    Elements data;
-    for (int64_t i = 0; i < count; ++i) {
-      float x = uniform(rng);
-      if (f32) {
-        data.single.push_back(x);
-      } else {
-        data.half.push_back(bf16 ? floatToBF16(x) : floatToHalf(std::ldexp(std::round(std::ldexp(x, 10)), -10)));
-        x = bf16 ? bf16ToFloat(data.half.back()) : halfToFloat(data.half.back());
-      }
-      values.push_back(x);
-    }
-    return data;
-  };
+  RandomOperands random(element, 11);
+  auto make = [&](int64_t count, std::vector<float> &values) { return random.make(count, values); };
   std::vector<float> a, b[3];
   Elements aData = make(m * k, a), bData[] = {make(k * ns[0], b[0]), make(k * ns[1], b[1]),
                                                make(k * ns[2], b[2])};
   std::vector<float> init(m * ns[2]);
   for (float &x : init)
-    x = uniform(rng);
+    x = random.next();
   std::vector<Operand> arguments{{aData.at(0), {m, k}}};
   for (int p = 0; p < 3; ++p)
     arguments.push_back({bData[p].at(0), {k, ns[p]}});
@@ -337,7 +341,7 @@ void checkGrouped(const std::string &element, bool wgmma) {
   EXPECT_EQ(lastLaunchCount(), 1) << "the three products in one launch";
   if (!f32)
     for (size_t i = 0; i < roundedBits.size(); ++i)
-      got[1][i] = bf16 ? bf16ToFloat(roundedBits[i]) : halfToFloat(roundedBits[i]);
+      got[1][i] = random.toFloat(roundedBits[i]);
 
   for (int p = 0; p < 3; ++p) {
     double tolerance = f32 ? 1e-4 : p != 1 ? 1e-5 : bf16 ? 8e-3 : 1e-3;
@@ -394,23 +398,8 @@ void checkGated(const std::string &element, bool wgmma, bool rounded, int64_t n 
                : "    linalg.yield %h : f32\n") +
       "  } -> " + outT + "\n  return %r : " + outT + "\n}\n";
 
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  auto make = [&](int64_t count, std::vector<float> &values) {
-    Elements data;
-    for (int64_t i = 0; i < count; ++i) {
-      float x = uniform(rng);
-      if (f32) {
-        data.single.push_back(x);
-      } else {
-        data.half.push_back(bf16 ? floatToBF16(x)
-                                 : floatToHalf(std::ldexp(std::round(std::ldexp(x, 10)), -10)));
-        x = bf16 ? bf16ToFloat(data.half.back()) : halfToFloat(data.half.back());
-      }
-      values.push_back(x);
-    }
-    return data;
-  };
+  RandomOperands random(element, 5);
+  auto make = [&](int64_t count, std::vector<float> &values) { return random.make(count, values); };
   std::vector<float> a, wg, wu;
   Elements aData = make(m * k, a), gData = make(k * n, wg), uData = make(k * n, wu);
   std::vector<float> got(m * n, NAN);
@@ -424,7 +413,7 @@ void checkGated(const std::string &element, bool wgmma, bool rounded, int64_t n 
   EXPECT_EQ(lastLaunchCount(), 1) << "gate and up in one kernel";
   if (rounded)
     for (size_t i = 0; i < got.size(); ++i)
-      got[i] = bf16 ? bf16ToFloat(gotBits[i]) : halfToFloat(gotBits[i]);
+      got[i] = random.toFloat(gotBits[i]);
 
   double tolerance = f32 ? 1e-4 : !rounded ? 1e-5 : bf16 ? 8e-3 : 1e-3;
   int bad = 0;
