@@ -21,7 +21,9 @@ bool raspc::hasMmaSyncM16N8K16(const std::string &chip) { return smVersion(chip)
 bool raspc::hasWgmma(const std::string &chip) { return chip == "sm_90a"; }
 
 int64_t raspc::maxDynamicSharedBytes(const std::string &chip) {
-  if (hasWgmma(chip))
-    return 227 * 1024;
-  return hasMmaSyncM16N8K16(chip) ? 99 * 1024 : 48 * 1024;
+  const int64_t staticBytes = 16;
+  int64_t perBlock = hasWgmma(chip)              ? 227 * 1024
+                     : hasMmaSyncM16N8K16(chip) ? 99 * 1024
+                                                : 48 * 1024;
+  return perBlock - staticBytes;
 }

@@ -26,8 +26,11 @@ bool hasMmaSyncM16N8K16(const std::string &chip);
 bool hasWgmma(const std::string &chip);
 
 /// The most dynamic shared memory a block may ask for on every GPU that
-/// code for `chip` runs on: 227 KiB on sm_90a, 99 KiB from sm_80 (sm_86
-/// and sm_89 have no more), 48 KiB before.
+/// code for `chip` runs on: what a block may have -- 227 KiB on sm_90a, 99
+/// KiB from sm_80 (sm_86 and sm_89 have no more), 48 KiB before -- less the
+/// 16 bytes of static shared memory a kernel has (the symbol the dynamic
+/// memory is addressed from, which upstream's lowering defines as a 1-byte
+/// variable aligned to 16).
 int64_t maxDynamicSharedBytes(const std::string &chip);
 
 } // namespace raspc
