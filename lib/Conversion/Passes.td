@@ -587,7 +587,7 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
   let description = [{
     Rewrites each 2-D `linalg.matmul` on tensors into an f32 accumulator
     whose operands are both f32, both f16 or both bf16 (a model's `x @ w`)
-    into one `gpu.launch`, when `chip` is sm_80 or later (the kernels copy
+    into a `gpu.launch`, when `chip` is sm_80 or later (the kernels copy
     with cp.async; otherwise the pass does nothing). Grid = (M / 128, N / 128),
     rounded up: a block computes a 128 x 128 tile of the product and its
     threads keep their share in registers for the whole K loop, which moves
@@ -608,9 +608,12 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
       16 of K, operands read by the tensor cores from the shared tiles
       through matrix descriptors; K 64 per step; tiles in the 128-byte
       swizzled layouts (A K-major, B N-major in two panels of 64 columns),
-      stages 1024-aligned (97 KiB); `nvvm.fence.proxy` (async.shared)
-      before the barrier that shows a stage, wgmma fence / commit / wait 0
-      around a step's four MMAs.
+      stages 1024-aligned; `nvvm.fence.proxy` (async.shared) before the
+      barrier that shows a stage, wgmma fence / commit around a step's four
+      MMAs, then `wait_group 1`: a step's MMAs run on while the next step's
+      tiles land (four stages, 128 KiB, copies two steps ahead; wait 0 after
+      the loop). With `wgmma-overlap=0`, wait 0 each step and three stages
+      (97 KiB).
     * f32: FMAs (no TF32: the results stay f32 products). 256 threads of
       8 x 8 results each (rows 4 ty + {0..3} and 64 more, columns likewise);
       K 16 per step (A rows padded to 20 floats against bank conflicts;
@@ -628,6 +631,19 @@ def ConvertMatmulToGPU : Pass<"convert-matmul-to-gpu", "::mlir::ModuleOp"> {
     a bias and activation, a residual) and replaces it, and the launch goes
     where the generic was. Run `fuse-elementwise-ops` first to make a chain
     of such generics one.
+
+    Products of one A share one launch (a layer's q, k and v projections)
+    when every other operand -- B, a non-zero accumulator, the epilogue's
+    inputs and the values its body uses -- is computed before the first of
+    their ops: the grid's column blocks are the products' side by side, a
+    block picks its product's B and N by selects before the K loop and
+    stores through an `scf.index_switch` on its product. An epilogue that
+    reads two products of one A at the same element (SwiGLU's
+    `silu(x @ wg) * (x @ wu)`; same B type, zero accumulators, each read
+    only there) gets one kernel computing both in its tiles: 64 columns of
+    each per block, interleaved so that each thread holds both at an
+    element (by 8 columns for the tensor-core forms, 64 for FMAs); the grid
+    has N / 64 column blocks.
     Barriers and cp.async group commits and waits are calls to private
     declarations until `convert-deferred-gpu-sync` runs after bufferization.
     Run on tensors, before bufferization.
