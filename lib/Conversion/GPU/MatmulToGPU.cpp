@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/GPU/MatmulToGPU.h"
+#include "Conversion/GPU/MatmulProducts.h"
 #include "Conversion/GPU/Chip.h"
 #include "Conversion/GPU/AttentionToGPUFlash.h"
 #include "Conversion/GPU/SharedMemoryTiles.h"
@@ -47,7 +48,6 @@
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/Transforms/RegionUtils.h"
 
 namespace raspc {
 #define GEN_PASS_DEF_CONVERTMATMULTOGPU
@@ -61,52 +61,6 @@ namespace {
 using raspc::kWarpSize;
 /// The block's tile of the product.
 constexpr int64_t kBlockM = 128, kBlockN = 128;
-
-/// The linalg.generic that finishes `op`'s product element by element --
-/// rounding to f16/bf16, a bias, an activation, a residual, whatever
-/// fuse-elementwise-ops made one body of -- when it is the product's only
-/// use: the kernel computes it on the accumulators and stores its result
-/// instead. Its loops are the product's, all parallel; it reads the product
-/// as it is, its other operands through projected permutations (a bias
-/// broadcast along the rows, a residual as it is), never the old value of
-/// its output; its body is scalar arithmetic (and linalg.index).
-linalg::GenericOp epilogueOf(linalg::MatmulOp op) {
-  Value product = op.getResult(0);
-  if (!product.hasOneUse())
-    return {};
-  OpOperand &use = *product.getUses().begin();
-  auto generic = dyn_cast<linalg::GenericOp>(use.getOwner());
-  // Read as an input (an output the body ignores is not the product's).
-  if (!generic || use.getOperandNumber() >= generic.getNumDpsInputs() ||
-      generic.getNumLoops() != 2 || !raspc::isPerElementGeneric(generic))
-    return {};
-  for (OpOperand *input : generic.getDpsInputOperands())
-    if (input->get() == product && !generic.getMatchingIndexingMap(input).isIdentity())
-      return {};
-  return generic;
-}
-
-/// The accumulator `op` starts from, null where that is zeros (a fill the
-/// kernel does not read).
-Value initialAccumulator(linalg::MatmulOp op) {
-  Value init = op.getOutputs()[0];
-  auto fill = init.getDefiningOp<linalg::FillOp>();
-  return fill && matchPattern(fill.value(), m_AnyZeroFloat()) ? Value() : init;
-}
-
-/// A product a launch computes: `x @ w`, and the generic that finishes it
-/// (epilogueOf) or null. With `partner`, a second product of the same A and
-/// shape that the epilogue reads at the same element (SwiGLU's gate beside
-/// up: silu(x @ wg) * (x @ wu)): the kernel computes both in its tiles.
-struct Product {
-  linalg::MatmulOp op;
-  linalg::GenericOp epilogue;
-  linalg::MatmulOp partner;
-  /// The op whose result the kernel's replaces.
-  Operation *replaced() const {
-    return epilogue ? static_cast<Operation *>(epilogue) : static_cast<Operation *>(op);
-  }
-};
 
 /// One output value of a thread: where in the block's tile, and the value.
 struct TileOutput {
@@ -124,7 +78,7 @@ struct TileOutputRow {
 class MatmulKernelEmitter {
 public:
   /// `products`: one or more of the same A, computed by one launch.
-  MatmulKernelEmitter(ImplicitLocOpBuilder &b, ArrayRef<Product> products, int64_t threads,
+  MatmulKernelEmitter(ImplicitLocOpBuilder &b, ArrayRef<raspc::MatmulProduct> products, int64_t threads,
                       int64_t blockK, int64_t aPadding, int64_t bPadding)
       : b(b), products(products),
         element(getElementTypeOrSelf(products.front().op->getOperand(0).getType())),
@@ -177,7 +131,7 @@ protected:
   virtual void emitTilesLanded() {}
 
   ImplicitLocOpBuilder &b;
-  ArrayRef<Product> products;
+  ArrayRef<raspc::MatmulProduct> products;
   Type element;
   /// Elements of padding after each row of the A and B tiles.
   const int64_t threads, blockK, aPadding, bPadding;
@@ -423,7 +377,7 @@ SmallVector<Value> MatmulKernelEmitter::emit() {
   lhs = raspc::readOnlyBuffer(b, a);
   SmallVector<RankedTensorType> resultTypes;
   Value columnBlocks;
-  for (Product product : products) {
+  for (raspc::MatmulProduct product : products) {
     ProductBuffers &buffer = buffers.emplace_back();
     Value bMatrix = product.op.getInputs()[1];
     buffer.n = tensor::DimOp::create(b, bMatrix, 1);
@@ -433,7 +387,7 @@ SmallVector<Value> MatmulKernelEmitter::emit() {
       buffer.rhs = memref::CastOp::create(
           b, raspc::dynamicStridedType({ShapedType::kDynamic, ShapedType::kDynamic}, element),
           buffer.rhs);
-    if (Value init = initialAccumulator(product.op))
+    if (Value init = raspc::initialAccumulator(product.op))
       buffer.init = raspc::readOnlyBuffer(b, init);
     if (product.partner)
       buffer.partnerRhs = raspc::readOnlyBuffer(b, product.partner.getInputs()[1]);
@@ -478,7 +432,7 @@ SmallVector<Value> MatmulKernelEmitter::emit() {
 /// ldmatrix reads start in different 16-byte bank groups.
 class TensorCoreMatmulEmitter : public MatmulKernelEmitter {
 public:
-  TensorCoreMatmulEmitter(ImplicitLocOpBuilder &b, ArrayRef<Product> products)
+  TensorCoreMatmulEmitter(ImplicitLocOpBuilder &b, ArrayRef<raspc::MatmulProduct> products)
       : MatmulKernelEmitter(b, products, /*threads=*/4 * kWarpSize, /*blockK=*/32,
                             /*aPadding=*/8, /*bPadding=*/8) {}
 
@@ -568,7 +522,7 @@ private:
 /// 128 bytes. Stages start 1024-aligned (the swizzle pattern's period).
 class WgmmaMatmulEmitter : public MatmulKernelEmitter {
 public:
-  WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, ArrayRef<Product> products, bool overlap)
+  WgmmaMatmulEmitter(ImplicitLocOpBuilder &b, ArrayRef<raspc::MatmulProduct> products, bool overlap)
       : MatmulKernelEmitter(b, products, /*threads=*/2 * kGroupThreads, /*blockK=*/64,
                             /*aPadding=*/0, /*bPadding=*/0) {
     sharedAlignment = raspc::kSwizzleAtomBytes;
@@ -672,7 +626,7 @@ private:
 /// padded to 20 floats; B is read in whole 16-byte runs, unpadded.
 class FmaMatmulEmitter : public MatmulKernelEmitter {
 public:
-  FmaMatmulEmitter(ImplicitLocOpBuilder &b, ArrayRef<Product> products)
+  FmaMatmulEmitter(ImplicitLocOpBuilder &b, ArrayRef<raspc::MatmulProduct> products)
       : MatmulKernelEmitter(b, products, /*threads=*/256, /*blockK=*/16,
                             /*aPadding=*/4, /*bPadding=*/0) {}
 
@@ -759,15 +713,15 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
     if (!ops.empty())
       raspc::declareDeferredSync(getOperation());
     DominanceInfo dominance(getOperation());
-    for (SmallVector<Product> &launch : groupByA(ops, dominance)) {
+    for (SmallVector<raspc::MatmulProduct> &launch : raspc::planMatmulLaunches(ops, dominance)) {
       // A product alone may have been given its epilogue when another's
       // launch read that one's product from it (erasing it): look again.
       if (launch.size() == 1 && !launch.front().partner)
-        launch.front().epilogue = epilogueOf(launch.front().op);
+        launch.front().epilogue = raspc::matmulEpilogueOf(launch.front().op);
       // Before the first op replaced: every operand is computed by then
-      // (groupByA), every use of a result comes after.
+      // (planMatmulLaunches), every use of a result comes after.
       Operation *first = launch.front().replaced();
-      for (const Product &product : launch)
+      for (const raspc::MatmulProduct &product : launch)
         if (product.replaced()->isBeforeInBlock(first))
           first = product.replaced();
       ImplicitLocOpBuilder b(launch.front().op.getLoc(), first);
@@ -787,103 +741,6 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
           product.partner.erase();
       }
     }
-  }
-
-  /// The product of `ops` the epilogue of `op` reads beside `op`'s, to be
-  /// computed in the same tiles, or null: both of one A, the same K and N
-  /// (B's types; a dynamic N too, as the epilogue's identity maps tie both
-  /// to its loops), zero accumulators, each read only by that epilogue, as
-  /// it is.
-  static linalg::MatmulOp pairedPartner(linalg::MatmulOp op, ArrayRef<linalg::MatmulOp> ops) {
-    linalg::GenericOp epilogue = epilogueOf(op);
-    if (!epilogue || initialAccumulator(op))
-      return {};
-    linalg::MatmulOp partner;
-    for (OpOperand *input : epilogue.getDpsInputOperands()) {
-      auto other = input->get().getDefiningOp<linalg::MatmulOp>();
-      if (!other || other == op)
-        continue;
-      if (partner || !llvm::is_contained(ops, other) || epilogueOf(other) != epilogue ||
-          initialAccumulator(other) || other.getInputs()[0] != op.getInputs()[0] ||
-          other.getInputs()[1].getType() != op.getInputs()[1].getType() ||
-          !epilogue.getMatchingIndexingMap(input).isIdentity())
-        return {};
-      partner = other;
-    }
-    return partner;
-  }
-
-  /// The launches for `ops`, in order: products of one A with no operand
-  /// computed after the first of their replaced ops share one (by the
-  /// order of their ops), any other has its own. A product whose epilogue
-  /// reads another product is alone: that epilogue may be the other's too
-  /// (a launch alone looks for its epilogue when it comes to it).
-  static SmallVector<SmallVector<Product>> groupByA(ArrayRef<linalg::MatmulOp> ops,
-                                                    DominanceInfo &dominance) {
-    SmallVector<SmallVector<Product>> launches;
-    auto readsAProduct = [](linalg::GenericOp epilogue, Value own) {
-      return llvm::any_of(epilogue.getDpsInputs(), [&](Value input) {
-        return input != own && input.getDefiningOp<linalg::MatmulOp>();
-      });
-    };
-    // The operands a product's kernel reads besides A: B, the initial
-    // accumulator (not a zero one: its fill may come later), the epilogue's
-    // other inputs and the values its body uses from outside.
-    auto operands = [](Product product) {
-      SmallVector<Value> values{product.op.getInputs()[1]};
-      if (Value init = initialAccumulator(product.op))
-        values.push_back(init);
-      if (product.epilogue) {
-        for (Value input : product.epilogue.getDpsInputs())
-          if (input != product.op.getResult(0))
-            values.push_back(input);
-        SetVector<Value> captured;
-        getUsedValuesDefinedAbove(product.epilogue.getRegion(), captured);
-        llvm::append_range(values, captured);
-      }
-      return values;
-    };
-    auto computedBefore = [&](Product product, Operation *point) {
-      return llvm::all_of(operands(product),
-                          [&](Value v) { return dominance.properlyDominates(v, point); });
-    };
-    // Launches of one product that reads another: nothing joins them.
-    DenseSet<size_t> closed;
-    // Products computed beside the one whose epilogue reads them.
-    DenseSet<Operation *> partners;
-    for (linalg::MatmulOp op : ops) {
-      if (partners.contains(op))
-        continue;
-      Product product{op, epilogueOf(op), pairedPartner(op, ops)};
-      if (product.partner)
-        partners.insert(product.partner);
-      bool alone = product.epilogue && readsAProduct(product.epilogue, op.getResult(0));
-      SmallVector<Product> *shared = nullptr;
-      for (auto [index, launch] : llvm::enumerate(launches)) {
-        Product first = launch.front();
-        if (alone || product.partner || closed.contains(index) || first.op.getInputs()[0] != op.getInputs()[0] ||
-            first.replaced()->getBlock() != product.replaced()->getBlock())
-          continue;
-        // The launch goes before the earliest replaced op of its products.
-        Operation *point = product.replaced();
-        for (const Product &member : launch)
-          if (member.replaced()->isBeforeInBlock(point))
-            point = member.replaced();
-        if (computedBefore(product, point) &&
-            llvm::all_of(launch, [&](Product m) { return computedBefore(m, point); })) {
-          shared = &launch;
-          break;
-        }
-      }
-      if (shared) {
-        shared->push_back(product);
-        continue;
-      }
-      if (alone || product.partner)
-        closed.insert(launches.size());
-      launches.push_back({product});
-    }
-    return launches;
   }
 };
 
