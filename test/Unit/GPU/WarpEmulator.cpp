@@ -562,6 +562,69 @@ Value callUpdatingStruct(OpBuilder &b, Location loc, LLVM::LLVMFuncOp callee,
   return result;
 }
 
+/// Whether `op` is a warpgroup MMA: the NVVM op or Wgmma.h's inline PTX
+/// (A from registers).
+bool isWgmma(Operation *op) {
+  if (isa<NVVM::WgmmaMmaAsyncOp>(op))
+    return true;
+  auto inlineAsm = dyn_cast<LLVM::InlineAsmOp>(op);
+  return inlineAsm && inlineAsm.getAsmString().contains("wgmma.mma_async");
+}
+
+/// A wgmma's accumulators are the tensor cores' until the wait_group that
+/// retires its group: a kernel reading them earlier (but as the next MMA's
+/// accumulator) reads whatever is there on a GPU, while the emulator, which
+/// runs the MMA when it is issued, would read the right numbers. Checked
+/// block by block (values carried to another block, like a K loop's
+/// accumulator, are not followed); returns a description of the first such
+/// read, or "".
+std::string readBeforeRetired(ModuleOp module) {
+  std::string found;
+  module.walk([&](Block *block) {
+    if (!found.empty())
+      return;
+    DenseSet<Operation *> inFlight; // issued, not retired
+    SmallVector<Operation *> uncommitted;
+    std::deque<SmallVector<Operation *>> committed;
+    // The wgmma a value is (a field of) the result of.
+    auto mmaOf = [&](Value v) -> Operation * {
+      while (auto extract = v.getDefiningOp<LLVM::ExtractValueOp>())
+        v = extract.getContainer();
+      Operation *def = v.getDefiningOp();
+      return def && isWgmma(def) ? def : nullptr;
+    };
+    for (Operation &op : *block) {
+      if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op)) {
+        committed.push_back(std::move(uncommitted));
+        uncommitted.clear();
+        continue;
+      }
+      if (auto wait = dyn_cast<NVVM::WgmmaWaitGroupSyncOp>(op)) {
+        while (committed.size() > wait.getGroup()) {
+          for (Operation *mma : committed.front())
+            inFlight.erase(mma);
+          committed.pop_front();
+        }
+        continue;
+      }
+      if (isWgmma(&op)) {
+        uncommitted.push_back(&op);
+        inFlight.insert(&op);
+        continue;
+      }
+      if (isa<LLVM::ExtractValueOp, LLVM::BrOp, LLVM::CondBrOp>(op))
+        continue;
+      for (Value operand : op.getOperands())
+        if (Operation *mma = mmaOf(operand); mma && inFlight.contains(mma)) {
+          found = "the accumulators of a wgmma read before the wait_group that retires it, by " +
+                  op.getName().getStringRef().str();
+          return;
+        }
+    }
+  });
+  return found;
+}
+
 /// Rewrites the NVVM operations of the kernels in `module` into calls;
 /// returns a description of the first it cannot emulate.
 std::string emulateNVVM(ModuleOp module) {
@@ -1074,6 +1137,7 @@ bool raspc::emulator::emulate(const std::string &source, const std::string &kern
       op.moveBefore(host->getBody(), host->getBody()->end());
     }
   }
+  EXPECT_EQ(readBeforeRetired(*host), "");
   std::string unsupported = emulateNVVM(*host);
   EXPECT_EQ(unsupported, "") << "the emulator has no " << unsupported;
   if (!unsupported.empty())
