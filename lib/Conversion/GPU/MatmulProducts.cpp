@@ -34,6 +34,14 @@ Value raspc::initialAccumulator(linalg::MatmulOp op) {
   return fill && matchPattern(fill.value(), m_AnyZeroFloat()) ? Value() : init;
 }
 
+Operation *raspc::launchPoint(ArrayRef<MatmulProduct> products) {
+  Operation *first = products.front().replaced();
+  for (const MatmulProduct &product : products.drop_front())
+    if (product.replaced()->isBeforeInBlock(first))
+      first = product.replaced();
+  return first;
+}
+
 namespace {
 
 /// The product of `ops` the epilogue of `op` reads beside `op`'s, to be
@@ -109,11 +117,10 @@ raspc::planMatmulLaunches(ArrayRef<linalg::MatmulOp> ops, DominanceInfo &dominan
           first.op.getInputs()[0] != op.getInputs()[0] ||
           first.replaced()->getBlock() != product.replaced()->getBlock())
         continue;
-      // The launch goes before the earliest replaced op of its products.
-      Operation *point = product.replaced();
-      for (const MatmulProduct &member : launch)
-        if (member.replaced()->isBeforeInBlock(point))
-          point = member.replaced();
+      // Where the launch would go with this product too.
+      Operation *point = launchPoint(launch);
+      if (product.replaced()->isBeforeInBlock(point))
+        point = product.replaced();
       if (computedBefore(product, point) &&
           llvm::all_of(launch, [&](MatmulProduct m) { return computedBefore(m, point); })) {
         shared = &launch;

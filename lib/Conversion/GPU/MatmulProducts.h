@@ -47,6 +47,10 @@ struct MatmulProduct {
   }
 };
 
+/// Where the launch of `products` goes: before the first of their
+/// replaced() ops (all in one block).
+mlir::Operation *launchPoint(llvm::ArrayRef<MatmulProduct> products);
+
 /// The launches for `ops`, in order: products of one A with no operand
 /// computed after the first of their replaced ops share one (by the order
 /// of their ops), any other has its own. Two products one epilogue reads

@@ -78,8 +78,8 @@ struct TileOutputRow {
 class MatmulKernelEmitter {
 public:
   /// `products`: one or more of the same A, computed by one launch.
-  MatmulKernelEmitter(ImplicitLocOpBuilder &b, ArrayRef<raspc::MatmulProduct> products, int64_t threads,
-                      int64_t blockK, int64_t aPadding, int64_t bPadding)
+  MatmulKernelEmitter(ImplicitLocOpBuilder &b, ArrayRef<raspc::MatmulProduct> products,
+                      int64_t threads, int64_t blockK, int64_t aPadding, int64_t bPadding)
       : b(b), products(products),
         element(getElementTypeOrSelf(products.front().op->getOperand(0).getType())),
         threads(threads), blockK(blockK), aPadding(aPadding), bPadding(bPadding) {}
@@ -397,7 +397,8 @@ SmallVector<Value> MatmulKernelEmitter::emit() {
     if (product.epilogue)
       for (OpOperand *input : product.epilogue.getDpsInputOperands()) {
         Operation *producer = input->get().getDefiningOp();
-        bool computed = producer == product.op || (product.partner && producer == product.partner);
+        bool computed =
+            producer == product.op || (product.partner && producer == product.partner);
         inputs.push_back(computed ? Value() : raspc::readOnlyBuffer(b, input->get()));
       }
     resultTypes.push_back(cast<RankedTensorType>(product.replaced()->getResult(0).getType()));
@@ -718,13 +719,9 @@ struct ConvertMatmulToGPU : raspc::impl::ConvertMatmulToGPUBase<ConvertMatmulToG
       // launch read that one's product from it (erasing it): look again.
       if (launch.size() == 1 && !launch.front().partner)
         launch.front().epilogue = raspc::matmulEpilogueOf(launch.front().op);
-      // Before the first op replaced: every operand is computed by then
-      // (planMatmulLaunches), every use of a result comes after.
-      Operation *first = launch.front().replaced();
-      for (const raspc::MatmulProduct &product : launch)
-        if (product.replaced()->isBeforeInBlock(first))
-          first = product.replaced();
-      ImplicitLocOpBuilder b(launch.front().op.getLoc(), first);
+      // Every operand is computed by then (planMatmulLaunches), every use
+      // of a result comes after.
+      ImplicitLocOpBuilder b(launch.front().op.getLoc(), raspc::launchPoint(launch));
       SmallVector<Value> results;
       if (getElementTypeOrSelf(launch.front().op.getInputs()[0].getType()).isF32())
         results = FmaMatmulEmitter(b, launch).emit();

@@ -86,10 +86,17 @@ void SharedMemoryRaces::markCompleted(size_t cell, bool write, const char *what,
   completed = {epoch, another ? Completed::kSeveral : thread, what};
 }
 
+std::vector<size_t> SharedMemoryRaces::cellsOf(size_t offset, size_t bytes) {
+  std::vector<size_t> cells;
+  for (size_t c = offset / kCellBytes; c <= (offset + bytes - 1) / kCellBytes; ++c)
+    cells.push_back(c);
+  return cells;
+}
+
 void SharedMemoryRaces::access(bool write, const char *what, int thread, unsigned long epoch,
                                size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex);
-  for (size_t c = offset / kCellBytes; c <= (offset + bytes - 1) / kCellBytes; ++c)
+  for (size_t c : cellsOf(offset, bytes))
     if (check(c, write, what, thread, epoch))
       markCompleted(c, write, what, thread, epoch);
 }

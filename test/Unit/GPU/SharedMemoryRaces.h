@@ -42,6 +42,9 @@ public:
   /// Forgets every access: a new block.
   void startBlock();
 
+  /// The cells bytes [offset, offset + bytes) lie in.
+  static std::vector<size_t> cellsOf(size_t offset, size_t bytes);
+
   /// An access by `thread` (`what` names it in reports: "cp.async", ...)
   /// to the bytes [offset, offset + bytes), complete when it is made.
   void access(bool write, const char *what, int thread, unsigned long epoch, size_t offset,

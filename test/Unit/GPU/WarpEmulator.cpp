@@ -133,7 +133,6 @@ size_t sharedOffset(const void *address) {
   return static_cast<const unsigned char *>(address) - sharedMemory;
 }
 
-
 } // namespace
 
 float raspc::emulator::bf16ToFloat(uint16_t bits) {
@@ -404,14 +403,10 @@ thread_local std::vector<AsyncCopy> uncommitted;
 thread_local std::deque<std::vector<AsyncCopy>> committed;
 std::atomic<int> asyncCopies{0};
 extern "C" void emu_cp_async(void *destination, const void *source, int32_t bytes) {
-  size_t offset = sharedOffset(destination);
-  std::vector<size_t> cells;
-  for (size_t c = offset / SharedMemoryRaces::kCellBytes;
-       c <= (offset + bytes - 1) / SharedMemoryRaces::kCellBytes; ++c)
-    cells.push_back(c);
-  uncommitted.push_back({destination, source, bytes,
-                         races.begin(/*write=*/true, "cp.async", self.linear(), self.epoch(),
-                                     cells)});
+  uncommitted.push_back(
+      {destination, source, bytes,
+       races.begin(/*write=*/true, "cp.async", self.linear(), self.epoch(),
+                   SharedMemoryRaces::cellsOf(sharedOffset(destination), bytes))});
   ++asyncCopies;
 }
 extern "C" void emu_cp_async_commit() {
@@ -784,8 +779,8 @@ std::string emulateNVVM(ModuleOp module) {
       continue;
     }
     if (auto wait = dyn_cast<NVVM::WgmmaWaitGroupSyncOp>(op)) {
-      replaceByCall("emu_wgmma_wait", {LLVM::ConstantOp::create(b, loc, i32,
-                                                               b.getI32IntegerAttr(wait.getGroup()))});
+      replaceByCall("emu_wgmma_wait",
+                    {LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(wait.getGroup()))});
       continue;
     }
     if (isa<NVVM::FenceProxyOp>(op)) {
