@@ -16,6 +16,7 @@
 #ifndef RASPC_JIT_H
 #define RASPC_JIT_H
 
+#include "raspc/Compiler.h"
 #include "rasprt/rasprt.h"
 
 #include <memory>
@@ -25,31 +26,13 @@
 
 namespace raspc {
 
-struct JitOptions {
-  /// The def or model to compile; empty: `main`, else the last one.
-  std::string entry;
-  /// LLVM optimization level, 0 to 3.
-  int optLevel = 2;
-  /// Also return every selector a sequence program builds (for
-  /// runTokens' `selectors`); costs memory quadratic in the length.
-  bool exposeSelectors = false;
-  /// Pass pipelines in MLIR's textual form (e.g. "func.func(my-pass)") run
-  /// at the CPU pipeline's insertion points: on the attn dialect before it
-  /// is lowered, after it is lowered, and on loops before LLVM. Passes from
-  /// plugins must be registered first (mlir::PassPlugin::load). See
-  /// docs/passes.md.
-  std::string insertBeforeTiling, insertAfterTiling, insertBeforeLLVM;
-  /// "cpu" (this machine) or "cuda": kernels for `gpuArch` (sm_80, sm_90a,
-  /// ...) run on the GPU through the CUDA driver, which must be present
-  /// (compile fails with the reason otherwise). Arguments are copied to
-  /// GPU-reachable memory for each call; results come back as host tensors.
-  std::string target = "cpu";
-  std::string gpuArch = "sm_80";
-  /// What the driver loads: "ptx" (compiled by the driver for the GPU it
-  /// finds), "cubin" (compiled now by the CUDA toolkit's ptxas, for exactly
-  /// `gpuArch`) or "fatbin" (both).
-  std::string gpuBinary = "ptx";
-};
+/// A JIT compile takes the compile API's options (Compiler.h): the target
+/// ("cpu", this machine, or "cuda": kernels run on the GPU through the CUDA
+/// driver, which must be present, with arguments copied to GPU-reachable
+/// memory for each call and results coming back as host tensors), the
+/// entry, the optimization level, inserted pipelines and plugins. `stage`
+/// is ignored: the JIT always compiles to machine code.
+using JitOptions = CompileOptions;
 
 /// A selector's pattern after a run: `selected[q * keys + k]` is 1 when query
 /// position q selects key position k.

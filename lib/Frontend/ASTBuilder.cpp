@@ -25,6 +25,8 @@
 #include "llvm/Support/ConvertUTF.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <mutex>
+
 using namespace raspc;
 using namespace raspc::ast;
 using raspc::grammar::RaspLexer;
@@ -520,6 +522,11 @@ std::unique_ptr<Module> raspc::parseModule(unsigned bufferId,
     return nullptr;
   LocationMap locations(text.data(), std::move(codePointToByte));
 
+  // ANTLR's prediction caches are static and shared by every parser in the
+  // process (and cleared below): one parse at a time. Parsing is a small
+  // part of a compile, so concurrent compiles still overlap everywhere else.
+  static std::mutex antlrMutex;
+  std::lock_guard<std::mutex> lock(antlrMutex);
   try {
     // ANTLR's own UTF-8 decoder throws on invalid input; the text is valid
     // by now.

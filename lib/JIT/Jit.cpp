@@ -1,6 +1,7 @@
 //===- Jit.cpp - compile and run raspc programs in process ------*- C++ -*-===//
 //
-// Front end -> CPU or CUDA pipeline -> mlir::ExecutionEngine. Calls go through the
+// The compile API (include/raspc/Compiler.h) to the LLVM dialect, then
+// mlir::ExecutionEngine. Calls go through the
 // C interface that the pipeline requests (`_mlir_ciface_<name>`), which
 // takes a pointer to a memref descriptor per argument and one for the
 // result: {allocated, aligned, offset, sizes[rank], strides[rank]}, all
@@ -10,28 +11,11 @@
 
 #include "raspc/Jit.h"
 
-#include "CPUPipeline.h"
-#include "CUDAPipeline.h"
-#include "RunPipeline.h"
-#include "Diagnostics.h"
-#include "MLIRGen.h"
-#include "Parser.h"
-#include "Sema.h"
-
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
-#include "mlir/IR/BuiltinTypes.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllPasses.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -40,62 +24,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <mutex>
 
 using namespace raspc;
 
 namespace {
-
-/// One argument or the result, as the compiled function sees it.
-struct ValueInfo {
-  std::string name;
-  bool isParam = false;
-  rasprt_dtype dtype = RASPRT_F32;
-  std::vector<int64_t> shape; // -1: dynamic
-  std::vector<std::string> symbols; // per dimension; "" for static sizes
-  std::vector<std::string> vocab;
-  bool openVocab = false;
-  bool numerical = false;
-};
-
-bool dtypeOf(mlir::Type type, rasprt_dtype &dtype) {
-  if (type.isF32()) dtype = RASPRT_F32;
-  else if (type.isF16()) dtype = RASPRT_F16;
-  else if (type.isBF16()) dtype = RASPRT_BF16;
-  else if (type.isInteger(32)) dtype = RASPRT_I32;
-  else if (type.isInteger(64)) dtype = RASPRT_I64;
-  else if (type.isInteger(1)) dtype = RASPRT_BOOL;
-  else return false;
-  return true;
-}
-
-ValueInfo describe(mlir::Type type, mlir::DictionaryAttr attrs) {
-  ValueInfo info;
-  auto tensor = mlir::cast<mlir::RankedTensorType>(type);
-  dtypeOf(tensor.getElementType(), info.dtype);
-  for (int64_t d : tensor.getShape())
-    info.shape.push_back(mlir::ShapedType::isDynamic(d) ? -1 : d);
-  if (!attrs)
-    return info;
-  if (auto input = attrs.getAs<mlir::StringAttr>("raspc.input"))
-    info.name = input.str();
-  if (auto param = attrs.getAs<mlir::StringAttr>("raspc.param")) {
-    info.name = param.str();
-    info.isParam = true;
-  }
-  if (auto symbols = attrs.getAs<mlir::ArrayAttr>("raspc.symbols"))
-    for (mlir::Attribute s : symbols)
-      info.symbols.push_back(mlir::cast<mlir::StringAttr>(s).str());
-  if (auto vocab = attrs.getAs<mlir::ArrayAttr>("raspc.vocab"))
-    for (mlir::Attribute word : vocab)
-      info.vocab.push_back(mlir::cast<mlir::StringAttr>(word).str());
-  info.openVocab = attrs.contains("raspc.open_vocab");
-  if (auto encoding = attrs.getAs<mlir::StringAttr>("raspc.encoding"))
-    info.numerical = encoding.getValue() == "numerical";
-  return info;
-}
 
 /// A memref descriptor for the C interface: {allocated, aligned, offset,
 /// sizes..., strides...}.
@@ -126,16 +60,33 @@ std::string formatFloat(double v) {
   return buffer;
 }
 
+/// Everything in `options` that changes the compiled program.
+std::string cacheKey(std::string_view source, std::string_view fileName,
+                     const CompileOptions &options) {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  const Target &target = options.target;
+  os << fileName << '\0' << options.entry << '\0' << options.optLevel << '\0'
+     << options.exposeSelectors << '\0' << options.insertBeforeTiling << '\0'
+     << options.insertAfterTiling << '\0' << options.insertBeforeLLVM << '\0'
+     << targetName(target.kind) << '\0' << target.cpu.cpu << '\0' << target.cuda.arch << '\0'
+     << target.cuda.binary << '\0' << target.cuda.toolkitPath << '\0' << target.cuda.wgmma
+     << target.cuda.wgmmaOverlap << target.cuda.flashRowTiles << '\0';
+  for (const std::string &plugin : options.passPlugins)
+    os << plugin << '\0';
+  os << source;
+  return key;
+}
+
 } // namespace
 
 struct JitProgram::Impl {
   std::string name;
   bool isModel = false;
-  std::vector<ValueInfo> arguments;
-  ValueInfo result;
+  std::vector<ValueSignature> arguments;
+  ValueSignature result;
   std::vector<std::string> selectorNames; // extra results, with exposeSelectors
   bool cuda = false; // arguments are staged in GPU-reachable memory
-  std::unique_ptr<mlir::MLIRContext> context;
   std::unique_ptr<mlir::ExecutionEngine> engine;
 
   /// Calls the function on `args` (one descriptor each); fills `outs`, one
@@ -256,14 +207,14 @@ bool JitProgram::isModel() const { return impl->isModel; }
 
 std::vector<std::string> JitProgram::argumentNames() const {
   std::vector<std::string> names;
-  for (const ValueInfo &a : impl->arguments)
+  for (const ValueSignature &a : impl->arguments)
     names.push_back(a.name);
   return names;
 }
 
 std::vector<std::string> JitProgram::parameterNames() const {
   std::vector<std::string> names;
-  for (const ValueInfo &a : impl->arguments)
+  for (const ValueSignature &a : impl->arguments)
     if (a.isParam)
       names.push_back(a.name);
   return names;
@@ -280,18 +231,20 @@ rasprt_dtype JitProgram::argumentDtype(size_t i) const {
 std::shared_ptr<const JitProgram>
 JitProgram::compile(std::string_view source, std::string_view fileName,
                     const JitOptions &options, std::string *errors) {
+  // The cache is looked up and filled under the lock; the compile runs
+  // outside it, so that several threads compile at once. Two threads
+  // compiling the same program both compile it; the first to finish is
+  // kept. Options that watch the compile (callbacks, timing) bypass it.
   static std::mutex cacheMutex;
   static std::map<std::string, std::weak_ptr<const JitProgram>> cache;
-  std::string key = std::string(fileName) + '\0' + options.entry + '\0' +
-                    std::to_string(options.optLevel) + '\0' +
-                    std::to_string(options.exposeSelectors) + '\0' +
-                    options.insertBeforeTiling + '\0' + options.insertAfterTiling + '\0' +
-                    options.insertBeforeLLVM + '\0' + options.target + '\0' +
-                    options.gpuArch + '\0' + options.gpuBinary + '\0' + std::string(source);
-  std::lock_guard<std::mutex> lock(cacheMutex);
-  if (auto it = cache.find(key); it != cache.end())
-    if (auto cached = it->second.lock())
-      return cached;
+  bool cacheable = !options.afterStage && !options.configurePassManager && !options.timing;
+  std::string key = cacheable ? cacheKey(source, fileName, options) : "";
+  if (cacheable) {
+    std::lock_guard<std::mutex> lock(cacheMutex);
+    if (auto it = cache.find(key); it != cache.end())
+      if (auto cached = it->second.lock())
+        return cached;
+  }
 
   static std::once_flag nativeTarget;
   std::call_once(nativeTarget, [] {
@@ -306,128 +259,37 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
       *errors += messages;
     return nullptr;
   };
-
-  bool cuda = options.target == "cuda";
-  if (options.target != "cpu" && !cuda) {
-    os << fileName << ": error: unknown target '" << options.target << "' (cpu or cuda)\n";
+  bool cuda = options.target.kind == Target::Kind::CUDA;
+  if (!checkOptions(options, messages))
+    return fail();
+  // Before compiling: without a driver there is nothing to run on.
+  if (cuda && rasprt_cuda_init() != RASPRT_OK) {
+    os << fileName << ": error: target cuda: " << rasprt_last_error() << "\n";
     return fail();
   }
-  if (cuda) {
-    if (!isKnownGPUArch(options.gpuArch)) {
-      os << fileName << ": error: unknown GPU architecture '" << options.gpuArch
-         << "' (sm_XY or sm_XYa, e.g. sm_80, sm_90a)\n";
-      return fail();
-    }
-    if (!gpuBinaryFormat(options.gpuBinary)) {
-      os << fileName << ": error: unknown GPU binary '" << options.gpuBinary
-         << "' (ptx, cubin or fatbin)\n";
-      return fail();
-    }
-    if (!options.insertBeforeTiling.empty() || !options.insertAfterTiling.empty() ||
-        !options.insertBeforeLLVM.empty()) {
-      os << fileName << ": error: inserted pipelines run in the CPU pipeline; the cuda "
-                        "target does not take them yet\n";
-      return fail();
-    }
-    // Before compiling: without a driver there is nothing to run on.
-    if (rasprt_cuda_init() != RASPRT_OK) {
-      os << fileName << ": error: target cuda: " << rasprt_last_error() << "\n";
-      return fail();
-    }
-  }
 
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBufferCopy(
-          llvm::StringRef(source.data(), source.size()),
-          llvm::StringRef(fileName.data(), fileName.size())),
-      llvm::SMLoc());
-  Diagnostics diags(sourceMgr, os);
-  std::unique_ptr<ast::Module> module = parseModule(1, diags);
-  if (!module)
+  CompileOptions compileOptions = options;
+  compileOptions.stage = Stage::LLVMDialect;
+  std::unique_ptr<Artifact> artifact = raspc::compile(source, fileName, compileOptions, messages);
+  if (!artifact)
     return fail();
-  std::unique_ptr<program::Program> checked = analyze(*module, options.entry, diags);
-  if (!checked)
-    return fail();
+  if (errors) // warnings
+    *errors += messages;
+  messages.clear();
 
   auto impl = std::make_unique<Impl>();
-  // The registry is the same for every program: build it once.
-  static const mlir::DialectRegistry registry = [] {
-    mlir::DialectRegistry r;
-    registerMLIRGenDialects(r);
-    registerCPUPipelineExtensions(r);
-    mlir::registerBuiltinDialectTranslation(r);
-    mlir::registerLLVMDialectTranslation(r);
-    return r;
-  }();
-  // CUDA programs also translate kernels (NVVM) and their launches (GPU).
-  static const mlir::DialectRegistry cudaRegistry = [] {
-    mlir::DialectRegistry r;
-    registry.appendTo(r);
-    mlir::registerAllToLLVMIRTranslations(r);
-    return r;
-  }();
+  const EntrySignature &signature = artifact->signature();
+  impl->name = signature.name;
+  impl->isModel = signature.isModel;
+  impl->arguments = signature.arguments;
+  impl->result = signature.result;
+  impl->selectorNames = signature.selectors;
   impl->cuda = cuda;
-  impl->context = std::make_unique<mlir::MLIRContext>(cuda ? cudaRegistry : registry);
-  impl->context->printOpOnDiagnostic(false);
-  loadMLIRGenDialects(*impl->context);
-  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, impl->context.get(), os);
-  mlir::OwningOpRef<mlir::ModuleOp> ir = generateMLIR(
-      *impl->context, *checked, sourceMgr, 1, options.exposeSelectors && !checked->isModel);
 
-  auto function = *ir->getOps<mlir::func::FuncOp>().begin();
-  impl->name = function.getName().str();
-  impl->isModel = checked->isModel;
-  mlir::FunctionType type = function.getFunctionType();
-  for (unsigned i = 0; i < type.getNumInputs(); ++i)
-    impl->arguments.push_back(describe(type.getInput(i), function.getArgAttrDict(i)));
-  impl->result = describe(type.getResult(0), function.getResultAttrDict(0));
-  for (unsigned i = 1; i < type.getNumResults(); ++i)
-    impl->selectorNames.push_back(
-        function.getResultAttrOfType<mlir::StringAttr>(i, "raspc.selector").str());
-
-  mlir::PassManager pm(impl->context.get());
-  CPUPipelineOptions pipelineOptions;
-  bool pipelineError = false;
-  auto insert = [&](const std::string &text, const char *what) {
-    return pipelineHook(text, [&, text, what](const std::string &message) {
-      os << message << "\n"
-         << fileName << ": error: cannot parse the " << what << " pipeline '" << text << "'\n";
-      pipelineError = true;
-    });
-  };
-  // Inserted pipelines may name any upstream pass, as in raspc; register
-  // them the first time a program asks (start-up stays short otherwise).
-  if (!options.insertBeforeTiling.empty() || !options.insertAfterTiling.empty() ||
-      !options.insertBeforeLLVM.empty()) {
-    static std::once_flag registered;
-    std::call_once(registered, [] { mlir::registerAllPasses(); });
-  }
-  pipelineOptions.beforeTiling = insert(options.insertBeforeTiling, "insert-before-tiling");
-  pipelineOptions.afterTiling = insert(options.insertAfterTiling, "insert-after-tiling");
-  pipelineOptions.beforeLLVM = insert(options.insertBeforeLLVM, "insert-before-llvm");
-  if (cuda) {
-    CUDAPipelineOptions cudaOptions;
-    cudaOptions.chip = options.gpuArch;
-    cudaOptions.format = *gpuBinaryFormat(options.gpuBinary);
-    cudaOptions.optLevel = std::clamp(options.optLevel, 0, 3);
-    buildCUDAPipeline(pm, cudaOptions);
-  } else {
-    buildCPUPipeline(pm, pipelineOptions);
-  }
-  if (pipelineError)
-    return fail();
-  if (PipelineResult r = runPipeline(pm, *ir); r != PipelineResult::Success) {
-    if (r == PipelineResult::InternalError)
-      os << fileName << ": internal error: lowering to LLVM failed; please report "
-                        "this with the program\n";
-    return fail();
-  }
-  int level = std::clamp(options.optLevel, 0, 3);
-  auto transformer = mlir::makeOptimizingTransformer(level, 0, nullptr);
   mlir::ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = transformer;
-  auto engine = mlir::ExecutionEngine::create(*ir, engineOptions);
+  engineOptions.transformer =
+      mlir::makeOptimizingTransformer(std::clamp(options.optLevel, 0, 3), 0, nullptr);
+  auto engine = mlir::ExecutionEngine::create(artifact->module(), engineOptions);
   if (!engine) {
     os << fileName << ": internal error: JIT compilation failed: "
        << llvm::toString(engine.takeError()) << "\n";
@@ -443,7 +305,13 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
     return fail();
   }
   std::shared_ptr<const JitProgram> result(new JitProgram(std::move(impl)));
-  cache[key] = result;
+  if (cacheable) {
+    std::lock_guard<std::mutex> lock(cacheMutex);
+    std::weak_ptr<const JitProgram> &slot = cache[key];
+    if (auto first = slot.lock())
+      return first;
+    slot = result;
+  }
   return result;
 }
 
@@ -480,7 +348,7 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   if (impl->arguments.size() != 1)
     return fail("'" + impl->name + "' takes " + std::to_string(impl->arguments.size()) +
                 " input sequences; runTokens runs programs with one");
-  const ValueInfo &input = impl->arguments[0];
+  const ValueSignature &input = impl->arguments[0];
   std::vector<std::string> vocab = input.vocab; // extended per call: thread-safe
   size_t n = tokens.size();
   std::vector<char> data(std::max<size_t>(n, 1) * rasprt_dtype_size(input.dtype));
@@ -573,7 +441,7 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   }
 
   outputs.clear();
-  const ValueInfo &result = impl->result;
+  const ValueSignature &result = impl->result;
   // Tokens in the result come from the input's vocabulary (its compile-time
   // words are the same), which this call may have extended.
   const std::vector<std::string> &words =
@@ -624,7 +492,7 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
   std::vector<Descriptor> args;
   std::map<std::string, std::pair<int64_t, std::string>> symbols; // size, who
   for (size_t i = 0; i < arguments.size(); ++i) {
-    const ValueInfo &info = impl->arguments[i];
+    const ValueSignature &info = impl->arguments[i];
     const rasprt_tensor *t = arguments[i];
     std::string what = std::string(info.isParam ? "parameter '" : "input '") + info.name + "'";
     if (!t)

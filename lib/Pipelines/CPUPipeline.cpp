@@ -20,27 +20,12 @@
 #include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
-#include "mlir/IR/DialectRegistry.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
-#include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/ErrorHandling.h"
 
 using namespace mlir;
-
-std::function<void(OpPassManager &)>
-raspc::pipelineHook(const std::string &text, std::function<void(const std::string &)> onError) {
-  if (text.empty())
-    return nullptr;
-  return [text, onError](OpPassManager &pm) {
-    std::string message;
-    llvm::raw_string_ostream os(message);
-    if (failed(parsePassPipeline(text, pm, os)))
-      onError(message);
-  };
-}
+using raspc::Stage;
 
 void raspc::buildBufferizationPipeline(OpPassManager &pm) {
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -53,34 +38,40 @@ void raspc::buildBufferizationPipeline(OpPassManager &pm) {
   pm.addPass(createConvertBufferizationToMemRefPass());
 }
 
-void raspc::buildCPULoopsPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
+namespace {
+
+/// attn -> tiled: softmax and sigmoid attention to tiled loops, linear
+/// attention to its chunked loops, the rest to linalg; all on tensors.
+void buildTiledStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
   if (options.beforeTiling)
     options.beforeTiling(pm);
-  if (options.fastAttention) {
-    raspc::SelectAttentionStrategyOptions strategy;
-    strategy.vectorWidth = options.vectorWidth;
-    pm.addNestedPass<func::FuncOp>(raspc::createSelectAttentionStrategy(strategy));
-    pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToFlashLoops());
-    pm.addNestedPass<func::FuncOp>(raspc::createConvertLinearAttentionToLoops());
-  }
+  raspc::SelectAttentionStrategyOptions strategy;
+  strategy.vectorWidth = options.vectorWidth;
+  pm.addNestedPass<func::FuncOp>(raspc::createSelectAttentionStrategy(strategy));
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToFlashLoops());
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertLinearAttentionToLoops());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.afterTiling)
     options.afterTiling(pm);
-
-  buildBufferizationPipeline(pm);
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-  pm.addPass(createCanonicalizerPass());
 }
 
-void raspc::buildCPULLVMPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
+/// tiled -> loops: bufferized, linalg to scf loops.
+void buildLoopsStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
+  raspc::buildBufferizationPipeline(pm);
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createCanonicalizerPass());
   if (options.beforeLLVM)
     options.beforeLLVM(pm);
+}
+
+/// loops -> llvm-dialect: parallel loops onto rasprt's threads, the C
+/// interface of docs/abi.md, the upstream conversions to LLVM.
+void buildLLVMDialectStage(OpPassManager &pm) {
   // C wrappers for the program's functions only, not for the parallel
   // bodies and the runtime's entry point that come next.
-  if (options.emitCInterface)
-    pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
   pm.addPass(raspc::createConvertParallelToRasprt());
   // Reshapes expand into affine.apply on sizes and strides, so affine goes
   // after them.
@@ -107,28 +98,17 @@ void raspc::buildCPULLVMPipeline(OpPassManager &pm, const CPUPipelineOptions &op
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
-void raspc::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
-  buildCPULoopsPipeline(pm, options);
-  buildCPULLVMPipeline(pm, options);
-}
+} // namespace
 
-void raspc::registerCPUPipelineExtensions(DialectRegistry &registry) {
-  // Upstream attaches these models (bufferization, allocation, conversion
-  // to LLVM) to dialects in dozens of places; the all-in-one entry points
-  // register them without loading anything, and a dialect only pays when
-  // the pipeline loads it.
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-}
-
-void raspc::registerCPUPipelines() {
-  PassPipelineRegistration<>(
-      "raspc-cpu-loops", "raspc's CPU lowering up to loops over memrefs",
-      [](OpPassManager &pm) { buildCPULoopsPipeline(pm, {}); });
-  PassPipelineRegistration<>(
-      "raspc-cpu-llvm", "raspc's CPU lowering from loops to the LLVM dialect",
-      [](OpPassManager &pm) { buildCPULLVMPipeline(pm, {}); });
-  PassPipelineRegistration<>(
-      "raspc-cpu", "raspc's CPU lowering from attn to the LLVM dialect",
-      [](OpPassManager &pm) { buildCPUPipeline(pm, {}); });
+void raspc::buildCPUStage(OpPassManager &pm, Stage stage, const PipelineOptions &options) {
+  switch (stage) {
+  case Stage::Tiled:
+    return buildTiledStage(pm, options);
+  case Stage::Loops:
+    return buildLoopsStage(pm, options);
+  case Stage::LLVMDialect:
+    return buildLLVMDialectStage(pm);
+  default:
+    llvm_unreachable("not a stage with passes");
+  }
 }

@@ -22,16 +22,15 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Regex.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cstdlib>
-
 using namespace mlir;
+using raspc::Stage;
 
 std::optional<std::string> raspc::gpuBinaryFormat(const std::string &name) {
   if (name == "ptx")
@@ -47,12 +46,9 @@ bool raspc::isKnownGPUArch(const std::string &chip) {
   return llvm::Regex("^sm_[0-9]{2,3}a?$").match(chip);
 }
 
-std::string raspc::cudaToolkitPath(const CUDAPipelineOptions &options) {
-  if (!options.toolkitPath.empty())
-    return options.toolkitPath;
-  for (const char *name : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
-    if (const char *value = std::getenv(name); value && *value)
-      return value;
+std::string raspc::cudaToolkitPath(const CUDATarget &target) {
+  if (!target.toolkitPath.empty())
+    return target.toolkitPath;
 #ifdef RASPC_CUDA_TOOLKIT_DIR
   if (llvm::sys::fs::is_directory(RASPC_CUDA_TOOLKIT_DIR))
     return RASPC_CUDA_TOOLKIT_DIR;
@@ -60,21 +56,20 @@ std::string raspc::cudaToolkitPath(const CUDAPipelineOptions &options) {
   return "";
 }
 
-void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &options) {
-  // Upstream's NVVM serialization finds libdevice through the environment
-  // (its pipeline builder has no toolkit option), so the toolkit raspc
-  // resolved is put there, unless the user already set one.
-  std::string toolkit = cudaToolkitPath(options);
-  if (!toolkit.empty())
-    ::setenv("CUDA_ROOT", toolkit.c_str(), /*overwrite=*/0);
+namespace {
 
-  // Softmax attention becomes flash kernels, linear attention chunked ones;
-  // the rest takes the reference lowering.
+/// attn -> tiled: softmax attention to flash kernels, linear attention to
+/// chunked ones, matmuls and row reductions to kernels of their own, the
+/// rest to linalg; on tensors.
+void buildTiledStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
+  const raspc::CUDATarget &cuda = options.target.cuda;
+  if (options.beforeTiling)
+    options.beforeTiling(pm);
   raspc::ConvertAttentionToGPUFlashOptions flash;
-  flash.chip = options.chip;
-  flash.rowTiles = options.flashRowTiles;
-  flash.wgmma = options.wgmma;
-  flash.wgmmaOverlap = options.wgmmaOverlap;
+  flash.chip = cuda.arch;
+  flash.rowTiles = cuda.flashRowTiles;
+  flash.wgmma = cuda.wgmma;
+  flash.wgmmaOverlap = cuda.wgmmaOverlap;
   // Transposes past elementwise ops (a rotary embedding after `heads`) to
   // where the flash kernels read through them.
   pm.addPass(raspc::createSinkTransposes());
@@ -82,7 +77,7 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   pm.addPass(raspc::createConvertAttentionToGPUFlash(flash));
   // Linear attention: two chunked kernels instead of a [T, T] matrix.
   raspc::ConvertLinearAttentionToGPUOptions linear;
-  linear.chip = options.chip;
+  linear.chip = cuda.arch;
   pm.addPass(raspc::createConvertLinearAttentionToGPU(linear));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   // Elementwise chains (bias, activation, residual, rounding) one generic
@@ -90,9 +85,9 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   pm.addPass(raspc::createFuseElementwiseOps());
   // Matmuls (the model's projections): tensor cores for f16/bf16.
   raspc::ConvertMatmulToGPUOptions matmul;
-  matmul.chip = options.chip;
-  matmul.wgmma = options.wgmma;
-  matmul.wgmmaOverlap = options.wgmmaOverlap;
+  matmul.chip = cuda.arch;
+  matmul.wgmma = cuda.wgmma;
+  matmul.wgmmaOverlap = cuda.wgmmaOverlap;
   pm.addPass(raspc::createConvertMatmulToGPU(matmul));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -103,8 +98,14 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   // the sizes they come from, a zero fill nothing reads any more is gone
   // (else it is a kernel of its own).
   pm.addPass(createCanonicalizerPass());
+  if (options.afterTiling)
+    options.afterTiling(pm);
+}
 
-  buildBufferizationPipeline(pm);
+/// tiled -> loops: bufferized; every remaining linalg op a parallel loop
+/// nest mapped to blocks and threads (gpu.launch).
+void buildLoopsStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
+  raspc::buildBufferizationPipeline(pm);
   pm.addPass(raspc::createConvertDeferredGPUSync());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertHostBuffersToGPU());
 
@@ -117,7 +118,15 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addPass(createConvertParallelLoopToGpuPass());
   pm.addPass(createCanonicalizerPass());
+  if (options.beforeLLVM)
+    options.beforeLLVM(pm);
+}
 
+/// loops -> llvm-dialect: kernels outlined into one gpu.module, lowered to
+/// NVVM and serialized; the host side calls the upstream GPU runtime ABI
+/// (mgpu*).
+void buildLLVMDialectStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
+  const raspc::CUDATarget &cuda = options.target.cuda;
   // Constants and dims the launches use back into them: canonicalization
   // hoisted them to the host function, and as kernel operands they would be
   // run-time values (a tile size divided by becomes a 64-bit division).
@@ -137,11 +146,36 @@ void raspc::buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &opti
   pm.addPass(raspc::createConvertBF16MmaSyncToNVVM());
 
   gpu::GPUToNVVMPipelineOptions nvvm;
-  nvvm.cubinChip = options.chip;
-  nvvm.cubinFeatures = options.features;
-  nvvm.cubinFormat = options.format;
+  nvvm.cubinChip = cuda.arch;
+  nvvm.cubinFeatures = "+ptx80"; // PTX 8.0 covers sm_80 and sm_90a
+  nvvm.cubinFormat = *raspc::gpuBinaryFormat(cuda.binary);
   nvvm.optLevel = options.optLevel;
   gpu::buildLowerToNVVMPassPipeline(pm, nvvm);
+  // Upstream's builder has no toolkit option (without one, serialization
+  // looks in the environment); its gpu-module-to-binary pass has: that is
+  // where libdevice and ptxas come from.
+  std::string toolkit = raspc::cudaToolkitPath(cuda);
+  if (toolkit.empty())
+    return;
+  for (Pass &pass : pm.getPasses())
+    if (pass.getArgument() == "gpu-module-to-binary")
+      (void)pass.initializeOptions("toolkit=" + toolkit,
+                                   [](const llvm::Twine &) { return failure(); });
+}
+
+} // namespace
+
+void raspc::buildCUDAStage(OpPassManager &pm, Stage stage, const PipelineOptions &options) {
+  switch (stage) {
+  case Stage::Tiled:
+    return buildTiledStage(pm, options);
+  case Stage::Loops:
+    return buildLoopsStage(pm, options);
+  case Stage::LLVMDialect:
+    return buildLLVMDialectStage(pm, options);
+  default:
+    llvm_unreachable("not a stage with passes");
+  }
 }
 
 bool raspc::printPTX(ModuleOp module, llvm::raw_ostream &os) {
@@ -158,8 +192,3 @@ bool raspc::printPTX(ModuleOp module, llvm::raw_ostream &os) {
   return found;
 }
 
-void raspc::registerCUDAPipelines() {
-  PassPipelineRegistration<>(
-      "raspc-cuda", "raspc's CUDA lowering from attn to NVVM kernels (PTX) and host code",
-      [](OpPassManager &pm) { buildCUDAPipeline(pm, {}); });
-}

@@ -1,5 +1,5 @@
 // RUN: rasp-opt %s --split-input-file --convert-parallel-to-rasprt | FileCheck %s
-// RUN: rasp-opt %s --split-input-file --convert-parallel-to-rasprt --raspc-cpu-llvm | FileCheck %s --check-prefix=LLVM
+// RUN: rasp-opt %s --split-input-file --convert-parallel-to-rasprt --raspc-pipeline='from=loops' | FileCheck %s --check-prefix=LLVM
 
 // The loop becomes a call into the runtime's pool; the memref and the float
 // it uses travel in a context struct, the constant is cloned, the scratch

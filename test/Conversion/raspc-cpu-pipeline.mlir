@@ -1,5 +1,5 @@
-// RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-cpu-loops)' | FileCheck %s --check-prefix=LOOPS
-// RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-cpu)' | FileCheck %s --check-prefix=LLVM
+// RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-pipeline{to=loops})' | FileCheck %s --check-prefix=LOOPS
+// RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-pipeline)' | FileCheck %s --check-prefix=LLVM
 
 // The CPU pipeline stages: loops over memrefs, then the LLVM dialect with a
 // C interface wrapper for the JIT and the runtime.

@@ -1,4 +1,4 @@
-// RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-cuda)' | FileCheck %s
+// RUN: rasp-opt %s --pass-pipeline='builtin.module(raspc-pipeline{target=cuda})' | FileCheck %s
 
 // The CUDA pipeline: kernels in one gpu.binary holding PTX for the default
 // sm_80, host code in the LLVM dialect launching them on one stream.

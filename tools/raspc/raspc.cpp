@@ -1,57 +1,33 @@
 //===- raspc.cpp - the raspc compiler driver --------------------*- C++ -*-===//
 //
-// raspc FILE [--emit=ast|attn] [--entry NAME] [-o OUT]
+// raspc FILE [--emit=STAGE] [--target=cpu|cuda] [--entry NAME] [-o OUT]
 // raspc run FILE [--entry NAME] [--] TOKEN...
 // raspc run MODEL.rasp [--input NAME=X.npy]... [--params W.safetensors]
 //                       [--random-params SEED] [--output Y.npy]
 //
-// Reads a program (`-` is standard input), checks it and prints the
-// requested stage, or compiles it for this CPU and runs it. Every mistake in
-// the program is reported as `file:line:col: error: ...` with the source
-// line and a caret, and the exit status is 1; nothing is written to the
-// output file then.
+// Reads a program (`-` is standard input) and compiles it to the requested
+// stage through the compile API (include/raspc/Compiler.h), or compiles it
+// with the JIT and runs it: the flags become CompileOptions and nothing else.
+// Every mistake in the program is reported as `file:line:col: error: ...`
+// with the source line and a caret, and the exit status is 1; nothing is
+// written to the output file then.
 //
 //===----------------------------------------------------------------------===//
 
-#include "CPUPipeline.h"
-#include "CPUTarget.h"
-#include "CUDAPipeline.h"
-#include "RunPipeline.h"
 #include "Conversion/Passes.h"
-#include "Diagnostics.h"
-#include "HeaderEmitter.h"
-#include "MLIRGen.h"
-#include "Parser.h"
-#include "Sema.h"
+#include "raspc/Compiler.h"
 #include "raspc/Jit.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/InitAllPasses.h"
-#include "mlir/Pass/PassRegistry.h"
-#include "mlir/Support/Timing.h"
-#include "mlir/Tools/Plugins/PassPlugin.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 
-#include "llvm/IR/LLVMContext.h"
-#include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/ToolOutputFile.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Program.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
@@ -60,7 +36,7 @@
 using namespace llvm;
 
 namespace {
-enum class Stage { AST, Attn, Header, Loops, LLVMDialect, LLVM, Asm, Obj, Lib, PTX };
+using raspc::Stage;
 
 cl::OptionCategory category("raspc options");
 
@@ -75,8 +51,11 @@ cl::opt<Stage> emit(
                           "the checked program as MLIR in the attn dialect"),
                clEnumValN(Stage::Header, "header",
                           "a C header declaring the entry point (see docs/abi.md)"),
+               clEnumValN(Stage::Tiled, "tiled",
+                          "MLIR with attention tiled (CPU loops or GPU kernels) and the "
+                          "rest in linalg, on tensors"),
                clEnumValN(Stage::Loops, "loops",
-                          "MLIR after lowering to loops over memrefs (CPU)"),
+                          "MLIR bufferized: loops over memrefs (for cuda: GPU launches)"),
                clEnumValN(Stage::LLVMDialect, "llvm-dialect",
                           "MLIR in the LLVM dialect (for cuda: host code and "
                           "gpu.binary)"),
@@ -115,6 +94,13 @@ cl::opt<std::string> gpuArch("gpu-arch",
                              cl::value_desc("sm_XY"), cl::init("sm_80"),
                              cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand),
                              cl::cat(category));
+
+cl::opt<std::string> cudaToolkit(
+    "cuda-toolkit",
+    cl::desc("The CUDA toolkit whose libdevice and ptxas --target=cuda uses (default: the one "
+             "found when raspc was built)"),
+    cl::value_desc("dir"), cl::init(""), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::sub(runCommand), cl::cat(category));
 
 cl::opt<std::string> gpuBinary(
     "gpu-binary",
@@ -166,8 +152,9 @@ cl::opt<std::string> insertBeforeLLVM(
     cl::value_desc("pipeline"), cl::init(""), cl::sub(cl::SubCommand::getTopLevel()),
     cl::sub(runCommand), cl::cat(category));
 
-cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level, 0 to 3 (default 2)"),
-                           cl::Prefix, cl::init(2), cl::cat(category));
+cl::opt<unsigned> optLevel("O", cl::desc("Optimization level, 0 to 3 (default 2)"),
+                           cl::Prefix, cl::init(2), cl::sub(cl::SubCommand::getTopLevel()),
+                           cl::sub(runCommand), cl::cat(category));
 
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"),
@@ -177,7 +164,8 @@ cl::opt<std::string> entry(
     "entry",
     cl::desc("The def or model to compile (default: 'main', else the last "
              "one in the file)"),
-    cl::value_desc("name"), cl::init(""), cl::cat(category));
+    cl::value_desc("name"), cl::init(""), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::sub(runCommand), cl::cat(category));
 
 //===--- raspc run -------------------------------------------------------===//
 
@@ -187,9 +175,6 @@ cl::opt<std::string> runFile(cl::Positional, cl::Required, cl::desc("<program.ra
                              cl::sub(runCommand), cl::cat(category));
 cl::list<std::string> runTokens(cl::Positional, cl::desc("<token>..."),
                                 cl::sub(runCommand), cl::cat(category));
-cl::opt<std::string> runEntry("entry", cl::desc("The def or model to run"),
-                              cl::value_desc("name"), cl::init(""),
-                              cl::sub(runCommand), cl::cat(category));
 cl::list<std::string> runInputs(
     "input", cl::desc("A model input from a .npy file (repeat per input)"),
     cl::value_desc("name=file.npy"), cl::sub(runCommand), cl::cat(category));
@@ -215,8 +200,6 @@ cl::opt<bool> runPrintSelectors(
     cl::desc("Also print every selector as a matrix, queries down and keys "
              "across, as the RASP REPL does"),
     cl::init(false), cl::sub(runCommand), cl::cat(category));
-cl::opt<int> runOptLevel("O", cl::desc("Optimization level, 0 to 3 (default 2)"),
-                         cl::Prefix, cl::init(2), cl::sub(runCommand), cl::cat(category));
 } // namespace
 
 /// Fills `t` with uniform values in [-0.1, 0.1] (floats) or small ints.
@@ -327,65 +310,50 @@ static int runModel(const raspc::JitProgram &program) {
   return status;
 }
 
-/// Whether kernels call libdevice's math functions that were not linked.
-static bool hasUnlinkedLibdevice(mlir::ModuleOp module) {
-  std::string ptx;
-  raw_string_ostream os(ptx);
-  raspc::printPTX(module, os);
-  return StringRef(ptx).contains("__nv_");
-}
-
-/// Links an object file into a shared library with the system's C compiler
-/// driver (it knows the platform's linker flags); the library's bytes end
-/// up in `library`.
-static bool linkSharedLibrary(const SmallVectorImpl<char> &object, std::string &library) {
-  auto cc = sys::findProgramByName("cc");
-  if (!cc) {
-    errs() << "raspc: error: --emit=lib needs a C compiler driver ('cc') to link; "
-              "install build-essential or use --emit=obj\n";
-    return false;
+/// The flags as compile options: the one place the driver reads them.
+static std::optional<raspc::CompileOptions> compileOptionsFromFlags() {
+  raspc::CompileOptions options;
+  std::optional<raspc::Target::Kind> kind = raspc::parseTargetKind(target);
+  if (!kind) {
+    errs() << "raspc: error: unknown target '" << target << "' (cpu or cuda)\n";
+    return std::nullopt;
   }
-  SmallString<128> objectPath, libraryPath;
-  if (sys::fs::createTemporaryFile("raspc", "o", objectPath) ||
-      sys::fs::createTemporaryFile("raspc", "so", libraryPath)) {
-    errs() << "raspc: error: cannot create temporary files\n";
-    return false;
-  }
-  FileRemover removeObject(objectPath), removeLibrary(libraryPath);
-  {
-    std::error_code ec;
-    raw_fd_ostream out(objectPath, ec);
-    out << StringRef(object.data(), object.size());
-  }
-  std::string message;
-  StringRef args[] = {*cc, "-shared", "-o", libraryPath, objectPath, "-lm"};
-  if (sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &message) != 0) {
-    errs() << "raspc: error: linking the shared library failed"
-           << (message.empty() ? "" : ": " + message) << "\n";
-    return false;
-  }
-  auto buffer = MemoryBuffer::getFile(libraryPath);
-  if (!buffer) {
-    errs() << "raspc: error: cannot read the linked library\n";
-    return false;
-  }
-  library.append((*buffer)->getBufferStart(), (*buffer)->getBufferEnd());
-  return true;
-}
-
-static int runMain() {
-  std::string errors;
-  raspc::JitOptions options;
-  options.entry = runEntry;
-  options.optLevel = runOptLevel;
+  options.stage = emit;
+  options.target.kind = *kind;
+  options.target.cpu.cpu = mcpu;
+  options.target.cuda.arch = gpuArch;
+  options.target.cuda.binary = gpuBinary;
+  options.target.cuda.toolkitPath = cudaToolkit;
+  options.target.cuda.wgmma = gpuWgmma;
+  options.target.cuda.wgmmaOverlap = gpuWgmmaOverlap;
+  options.target.cuda.flashRowTiles = gpuFlashRowTiles;
+  options.entry = entry;
+  options.optLevel = static_cast<int>(std::min(optLevel.getValue(), 3u));
   options.exposeSelectors = runPrintSelectors;
   options.insertBeforeTiling = insertBeforeTiling;
   options.insertAfterTiling = insertAfterTiling;
   options.insertBeforeLLVM = insertBeforeLLVM;
-  options.target = target;
-  options.gpuArch = gpuArch;
-  options.gpuBinary = gpuBinary;
-  auto program = raspc::JitProgram::compileFile(runFile, options, &errors);
+  options.passPlugins = passPlugins;
+  // --mlir-print-ir-after-all and friends.
+  options.configurePassManager = [](mlir::PassManager &pm) {
+    (void)mlir::applyPassManagerCLOptions(pm);
+  };
+  // --mlir-timing: the report comes from the compile, which times the front
+  // end and LLVM as well as the passes.
+  mlir::DefaultTimingManager timing;
+  mlir::applyDefaultTimingManagerCLOptions(timing);
+  options.timing = timing.isEnabled();
+  timing.setEnabled(false); // it would print an empty report when destroyed
+  return options;
+}
+
+static int runMain() {
+  std::optional<raspc::CompileOptions> options = compileOptionsFromFlags();
+  if (!options)
+    return 1;
+  options->timing = false; // the JIT keeps no report
+  std::string errors;
+  auto program = raspc::JitProgram::compileFile(runFile, *options, &errors);
   if (!program) {
     errs() << errors;
     return 1;
@@ -440,212 +408,28 @@ int main(int argc, char **argv) {
       "  raspc --emit=ast model.rasp -o model.ast\n"
       "  cat prog.rasp | raspc - --entry sort\n");
 
-  for (const std::string &path : passPlugins) {
-    auto plugin = mlir::PassPlugin::load(path);
-    if (!plugin) {
-      errs() << "raspc: error: cannot load pass plugin '" << path
-             << "': " << toString(plugin.takeError()) << "\n";
-      return 1;
-    }
-    plugin->registerPassRegistryCallbacks();
-  }
-  // Inserted pipelines may name any upstream pass; register them only when
-  // asked, to keep the common start-up short.
-  if (!insertBeforeTiling.empty() || !insertAfterTiling.empty() || !insertBeforeLLVM.empty())
-    mlir::registerAllPasses();
-
   if (runCommand)
     return runMain();
 
+  std::optional<raspc::CompileOptions> options = compileOptionsFromFlags();
+  if (!options)
+    return 1;
+  std::string diagnostics;
+  std::unique_ptr<raspc::Artifact> artifact =
+      raspc::compileFile(inputFile, *options, diagnostics);
+  errs() << diagnostics;
+  if (!artifact)
+    return 1;
+  errs() << artifact->timingReport();
+
+  // Only a successful compile touches the output file.
   std::string errorMessage;
-  auto file = mlir::openInputFile(inputFile, &errorMessage);
-  if (!file) {
-    errs() << "raspc: error: " << errorMessage << "\n";
-    return 1;
-  }
-  SourceMgr sourceMgr;
-  unsigned bufferId = sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
-  raspc::Diagnostics diags(sourceMgr, errs());
-
-  std::unique_ptr<raspc::ast::Module> module = raspc::parseModule(bufferId, diags);
-  if (!module)
-    return 1;
-
-  std::string output;
-  raw_string_ostream os(output);
-  if (emit == Stage::AST) {
-    raspc::ast::dump(*module, sourceMgr, os);
-  } else {
-    std::unique_ptr<raspc::program::Program> program =
-        raspc::analyze(*module, entry, diags);
-    if (!program)
-      return 1;
-    if (target != "cpu" && target != "cuda") {
-      errs() << "raspc: error: unknown target '" << target << "' (cpu or cuda)\n";
-      return 1;
-    }
-    bool cuda = target == "cuda";
-    if (cuda && emit == Stage::Loops) {
-      errs() << "raspc: error: --emit=loops is a CPU stage; for --target=cuda emit "
-                "llvm-dialect, ptx, llvm, asm, obj, lib or header\n";
-      return 1;
-    }
-    if (cuda && (!insertBeforeTiling.empty() || !insertAfterTiling.empty() ||
-                 !insertBeforeLLVM.empty())) {
-      errs() << "raspc: error: --insert-* pipelines run in the CPU pipeline; "
-                "--target=cuda does not take them yet\n";
-      return 1;
-    }
-    if (!cuda && emit == Stage::PTX) {
-      errs() << "raspc: error: --emit=ptx needs --target=cuda\n";
-      return 1;
-    }
-    if (cuda && !raspc::isKnownGPUArch(gpuArch)) {
-      errs() << "raspc: error: unknown GPU architecture '" << gpuArch
-             << "' (sm_XY or sm_XYa, e.g. sm_80, sm_90a)\n";
-      return 1;
-    }
-    std::optional<std::string> binaryFormat = raspc::gpuBinaryFormat(gpuBinary);
-    if (!binaryFormat) {
-      errs() << "raspc: error: unknown --gpu-binary '" << gpuBinary
-             << "' (ptx, cubin or fatbin)\n";
-      return 1;
-    }
-    if (gpuFlashRowTiles > 2) {
-      errs() << "raspc: error: --gpu-flash-row-tiles must be 1 or 2, not " << gpuFlashRowTiles
-             << "\n";
-      return 1;
-    }
-    if (gpuWgmma && gpuArch != "sm_90a") {
-      errs() << "raspc: error: --gpu-wgmma needs --gpu-arch=sm_90a (wgmma exists there only), "
-                "not "
-             << gpuArch << "\n";
-      return 1;
-    }
-    if (emit == Stage::PTX && *binaryFormat != "isa") {
-      errs() << "raspc: error: --emit=ptx prints PTX; --gpu-binary=" << gpuBinary
-             << " is for objects (--emit=obj, lib)\n";
-      return 1;
-    }
-    mlir::DialectRegistry registry;
-    raspc::registerMLIRGenDialects(registry);
-    if (emit > Stage::Attn) {
-      raspc::registerCPUPipelineExtensions(registry);
-      mlir::registerBuiltinDialectTranslation(registry);
-      mlir::registerLLVMDialectTranslation(registry);
-    }
-    if (cuda) // kernels (NVVM) and their launches (GPU) translate to LLVM IR
-      mlir::registerAllToLLVMIRTranslations(registry);
-    mlir::MLIRContext context(registry);
-    // Errors on the program point at its source; the IR is not the user's.
-    context.printOpOnDiagnostic(false);
-    raspc::loadMLIRGenDialects(context);
-    mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-    mlir::OwningOpRef<mlir::ModuleOp> ir =
-        raspc::generateMLIR(context, *program, sourceMgr, bufferId);
-    if (!ir || failed(mlir::verify(*ir))) {
-      errs() << "raspc: internal error: the generated IR does not verify; "
-                "please report this with the program\n";
-      return 1;
-    }
-    raspc::CUDAPipelineOptions cudaOptions;
-    cudaOptions.chip = gpuArch;
-    cudaOptions.format = *binaryFormat;
-    cudaOptions.optLevel = std::min(optLevel.getValue(), 3u);
-    cudaOptions.flashRowTiles = gpuFlashRowTiles;
-    cudaOptions.wgmma = gpuWgmma;
-    cudaOptions.wgmmaOverlap = gpuWgmmaOverlap;
-    if (emit == Stage::Attn) {
-      ir->print(os);
-    } else if (emit == Stage::Header) {
-      raspc::emitCHeader(*ir->getOps<mlir::func::FuncOp>().begin(), os, cuda);
-    } else {
-      mlir::PassManager pm(&context);
-      if (failed(mlir::applyPassManagerCLOptions(pm)))
-        return 1;
-      mlir::DefaultTimingManager timing;
-      mlir::applyDefaultTimingManagerCLOptions(timing);
-      mlir::TimingScope timingScope = timing.getRootScope();
-      pm.enableTiming(timingScope);
-      raspc::CPUPipelineOptions pipelineOptions;
-      bool pipelineError = false;
-      auto insert = [&](const std::string &text, const char *flag) {
-        return raspc::pipelineHook(text, [&, flag](const std::string &message) {
-          errs() << "raspc: error: in --" << flag << ": " << message << "\n";
-          pipelineError = true;
-        });
-      };
-      pipelineOptions.beforeTiling = insert(insertBeforeTiling, "insert-before-tiling");
-      pipelineOptions.afterTiling = insert(insertAfterTiling, "insert-after-tiling");
-      pipelineOptions.beforeLLVM = insert(insertBeforeLLVM, "insert-before-llvm");
-      if (!mcpu.empty()) {
-        raspc::CPUTargetOptions cpu;
-        cpu.cpu = mcpu;
-        pipelineOptions.vectorWidth = raspc::vectorWidthFor(cpu);
-      }
-      if (cuda)
-        raspc::buildCUDAPipeline(pm, cudaOptions);
-      else if (emit == Stage::Loops)
-        raspc::buildCPULoopsPipeline(pm, pipelineOptions);
-      else
-        raspc::buildCPUPipeline(pm, pipelineOptions);
-      if (pipelineError)
-        return 1;
-      if (raspc::PipelineResult r = raspc::runPipeline(pm, *ir);
-          r != raspc::PipelineResult::Success) {
-        if (r == raspc::PipelineResult::InternalError)
-          errs() << "raspc: internal error: lowering" << (cuda ? " for CUDA" : "")
-                 << " failed; please report this with the program\n";
-        return 1;
-      }
-      if (cuda && raspc::cudaToolkitPath(cudaOptions).empty() && hasUnlinkedLibdevice(*ir))
-        errs() << "raspc: warning: no CUDA toolkit found, so the kernels' math "
-                  "functions (__nv_*) are not linked from libdevice; set CUDA_HOME\n";
-      if (emit == Stage::PTX) {
-        if (!raspc::printPTX(*ir, os))
-          os << "// raspc: the program has no GPU kernels\n";
-      } else if (emit <= Stage::LLVMDialect) {
-        ir->print(os);
-      } else {
-        raspc::CPUTargetOptions targetOptions;
-        targetOptions.cpu = mcpu;
-        targetOptions.optLevel = static_cast<int>(optLevel);
-        llvm::LLVMContext llvmContext;
-        std::string error;
-        std::unique_ptr<llvm::Module> llvmModule =
-            raspc::translateToLLVMIR(*ir, llvmContext, targetOptions, &error);
-        if (!llvmModule) {
-          errs() << "raspc: error: " << error << "\n";
-          return 1;
-        }
-        if (emit == Stage::LLVM) {
-          llvmModule->print(os, nullptr);
-        } else {
-          SmallVector<char> code;
-          auto kind = emit == Stage::Asm ? raspc::MachineCodeKind::Assembly
-                                         : raspc::MachineCodeKind::Object;
-          if (!raspc::emitMachineCode(*llvmModule, kind, targetOptions, code, &error)) {
-            errs() << "raspc: error: " << error << "\n";
-            return 1;
-          }
-          if (emit == Stage::Lib) {
-            if (!linkSharedLibrary(code, output)) // replaces `code` by the library
-              return 1;
-          } else {
-            os << StringRef(code.data(), code.size());
-          }
-        }
-      }
-    }
-  }
-
-  // Only a successful run touches the output file.
   auto out = mlir::openOutputFile(outputFile, &errorMessage);
   if (!out) {
     errs() << "raspc: error: " << errorMessage << "\n";
     return 1;
   }
-  out->os() << output;
+  artifact->write(out->os());
   out->keep();
   return 0;
 }
