@@ -25,7 +25,6 @@
 #include "llvm/Support/ErrorHandling.h"
 
 using namespace mlir;
-using raspc::Stage;
 
 void raspc::buildBufferizationPipeline(OpPassManager &pm) {
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -38,11 +37,7 @@ void raspc::buildBufferizationPipeline(OpPassManager &pm) {
   pm.addPass(createConvertBufferizationToMemRefPass());
 }
 
-namespace {
-
-/// attn -> tiled: softmax and sigmoid attention to tiled loops, linear
-/// attention to its chunked loops, the rest to linalg; all on tensors.
-void buildTiledStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
+void raspc::buildCPUTiledStage(OpPassManager &pm, const PipelineOptions &options) {
   if (options.beforeTiling)
     options.beforeTiling(pm);
   raspc::SelectAttentionStrategyOptions strategy;
@@ -57,8 +52,7 @@ void buildTiledStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
     options.afterTiling(pm);
 }
 
-/// tiled -> loops: bufferized, linalg to scf loops.
-void buildLoopsStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
+void raspc::buildCPULoopsStage(OpPassManager &pm, const PipelineOptions &options) {
   raspc::buildBufferizationPipeline(pm);
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createCanonicalizerPass());
@@ -66,9 +60,7 @@ void buildLoopsStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
     options.beforeLLVM(pm);
 }
 
-/// loops -> llvm-dialect: parallel loops onto rasprt's threads, the C
-/// interface of docs/abi.md, the upstream conversions to LLVM.
-void buildLLVMDialectStage(OpPassManager &pm) {
+void raspc::buildCPULLVMDialectStage(OpPassManager &pm, const PipelineOptions &) {
   // C wrappers for the program's functions only, not for the parallel
   // bodies and the runtime's entry point that come next.
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
@@ -96,19 +88,4 @@ void buildLLVMDialectStage(OpPassManager &pm) {
   pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
-}
-
-} // namespace
-
-void raspc::buildCPUStage(OpPassManager &pm, Stage stage, const PipelineOptions &options) {
-  switch (stage) {
-  case Stage::Tiled:
-    return buildTiledStage(pm, options);
-  case Stage::Loops:
-    return buildLoopsStage(pm, options);
-  case Stage::LLVMDialect:
-    return buildLLVMDialectStage(pm);
-  default:
-    llvm_unreachable("not a stage with passes");
-  }
 }

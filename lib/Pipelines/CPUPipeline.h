@@ -12,8 +12,15 @@
 
 namespace raspc {
 
-/// Adds the CPU passes that produce `stage` from the IR stage before it.
-void buildCPUStage(mlir::OpPassManager &pm, Stage stage, const PipelineOptions &options);
+/// The CPU passes of each stage, from the IR stage before it:
+/// attn -> tiled: softmax and sigmoid attention to tiled vector loops,
+/// linear attention to its scans, the rest to linalg; on tensors.
+void buildCPUTiledStage(mlir::OpPassManager &pm, const PipelineOptions &options);
+/// tiled -> loops: bufferized; linalg to scf loops.
+void buildCPULoopsStage(mlir::OpPassManager &pm, const PipelineOptions &options);
+/// loops -> llvm-dialect: parallel loops onto rasprt's threads, the C
+/// interface, the upstream conversions to LLVM.
+void buildCPULLVMDialectStage(mlir::OpPassManager &pm, const PipelineOptions &options);
 
 /// Tensors to buffers across function boundaries (identity layouts), with
 /// ownership-based deallocation: shared by the CPU and CUDA pipelines.

@@ -30,7 +30,6 @@
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
-using raspc::Stage;
 
 std::optional<std::string> raspc::gpuBinaryFormat(const std::string &name) {
   if (name == "ptx")
@@ -56,12 +55,7 @@ std::string raspc::cudaToolkitPath(const CUDATarget &target) {
   return "";
 }
 
-namespace {
-
-/// attn -> tiled: softmax attention to flash kernels, linear attention to
-/// chunked ones, matmuls and row reductions to kernels of their own, the
-/// rest to linalg; on tensors.
-void buildTiledStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
+void raspc::buildCUDATiledStage(OpPassManager &pm, const PipelineOptions &options) {
   const raspc::CUDATarget &cuda = options.target.cuda;
   if (options.beforeTiling)
     options.beforeTiling(pm);
@@ -102,9 +96,7 @@ void buildTiledStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
     options.afterTiling(pm);
 }
 
-/// tiled -> loops: bufferized; every remaining linalg op a parallel loop
-/// nest mapped to blocks and threads (gpu.launch).
-void buildLoopsStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
+void raspc::buildCUDALoopsStage(OpPassManager &pm, const PipelineOptions &options) {
   raspc::buildBufferizationPipeline(pm);
   pm.addPass(raspc::createConvertDeferredGPUSync());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertHostBuffersToGPU());
@@ -122,10 +114,7 @@ void buildLoopsStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
     options.beforeLLVM(pm);
 }
 
-/// loops -> llvm-dialect: kernels outlined into one gpu.module, lowered to
-/// NVVM and serialized; the host side calls the upstream GPU runtime ABI
-/// (mgpu*).
-void buildLLVMDialectStage(OpPassManager &pm, const raspc::PipelineOptions &options) {
+void raspc::buildCUDALLVMDialectStage(OpPassManager &pm, const PipelineOptions &options) {
   const raspc::CUDATarget &cuda = options.target.cuda;
   // Constants and dims the launches use back into them: canonicalization
   // hoisted them to the host function, and as kernel operands they would be
@@ -161,21 +150,6 @@ void buildLLVMDialectStage(OpPassManager &pm, const raspc::PipelineOptions &opti
     if (pass.getArgument() == "gpu-module-to-binary")
       (void)pass.initializeOptions("toolkit=" + toolkit,
                                    [](const llvm::Twine &) { return failure(); });
-}
-
-} // namespace
-
-void raspc::buildCUDAStage(OpPassManager &pm, Stage stage, const PipelineOptions &options) {
-  switch (stage) {
-  case Stage::Tiled:
-    return buildTiledStage(pm, options);
-  case Stage::Loops:
-    return buildLoopsStage(pm, options);
-  case Stage::LLVMDialect:
-    return buildLLVMDialectStage(pm, options);
-  default:
-    llvm_unreachable("not a stage with passes");
-  }
 }
 
 bool raspc::printPTX(ModuleOp module, llvm::raw_ostream &os) {

@@ -19,8 +19,16 @@ class ModuleOp;
 
 namespace raspc {
 
-/// Adds the CUDA passes that produce `stage` from the IR stage before it.
-void buildCUDAStage(mlir::OpPassManager &pm, Stage stage, const PipelineOptions &options);
+/// The CUDA passes of each stage, from the IR stage before it:
+/// attn -> tiled: attention, matmuls and row reductions to kernels, the rest
+/// to linalg; on tensors.
+void buildCUDATiledStage(mlir::OpPassManager &pm, const PipelineOptions &options);
+/// tiled -> loops: bufferized; linalg to parallel loops mapped to blocks
+/// and threads (gpu.launch).
+void buildCUDALoopsStage(mlir::OpPassManager &pm, const PipelineOptions &options);
+/// loops -> llvm-dialect: kernels outlined into one gpu.module, NVVM,
+/// serialized; host code calling the mgpu* runtime ABI.
+void buildCUDALLVMDialectStage(mlir::OpPassManager &pm, const PipelineOptions &options);
 
 /// The toolkit `target` resolves to: its toolkitPath, else the one found
 /// when raspc was built; "" when there is none.
