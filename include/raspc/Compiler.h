@@ -48,6 +48,7 @@ class DialectRegistry;
 class MLIRContext;
 class ModuleOp;
 class PassManager;
+class TimingScope;
 } // namespace mlir
 
 namespace raspc {
@@ -127,12 +128,15 @@ struct CompileOptions {
   /// pipelines above can name their passes.
   std::vector<std::string> passPlugins;
 
-  /// Report where compile time goes (front end, each pass, LLVM) in the
-  /// artifact's timingReport().
-  bool timing = false;
+  /// Where compile time goes: when set, the front end, each stage with its
+  /// passes, LLVM and machine code are timed under this scope (the driver
+  /// passes the root of an mlir::DefaultTimingManager set up by
+  /// --mlir-timing, which prints the report).
+  mlir::TimingScope *timing = nullptr;
   /// Called on every pass manager before it runs, e.g. to apply MLIR's
-  /// command-line options (--mlir-print-ir-after-all).
-  std::function<void(mlir::PassManager &)> configurePassManager;
+  /// command-line options (--mlir-print-ir-after-all); returning false
+  /// fails the compile.
+  std::function<bool(mlir::PassManager &)> configurePassManager;
   /// Called with the module after each IR stage it reaches.
   std::function<void(Stage, mlir::ModuleOp)> afterStage;
 };
@@ -182,9 +186,6 @@ public:
   void write(llvm::raw_ostream &os) const;
   /// The entry point; empty for the ast stage.
   const EntrySignature &signature() const;
-  /// With CompileOptions::timing: the report, as MLIR's --mlir-timing
-  /// prints it.
-  const std::string &timingReport() const;
 
   struct Impl;
   explicit Artifact(std::unique_ptr<Impl> impl);

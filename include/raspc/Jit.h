@@ -46,7 +46,8 @@ class JitProgram {
 public:
   /// Compiles `source`; diagnostics name it `fileName`. On failure returns
   /// null and appends the diagnostics (`file:line:col: error: ...` with the
-  /// source line and a caret) to `*errors`.
+  /// source line and a caret) to `*errors`; warnings are appended on
+  /// success too.
   static std::shared_ptr<const JitProgram>
   compile(std::string_view source, std::string_view fileName,
           const JitOptions &options, std::string *errors);

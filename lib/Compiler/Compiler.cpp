@@ -54,7 +54,6 @@ struct Artifact::Impl {
   mlir::ModuleOp module;
   std::string bytes;
   EntrySignature signature;
-  std::string timingReport;
 };
 
 Artifact::Artifact(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
@@ -64,7 +63,6 @@ mlir::ModuleOp Artifact::module() const { return impl->module; }
 mlir::MLIRContext &Artifact::context() const { return *impl->context; }
 const std::string &Artifact::bytes() const { return impl->bytes; }
 const EntrySignature &Artifact::signature() const { return impl->signature; }
-const std::string &Artifact::timingReport() const { return impl->timingReport; }
 
 void Artifact::write(llvm::raw_ostream &os) const {
   if (isIRStage(impl->stage))
@@ -162,13 +160,9 @@ public:
   Compilation(const CompileOptions &options, llvm::raw_ostream &diags)
       : options(options), diags(diags), result(std::make_unique<Artifact::Impl>()) {
     result->stage = options.stage;
-    if (options.timing) {
-      timing.setEnabled(true);
-      timing.setDisplayMode(mlir::DefaultTimingManager::DisplayMode::Tree);
-      timing.setOutput(mlir::createOutputStrategy(
-          mlir::DefaultTimingManager::OutputFormat::Text, timingStream));
-    }
-    root = timing.getRootScope();
+    // Without a scope to nest under, the timers are no-ops.
+    if (options.timing)
+      root = options.timing->nest("compile");
   }
 
   /// Parses and checks `source`, and emits the attn stage (unless the
@@ -183,22 +177,13 @@ public:
 
   std::unique_ptr<Artifact> finish() {
     root.stop();
-    if (options.timing) {
-      timing.print();
-      result->timingReport = std::move(timingText);
-    }
     return std::make_unique<Artifact>(std::move(result));
   }
 
 private:
-  bool stopsAt(Stage stage) const { return lastIRStage(options.stage) == stage; }
-
   const CompileOptions &options;
   llvm::raw_ostream &diags;
   std::unique_ptr<Artifact::Impl> result;
-  std::string timingText;
-  llvm::raw_string_ostream timingStream{timingText};
-  mlir::DefaultTimingManager timing;
   mlir::TimingScope root;
   llvm::SourceMgr sourceMgr;
   std::unique_ptr<mlir::SourceMgrDiagnosticHandler> diagnosticHandler;
@@ -291,6 +276,8 @@ bool Compilation::runPipelines() {
   for (Stage stage : irStages()) {
     if (stage == Stage::Attn)
       continue;
+    // Before the pass manager, which refers to it until it is gone.
+    mlir::TimingScope scope = root.nest(stageName(stage));
     mlir::PassManager pm(result->context);
     {
       // Inserted pipelines read the global pass registry as they parse.
@@ -301,9 +288,11 @@ bool Compilation::runPipelines() {
     }
     if (pipelineError)
       return false;
-    if (options.configurePassManager)
-      options.configurePassManager(pm);
-    mlir::TimingScope scope = root.nest(stageName(stage));
+    if (options.configurePassManager && !options.configurePassManager(pm)) {
+      diags << "raspc: error: cannot configure the pass manager of the " << stageName(stage)
+            << " stage\n";
+      return false;
+    }
     if (options.timing)
       pm.enableTiming(scope);
     // Errors the passes report on the program (a custom normalizer nothing
@@ -329,9 +318,13 @@ bool Compilation::runPipelines() {
       break;
   }
   if (options.target.kind == Target::Kind::CUDA && *last == Stage::LLVMDialect &&
-      cudaToolkitPath(options.target.cuda).empty() && hasUnlinkedLibdevice(result->module))
-    diags << "raspc: warning: no CUDA toolkit found, so the kernels' math functions (__nv_*) "
-             "are not linked from libdevice; pass the toolkit's path (--cuda-toolkit)\n";
+      hasUnlinkedLibdevice(result->module)) {
+    std::string toolkit = cudaToolkitPath(options.target.cuda);
+    diags << "raspc: warning: the kernels' math functions (__nv_*) are not linked: "
+          << (toolkit.empty() ? std::string("no CUDA toolkit found")
+                              : "no libdevice in the CUDA toolkit '" + toolkit + "'")
+          << "; pass the toolkit's path (--cuda-toolkit)\n";
+  }
   return true;
 }
 

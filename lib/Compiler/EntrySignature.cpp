@@ -64,8 +64,9 @@ EntrySignature raspc::describeEntry(mlir::func::FuncOp entry, bool isModel) {
   if (type.getNumResults() == 0)
     return signature;
   signature.result = describe(type.getResult(0), entry.getResultAttrDict(0));
-  for (unsigned i = 1; i < type.getNumResults(); ++i)
-    signature.selectors.push_back(
-        entry.getResultAttrOfType<mlir::StringAttr>(i, "raspc.selector").str());
+  for (unsigned i = 1; i < type.getNumResults(); ++i) {
+    auto name = entry.getResultAttrOfType<mlir::StringAttr>(i, "raspc.selector");
+    signature.selectors.push_back(name ? name.str() : "");
+  }
   return signature;
 }

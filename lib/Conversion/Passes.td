@@ -223,6 +223,53 @@ def SelectAttentionStrategy : Pass<"select-attention-strategy", "::mlir::func::F
   ];
 }
 
+def ConvertMatmulToTiledLoops
+    : Pass<"convert-matmul-to-tiled-loops", "::mlir::func::FuncOp"> {
+  let summary = "The model's f32 matmuls as parallel, register-tiled vector GEMMs";
+  let description = [{
+    Rewrites `linalg.matmul` on 2-D f32 tensors whose column count N is
+    static and a multiple of the vector width (`x @ w` with the model's
+    widths) into an `scf.parallel` over blocks of rows and columns of the
+    result. Each task runs the register-tile micro-kernel the flash loops use
+    (`Conversion/Utils/RegisterTileGemm.h`): 6 rows x 4 vectors of
+    accumulators (AVX-512; 6 x 2 with AVX2) carried through the reduction
+    over K, rows of B loaded as vectors, elements of A broadcast. The result
+    is a new 64-byte aligned buffer; a matmul into a zero fill starts from
+    zeros, any other accumulator is read. Other matmuls (f16/bf16 operands,
+    N not a multiple of the width) stay for `convert-linalg-to-loops`.
+
+    ```mlir
+    // Before
+    %c = linalg.matmul ins(%x, %w : tensor<?x384xf32>, tensor<384x384xf32>)
+                       outs(%zero : tensor<?x384xf32>) -> tensor<?x384xf32>
+    // After (abridged)
+    %out = memref.alloc(%m) {alignment = 64} : memref<?x384xf32>
+    scf.parallel (%task) = (%c0) to (%tasks) step (%c1) {
+      scf.for %row0 = ... step %c6 {            // register tiles of rows
+        %acc:24 = scf.for %k = %c0 to %c384 step %c1 iter_args(...) {
+          %b0 = vector.load %w[%k, %col0] : memref<384x384xf32>, vector<16xf32>
+          %a0 = vector.broadcast (memref.load %x[%row0, %k]) : f32 to vector<16xf32>
+          %s00 = vector.fma %a0, %b0, %acc#0 : vector<16xf32>
+          ...
+        }
+        vector.store %acc#0, %out[%row0, %col0] ...
+      }
+    }
+    %c = bufferization.to_tensor %out restrict writable
+    ```
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes per vector (16 for AVX-512, 8 for AVX2); 0: this machine's">,
+    Option<"rowBlock", "row-block", "int64_t", /*default=*/"48",
+           "Rows of the result per task (a multiple of the register tile's 6)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
+}
+
 def ConvertLinearAttentionToLoops
     : Pass<"convert-linear-attention-to-loops", "::mlir::func::FuncOp"> {
   let summary = "Linear attention in linear time, without the [queries, keys] matrix";

@@ -260,16 +260,16 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
     return nullptr;
   };
   bool cuda = options.target.kind == Target::Kind::CUDA;
-  if (!checkOptions(options, messages))
+  CompileOptions compileOptions = options;
+  compileOptions.stage = Stage::LLVMDialect;
+  // The options first, then the driver: without one there is nothing to
+  // run on, so nothing is compiled.
+  if (!checkOptions(compileOptions, messages))
     return fail();
-  // Before compiling: without a driver there is nothing to run on.
   if (cuda && rasprt_cuda_init() != RASPRT_OK) {
     os << fileName << ": error: target cuda: " << rasprt_last_error() << "\n";
     return fail();
   }
-
-  CompileOptions compileOptions = options;
-  compileOptions.stage = Stage::LLVMDialect;
   std::unique_ptr<Artifact> artifact = raspc::compile(source, fileName, compileOptions, messages);
   if (!artifact)
     return fail();

@@ -22,7 +22,6 @@
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
-#include "llvm/Support/ErrorHandling.h"
 
 using namespace mlir;
 
@@ -46,6 +45,10 @@ void raspc::buildCPUTiledStage(OpPassManager &pm, const PipelineOptions &options
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToFlashLoops());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertLinearAttentionToLoops());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
+  // The model's matmuls by the same register-tile micro-kernel.
+  raspc::ConvertMatmulToTiledLoopsOptions matmul;
+  matmul.vectorWidth = options.vectorWidth;
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertMatmulToTiledLoops(matmul));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.afterTiling)

@@ -26,7 +26,6 @@
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Regex.h"
-#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -139,17 +138,21 @@ void raspc::buildCUDALLVMDialectStage(OpPassManager &pm, const PipelineOptions &
   nvvm.cubinFeatures = "+ptx80"; // PTX 8.0 covers sm_80 and sm_90a
   nvvm.cubinFormat = *raspc::gpuBinaryFormat(cuda.binary);
   nvvm.optLevel = options.optLevel;
+  size_t before = pm.size();
   gpu::buildLowerToNVVMPassPipeline(pm, nvvm);
   // Upstream's builder has no toolkit option (without one, serialization
-  // looks in the environment); its gpu-module-to-binary pass has: that is
-  // where libdevice and ptxas come from.
+  // looks in the environment); the gpu-module-to-binary pass it adds has:
+  // that is where libdevice and ptxas come from.
   std::string toolkit = raspc::cudaToolkitPath(cuda);
   if (toolkit.empty())
     return;
-  for (Pass &pass : pm.getPasses())
-    if (pass.getArgument() == "gpu-module-to-binary")
-      (void)pass.initializeOptions("toolkit=" + toolkit,
-                                   [](const llvm::Twine &) { return failure(); });
+  for (auto [i, pass] : llvm::enumerate(pm.getPasses())) {
+    if (i < before || pass.getArgument() != "gpu-module-to-binary")
+      continue;
+    [[maybe_unused]] LogicalResult set = pass.initializeOptions(
+        "toolkit=\"" + toolkit + "\"", [](const llvm::Twine &) { return failure(); });
+    assert(succeeded(set) && "gpu-module-to-binary takes a toolkit");
+  }
 }
 
 bool raspc::printPTX(ModuleOp module, llvm::raw_ostream &os) {

@@ -30,6 +30,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdlib>
 #include <map>
 #include <random>
 
@@ -311,7 +312,10 @@ static int runModel(const raspc::JitProgram &program) {
 }
 
 /// The flags as compile options: the one place the driver reads them.
-static std::optional<raspc::CompileOptions> compileOptionsFromFlags() {
+/// `timing` is the manager --mlir-timing and friends set up; when enabled,
+/// the compile is timed under its root.
+static std::optional<raspc::CompileOptions>
+compileOptionsFromFlags(mlir::DefaultTimingManager &timing, mlir::TimingScope &timingRoot) {
   raspc::CompileOptions options;
   std::optional<raspc::Target::Kind> kind = raspc::parseTargetKind(target);
   if (!kind) {
@@ -323,7 +327,14 @@ static std::optional<raspc::CompileOptions> compileOptionsFromFlags() {
   options.target.cpu.cpu = mcpu;
   options.target.cuda.arch = gpuArch;
   options.target.cuda.binary = gpuBinary;
+  // The toolkit: the flag, else the environment's (as CUDA's own tools
+  // read it), else the one found when raspc was built (the library's
+  // default). The library itself never reads the environment.
   options.target.cuda.toolkitPath = cudaToolkit;
+  for (const char *name : {"CUDA_HOME", "CUDA_ROOT", "CUDA_PATH"})
+    if (const char *value = std::getenv(name);
+        options.target.cuda.toolkitPath.empty() && value && *value)
+      options.target.cuda.toolkitPath = value;
   options.target.cuda.wgmma = gpuWgmma;
   options.target.cuda.wgmmaOverlap = gpuWgmmaOverlap;
   options.target.cuda.flashRowTiles = gpuFlashRowTiles;
@@ -336,22 +347,24 @@ static std::optional<raspc::CompileOptions> compileOptionsFromFlags() {
   options.passPlugins = passPlugins;
   // --mlir-print-ir-after-all and friends.
   options.configurePassManager = [](mlir::PassManager &pm) {
-    (void)mlir::applyPassManagerCLOptions(pm);
+    return succeeded(mlir::applyPassManagerCLOptions(pm));
   };
-  // --mlir-timing: the report comes from the compile, which times the front
-  // end and LLVM as well as the passes.
-  mlir::DefaultTimingManager timing;
+  // --mlir-timing: the compile times the front end and LLVM as well as the
+  // passes; the manager prints the report when it goes (also after errors).
   mlir::applyDefaultTimingManagerCLOptions(timing);
-  options.timing = timing.isEnabled();
-  timing.setEnabled(false); // it would print an empty report when destroyed
+  if (timing.isEnabled()) {
+    timingRoot = timing.getRootScope();
+    options.timing = &timingRoot;
+  }
   return options;
 }
 
 static int runMain() {
-  std::optional<raspc::CompileOptions> options = compileOptionsFromFlags();
+  mlir::DefaultTimingManager timing;
+  mlir::TimingScope timingRoot;
+  std::optional<raspc::CompileOptions> options = compileOptionsFromFlags(timing, timingRoot);
   if (!options)
     return 1;
-  options->timing = false; // the JIT keeps no report
   std::string errors;
   auto program = raspc::JitProgram::compileFile(runFile, *options, &errors);
   if (!program) {
@@ -406,12 +419,15 @@ int main(int argc, char **argv) {
       "raspc: compile RASP programs and attention models\n\n"
       "  raspc examples/rasp/reverse.rasp              # print the attn IR\n"
       "  raspc --emit=ast model.rasp -o model.ast\n"
-      "  cat prog.rasp | raspc - --entry sort\n");
+      "  cat prog.rasp | raspc - --entry sort\n"
+      "  raspc model.rasp --emit=obj -o m.o --mlir-timing   # where compile time goes\n");
 
   if (runCommand)
     return runMain();
 
-  std::optional<raspc::CompileOptions> options = compileOptionsFromFlags();
+  mlir::DefaultTimingManager timing;
+  mlir::TimingScope timingRoot;
+  std::optional<raspc::CompileOptions> options = compileOptionsFromFlags(timing, timingRoot);
   if (!options)
     return 1;
   std::string diagnostics;
@@ -420,7 +436,6 @@ int main(int argc, char **argv) {
   errs() << diagnostics;
   if (!artifact)
     return 1;
-  errs() << artifact->timingReport();
 
   // Only a successful compile touches the output file.
   std::string errorMessage;

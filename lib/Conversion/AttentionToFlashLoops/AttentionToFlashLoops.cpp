@@ -19,6 +19,7 @@
 #include "Conversion/AttentionToFlashLoops/FlashStrategy.h"
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 #include "Conversion/Utils/LoopEmission.h"
+#include "Conversion/Utils/RegisterTileGemm.h"
 
 #include "Attn/IR/AttnOps.h"
 
@@ -169,19 +170,13 @@ private:
   /// a key.
   bool isSigmoid() { return op.getNormalizer() == Normalizer::sigmoid; }
 
-  // One register tile of C += A.B: rows [row0, row0 + rows), the vector
-  // columns [col0, col0 + vectors * width), the reduction over [0, depth).
-  struct Gemm {
-    std::function<Value(Value row, Value k)> loadA;   // scalar
-    std::function<Value(Value k, Value col)> loadB;   // vector
-    std::function<Value(Value row, Value col)> loadC; // vector; null: C starts at 0
-    std::function<void(Value v, Value row, Value col)> storeC;
-  };
-  void emitRegisterTile(const Gemm &g, Value row0, int64_t rows, Value col0, int64_t vectors,
-                        Value depth);
-  /// `rowsAreWholeTiles`: `rows` is a multiple of the register tile's rows
-  /// (padded; see emitTask), so no tail loop.
-  void emitGemm(const Gemm &g, Value rows, int64_t cols, Value depth, bool rowsAreWholeTiles);
+  /// C = A.B (or C += A.B) over [0, rows) x [0, cols) by the shared
+  /// register-tile micro-kernel, with this op's tile shape.
+  void emitGemm(const raspc::RegisterTileGemm &g, Value rows, int64_t cols, Value depth,
+                bool rowsAreWholeTiles) {
+    raspc::emitGemm(b, g, {s.width, s.registerRows, s.registerVectors}, rows, cols, depth,
+                    rowsAreWholeTiles);
+  }
 
   void emitPacking();
   void emitTask(Value task);
@@ -304,62 +299,6 @@ Value FlashEmitter::sigmoid(Value x) {
   Value nonNegative = arith::CmpFOp::create(b, arith::CmpFPredicate::OGE, x, constant(0.0));
   Value numerator = arith::SelectOp::create(b, nonNegative, constant(1.0), e);
   return arith::DivFOp::create(b, numerator, arith::AddFOp::create(b, constant(1.0), e));
-}
-
-void FlashEmitter::emitRegisterTile(const Gemm &g, Value row0, int64_t rowCount, Value col0,
-                                    int64_t vectors, Value depth) {
-  SmallVector<Value> rowIdx, colIdx, init;
-  for (int64_t r = 0; r < rowCount; ++r)
-    rowIdx.push_back(add(row0, idx(r)));
-  for (int64_t c = 0; c < vectors; ++c)
-    colIdx.push_back(add(col0, idx(c * s.width)));
-  Value zero = splat(fconst(0.0));
-  for (int64_t r = 0; r < rowCount; ++r)
-    for (int64_t c = 0; c < vectors; ++c)
-      init.push_back(g.loadC ? g.loadC(rowIdx[r], colIdx[c]) : zero);
-  auto loop = scf::ForOp::create(
-      b, idx(0), depth, idx(1), init,
-      [&](OpBuilder &nested, Location, Value k, ValueRange accs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        SmallVector<Value> bVecs, next;
-        for (int64_t c = 0; c < vectors; ++c)
-          bVecs.push_back(g.loadB(k, colIdx[c]));
-        for (int64_t r = 0; r < rowCount; ++r) {
-          Value a = splat(g.loadA(rowIdx[r], k));
-          for (int64_t c = 0; c < vectors; ++c)
-            next.push_back(vector::FMAOp::create(b, a, bVecs[c], accs[r * vectors + c]));
-        }
-        scf::YieldOp::create(b, next);
-      });
-  for (int64_t r = 0; r < rowCount; ++r)
-    for (int64_t c = 0; c < vectors; ++c)
-      g.storeC(loop.getResult(r * vectors + c), rowIdx[r], colIdx[c]);
-}
-
-void FlashEmitter::emitGemm(const Gemm &g, Value rowCount, int64_t cols, Value depth,
-                            bool rowsAreWholeTiles) {
-  int64_t chunk = s.registerVectors * s.width;
-  Value fullRows =
-      rowsAreWholeTiles ? rowCount : sub(rowCount, rem(rowCount, idx(s.registerRows)));
-  auto columns = [&](Value col0, int64_t vectors) {
-    forLoop(idx(0), fullRows, idx(s.registerRows), [&](Value row0) {
-      emitRegisterTile(g, row0, s.registerRows, col0, vectors, depth);
-    });
-    if (!rowsAreWholeTiles)
-      forLoop(fullRows, rowCount, idx(1),
-              [&](Value row) { emitRegisterTile(g, row, 1, col0, vectors, depth); });
-  };
-  // Whole register tiles of columns in a loop (one copy of the kernel, not
-  // one per chunk: LLVM's time grows with the code), then the rest.
-  int64_t fullCols = cols / chunk * chunk;
-  if (fullCols == chunk)
-    columns(idx(0), s.registerVectors);
-  else if (fullCols > 0)
-    forLoop(idx(0), idx(fullCols), idx(chunk),
-            [&](Value col0) { columns(col0, s.registerVectors); });
-  if (fullCols < cols)
-    columns(idx(fullCols), (cols - fullCols) / s.width);
 }
 
 /// The operands of the block GEMMs, packed once per call (O(L.D), zero
@@ -558,7 +497,7 @@ void FlashEmitter::emitTask(Value task) {
                                     sub(add(k0, kValid), idx(1)));
     auto body = [&] {
       // S = Q . K^T over the block.
-      Gemm qk{
+      raspc::RegisterTileGemm qk{
           [&](Value r, Value d) {
             if (queryTileBuf)
               return Value(memref::LoadOp::create(b, queryTileBuf, ValueRange{r, d}));
@@ -586,7 +525,7 @@ void FlashEmitter::emitTask(Value task) {
         ifThen(truth ? arith::OrIOp::create(b, truth->mayBeFalse, partialTile) : partialTile,
                [&] { rowUpdates(true); }, [&] { rowUpdates(false); });
       // O += P . V over the block's keys.
-      Gemm pv{
+      raspc::RegisterTileGemm pv{
           [&](Value r, Value j) { return memref::LoadOp::create(b, scores, ValueRange{r, j}); },
           [&](Value j, Value col) {
             return vector::LoadOp::create(b, vec, valuePacked,

@@ -10,6 +10,8 @@
 #ifndef RASPC_CONVERSION_GPU_MATMULPRODUCTS_H
 #define RASPC_CONVERSION_GPU_MATMULPRODUCTS_H
 
+#include "Conversion/Utils/Matmuls.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir {
@@ -17,20 +19,6 @@ class DominanceInfo;
 } // namespace mlir
 
 namespace raspc {
-
-/// The linalg.generic that finishes `op`'s product element by element --
-/// rounding to f16/bf16, a bias, an activation, a residual, whatever
-/// fuse-elementwise-ops made one body of -- when it is the product's only
-/// use: the kernel computes it on the accumulators and stores its result
-/// instead. Its loops are the product's, all parallel; it reads the product
-/// as it is, its other operands through projected permutations (a bias
-/// broadcast along the rows, a residual as it is), never the old value of
-/// its output; its body is scalar arithmetic (and linalg.index).
-mlir::linalg::GenericOp matmulEpilogueOf(mlir::linalg::MatmulOp op);
-
-/// The accumulator `op` starts from, null where that is zeros (a fill the
-/// kernel does not read).
-mlir::Value initialAccumulator(mlir::linalg::MatmulOp op);
 
 /// A product a launch computes: `x @ w`, and the generic that finishes it
 /// (matmulEpilogueOf) or null. With `partner`, a second product of the same A and

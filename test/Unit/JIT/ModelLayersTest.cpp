@@ -153,6 +153,33 @@ TEST_P(ModelLayersTest, MatMulWithBiasBroadcast) {
   expectNear(got, want);
 }
 
+// Matmuls whose width is a multiple of the vector width take the
+// register-tiled GEMM (convert-matmul-to-tiled-loops): whole and partial
+// register tiles of rows (T), column blocks of a register tile's width or
+// all of N with its remaining vectors, reductions of one element and more.
+TEST_P(ModelLayersTest, TiledMatmulShapes) {
+  const int T = length();
+  for (auto [K, N] : std::vector<std::pair<int, int>>{{1, 16}, {5, 48}, {384, 64}, {33, 192}}) {
+    std::vector<Input> in = {randomInput({T, K}, rng), randomInput({K, N}, rng),
+                             randomInput({N}, rng)};
+    std::string k = std::to_string(K), n = std::to_string(N);
+    Matrix got = runModel("model m(x: f32[T, " + k + "]) -> f32[T, " + n + "] {\n"
+                          "  param w: f32[" + k + ", " + n + "];\n  param b: f32[" + n + "];\n"
+                          "  return x @ w + b;\n}\n",
+                          in, {T, N});
+    Matrix want(T * N);
+    for (int t = 0; t < T; ++t)
+      for (int e = 0; e < N; ++e) {
+        double acc = in[2].f32[e];
+        for (int d = 0; d < K; ++d)
+          acc += static_cast<double>(in[0].f32[t * K + d]) * in[1].f32[d * N + e];
+        want[t * N + e] = static_cast<float>(acc);
+      }
+    SCOPED_TRACE("K = " + k + ", N = " + n);
+    expectNear(got, want, 1e-4f);
+  }
+}
+
 TEST_P(ModelLayersTest, RotaryEmbeddingRotatesHalves) {
   const int T = length(), H = 2, Dh = 8, D = H * Dh;
   const double base = 100.0;
