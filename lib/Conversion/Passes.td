@@ -229,30 +229,46 @@ def ConvertMatmulToTiledLoops
   let description = [{
     Rewrites `linalg.matmul` on 2-D f32 tensors whose column count N is
     static and a multiple of the vector width (`x @ w` with the model's
-    widths) into an `scf.parallel` over blocks of rows and columns of the
-    result. Each task runs the register-tile micro-kernel the flash loops use
-    (`Conversion/Utils/RegisterTileGemm.h`): 6 rows x 4 vectors of
-    accumulators (AVX-512; 6 x 2 with AVX2) carried through the reduction
-    over K, rows of B loaded as vectors, elements of A broadcast. The result
-    is a new 64-byte aligned buffer; a matmul into a zero fill starts from
-    zeros, any other accumulator is read. Other matmuls (f16/bf16 operands,
-    N not a multiple of the width) stay for `convert-linalg-to-loops`.
+    widths) into an `scf.parallel` over blocks of the result: `row-block`
+    rows x one register tile's columns (64 with AVX-512; the last block may
+    be narrower). A task fills its block with the accumulator (zeros for a
+    matmul into a zero fill) and adds `depth-block` steps of the reduction
+    at a time: those rows of B are copied to a contiguous stack panel that
+    stays in L1 while the register-tile micro-kernel of the flash loops
+    (`Conversion/Utils/RegisterTileGemm.h`: 6 rows x 4 vectors of
+    accumulators with AVX-512, 6 x 2 with AVX2; B rows as vectors, A
+    elements broadcast) streams every register tile of the block's rows
+    over it.
+
+    When the product's only use is a per-element `linalg.generic` (bias,
+    activation, residual: what `fuse-elementwise-ops` made one body of)
+    with an f32 result, whose other inputs are f32 and read as they are,
+    along the columns, along the rows or once, the generic is the GEMM's
+    epilogue: a last pass over each block, still in cache, evaluates its
+    body on vectors (exp, erf and tanh as upstream's polynomials) and the
+    result replaces the generic's. Other matmuls (f16/bf16 operands, N not a
+    multiple of the width) stay for `convert-linalg-to-loops`.
 
     ```mlir
     // Before
     %c = linalg.matmul ins(%x, %w : tensor<?x384xf32>, tensor<384x384xf32>)
                        outs(%zero : tensor<?x384xf32>) -> tensor<?x384xf32>
     // After (abridged)
-    %out = memref.alloc(%m) {alignment = 64} : memref<?x384xf32>
+    %out = memref.alloc(%m) : memref<?x384xf32>
     scf.parallel (%task) = (%c0) to (%tasks) step (%c1) {
-      scf.for %row0 = ... step %c6 {            // register tiles of rows
-        %acc:24 = scf.for %k = %c0 to %c384 step %c1 iter_args(...) {
-          %b0 = vector.load %w[%k, %col0] : memref<384x384xf32>, vector<16xf32>
-          %a0 = vector.broadcast (memref.load %x[%row0, %k]) : f32 to vector<16xf32>
-          %s00 = vector.fma %a0, %b0, %acc#0 : vector<16xf32>
-          ...
+      %panel = memref.alloca() {alignment = 64} : memref<128x64xf32>
+      ...                                       // the block := zeros
+      scf.for %k0 = %c0 to %c384 step %c128 {
+        ...                                     // %panel := w[k0 .. k0 + 128, block's columns]
+        scf.for %row0 = ... step %c6 {          // register tiles of rows
+          %acc:24 = scf.for %k = %c0 to %steps step %c1 iter_args(...) {
+            %b0 = vector.load %panel[%k, %c0] : memref<128x64xf32>, vector<16xf32>
+            %a0 = vector.broadcast (memref.load %x[%row0, %k0 + %k]) : f32 to vector<16xf32>
+            %s00 = vector.fma %a0, %b0, %acc#0 : vector<16xf32>
+            ...
+          }
+          vector.store %acc#0, %out[%row0, %col0] ...
         }
-        vector.store %acc#0, %out[%row0, %col0] ...
       }
     }
     %c = bufferization.to_tensor %out restrict writable
@@ -263,6 +279,9 @@ def ConvertMatmulToTiledLoops
            "f32 lanes per vector (16 for AVX-512, 8 for AVX2); 0: this machine's">,
     Option<"rowBlock", "row-block", "int64_t", /*default=*/"48",
            "Rows of the result per task (a multiple of the register tile's 6)">,
+    Option<"depthBlock", "depth-block", "int64_t", /*default=*/"128",
+           "Steps of the reduction per pass over a task's rows: the rows of B "
+           "copied to a stack panel (128 x 64 f32: 32 KiB, an L1)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

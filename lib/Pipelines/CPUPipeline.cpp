@@ -45,6 +45,9 @@ void raspc::buildCPUTiledStage(OpPassManager &pm, const PipelineOptions &options
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToFlashLoops());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertLinearAttentionToLoops());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
+  // Elementwise chains (bias, activation, residual) one generic each, so
+  // that a projection's becomes its GEMM's epilogue.
+  pm.addPass(raspc::createFuseElementwiseOps());
   // The model's matmuls by the same register-tile micro-kernel.
   raspc::ConvertMatmulToTiledLoopsOptions matmul;
   matmul.vectorWidth = options.vectorWidth;

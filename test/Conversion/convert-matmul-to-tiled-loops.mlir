@@ -1,19 +1,25 @@
 // RUN: rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(convert-matmul-to-tiled-loops{vector-width=16}))' | FileCheck %s
 // RUN: rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(convert-matmul-to-tiled-loops{vector-width=8}))' | FileCheck %s --check-prefix=AVX2
-// RUN: not rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(convert-matmul-to-tiled-loops{row-block=0}))' 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: convert-matmul-to-tiled-loops: vector-width and row-block must be positive
+// RUN: not rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(convert-matmul-to-tiled-loops{depth-block=0}))' 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: convert-matmul-to-tiled-loops: vector-width, row-block and depth-block must be positive
 
-// x @ w into a zero fill: tasks over blocks of 48 rows x 64 columns, each a
-// loop over register tiles of 6 rows; the reduction carries 6 x 4
-// accumulators (2 vectors a row with 8 lanes), starting from zeros.
+// x @ w into a zero fill: tasks over blocks of 48 rows x 64 columns. Each
+// zeroes its block, then per 128 steps of the reduction copies those rows
+// of w into a stack panel and runs register tiles of 6 rows over it, each
+// carrying 6 x 4 accumulators (2 vectors a row with 8 lanes).
 // CHECK-LABEL: func.func @projection
 // CHECK-NOT: linalg.matmul
 // CHECK: %[[W:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<384x256xf32> to memref<384x256xf32, strided<[?, 1], offset: ?>>
 // CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x256xf32>
 // CHECK: scf.parallel
-// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c6
-// CHECK: %{{.*}}:24 = scf.for %{{.*}} = %c0{{.*}} to %c384 step %c1{{.*}} iter_args({{.*}}) -> (vector<16xf32>
+// CHECK: vector.store %{{.*}}, %[[OUT]]
+// CHECK: %[[PANEL:.*]] = memref.alloca() {alignment = 64 : i64} : memref<128x64xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c128
 // CHECK: vector.load %[[W]]{{.*}} : memref<384x256xf32, strided<[?, 1], offset: ?>>, vector<16xf32>
+// CHECK: vector.store %{{.*}}, %[[PANEL]]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c6
+// CHECK: %{{.*}}:24 = scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>
+// CHECK: vector.load %[[PANEL]]{{.*}} : memref<128x64xf32>, vector<16xf32>
 // CHECK: vector.broadcast
 // CHECK: vector.fma
 // CHECK: vector.store %{{.*}}, %[[OUT]]
@@ -60,4 +66,70 @@ func.func @left_alone(%x: tensor<?x8xf32>, %w: tensor<8x5xf32>, %acc: tensor<?x5
   %z = linalg.matmul ins(%h, %v : tensor<?x8xbf16>, tensor<8x16xbf16>)
                      outs(%acc2 : tensor<?x16xf32>) -> tensor<?x16xf32>
   return %y, %z : tensor<?x5xf32>, tensor<?x16xf32>
+}
+
+// -----
+
+// A bias and exact GELU after the product are its epilogue: one more pass
+// over each block evaluates them on vectors (erf as a polynomial), and the
+// result replaces the generic's; the bias loads along the columns.
+// CHECK-LABEL: func.func @bias_gelu
+// CHECK-NOT: linalg.matmul
+// CHECK-NOT: linalg.generic
+// CHECK: %[[BIAS:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<64xf32> to memref<64xf32, strided<[1], offset: ?>>
+// CHECK: scf.parallel
+// CHECK: vector.fma
+// CHECK: vector.load %[[BIAS]][%{{.*}}] : memref<64xf32, strided<[1], offset: ?>>, vector<16xf32>
+// CHECK-NOT: math.erf
+// CHECK: arith.addf %{{.*}} : vector<16xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: return
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+func.func @bias_gelu(%x: tensor<?x32xf32>, %w: tensor<32x64xf32>, %b: tensor<64xf32>) -> tensor<?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x32xf32>
+  %empty = tensor.empty(%m) : tensor<?x64xf32>
+  %zero = arith.constant 0.0 : f32
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x64xf32>) -> tensor<?x64xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<?x32xf32>, tensor<32x64xf32>)
+                     outs(%init : tensor<?x64xf32>) -> tensor<?x64xf32>
+  %y = linalg.generic {indexing_maps = [#row, #col, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<?x64xf32>, tensor<64xf32>) outs(%empty : tensor<?x64xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %h = arith.addf %in, %bias : f32
+    %s = arith.constant 0.707106769 : f32
+    %t = arith.mulf %h, %s : f32
+    %e = math.erf %t : f32
+    %one = arith.constant 1.0 : f32
+    %half = arith.constant 0.5 : f32
+    %u = arith.addf %one, %e : f32
+    %v = arith.mulf %h, %half : f32
+    %g = arith.mulf %v, %u : f32
+    linalg.yield %g : f32
+  } -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// An epilogue that reads the element's position keeps its generic.
+// CHECK-LABEL: func.func @positional
+// CHECK: scf.parallel
+// CHECK: linalg.generic
+// CHECK: linalg.index
+#id = affine_map<(d0, d1) -> (d0, d1)>
+func.func @positional(%x: tensor<8x4xf32>, %w: tensor<4x16xf32>, %acc: tensor<8x16xf32>) -> tensor<8x16xf32> {
+  %p = linalg.matmul ins(%x, %w : tensor<8x4xf32>, tensor<4x16xf32>)
+                     outs(%acc : tensor<8x16xf32>) -> tensor<8x16xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p : tensor<8x16xf32>) outs(%acc : tensor<8x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %i = linalg.index 1 : index
+    %j = arith.index_cast %i : index to i32
+    %f = arith.sitofp %j : i32 to f32
+    %r = arith.addf %in, %f : f32
+    linalg.yield %r : f32
+  } -> tensor<8x16xf32>
+  return %y : tensor<8x16xf32>
 }

@@ -20,6 +20,7 @@
 #include "Conversion/AttentionToFlashLoops/MaskIntervals.h"
 #include "Conversion/Utils/LoopEmission.h"
 #include "Conversion/Utils/RegisterTileGemm.h"
+#include "Conversion/Utils/VectorizeBody.h"
 
 #include "Attn/IR/AttnOps.h"
 
@@ -59,25 +60,11 @@ constexpr int64_t kMaxPackedHeadDim = 1024;
 /// blend.
 constexpr arith::FastMathFlags kNoNaN = arith::FastMathFlags::nnan;
 
+} // namespace
+
 //===----------------------------------------------------------------------===//
 // Applicability
 //===----------------------------------------------------------------------===//
-
-/// Whether every op of `region` can be evaluated for a vector of keys:
-/// element-wise ops become vector ops, other region-free ops run lane by
-/// lane.
-bool isVectorizable(Region &region) {
-  if (region.empty())
-    return true;
-  return !region.front()
-              .walk([](Operation *op) {
-                return op->getNumRegions() == 0 ? WalkResult::advance()
-                                                : WalkResult::interrupt();
-              })
-              .wasInterrupted();
-}
-
-} // namespace
 
 bool raspc::isFlashCandidate(AttentionOp op) {
   if (op.getNormalizer() != Normalizer::softmax && op.getNormalizer() != Normalizer::sigmoid)
@@ -99,7 +86,7 @@ bool raspc::isFlashCandidate(AttentionOp op) {
   if (ShapedType::isDynamic(valueDim) || valueDim > kMaxValueDim ||
       queryType.isDynamicDim(1) || valueType.isDynamicDim(1))
     return false;
-  if (!isVectorizable(op.getMask()) || !isVectorizable(op.getScore()))
+  if (!raspc::isVectorizable(op.getMask()) || !raspc::isVectorizable(op.getScore()))
     return false;
   return true;
 }
@@ -201,59 +188,7 @@ private:
 };
 
 Value FlashEmitter::vectorizeRegion(Region &region, ArrayRef<Value> args) {
-  Block &block = region.front();
-  IRMapping map;
-  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
-    map.map(arg, value);
-  auto isVarying = [&](Value v) { return isa<VectorType>(map.lookupOrDefault(v).getType()); };
-  for (Operation &inner : block.without_terminator()) {
-    if (llvm::none_of(inner.getOperands(), isVarying)) {
-      b.clone(inner, map);
-      continue;
-    }
-    SmallVector<Type> vectorTypes;
-    for (Type t : inner.getResultTypes())
-      vectorTypes.push_back(VectorType::get({s.width}, t));
-    // x / c for a uniform c: one reciprocal per region evaluation and a
-    // vector multiply instead of a vector divide (within an ulp).
-    if (auto divide = dyn_cast<arith::DivFOp>(inner);
-        divide && !isVarying(divide.getRhs()) && isVarying(divide.getLhs())) {
-      Value one = arith::ConstantOp::create(b, b.getFloatAttr(divide.getType(), 1.0));
-      Value reciprocal = arith::DivFOp::create(b, one, map.lookupOrDefault(divide.getRhs()));
-      map.map(divide.getResult(), arith::MulFOp::create(b, map.lookupOrDefault(divide.getLhs()),
-                                                        splat(reciprocal)));
-      continue;
-    }
-    if (inner.hasTrait<OpTrait::Elementwise>()) {
-      SmallVector<Value> operands;
-      for (Value v : inner.getOperands()) {
-        Value mapped = map.lookupOrDefault(v);
-        operands.push_back(isa<VectorType>(mapped.getType()) ? mapped : splat(mapped));
-      }
-      OperationState state(b.getLoc(), inner.getName(), operands, vectorTypes, inner.getAttrs());
-      Operation *vectorOp = b.create(state);
-      map.map(inner.getResults(), vectorOp->getResults());
-      continue;
-    }
-    // Anything else (e.g. reading document ids) runs once per lane.
-    SmallVector<SmallVector<Value>> lanes(inner.getNumResults());
-    for (int64_t lane = 0; lane < s.width; ++lane) {
-      IRMapping laneMap;
-      for (Value v : inner.getOperands()) {
-        Value mapped = map.lookupOrDefault(v);
-        laneMap.map(v, isa<VectorType>(mapped.getType())
-                           ? Value(vector::ExtractOp::create(b, mapped, lane))
-                           : mapped);
-      }
-      Operation *scalarOp = b.clone(inner, laneMap);
-      for (auto [i, r] : llvm::enumerate(scalarOp->getResults()))
-        lanes[i].push_back(r);
-    }
-    for (auto [i, r] : llvm::enumerate(inner.getResults()))
-      map.map(r, vector::FromElementsOp::create(b, vectorTypes[i], lanes[i]));
-  }
-  Value yielded = map.lookupOrDefault(block.getTerminator()->getOperand(0));
-  return isa<VectorType>(yielded.getType()) ? yielded : splat(yielded);
+  return raspc::vectorizeBlock(b, region.front(), args, s.width);
 }
 
 /// exp(x) for x <= 0 (including -inf), scalar or vector, in about 15
@@ -600,7 +535,7 @@ Value FlashEmitter::emit() {
   // Exponentials from score regions (soft-capping's tanh is not one, but
   // e.g. exp-based modifiers are) as polynomials: LLVM would call expf per
   // lane.
-  raspc::approximateExp(parallel);
+  raspc::approximateMath(parallel, {"math.exp"});
   return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
                                            /*writable=*/true);
 }

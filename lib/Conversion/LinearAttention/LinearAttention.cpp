@@ -234,7 +234,7 @@ struct ConvertLinearAttentionToLoops
             });
           }
         });
-    raspc::approximateExp(parallel); // phi's exp
+    raspc::approximateMath(parallel, {"math.exp"}); // phi's exp
     Value result = bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
                                                      /*writable=*/true);
     op.getResult().replaceAllUsesWith(result);

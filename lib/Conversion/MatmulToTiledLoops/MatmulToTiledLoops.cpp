@@ -15,6 +15,7 @@
 #include "Conversion/Utils/LoopEmission.h"
 #include "Conversion/Utils/Matmuls.h"
 #include "Conversion/Utils/RegisterTileGemm.h"
+#include "Conversion/Utils/VectorizeBody.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -50,79 +51,222 @@ bool isCandidate(linalg::MatmulOp op, int64_t width) {
   return !ShapedType::isDynamic(n) && n > 0 && n % width == 0;
 }
 
-/// A buffer of `tensor` whose rows are contiguous (unit innermost stride),
-/// so that vectors load from it; bufferization casts the operand's buffer
-/// to it, or copies where its layout cannot be proven to fit.
+/// Whether the product's epilogue (matmulEpilogueOf) can run on the
+/// register tiles' vectors: an f32 result, f32 inputs read as they are
+/// ([rows, columns], a residual), along the columns (a bias) or the rows,
+/// or once; a body without linalg.index.
+bool isFusableEpilogue(linalg::GenericOp epilogue) {
+  if (!epilogue || epilogue.getNumDpsInits() != 1 ||
+      !cast<ShapedType>(epilogue.getResult(0).getType()).getElementType().isF32() ||
+      !raspc::isVectorizable(epilogue.getRegion()))
+    return false;
+  if (epilogue.getBody()->walk([](linalg::IndexOp) { return WalkResult::interrupt(); })
+          .wasInterrupted())
+    return false;
+  MLIRContext *context = epilogue.getContext();
+  AffineMap rowsAndColumns = AffineMap::getMultiDimIdentityMap(2, context);
+  AffineMap columns = AffineMap::get(2, 0, {getAffineDimExpr(1, context)}, context);
+  AffineMap rows = AffineMap::get(2, 0, {getAffineDimExpr(0, context)}, context);
+  AffineMap once = AffineMap::get(2, 0, {}, context);
+  for (OpOperand *input : epilogue.getDpsInputOperands()) {
+    auto type = dyn_cast<RankedTensorType>(input->get().getType());
+    AffineMap map = epilogue.getMatchingIndexingMap(input);
+    if (!type || !type.getElementType().isF32() ||
+        (map != rowsAndColumns && map != columns && map != rows && map != once))
+      return false;
+  }
+  return true;
+}
+
+/// A buffer of `tensor` whose innermost dimension is contiguous, so that
+/// vectors load from it; bufferization casts the operand's buffer to it, or
+/// copies where its layout cannot be proven to fit.
 Value rowContiguousBuffer(ImplicitLocOpBuilder &b, Value tensor) {
   auto type = cast<RankedTensorType>(tensor.getType());
-  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                                       {ShapedType::kDynamic, 1});
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  if (!strides.empty())
+    strides.back() = 1;
+  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
   return bufferization::ToBufferOp::create(
       b, MemRefType::get(type.getShape(), type.getElementType(), layout), tensor,
       /*read_only=*/true);
 }
 
-Value emitTiledMatmul(ImplicitLocOpBuilder &b, linalg::MatmulOp op, int64_t width,
-                      int64_t rowBlock) {
-  auto idx = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, v); };
-  raspc::RegisterTileShape shape{width, 6, raspc::registerVectorsFor(width)};
+/// One matmul as parallel tasks. A task owns a block of `rowBlock` rows x
+/// one register tile's columns (64 with AVX-512; the last block may be
+/// narrower) of the result, which it first fills with the accumulator (or
+/// zeros) and then accumulates into, `depthBlock` steps of the reduction at
+/// a time: those rows of B, copied into a contiguous stack panel, stay in
+/// L1 while every register tile of the block's rows streams over them.
+/// Read in place, B's rows are N apart, and at N = 384 or 1536 their lines
+/// fall into a few L1 sets. With an epilogue (bias, activation, residual),
+/// a last pass over the block, still in cache, finishes each element and
+/// the result replaces the epilogue's.
+class TiledMatmul {
+public:
+  TiledMatmul(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue,
+              int64_t width, int64_t rowBlock, int64_t depthBlock)
+      : b(b), op(op), epilogue(epilogue), rowBlock(rowBlock), depthBlock(depthBlock),
+        shape{width, 6, raspc::registerVectorsFor(width)},
+        vec(VectorType::get({width}, b.getF32Type())) {}
+
+  Value emit();
+
+private:
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  void emitTask(Value task);
+  void emitBlock(Value r0, Value c0, Value rows, int64_t cols);
+  /// The epilogue on the product's vector at [row, col .. col + width).
+  Value emitEpilogue(Value product, Value row, Value col);
+
+  ImplicitLocOpBuilder &b;
+  linalg::MatmulOp op;
+  linalg::GenericOp epilogue;
+  int64_t rowBlock, depthBlock;
+  raspc::RegisterTileShape shape;
+  VectorType vec;
+  int64_t n = 0;
+  Value a, w, acc, out, rows, depth, colBlocks;
+  /// Per epilogue input: its buffer, or null for the product.
+  SmallVector<Value> epilogueInputs;
+};
+
+Value TiledMatmul::emit() {
   Value lhs = op.getInputs()[0], rhs = op.getInputs()[1];
   auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
-  int64_t n = cast<RankedTensorType>(rhs.getType()).getDimSize(1);
-  // A column block is a register tile's columns where they divide N, else
-  // all of N (the micro-kernel takes the remaining vectors).
-  int64_t colBlock = n % shape.columns() == 0 ? shape.columns() : n;
-
-  Value a = raspc::readOnlyBuffer(b, lhs);
-  Value w = rowContiguousBuffer(b, rhs);
-  Value init = raspc::initialAccumulator(op);
-  Value acc = init ? rowContiguousBuffer(b, init) : Value();
+  n = cast<RankedTensorType>(rhs.getType()).getDimSize(1);
+  a = raspc::readOnlyBuffer(b, lhs);
+  w = rowContiguousBuffer(b, rhs);
+  if (Value init = raspc::initialAccumulator(op))
+    acc = rowContiguousBuffer(b, init);
   OpFoldResult m = tensor::getMixedSize(b, b.getLoc(), lhs, 0);
-  Value rows = getValueOrCreateConstantIndexOp(b, b.getLoc(), m);
-  Value depth = getValueOrCreateConstantIndexOp(b, b.getLoc(),
-                                                tensor::getMixedSize(b, b.getLoc(), lhs, 1));
-  Value out = raspc::allocateBuffer(b, resultType, {m, b.getIndexAttr(n)});
-
-  Value colBlocks = idx(n / colBlock);
-  Value rowBlocks = arith::CeilDivUIOp::create(b, rows, idx(rowBlock));
-  Value tasks = arith::MulIOp::create(b, rowBlocks, colBlocks);
-  scf::ParallelOp::create(
+  rows = getValueOrCreateConstantIndexOp(b, b.getLoc(), m);
+  depth = getValueOrCreateConstantIndexOp(b, b.getLoc(),
+                                          tensor::getMixedSize(b, b.getLoc(), lhs, 1));
+  out = raspc::allocateBuffer(b, resultType, {m, b.getIndexAttr(n)});
+  if (epilogue)
+    for (OpOperand *input : epilogue.getDpsInputOperands())
+      epilogueInputs.push_back(input->get() == op.getResult(0)
+                                   ? Value()
+                                   : rowContiguousBuffer(b, input->get()));
+  colBlocks = idx(llvm::divideCeil(n, shape.columns()));
+  Value tasks = arith::MulIOp::create(
+      b, arith::CeilDivUIOp::create(b, rows, idx(rowBlock)), colBlocks);
+  auto parallel = scf::ParallelOp::create(
       b, ValueRange{idx(0)}, ValueRange{tasks}, ValueRange{idx(1)},
       [&](OpBuilder &nested, Location, ValueRange ivs) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        Value r0 = arith::MulIOp::create(b, arith::DivUIOp::create(b, ivs[0], colBlocks),
-                                         idx(rowBlock));
-        Value c0 = arith::MulIOp::create(b, arith::RemUIOp::create(b, ivs[0], colBlocks),
-                                         idx(colBlock));
-        Value taskRows =
-            arith::MinUIOp::create(b, idx(rowBlock), arith::SubIOp::create(b, rows, r0));
-        auto vecType = VectorType::get({width}, b.getF32Type());
-        auto at = [&](Value row, Value col) -> SmallVector<Value, 2> {
-          return {arith::AddIOp::create(b, r0, row), arith::AddIOp::create(b, c0, col)};
-        };
-        raspc::RegisterTileGemm gemm{
-            [&](Value row, Value k) -> Value {
-              return memref::LoadOp::create(
-                  b, a, ValueRange{arith::AddIOp::create(b, r0, row), k});
-            },
-            [&](Value k, Value col) -> Value {
-              return vector::LoadOp::create(b, vecType, w,
-                                            ValueRange{k, arith::AddIOp::create(b, c0, col)});
-            },
-            nullptr,
-            [&](Value v, Value row, Value col) {
-              vector::StoreOp::create(b, v, out, at(row, col));
-            }};
-        if (acc)
-          gemm.loadC = [&](Value row, Value col) -> Value {
-            return vector::LoadOp::create(b, vecType, acc, at(row, col));
-          };
-        raspc::emitGemm(b, gemm, shape, taskRows, colBlock, depth,
-                        /*rowsAreWholeTiles=*/false);
+        emitTask(ivs[0]);
       });
+  // An epilogue's exp, erf (exact GELU) and tanh as polynomials on the
+  // vectors: libm would be called per lane.
+  if (epilogue)
+    raspc::approximateMath(parallel, {"math.exp", "math.erf", "math.tanh"});
   return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
                                            /*writable=*/true);
+}
+
+void TiledMatmul::emitTask(Value task) {
+  Value r0 = arith::MulIOp::create(b, arith::DivUIOp::create(b, task, colBlocks), idx(rowBlock));
+  Value c0 = arith::MulIOp::create(b, arith::RemUIOp::create(b, task, colBlocks),
+                                   idx(shape.columns()));
+  Value taskRows = arith::MinUIOp::create(b, idx(rowBlock), arith::SubIOp::create(b, rows, r0));
+  int64_t tail = n % shape.columns();
+  if (tail == 0) {
+    emitBlock(r0, c0, taskRows, shape.columns());
+    return;
+  }
+  // The last block of columns is narrower: a kernel of its own width.
+  Value whole = arith::CmpIOp::create(b, arith::CmpIPredicate::ule,
+                                      add(c0, idx(shape.columns())), idx(n));
+  scf::IfOp::create(
+      b, whole,
+      [&](OpBuilder &nested, Location) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        emitBlock(r0, c0, taskRows, shape.columns());
+        scf::YieldOp::create(b);
+      },
+      [&](OpBuilder &nested, Location) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        emitBlock(r0, c0, taskRows, tail);
+        scf::YieldOp::create(b);
+      });
+}
+
+void TiledMatmul::emitBlock(Value r0, Value c0, Value taskRows, int64_t cols) {
+  int64_t vectors = cols / shape.width;
+  // The block starts from the accumulator, or zeros.
+  Value zero = vector::BroadcastOp::create(
+      b, vec, arith::ConstantOp::create(b, b.getF32FloatAttr(0.0)));
+  raspc::emitLoop(b, idx(0), taskRows, idx(1), [&](Value row) {
+    for (int64_t v = 0; v < vectors; ++v) {
+      SmallVector<Value> at = {add(r0, row), add(c0, idx(v * shape.width))};
+      vector::StoreOp::create(b, acc ? vector::LoadOp::create(b, vec, acc, at) : zero, out, at);
+    }
+  });
+  Value panel = memref::AllocaOp::create(
+      b, MemRefType::get({depthBlock, cols}, b.getF32Type()), b.getI64IntegerAttr(64));
+  raspc::emitLoop(b, idx(0), depth, idx(depthBlock), [&](Value k0) {
+    Value steps = arith::MinUIOp::create(b, idx(depthBlock), arith::SubIOp::create(b, depth, k0));
+    raspc::emitLoop(b, idx(0), steps, idx(1), [&](Value k) {
+      for (int64_t v = 0; v < vectors; ++v) {
+        Value col = idx(v * shape.width);
+        Value row = vector::LoadOp::create(b, vec, w, ValueRange{add(k0, k), add(c0, col)});
+        vector::StoreOp::create(b, row, panel, ValueRange{k, col});
+      }
+    });
+    auto at = [&](Value row, Value col) -> SmallVector<Value, 2> {
+      return {add(r0, row), add(c0, col)};
+    };
+    raspc::RegisterTileGemm gemm{
+        [&](Value row, Value k) -> Value {
+          return memref::LoadOp::create(b, a, ValueRange{add(r0, row), add(k0, k)});
+        },
+        [&](Value k, Value col) -> Value {
+          return vector::LoadOp::create(b, vec, panel, ValueRange{k, col});
+        },
+        [&](Value row, Value col) -> Value {
+          return vector::LoadOp::create(b, vec, out, at(row, col));
+        },
+        [&](Value v, Value row, Value col) { vector::StoreOp::create(b, v, out, at(row, col)); }};
+    raspc::emitGemm(b, gemm, shape, taskRows, cols, steps, /*rowsAreWholeTiles=*/false);
+  });
+  if (!epilogue)
+    return;
+  raspc::emitLoop(b, idx(0), taskRows, idx(1), [&](Value row) {
+    for (int64_t v = 0; v < vectors; ++v) {
+      Value col = add(c0, idx(v * shape.width));
+      SmallVector<Value> at = {add(r0, row), col};
+      Value product = vector::LoadOp::create(b, vec, out, at);
+      vector::StoreOp::create(b, emitEpilogue(product, at[0], col), out, at);
+    }
+  });
+}
+
+Value TiledMatmul::emitEpilogue(Value product, Value row, Value col) {
+  SmallVector<Value> args;
+  for (auto [input, buffer] : llvm::zip(epilogue.getDpsInputOperands(), epilogueInputs)) {
+    if (!buffer) {
+      args.push_back(product);
+      continue;
+    }
+    // Its map is one of isFusableEpilogue's: by its results.
+    AffineMap map = epilogue.getMatchingIndexingMap(input);
+    if (map.getNumResults() == 2)
+      args.push_back(vector::LoadOp::create(b, vec, buffer, ValueRange{row, col}));
+    else if (map.getNumResults() == 0)
+      args.push_back(memref::LoadOp::create(b, buffer, ValueRange{}));
+    else if (map.getDimPosition(0) == 1)
+      args.push_back(vector::LoadOp::create(b, vec, buffer, ValueRange{col}));
+    else
+      args.push_back(memref::LoadOp::create(b, buffer, ValueRange{row}));
+  }
+  args.push_back(product); // the output's block argument, never read
+  return raspc::vectorizeBlock(b, *epilogue.getBody(), args, shape.width);
 }
 
 struct ConvertMatmulToTiledLoops
@@ -131,9 +275,9 @@ struct ConvertMatmulToTiledLoops
 
   void runOnOperation() override {
     int64_t width = vectorWidth ? vectorWidth : raspc::hostVectorWidth();
-    if (width < 1 || rowBlock < 1) {
-      getOperation().emitError(
-          "convert-matmul-to-tiled-loops: vector-width and row-block must be positive");
+    if (width < 1 || rowBlock < 1 || depthBlock < 1) {
+      getOperation().emitError("convert-matmul-to-tiled-loops: vector-width, row-block and "
+                               "depth-block must be positive");
       return signalPassFailure();
     }
     SmallVector<linalg::MatmulOp> ops;
@@ -142,10 +286,18 @@ struct ConvertMatmulToTiledLoops
         ops.push_back(op);
     });
     for (linalg::MatmulOp op : ops) {
-      ImplicitLocOpBuilder b(op.getLoc(), op);
-      Value result = emitTiledMatmul(b, op, width, rowBlock);
-      op.getResult(0).replaceAllUsesWith(result);
-      op.erase();
+      // With an epilogue, at its place: what it reads besides the product
+      // may be computed after the matmul.
+      linalg::GenericOp epilogue = raspc::matmulEpilogueOf(op);
+      if (!isFusableEpilogue(epilogue))
+        epilogue = {};
+      Operation *replaced = epilogue ? epilogue.getOperation() : op.getOperation();
+      ImplicitLocOpBuilder b(replaced->getLoc(), replaced);
+      Value result = TiledMatmul(b, op, epilogue, width, rowBlock, depthBlock).emit();
+      replaced->getResult(0).replaceAllUsesWith(result);
+      replaced->erase();
+      if (epilogue)
+        op.erase();
     }
   }
 };

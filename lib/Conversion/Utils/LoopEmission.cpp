@@ -68,9 +68,9 @@ raspc::emitLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step, ValueRa
   return SmallVector<Value>(loop.getResults());
 }
 
-void raspc::approximateExp(Operation *root) {
+void raspc::approximateMath(Operation *root, ArrayRef<StringRef> ops) {
   RewritePatternSet patterns(root->getContext());
   populateMathPolynomialApproximationPatterns(
-      patterns, [](StringRef name) { return name == math::ExpOp::getOperationName(); });
+      patterns, [&](StringRef name) { return llvm::is_contained(ops, name); });
   (void)applyPatternsGreedily(root, std::move(patterns));
 }

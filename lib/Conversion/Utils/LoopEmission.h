@@ -43,9 +43,10 @@ emitLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Va
 /// regions evaluated for one element).
 mlir::Value inlineRegion(mlir::OpBuilder &b, mlir::Region &region, mlir::ValueRange args);
 
-/// Rewrites the `math.exp` ops under `root` into upstream's polynomial
-/// approximation: LLVM would otherwise call expf per element (and per lane).
-void approximateExp(mlir::Operation *root);
+/// Rewrites the math ops under `root` named in `ops` (e.g. "math.exp",
+/// "math.erf") into upstream's polynomial approximations: LLVM would
+/// otherwise call libm per element (and per lane).
+void approximateMath(mlir::Operation *root, llvm::ArrayRef<llvm::StringRef> ops);
 
 } // namespace raspc
 

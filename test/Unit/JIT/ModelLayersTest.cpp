@@ -180,6 +180,31 @@ TEST_P(ModelLayersTest, TiledMatmulShapes) {
   }
 }
 
+// What follows a matmul element by element runs on its register tiles'
+// vectors (the GEMM's epilogue): a bias along the columns, exact GELU (erf
+// by upstream's polynomial), tanh, a residual read as it is. Each is checked
+// against libm in double precision.
+TEST_P(ModelLayersTest, TiledMatmulEpilogues) {
+  const int T = length(), K = 32, N = 48;
+  std::vector<Input> in = {randomInput({T, K}, rng), randomInput({T, N}, rng, 3.0f),
+                           randomInput({K, N}, rng, 0.5f), randomInput({N}, rng)};
+  Matrix got = runModel("model m(x: f32[T, 32], r: f32[T, 48]) -> f32[T, 48] {\n"
+                        "  param w: f32[32, 48];\n  param b: f32[48];\n"
+                        "  return gelu(x @ w + b) + tanh(x @ w) * 0.5 + r;\n}\n",
+                        in, {T, N});
+  Matrix want(T * N);
+  for (int t = 0; t < T; ++t)
+    for (int e = 0; e < N; ++e) {
+      double p = 0;
+      for (int d = 0; d < K; ++d)
+        p += static_cast<double>(in[0].f32[t * K + d]) * in[2].f32[d * N + e];
+      double h = p + in[3].f32[e];
+      want[t * N + e] = static_cast<float>(0.5 * h * (1 + std::erf(h / std::sqrt(2.0))) +
+                                           std::tanh(p) * 0.5 + in[1].f32[t * N + e]);
+    }
+  expectNear(got, want, 1e-5f);
+}
+
 TEST_P(ModelLayersTest, RotaryEmbeddingRotatesHalves) {
   const int T = length(), H = 2, Dh = 8, D = H * Dh;
   const double base = 100.0;
