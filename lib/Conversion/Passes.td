@@ -224,7 +224,7 @@ def SelectAttentionStrategy : Pass<"select-attention-strategy", "::mlir::func::F
 }
 
 def ConvertMatmulToTiledLoops
-    : Pass<"convert-matmul-to-tiled-loops", "::mlir::func::FuncOp"> {
+    : Pass<"convert-matmul-to-tiled-loops", "::mlir::ModuleOp"> {
   let summary = "The model's f32 matmuls as parallel, register-tiled vector GEMMs";
   let description = [{
     Rewrites `linalg.matmul` on 2-D f32 tensors whose column count N is
@@ -232,9 +232,11 @@ def ConvertMatmulToTiledLoops
     widths) into an `scf.parallel` over blocks of the result: `row-block`
     rows x one register tile's columns (64 with AVX-512; the last block may
     be narrower). A task fills its block with the accumulator (zeros for a
-    matmul into a zero fill) and adds `depth-block` steps of the reduction
-    at a time: those rows of B are copied to a contiguous stack panel that
-    stays in L1 while the register-tile micro-kernel of the flash loops
+    matmul into a zero fill) and calls the block product, one private
+    function of the module per block width (so LLVM compiles the
+    micro-kernel once, not once per projection): `depth-block` steps of the
+    reduction at a time, those rows of B copied to a contiguous stack panel
+    that stays in L1 while the register-tile micro-kernel of the flash loops
     (`Conversion/Utils/RegisterTileGemm.h`: 6 rows x 4 vectors of
     accumulators with AVX-512, 6 x 2 with AVX2; B rows as vectors, A
     elements broadcast) streams every register tile of the block's rows
@@ -256,9 +258,14 @@ def ConvertMatmulToTiledLoops
     // After (abridged)
     %out = memref.alloc(%m) : memref<?x384xf32>
     scf.parallel (%task) = (%c0) to (%tasks) step (%c1) {
-      %panel = memref.alloca() {alignment = 64} : memref<128x64xf32>
       ...                                       // the block := zeros
-      scf.for %k0 = %c0 to %c384 step %c128 {
+      func.call @raspc_gemm_block_w16_c64_k128(%x, %w, %out, %r0, %c0, %rows, %c384)
+    }
+    %c = bufferization.to_tensor %out restrict writable
+    ...
+    func.func private @raspc_gemm_block_w16_c64_k128(...) {
+      %panel = memref.alloca() {alignment = 64} : memref<128x64xf32>
+      scf.for %k0 = %c0 to %depth step %c128 {
         ...                                     // %panel := w[k0 .. k0 + 128, block's columns]
         scf.for %row0 = ... step %c6 {          // register tiles of rows
           %acc:24 = scf.for %k = %c0 to %steps step %c1 iter_args(...) {
@@ -271,7 +278,6 @@ def ConvertMatmulToTiledLoops
         }
       }
     }
-    %c = bufferization.to_tensor %out restrict writable
     ```
   }];
   let options = [
@@ -285,6 +291,7 @@ def ConvertMatmulToTiledLoops
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
 }

@@ -51,7 +51,8 @@ void raspc::buildCPUTiledStage(OpPassManager &pm, const PipelineOptions &options
   // The model's matmuls by the same register-tile micro-kernel.
   raspc::ConvertMatmulToTiledLoopsOptions matmul;
   matmul.vectorWidth = options.vectorWidth;
-  pm.addNestedPass<func::FuncOp>(raspc::createConvertMatmulToTiledLoops(matmul));
+  // A module pass: the matmuls share one block-product function.
+  pm.addPass(raspc::createConvertMatmulToTiledLoops(matmul));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.afterTiling)

@@ -1,30 +1,36 @@
-// RUN: rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(convert-matmul-to-tiled-loops{vector-width=16}))' | FileCheck %s
-// RUN: rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(convert-matmul-to-tiled-loops{vector-width=8}))' | FileCheck %s --check-prefix=AVX2
-// RUN: not rasp-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(convert-matmul-to-tiled-loops{depth-block=0}))' 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: rasp-opt %s --split-input-file --pass-pipeline='builtin.module(convert-matmul-to-tiled-loops{vector-width=16})' | FileCheck %s
+// RUN: rasp-opt %s --split-input-file --pass-pipeline='builtin.module(convert-matmul-to-tiled-loops{vector-width=8})' | FileCheck %s --check-prefix=AVX2
+// RUN: not rasp-opt %s --split-input-file --pass-pipeline='builtin.module(convert-matmul-to-tiled-loops{depth-block=0})' 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: convert-matmul-to-tiled-loops: vector-width, row-block and depth-block must be positive
 
 // x @ w into a zero fill: tasks over blocks of 48 rows x 64 columns. Each
-// zeroes its block, then per 128 steps of the reduction copies those rows
-// of w into a stack panel and runs register tiles of 6 rows over it, each
-// carrying 6 x 4 accumulators (2 vectors a row with 8 lanes).
+// zeroes its block and calls the module's one block product, which per 128
+// steps of the reduction copies those rows of w into a stack panel and runs
+// register tiles of 6 rows over it, each carrying 6 x 4 accumulators (2
+// vectors a row with 8 lanes).
 // CHECK-LABEL: func.func @projection
 // CHECK-NOT: linalg.matmul
 // CHECK: %[[W:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<384x256xf32> to memref<384x256xf32, strided<[?, 1], offset: ?>>
 // CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x256xf32>
 // CHECK: scf.parallel
 // CHECK: vector.store %{{.*}}, %[[OUT]]
+// CHECK: %[[WC:.*]] = memref.cast %[[W]] : memref<384x256xf32, strided<[?, 1], offset: ?>> to memref<?x?xf32, strided<[?, 1], offset: ?>>
+// CHECK: %[[OUTC:.*]] = memref.cast %[[OUT]] : memref<?x256xf32> to memref<?x?xf32, strided<[?, 1], offset: ?>>
+// CHECK: func.call @[[PRODUCT:raspc_gemm_block_w16_c64_k128]](%{{.*}}, %[[WC]], %[[OUTC]],
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK: func.func private @[[PRODUCT]](%{{.*}}: memref<?x?xf32, strided<[?, ?], offset: ?>>, %[[PW:.*]]: memref<?x?xf32, strided<[?, 1], offset: ?>>, %[[POUT:.*]]: memref<?x?xf32, strided<[?, 1], offset: ?>>, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index)
 // CHECK: %[[PANEL:.*]] = memref.alloca() {alignment = 64 : i64} : memref<128x64xf32>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c128
-// CHECK: vector.load %[[W]]{{.*}} : memref<384x256xf32, strided<[?, 1], offset: ?>>, vector<16xf32>
+// CHECK: vector.load %[[PW]]
 // CHECK: vector.store %{{.*}}, %[[PANEL]]
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c6
 // CHECK: %{{.*}}:24 = scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>
 // CHECK: vector.load %[[PANEL]]{{.*}} : memref<128x64xf32>, vector<16xf32>
 // CHECK: vector.broadcast
 // CHECK: vector.fma
-// CHECK: vector.store %{{.*}}, %[[OUT]]
-// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK: vector.store %{{.*}}, %[[POUT]]
 // AVX2-LABEL: func.func @projection
+// AVX2: func.func private @raspc_gemm_block_w8_c16_k128
 // AVX2: %{{.*}}:12 = scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>
 func.func @projection(%x: tensor<?x384xf32>, %w: tensor<384x256xf32>) -> tensor<?x256xf32> {
   %c0 = arith.constant 0 : index
@@ -44,7 +50,7 @@ func.func @projection(%x: tensor<?x384xf32>, %w: tensor<384x256xf32>) -> tensor<
 // CHECK: %[[ACC:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<8x32xf32> to memref<8x32xf32, strided<[?, 1], offset: ?>>
 // CHECK: scf.parallel
 // CHECK: vector.load %[[ACC]]
-// CHECK: vector.fma
+// CHECK: func.call @raspc_gemm_block_w16_c32_k128
 func.func @accumulate(%x: tensor<8x4xf32>, %w: tensor<4x32xf32>, %acc: tensor<8x32xf32>) -> tensor<8x32xf32> {
   %y = linalg.matmul ins(%x, %w : tensor<8x4xf32>, tensor<4x32xf32>)
                      outs(%acc : tensor<8x32xf32>) -> tensor<8x32xf32>
@@ -78,7 +84,7 @@ func.func @left_alone(%x: tensor<?x8xf32>, %w: tensor<8x5xf32>, %acc: tensor<?x5
 // CHECK-NOT: linalg.generic
 // CHECK: %[[BIAS:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<64xf32> to memref<64xf32, strided<[1], offset: ?>>
 // CHECK: scf.parallel
-// CHECK: vector.fma
+// CHECK: func.call @raspc_gemm_block_w16_c64_k128
 // CHECK: vector.load %[[BIAS]][%{{.*}}] : memref<64xf32, strided<[1], offset: ?>>, vector<16xf32>
 // CHECK-NOT: math.erf
 // CHECK: arith.addf %{{.*}} : vector<16xf32>

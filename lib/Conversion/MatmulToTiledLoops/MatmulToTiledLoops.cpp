@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -92,21 +93,104 @@ Value rowContiguousBuffer(ImplicitLocOpBuilder &b, Value tensor) {
       /*read_only=*/true);
 }
 
+/// The memref types of the shared block product's operands: any sizes and
+/// layout for A (scalar loads), unit innermost stride for W and C (vector
+/// loads and stores).
+MemRefType anyLayout(MLIRContext *context) {
+  return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                         Float32Type::get(context),
+                         StridedLayoutAttr::get(context, ShapedType::kDynamic,
+                                                {ShapedType::kDynamic, ShapedType::kDynamic}));
+}
+MemRefType rowContiguous(MLIRContext *context) {
+  return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                         Float32Type::get(context),
+                         StridedLayoutAttr::get(context, ShapedType::kDynamic,
+                                                {ShapedType::kDynamic, 1}));
+}
+
+/// C[r0 .. r0 + rows, c0 .. c0 + cols) += A[those rows] . W[:, those
+/// columns], `depthBlock` steps of the reduction at a time: those rows of W
+/// copied into a contiguous stack panel that stays in L1 while every
+/// register tile of the rows streams over it. Read in place, W's rows are N
+/// apart, and at N = 384 or 1536 their lines fall into a few L1 sets.
+void emitBlockProduct(ImplicitLocOpBuilder &b, const raspc::RegisterTileShape &shape,
+                      int64_t depthBlock, int64_t cols, Value a, Value w, Value out, Value r0,
+                      Value c0, Value rows, Value depth) {
+  auto idx = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, v); };
+  auto add = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, x, y); };
+  auto vec = VectorType::get({shape.width}, b.getF32Type());
+  Value panel = memref::AllocaOp::create(
+      b, MemRefType::get({depthBlock, cols}, b.getF32Type()), b.getI64IntegerAttr(64));
+  raspc::emitLoop(b, idx(0), depth, idx(depthBlock), [&](Value k0) {
+    Value steps = arith::MinUIOp::create(b, idx(depthBlock), arith::SubIOp::create(b, depth, k0));
+    raspc::emitLoop(b, idx(0), steps, idx(1), [&](Value k) {
+      for (int64_t col = 0; col < cols; col += shape.width) {
+        Value row = vector::LoadOp::create(b, vec, w, ValueRange{add(k0, k), add(c0, idx(col))});
+        vector::StoreOp::create(b, row, panel, ValueRange{k, idx(col)});
+      }
+    });
+    auto at = [&](Value row, Value col) -> SmallVector<Value, 2> {
+      return {add(r0, row), add(c0, col)};
+    };
+    raspc::RegisterTileGemm gemm{
+        [&](Value row, Value k) -> Value {
+          return memref::LoadOp::create(b, a, ValueRange{add(r0, row), add(k0, k)});
+        },
+        [&](Value k, Value col) -> Value {
+          return vector::LoadOp::create(b, vec, panel, ValueRange{k, col});
+        },
+        [&](Value row, Value col) -> Value {
+          return vector::LoadOp::create(b, vec, out, at(row, col));
+        },
+        [&](Value v, Value row, Value col) { vector::StoreOp::create(b, v, out, at(row, col)); }};
+    raspc::emitGemm(b, gemm, shape, rows, cols, steps, /*rowsAreWholeTiles=*/false);
+  });
+}
+
+/// The block product for blocks `cols` wide as a private function of
+/// `module`, made the first time a matmul asks: every matmul of a program
+/// calls the same one, so LLVM compiles the micro-kernel once, not once per
+/// projection (a layer has six).
+///   func.func private @raspc_gemm_block_w<width>_c<cols>(
+///       %a, %w, %out, %r0, %c0, %rows, %depth)
+func::FuncOp blockProductFunction(ModuleOp module, const raspc::RegisterTileShape &shape,
+                                  int64_t depthBlock, int64_t cols) {
+  std::string name = "raspc_gemm_block_w" + std::to_string(shape.width) + "_c" +
+                     std::to_string(cols) + "_k" + std::to_string(depthBlock);
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  MLIRContext *context = module.getContext();
+  Type index = IndexType::get(context);
+  auto type = FunctionType::get(context,
+                                {anyLayout(context), rowContiguous(context),
+                                 rowContiguous(context), index, index, index, index},
+                                {});
+  ImplicitLocOpBuilder b(module.getLoc(), module.getBody(), module.getBody()->end());
+  auto function = func::FuncOp::create(b, name, type);
+  function.setPrivate();
+  Block *entry = function.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  ValueRange args = entry->getArguments();
+  emitBlockProduct(b, shape, depthBlock, cols, args[0], args[1], args[2], args[3], args[4],
+                   args[5], args[6]);
+  func::ReturnOp::create(b);
+  return function;
+}
+
 /// One matmul as parallel tasks. A task owns a block of `rowBlock` rows x
 /// one register tile's columns (64 with AVX-512; the last block may be
 /// narrower) of the result, which it first fills with the accumulator (or
-/// zeros) and then accumulates into, `depthBlock` steps of the reduction at
-/// a time: those rows of B, copied into a contiguous stack panel, stay in
-/// L1 while every register tile of the block's rows streams over them.
-/// Read in place, B's rows are N apart, and at N = 384 or 1536 their lines
-/// fall into a few L1 sets. With an epilogue (bias, activation, residual),
+/// zeros) and then accumulates into by the shared block product. With an
+/// epilogue (bias, activation, residual),
 /// a last pass over the block, still in cache, finishes each element and
 /// the result replaces the epilogue's.
 class TiledMatmul {
 public:
-  TiledMatmul(ImplicitLocOpBuilder &b, linalg::MatmulOp op, linalg::GenericOp epilogue,
-              int64_t width, int64_t rowBlock, int64_t depthBlock)
-      : b(b), op(op), epilogue(epilogue), rowBlock(rowBlock), depthBlock(depthBlock),
+  TiledMatmul(ImplicitLocOpBuilder &b, ModuleOp module, linalg::MatmulOp op,
+              linalg::GenericOp epilogue, int64_t width, int64_t rowBlock, int64_t depthBlock)
+      : b(b), module(module), op(op), epilogue(epilogue), rowBlock(rowBlock),
+        depthBlock(depthBlock),
         shape{width, 6, raspc::registerVectorsFor(width)},
         vec(VectorType::get({width}, b.getF32Type())) {}
 
@@ -121,6 +205,7 @@ private:
   Value emitEpilogue(Value product, Value row, Value col);
 
   ImplicitLocOpBuilder &b;
+  ModuleOp module;
   linalg::MatmulOp op;
   linalg::GenericOp epilogue;
   int64_t rowBlock, depthBlock;
@@ -208,33 +293,12 @@ void TiledMatmul::emitBlock(Value r0, Value c0, Value taskRows, int64_t cols) {
       vector::StoreOp::create(b, acc ? vector::LoadOp::create(b, vec, acc, at) : zero, out, at);
     }
   });
-  Value panel = memref::AllocaOp::create(
-      b, MemRefType::get({depthBlock, cols}, b.getF32Type()), b.getI64IntegerAttr(64));
-  raspc::emitLoop(b, idx(0), depth, idx(depthBlock), [&](Value k0) {
-    Value steps = arith::MinUIOp::create(b, idx(depthBlock), arith::SubIOp::create(b, depth, k0));
-    raspc::emitLoop(b, idx(0), steps, idx(1), [&](Value k) {
-      for (int64_t v = 0; v < vectors; ++v) {
-        Value col = idx(v * shape.width);
-        Value row = vector::LoadOp::create(b, vec, w, ValueRange{add(k0, k), add(c0, col)});
-        vector::StoreOp::create(b, row, panel, ValueRange{k, col});
-      }
-    });
-    auto at = [&](Value row, Value col) -> SmallVector<Value, 2> {
-      return {add(r0, row), add(c0, col)};
-    };
-    raspc::RegisterTileGemm gemm{
-        [&](Value row, Value k) -> Value {
-          return memref::LoadOp::create(b, a, ValueRange{add(r0, row), add(k0, k)});
-        },
-        [&](Value k, Value col) -> Value {
-          return vector::LoadOp::create(b, vec, panel, ValueRange{k, col});
-        },
-        [&](Value row, Value col) -> Value {
-          return vector::LoadOp::create(b, vec, out, at(row, col));
-        },
-        [&](Value v, Value row, Value col) { vector::StoreOp::create(b, v, out, at(row, col)); }};
-    raspc::emitGemm(b, gemm, shape, taskRows, cols, steps, /*rowsAreWholeTiles=*/false);
-  });
+  func::FuncOp product = blockProductFunction(module, shape, depthBlock, cols);
+  func::CallOp::create(b, product,
+                       ValueRange{memref::CastOp::create(b, anyLayout(b.getContext()), a),
+                                  memref::CastOp::create(b, rowContiguous(b.getContext()), w),
+                                  memref::CastOp::create(b, rowContiguous(b.getContext()), out),
+                                  r0, c0, taskRows, depth});
   if (!epilogue)
     return;
   raspc::emitLoop(b, idx(0), taskRows, idx(1), [&](Value row) {
@@ -293,7 +357,8 @@ struct ConvertMatmulToTiledLoops
         epilogue = {};
       Operation *replaced = epilogue ? epilogue.getOperation() : op.getOperation();
       ImplicitLocOpBuilder b(replaced->getLoc(), replaced);
-      Value result = TiledMatmul(b, op, epilogue, width, rowBlock, depthBlock).emit();
+      Value result =
+          TiledMatmul(b, getOperation(), op, epilogue, width, rowBlock, depthBlock).emit();
       replaced->getResult(0).replaceAllUsesWith(result);
       replaced->erase();
       if (epilogue)
