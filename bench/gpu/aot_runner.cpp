@@ -9,6 +9,9 @@
 //       random inputs, both programs, results compared (exit 1 if they differ)
 //   raspc-aot-runner bench CUDA.so ENTRY RESULT ARG... [--length N] [--repeat R]
 //       best time of R calls in ms
+//   raspc-aot-runner bench-cpu CPU.so ENTRY RESULT ARG... [--length N] [--repeat R]
+//       the same for a library compiled for the CPU (no GPU needed; its
+//       outlined parallel bodies keep their names for `perf`)
 //
 // RESULT is DTYPE:RANK (f32:2), each ARG DTYPE:DIMS[:VOCAB] (i64:T,
 // f32:T,256, i32:T:5): a symbolic dimension takes --length. An integer ARG
@@ -274,12 +277,13 @@ int main(int argc, char **argv) {
       positional.push_back(a);
   }
   bool check = !positional.empty() && positional[0] == "check";
-  bool bench = !positional.empty() && positional[0] == "bench";
+  bool benchCPU = !positional.empty() && positional[0] == "bench-cpu";
+  bool bench = !positional.empty() && (positional[0] == "bench" || benchCPU);
   size_t first = check ? 5 : 4; // index of the first ARG
   if ((!check && !bench) || positional.size() < first) {
     std::fprintf(stderr, "usage: raspc-aot-runner check CPU.so CUDA.so ENTRY RESULT ARG... "
                          "[--length N]\n"
-                         "       raspc-aot-runner bench CUDA.so ENTRY RESULT ARG... "
+                         "       raspc-aot-runner bench[-cpu] LIB.so ENTRY RESULT ARG... "
                          "[--length N] [--repeat R]\n");
     return 2;
   }
@@ -290,7 +294,7 @@ int main(int argc, char **argv) {
   rasprt_dtype resultType = parseDtype(result[0]);
   int32_t resultRank = std::atoi(result[1].c_str());
 
-  if (rasprt_cuda_init() != RASPRT_OK)
+  if (!benchCPU && rasprt_cuda_init() != RASPRT_OK)
     die(rasprt_last_error());
   std::mt19937_64 rng(7);
   std::vector<rasprt_tensor> inputs;
@@ -298,9 +302,9 @@ int main(int argc, char **argv) {
     inputs.push_back(randomTensor(parseArg(positional[i], length), rng));
 
   if (bench) {
-    Program gpu = load(positional[1], entry, /*cuda=*/true);
+    Program program = load(positional[1], entry, /*cuda=*/!benchCPU);
     double ms = 0;
-    rasprt_tensor out = run(gpu, inputs, resultType, resultRank, &ms, repeat);
+    rasprt_tensor out = run(program, inputs, resultType, resultRank, &ms, repeat);
     std::printf("%s L=%lld: %.3f ms\n", entry.c_str(), static_cast<long long>(length), ms);
     rasprt_tensor_free(&out);
     return 0;

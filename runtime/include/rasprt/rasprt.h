@@ -92,12 +92,14 @@ RASPRT_API rasprt_status rasprt_tensor_alloc(rasprt_tensor *out,
 RASPRT_API void rasprt_tensor_free(rasprt_tensor *tensor);
 
 /// The allocator compiled code uses for its buffers (at least 64-byte
-/// aligned). Blocks of 1 MiB or more are kept when freed, up to
+/// aligned). Blocks of 64 KiB or more are kept when freed, up to
 /// RASPRT_CACHE_BYTES (default 1 GiB), and reused by later calls. A buffer
 /// from here may be released with rasprt_buffer_free (and cached) or with
 /// free().
 RASPRT_API void *rasprt_buffer_alloc(size_t alignment, size_t size);
 RASPRT_API void rasprt_buffer_free(void *buffer);
+/// How many bytes of freed blocks the allocator keeps for reuse now.
+RASPRT_API size_t rasprt_buffer_cached_bytes(void);
 
 /// CUDA (programs compiled with --target=cuda). The driver library
 /// (libcuda.so.1, or the file RASPRT_CUDA_DRIVER names) is opened on first
