@@ -227,7 +227,9 @@ def ConvertMatmulToTiledLoops
     : Pass<"convert-matmul-to-tiled-loops", "::mlir::ModuleOp"> {
   let summary = "The model's f32 matmuls as parallel, register-tiled vector GEMMs";
   let description = [{
-    Rewrites `linalg.matmul` on 2-D f32 tensors whose column count N is
+    Rewrites `linalg.matmul` with f32, bf16 or f16 operands (widened to f32
+    as they are read and packed) into an f32 result, 2-D, whose column count
+    N is
     static and a multiple of the vector width (`x @ w` with the model's
     widths) into an `scf.parallel` over blocks of the result: `row-block`
     rows x one register tile's columns (64 with AVX-512; the last block may
@@ -248,8 +250,8 @@ def ConvertMatmulToTiledLoops
     along the columns, along the rows or once, the generic is the GEMM's
     epilogue: a last pass over each block, still in cache, evaluates its
     body on vectors (exp, erf and tanh as upstream's polynomials) and the
-    result replaces the generic's. Other matmuls (f16/bf16 operands, N not a
-    multiple of the width) stay for `convert-linalg-to-loops`.
+    result replaces the generic's. Other matmuls (N not a multiple of the
+    width, other types) stay for `convert-linalg-to-loops`.
 
     ```mlir
     // Before

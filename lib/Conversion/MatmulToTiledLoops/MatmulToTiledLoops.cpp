@@ -27,6 +27,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/TypeUtilities.h"
 
 namespace raspc {
 #define GEN_PASS_DEF_CONVERTMATMULTOTILEDLOOPS
@@ -37,16 +38,20 @@ using namespace mlir;
 
 namespace {
 
-/// Whether the pass takes `op`: f32 operands and result, 2-D, the plain
-/// (A row-major, B row-major) maps, and N a static multiple of `width`.
+/// Whether the pass takes `op`: f32, bf16 or f16 operands (widened to f32
+/// as they are read: the products and sums are f32, as MLIRGen's f32
+/// accumulator has them), an f32 result, 2-D, the plain (A row-major, B
+/// row-major) maps, and N a static multiple of `width`.
 bool isCandidate(linalg::MatmulOp op, int64_t width) {
   if (!op.hasPureTensorSemantics() || op.hasUserDefinedMaps())
     return false;
   auto a = dyn_cast<RankedTensorType>(op.getInputs()[0].getType());
   auto b = dyn_cast<RankedTensorType>(op.getInputs()[1].getType());
   auto c = dyn_cast<RankedTensorType>(op.getOutputs()[0].getType());
-  if (!a || !b || !c || a.getRank() != 2 || b.getRank() != 2 || !a.getElementType().isF32() ||
-      !b.getElementType().isF32() || !c.getElementType().isF32())
+  auto operand = [](Type t) { return isa<Float32Type, BFloat16Type, Float16Type>(t); };
+  if (!a || !b || !c || a.getRank() != 2 || b.getRank() != 2 ||
+      !operand(a.getElementType()) || !operand(b.getElementType()) ||
+      !c.getElementType().isF32())
     return false;
   int64_t n = b.getDimSize(1);
   return !ShapedType::isDynamic(n) && n > 0 && n % width == 0;
@@ -96,17 +101,27 @@ Value rowContiguousBuffer(ImplicitLocOpBuilder &b, Value tensor) {
 /// The memref types of the shared block product's operands: any sizes and
 /// layout for A (scalar loads), unit innermost stride for W and C (vector
 /// loads and stores).
-MemRefType anyLayout(MLIRContext *context) {
-  return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                         Float32Type::get(context),
+MemRefType anyLayout(Type element) {
+  MLIRContext *context = element.getContext();
+  return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, element,
                          StridedLayoutAttr::get(context, ShapedType::kDynamic,
                                                 {ShapedType::kDynamic, ShapedType::kDynamic}));
 }
-MemRefType rowContiguous(MLIRContext *context) {
-  return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                         Float32Type::get(context),
+MemRefType rowContiguous(Type element) {
+  MLIRContext *context = element.getContext();
+  return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, element,
                          StridedLayoutAttr::get(context, ShapedType::kDynamic,
                                                 {ShapedType::kDynamic, 1}));
+}
+
+/// `v` (a scalar or vector of f32, bf16 or f16) as f32.
+Value widened(ImplicitLocOpBuilder &b, Value v) {
+  Type f32 = b.getF32Type();
+  if (getElementTypeOrSelf(v.getType()) == f32)
+    return v;
+  if (auto vector = dyn_cast<VectorType>(v.getType()))
+    return arith::ExtFOp::create(b, vector.clone(f32), v);
+  return arith::ExtFOp::create(b, f32, v);
 }
 
 /// C[r0 .. r0 + rows, c0 .. c0 + cols) += A[those rows] . W[:, those
@@ -120,14 +135,18 @@ void emitBlockProduct(ImplicitLocOpBuilder &b, const raspc::RegisterTileShape &s
   auto idx = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, v); };
   auto add = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, x, y); };
   auto vec = VectorType::get({shape.width}, b.getF32Type());
+  auto wVec = VectorType::get({shape.width}, cast<MemRefType>(w.getType()).getElementType());
+  // The panel holds f32 whatever W's type: 16-bit weights widen once per
+  // block, not once per register tile.
   Value panel = memref::AllocaOp::create(
       b, MemRefType::get({depthBlock, cols}, b.getF32Type()), b.getI64IntegerAttr(64));
   raspc::emitLoop(b, idx(0), depth, idx(depthBlock), [&](Value k0) {
     Value steps = arith::MinUIOp::create(b, idx(depthBlock), arith::SubIOp::create(b, depth, k0));
     raspc::emitLoop(b, idx(0), steps, idx(1), [&](Value k) {
       for (int64_t col = 0; col < cols; col += shape.width) {
-        Value row = vector::LoadOp::create(b, vec, w, ValueRange{add(k0, k), add(c0, idx(col))});
-        vector::StoreOp::create(b, row, panel, ValueRange{k, idx(col)});
+        Value row =
+            vector::LoadOp::create(b, wVec, w, ValueRange{add(k0, k), add(c0, idx(col))});
+        vector::StoreOp::create(b, widened(b, row), panel, ValueRange{k, idx(col)});
       }
     });
     auto at = [&](Value row, Value col) -> SmallVector<Value, 2> {
@@ -135,7 +154,7 @@ void emitBlockProduct(ImplicitLocOpBuilder &b, const raspc::RegisterTileShape &s
     };
     raspc::RegisterTileGemm gemm{
         [&](Value row, Value k) -> Value {
-          return memref::LoadOp::create(b, a, ValueRange{add(r0, row), add(k0, k)});
+          return widened(b, memref::LoadOp::create(b, a, ValueRange{add(r0, row), add(k0, k)}));
         },
         [&](Value k, Value col) -> Value {
           return vector::LoadOp::create(b, vec, panel, ValueRange{k, col});
@@ -152,19 +171,24 @@ void emitBlockProduct(ImplicitLocOpBuilder &b, const raspc::RegisterTileShape &s
 /// `module`, made the first time a matmul asks: every matmul of a program
 /// calls the same one, so LLVM compiles the micro-kernel once, not once per
 /// projection (a layer has six).
-///   func.func private @raspc_gemm_block_w<width>_c<cols>(
-///       %a, %w, %out, %r0, %c0, %rows, %depth)
+///   func.func private @raspc_gemm_block_w<width>_c<cols>_k<depth block>
+///       [_<A's type>_<W's type> when not f32](%a, %w, %out, %r0, %c0, %rows, %depth)
 func::FuncOp blockProductFunction(ModuleOp module, const raspc::RegisterTileShape &shape,
-                                  int64_t depthBlock, int64_t cols) {
+                                  int64_t depthBlock, int64_t cols, Type aType, Type wType) {
   std::string name = "raspc_gemm_block_w" + std::to_string(shape.width) + "_c" +
                      std::to_string(cols) + "_k" + std::to_string(depthBlock);
+  MLIRContext *context = module.getContext();
+  Type f32 = Float32Type::get(context);
+  if (aType != f32 || wType != f32) {
+    llvm::raw_string_ostream os(name);
+    os << "_" << aType << "_" << wType;
+  }
   if (auto existing = module.lookupSymbol<func::FuncOp>(name))
     return existing;
-  MLIRContext *context = module.getContext();
   Type index = IndexType::get(context);
   auto type = FunctionType::get(context,
-                                {anyLayout(context), rowContiguous(context),
-                                 rowContiguous(context), index, index, index, index},
+                                {anyLayout(aType), rowContiguous(wType), rowContiguous(f32),
+                                 index, index, index, index},
                                 {});
   ImplicitLocOpBuilder b(module.getLoc(), module.getBody(), module.getBody()->end());
   auto function = func::FuncOp::create(b, name, type);
@@ -293,11 +317,13 @@ void TiledMatmul::emitBlock(Value r0, Value c0, Value taskRows, int64_t cols) {
       vector::StoreOp::create(b, acc ? vector::LoadOp::create(b, vec, acc, at) : zero, out, at);
     }
   });
-  func::FuncOp product = blockProductFunction(module, shape, depthBlock, cols);
+  Type aType = cast<MemRefType>(a.getType()).getElementType();
+  Type wType = cast<MemRefType>(w.getType()).getElementType();
+  func::FuncOp product = blockProductFunction(module, shape, depthBlock, cols, aType, wType);
   func::CallOp::create(b, product,
-                       ValueRange{memref::CastOp::create(b, anyLayout(b.getContext()), a),
-                                  memref::CastOp::create(b, rowContiguous(b.getContext()), w),
-                                  memref::CastOp::create(b, rowContiguous(b.getContext()), out),
+                       ValueRange{memref::CastOp::create(b, anyLayout(aType), a),
+                                  memref::CastOp::create(b, rowContiguous(wType), w),
+                                  memref::CastOp::create(b, rowContiguous(b.getF32Type()), out),
                                   r0, c0, taskRows, depth});
   if (!epilogue)
     return;

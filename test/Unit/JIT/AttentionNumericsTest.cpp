@@ -284,6 +284,50 @@ TEST_P(HalfPrecisionTest, CausalBF16MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Lengths, HalfPrecisionTest, ::testing::Values(1, 7, 64, 300));
 
+// bf16 projections take the register-tiled GEMM (operands widened as they
+// are read and packed, f32 sums, one rounding at the end) with a bias along
+// the columns: within bf16's rounding of the exact result of the bf16
+// inputs.
+TEST_P(HalfPrecisionTest, BF16ProjectionMatchesReference) {
+  const int length = GetParam(), K = 40, N = 80;
+  std::string src = "model proj(x: bf16[T, 40]) -> bf16[T, 80] {\n"
+                    "  param w: bf16[40, 80];\n  param b: bf16[80];\n"
+                    "  return x @ w + b;\n}\n";
+  std::string errors;
+  auto program = raspc::JitProgram::compile(src, "proj.rasp", {}, &errors);
+  ASSERT_TRUE(program) << errors;
+  std::mt19937 rng(length + 11);
+  std::vector<uint16_t> x, w, bias;
+  for (float v : randomVector(length * K, 2.0f, rng))
+    x.push_back(toBF16(v));
+  for (float v : randomVector(K * N, 1.0f, rng))
+    w.push_back(toBF16(v));
+  for (float v : randomVector(N, 1.0f, rng))
+    bias.push_back(toBF16(v));
+  int64_t xShape[2] = {length, K}, wShape[2] = {K, N}, bShape[1] = {N};
+  rasprt_tensor tx, tw, tb;
+  ASSERT_EQ(rasprt_tensor_view(&tx, x.data(), RASPRT_BF16, 2, xShape), RASPRT_OK);
+  ASSERT_EQ(rasprt_tensor_view(&tw, w.data(), RASPRT_BF16, 2, wShape), RASPRT_OK);
+  ASSERT_EQ(rasprt_tensor_view(&tb, bias.data(), RASPRT_BF16, 1, bShape), RASPRT_OK);
+  rasprt_tensor out;
+  std::string error;
+  ASSERT_TRUE(program->run({&tx, &tw, &tb}, &out, &error)) << error;
+  ASSERT_EQ(out.dtype, RASPRT_BF16);
+  const uint16_t *got = static_cast<const uint16_t *>(out.data);
+  for (int i = 0; i < length; ++i)
+    for (int e = 0; e < N; ++e) {
+      double product = 0;
+      for (int d = 0; d < K; ++d)
+        product += static_cast<double>(fromBF16(x[i * K + d])) * fromBF16(w[d * N + e]);
+      // The product is rounded to bf16 before the bias is added (each op
+      // of the model rounds its result), then the sum.
+      double expected = fromBF16(toBF16(static_cast<float>(product))) + fromBF16(bias[e]);
+      ASSERT_NEAR(fromBF16(got[i * N + e]), expected, 1e-3 + std::abs(expected) / 128)
+          << "row " << i << ", column " << e;
+    }
+  rasprt_tensor_free(&out);
+}
+
 TEST(AttentionSemantics, FullyMaskedRowsAreZeroAndHugeScoresStayFinite) {
   // Row 0 sees no key (key_pos < query_pos); scores are scaled to +-1e4.
   Variant v = kVariants[2];
