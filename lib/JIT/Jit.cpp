@@ -286,9 +286,11 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   impl->selectorNames = signature.selectors;
   impl->cuda = cuda;
 
-  mlir::ExecutionEngineOptions engineOptions;
-  engineOptions.transformer =
+  // The options hold a function_ref: the transformer lives here.
+  std::function<llvm::Error(llvm::Module *)> transformer =
       mlir::makeOptimizingTransformer(std::clamp(options.optLevel, 0, 3), 0, nullptr);
+  mlir::ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = transformer;
   auto engine = mlir::ExecutionEngine::create(artifact->module(), engineOptions);
   if (!engine) {
     os << fileName << ": internal error: JIT compilation failed: "
