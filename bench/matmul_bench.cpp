@@ -4,8 +4,8 @@
 // at the shapes of a MiniLM-size model, compiled by the JIT and called as a
 // host would (raspc_run's path: argument checks, the result handed over as
 // a rasprt tensor). Prints CSV: impl, what, M, K, N, ms (best of at least
-// --repeat calls after a quarter-second warm-up), GFLOP/s of the product. bench/matmul.py runs it
-// beside numpy's sgemm and the FMA peak.
+// --repeat calls after a quarter-second warm-up), GFLOP/s of the product.
+// bench/matmul.py runs it beside numpy's sgemm and the FMA peak.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,8 +52,9 @@ std::string program(const std::string &what, const Shape &s) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string shapes = "128x384x384,1024x384x384,1024x384x1536,1024x1536x384,4096x384x1536,"
-                       "2048x2048x2048";
+  std::string shapes =
+      "128x384x384,1024x384x384,1024x384x1536,1024x1536x384,4096x384x1536,"
+      "2048x2048x2048";
   std::string whats = "matmul,ffn";
   int repeat = 10;
   for (int i = 1; i < argc; ++i) {
@@ -65,9 +66,10 @@ int main(int argc, char **argv) {
     else if (a.rfind("--repeat=", 0) == 0)
       repeat = std::max(1, std::atoi(a.c_str() + 9));
     else {
-      std::fprintf(stderr,
-                   "usage: %s [--shapes=MxKxN,...] [--what=matmul,ffn] [--repeat=10]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--shapes=MxKxN,...] [--what=matmul,ffn] [--repeat=10]\n",
+          argv[0]);
       return a == "--help" ? 0 : 2;
     }
   }
@@ -81,7 +83,8 @@ int main(int argc, char **argv) {
       std::string errors;
       raspc::JitOptions options;
       options.optLevel = 3;
-      auto compiled = raspc::JitProgram::compile(program(what, s), "mm.rasp", options, &errors);
+      auto compiled = raspc::JitProgram::compile(program(what, s), "mm.rasp",
+                                                 options, &errors);
       if (!compiled) {
         std::fprintf(stderr, "%s", errors.c_str());
         return 1;
@@ -108,18 +111,20 @@ int main(int argc, char **argv) {
           std::fprintf(stderr, "%s\n", errors.c_str());
           std::exit(1);
         }
-        double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        double seconds =
+            std::chrono::duration<double>(Clock::now() - start).count();
         rasprt_tensor_free(&out);
         return seconds;
       };
-      for (auto warmUp = Clock::now(); Clock::now() - warmUp < std::chrono::milliseconds(250);)
+      for (auto warmUp = Clock::now();
+           Clock::now() - warmUp < std::chrono::milliseconds(250);)
         call();
       double best = 1e30;
       for (int r = 0; r < repeat; ++r)
         best = std::min(best, call());
       double gflops = 2.0 * s.m * s.k * s.n / best / 1e9;
-      std::printf("raspc,%s,%ld,%ld,%ld,%.3f,%.1f\n", what.c_str(), s.m, s.k, s.n, best * 1e3,
-                  gflops);
+      std::printf("raspc,%s,%ld,%ld,%ld,%.3f,%.1f\n", what.c_str(), s.m, s.k,
+                  s.n, best * 1e3, gflops);
       std::fflush(stdout);
     }
   }

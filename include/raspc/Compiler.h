@@ -55,7 +55,19 @@ namespace raspc {
 
 /// Where a compile stops. IR stages (attn .. llvm-dialect) keep a module;
 /// the others produce bytes.
-enum class Stage { AST, Attn, Header, Tiled, Loops, LLVMDialect, LLVM, Asm, Obj, Lib, PTX };
+enum class Stage {
+  AST,
+  Attn,
+  Header,
+  Tiled,
+  Loops,
+  LLVMDialect,
+  LLVM,
+  Asm,
+  Obj,
+  Lib,
+  PTX
+};
 
 /// The stage's name as `raspc --emit=` and `raspc-pipeline{to=}` spell it.
 const char *stageName(Stage stage);
@@ -204,16 +216,20 @@ bool checkOptions(const CompileOptions &options, std::string &diagnostics);
 /// diagnostics (`file:line:col: error: ...` with the source line and a
 /// caret, warnings, option errors as `raspc: error: ...`) to `diagnostics`.
 /// Safe to call from several threads at once.
-std::unique_ptr<Artifact> compile(std::string_view source, std::string_view fileName,
-                                  const CompileOptions &options, std::string &diagnostics);
+std::unique_ptr<Artifact> compile(std::string_view source,
+                                  std::string_view fileName,
+                                  const CompileOptions &options,
+                                  std::string &diagnostics);
 /// Reads `path` (`-`: standard input) and compiles it.
-std::unique_ptr<Artifact> compileFile(const std::string &path, const CompileOptions &options,
+std::unique_ptr<Artifact> compileFile(const std::string &path,
+                                      const CompileOptions &options,
                                       std::string &diagnostics);
 /// Lowers `module`, a program in the attn dialect whose context the caller
 /// owns (and keeps alive as long as the artifact), in place from the attn
 /// stage to `options.stage`. The context needs the dialects and interfaces
 /// of registerCompilerDialects().
-std::unique_ptr<Artifact> compileModule(mlir::ModuleOp module, const CompileOptions &options,
+std::unique_ptr<Artifact> compileModule(mlir::ModuleOp module,
+                                        const CompileOptions &options,
                                         std::string &diagnostics);
 
 /// Registers what a context needs to hold and lower raspc's IR (dialects,

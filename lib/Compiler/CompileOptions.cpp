@@ -29,11 +29,11 @@ struct StageInfo {
   const char *name;
 };
 constexpr StageInfo kStages[] = {
-    {Stage::AST, "ast"},     {Stage::Attn, "attn"},
+    {Stage::AST, "ast"},       {Stage::Attn, "attn"},
     {Stage::Header, "header"}, {Stage::Tiled, "tiled"},
-    {Stage::Loops, "loops"}, {Stage::LLVMDialect, "llvm-dialect"},
-    {Stage::LLVM, "llvm"},   {Stage::Asm, "asm"},
-    {Stage::Obj, "obj"},     {Stage::Lib, "lib"},
+    {Stage::Loops, "loops"},   {Stage::LLVMDialect, "llvm-dialect"},
+    {Stage::LLVM, "llvm"},     {Stage::Asm, "asm"},
+    {Stage::Obj, "obj"},       {Stage::Lib, "lib"},
     {Stage::PTX, "ptx"},
 };
 
@@ -58,13 +58,13 @@ std::optional<Stage> raspc::parseStage(std::string_view name) {
 }
 
 bool raspc::isIRStage(Stage stage) {
-  return stage == Stage::Attn || stage == Stage::Tiled || stage == Stage::Loops ||
-         stage == Stage::LLVMDialect;
+  return stage == Stage::Attn || stage == Stage::Tiled ||
+         stage == Stage::Loops || stage == Stage::LLVMDialect;
 }
 
 const std::vector<Stage> &raspc::irStages() {
-  static const std::vector<Stage> stages = {Stage::Attn, Stage::Tiled, Stage::Loops,
-                                            Stage::LLVMDialect};
+  static const std::vector<Stage> stages = {Stage::Attn, Stage::Tiled,
+                                            Stage::Loops, Stage::LLVMDialect};
   return stages;
 }
 
@@ -80,10 +80,13 @@ const char *raspc::targetName(Target::Kind kind) {
   return kind == Target::Kind::CUDA ? "cuda" : "cpu";
 }
 
-bool raspc::validateOptions(const CompileOptions &options, llvm::raw_ostream &errors) {
+bool raspc::validateOptions(const CompileOptions &options,
+                            llvm::raw_ostream &errors) {
   bool cuda = options.target.kind == Target::Kind::CUDA;
   const CUDATarget &gpu = options.target.cuda;
-  auto fail = [&]() -> llvm::raw_ostream & { return errors << "raspc: error: "; };
+  auto fail = [&]() -> llvm::raw_ostream & {
+    return errors << "raspc: error: ";
+  };
   if (!cuda) {
     if (options.stage == Stage::PTX) {
       fail() << "--emit=ptx needs --target=cuda\n";
@@ -98,7 +101,8 @@ bool raspc::validateOptions(const CompileOptions &options, llvm::raw_ostream &er
   }
   std::optional<std::string> format = gpuBinaryFormat(gpu.binary);
   if (!format) {
-    fail() << "unknown --gpu-binary '" << gpu.binary << "' (ptx, cubin or fatbin)\n";
+    fail() << "unknown --gpu-binary '" << gpu.binary
+           << "' (ptx, cubin or fatbin)\n";
     return false;
   }
   if (options.stage == Stage::PTX && *format != "isa") {
@@ -107,20 +111,22 @@ bool raspc::validateOptions(const CompileOptions &options, llvm::raw_ostream &er
     return false;
   }
   if (gpu.flashRowTiles > 2) {
-    fail() << "--gpu-flash-row-tiles must be 1 or 2, not " << gpu.flashRowTiles << "\n";
+    fail() << "--gpu-flash-row-tiles must be 1 or 2, not " << gpu.flashRowTiles
+           << "\n";
     return false;
   }
   if (gpu.wgmma && gpu.arch != "sm_90a") {
-    fail() << "--gpu-wgmma needs --gpu-arch=sm_90a (wgmma exists there only), not " << gpu.arch
-           << "\n";
+    fail()
+        << "--gpu-wgmma needs --gpu-arch=sm_90a (wgmma exists there only), not "
+        << gpu.arch << "\n";
     return false;
   }
   return true;
 }
 
-PipelineOptions
-raspc::resolvePipelineOptions(const CompileOptions &options,
-                              std::function<void(const std::string &)> onError) {
+PipelineOptions raspc::resolvePipelineOptions(
+    const CompileOptions &options,
+    std::function<void(const std::string &)> onError) {
   PipelineOptions resolved;
   resolved.target = options.target;
   resolved.optLevel = std::clamp(options.optLevel, 0, 3);
@@ -128,19 +134,22 @@ raspc::resolvePipelineOptions(const CompileOptions &options,
   cpu.cpu = options.target.cpu.cpu;
   if (int64_t width = vectorWidthFor(cpu))
     resolved.vectorWidth = width;
-  auto hook = [&](const std::string &text,
-                  const char *flag) -> std::function<void(mlir::OpPassManager &)> {
+  auto hook =
+      [&](const std::string &text,
+          const char *flag) -> std::function<void(mlir::OpPassManager &)> {
     if (text.empty())
       return nullptr;
     return [text, flag, onError](mlir::OpPassManager &pm) {
       std::string message;
       llvm::raw_string_ostream os(message);
       if (failed(mlir::parsePassPipeline(text, pm, os)))
-        onError("raspc: error: cannot parse the " + std::string(flag) + " pipeline '" + text +
+        onError("raspc: error: cannot parse the " + std::string(flag) +
+                " pipeline '" + text +
                 "': " + llvm::StringRef(message).trim().str());
     };
   };
-  resolved.beforeTiling = hook(options.insertBeforeTiling, "insert-before-tiling");
+  resolved.beforeTiling =
+      hook(options.insertBeforeTiling, "insert-before-tiling");
   resolved.afterTiling = hook(options.insertAfterTiling, "insert-after-tiling");
   resolved.beforeLLVM = hook(options.insertBeforeLLVM, "insert-before-llvm");
   return resolved;
@@ -150,8 +159,10 @@ std::unique_lock<std::mutex> raspc::lockPassRegistry() {
   return std::unique_lock<std::mutex>(passRegistryMutex());
 }
 
-bool raspc::preparePassRegistry(const CompileOptions &options, llvm::raw_ostream &errors) {
-  bool inserts = !options.insertBeforeTiling.empty() || !options.insertAfterTiling.empty() ||
+bool raspc::preparePassRegistry(const CompileOptions &options,
+                                llvm::raw_ostream &errors) {
+  bool inserts = !options.insertBeforeTiling.empty() ||
+                 !options.insertAfterTiling.empty() ||
                  !options.insertBeforeLLVM.empty();
   if (!inserts && options.passPlugins.empty())
     return true;

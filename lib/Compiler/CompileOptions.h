@@ -1,4 +1,5 @@
-//===- CompileOptions.h - checking and resolving compile options -*- C++ -*-===//
+//===- CompileOptions.h - checking and resolving compile options -*- C++
+//-*-===//
 //
 // Between the user's CompileOptions (include/raspc/Compiler.h) and the
 // stage pipelines' PipelineOptions: what every client of the compile API
@@ -32,13 +33,15 @@ bool validateOptions(const CompileOptions &options, llvm::raw_ostream &errors);
 /// Resolves `options` for the stage pipelines: the CPU's vector width, the
 /// inserted pipelines as callbacks (parsed when the pipeline is built; a
 /// parse error goes to `onError` with what to print).
-PipelineOptions resolvePipelineOptions(const CompileOptions &options,
-                                       std::function<void(const std::string &)> onError);
+PipelineOptions
+resolvePipelineOptions(const CompileOptions &options,
+                       std::function<void(const std::string &)> onError);
 
 /// Loads the options' pass plugins and registers what inserted pipelines
 /// may name, once per process; false with a message in `errors` when a
 /// plugin does not load.
-bool preparePassRegistry(const CompileOptions &options, llvm::raw_ostream &errors);
+bool preparePassRegistry(const CompileOptions &options,
+                         llvm::raw_ostream &errors);
 
 /// Held while building a pipeline that parses pass names (the registry is
 /// global; plugins add to it).

@@ -10,9 +10,9 @@
 
 #include "raspc/Compiler.h"
 
-#include "CompileOptions.h"
 #include "CPUTarget.h"
 #include "CUDAPipeline.h"
+#include "CompileOptions.h"
 #include "Diagnostics.h"
 #include "EntrySignature.h"
 #include "HeaderEmitter.h"
@@ -118,11 +118,13 @@ bool hasUnlinkedLibdevice(mlir::ModuleOp module) {
 
 /// Links an object into a shared library with the system's C compiler
 /// driver, which knows the platform's linker flags.
-bool linkSharedLibrary(llvm::StringRef object, std::string &library, llvm::raw_ostream &diags) {
+bool linkSharedLibrary(llvm::StringRef object, std::string &library,
+                       llvm::raw_ostream &diags) {
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc) {
-    diags << "raspc: error: --emit=lib needs a C compiler driver ('cc') to link; "
-             "install build-essential or use --emit=obj\n";
+    diags
+        << "raspc: error: --emit=lib needs a C compiler driver ('cc') to link; "
+           "install build-essential or use --emit=obj\n";
     return false;
   }
   llvm::SmallString<128> objectPath, libraryPath;
@@ -138,8 +140,10 @@ bool linkSharedLibrary(llvm::StringRef object, std::string &library, llvm::raw_o
     out << object;
   }
   std::string message;
-  llvm::StringRef args[] = {*cc, "-shared", "-o", libraryPath, objectPath, "-lm"};
-  if (llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &message) != 0) {
+  llvm::StringRef args[] = {*cc,         "-shared",  "-o",
+                            libraryPath, objectPath, "-lm"};
+  if (llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &message) !=
+      0) {
     diags << "raspc: error: linking the shared library failed"
           << (message.empty() ? "" : ": " + message) << "\n";
     return false;
@@ -158,7 +162,8 @@ bool linkSharedLibrary(llvm::StringRef object, std::string &library, llvm::raw_o
 class Compilation {
 public:
   Compilation(const CompileOptions &options, llvm::raw_ostream &diags)
-      : options(options), diags(diags), result(std::make_unique<Artifact::Impl>()) {
+      : options(options), diags(diags),
+        result(std::make_unique<Artifact::Impl>()) {
     result->stage = options.stage;
     // Without a scope to nest under, the timers are no-ops.
     if (options.timing)
@@ -189,9 +194,10 @@ private:
   std::unique_ptr<mlir::SourceMgrDiagnosticHandler> diagnosticHandler;
 };
 
-bool Compilation::runFrontEnd(llvm::StringRef source, llvm::StringRef fileName) {
-  sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(source, fileName),
-                               llvm::SMLoc());
+bool Compilation::runFrontEnd(llvm::StringRef source,
+                              llvm::StringRef fileName) {
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(source, fileName), llvm::SMLoc());
   Diagnostics frontDiags(sourceMgr, diags);
   std::unique_ptr<ast::Module> syntax;
   {
@@ -222,19 +228,21 @@ bool Compilation::runFrontEnd(llvm::StringRef source, llvm::StringRef fileName) 
     registerCompilerDialects(r);
     return r;
   }();
-  result->ownedContext =
-      std::make_unique<mlir::MLIRContext>(registry, mlir::MLIRContext::Threading::DISABLED);
+  result->ownedContext = std::make_unique<mlir::MLIRContext>(
+      registry, mlir::MLIRContext::Threading::DISABLED);
   result->context = result->ownedContext.get();
   // Errors on the program point at its source; the IR is not the user's.
   result->context->printOpOnDiagnostic(false);
   loadMLIRGenDialects(*result->context);
-  diagnosticHandler =
-      std::make_unique<mlir::SourceMgrDiagnosticHandler>(sourceMgr, result->context, diags);
-  result->ownedModule = generateMLIR(*result->context, *checked, sourceMgr, 1,
-                                     options.exposeSelectors && !checked->isModel);
+  diagnosticHandler = std::make_unique<mlir::SourceMgrDiagnosticHandler>(
+      sourceMgr, result->context, diags);
+  result->ownedModule =
+      generateMLIR(*result->context, *checked, sourceMgr, 1,
+                   options.exposeSelectors && !checked->isModel);
   result->module = result->ownedModule.get();
   if (!result->module || failed(mlir::verify(result->module))) {
-    diags << "raspc: internal error: the generated IR does not verify; please report this "
+    diags << "raspc: internal error: the generated IR does not verify; please "
+             "report this "
              "with the program\n";
     return false;
   }
@@ -252,8 +260,8 @@ bool Compilation::runFrontEnd(llvm::StringRef source, llvm::StringRef fileName) 
 bool Compilation::adopt(mlir::ModuleOp module) {
   result->context = module.getContext();
   result->module = module;
-  diagnosticHandler =
-      std::make_unique<mlir::SourceMgrDiagnosticHandler>(sourceMgr, result->context, diags);
+  diagnosticHandler = std::make_unique<mlir::SourceMgrDiagnosticHandler>(
+      sourceMgr, result->context, diags);
   if (failed(mlir::verify(module)))
     return false;
   auto functions = module.getOps<mlir::func::FuncOp>();
@@ -269,10 +277,11 @@ bool Compilation::runPipelines() {
   if (!last || *last == Stage::Attn)
     return true;
   bool pipelineError = false;
-  PipelineOptions pipeline = resolvePipelineOptions(options, [&](const std::string &message) {
-    diags << message << "\n";
-    pipelineError = true;
-  });
+  PipelineOptions pipeline =
+      resolvePipelineOptions(options, [&](const std::string &message) {
+        diags << message << "\n";
+        pipelineError = true;
+      });
   for (Stage stage : irStages()) {
     if (stage == Stage::Attn)
       continue;
@@ -289,8 +298,8 @@ bool Compilation::runPipelines() {
     if (pipelineError)
       return false;
     if (options.configurePassManager && !options.configurePassManager(pm)) {
-      diags << "raspc: error: cannot configure the pass manager of the " << stageName(stage)
-            << " stage\n";
+      diags << "raspc: error: cannot configure the pass manager of the "
+            << stageName(stage) << " stage\n";
       return false;
     }
     if (options.timing)
@@ -300,14 +309,18 @@ bool Compilation::runPipelines() {
     // their source; a failure without one is ours.
     bool reported = false;
     {
-      mlir::ScopedDiagnosticHandler noteErrors(result->context, [&](mlir::Diagnostic &d) {
-        reported |= d.getSeverity() == mlir::DiagnosticSeverity::Error;
-        return mlir::failure(); // not handled here: the next handler prints it
-      });
+      mlir::ScopedDiagnosticHandler noteErrors(
+          result->context, [&](mlir::Diagnostic &d) {
+            reported |= d.getSeverity() == mlir::DiagnosticSeverity::Error;
+            return mlir::failure(); // not handled here: the next handler prints
+                                    // it
+          });
       if (failed(pm.run(result->module))) {
         if (!reported)
-          diags << "raspc: internal error: lowering to the " << stageName(stage) << " stage"
-                << (options.target.kind == Target::Kind::CUDA ? " for CUDA" : "")
+          diags << "raspc: internal error: lowering to the " << stageName(stage)
+                << " stage"
+                << (options.target.kind == Target::Kind::CUDA ? " for CUDA"
+                                                              : "")
                 << " failed; please report this with the program\n";
         return false;
       }
@@ -317,12 +330,14 @@ bool Compilation::runPipelines() {
     if (stage == *last)
       break;
   }
-  if (options.target.kind == Target::Kind::CUDA && *last == Stage::LLVMDialect &&
-      hasUnlinkedLibdevice(result->module)) {
+  if (options.target.kind == Target::Kind::CUDA &&
+      *last == Stage::LLVMDialect && hasUnlinkedLibdevice(result->module)) {
     std::string toolkit = cudaToolkitPath(options.target.cuda);
-    diags << "raspc: warning: the kernels' math functions (__nv_*) are not linked: "
-          << (toolkit.empty() ? std::string("no CUDA toolkit found")
-                              : "no libdevice in the CUDA toolkit '" + toolkit + "'")
+    diags << "raspc: warning: the kernels' math functions (__nv_*) are not "
+             "linked: "
+          << (toolkit.empty()
+                  ? std::string("no CUDA toolkit found")
+                  : "no libdevice in the CUDA toolkit '" + toolkit + "'")
           << "; pass the toolkit's path (--cuda-toolkit)\n";
   }
   return true;
@@ -360,7 +375,8 @@ bool Compilation::emitFiles() {
   llvm::SmallVector<char> code;
   {
     mlir::TimingScope scope = root.nest("machine code");
-    auto kind = stage == Stage::Asm ? MachineCodeKind::Assembly : MachineCodeKind::Object;
+    auto kind = stage == Stage::Asm ? MachineCodeKind::Assembly
+                                    : MachineCodeKind::Object;
     if (!emitMachineCode(*llvmModule, kind, target, code, &error)) {
       diags << "raspc: error: " << error << "\n";
       return false;
@@ -382,20 +398,23 @@ bool prepare(const CompileOptions &options, llvm::raw_ostream &diags) {
 
 } // namespace
 
-bool raspc::checkOptions(const CompileOptions &options, std::string &diagnostics) {
+bool raspc::checkOptions(const CompileOptions &options,
+                         std::string &diagnostics) {
   llvm::raw_string_ostream diags(diagnostics);
   return validateOptions(options, diags);
 }
 
-std::unique_ptr<Artifact> raspc::compile(std::string_view source, std::string_view fileName,
+std::unique_ptr<Artifact> raspc::compile(std::string_view source,
+                                         std::string_view fileName,
                                          const CompileOptions &options,
                                          std::string &diagnostics) {
   llvm::raw_string_ostream diags(diagnostics);
   if (!prepare(options, diags))
     return nullptr;
   Compilation compilation(options, diags);
-  if (!compilation.runFrontEnd(llvm::StringRef(source.data(), source.size()),
-                               llvm::StringRef(fileName.data(), fileName.size())) ||
+  if (!compilation.runFrontEnd(
+          llvm::StringRef(source.data(), source.size()),
+          llvm::StringRef(fileName.data(), fileName.size())) ||
       !compilation.runPipelines() || !compilation.emitFiles())
     return nullptr;
   return compilation.finish();
@@ -412,7 +431,8 @@ std::unique_ptr<Artifact> raspc::compileFile(const std::string &path,
   }
   std::string_view name((*buffer)->getBufferIdentifier().data(),
                         (*buffer)->getBufferIdentifier().size());
-  std::string_view text((*buffer)->getBufferStart(), (*buffer)->getBufferSize());
+  std::string_view text((*buffer)->getBufferStart(),
+                        (*buffer)->getBufferSize());
   return compile(text, name, options, diagnostics);
 }
 
@@ -428,7 +448,8 @@ std::unique_ptr<Artifact> raspc::compileModule(mlir::ModuleOp module,
     return nullptr;
   }
   Compilation compilation(options, diags);
-  if (!compilation.adopt(module) || !compilation.runPipelines() || !compilation.emitFiles())
+  if (!compilation.adopt(module) || !compilation.runPipelines() ||
+      !compilation.emitFiles())
     return nullptr;
   return compilation.finish();
 }

@@ -60,12 +60,14 @@ EntrySignature raspc::describeEntry(mlir::func::FuncOp entry, bool isModel) {
   signature.isModel = isModel;
   mlir::FunctionType type = entry.getFunctionType();
   for (unsigned i = 0; i < type.getNumInputs(); ++i)
-    signature.arguments.push_back(describe(type.getInput(i), entry.getArgAttrDict(i)));
+    signature.arguments.push_back(
+        describe(type.getInput(i), entry.getArgAttrDict(i)));
   if (type.getNumResults() == 0)
     return signature;
   signature.result = describe(type.getResult(0), entry.getResultAttrDict(0));
   for (unsigned i = 1; i < type.getNumResults(); ++i) {
-    auto name = entry.getResultAttrOfType<mlir::StringAttr>(i, "raspc.selector");
+    auto name =
+        entry.getResultAttrOfType<mlir::StringAttr>(i, "raspc.selector");
     signature.selectors.push_back(name ? name.str() : "");
   }
   return signature;

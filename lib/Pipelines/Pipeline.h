@@ -32,12 +32,14 @@ struct PipelineOptions {
   /// (16 with AVX-512, else 8).
   int64_t vectorWidth = 8;
   /// The compile options' inserted pipelines, as callbacks adding passes.
-  std::function<void(mlir::OpPassManager &)> beforeTiling, afterTiling, beforeLLVM;
+  std::function<void(mlir::OpPassManager &)> beforeTiling, afterTiling,
+      beforeLLVM;
 };
 
 /// Adds the passes that take a module from the IR stage before `stage` to
 /// `stage` (tiled, loops or llvm-dialect) for `options.target`.
-void buildStagePipeline(mlir::OpPassManager &pm, Stage stage, const PipelineOptions &options);
+void buildStagePipeline(mlir::OpPassManager &pm, Stage stage,
+                        const PipelineOptions &options);
 
 } // namespace raspc
 

@@ -257,12 +257,8 @@ void FlashEmitter::emitPacking() {
   valuePacked = memref::AllocOp::create(
       b, MemRefType::get({dyn, dyn, paddedValueDim / valuePanel, dyn, valuePanel}, f32),
       ValueRange{batch, keyHeads, keys}, align);
-  scf::ParallelOp::create(
-      b, ValueRange{idx(0)}, ValueRange{mul(batch, keyHeads)}, ValueRange{idx(1)},
-      [&](OpBuilder &nested, Location, ValueRange ivs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        Value bi = div(ivs[0], keyHeads), hi = rem(ivs[0], keyHeads);
+  raspc::emitParallelTasks(b, mul(batch, keyHeads), [&](Value task) {
+        Value bi = div(task, keyHeads), hi = rem(task, keyHeads);
         Value zero = fconst(0.0);
         Value lastKey = sub(keys, idx(1));
         forLoop(idx(0), paddedKeys, idx(1), [&](Value j) {
@@ -525,13 +521,7 @@ Value FlashEmitter::emit() {
   out = memref::AllocOp::create(b, MemRefType::get(resultType.getShape(), resultType.getElementType()), outSizes,
                                 b.getI64IntegerAttr(64));
   Value tasks = mul(mul(batch, heads), ceilDiv(queries, s.queryTile));
-  auto parallel = scf::ParallelOp::create(
-      b, ValueRange{idx(0)}, ValueRange{tasks}, ValueRange{idx(1)},
-      [&](OpBuilder &nested, Location, ValueRange ivs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        emitTask(ivs[0]);
-      });
+  Operation *parallel = raspc::emitParallelTasks(b, tasks, [&](Value task) { emitTask(task); });
   // Exponentials from score regions (soft-capping's tanh is not one, but
   // e.g. exp-based modifiers are) as polynomials: LLVM would call expf per
   // lane.

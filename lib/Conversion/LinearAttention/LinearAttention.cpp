@@ -129,13 +129,10 @@ struct ConvertLinearAttentionToLoops
     Value out = memref::AllocOp::create(b, MemRefType::get(resultType.getShape(), f32),
                                         outSizes, b.getI64IntegerAttr(64));
 
-    auto parallel = scf::ParallelOp::create(
-        b, ValueRange{idx(0)}, ValueRange{arith::MulIOp::create(b, batch, idx(heads))},
-        ValueRange{idx(1)}, [&](OpBuilder &nested, Location, ValueRange ivs) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-          Value bi = arith::DivUIOp::create(b, ivs[0], idx(heads));
-          Value h = arith::RemUIOp::create(b, ivs[0], idx(heads));
+    Operation *parallel = raspc::emitParallelTasks(
+        b, arith::MulIOp::create(b, batch, idx(heads)), [&](Value task) {
+          Value bi = arith::DivUIOp::create(b, task, idx(heads));
+          Value h = arith::RemUIOp::create(b, task, idx(heads));
           Value kh = arith::DivUIOp::create(b, h, idx(heads / keyHeads));
           // S and z, and the current key's phi(k) and value row: the value
           // row padded to whole vectors, so any E runs the vector code.

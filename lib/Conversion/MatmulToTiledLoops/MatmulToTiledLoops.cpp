@@ -48,7 +48,9 @@ bool isCandidate(linalg::MatmulOp op, int64_t width) {
   auto a = dyn_cast<RankedTensorType>(op.getInputs()[0].getType());
   auto b = dyn_cast<RankedTensorType>(op.getInputs()[1].getType());
   auto c = dyn_cast<RankedTensorType>(op.getOutputs()[0].getType());
-  auto operand = [](Type t) { return isa<Float32Type, BFloat16Type, Float16Type>(t); };
+  auto operand = [](Type t) {
+    return isa<Float32Type, BFloat16Type, Float16Type>(t);
+  };
   if (!a || !b || !c || a.getRank() != 2 || b.getRank() != 2 ||
       !operand(a.getElementType()) || !operand(b.getElementType()) ||
       !c.getElementType().isF32())
@@ -63,16 +65,21 @@ bool isCandidate(linalg::MatmulOp op, int64_t width) {
 /// or once; a body without linalg.index.
 bool isFusableEpilogue(linalg::GenericOp epilogue) {
   if (!epilogue || epilogue.getNumDpsInits() != 1 ||
-      !cast<ShapedType>(epilogue.getResult(0).getType()).getElementType().isF32() ||
+      !cast<ShapedType>(epilogue.getResult(0).getType())
+           .getElementType()
+           .isF32() ||
       !raspc::isVectorizable(epilogue.getRegion()))
     return false;
-  if (epilogue.getBody()->walk([](linalg::IndexOp) { return WalkResult::interrupt(); })
+  if (epilogue.getBody()
+          ->walk([](linalg::IndexOp) { return WalkResult::interrupt(); })
           .wasInterrupted())
     return false;
   MLIRContext *context = epilogue.getContext();
   AffineMap rowsAndColumns = AffineMap::getMultiDimIdentityMap(2, context);
-  AffineMap columns = AffineMap::get(2, 0, {getAffineDimExpr(1, context)}, context);
-  AffineMap rows = AffineMap::get(2, 0, {getAffineDimExpr(0, context)}, context);
+  AffineMap columns =
+      AffineMap::get(2, 0, {getAffineDimExpr(1, context)}, context);
+  AffineMap rows =
+      AffineMap::get(2, 0, {getAffineDimExpr(0, context)}, context);
   AffineMap once = AffineMap::get(2, 0, {}, context);
   for (OpOperand *input : epilogue.getDpsInputOperands()) {
     auto type = dyn_cast<RankedTensorType>(input->get().getType());
@@ -92,9 +99,11 @@ Value rowContiguousBuffer(ImplicitLocOpBuilder &b, Value tensor) {
   SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
   if (!strides.empty())
     strides.back() = 1;
-  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
+  auto layout =
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
   return bufferization::ToBufferOp::create(
-      b, MemRefType::get(type.getShape(), type.getElementType(), layout), tensor,
+      b, MemRefType::get(type.getShape(), type.getElementType(), layout),
+      tensor,
       /*read_only=*/true);
 }
 
@@ -103,9 +112,10 @@ Value rowContiguousBuffer(ImplicitLocOpBuilder &b, Value tensor) {
 /// loads and stores).
 MemRefType anyLayout(Type element) {
   MLIRContext *context = element.getContext();
-  return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, element,
-                         StridedLayoutAttr::get(context, ShapedType::kDynamic,
-                                                {ShapedType::kDynamic, ShapedType::kDynamic}));
+  return MemRefType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic}, element,
+      StridedLayoutAttr::get(context, ShapedType::kDynamic,
+                             {ShapedType::kDynamic, ShapedType::kDynamic}));
 }
 MemRefType rowContiguous(Type element) {
   MLIRContext *context = element.getContext();
@@ -129,24 +139,33 @@ Value widened(ImplicitLocOpBuilder &b, Value v) {
 /// copied into a contiguous stack panel that stays in L1 while every
 /// register tile of the rows streams over it. Read in place, W's rows are N
 /// apart, and at N = 384 or 1536 their lines fall into a few L1 sets.
-void emitBlockProduct(ImplicitLocOpBuilder &b, const raspc::RegisterTileShape &shape,
-                      int64_t depthBlock, int64_t cols, Value a, Value w, Value out, Value r0,
+void emitBlockProduct(ImplicitLocOpBuilder &b,
+                      const raspc::RegisterTileShape &shape, int64_t depthBlock,
+                      int64_t cols, Value a, Value w, Value out, Value r0,
                       Value c0, Value rows, Value depth) {
-  auto idx = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, v); };
-  auto add = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, x, y); };
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddIOp::create(b, x, y);
+  };
   auto vec = VectorType::get({shape.width}, b.getF32Type());
-  auto wVec = VectorType::get({shape.width}, cast<MemRefType>(w.getType()).getElementType());
+  auto wVec = VectorType::get({shape.width},
+                              cast<MemRefType>(w.getType()).getElementType());
   // The panel holds f32 whatever W's type: 16-bit weights widen once per
   // block, not once per register tile.
   Value panel = memref::AllocaOp::create(
-      b, MemRefType::get({depthBlock, cols}, b.getF32Type()), b.getI64IntegerAttr(64));
+      b, MemRefType::get({depthBlock, cols}, b.getF32Type()),
+      b.getI64IntegerAttr(64));
   raspc::emitLoop(b, idx(0), depth, idx(depthBlock), [&](Value k0) {
-    Value steps = arith::MinUIOp::create(b, idx(depthBlock), arith::SubIOp::create(b, depth, k0));
+    Value steps = arith::MinUIOp::create(b, idx(depthBlock),
+                                         arith::SubIOp::create(b, depth, k0));
     raspc::emitLoop(b, idx(0), steps, idx(1), [&](Value k) {
       for (int64_t col = 0; col < cols; col += shape.width) {
-        Value row =
-            vector::LoadOp::create(b, wVec, w, ValueRange{add(k0, k), add(c0, idx(col))});
-        vector::StoreOp::create(b, widened(b, row), panel, ValueRange{k, idx(col)});
+        Value row = vector::LoadOp::create(
+            b, wVec, w, ValueRange{add(k0, k), add(c0, idx(col))});
+        vector::StoreOp::create(b, widened(b, row), panel,
+                                ValueRange{k, idx(col)});
       }
     });
     auto at = [&](Value row, Value col) -> SmallVector<Value, 2> {
@@ -154,7 +173,8 @@ void emitBlockProduct(ImplicitLocOpBuilder &b, const raspc::RegisterTileShape &s
     };
     raspc::RegisterTileGemm gemm{
         [&](Value row, Value k) -> Value {
-          return widened(b, memref::LoadOp::create(b, a, ValueRange{add(r0, row), add(k0, k)}));
+          return widened(b, memref::LoadOp::create(
+                                b, a, ValueRange{add(r0, row), add(k0, k)}));
         },
         [&](Value k, Value col) -> Value {
           return vector::LoadOp::create(b, vec, panel, ValueRange{k, col});
@@ -162,8 +182,11 @@ void emitBlockProduct(ImplicitLocOpBuilder &b, const raspc::RegisterTileShape &s
         [&](Value row, Value col) -> Value {
           return vector::LoadOp::create(b, vec, out, at(row, col));
         },
-        [&](Value v, Value row, Value col) { vector::StoreOp::create(b, v, out, at(row, col)); }};
-    raspc::emitGemm(b, gemm, shape, rows, cols, steps, /*rowsAreWholeTiles=*/false);
+        [&](Value v, Value row, Value col) {
+          vector::StoreOp::create(b, v, out, at(row, col));
+        }};
+    raspc::emitGemm(b, gemm, shape, rows, cols, steps,
+                    /*rowsAreWholeTiles=*/false);
   });
 }
 
@@ -172,9 +195,12 @@ void emitBlockProduct(ImplicitLocOpBuilder &b, const raspc::RegisterTileShape &s
 /// calls the same one, so LLVM compiles the micro-kernel once, not once per
 /// projection (a layer has six).
 ///   func.func private @raspc_gemm_block_w<width>_c<cols>_k<depth block>
-///       [_<A's type>_<W's type> when not f32](%a, %w, %out, %r0, %c0, %rows, %depth)
-func::FuncOp blockProductFunction(ModuleOp module, const raspc::RegisterTileShape &shape,
-                                  int64_t depthBlock, int64_t cols, Type aType, Type wType) {
+///       [_<A's type>_<W's type> when not f32](%a, %w, %out, %r0, %c0, %rows,
+///       %depth)
+func::FuncOp blockProductFunction(ModuleOp module,
+                                  const raspc::RegisterTileShape &shape,
+                                  int64_t depthBlock, int64_t cols, Type aType,
+                                  Type wType) {
   std::string name = "raspc_gemm_block_w" + std::to_string(shape.width) + "_c" +
                      std::to_string(cols) + "_k" + std::to_string(depthBlock);
   MLIRContext *context = module.getContext();
@@ -186,18 +212,20 @@ func::FuncOp blockProductFunction(ModuleOp module, const raspc::RegisterTileShap
   if (auto existing = module.lookupSymbol<func::FuncOp>(name))
     return existing;
   Type index = IndexType::get(context);
-  auto type = FunctionType::get(context,
-                                {anyLayout(aType), rowContiguous(wType), rowContiguous(f32),
-                                 index, index, index, index},
-                                {});
-  ImplicitLocOpBuilder b(module.getLoc(), module.getBody(), module.getBody()->end());
+  auto type =
+      FunctionType::get(context,
+                        {anyLayout(aType), rowContiguous(wType),
+                         rowContiguous(f32), index, index, index, index},
+                        {});
+  ImplicitLocOpBuilder b(module.getLoc(), module.getBody(),
+                         module.getBody()->end());
   auto function = func::FuncOp::create(b, name, type);
   function.setPrivate();
   Block *entry = function.addEntryBlock();
   b.setInsertionPointToStart(entry);
   ValueRange args = entry->getArguments();
-  emitBlockProduct(b, shape, depthBlock, cols, args[0], args[1], args[2], args[3], args[4],
-                   args[5], args[6]);
+  emitBlockProduct(b, shape, depthBlock, cols, args[0], args[1], args[2],
+                   args[3], args[4], args[5], args[6]);
   func::ReturnOp::create(b);
   return function;
 }
@@ -212,10 +240,11 @@ func::FuncOp blockProductFunction(ModuleOp module, const raspc::RegisterTileShap
 class TiledMatmul {
 public:
   TiledMatmul(ImplicitLocOpBuilder &b, ModuleOp module, linalg::MatmulOp op,
-              linalg::GenericOp epilogue, int64_t width, int64_t rowBlock, int64_t depthBlock)
+              linalg::GenericOp epilogue, int64_t width, int64_t rowBlock,
+              int64_t depthBlock)
       : b(b), module(module), op(op), epilogue(epilogue), rowBlock(rowBlock),
-        depthBlock(depthBlock),
-        shape{width, 6, raspc::registerVectorsFor(width)},
+        depthBlock(depthBlock), shape{width, 6,
+                                      raspc::registerVectorsFor(width)},
         vec(VectorType::get({width}, b.getF32Type())) {}
 
   Value emit();
@@ -251,8 +280,8 @@ Value TiledMatmul::emit() {
     acc = rowContiguousBuffer(b, init);
   OpFoldResult m = tensor::getMixedSize(b, b.getLoc(), lhs, 0);
   rows = getValueOrCreateConstantIndexOp(b, b.getLoc(), m);
-  depth = getValueOrCreateConstantIndexOp(b, b.getLoc(),
-                                          tensor::getMixedSize(b, b.getLoc(), lhs, 1));
+  depth = getValueOrCreateConstantIndexOp(
+      b, b.getLoc(), tensor::getMixedSize(b, b.getLoc(), lhs, 1));
   out = raspc::allocateBuffer(b, resultType, {m, b.getIndexAttr(n)});
   if (epilogue)
     for (OpOperand *input : epilogue.getDpsInputOperands())
@@ -262,26 +291,24 @@ Value TiledMatmul::emit() {
   colBlocks = idx(llvm::divideCeil(n, shape.columns()));
   Value tasks = arith::MulIOp::create(
       b, arith::CeilDivUIOp::create(b, rows, idx(rowBlock)), colBlocks);
-  auto parallel = scf::ParallelOp::create(
-      b, ValueRange{idx(0)}, ValueRange{tasks}, ValueRange{idx(1)},
-      [&](OpBuilder &nested, Location, ValueRange ivs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        emitTask(ivs[0]);
-      });
+  Operation *parallel =
+      raspc::emitParallelTasks(b, tasks, [&](Value task) { emitTask(task); });
   // An epilogue's exp, erf (exact GELU) and tanh as polynomials on the
   // vectors: libm would be called per lane.
   if (epilogue)
     raspc::approximateMath(parallel, {"math.exp", "math.erf", "math.tanh"});
-  return bufferization::ToTensorOp::create(b, resultType, out, /*restrict=*/true,
+  return bufferization::ToTensorOp::create(b, resultType, out,
+                                           /*restrict=*/true,
                                            /*writable=*/true);
 }
 
 void TiledMatmul::emitTask(Value task) {
-  Value r0 = arith::MulIOp::create(b, arith::DivUIOp::create(b, task, colBlocks), idx(rowBlock));
-  Value c0 = arith::MulIOp::create(b, arith::RemUIOp::create(b, task, colBlocks),
-                                   idx(shape.columns()));
-  Value taskRows = arith::MinUIOp::create(b, idx(rowBlock), arith::SubIOp::create(b, rows, r0));
+  Value r0 = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, task, colBlocks), idx(rowBlock));
+  Value c0 = arith::MulIOp::create(
+      b, arith::RemUIOp::create(b, task, colBlocks), idx(shape.columns()));
+  Value taskRows = arith::MinUIOp::create(b, idx(rowBlock),
+                                          arith::SubIOp::create(b, rows, r0));
   int64_t tail = n % shape.columns();
   if (tail == 0) {
     emitBlock(r0, c0, taskRows, shape.columns());
@@ -294,13 +321,15 @@ void TiledMatmul::emitTask(Value task) {
       b, whole,
       [&](OpBuilder &nested, Location) {
         OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        b.setInsertionPoint(nested.getInsertionBlock(),
+                            nested.getInsertionPoint());
         emitBlock(r0, c0, taskRows, shape.columns());
         scf::YieldOp::create(b);
       },
       [&](OpBuilder &nested, Location) {
         OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+        b.setInsertionPoint(nested.getInsertionBlock(),
+                            nested.getInsertionPoint());
         emitBlock(r0, c0, taskRows, tail);
         scf::YieldOp::create(b);
       });
@@ -314,17 +343,20 @@ void TiledMatmul::emitBlock(Value r0, Value c0, Value taskRows, int64_t cols) {
   raspc::emitLoop(b, idx(0), taskRows, idx(1), [&](Value row) {
     for (int64_t v = 0; v < vectors; ++v) {
       SmallVector<Value> at = {add(r0, row), add(c0, idx(v * shape.width))};
-      vector::StoreOp::create(b, acc ? vector::LoadOp::create(b, vec, acc, at) : zero, out, at);
+      vector::StoreOp::create(
+          b, acc ? vector::LoadOp::create(b, vec, acc, at) : zero, out, at);
     }
   });
   Type aType = cast<MemRefType>(a.getType()).getElementType();
   Type wType = cast<MemRefType>(w.getType()).getElementType();
-  func::FuncOp product = blockProductFunction(module, shape, depthBlock, cols, aType, wType);
-  func::CallOp::create(b, product,
-                       ValueRange{memref::CastOp::create(b, anyLayout(aType), a),
-                                  memref::CastOp::create(b, rowContiguous(wType), w),
-                                  memref::CastOp::create(b, rowContiguous(b.getF32Type()), out),
-                                  r0, c0, taskRows, depth});
+  func::FuncOp product =
+      blockProductFunction(module, shape, depthBlock, cols, aType, wType);
+  func::CallOp::create(
+      b, product,
+      ValueRange{memref::CastOp::create(b, anyLayout(aType), a),
+                 memref::CastOp::create(b, rowContiguous(wType), w),
+                 memref::CastOp::create(b, rowContiguous(b.getF32Type()), out),
+                 r0, c0, taskRows, depth});
   if (!epilogue)
     return;
   raspc::emitLoop(b, idx(0), taskRows, idx(1), [&](Value row) {
@@ -339,7 +371,8 @@ void TiledMatmul::emitBlock(Value r0, Value c0, Value taskRows, int64_t cols) {
 
 Value TiledMatmul::emitEpilogue(Value product, Value row, Value col) {
   SmallVector<Value> args;
-  for (auto [input, buffer] : llvm::zip(epilogue.getDpsInputOperands(), epilogueInputs)) {
+  for (auto [input, buffer] :
+       llvm::zip(epilogue.getDpsInputOperands(), epilogueInputs)) {
     if (!buffer) {
       args.push_back(product);
       continue;
@@ -347,7 +380,8 @@ Value TiledMatmul::emitEpilogue(Value product, Value row, Value col) {
     // Its map is one of isFusableEpilogue's: by its results.
     AffineMap map = epilogue.getMatchingIndexingMap(input);
     if (map.getNumResults() == 2)
-      args.push_back(vector::LoadOp::create(b, vec, buffer, ValueRange{row, col}));
+      args.push_back(
+          vector::LoadOp::create(b, vec, buffer, ValueRange{row, col}));
     else if (map.getNumResults() == 0)
       args.push_back(memref::LoadOp::create(b, buffer, ValueRange{}));
     else if (map.getDimPosition(0) == 1)
@@ -366,8 +400,9 @@ struct ConvertMatmulToTiledLoops
   void runOnOperation() override {
     int64_t width = vectorWidth ? vectorWidth : raspc::hostVectorWidth();
     if (width < 1 || rowBlock < 1 || depthBlock < 1) {
-      getOperation().emitError("convert-matmul-to-tiled-loops: vector-width, row-block and "
-                               "depth-block must be positive");
+      getOperation().emitError(
+          "convert-matmul-to-tiled-loops: vector-width, row-block and "
+          "depth-block must be positive");
       return signalPassFailure();
     }
     SmallVector<linalg::MatmulOp> ops;
@@ -381,10 +416,12 @@ struct ConvertMatmulToTiledLoops
       linalg::GenericOp epilogue = raspc::matmulEpilogueOf(op);
       if (!isFusableEpilogue(epilogue))
         epilogue = {};
-      Operation *replaced = epilogue ? epilogue.getOperation() : op.getOperation();
+      Operation *replaced =
+          epilogue ? epilogue.getOperation() : op.getOperation();
       ImplicitLocOpBuilder b(replaced->getLoc(), replaced);
-      Value result =
-          TiledMatmul(b, getOperation(), op, epilogue, width, rowBlock, depthBlock).emit();
+      Value result = TiledMatmul(b, getOperation(), op, epilogue, width,
+                                 rowBlock, depthBlock)
+                         .emit();
       replaced->getResult(0).replaceAllUsesWith(result);
       replaced->erase();
       if (epilogue)

@@ -1,4 +1,5 @@
-//===- MatmulToTiledLoops.h - the model's matmuls as vector GEMMs -*- C++ -*-===//
+//===- MatmulToTiledLoops.h - the model's matmuls as vector GEMMs -*- C++
+//-*-===//
 
 #ifndef RASPC_CONVERSION_MATMULTOTILEDLOOPS_H
 #define RASPC_CONVERSION_MATMULTOTILEDLOOPS_H

@@ -56,6 +56,18 @@ void raspc::emitLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
                      });
 }
 
+Operation *raspc::emitParallelTasks(ImplicitLocOpBuilder &b, Value count,
+                                    function_ref<void(Value)> body) {
+  Value zero = arith::ConstantIndexOp::create(b, 0), one = arith::ConstantIndexOp::create(b, 1);
+  return scf::ParallelOp::create(b, ValueRange{zero}, ValueRange{count}, ValueRange{one},
+                                 [&](OpBuilder &nested, Location, ValueRange ivs) {
+                                   OpBuilder::InsertionGuard guard(b);
+                                   b.setInsertionPoint(nested.getInsertionBlock(),
+                                                       nested.getInsertionPoint());
+                                   body(ivs[0]);
+                                 });
+}
+
 SmallVector<Value>
 raspc::emitLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step, ValueRange init,
                 function_ref<SmallVector<Value>(Value, ValueRange)> body) {

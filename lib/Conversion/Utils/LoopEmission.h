@@ -30,6 +30,11 @@ mlir::Value allocateBuffer(mlir::ImplicitLocOpBuilder &b, mlir::RankedTensorType
 /// values; `body` emits through `b`, which points into the loop meanwhile.
 void emitLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
               llvm::function_ref<void(mlir::Value)> body);
+/// `count` tasks of an scf.parallel (which convert-parallel-to-rasprt runs
+/// on the runtime's threads): `body` gets the task's index and emits through
+/// `b`, which points into the loop meanwhile.
+mlir::Operation *emitParallelTasks(mlir::ImplicitLocOpBuilder &b, mlir::Value count,
+                                   llvm::function_ref<void(mlir::Value)> body);
 /// The same carrying `init` from iteration to iteration: `body` gets the
 /// carried values and returns the next ones; the loop's results are
 /// returned.

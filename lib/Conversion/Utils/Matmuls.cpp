@@ -1,4 +1,5 @@
-//===- Matmuls.cpp - what surrounds a model's matmul -----------------------===//
+//===- Matmuls.cpp - what surrounds a model's matmul
+//-----------------------===//
 
 #include "Conversion/Utils/Matmuls.h"
 #include "Conversion/Utils/GenericBodies.h"
@@ -18,7 +19,8 @@ linalg::GenericOp raspc::matmulEpilogueOf(linalg::MatmulOp op) {
       generic.getNumLoops() != 2 || !isPerElementGeneric(generic))
     return {};
   for (OpOperand *input : generic.getDpsInputOperands())
-    if (input->get() == product && !generic.getMatchingIndexingMap(input).isIdentity())
+    if (input->get() == product &&
+        !generic.getMatchingIndexingMap(input).isIdentity())
       return {};
   return generic;
 }

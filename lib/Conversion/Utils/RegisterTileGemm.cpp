@@ -1,4 +1,5 @@
-//===- RegisterTileGemm.cpp - the CPU's vector GEMM micro-kernel -----------===//
+//===- RegisterTileGemm.cpp - the CPU's vector GEMM micro-kernel
+//-----------===//
 
 #include "Conversion/Utils/RegisterTileGemm.h"
 
@@ -11,9 +12,12 @@
 using namespace mlir;
 
 void raspc::emitRegisterTile(ImplicitLocOpBuilder &b, const RegisterTileGemm &g,
-                             const RegisterTileShape &shape, Value row0, int64_t rowCount,
-                             Value col0, int64_t vectors, Value depth) {
-  auto idx = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, v); };
+                             const RegisterTileShape &shape, Value row0,
+                             int64_t rowCount, Value col0, int64_t vectors,
+                             Value depth) {
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
   auto vecType = VectorType::get({shape.width}, b.getF32Type());
   SmallVector<Value> rowIdx, colIdx, init;
   for (int64_t r = 0; r < rowCount; ++r)
@@ -31,9 +35,11 @@ void raspc::emitRegisterTile(ImplicitLocOpBuilder &b, const RegisterTileGemm &g,
         for (int64_t c = 0; c < vectors; ++c)
           bVecs.push_back(g.loadB(k, colIdx[c]));
         for (int64_t r = 0; r < rowCount; ++r) {
-          Value a = vector::BroadcastOp::create(b, vecType, g.loadA(rowIdx[r], k));
+          Value a =
+              vector::BroadcastOp::create(b, vecType, g.loadA(rowIdx[r], k));
           for (int64_t c = 0; c < vectors; ++c)
-            next.push_back(vector::FMAOp::create(b, a, bVecs[c], accs[r * vectors + c]));
+            next.push_back(
+                vector::FMAOp::create(b, a, bVecs[c], accs[r * vectors + c]));
         }
         return next;
       });
@@ -43,22 +49,26 @@ void raspc::emitRegisterTile(ImplicitLocOpBuilder &b, const RegisterTileGemm &g,
 }
 
 void raspc::emitGemm(ImplicitLocOpBuilder &b, const RegisterTileGemm &g,
-                     const RegisterTileShape &shape, Value rowCount, int64_t cols, Value depth,
-                     bool rowsAreWholeTiles) {
-  auto idx = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, v); };
+                     const RegisterTileShape &shape, Value rowCount,
+                     int64_t cols, Value depth, bool rowsAreWholeTiles) {
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
   int64_t chunk = shape.columns();
   Value fullRows =
       rowsAreWholeTiles
           ? rowCount
           : Value(arith::SubIOp::create(
-                b, rowCount, arith::RemUIOp::create(b, rowCount, idx(shape.rows))));
+                b, rowCount,
+                arith::RemUIOp::create(b, rowCount, idx(shape.rows))));
   auto columns = [&](Value col0, int64_t vectors) {
     emitLoop(b, idx(0), fullRows, idx(shape.rows), [&](Value row0) {
       emitRegisterTile(b, g, shape, row0, shape.rows, col0, vectors, depth);
     });
     if (!rowsAreWholeTiles)
-      emitLoop(b, fullRows, rowCount, idx(1),
-               [&](Value row) { emitRegisterTile(b, g, shape, row, 1, col0, vectors, depth); });
+      emitLoop(b, fullRows, rowCount, idx(1), [&](Value row) {
+        emitRegisterTile(b, g, shape, row, 1, col0, vectors, depth);
+      });
   };
   // Whole register tiles of columns in a loop (one copy of the kernel, not
   // one per chunk: LLVM's time grows with the code), then the rest.

@@ -1,4 +1,5 @@
-//===- RegisterTileGemm.h - the CPU's vector GEMM micro-kernel ---*- C++ -*-===//
+//===- RegisterTileGemm.h - the CPU's vector GEMM micro-kernel ---*- C++
+//-*-===//
 //
 // C += A.B by register tiles, emitted directly in the vector dialect: R rows
 // x V vectors of accumulators carried through the reduction loop as
@@ -28,25 +29,29 @@ struct RegisterTileShape {
 /// How a GEMM reads its operands and writes its result, element (A) or
 /// vector (B, C) at a time, at row / column / reduction indices.
 struct RegisterTileGemm {
-  std::function<mlir::Value(mlir::Value row, mlir::Value k)> loadA;   // f32 scalar
-  std::function<mlir::Value(mlir::Value k, mlir::Value col)> loadB;   // f32 vector
-  std::function<mlir::Value(mlir::Value row, mlir::Value col)> loadC; // null: C starts at 0
+  std::function<mlir::Value(mlir::Value row, mlir::Value k)>
+      loadA; // f32 scalar
+  std::function<mlir::Value(mlir::Value k, mlir::Value col)>
+      loadB; // f32 vector
+  std::function<mlir::Value(mlir::Value row, mlir::Value col)>
+      loadC; // null: C starts at 0
   std::function<void(mlir::Value v, mlir::Value row, mlir::Value col)> storeC;
 };
 
 /// One register tile: rows [row0, row0 + rows), columns [col0, col0 +
 /// vectors * width), the reduction over [0, depth).
 void emitRegisterTile(mlir::ImplicitLocOpBuilder &b, const RegisterTileGemm &g,
-                      const RegisterTileShape &shape, mlir::Value row0, int64_t rows,
-                      mlir::Value col0, int64_t vectors, mlir::Value depth);
+                      const RegisterTileShape &shape, mlir::Value row0,
+                      int64_t rows, mlir::Value col0, int64_t vectors,
+                      mlir::Value depth);
 
 /// C[0, rows) x [0, cols) by register tiles: whole tiles of columns in a
 /// loop, then the remaining vectors; whole tiles of rows, then single rows
 /// (unless `rowsAreWholeTiles`: `rows` is a multiple of shape.rows). `cols`
 /// is a multiple of shape.width.
 void emitGemm(mlir::ImplicitLocOpBuilder &b, const RegisterTileGemm &g,
-              const RegisterTileShape &shape, mlir::Value rows, int64_t cols, mlir::Value depth,
-              bool rowsAreWholeTiles);
+              const RegisterTileShape &shape, mlir::Value rows, int64_t cols,
+              mlir::Value depth, bool rowsAreWholeTiles);
 
 } // namespace raspc
 

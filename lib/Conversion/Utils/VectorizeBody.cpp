@@ -1,4 +1,5 @@
-//===- VectorizeBody.cpp - scalar bodies evaluated on vectors --------------===//
+//===- VectorizeBody.cpp - scalar bodies evaluated on vectors
+//--------------===//
 
 #include "Conversion/Utils/VectorizeBody.h"
 
@@ -19,15 +20,18 @@ bool raspc::isVectorizable(Region &region) {
               .wasInterrupted();
 }
 
-Value raspc::vectorizeBlock(ImplicitLocOpBuilder &b, Block &block, ArrayRef<Value> args,
-                            int64_t width) {
+Value raspc::vectorizeBlock(ImplicitLocOpBuilder &b, Block &block,
+                            ArrayRef<Value> args, int64_t width) {
   auto splat = [&](Value scalar) -> Value {
-    return vector::BroadcastOp::create(b, VectorType::get({width}, scalar.getType()), scalar);
+    return vector::BroadcastOp::create(
+        b, VectorType::get({width}, scalar.getType()), scalar);
   };
   IRMapping map;
   for (auto [arg, value] : llvm::zip(block.getArguments(), args))
     map.map(arg, value);
-  auto isVarying = [&](Value v) { return isa<VectorType>(map.lookupOrDefault(v).getType()); };
+  auto isVarying = [&](Value v) {
+    return isa<VectorType>(map.lookupOrDefault(v).getType());
+  };
   for (Operation &inner : block.without_terminator()) {
     if (llvm::none_of(inner.getOperands(), isVarying)) {
       b.clone(inner, map);
@@ -40,19 +44,24 @@ Value raspc::vectorizeBlock(ImplicitLocOpBuilder &b, Block &block, ArrayRef<Valu
     // multiply instead of a vector divide (within an ulp).
     if (auto divide = dyn_cast<arith::DivFOp>(inner);
         divide && !isVarying(divide.getRhs()) && isVarying(divide.getLhs())) {
-      Value one = arith::ConstantOp::create(b, b.getFloatAttr(divide.getType(), 1.0));
-      Value reciprocal = arith::DivFOp::create(b, one, map.lookupOrDefault(divide.getRhs()));
-      map.map(divide.getResult(), arith::MulFOp::create(b, map.lookupOrDefault(divide.getLhs()),
-                                                        splat(reciprocal)));
+      Value one =
+          arith::ConstantOp::create(b, b.getFloatAttr(divide.getType(), 1.0));
+      Value reciprocal =
+          arith::DivFOp::create(b, one, map.lookupOrDefault(divide.getRhs()));
+      map.map(divide.getResult(),
+              arith::MulFOp::create(b, map.lookupOrDefault(divide.getLhs()),
+                                    splat(reciprocal)));
       continue;
     }
     if (inner.hasTrait<OpTrait::Elementwise>()) {
       SmallVector<Value> operands;
       for (Value v : inner.getOperands()) {
         Value mapped = map.lookupOrDefault(v);
-        operands.push_back(isa<VectorType>(mapped.getType()) ? mapped : splat(mapped));
+        operands.push_back(isa<VectorType>(mapped.getType()) ? mapped
+                                                             : splat(mapped));
       }
-      OperationState state(b.getLoc(), inner.getName(), operands, vectorTypes, inner.getAttrs());
+      OperationState state(b.getLoc(), inner.getName(), operands, vectorTypes,
+                           inner.getAttrs());
       Operation *vectorOp = b.create(state);
       map.map(inner.getResults(), vectorOp->getResults());
       continue;

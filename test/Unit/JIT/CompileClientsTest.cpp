@@ -1,4 +1,5 @@
-//===- CompileClientsTest.cpp - one pipeline behind every client -*- C++ -*-===//
+//===- CompileClientsTest.cpp - one pipeline behind every client -*- C++
+//-*-===//
 //
 // Every shipped example through the three clients of the compile API with
 // the same options -- the JIT (in process, watching each stage), the driver
@@ -30,8 +31,9 @@
 
 namespace {
 
-const std::vector<raspc::Stage> kStages = {raspc::Stage::Attn, raspc::Stage::Tiled,
-                                           raspc::Stage::Loops, raspc::Stage::LLVMDialect};
+const std::vector<raspc::Stage> kStages = {
+    raspc::Stage::Attn, raspc::Stage::Tiled, raspc::Stage::Loops,
+    raspc::Stage::LLVMDialect};
 
 /// Runs `command` through the shell; its standard output, or nothing when
 /// it fails.
@@ -65,7 +67,8 @@ std::vector<std::string> examples() {
     for (const auto &entry : std::filesystem::directory_iterator(
              std::filesystem::path(RASPC_SOURCE_DIR) / dir))
       if (entry.path().extension() == ".rasp")
-        files.push_back(std::filesystem::relative(entry.path(), RASPC_SOURCE_DIR).string());
+        files.push_back(
+            std::filesystem::relative(entry.path(), RASPC_SOURCE_DIR).string());
   std::sort(files.begin(), files.end());
   return files;
 }
@@ -87,7 +90,8 @@ void expectSameStages(const std::string &file, const raspc::JitOptions &options,
       module.print(os);
     };
     std::string errors;
-    ASSERT_TRUE(raspc::JitProgram::compileFile(path, watched, &errors)) << errors;
+    ASSERT_TRUE(raspc::JitProgram::compileFile(path, watched, &errors))
+        << errors;
     ASSERT_EQ(jit.size(), kStages.size());
   }
 
@@ -96,8 +100,9 @@ void expectSameStages(const std::string &file, const raspc::JitOptions &options,
   llvm::FileRemover removeAttnFile(attnFile);
   for (raspc::Stage stage : kStages) {
     std::string name = raspc::stageName(stage);
-    std::optional<std::string> driver = run(std::string("'") + RASPC_TOOLS_DIR + "/raspc' '" +
-                                            path + "' --emit=" + name + " " + client.flags);
+    std::optional<std::string> driver =
+        run(std::string("'") + RASPC_TOOLS_DIR + "/raspc' '" + path +
+            "' --emit=" + name + " " + client.flags);
     ASSERT_TRUE(driver) << "raspc failed on " << file << " at " << name;
     if (withJit)
       EXPECT_EQ(normalized(*driver), normalized(jit[stage]))
@@ -106,10 +111,10 @@ void expectSameStages(const std::string &file, const raspc::JitOptions &options,
       std::ofstream(attnFile.c_str()) << *driver;
       continue;
     }
-    std::optional<std::string> opt =
-        run(std::string("'") + RASPC_TOOLS_DIR + "/rasp-opt' '" + attnFile.c_str() +
-            "' --pass-pipeline='builtin.module(raspc-pipeline{to=" + name + " " +
-            client.pipeline + "})'");
+    std::optional<std::string> opt = run(
+        std::string("'") + RASPC_TOOLS_DIR + "/rasp-opt' '" + attnFile.c_str() +
+        "' --pass-pipeline='builtin.module(raspc-pipeline{to=" + name + " " +
+        client.pipeline + "})'");
     ASSERT_TRUE(opt) << "rasp-opt failed on " << file << " at " << name;
     EXPECT_EQ(normalized(*driver), normalized(*opt))
         << file << ": the driver and rasp-opt differ at stage " << name;
@@ -148,7 +153,7 @@ std::string testName(const ::testing::TestParamInfo<std::string> &info) {
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Examples, CompileClientsTest, ::testing::ValuesIn(examples()),
-                         testName);
+INSTANTIATE_TEST_SUITE_P(Examples, CompileClientsTest,
+                         ::testing::ValuesIn(examples()), testName);
 
 } // namespace
