@@ -22,6 +22,7 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <set>
 
@@ -91,6 +92,13 @@ std::string Type::str() const {
 }
 
 namespace {
+
+/// A number as a message shows it: `-1`, `0.5`, `1e-12`.
+std::string formatNumber(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", v);
+  return buffer;
+}
 
 struct Value {
   Node *node = nullptr;
@@ -885,14 +893,18 @@ Value Sema::scalarBinary(BinaryOp op, Value lhs, Value rhs, Loc loc) {
   if (l->op == Op::Constant && r->op == Op::Constant && isNumeric(operandElem) &&
       !ast::isComparison(op)) {
     if (operandElem == Elem::Int) {
+      // Wrapping, as the compiled 64-bit arithmetic does (in C++ an
+      // overflow would be undefined).
       int64_t x = l->intValue, y = r->intValue;
+      auto wrap = [](uint64_t v) { return static_cast<int64_t>(v); };
       switch (op) {
-      case BinaryOp::Add: return Value(constantInt(x + y, loc));
-      case BinaryOp::Sub: return Value(constantInt(x - y, loc));
-      case BinaryOp::Mul: return Value(constantInt(x * y, loc));
+      case BinaryOp::Add: return Value(constantInt(wrap(uint64_t(x) + uint64_t(y)), loc));
+      case BinaryOp::Sub: return Value(constantInt(wrap(uint64_t(x) - uint64_t(y)), loc));
+      case BinaryOp::Mul: return Value(constantInt(wrap(uint64_t(x) * uint64_t(y)), loc));
       case BinaryOp::Mod:
         if (y == 0) return error(loc, "remainder by zero");
-        return Value(constantInt(x % y, loc));
+        // Every integer is a multiple of -1; x % -1 would trap at INT64_MIN.
+        return Value(constantInt(y == -1 ? 0 : x % y, loc));
       default: break;
       }
     } else {
@@ -1699,6 +1711,9 @@ Value Sema::builtinTensorFunction(const ast::Call &c) {
       std::optional<double> v = constantNumber(*b->value, "the rotary base");
       if (!v)
         return Value();
+      // The angles are position / base^(2i/D): a base <= 0 makes them NaN.
+      if (!(*v > 0))
+        return error(b->value->loc, "the rotary base must be positive, not " + formatNumber(*v));
       base = *v;
     }
     Node *n = create(Op::Rope, t, c.loc);
@@ -1726,6 +1741,10 @@ Value Sema::builtinTensorFunction(const ast::Call &c) {
     std::optional<double> v = constantNumber(*e->value, "eps");
     if (!v)
       return Value();
+    // The norm divides by sqrt(variance + eps): eps <= 0 divides a constant
+    // row by zero (or takes the root of a negative number).
+    if (!(*v > 0))
+      return error(e->value->loc, "eps must be positive, not " + formatNumber(*v));
     eps = *v;
   }
   Node *n = create(f == "layernorm" ? Op::LayerNorm : Op::RMSNorm, t, c.loc);
