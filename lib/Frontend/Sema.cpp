@@ -967,6 +967,9 @@ Value Sema::tensorBinary(BinaryOp op, Value lhs, Value rhs, Loc loc) {
                             " and " + b.str());
     if (a.dtype != b.dtype)
       return error(loc, "'@' needs one element type, not " + a.str() + " and " + b.str());
+    // Integer products would need an integer accumulator no lowering has.
+    if (a.dtype == DType::I32)
+      return error(loc, "'@' multiplies f32, f16 or bf16 tensors, not " + a.str());
     if (a.dims[1] != b.dims[0])
       return error(loc, "'@' needs the inner dimensions to agree: " + a.str() +
                             " @ " + b.str() + " (" + a.dims[1].str() + " vs " +

@@ -223,7 +223,12 @@ static int runModel(const raspc::JitProgram &program) {
       errs() << "raspc run: error: --input takes name=file.npy, not '" << spec << "'\n";
       return 1;
     }
-    files[spec.substr(0, eq)] = spec.substr(eq + 1);
+    auto [it, inserted] = files.try_emplace(spec.substr(0, eq), spec.substr(eq + 1));
+    if (!inserted) {
+      errs() << "raspc run: error: --input " << it->first << "= is given twice ('"
+             << it->second << "' and '" << spec.substr(eq + 1) << "')\n";
+      return 1;
+    }
   }
   std::vector<std::string> names = program.argumentNames();
   std::vector<std::string> params = program.parameterNames();
@@ -274,8 +279,11 @@ static int runModel(const raspc::JitProgram &program) {
       }
     } else {
       errs() << "raspc run: error: no value for " << (isParam ? "parameter" : "input")
-             << " '" << names[i] << "'; give --input " << names[i]
-             << "=file.npy" << (isParam ? " or --random-params SEED" : "") << "\n";
+             << " '" << names[i] << "'; give "
+             << (isParam ? "--params weights.safetensors holding it, --input " + names[i] +
+                               "=file.npy or --random-params SEED"
+                         : "--input " + names[i] + "=file.npy")
+             << "\n";
       status = 1;
     }
     arguments.push_back(&storage[i]);
