@@ -477,8 +477,21 @@ Value Generator::emitBinary(Location l, BinaryOp op, Value a, Value b) {
                    : Value(arith::MulIOp::create(builder, l, a, b));
   case BinaryOp::Div:
     return arith::DivFOp::create(builder, l, a, b);
-  case BinaryOp::Mod:
-    return arith::RemSIOp::create(builder, l, a, b);
+  case BinaryOp::Mod: {
+    // Defined for every divisor, on every path: x % 0 is 0 (NumPy's
+    // answer), and x % -1 is 0 (the remainder instruction traps on
+    // INT64_MIN % -1). Both are x % 1.
+    Type type = b.getType();
+    auto constant = [&](int64_t v) -> Value {
+      return arith::ConstantOp::create(builder, l, type, builder.getIntegerAttr(type, v));
+    };
+    Value zero = arith::CmpIOp::create(builder, l, arith::CmpIPredicate::eq, b, constant(0));
+    Value minusOne =
+        arith::CmpIOp::create(builder, l, arith::CmpIPredicate::eq, b, constant(-1));
+    Value special = arith::OrIOp::create(builder, l, zero, minusOne);
+    Value divisor = arith::SelectOp::create(builder, l, special, constant(1), b);
+    return arith::RemSIOp::create(builder, l, a, divisor);
+  }
   case BinaryOp::And:
     return arith::AndIOp::create(builder, l, a, b);
   case BinaryOp::Or:
