@@ -252,11 +252,15 @@ extern "C" rasprt_status rasprt_npy_read(const char *path, rasprt_tensor *out) {
   for (int64_t dim : header.shape)
     expectedBytes *= dim;
   long available = fileEnd - dataStart;
-  if (expectedBytes != static_cast<long double>(available))
-    return formatError(
-        "shape needs " + std::to_string(static_cast<uint64_t>(expectedBytes)) +
-        " bytes of data but the file holds " + std::to_string(available) +
-        (expectedBytes > available ? " (truncated?)" : ""));
+  if (expectedBytes != static_cast<long double>(available)) {
+    // Printed from the long double: a shape whose size passes 2^64 bytes
+    // would convert to an integer as anything (it printed "needs 0 bytes").
+    char needed[64];
+    std::snprintf(needed, sizeof(needed), "%.0Lf", expectedBytes);
+    return formatError("shape needs " + std::string(needed) +
+                       " bytes of data but the file holds " + std::to_string(available) +
+                       (expectedBytes > available ? " (truncated?)" : ""));
+  }
 
   rasprt_tensor tensor;
   rasprt_status status =

@@ -189,6 +189,11 @@ TEST(Npy, MalformedFilesGetClearErrors) {
       {"data-cut", whole.substr(0, whole.size() - 3), RASPRT_ERROR_FORMAT,
        "needs 16 bytes of data but the file holds 13 (truncated?)"},
       {"extra-data", whole + "xx", RASPRT_ERROR_FORMAT, "holds 18"},
+      {"huge-shape",
+       npyFile("{'descr': '<f4', 'fortran_order': False, "
+               "'shape': (4294967296, 4294967296), }",
+               data),
+       RASPRT_ERROR_FORMAT, "shape needs 73786976294838206464 bytes of data"},
       {"no-dict", npyFile("[1, 2]", data), RASPRT_ERROR_FORMAT,
        "header is not a dict"},
       {"no-shape", npyFile("{'descr': '<f4', 'fortran_order': False, }", data),
