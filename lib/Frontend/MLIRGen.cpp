@@ -158,6 +158,9 @@ private:
 
   //===--- Emission -------------------------------------------------------===//
 
+  /// Emits what `root` is computed from (not `root` itself), without
+  /// recursion, so that emit(root) finds every operand emitted.
+  void emitOperandsFirst(const Node *root);
   Value emit(const Node *n);
   /// The first two operands, emitted in order (C++ leaves the order of
   /// function arguments unspecified, and IR order should not depend on it).
@@ -246,6 +249,7 @@ OwningOpRef<ModuleOp> Generator::run() {
     values[input] = entry->getArgument(i);
   for (auto [i, param] : llvm::enumerate(program.params))
     values[param] = entry->getArgument(program.inputs.size() + i);
+  emitOperandsFirst(program.result);
   Value result = emit(program.result);
   SmallVector<Value> results = {result};
   if (exposeSelectors) {
@@ -273,6 +277,32 @@ OwningOpRef<ModuleOp> Generator::run() {
   }
   func::ReturnOp::create(builder, loc(program.result->loc), results);
   return module;
+}
+
+void Generator::emitOperandsFirst(const Node *root) {
+  // Operands before their users, in the order the emitters take them, with
+  // an explicit stack: emit() recursing once per `let` of a chain overflowed
+  // the stack at about 17 000 of them. Scalars (constants, the length) are
+  // left to their users, which fold them in as they need.
+  auto isValue = [](const Node *n) {
+    return n->type.isSequence() || n->type.isTensor() ||
+           n->type.kind == program::Type::Kind::Selector;
+  };
+  std::vector<std::pair<const Node *, size_t>> stack = {{root, 0}};
+  llvm::DenseSet<const Node *> seen = {root};
+  while (!stack.empty()) {
+    const Node *n = stack.back().first;
+    size_t next = stack.back().second++;
+    if (next < n->operands.size()) {
+      const Node *operand = n->operands[next];
+      if (isValue(operand) && seen.insert(operand).second)
+        stack.push_back({operand, 0});
+      continue;
+    }
+    stack.pop_back();
+    if (n != root)
+      emit(n);
+  }
 }
 
 Value Generator::emit(const Node *n) {

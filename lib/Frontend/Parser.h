@@ -14,6 +14,9 @@ class Diagnostics;
 /// Limits that keep hostile input from exhausting the stack: brackets may
 /// nest this deep, and one statement may hold this many operators.
 constexpr unsigned kMaxNesting = 256;
+/// Calls of defs nested in one another: Sema inlines each call recursively,
+/// and 20 000 overflowed the stack.
+constexpr unsigned kMaxCallDepth = 1000;
 constexpr unsigned kMaxOperatorsPerStatement = 4096;
 
 /// Checks the encoding, lexes, parses and builds the syntax tree of buffer

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Sema.h"
+#include "Parser.h"
 
 #include "Diagnostics.h"
 
@@ -163,9 +164,17 @@ private:
     // An error inside a def called twice is reported once.
     if (reported.insert({loc.getPointer(), text}).second) {
       diags.error(loc, text);
+      // The innermost calls, and where the chain started.
+      std::vector<std::pair<const ast::Decl *, Loc>> calls;
       for (auto it = callStack.rbegin(); it != callStack.rend(); ++it)
         if (it->second != it->first->loc) // entries, not calls
-          diags.note(it->second, "in the call of '" + it->first->name + "' here");
+          calls.push_back(*it);
+      constexpr size_t kShown = 8;
+      for (size_t i = 0; i < calls.size() && i < kShown; ++i)
+        diags.note(calls[i].second, "in the call of '" + calls[i].first->name + "' here");
+      if (calls.size() > kShown)
+        diags.note(calls.back().second, "and " + std::to_string(calls.size() - kShown) +
+                                            " more calls, starting with this one");
     }
     return Value();
   }
@@ -552,6 +561,10 @@ Value Sema::callFunction(const ast::Decl &decl, const ast::Call &call) {
       return error(call.calleeLoc,
                    "'" + decl.name + "' calls itself; programs are unrolled at "
                                      "compile time, so recursion is not allowed");
+  if (callStack.size() > kMaxCallDepth)
+    return error(call.calleeLoc, "calls nested more than " + std::to_string(kMaxCallDepth) +
+                                     " deep; programs are unrolled at compile time, so "
+                                     "flatten the chain of helpers");
   if (call.args.size() != decl.params.size())
     return error(call.calleeLoc, "'" + decl.name + "' takes " +
                                      std::to_string(decl.params.size()) +
