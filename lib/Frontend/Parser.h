@@ -15,8 +15,9 @@ class Diagnostics;
 /// nest this deep, and one statement may hold this many operators.
 constexpr unsigned kMaxNesting = 256;
 /// Calls of defs nested in one another: Sema inlines each call recursively,
-/// and 20 000 overflowed the stack.
-constexpr unsigned kMaxCallDepth = 1000;
+/// and 20 000 overflowed the stack (1000 did under AddressSanitizer, whose
+/// frames are larger; a host's thread may have a smaller stack than 8 MiB).
+constexpr unsigned kMaxCallDepth = 256;
 constexpr unsigned kMaxOperatorsPerStatement = 4096;
 
 /// Checks the encoding, lexes, parses and builds the syntax tree of buffer
