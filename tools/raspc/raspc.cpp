@@ -272,7 +272,8 @@ static int runModel(const raspc::JitProgram &program) {
           d = runRandomLength;
       if (rasprt_tensor_alloc(&storage[i], program.argumentDtype(i),
                               static_cast<int32_t>(shape.size()), shape.data()) != RASPRT_OK) {
-        errs() << "raspc run: error: " << rasprt_last_error() << "\n";
+        errs() << "raspc run: error: " << (isParam ? "parameter '" : "input '") << names[i]
+               << "': " << rasprt_last_error() << "\n";
         status = 1;
       } else {
         fillRandom(storage[i], rng);
