@@ -21,6 +21,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
@@ -512,6 +513,11 @@ Value Generator::emitBinary(Location l, BinaryOp op, Value a, Value b) {
     // answer), and x % -1 is 0 (the remainder instruction traps on
     // INT64_MIN % -1). Both are x % 1.
     Type type = b.getType();
+    // A constant divisor other than 0 and -1 needs none of it (and the mask
+    // analyses read `x % c` only with c a constant).
+    APInt known;
+    if (matchPattern(b, m_ConstantInt(&known)) && !known.isZero() && !known.isAllOnes())
+      return arith::RemSIOp::create(builder, l, a, b);
     auto constant = [&](int64_t v) -> Value {
       return arith::ConstantOp::create(builder, l, type, builder.getIntegerAttr(type, v));
     };

@@ -792,8 +792,9 @@ Value Sema::unary(const ast::Unary &e) {
   if (!(v.type.isScalar() || v.type.isSequence()) || !isNumeric(v.type.elem))
     return error(e.loc, "unary '-' needs a number, not " + v.type.str());
   if (isConstant(v))
-    return v.type.elem == Elem::Int ? Value(constantInt(-v.node->intValue, e.loc))
-                                    : Value(constantFloat(-v.node->floatValue, e.loc));
+    return v.type.elem == Elem::Int
+               ? Value(constantInt(static_cast<int64_t>(0 - uint64_t(v.node->intValue)), e.loc))
+               : Value(constantFloat(-v.node->floatValue, e.loc));
   return binaryValues(BinaryOp::Sub, Value(constantInt(0, e.loc)), v, e.loc);
 }
 

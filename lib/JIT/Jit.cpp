@@ -559,7 +559,13 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
     *output = result;
     return true;
   }
-  rasprt_tensor result;  size_t elementSize = rasprt_dtype_size(impl->result.dtype);
+  rasprt_tensor result;
+  if (rasprt_tensor_alloc(&result, impl->result.dtype, static_cast<int32_t>(shape.size()),
+                          shape.data()) != RASPRT_OK) {
+    impl->finish(outs, args);
+    return fail(rasprt_last_error());
+  }
+  size_t elementSize = rasprt_dtype_size(impl->result.dtype);
   int64_t numel = rasprt_tensor_numel(&result);
   // Row-major results copy in one block; others element by element through
   // the strides.

@@ -272,7 +272,9 @@ private:
 
 Value TiledMatmul::emit() {
   Value lhs = op.getInputs()[0], rhs = op.getInputs()[1];
-  auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
+  // The type of what the result replaces (an epilogue's may be more static).
+  auto resultType = cast<RankedTensorType>(
+      (epilogue ? epilogue.getResult(0) : op.getResult(0)).getType());
   n = cast<RankedTensorType>(rhs.getType()).getDimSize(1);
   a = raspc::readOnlyBuffer(b, lhs);
   w = rowContiguousBuffer(b, rhs);
@@ -414,12 +416,15 @@ struct ConvertMatmulToTiledLoops
       // With an epilogue, at its place: what it reads besides the product
       // may be computed after the matmul.
       linalg::GenericOp epilogue = raspc::matmulEpilogueOf(op);
-      if (!isFusableEpilogue(epilogue))
+      // In the matmul's block: elsewhere (inside a loop, say) the whole
+      // product would move there.
+      if (!isFusableEpilogue(epilogue) || epilogue->getBlock() != op->getBlock())
         epilogue = {};
       Operation *replaced =
           epilogue ? epilogue.getOperation() : op.getOperation();
       ImplicitLocOpBuilder b(replaced->getLoc(), replaced);
-      Value result = TiledMatmul(b, getOperation(), op, epilogue, width,
+      Value result = TiledMatmul(b, op->getParentOfType<ModuleOp>(), op,
+                                 epilogue, width,
                                  rowBlock, depthBlock)
                          .emit();
       replaced->getResult(0).replaceAllUsesWith(result);
