@@ -16,6 +16,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Tools/Plugins/PassPlugin.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -57,16 +58,13 @@ std::optional<Stage> raspc::parseStage(std::string_view name) {
   return std::nullopt;
 }
 
-bool raspc::isIRStage(Stage stage) {
-  return stage == Stage::Attn || stage == Stage::Tiled ||
-         stage == Stage::Loops || stage == Stage::LLVMDialect;
-}
-
 const std::vector<Stage> &raspc::irStages() {
   static const std::vector<Stage> stages = {Stage::Attn, Stage::Tiled,
                                             Stage::Loops, Stage::LLVMDialect};
   return stages;
 }
+
+bool raspc::isIRStage(Stage stage) { return llvm::is_contained(irStages(), stage); }
 
 std::optional<Target::Kind> raspc::parseTargetKind(std::string_view name) {
   if (name == "cpu")

@@ -1,5 +1,4 @@
-//===- CompileOptions.h - checking and resolving compile options -*- C++
-//-*-===//
+//===- CompileOptions.h - checking and resolving compile options ---------===//
 //
 // Between the user's CompileOptions (include/raspc/Compiler.h) and the
 // stage pipelines' PipelineOptions: what every client of the compile API

@@ -339,15 +339,20 @@ void TiledMatmul::emitTask(Value task) {
 
 void TiledMatmul::emitBlock(Value r0, Value c0, Value taskRows, int64_t cols) {
   int64_t vectors = cols / shape.width;
+  // Every vector of the block's rows, at [row, col .. col + width).
+  auto forEachVector = [&](function_ref<void(Value row, Value col)> body) {
+    raspc::emitLoop(b, idx(0), taskRows, idx(1), [&](Value row) {
+      for (int64_t v = 0; v < vectors; ++v)
+        body(add(r0, row), add(c0, idx(v * shape.width)));
+    });
+  };
   // The block starts from the accumulator, or zeros.
   Value zero = vector::BroadcastOp::create(
       b, vec, arith::ConstantOp::create(b, b.getF32FloatAttr(0.0)));
-  raspc::emitLoop(b, idx(0), taskRows, idx(1), [&](Value row) {
-    for (int64_t v = 0; v < vectors; ++v) {
-      SmallVector<Value> at = {add(r0, row), add(c0, idx(v * shape.width))};
-      vector::StoreOp::create(
-          b, acc ? vector::LoadOp::create(b, vec, acc, at) : zero, out, at);
-    }
+  forEachVector([&](Value row, Value col) {
+    SmallVector<Value, 2> at = {row, col};
+    vector::StoreOp::create(
+        b, acc ? vector::LoadOp::create(b, vec, acc, at) : zero, out, at);
   });
   Type aType = cast<MemRefType>(a.getType()).getElementType();
   Type wType = cast<MemRefType>(w.getType()).getElementType();
@@ -361,13 +366,9 @@ void TiledMatmul::emitBlock(Value r0, Value c0, Value taskRows, int64_t cols) {
                  r0, c0, taskRows, depth});
   if (!epilogue)
     return;
-  raspc::emitLoop(b, idx(0), taskRows, idx(1), [&](Value row) {
-    for (int64_t v = 0; v < vectors; ++v) {
-      Value col = add(c0, idx(v * shape.width));
-      SmallVector<Value> at = {add(r0, row), col};
-      Value product = vector::LoadOp::create(b, vec, out, at);
-      vector::StoreOp::create(b, emitEpilogue(product, at[0], col), out, at);
-    }
+  forEachVector([&](Value row, Value col) {
+    Value product = vector::LoadOp::create(b, vec, out, ValueRange{row, col});
+    vector::StoreOp::create(b, emitEpilogue(product, row, col), out, ValueRange{row, col});
   });
 }
 

@@ -1,5 +1,4 @@
-//===- MatmulToTiledLoops.h - the model's matmuls as vector GEMMs -*- C++
-//-*-===//
+//===- MatmulToTiledLoops.h - the model's matmuls as vector GEMMs ---------===//
 
 #ifndef RASPC_CONVERSION_MATMULTOTILEDLOOPS_H
 #define RASPC_CONVERSION_MATMULTOTILEDLOOPS_H

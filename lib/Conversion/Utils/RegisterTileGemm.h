@@ -1,5 +1,4 @@
-//===- RegisterTileGemm.h - the CPU's vector GEMM micro-kernel ---*- C++
-//-*-===//
+//===- RegisterTileGemm.h - the CPU's vector GEMM micro-kernel -----------===//
 //
 // C += A.B by register tiles, emitted directly in the vector dialect: R rows
 // x V vectors of accumulators carried through the reduction loop as

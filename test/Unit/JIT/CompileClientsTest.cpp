@@ -1,5 +1,4 @@
-//===- CompileClientsTest.cpp - one pipeline behind every client -*- C++
-//-*-===//
+//===- CompileClientsTest.cpp - one pipeline behind every client ---------===//
 //
 // Every shipped example through the three clients of the compile API with
 // the same options -- the JIT (in process, watching each stage), the driver

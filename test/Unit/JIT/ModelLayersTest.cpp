@@ -75,6 +75,20 @@ Matrix runModel(const std::string &source, std::vector<Input> &inputs,
   return result;
 }
 
+/// x @ w (+ bias along the columns), [T, K] @ [K, N], in double precision.
+std::vector<double> referenceProduct(const Input &x, const Input &w, const Input *bias, int T,
+                                     int K, int N) {
+  std::vector<double> out(T * N);
+  for (int t = 0; t < T; ++t)
+    for (int e = 0; e < N; ++e) {
+      double acc = bias ? bias->f32[e] : 0.0;
+      for (int d = 0; d < K; ++d)
+        acc += static_cast<double>(x.f32[t * K + d]) * w.f32[d * N + e];
+      out[t * N + e] = acc;
+    }
+  return out;
+}
+
 void expectNear(const Matrix &got, const Matrix &want, float tolerance = 2e-5f) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i)
@@ -142,15 +156,8 @@ TEST_P(ModelLayersTest, MatMulWithBiasBroadcast) {
                         "  param w: f32[6, 5];\n  param b: f32[5];\n"
                         "  return x @ w + b;\n}\n",
                         in, {T, E});
-  Matrix want(T * E);
-  for (int t = 0; t < T; ++t)
-    for (int e = 0; e < E; ++e) {
-      double acc = in[2].f32[e];
-      for (int d = 0; d < D; ++d)
-        acc += static_cast<double>(in[0].f32[t * D + d]) * in[1].f32[d * E + e];
-      want[t * E + e] = static_cast<float>(acc);
-    }
-  expectNear(got, want);
+  std::vector<double> want = referenceProduct(in[0], in[1], &in[2], T, D, E);
+  expectNear(got, Matrix(want.begin(), want.end()));
 }
 
 // Matmuls whose width is a multiple of the vector width take the
@@ -167,16 +174,9 @@ TEST_P(ModelLayersTest, TiledMatmulShapes) {
                           "  param w: f32[" + k + ", " + n + "];\n  param b: f32[" + n + "];\n"
                           "  return x @ w + b;\n}\n",
                           in, {T, N});
-    Matrix want(T * N);
-    for (int t = 0; t < T; ++t)
-      for (int e = 0; e < N; ++e) {
-        double acc = in[2].f32[e];
-        for (int d = 0; d < K; ++d)
-          acc += static_cast<double>(in[0].f32[t * K + d]) * in[1].f32[d * N + e];
-        want[t * N + e] = static_cast<float>(acc);
-      }
+    std::vector<double> want = referenceProduct(in[0], in[1], &in[2], T, K, N);
     SCOPED_TRACE("K = " + k + ", N = " + n);
-    expectNear(got, want, 1e-4f);
+    expectNear(got, Matrix(want.begin(), want.end()), 1e-4f);
   }
 }
 
@@ -192,12 +192,11 @@ TEST_P(ModelLayersTest, TiledMatmulEpilogues) {
                         "  param w: f32[32, 48];\n  param b: f32[48];\n"
                         "  return gelu(x @ w + b) + tanh(x @ w) * 0.5 + r;\n}\n",
                         in, {T, N});
+  std::vector<double> product = referenceProduct(in[0], in[2], nullptr, T, K, N);
   Matrix want(T * N);
   for (int t = 0; t < T; ++t)
     for (int e = 0; e < N; ++e) {
-      double p = 0;
-      for (int d = 0; d < K; ++d)
-        p += static_cast<double>(in[0].f32[t * K + d]) * in[2].f32[d * N + e];
+      double p = product[t * N + e];
       double h = p + in[3].f32[e];
       want[t * N + e] = static_cast<float>(0.5 * h * (1 + std::erf(h / std::sqrt(2.0))) +
                                            std::tanh(p) * 0.5 + in[1].f32[t * N + e]);
