@@ -169,6 +169,18 @@ struct ValueSignature {
   bool openVocab = false;
   /// Sequences in RASP's numerical encoding.
   bool numerical = false;
+  /// i32 inputs that embed() looks up directly: every id must lie in
+  /// [0, idBound), the rows of the table `idTable`; -1: not checked.
+  int64_t idBound = -1;
+  std::string idTable;
+};
+
+/// A symbolic size that indexes a table by position (`embed(positions(x),
+/// table)`) may not exceed the table's rows.
+struct SizeBound {
+  std::string symbol;
+  int64_t max = 0;
+  std::string table;
 };
 
 struct EntrySignature {
@@ -179,6 +191,7 @@ struct EntrySignature {
   ValueSignature result;
   /// With exposeSelectors: the selectors returned after the result.
   std::vector<std::string> selectors;
+  std::vector<SizeBound> sizeBounds;
 };
 
 /// What a compile produced.

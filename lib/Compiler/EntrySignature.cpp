@@ -49,6 +49,10 @@ ValueSignature describe(mlir::Type type, mlir::DictionaryAttr attrs) {
   info.openVocab = attrs.contains("raspc.open_vocab");
   if (auto encoding = attrs.getAs<mlir::StringAttr>("raspc.encoding"))
     info.numerical = encoding.getValue() == "numerical";
+  if (auto bound = attrs.getAs<mlir::IntegerAttr>("raspc.id_bound"))
+    info.idBound = bound.getInt();
+  if (auto table = attrs.getAs<mlir::StringAttr>("raspc.id_table"))
+    info.idTable = table.str();
   return info;
 }
 
@@ -62,6 +66,13 @@ EntrySignature raspc::describeEntry(mlir::func::FuncOp entry, bool isModel) {
   for (unsigned i = 0; i < type.getNumInputs(); ++i)
     signature.arguments.push_back(
         describe(type.getInput(i), entry.getArgAttrDict(i)));
+  if (auto bounds = entry->getAttrOfType<mlir::DictionaryAttr>("raspc.size_bounds"))
+    for (mlir::NamedAttribute bound : bounds) {
+      auto pair = mlir::cast<mlir::ArrayAttr>(bound.getValue());
+      signature.sizeBounds.push_back(
+          {bound.getName().str(), mlir::cast<mlir::IntegerAttr>(pair[0]).getInt(),
+           mlir::cast<mlir::StringAttr>(pair[1]).str()});
+    }
   if (type.getNumResults() == 0)
     return signature;
   signature.result = describe(type.getResult(0), entry.getResultAttrDict(0));

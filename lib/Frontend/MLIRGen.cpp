@@ -27,6 +27,8 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <limits>
+
 
 using namespace mlir;
 using namespace raspc;
@@ -184,6 +186,15 @@ private:
   Value emitMergeHeads(const Node *n);
   Value emitRope(const Node *n);
   Value emitAttention(const Node *n);
+  Value emitTranspose(const Node *n);
+  Value emitEmbed(const Node *n);
+  Value emitPositions(const Node *n);
+  Value emitRow(const Node *n);
+  Value emitPool(const Node *n);
+  Value emitL2Normalize(const Node *n);
+  /// What the runtime checks before a call: ids looked up directly from an
+  /// input, and sizes that index a table by position.
+  void annotateLookupBounds();
   /// Emits `body` into a new block of `region` with `argTypes`, mapping Arg
   /// index i to block argument `argMap(i)`, and terminates it with `yield`.
   void emitBodyRegion(Region &region, TypeRange argTypes, const Node *body,
@@ -236,6 +247,7 @@ OwningOpRef<ModuleOp> Generator::run() {
   }
   for (const Node *param : program.params)
     function.setArgAttr(argIndex++, "raspc.param", builder.getStringAttr(param->name));
+  annotateLookupBounds();
   const program::Type &rt = program.result->type;
   if (rt.isSequence()) {
     function.setResultAttr(0, "raspc.encoding",
@@ -374,6 +386,18 @@ Value Generator::emitOutside(const Node *n) {
     return emitRope(n);
   case NodeOp::Attention:
     return emitAttention(n);
+  case NodeOp::Transpose:
+    return emitTranspose(n);
+  case NodeOp::Embed:
+    return emitEmbed(n);
+  case NodeOp::Positions:
+    return emitPositions(n);
+  case NodeOp::Row:
+    return emitRow(n);
+  case NodeOp::Pool:
+    return emitPool(n);
+  case NodeOp::L2Normalize:
+    return emitL2Normalize(n);
   default:
     // Scalars used outside a body (a sequence of one constant, say) are
     // broadcast by Sema into a Map; the rest are scalars proper.
@@ -985,6 +1009,252 @@ Value Generator::emitAttention(const Node *n) {
 }
 
 } // namespace
+
+void Generator::annotateLookupBounds() {
+  auto tableName = [](const Node *table) {
+    if (table->op == NodeOp::Param)
+      return table->name;
+    if (table->op == NodeOp::Input)
+      return table->label;
+    return std::string("the table");
+  };
+  llvm::StringMap<std::pair<int64_t, std::string>> sizeBounds;
+  for (const std::unique_ptr<Node> &node : program.nodes) {
+    if (node->op != NodeOp::Embed)
+      continue;
+    const Node *ids = node->operands[0], *table = node->operands[1];
+    const Dim &rows = table->type.dims[0];
+    if (!rows.isStatic())
+      continue;
+    if (ids->op == NodeOp::Input) {
+      unsigned arg = static_cast<unsigned>(ids->intValue);
+      auto bound = function.getArgAttrOfType<IntegerAttr>(arg, "raspc.id_bound");
+      if (bound && bound.getInt() <= rows.size)
+        continue;
+      function.setArgAttr(arg, "raspc.id_bound", builder.getI64IntegerAttr(rows.size));
+      function.setArgAttr(arg, "raspc.id_table", builder.getStringAttr(tableName(table)));
+    } else if (ids->op == NodeOp::Positions && !ids->type.dims[0].isStatic()) {
+      auto [it, inserted] = sizeBounds.try_emplace(ids->type.dims[0].symbol, rows.size,
+                                                   tableName(table));
+      if (!inserted && it->second.first > rows.size)
+        it->second = {rows.size, tableName(table)};
+    }
+  }
+  if (sizeBounds.empty())
+    return;
+  // {T = [512, "embeddings.position_embeddings.weight"]}: T may not exceed
+  // the rows of the table that positions index.
+  SmallVector<NamedAttribute> bounds;
+  for (auto &entry : sizeBounds)
+    bounds.push_back(builder.getNamedAttr(
+        entry.getKey(), builder.getArrayAttr({builder.getI64IntegerAttr(entry.second.first),
+                                              builder.getStringAttr(entry.second.second)})));
+  function->setAttr("raspc.size_bounds", builder.getDictionaryAttr(bounds));
+}
+
+Value Generator::emitTranspose(const Node *n) {
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  RankedTensorType type = tensorType(n->type);
+  SmallVector<Value> sizes;
+  for (int64_t d = 0; d < 2; ++d)
+    if (type.isDynamicDim(d))
+      sizes.push_back(tensor::DimOp::create(builder, l, x, 1 - d));
+  Value init = tensor::EmptyOp::create(builder, l, type.getShape(), type.getElementType(), sizes);
+  return linalg::TransposeOp::create(builder, l, x, init, ArrayRef<int64_t>{1, 0})
+      .getResult()[0];
+}
+
+Value Generator::emitEmbed(const Node *n) {
+  // out[t, d] = table[ids[t], d]. An id outside the table reads a row of
+  // zeros: the runtime rejects such ids in inputs before the call, and this
+  // keeps a computed id from reading outside the buffer.
+  Location l = loc(n->loc);
+  auto [ids, table] = emitPair(n);
+  RankedTensorType type = tensorType(n->type);
+  SmallVector<Value> sizes;
+  if (type.isDynamicDim(0))
+    sizes.push_back(tensor::DimOp::create(builder, l, ids, 0));
+  if (type.isDynamicDim(1))
+    sizes.push_back(tensor::DimOp::create(builder, l, table, 1));
+  Value init = tensor::EmptyOp::create(builder, l, type.getShape(), type.getElementType(), sizes);
+  Value rows = tensor::DimOp::create(builder, l, table, 0);
+  AffineMap id2 = builder.getMultiDimIdentityMap(2);
+  AffineMap row = AffineMap::get(2, 0, {builder.getAffineDimExpr(0)}, &context);
+  return linalg::GenericOp::create(
+             builder, l, TypeRange{type}, ValueRange{ids}, ValueRange{init},
+             ArrayRef<AffineMap>{row, id2}, {IteratorType::parallel, IteratorType::parallel},
+             [&](OpBuilder &b, Location bl, ValueRange args) {
+               Value id = arith::IndexCastOp::create(b, bl, b.getIndexType(), args[0]);
+               Value zero = arith::ConstantIndexOp::create(b, bl, 0);
+               Value inRange = arith::AndIOp::create(
+                   b, bl,
+                   arith::CmpIOp::create(b, bl, arith::CmpIPredicate::sge, id, zero),
+                   arith::CmpIOp::create(b, bl, arith::CmpIPredicate::slt, id, rows));
+               Value safe = arith::SelectOp::create(b, bl, inRange, id, zero);
+               Value column = linalg::IndexOp::create(b, bl, 1);
+               Value v = tensor::ExtractOp::create(b, bl, table, ValueRange{safe, column});
+               Value none = arith::ConstantOp::create(
+                   b, bl, type.getElementType(), b.getFloatAttr(type.getElementType(), 0.0));
+               linalg::YieldOp::create(b, bl,
+                                       Value(arith::SelectOp::create(b, bl, inRange, v, none)));
+             })
+      .getResult(0);
+}
+
+Value Generator::emitPositions(const Node *n) {
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  RankedTensorType type = tensorType(n->type);
+  SmallVector<Value> sizes;
+  if (type.isDynamicDim(0))
+    sizes.push_back(tensor::DimOp::create(builder, l, x, 0));
+  auto gen = tensor::GenerateOp::create(builder, l, type, sizes);
+  OpBuilder::InsertionGuard guard(builder);
+  Block *block = builder.createBlock(&gen.getBody(), {}, {builder.getIndexType()}, {l});
+  Value i = arith::IndexCastOp::create(builder, l, builder.getI32Type(), block->getArgument(0));
+  tensor::YieldOp::create(builder, l, i);
+  return gen;
+}
+
+Value Generator::emitRow(const Node *n) {
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  auto type = cast<RankedTensorType>(x.getType());
+  OpFoldResult width = type.isDynamicDim(1)
+                           ? OpFoldResult(tensor::DimOp::create(builder, l, x, 1).getResult())
+                           : OpFoldResult(builder.getIndexAttr(type.getDimSize(1)));
+  return tensor::ExtractSliceOp::create(
+      builder, l, tensorType(n->type), x,
+      ArrayRef<OpFoldResult>{builder.getIndexAttr(n->intValue), builder.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{builder.getIndexAttr(1), width},
+      ArrayRef<OpFoldResult>{builder.getIndexAttr(1), builder.getIndexAttr(1)});
+}
+
+Value Generator::emitPool(const Node *n) {
+  // Over the positions (d0) of x [T, D], in f32: the sum (or maximum) of
+  // the counted rows and how many were counted. A pool over no position is
+  // 0, for every kind.
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  Value mask = n->operands.size() > 1 ? emit(n->operands[1]) : Value();
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elem = type.getElementType(), f32 = builder.getF32Type();
+  bool isMax = n->name == "max";
+  SmallVector<Value> sizes;
+  if (type.isDynamicDim(1))
+    sizes.push_back(tensor::DimOp::create(builder, l, x, 1));
+  auto vectorType = RankedTensorType::get({type.getDimSize(1)}, f32);
+  auto filled = [&](double v) {
+    Value empty = tensor::EmptyOp::create(builder, l, vectorType.getShape(), f32, sizes);
+    return linalg::FillOp::create(builder, l, constantFloat(l, f32, v), empty).getResult(0);
+  };
+  Value acc = filled(isMax ? -std::numeric_limits<double>::infinity() : 0.0);
+  Value count = filled(0.0);
+  AffineMap id2 = builder.getMultiDimIdentityMap(2);
+  AffineMap position = AffineMap::get(2, 0, {builder.getAffineDimExpr(0)}, &context);
+  AffineMap feature = AffineMap::get(2, 0, {builder.getAffineDimExpr(1)}, &context);
+  SmallVector<Value> ins = {x};
+  SmallVector<AffineMap> maps = {id2};
+  if (mask) {
+    ins.push_back(mask);
+    maps.push_back(position);
+  }
+  maps.append({feature, feature});
+  auto reduced = linalg::GenericOp::create(
+      builder, l, TypeRange{vectorType, vectorType}, ins, ValueRange{acc, count}, maps,
+      {IteratorType::reduction, IteratorType::parallel},
+      [&](OpBuilder &b, Location bl, ValueRange args) {
+        Value v = args[0];
+        if (v.getType() != f32)
+          v = arith::ExtFOp::create(b, bl, f32, v);
+        Value a = args[ins.size()], c = args[ins.size() + 1];
+        Value next = isMax ? Value(arith::MaximumFOp::create(b, bl, a, v))
+                           : Value(arith::AddFOp::create(b, bl, a, v));
+        Value one = arith::ConstantOp::create(b, bl, f32, b.getF32FloatAttr(1.0));
+        Value nextCount = arith::AddFOp::create(b, bl, c, one);
+        if (mask) {
+          Value zero = arith::ConstantOp::create(b, bl, args[1].getType(),
+                                                 b.getIntegerAttr(args[1].getType(), 0));
+          Value keep = arith::CmpIOp::create(b, bl, arith::CmpIPredicate::ne, args[1], zero);
+          next = arith::SelectOp::create(b, bl, keep, next, a);
+          nextCount = arith::SelectOp::create(b, bl, keep, nextCount, c);
+        }
+        linalg::YieldOp::create(b, bl, ValueRange{next, nextCount});
+      });
+  RankedTensorType resultType = tensorType(n->type);
+  Value init = tensor::EmptyOp::create(builder, l, resultType.getShape(), elem, sizes);
+  AffineMap id1 = builder.getMultiDimIdentityMap(1);
+  return linalg::GenericOp::create(
+             builder, l, TypeRange{resultType}, reduced.getResults(), ValueRange{init},
+             ArrayRef<AffineMap>{id1, id1, id1}, {IteratorType::parallel},
+             [&](OpBuilder &b, Location bl, ValueRange args) {
+               Value v = args[0], c = args[1];
+               Value zero = arith::ConstantOp::create(b, bl, f32, b.getF32FloatAttr(0.0));
+               Value one = arith::ConstantOp::create(b, bl, f32, b.getF32FloatAttr(1.0));
+               if (n->name == "mean")
+                 v = arith::DivFOp::create(b, bl, v, arith::MaximumFOp::create(b, bl, c, one));
+               Value empty = arith::CmpFOp::create(b, bl, arith::CmpFPredicate::OEQ, c, zero);
+               v = arith::SelectOp::create(b, bl, empty, zero, v);
+               if (elem != f32)
+                 v = arith::TruncFOp::create(b, bl, elem, v);
+               linalg::YieldOp::create(b, bl, v);
+             })
+      .getResult(0);
+}
+
+Value Generator::emitL2Normalize(const Node *n) {
+  // x / max(||x||, eps) over the last dimension, as torch's F.normalize.
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elem = type.getElementType(), f32 = builder.getF32Type();
+  int64_t rank = type.getRank();
+  SmallVector<Value> sizes;
+  SmallVector<AffineExpr> outer;
+  SmallVector<int64_t> outerShape;
+  for (int64_t d = 0; d + 1 < rank; ++d) {
+    outer.push_back(builder.getAffineDimExpr(d));
+    outerShape.push_back(type.getDimSize(d));
+    if (type.isDynamicDim(d))
+      sizes.push_back(tensor::DimOp::create(builder, l, x, d));
+  }
+  auto normsType = RankedTensorType::get(outerShape, f32);
+  Value empty = tensor::EmptyOp::create(builder, l, outerShape, f32, sizes);
+  Value zeros = linalg::FillOp::create(builder, l, constantFloat(l, f32, 0.0), empty)
+                    .getResult(0);
+  AffineMap all = builder.getMultiDimIdentityMap(rank);
+  AffineMap rows = AffineMap::get(rank, 0, outer, &context);
+  SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
+  iterators.back() = IteratorType::reduction;
+  auto extend = [&](OpBuilder &b, Location bl, Value v) -> Value {
+    return v.getType() == f32 ? v : Value(arith::ExtFOp::create(b, bl, f32, v));
+  };
+  Value squares = linalg::GenericOp::create(
+                      builder, l, TypeRange{normsType}, ValueRange{x}, ValueRange{zeros},
+                      ArrayRef<AffineMap>{all, rows}, iterators,
+                      [&](OpBuilder &b, Location bl, ValueRange args) {
+                        Value v = extend(b, bl, args[0]);
+                        Value sum = arith::AddFOp::create(
+                            b, bl, args[1], arith::MulFOp::create(b, bl, v, v));
+                        linalg::YieldOp::create(b, bl, sum);
+                      })
+                      .getResult(0);
+  Value eps = constantFloat(l, f32, n->floatValue);
+  iterators.back() = IteratorType::parallel;
+  return linalg::GenericOp::create(
+             builder, l, TypeRange{type}, ValueRange{x, squares},
+             ValueRange{emptyLike(l, x, elem)}, ArrayRef<AffineMap>{all, rows, all}, iterators,
+             [&](OpBuilder &b, Location bl, ValueRange args) {
+               Value norm = arith::MaximumFOp::create(
+                   b, bl, math::SqrtOp::create(b, bl, args[1]), eps);
+               Value y = arith::DivFOp::create(b, bl, extend(b, bl, args[0]), norm);
+               if (elem != f32)
+                 y = arith::TruncFOp::create(b, bl, elem, y);
+               linalg::YieldOp::create(b, bl, y);
+             })
+      .getResult(0);
+}
 
 OwningOpRef<ModuleOp> raspc::generateMLIR(MLIRContext &context, const Program &program,
                                           const llvm::SourceMgr &sourceMgr,

@@ -138,6 +138,12 @@ enum class Op {
   Heads,         // [T, H * D] -> [H, T, D]; intValue = H
   MergeHeads,    // [H, T, D] -> [T, H * D]
   Rope,          // rotary embedding of [H, T, D]; floatValue = base
+  Transpose,     // [M, N] -> [N, M]
+  Embed,         // operands: ids i32[T], table [V, D] -> [T, D]; out-of-range ids read zeros
+  Positions,     // operand: x [T, ...] -> i32[T]: 0, 1, ..., T - 1
+  Row,           // operand: [M, N] -> [N], row intValue (a constant)
+  Pool,          // operands: x [T, D] (, mask [T]) -> [D]; `name` sum, mean or max
+  L2Normalize,   // x / max(||x||, floatValue) over the last dimension
   AttnSelect,    // operands: q, k; `body` mask, `scoreBody` (not emitted)
   Attention,     // operands: q, k, v; `body` mask, `scoreBody`; `name` normalizer
 };

@@ -82,7 +82,9 @@ lambdaParams
   | '(' ID (',' ID)* ')'
   ;
 
-ID : [a-zA-Z_] [a-zA-Z_0-9]* ;
+// Checkpoint names such as `encoder.layer.0.attention.self.query.weight`
+// are names: dots join parts, and parts after a dot may start with a digit.
+ID : [a-zA-Z_] [a-zA-Z_0-9]* ('.' [a-zA-Z_0-9]+)* ;
 FLOAT
   : [0-9]+ '.' [0-9]* EXPONENT?
   | '.' [0-9]+ EXPONENT?

@@ -156,6 +156,11 @@ private:
   Body *body = nullptr;
   std::vector<std::pair<const ast::Decl *, Loc>> callStack;
   std::set<std::pair<const char *, std::string>> reported;
+  /// Parameters by their full (checkpoint) name: a helper's `param` gets
+  /// the `prefix=` of its calls in front, and one name is one parameter.
+  llvm::StringMap<Node *> paramsByName;
+  std::string paramPrefix;
+  bool checkingUnusedDecls = false;
 
   //===--- Diagnostics ----------------------------------------------------===//
 
@@ -232,6 +237,7 @@ private:
   std::optional<Type> sequenceType(const ast::TypeRef &ref);
   std::optional<Type> tensorType(const ast::TypeRef &ref);
   bool define(llvm::StringRef name, Loc loc, Value value);
+  void declareParams(const ast::Stmt &stmt);
 
   //===--- Expressions ----------------------------------------------------===//
 
@@ -268,6 +274,8 @@ private:
   Value builtinLookup(const ast::Call &c);
   Value builtinUnaryFunction(const ast::Call &c);
   Value builtinTensorFunction(const ast::Call &c);
+  Value builtinLayer(const ast::Call &c);
+  Value rowOf(const ast::Index &e, Value base);
   Value lambdaBody(const ast::Argument &lambda, llvm::ArrayRef<Type> paramTypes);
   Value predicateBody(const ast::Expr &e, Body &b, llvm::StringRef what);
 };
@@ -398,6 +406,44 @@ bool Sema::define(llvm::StringRef name, Loc loc, Value value) {
   return true;
 }
 
+void Sema::declareParams(const ast::Stmt &stmt) {
+  if (!program->isModel || checkingUnusedDecls) {
+    error(stmt.loc, "'param' declares model weights; it is only allowed in a "
+                    "'model' or in a 'def' that a model calls");
+    return;
+  }
+  std::optional<Type> type = tensorType(*stmt.type);
+  if (type)
+    for (const Dim &d : type->dims)
+      if (!d.isStatic()) {
+        error(stmt.type->loc, "parameter shapes must be static; '" + d.symbol +
+                                  "' is a symbolic size");
+        break;
+      }
+  for (size_t i = 0; i < stmt.names.size(); ++i) {
+    if (!type) {
+      define(stmt.names[i], stmt.nameLocs[i], Value());
+      continue;
+    }
+    // Called twice with one prefix (or none), a helper's parameter is the
+    // same tensor both times: tied weights, as checkpoints have them.
+    std::string fullName = paramPrefix + stmt.names[i];
+    auto [it, inserted] = paramsByName.try_emplace(fullName, nullptr);
+    if (inserted) {
+      it->second = create(Op::Param, *type, stmt.nameLocs[i]);
+      it->second->name = fullName;
+      program->params.push_back(it->second);
+    } else if (it->second->type.dtype != type->dtype || it->second->type.dims != type->dims) {
+      error(stmt.nameLocs[i], "parameter '" + fullName + "' is declared as " + type->str() +
+                                  " here but as " + it->second->type.str() + " before");
+      diags.note(it->second->loc, "'" + fullName + "' was first declared here");
+      define(stmt.names[i], stmt.nameLocs[i], Value());
+      continue;
+    }
+    define(stmt.names[i], stmt.nameLocs[i], Value(it->second));
+  }
+}
+
 Value Sema::elaborateBody(const ast::Decl &decl, Scope &fnScope) {
   Scope *saved = scope;
   scope = &fnScope;
@@ -412,32 +458,9 @@ Value Sema::elaborateBody(const ast::Decl &decl, Scope &fnScope) {
     case ast::StmtKind::Let:
       define(stmt.names[0], stmt.nameLocs[0], expr(*stmt.value));
       break;
-    case ast::StmtKind::Param: {
-      if (!fnScope.isModel) {
-        error(stmt.loc, "'param' declares model weights; it is only allowed "
-                        "in a 'model'");
-        break;
-      }
-      std::optional<Type> type = tensorType(*stmt.type);
-      for (size_t i = 0; i < stmt.names.size(); ++i) {
-        if (!type) {
-          define(stmt.names[i], stmt.nameLocs[i], Value());
-          continue;
-        }
-        Node *param = create(Op::Param, *type, stmt.nameLocs[i]);
-        param->name = stmt.names[i];
-        for (const Dim &d : type->dims)
-          if (!d.isStatic()) {
-            error(stmt.type->loc, "parameter shapes must be static; '" +
-                                      d.symbol + "' is a symbolic size");
-            break;
-          }
-        if (define(stmt.names[i], stmt.nameLocs[i], Value(param)) &&
-            callStack.size() <= 1)
-          program->params.push_back(param);
-      }
+    case ast::StmtKind::Param:
+      declareParams(stmt);
       break;
-    }
     case ast::StmtKind::Return:
       result = expr(*stmt.value);
       returned = true;
@@ -537,9 +560,13 @@ void Sema::checkUnusedDecls(const ast::Decl *entry) {
       continue;
     if (!llvm::all_of(d.params, [](const ast::Param &p) { return p.type != nullptr; }))
       continue;
+    // Helpers that declare weights are checked where a model calls them.
+    if (llvm::any_of(d.body, [](const ast::Stmt &s) { return s.kind == ast::StmtKind::Param; }))
+      continue;
     Scope fnScope;
     scope = &fnScope;
     callStack.push_back({&d, d.loc});
+    checkingUnusedDecls = true;
     for (const ast::Param &p : d.params) {
       std::optional<Type> type = sequenceType(*p.type);
       Node *n = type ? create(Op::Input, *type, p.loc) : nullptr;
@@ -548,6 +575,7 @@ void Sema::checkUnusedDecls(const ast::Decl *entry) {
     scope = nullptr;
     elaborateBody(d, fnScope);
     callStack.pop_back();
+    checkingUnusedDecls = false;
   }
 }
 
@@ -565,22 +593,42 @@ Value Sema::callFunction(const ast::Decl &decl, const ast::Call &call) {
     return error(call.calleeLoc, "calls nested more than " + std::to_string(kMaxCallDepth) +
                                      " deep; programs are unrolled at compile time, so "
                                      "flatten the chain of helpers");
-  if (call.args.size() != decl.params.size())
-    return error(call.calleeLoc, "'" + decl.name + "' takes " +
-                                     std::to_string(decl.params.size()) +
-                                     " argument(s) but " +
-                                     std::to_string(call.args.size()) +
-                                     " were given");
-  Scope fnScope;
-  fnScope.isModel = false;
+  // `prefix="encoder.layer.0."` names the weights the helper declares.
+  std::vector<const ast::Argument *> args;
+  std::string prefix;
   bool ok = true;
-  for (size_t i = 0; i < decl.params.size(); ++i) {
-    const ast::Argument &arg = call.args[i];
+  for (const ast::Argument &arg : call.args) {
+    if (arg.kind == ast::Argument::Kind::Keyword && arg.keyword == "prefix") {
+      if (arg.value->kind != ast::ExprKind::StringLit) {
+        error(arg.value->loc, "prefix= is a string, e.g. prefix=\"encoder.layer.0.\"");
+        ok = false;
+        continue;
+      }
+      prefix = static_cast<const ast::StringLit &>(*arg.value).value;
+      continue;
+    }
     if (arg.kind != ast::Argument::Kind::Positional) {
-      error(arg.loc, "'" + decl.name + "' takes plain values as arguments");
+      error(arg.loc, arg.kind == ast::Argument::Kind::Keyword
+                         ? "'" + decl.name + "' has no argument named '" + arg.keyword +
+                               "' (a helper takes its values in order, and prefix=)"
+                         : "'" + decl.name + "' takes plain values as arguments");
       ok = false;
       continue;
     }
+    args.push_back(&arg);
+  }
+  if (!ok)
+    return Value();
+  if (args.size() != decl.params.size())
+    return error(call.calleeLoc, "'" + decl.name + "' takes " +
+                                     std::to_string(decl.params.size()) +
+                                     " argument(s) but " +
+                                     std::to_string(args.size()) +
+                                     " were given");
+  Scope fnScope;
+  fnScope.isModel = false;
+  for (size_t i = 0; i < decl.params.size(); ++i) {
+    const ast::Argument &arg = *args[i];
     Value v = expr(*arg.value);
     if (v.isError()) {
       ok = false;
@@ -607,7 +655,10 @@ Value Sema::callFunction(const ast::Decl &decl, const ast::Call &call) {
   Body *savedBody = body;
   body = nullptr;
   callStack.push_back({&decl, call.calleeLoc});
+  std::string outerPrefix = paramPrefix;
+  paramPrefix += prefix;
   Value result = elaborateBody(decl, fnScope);
+  paramPrefix = std::move(outerPrefix);
   callStack.pop_back();
   scope = saved;
   body = savedBody;
@@ -711,8 +762,9 @@ Value Sema::name(const ast::Name &e) {
   }
   if (e.name == "indices" || e.name == "length") {
     if (scope && scope->isModel)
-      return error(e.loc, "'" + e.name + "' belongs to sequence programs; in "
-                                         "attention masks use query_pos and key_pos");
+      return error(e.loc, "'" + e.name + "' belongs to sequence programs; in models use "
+                                         "positions(x), and query_pos and key_pos in "
+                                         "attention masks");
     // One node each, however often the program names them.
     if (e.name == "length") {
       if (!lengthNode)
@@ -1026,7 +1078,33 @@ Value Sema::tensorBinary(BinaryOp op, Value lhs, Value rhs, Loc loc) {
   return Value(n);
 }
 
+Value Sema::rowOf(const ast::Index &e, Value base) {
+  const Type &t = base.type;
+  if (!t.isTensor() || t.dims.size() != 2)
+    return error(e.base->loc, "outside attention predicates, indexing takes a row of a "
+                              "2-D model tensor, not " + t.str());
+  std::optional<double> row = constantNumber(*e.index, "a row index");
+  if (!row)
+    return Value();
+  if (*row != static_cast<int64_t>(*row) || *row < 0 ||
+      (t.dims[0].isStatic() && *row >= static_cast<double>(t.dims[0].size)) ||
+      !t.dims[0].isStatic())
+    return error(e.index->loc, "row " + formatNumber(*row) + " is not a row of " + t.str() +
+                                   (t.dims[0].isStatic() ? "" : " (its size is known at run time)"));
+  Node *n = create(Op::Row, Type::tensor(t.dtype, {t.dims[1]}), e.loc);
+  n->intValue = static_cast<int64_t>(*row);
+  n->operands = {base.node};
+  return Value(n);
+}
+
 Value Sema::index(const ast::Index &e) {
+  if (!body) {
+    Value base = expr(*e.base);
+    if (base.isError())
+      return Value();
+    if (base.type.isTensor())
+      return rowOf(e, base);
+  }
   if (!body || (body->kind != Body::Kind::Mask && body->kind != Body::Kind::Score))
     return error(e.loc, "indexing reads a model input at a position; it is "
                         "only allowed in attention predicates and scores");
@@ -1217,6 +1295,10 @@ Value Sema::call(const ast::Call &c) {
   if (callee == "heads" || callee == "merge_heads" || callee == "layernorm" ||
       callee == "rmsnorm" || callee == "rope")
     return builtinTensorFunction(c);
+  if (callee == "linear" || callee == "transpose" || callee == "embed" ||
+      callee == "positions" || callee == "sum_pool" || callee == "mean_pool" ||
+      callee == "max_pool" || callee == "l2_normalize")
+    return builtinLayer(c);
   if (callee == "dot") {
     if (!body || body->kind != Body::Kind::Score)
       return error(c.calleeLoc, "dot(q, k) is the attention score; it is only "
@@ -1251,9 +1333,6 @@ Value Sema::call(const ast::Call &c) {
     n->operands = {exponent.node};
     return Value(n);
   }
-  if (callee == "linear")
-    return error(c.calleeLoc, "linear(...) is a normalizer; it is the third "
-                              "argument of an attention aggregate()");
   return error(c.calleeLoc, "unknown function '" + c.callee + "'");
 }
 
@@ -1767,6 +1846,134 @@ Value Sema::builtinTensorFunction(const ast::Call &c) {
   Node *n = create(f == "layernorm" ? Op::LayerNorm : Op::RMSNorm, t, c.loc);
   n->operands = std::move(operands);
   n->floatValue = eps;
+  return Value(n);
+}
+
+/// The layers of real checkpoints: `linear` with PyTorch's [out, in]
+/// weights, embedding lookups, pooling over positions, L2 normalization.
+Value Sema::builtinLayer(const ast::Call &c) {
+  llvm::StringRef f = c.callee;
+  bool pool = f.ends_with("_pool");
+  size_t minArity = f == "linear" || f == "embed" ? 2 : 1;
+  size_t maxArity = f == "linear" ? 3 : minArity;
+  llvm::SmallVector<llvm::StringRef> keywords;
+  if (pool)
+    keywords.push_back("mask");
+  if (f == "l2_normalize")
+    keywords.push_back("eps");
+  if (!checkArity(c, minArity, maxArity, keywords))
+    return Value();
+  std::vector<Value> args;
+  for (size_t i = 0; i < c.args.size(); ++i) {
+    if (i >= maxArity)
+      break;
+    const ast::Expr *e = positionalExpr(c, i);
+    if (!e)
+      break;
+    args.push_back(expr(*e));
+    if (args.back().isError())
+      return Value();
+  }
+  if (args.size() < minArity)
+    return Value();
+  auto argLoc = [&](size_t i) {
+    size_t seen = 0;
+    for (const ast::Argument &a : c.args)
+      if (a.kind != ast::Argument::Kind::Keyword && seen++ == i)
+        return a.loc;
+    return c.loc;
+  };
+  auto isFloatTensor = [](const Type &t) { return t.isTensor() && t.dtype != DType::I32; };
+  const Type &x = args[0].type;
+
+  if (f == "positions") {
+    if (!x.isTensor())
+      return error(argLoc(0), "positions() counts the rows of a model tensor, not " + x.str());
+    Node *n = create(Op::Positions, Type::tensor(DType::I32, {x.dims[0]}), c.loc);
+    n->operands = {args[0].node};
+    return Value(n);
+  }
+  if (f == "embed") {
+    const Type &table = args[1].type;
+    if (!x.isTensor() || x.dtype != DType::I32 || x.dims.size() != 1)
+      return error(argLoc(0), "embed() looks up i32[T] ids (e.g. an input 'ids: i32[T]' or "
+                              "positions(x)), not " + x.str());
+    if (!isFloatTensor(table) || table.dims.size() != 2)
+      return error(argLoc(1), "embed() reads rows of a [vocabulary, features] table of "
+                              "f32, f16 or bf16, not " + table.str());
+    Node *n = create(Op::Embed, Type::tensor(table.dtype, {x.dims[0], table.dims[1]}), c.loc);
+    n->operands = {args[0].node, args[1].node};
+    return Value(n);
+  }
+  if (!isFloatTensor(x))
+    return error(argLoc(0), "'" + c.callee + "' works on f32, f16 or bf16 model tensors, "
+                            "not " + x.str());
+  if (f == "transpose") {
+    if (x.dims.size() != 2)
+      return error(argLoc(0), "transpose() swaps the dimensions of a 2-D tensor, not " +
+                                  x.str());
+    Node *n = create(Op::Transpose, Type::tensor(x.dtype, {x.dims[1], x.dims[0]}), c.loc);
+    n->operands = {args[0].node};
+    return Value(n);
+  }
+  if (f == "linear") {
+    // x @ transpose(w) + b, with w as PyTorch's nn.Linear stores it.
+    const Type &w = args[1].type;
+    if (x.dims.size() != 2)
+      return error(argLoc(0), "linear() maps the rows of a [positions, features] tensor, "
+                              "not " + x.str());
+    if (!w.isTensor() || w.dims.size() != 2 || w.dtype != x.dtype || w.dims[1] != x.dims[1])
+      return error(argLoc(1), "linear() takes weights as [out, in] with in = " +
+                                  x.dims[1].str() + " (PyTorch's layout) and " +
+                                  spelling(x.dtype) + " elements, not " + w.str());
+    Node *wt = create(Op::Transpose, Type::tensor(w.dtype, {w.dims[1], w.dims[0]}), c.loc);
+    wt->operands = {args[1].node};
+    Node *product = create(Op::MatMul, Type::tensor(x.dtype, {x.dims[0], w.dims[0]}), c.loc);
+    product->operands = {args[0].node, wt};
+    if (args.size() < 3)
+      return Value(product);
+    const Type &b = args[2].type;
+    if (!b.isTensor() || b.dims.size() != 1 || b.dims[0] != w.dims[0] || b.dtype != x.dtype)
+      return error(argLoc(2), "linear() takes a bias of " + std::string(spelling(x.dtype)) +
+                                  "[" + w.dims[0].str() + "], not " + b.str());
+    Node *n = create(Op::Elementwise, product->type, c.loc);
+    n->binaryOp = BinaryOp::Add;
+    n->operands = {product, args[2].node};
+    return Value(n);
+  }
+  if (pool) {
+    if (x.dims.size() != 2)
+      return error(argLoc(0), "'" + c.callee + "' reduces the positions of a [positions, "
+                              "features] tensor, not " + x.str());
+    Node *n = create(Op::Pool, Type::tensor(x.dtype, {x.dims[1]}), c.loc);
+    n->name = f.drop_back(5).str();
+    n->operands = {args[0].node};
+    if (const ast::Argument *m = keyword(c, "mask")) {
+      Value mask = expr(*m->value);
+      if (mask.isError())
+        return Value();
+      if (!mask.type.isTensor() || mask.type.dtype != DType::I32 ||
+          mask.type.dims.size() != 1 || mask.type.dims[0] != x.dims[0])
+        return error(m->value->loc, "the mask of '" + c.callee + "' is an i32[" +
+                                        x.dims[0].str() + "] tensor (nonzero: the position "
+                                        "counts), not " + mask.type.str());
+      n->operands.push_back(mask.node);
+    }
+    return Value(n);
+  }
+  // l2_normalize
+  double eps = 1e-12;
+  if (const ast::Argument *e = keyword(c, "eps")) {
+    std::optional<double> v = constantNumber(*e->value, "eps");
+    if (!v)
+      return Value();
+    if (!(*v > 0))
+      return error(e->value->loc, "eps must be positive, not " + formatNumber(*v));
+    eps = *v;
+  }
+  Node *n = create(Op::L2Normalize, x, c.loc);
+  n->floatValue = eps;
+  n->operands = {args[0].node};
   return Value(n);
 }
 

@@ -84,6 +84,7 @@ struct JitProgram::Impl {
   std::string name;
   bool isModel = false;
   std::vector<ValueSignature> arguments;
+  std::vector<SizeBound> sizeBounds;
   ValueSignature result;
   std::vector<std::string> selectorNames; // extra results, with exposeSelectors
   bool cuda = false; // arguments are staged in GPU-reachable memory
@@ -282,6 +283,7 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   impl->name = signature.name;
   impl->isModel = signature.isModel;
   impl->arguments = signature.arguments;
+  impl->sizeBounds = signature.sizeBounds;
   impl->result = signature.result;
   impl->selectorNames = signature.selectors;
   impl->cuda = cuda;
@@ -521,6 +523,26 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
                     " but " + it->second.second + " has " + info.symbols[d] + " = " +
                     std::to_string(it->second.first));
     }
+  }
+  for (const SizeBound &bound : impl->sizeBounds)
+    if (auto it = symbols.find(bound.symbol);
+        it != symbols.end() && it->second.first > bound.max)
+      return fail(it->second.second + " has " + bound.symbol + " = " +
+                  std::to_string(it->second.first) + " positions, but '" + bound.table +
+                  "' has " + std::to_string(bound.max) + " rows, one per position");
+  // Ids index tables: one outside its table is the caller's mistake, found
+  // here before any kernel runs (the kernel itself would read zeros).
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const ValueSignature &info = impl->arguments[i];
+    if (info.idBound < 0 || info.dtype != RASPRT_I32)
+      continue;
+    const auto *ids = static_cast<const int32_t *>(arguments[i]->data);
+    int64_t count = rasprt_tensor_numel(arguments[i]);
+    for (int64_t p = 0; p < count; ++p)
+      if (ids[p] < 0 || ids[p] >= info.idBound)
+        return fail("input '" + info.name + "' at position " + std::to_string(p) + " holds " +
+                    std::to_string(ids[p]) + ", outside the " + std::to_string(info.idBound) +
+                    " rows of '" + info.idTable + "'");
   }
   // Staged only once all are checked: a CUDA copy would otherwise leak.
   if (!impl->stage(arguments, args, error))

@@ -1,7 +1,8 @@
 //===- ExampleModelsTest.cpp - shipped models vs. loops ---------*- C++ -*-===//
 //
-// The encoder and decoder examples from examples/models/, run with random
-// weights and compared with a reference assembled here from plain loops.
+// The encoder, decoder and MiniLM examples from examples/models/, run with
+// random weights and compared with a reference assembled here from plain
+// loops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -98,6 +100,7 @@ Matrix attention(const Matrix &q, const Matrix &k, const Matrix &v, int T, int h
 
 struct Weights {
   std::map<std::string, std::vector<float>> data;
+  std::map<std::string, std::vector<int32_t>> ids;
   std::map<std::string, std::vector<int64_t>> shapes;
   const Matrix get(const std::string &name) const {
     return Matrix(data.at(name).begin(), data.at(name).end());
@@ -105,8 +108,11 @@ struct Weights {
 };
 
 /// Runs an example with random weights (from the program's own parameter
-/// list and shapes) and input x of `T` rows; returns x, the weights and y.
-Matrix runExample(const std::string &file, int T, int width, Weights &w, Matrix &x) {
+/// list and shapes) and inputs of `T` rows: f32 ones uniform, i32 ones ids
+/// below `idLimit`. Returns the inputs and weights in `w` and the result,
+/// which has `resultShape`.
+Matrix runExample(const std::string &file, int T, std::vector<int64_t> resultShape, Weights &w,
+                  int idLimit = 0) {
   std::string errors;
   auto program = raspc::JitProgram::compileFile(std::string(RASPC_SOURCE_DIR) + "/" + file,
                                                 {}, &errors);
@@ -117,6 +123,8 @@ Matrix runExample(const std::string &file, int T, int width, Weights &w, Matrix 
   std::uniform_real_distribution<float> dist(-0.3f, 0.3f);
   std::vector<std::string> names = program->argumentNames();
   std::vector<std::vector<float>> storage(names.size());
+  std::vector<std::vector<int32_t>> ids(names.size());
+  std::uniform_int_distribution<int32_t> idDist(0, std::max(idLimit - 1, 0));
   std::vector<rasprt_tensor> tensors(names.size());
   std::vector<const rasprt_tensor *> args;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -127,24 +135,32 @@ Matrix runExample(const std::string &file, int T, int width, Weights &w, Matrix 
     int64_t n = 1;
     for (int64_t d : shape)
       n *= d;
-    storage[i].resize(n);
-    for (float &v : storage[i])
-      v = dist(rng);
-    w.data[names[i]] = storage[i];
     w.shapes[names[i]] = shape;
-    rasprt_tensor_view(&tensors[i], storage[i].data(), RASPRT_F32,
-                       static_cast<int32_t>(shape.size()), shape.data());
+    if (program->argumentDtype(i) == RASPRT_I32) {
+      ids[i].resize(n);
+      for (int32_t &v : ids[i])
+        v = idDist(rng);
+      w.ids[names[i]] = ids[i];
+      rasprt_tensor_view(&tensors[i], ids[i].data(), RASPRT_I32,
+                         static_cast<int32_t>(shape.size()), shape.data());
+    } else {
+      storage[i].resize(n);
+      for (float &v : storage[i])
+        v = dist(rng);
+      w.data[names[i]] = storage[i];
+      rasprt_tensor_view(&tensors[i], storage[i].data(), RASPRT_F32,
+                         static_cast<int32_t>(shape.size()), shape.data());
+    }
     args.push_back(&tensors[i]);
   }
-  x = w.get("x");
   rasprt_tensor out;
   std::string error;
   EXPECT_TRUE(program->run(args, &out, &error)) << error;
   if (!error.empty())
     return {};
-  EXPECT_EQ(out.shape[0], T);
-  EXPECT_EQ(out.shape[1], width);
-  Matrix y(static_cast<float *>(out.data), static_cast<float *>(out.data) + T * width);
+  EXPECT_EQ(std::vector<int64_t>(out.shape, out.shape + out.rank), resultShape);
+  Matrix y(static_cast<float *>(out.data),
+           static_cast<float *>(out.data) + rasprt_tensor_numel(&out));
   rasprt_tensor_free(&out);
   return y;
 }
@@ -160,8 +176,8 @@ class ExampleModelsTest : public ::testing::TestWithParam<int> {};
 TEST_P(ExampleModelsTest, EncoderBlock) {
   const int T = GetParam(), D = 256;
   Weights w;
-  Matrix x;
-  Matrix got = runExample("examples/models/encoder_block.rasp", T, D, w, x);
+  Matrix got = runExample("examples/models/encoder_block.rasp", T, {T, D}, w);
+  Matrix x = w.get("x");
   Matrix lnb1 = w.get("ln1_b"), lnb2 = w.get("ln2_b");
   Matrix h = norm(x, T, D, w.get("ln1_g"), &lnb1, 1e-5);
   Matrix q = matmul(h, w.get("wq"), T, D, D), k = matmul(h, w.get("wk"), T, D, D),
@@ -183,8 +199,8 @@ TEST_P(ExampleModelsTest, EncoderBlock) {
 TEST_P(ExampleModelsTest, DecoderGqaRope) {
   const int T = GetParam(), D = 512;
   Weights w;
-  Matrix x;
-  Matrix got = runExample("examples/models/decoder_gqa_rope.rasp", T, D, w, x);
+  Matrix got = runExample("examples/models/decoder_gqa_rope.rasp", T, {T, D}, w);
+  Matrix x = w.get("x");
   Matrix h = norm(x, T, D, w.get("norm1"), nullptr, 1e-6);
   Matrix q = rope(matmul(h, w.get("wq"), T, D, D), T, 8, 64);
   Matrix k = rope(matmul(h, w.get("wk"), T, D, 128), T, 2, 64);
@@ -201,6 +217,69 @@ TEST_P(ExampleModelsTest, DecoderGqaRope) {
   for (size_t i = 0; i < y.size(); ++i)
     y[i] += x1[i];
   expectNear(got, y);
+}
+
+/// nn.Linear: x [rows, in] times weights stored [out, in], plus the bias.
+Matrix linear(const Matrix &x, const Matrix &weight, const Matrix &bias, int rows, int in,
+              int out) {
+  Matrix y(rows * out);
+  for (int r = 0; r < rows; ++r)
+    for (int o = 0; o < out; ++o) {
+      double acc = bias[o];
+      for (int i = 0; i < in; ++i)
+        acc += x[r * in + i] * weight[o * in + i];
+      y[r * out + o] = acc;
+    }
+  return y;
+}
+
+TEST_P(ExampleModelsTest, MiniLMSentenceEmbedding) {
+  // BERT as Hugging Face computes it: token + position + type-0 embeddings,
+  // post-norm layers, then sentence-transformers' mean pooling and L2 norm.
+  const int T = GetParam(), D = 384, F = 1536, H = 12;
+  Weights w;
+  Matrix got = runExample("examples/models/minilm/minilm.rasp", T, {D}, w, 30522);
+  Matrix words = w.get("embeddings.word_embeddings.weight");
+  Matrix positions = w.get("embeddings.position_embeddings.weight");
+  Matrix types = w.get("embeddings.token_type_embeddings.weight");
+  Matrix e(T * D);
+  for (int t = 0; t < T; ++t)
+    for (int d = 0; d < D; ++d)
+      e[t * D + d] = words[w.ids.at("ids")[t] * D + d] + positions[t * D + d] + types[d];
+  Matrix eb = w.get("embeddings.LayerNorm.bias");
+  Matrix h = norm(e, T, D, w.get("embeddings.LayerNorm.weight"), &eb, 1e-12);
+  for (int layer = 0; layer < 6; ++layer) {
+    std::string p = "encoder.layer." + std::to_string(layer) + ".";
+    auto dense = [&](const Matrix &x, const std::string &name, int in, int out) {
+      return linear(x, w.get(p + name + ".weight"), w.get(p + name + ".bias"), T, in, out);
+    };
+    Matrix q = dense(h, "attention.self.query", D, D), k = dense(h, "attention.self.key", D, D),
+           v = dense(h, "attention.self.value", D, D);
+    Matrix a = dense(attention(q, k, v, T, H, H, 32, 1 / std::sqrt(32.0), false),
+                     "attention.output.dense", D, D);
+    for (int i = 0; i < T * D; ++i)
+      a[i] += h[i];
+    Matrix ab = w.get(p + "attention.output.LayerNorm.bias");
+    Matrix x1 = norm(a, T, D, w.get(p + "attention.output.LayerNorm.weight"), &ab, 1e-12);
+    Matrix inner = dense(x1, "intermediate.dense", D, F);
+    for (double &v : inner)
+      v = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+    Matrix out = dense(inner, "output.dense", F, D);
+    for (int i = 0; i < T * D; ++i)
+      out[i] += x1[i];
+    Matrix ob = w.get(p + "output.LayerNorm.bias");
+    h = norm(out, T, D, w.get(p + "output.LayerNorm.weight"), &ob, 1e-12);
+  }
+  Matrix pooled(D, 0.0);
+  for (int t = 0; t < T; ++t)
+    for (int d = 0; d < D; ++d)
+      pooled[d] += h[t * D + d] / T;
+  double length = 0;
+  for (double v : pooled)
+    length += v * v;
+  for (double &v : pooled)
+    v /= std::sqrt(length);
+  expectNear(got, pooled);
 }
 
 INSTANTIATE_TEST_SUITE_P(Lengths, ExampleModelsTest, ::testing::Values(1, 7, 64));

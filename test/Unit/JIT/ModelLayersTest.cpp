@@ -274,6 +274,115 @@ TEST_P(ModelLayersTest, CrossAttentionWithDocumentMask) {
   expectNear(got, want, 1e-4f);
 }
 
+// Checkpoint layers: nn.Linear's [out, in] weights, embedding lookups by
+// id and by position, a constant row of a table.
+TEST_P(ModelLayersTest, LinearAndEmbeddings) {
+  const int T = length(), V = 11, D = 16, E = 32;
+  Input ids;
+  ids.shape = {T};
+  for (int t = 0; t < T; ++t)
+    ids.i32.push_back((t * 7 + 3) % V);
+  std::vector<Input> in = {ids, randomInput({V, D}, rng), randomInput({1000, D}, rng),
+                           randomInput({2, D}, rng), randomInput({E, D}, rng),
+                           randomInput({E}, rng)};
+  Matrix got = runModel("model m(ids: i32[T]) -> f32[T, 32] {\n"
+                        "  param words: f32[11, 16];\n  param where: f32[1000, 16];\n"
+                        "  param types: f32[2, 16];\n"
+                        "  param proj.weight: f32[32, 16];\n  param proj.bias: f32[32];\n"
+                        "  let e = embed(ids, words) + embed(positions(ids), where) + types[1];\n"
+                        "  return linear(e, proj.weight, proj.bias);\n}\n",
+                        in, {T, E});
+  Matrix want(T * E);
+  for (int t = 0; t < T; ++t)
+    for (int o = 0; o < E; ++o) {
+      double acc = in[5].f32[o];
+      for (int d = 0; d < D; ++d) {
+        double e = static_cast<double>(in[1].f32[ids.i32[t] * D + d]) + in[2].f32[t * D + d] +
+                   in[3].f32[D + d];
+        acc += e * in[4].f32[o * D + d];
+      }
+      want[t * E + o] = static_cast<float>(acc);
+    }
+  expectNear(got, want, 1e-4f);
+}
+
+// Pooling over positions, all of them or those a mask counts (none counted:
+// 0), and L2 normalization of rows and of a vector.
+TEST_P(ModelLayersTest, PoolingAndL2Normalize) {
+  const int T = length(), D = 16;
+  Input mask;
+  mask.shape = {T};
+  for (int t = 0; t < T; ++t)
+    mask.i32.push_back(t % 3 != 1);
+  Input none;
+  none.shape = {T};
+  none.i32.assign(T, 0);
+  std::vector<Input> in = {randomInput({T, D}, rng, 2.0f), mask, none};
+  Matrix got = runModel(
+      "model m(x: f32[T, 16], mask: i32[T], none: i32[T]) -> f32[T, 16] {\n"
+      "  let pools = mean_pool(x) + sum_pool(x, mask=mask) * 2 + max_pool(x, mask=mask) * 3\n"
+      "            + mean_pool(x, mask=mask) * 4 + max_pool(x, mask=none) + mean_pool(x, mask=none);\n"
+      "  return l2_normalize(x) + l2_normalize(pools);\n}\n",
+      in, {T, D});
+  Matrix want(T * D);
+  std::vector<double> pools(D);
+  double poolNorm = 0;
+  for (int d = 0; d < D; ++d) {
+    double all = 0, sum = 0, max = -INFINITY;
+    int counted = 0;
+    for (int t = 0; t < T; ++t) {
+      double x = in[0].f32[t * D + d];
+      all += x / T;
+      if (mask.i32[t]) {
+        sum += x;
+        max = std::max(max, x);
+        ++counted;
+      }
+    }
+    pools[d] = all + sum * 2 + (counted ? max * 3 + sum / counted * 4 : 0);
+    poolNorm += pools[d] * pools[d];
+  }
+  for (int t = 0; t < T; ++t) {
+    double rowNorm = 0;
+    for (int d = 0; d < D; ++d)
+      rowNorm += std::pow(in[0].f32[t * D + d], 2);
+    for (int d = 0; d < D; ++d)
+      want[t * D + d] = static_cast<float>(in[0].f32[t * D + d] / std::sqrt(rowNorm) +
+                                           pools[d] / std::sqrt(poolNorm));
+  }
+  expectNear(got, want, 1e-4f);
+}
+
+// Ids are checked before any kernel runs: an id outside its table, and more
+// positions than a position table has rows, are errors that name them.
+TEST(ModelLayersErrors, IdsOutsideTheirTable) {
+  std::string errors;
+  auto program = raspc::JitProgram::compile(
+      "model m(ids: i32[T]) -> f32[T, 4] {\n"
+      "  param words: f32[5, 4];\n  param where: f32[3, 4];\n"
+      "  return embed(ids, words) + embed(positions(ids), where);\n}\n",
+      "embed.rasp", {}, &errors);
+  ASSERT_TRUE(program) << errors;
+  std::mt19937 rng(1);
+  Input words = randomInput({5, 4}, rng), where = randomInput({3, 4}, rng);
+  auto run = [&](std::vector<int32_t> values) {
+    Input ids;
+    ids.shape = {static_cast<int64_t>(values.size())};
+    ids.i32 = values;
+    rasprt_tensor t[3] = {ids.tensor(), words.tensor(), where.tensor()};
+    rasprt_tensor out;
+    std::string error;
+    if (program->run({&t[0], &t[1], &t[2]}, &out, &error))
+      rasprt_tensor_free(&out);
+    return error;
+  };
+  EXPECT_EQ(run({0, 4, 2}), "");
+  EXPECT_EQ(run({0, 5, 2}), "input 'ids' at position 1 holds 5, outside the 5 rows of 'words'");
+  EXPECT_EQ(run({0, 1, -1}), "input 'ids' at position 2 holds -1, outside the 5 rows of 'words'");
+  EXPECT_EQ(run({0, 1, 2, 3}), "input 'ids' has T = 4 positions, but 'where' has 3 rows, one per "
+                               "position");
+}
+
 INSTANTIATE_TEST_SUITE_P(Lengths, ModelLayersTest, ::testing::Values(1, 7, 64, 1000));
 
 } // namespace
