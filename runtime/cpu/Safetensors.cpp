@@ -11,6 +11,7 @@
 #include "Error.h"
 #include "TextScanner.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -244,6 +245,27 @@ extern "C" const char *rasprt_safetensors_name(const rasprt_safetensors *file, i
   return file->entries[i].first.c_str();
 }
 
+namespace {
+
+/// Levenshtein distance, for suggesting names.
+size_t editDistance(const std::string &a, const std::string &b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+} // namespace
+
 extern "C" rasprt_status rasprt_safetensors_load(rasprt_safetensors *file, const char *name,
                                                  rasprt_dtype dtype, int32_t rank,
                                                  const int64_t *shape, rasprt_tensor *out) {
@@ -254,12 +276,25 @@ extern "C" rasprt_status rasprt_safetensors_load(rasprt_safetensors *file, const
     if (n == name)
       entry = &e;
   if (!entry) {
-    std::string known;
+    // A checkpoint holds hundreds of names: the few closest say whether a
+    // prefix or a part is off.
+    constexpr size_t kListed = 4;
+    std::vector<std::pair<size_t, std::string>> ranked;
     for (auto &[n, e] : file->entries)
-      known += (known.empty() ? "" : ", ") + n;
-    return fail(RASPRT_ERROR_FORMAT, file->path + ": no tensor named '" + name +
-                                         "' (the file has: " +
-                                         (known.empty() ? "nothing" : known) + ")");
+      ranked.push_back({editDistance(name, n), n});
+    if (ranked.size() > kListed)
+      std::stable_sort(ranked.begin(), ranked.end(),
+                       [](const auto &a, const auto &b) { return a.first < b.first; });
+    std::string known;
+    for (size_t i = 0; i < ranked.size() && i < kListed; ++i)
+      known += (known.empty() ? "" : ", ") + ranked[i].second;
+    std::string listing =
+        ranked.empty() ? "the file has nothing"
+        : ranked.size() <= kListed
+            ? "the file has: " + known
+            : "the closest of its " + std::to_string(ranked.size()) + " tensors: " + known;
+    return fail(RASPRT_ERROR_FORMAT,
+                file->path + ": no tensor named '" + name + "' (" + listing + ")");
   }
   std::string what = file->path + ": tensor '" + name + "'";
   if (entry->dtype != safetensorsName(dtype))

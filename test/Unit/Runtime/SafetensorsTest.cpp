@@ -93,6 +93,36 @@ TEST(Safetensors, MismatchesNameTheTensorAndTheDifference) {
   rasprt_safetensors_close(file);
 }
 
+// A checkpoint holds hundreds of tensors: a missing name lists the closest
+// few (here: the prefix is off by one part), not all of them.
+TEST(Safetensors, MissingNameListsTheClosest) {
+  std::string json = "{";
+  std::vector<std::string> names = {"pooler.dense.bias", "embeddings.norm.weight"};
+  for (int layer = 0; layer < 6; ++layer)
+    names.push_back("encoder.layer." + std::to_string(layer) + ".query.weight");
+  for (size_t i = 0; i < names.size(); ++i)
+    json += std::string(i ? ", " : "") + "\"" + names[i] + "\": {\"dtype\": \"F32\", " +
+            "\"shape\": [1], \"data_offsets\": [" + std::to_string(4 * i) + ", " +
+            std::to_string(4 * i + 4) + "]}";
+  json += "}";
+  std::string path = write("many.safetensors",
+                           safetensors(json, floats(std::vector<float>(names.size(), 1.0f))));
+  rasprt_safetensors *file = nullptr;
+  ASSERT_EQ(rasprt_safetensors_open(path.c_str(), &file), RASPRT_OK) << lastError();
+  rasprt_tensor t;
+  const int64_t shape[] = {1};
+  EXPECT_EQ(rasprt_safetensors_load(file, "bert.encoder.layer.3.query.weight", RASPRT_F32, 1,
+                                    shape, &t),
+            RASPRT_ERROR_FORMAT);
+  EXPECT_NE(lastError().find("no tensor named 'bert.encoder.layer.3.query.weight' (the closest "
+                             "of its 8 tensors: encoder.layer.3.query.weight, "
+                             "encoder.layer.0.query.weight, encoder.layer.1.query.weight, "
+                             "encoder.layer.2.query.weight)"),
+            std::string::npos)
+      << lastError();
+  rasprt_safetensors_close(file);
+}
+
 TEST(Safetensors, MalformedFilesAreRejected) {
   struct Case {
     const char *name;
