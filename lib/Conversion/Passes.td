@@ -253,6 +253,12 @@ def ConvertMatmulToTiledLoops
     result replaces the generic's. Other matmuls (N not a multiple of the
     width, other types) stay for `convert-linalg-to-loops`.
 
+    When B is a `linalg.transpose` of W (`linear(x, w, b)` with nn.Linear's
+    [out, in] weights), the GEMM reads W as it is: the panel is filled by
+    transposing squares of one vector width (shuffles), and the block
+    product is its own function (`..._t`). A transpose nothing else reads
+    is erased: no transposed copy of the weights is made at each call.
+
     ```mlir
     // Before
     %c = linalg.matmul ins(%x, %w : tensor<?x384xf32>, tensor<384x384xf32>)

@@ -150,3 +150,41 @@ func.func @positional(%x: tensor<8x4xf32>, %w: tensor<4x16xf32>, %acc: tensor<8x
   } -> tensor<8x16xf32>
   return %y : tensor<8x16xf32>
 }
+
+// -----
+
+// linear(x, w): the product reads nn.Linear's [out, in] weights as they
+// are. The transpose is gone; the block product of its own (`_t`) fills the
+// panel by loading 16 rows of w (16 steps of the reduction each),
+// transposing the square with four rounds of shuffles and storing its
+// columns as panel rows; the steps after the last whole square (K = 40:
+// 8 of them) are gathered one element at a time.
+// CHECK-LABEL: func.func @linear_weights
+// CHECK-NOT: linalg.transpose
+// CHECK: %[[W:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<32x40xf32> to memref<32x40xf32, strided<[?, 1], offset: ?>>
+// CHECK: func.call @[[PRODUCT:raspc_gemm_block_w16_c32_k128_t]](
+// CHECK: func.func private @[[PRODUCT]](%{{[a-z0-9]+}}: memref<?x?xf32, strided<[?, ?], offset: ?>>, %[[PW:[a-z0-9]+]]: memref<?x?xf32, strided<[?, 1], offset: ?>>
+// CHECK: %[[PANEL:.*]] = memref.alloca() {alignment = 64 : i64} : memref<128x32xf32>
+// CHECK: scf.for %{{.*}} step %c16
+// CHECK-COUNT-16: vector.load %[[PW]]
+// CHECK-COUNT-32: vector.shuffle
+// CHECK: vector.store %{{.*}}, %[[PANEL]]
+// CHECK: scf.for
+// CHECK-COUNT-16: memref.load %[[PW]]
+// CHECK: vector.from_elements
+// CHECK: vector.store %{{.*}}, %[[PANEL]]
+// AVX2-LABEL: func.func @linear_weights
+// AVX2: func.func private @raspc_gemm_block_w8_c16_k128_t
+// AVX2-COUNT-8: vector.load
+// AVX2-COUNT-24: vector.shuffle
+func.func @linear_weights(%x: tensor<?x40xf32>, %w: tensor<32x40xf32>) -> tensor<?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x40xf32>
+  %wt_empty = tensor.empty() : tensor<40x32xf32>
+  %wt = linalg.transpose ins(%w : tensor<32x40xf32>) outs(%wt_empty : tensor<40x32xf32>) permutation = [1, 0]
+  %empty = tensor.empty(%m) : tensor<?x32xf32>
+  %zero = arith.constant 0.0 : f32
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x32xf32>) -> tensor<?x32xf32>
+  %y = linalg.matmul ins(%x, %wt : tensor<?x40xf32>, tensor<40x32xf32>) outs(%init : tensor<?x32xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

@@ -134,6 +134,84 @@ Value widened(ImplicitLocOpBuilder &b, Value v) {
   return arith::ExtFOp::create(b, f32, v);
 }
 
+/// The transpose of a square of `rows.size()` vectors as many wide (a
+/// power of two), by halves: at each step, blocks of `s` lanes trade places
+/// between rows i and i + s. x86 does each step's shuffle in one vpermt2ps.
+SmallVector<Value> transposeSquare(ImplicitLocOpBuilder &b,
+                                   SmallVector<Value> rows) {
+  int64_t size = static_cast<int64_t>(rows.size());
+  for (int64_t s = size / 2; s >= 1; s /= 2) {
+    SmallVector<int64_t> low, high;
+    for (int64_t e = 0; e < size; ++e) {
+      low.push_back(e & s ? size + e - s : e);
+      high.push_back(e & s ? size + e : e + s);
+    }
+    for (int64_t i = 0; i < size; ++i) {
+      if (i & s)
+        continue;
+      Value first = rows[i], second = rows[i + s];
+      rows[i] = vector::ShuffleOp::create(b, first, second, low);
+      rows[i + s] = vector::ShuffleOp::create(b, first, second, high);
+    }
+  }
+  return rows;
+}
+
+/// Fills panel[0 .. steps, 0 .. cols) with rows k0 .. k0 + steps of W
+/// (widened to f32). `transposed`: `w` holds W's transpose, [N, K] as
+/// nn.Linear stores its weights, and squares of width x width are
+/// transposed on the way (the rest of the steps, one element at a time):
+/// the GEMM reads the weights as they are instead of a transposed copy
+/// made at every call.
+void fillPanel(ImplicitLocOpBuilder &b, int64_t width, int64_t cols,
+               bool transposed, Value w, Value panel, Value k0, Value c0,
+               Value steps) {
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddIOp::create(b, x, y);
+  };
+  Type wType = cast<MemRefType>(w.getType()).getElementType();
+  auto wVec = VectorType::get({width}, wType);
+  if (!transposed) {
+    raspc::emitLoop(b, idx(0), steps, idx(1), [&](Value k) {
+      for (int64_t col = 0; col < cols; col += width) {
+        Value row = vector::LoadOp::create(
+            b, wVec, w, ValueRange{add(k0, k), add(c0, idx(col))});
+        vector::StoreOp::create(b, widened(b, row), panel,
+                                ValueRange{k, idx(col)});
+      }
+    });
+    return;
+  }
+  Value squares = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, steps, idx(width)), idx(width));
+  raspc::emitLoop(b, idx(0), squares, idx(width), [&](Value k) {
+    for (int64_t col = 0; col < cols; col += width) {
+      SmallVector<Value> rows;
+      for (int64_t j = 0; j < width; ++j)
+        rows.push_back(vector::LoadOp::create(
+            b, wVec, w, ValueRange{add(c0, idx(col + j)), add(k0, k)}));
+      SmallVector<Value> columns = transposeSquare(b, rows);
+      for (int64_t i = 0; i < width; ++i)
+        vector::StoreOp::create(b, widened(b, columns[i]), panel,
+                                ValueRange{add(k, idx(i)), idx(col)});
+    }
+  });
+  raspc::emitLoop(b, squares, steps, idx(1), [&](Value k) {
+    for (int64_t col = 0; col < cols; col += width) {
+      SmallVector<Value> elements;
+      for (int64_t j = 0; j < width; ++j)
+        elements.push_back(memref::LoadOp::create(
+            b, w, ValueRange{add(c0, idx(col + j)), add(k0, k)}));
+      Value row = vector::FromElementsOp::create(b, wVec, elements);
+      vector::StoreOp::create(b, widened(b, row), panel,
+                              ValueRange{k, idx(col)});
+    }
+  });
+}
+
 /// C[r0 .. r0 + rows, c0 .. c0 + cols) += A[those rows] . W[:, those
 /// columns], `depthBlock` steps of the reduction at a time: those rows of W
 /// copied into a contiguous stack panel that stays in L1 while every
@@ -141,8 +219,8 @@ Value widened(ImplicitLocOpBuilder &b, Value v) {
 /// apart, and at N = 384 or 1536 their lines fall into a few L1 sets.
 void emitBlockProduct(ImplicitLocOpBuilder &b,
                       const raspc::RegisterTileShape &shape, int64_t depthBlock,
-                      int64_t cols, Value a, Value w, Value out, Value r0,
-                      Value c0, Value rows, Value depth) {
+                      int64_t cols, bool transposed, Value a, Value w,
+                      Value out, Value r0, Value c0, Value rows, Value depth) {
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, v);
   };
@@ -150,8 +228,6 @@ void emitBlockProduct(ImplicitLocOpBuilder &b,
     return arith::AddIOp::create(b, x, y);
   };
   auto vec = VectorType::get({shape.width}, b.getF32Type());
-  auto wVec = VectorType::get({shape.width},
-                              cast<MemRefType>(w.getType()).getElementType());
   // The panel holds f32 whatever W's type: 16-bit weights widen once per
   // block, not once per register tile.
   Value panel = memref::AllocaOp::create(
@@ -160,14 +236,7 @@ void emitBlockProduct(ImplicitLocOpBuilder &b,
   raspc::emitLoop(b, idx(0), depth, idx(depthBlock), [&](Value k0) {
     Value steps = arith::MinUIOp::create(b, idx(depthBlock),
                                          arith::SubIOp::create(b, depth, k0));
-    raspc::emitLoop(b, idx(0), steps, idx(1), [&](Value k) {
-      for (int64_t col = 0; col < cols; col += shape.width) {
-        Value row = vector::LoadOp::create(
-            b, wVec, w, ValueRange{add(k0, k), add(c0, idx(col))});
-        vector::StoreOp::create(b, widened(b, row), panel,
-                                ValueRange{k, idx(col)});
-      }
-    });
+    fillPanel(b, shape.width, cols, transposed, w, panel, k0, c0, steps);
     auto at = [&](Value row, Value col) -> SmallVector<Value, 2> {
       return {add(r0, row), add(c0, col)};
     };
@@ -195,14 +264,15 @@ void emitBlockProduct(ImplicitLocOpBuilder &b,
 /// calls the same one, so LLVM compiles the micro-kernel once, not once per
 /// projection (a layer has six).
 ///   func.func private @raspc_gemm_block_w<width>_c<cols>_k<depth block>
-///       [_<A's type>_<W's type> when not f32](%a, %w, %out, %r0, %c0, %rows,
-///       %depth)
+///       [_t for W given transposed][_<A's type>_<W's type> when not f32](
+///       %a, %w, %out, %r0, %c0, %rows, %depth)
 func::FuncOp blockProductFunction(ModuleOp module,
                                   const raspc::RegisterTileShape &shape,
-                                  int64_t depthBlock, int64_t cols, Type aType,
-                                  Type wType) {
+                                  int64_t depthBlock, int64_t cols,
+                                  bool transposed, Type aType, Type wType) {
   std::string name = "raspc_gemm_block_w" + std::to_string(shape.width) + "_c" +
-                     std::to_string(cols) + "_k" + std::to_string(depthBlock);
+                     std::to_string(cols) + "_k" + std::to_string(depthBlock) +
+                     (transposed ? "_t" : "");
   MLIRContext *context = module.getContext();
   Type f32 = Float32Type::get(context);
   if (aType != f32 || wType != f32) {
@@ -224,8 +294,8 @@ func::FuncOp blockProductFunction(ModuleOp module,
   Block *entry = function.addEntryBlock();
   b.setInsertionPointToStart(entry);
   ValueRange args = entry->getArguments();
-  emitBlockProduct(b, shape, depthBlock, cols, args[0], args[1], args[2],
-                   args[3], args[4], args[5], args[6]);
+  emitBlockProduct(b, shape, depthBlock, cols, transposed, args[0], args[1],
+                   args[2], args[3], args[4], args[5], args[6]);
   func::ReturnOp::create(b);
   return function;
 }
@@ -266,6 +336,8 @@ private:
   VectorType vec;
   int64_t n = 0;
   Value a, w, acc, out, rows, depth, colBlocks;
+  /// `w` holds W's transpose ([N, K]): linear()'s weights, read as they are.
+  bool transposedW = false;
   /// Per epilogue input: its buffer, or null for the product.
   SmallVector<Value> epilogueInputs;
 };
@@ -277,6 +349,12 @@ Value TiledMatmul::emit() {
       (epilogue ? epilogue.getResult(0) : op.getResult(0)).getType());
   n = cast<RankedTensorType>(rhs.getType()).getDimSize(1);
   a = raspc::readOnlyBuffer(b, lhs);
+  if (auto transpose = rhs.getDefiningOp<linalg::TransposeOp>();
+      transpose && transpose.hasPureTensorSemantics() &&
+      transpose.getPermutation() == ArrayRef<int64_t>{1, 0}) {
+    rhs = transpose.getInput();
+    transposedW = true;
+  }
   w = rowContiguousBuffer(b, rhs);
   if (Value init = raspc::initialAccumulator(op))
     acc = rowContiguousBuffer(b, init);
@@ -356,8 +434,8 @@ void TiledMatmul::emitBlock(Value r0, Value c0, Value taskRows, int64_t cols) {
   });
   Type aType = cast<MemRefType>(a.getType()).getElementType();
   Type wType = cast<MemRefType>(w.getType()).getElementType();
-  func::FuncOp product =
-      blockProductFunction(module, shape, depthBlock, cols, aType, wType);
+  func::FuncOp product = blockProductFunction(module, shape, depthBlock, cols,
+                                              transposedW, aType, wType);
   func::CallOp::create(
       b, product,
       ValueRange{memref::CastOp::create(b, anyLayout(aType), a),
@@ -428,10 +506,14 @@ struct ConvertMatmulToTiledLoops
                                  epilogue, width,
                                  rowBlock, depthBlock)
                          .emit();
+      auto transpose = op.getInputs()[1].getDefiningOp<linalg::TransposeOp>();
       replaced->getResult(0).replaceAllUsesWith(result);
       replaced->erase();
       if (epilogue)
         op.erase();
+      // A transpose the product read through is dead when only it used it.
+      if (transpose && transpose->use_empty())
+        transpose.erase();
     }
   }
 };

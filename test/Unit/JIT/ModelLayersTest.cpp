@@ -180,6 +180,33 @@ TEST_P(ModelLayersTest, TiledMatmulShapes) {
   }
 }
 
+// linear() with nn.Linear's [out, in] weights takes the same GEMM, which
+// reads the weights as they are: squares of one vector width transposed
+// into its panel, and the rest of the reduction (K not a multiple of the
+// width) one element at a time.
+TEST_P(ModelLayersTest, TiledLinearShapes) {
+  const int T = length();
+  for (auto [K, N] : std::vector<std::pair<int, int>>{{1, 16}, {5, 48}, {384, 64}, {33, 192}}) {
+    std::vector<Input> in = {randomInput({T, K}, rng), randomInput({N, K}, rng),
+                             randomInput({N}, rng)};
+    std::string k = std::to_string(K), n = std::to_string(N);
+    Matrix got = runModel("model m(x: f32[T, " + k + "]) -> f32[T, " + n + "] {\n"
+                          "  param w: f32[" + n + ", " + k + "];\n  param b: f32[" + n + "];\n"
+                          "  return gelu(linear(x, w, b));\n}\n",
+                          in, {T, N});
+    Matrix want(T * N);
+    for (int t = 0; t < T; ++t)
+      for (int o = 0; o < N; ++o) {
+        double acc = in[2].f32[o];
+        for (int i = 0; i < K; ++i)
+          acc += static_cast<double>(in[0].f32[t * K + i]) * in[1].f32[o * K + i];
+        want[t * N + o] = static_cast<float>(0.5 * acc * (1 + std::erf(acc / std::sqrt(2.0))));
+      }
+    SCOPED_TRACE("K = " + k + ", N = " + n);
+    expectNear(got, want, 1e-4f);
+  }
+}
+
 // What follows a matmul element by element runs on its register tiles'
 // vectors (the GEMM's epilogue): a bias along the columns, exact GELU (erf
 // by upstream's polynomial), tanh, a residual read as it is. Each is checked
