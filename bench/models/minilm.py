@@ -105,7 +105,7 @@ def main():
     torch.set_num_threads(args.threads)
     from sentence_transformers import SentenceTransformer
     st = SentenceTransformer(model_dir, device="cpu")
-    bert = st[0].auto_model.eval()
+    bert = st[0].auto_model.eval().requires_grad_(False)
     vocab_ids = np.arange(1000, 29000)
     rng = np.random.default_rng(0)
     peers = [p for p in args.peers.split(",") if p]
@@ -153,7 +153,12 @@ def main():
                 import onnxruntime as ort
                 if ort_session is None:
                     path = os.path.join(tempfile.mkdtemp(), "minilm.onnx")
-                    torch.onnx.export(bert, (ids_t, mask_t), path,
+
+                    class Hidden(torch.nn.Module):
+                        def forward(self, input_ids, attention_mask):
+                            return bert(input_ids=input_ids,
+                                        attention_mask=attention_mask).last_hidden_state
+                    torch.onnx.export(Hidden(), (ids_t, mask_t), path,
                                       input_names=["input_ids", "attention_mask"],
                                       output_names=["hidden"],
                                       dynamic_axes={"input_ids": {0: "b", 1: "t"},

@@ -59,3 +59,40 @@ func.func @nothing() {
   }
   return
 }
+
+// -----
+
+// Two layers' loops that differ only in what they capture share one body
+// (compiled once); a loop that computes something else gets its own.
+// CHECK-LABEL: func.func @layers
+// CHECK: constant @[[BODY:layers_parallel]] :
+// CHECK: llvm.call @rasprt_parallel_for
+// CHECK: constant @[[BODY]] :
+// CHECK: llvm.call @rasprt_parallel_for
+// CHECK: constant @[[OTHER:layers_parallel_[0-9]+]] :
+// CHECK: llvm.call @rasprt_parallel_for
+// CHECK: func.func private @[[OTHER]](
+// CHECK: arith.addf
+// CHECK: func.func private @[[BODY]](
+// CHECK: arith.mulf
+// CHECK-NOT: func.func private
+func.func @layers(%a: memref<?xf32>, %b: memref<?xf32>, %x: f32, %y: f32, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %a[%i] : memref<?xf32>
+    %r = arith.mulf %v, %x : f32
+    memref.store %r, %a[%i] : memref<?xf32>
+  }
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %b[%i] : memref<?xf32>
+    %r = arith.mulf %v, %y : f32
+    memref.store %r, %b[%i] : memref<?xf32>
+  }
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %b[%i] : memref<?xf32>
+    %r = arith.addf %v, %y : f32
+    memref.store %r, %b[%i] : memref<?xf32>
+  }
+  return
+}

@@ -5,7 +5,8 @@
 // `rasprt_parallel_for`. Values from outside the loop travel through the
 // context as their LLVM lowerings; `unrealized_conversion_cast`s on both
 // sides meet the ones the LLVM conversion inserts and fold away in
-// reconcile-unrealized-casts.
+// reconcile-unrealized-casts. Bodies that are the same (a model's layers)
+// are outlined once.
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,7 +49,27 @@ struct ConvertParallelToRasprt
   void runOnOperation() override;
   LogicalResult outline(scf::ParallelOp loop, SymbolTable &symbols,
                         const LLVMTypeConverter &converter, LLVM::LLVMFuncOp runtimeEntry);
+  /// An earlier body that does what `body` does, if any.
+  func::FuncOp findEquivalent(func::FuncOp body);
+
+  /// Bodies outlined so far, by their number of operations.
+  llvm::DenseMap<unsigned, SmallVector<func::FuncOp>> outlined;
 };
+
+func::FuncOp ConvertParallelToRasprt::findEquivalent(func::FuncOp body) {
+  // A model repeats its layers: their loops differ only in the buffers
+  // they capture, which the context carries. One body for all of them is
+  // compiled once, not once per layer (LLVM's time is most of a compile).
+  unsigned size = 0;
+  body.walk([&](Operation *) { ++size; });
+  SmallVector<func::FuncOp> &same = outlined[size];
+  for (func::FuncOp earlier : same)
+    if (OperationEquivalence::isRegionEquivalentTo(&earlier.getBody(), &body.getBody(),
+                                                   OperationEquivalence::IgnoreLocations))
+      return earlier;
+  same.push_back(body);
+  return {};
+}
 
 LogicalResult ConvertParallelToRasprt::outline(scf::ParallelOp loop, SymbolTable &symbols,
                                                const LLVMTypeConverter &converter,
@@ -127,6 +148,10 @@ LogicalResult ConvertParallelToRasprt::outline(scf::ParallelOp loop, SymbolTable
                        scf::YieldOp::create(nested, loc);
                      });
   func::ReturnOp::create(b);
+  if (func::FuncOp earlier = findEquivalent(body)) {
+    symbols.erase(body);
+    body = earlier;
+  }
 
   // The call, where the loop was.
   b.setInsertionPoint(loop);
