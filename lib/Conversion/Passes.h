@@ -19,6 +19,7 @@
 #include "Conversion/GPU/TileParallelLoopsForGPU.h"
 #include "Conversion/LinearAttention/LinearAttention.h"
 #include "Conversion/MatmulToTiledLoops/MatmulToTiledLoops.h"
+#include "Conversion/RowReductionsToLoops/RowReductionsToLoops.h"
 #include "Conversion/ParallelToRasprt/ParallelToRasprt.h"
 
 namespace raspc {

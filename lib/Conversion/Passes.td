@@ -223,6 +223,63 @@ def SelectAttentionStrategy : Pass<"select-attention-strategy", "::mlir::func::F
   ];
 }
 
+def ConvertRowReductionsToLoops : Pass<"convert-row-reductions-to-loops"> {
+  let summary = "Norms and row reductions as parallel, vectorized row kernels on the CPU";
+  let description = [{
+    The CPU counterpart of `convert-row-reductions-to-gpu`, with the same
+    groups (`Conversion/Utils/RowGroups.h`): row reductions (a mean, a
+    variance, a sum of squares) and the all-parallel op that reads them per
+    row (the normalization) become one `scf.parallel` over blocks of
+    `row-block` rows. Per row, each reduction runs its body on vectors
+    along the row (the combiner folding into a vector accumulator), then
+    `vector.reduction` and the initial value give the row's value, kept in a
+    register for the ops after it; the consumer then evaluates its body on
+    vectors and stores them. Elements after the last whole vector run one at
+    a time. The reference lowering walked each of a layer norm's three
+    generics as scalar loops on one thread, with the row values stored
+    between them. A reduction that no group takes is a kernel alone.
+
+    Taken when every member's body can be evaluated on vectors (no
+    `linalg.index`, `raspc::isVectorizable`) and every input is read along
+    the row (its map ends in the last loop) or once per row (its map lacks
+    it). The sums run in another order than a sequential loop's. Run on
+    tensors, before bufferization.
+
+    ```mlir
+    // Before: a row mean, then x - mean
+    %m = linalg.generic {iterator_types = ["parallel", "reduction"], ...}
+        ins(%x : tensor<?x384xf32>) outs(%zeros : tensor<?xf32>) { addf ... }
+    %y = linalg.generic {iterator_types = ["parallel", "parallel"], ...}
+        ins(%x, %m : tensor<?x384xf32>, tensor<?xf32>) outs(%e : tensor<?x384xf32>) { subf ... }
+    // After (abridged)
+    scf.parallel (%task) = (%c0) to (%tasks) step (%c1) {
+      scf.for %row = ... {
+        %acc = scf.for %j = %c0 to %c384 step %c16 iter_args(%a = %zero) -> (vector<16xf32>) {
+          %v = vector.load %x[%row, %j] : memref<?x384xf32, ...>, vector<16xf32>
+          %s = arith.addf %a, %v : vector<16xf32>
+          scf.yield %s : vector<16xf32>
+        }
+        %mean = vector.reduction <add>, %acc : vector<16xf32> into f32
+        scf.for %j = %c0 to %c384 step %c16 {
+          ...                                     // x - mean on vectors
+          vector.store %d, %out[%row, %j]
+        }
+      }
+    }
+    ```
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes per vector (16 for AVX-512, 8 for AVX2); 0: this machine's">,
+    Option<"rowBlock", "row-block", "int64_t", /*default=*/"8",
+           "Rows per parallel task">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
+}
+
 def ConvertMatmulToTiledLoops
     : Pass<"convert-matmul-to-tiled-loops", "::mlir::ModuleOp"> {
   let summary = "The model's f32 matmuls as parallel, register-tiled vector GEMMs";

@@ -53,6 +53,10 @@ void raspc::buildCPUTiledStage(OpPassManager &pm, const PipelineOptions &options
   matmul.vectorWidth = options.vectorWidth;
   // A module pass: the matmuls share one block-product function.
   pm.addPass(raspc::createConvertMatmulToTiledLoops(matmul));
+  // Norms (mean, variance, normalization) as vector row kernels.
+  raspc::ConvertRowReductionsToLoopsOptions rows;
+  rows.vectorWidth = options.vectorWidth;
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertRowReductionsToLoops(rows));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.afterTiling)

@@ -18,6 +18,7 @@
 #include "Conversion/GPU/Chip.h"
 #include "Conversion/Utils/GenericBodies.h"
 #include "Conversion/Utils/LoopEmission.h"
+#include "Conversion/Utils/RowGroups.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -43,42 +44,6 @@ namespace {
 using raspc::kWarpSize;
 constexpr int64_t kRowsPerBlock = 8;
 
-/// The combiner of a reduction body: the op that folds the element's value
-/// into the running one, and that value's operand index.
-struct Combiner {
-  Operation *op;
-  unsigned elementOperand;
-};
-
-/// The body's final op, when it is `combine(%out, value)` (either order)
-/// with an associative, commutative float combiner and %out used nowhere
-/// else.
-std::optional<Combiner> matchCombiner(linalg::GenericOp op) {
-  Block &body = op.getRegion().front();
-  BlockArgument acc = body.getArguments().back();
-  Value yielded = body.getTerminator()->getOperand(0);
-  Operation *combine = yielded.getDefiningOp();
-  if (!combine || combine->getBlock() != &body ||
-      !isa<arith::AddFOp, arith::MaximumFOp, arith::MinimumFOp, arith::MaxNumFOp,
-           arith::MinNumFOp>(combine) ||
-      !acc.hasOneUse())
-    return std::nullopt;
-  if (combine->getOperand(0) == acc)
-    return Combiner{combine, 1};
-  if (combine->getOperand(1) == acc)
-    return Combiner{combine, 0};
-  return std::nullopt;
-}
-
-/// The combiner's identity: folding it changes nothing.
-double identity(Operation *combine) {
-  if (isa<arith::AddFOp>(combine))
-    return 0.0;
-  if (isa<arith::MaximumFOp, arith::MaxNumFOp>(combine))
-    return -std::numeric_limits<double>::infinity();
-  return std::numeric_limits<double>::infinity();
-}
-
 /// One warp-per-row kernel for a group of linalg.generic ops over the same
 /// rows: row reductions in program order, each perhaps reading the ones
 /// before it per row (a variance reads its mean), and perhaps a last
@@ -93,7 +58,7 @@ public:
   /// the consumer is: no one else reads the reductions.
   RowKernelEmitter(ImplicitLocOpBuilder &b, ArrayRef<linalg::GenericOp> members) : b(b) {
     for (linalg::GenericOp op : members) {
-      std::optional<Combiner> combiner = matchCombiner(op);
+      std::optional<raspc::Combiner> combiner = raspc::matchCombiner(op);
       this->members.push_back({op, combiner, !combiner || members.size() == 1});
     }
   }
@@ -106,7 +71,7 @@ private:
   struct Member {
     linalg::GenericOp op;
     /// Null for the consumer.
-    std::optional<Combiner> combiner;
+    std::optional<raspc::Combiner> combiner;
     bool stored;
     /// Sizes of the iteration space (rows' dimensions, then the last one),
     /// the input buffers (null for a group member's result, read from a
@@ -118,7 +83,7 @@ private:
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
   /// combine(x, y) with `combiner`.
-  Value combine(const Combiner &combiner, Value x, Value y) {
+  Value combine(const raspc::Combiner &combiner, Value x, Value y) {
     OperationState state(b.getLoc(), combiner.op->getName());
     state.addOperands({x, y});
     state.addTypes(x.getType());
@@ -205,9 +170,9 @@ void RowKernelEmitter::emitKernel(gpu::LaunchOp launch) {
       });
       continue;
     }
-    const Combiner &combiner = *member.combiner;
+    const raspc::Combiner &combiner = *member.combiner;
     Type element = cast<RankedTensorType>(member.op->getResult(0).getType()).getElementType();
-    Value start = arith::ConstantOp::create(b, b.getFloatAttr(element, identity(combiner.op)));
+    Value start = arith::ConstantOp::create(b, b.getFloatAttr(element, raspc::combinerIdentity(combiner.op)));
     Value partial = emitRowLoop(member, lane, start, [&](Value j, ValueRange carried) {
                       return combine(combiner, carried[0], evaluate(member, at(j)));
                     }).getResult(0);
@@ -285,68 +250,21 @@ SmallVector<Value> RowKernelEmitter::emit() {
   return results;
 }
 
-/// Whether `map` is (d0, ..., d(n-2)) of n loops: one value per row.
-bool isRowMap(AffineMap map) {
-  unsigned rank = map.getNumDims();
-  return map.getNumResults() == rank - 1 &&
-         llvm::all_of(llvm::enumerate(map.getResults()), [](auto pair) {
-           auto dim = dyn_cast<AffineDimExpr>(pair.value());
-           return dim && dim.getPosition() == pair.index();
-         });
-}
-
-/// Whether `op` could end a group: at least two loops, each output element
-/// from its inputs alone (isPerElementGeneric).
-bool isRowConsumer(linalg::GenericOp op) {
-  return op.getNumLoops() >= 2 && !op->getParentOfType<gpu::LaunchOp>() &&
-         raspc::isPerElementGeneric(op);
-}
-
-/// The row reductions `consumer` reads per row, and those they read per row
-/// in turn, in program order -- when there are some and no one else reads
-/// them; then the group ends with `consumer`.
-SmallVector<linalg::GenericOp> rowGroupOf(linalg::GenericOp consumer) {
-  SmallVector<linalg::GenericOp> group{consumer};
-  for (size_t i = 0; i < group.size(); ++i) {
-    linalg::GenericOp op = group[i];
-    for (OpOperand *input : op.getDpsInputOperands()) {
-      auto producer = input->get().getDefiningOp<linalg::GenericOp>();
-      if (!producer || !isRowMap(op.getMatchingIndexingMap(input)) ||
-          producer.getNumLoops() != consumer.getNumLoops() ||
-          producer->getBlock() != consumer->getBlock() || !raspc::isGPURowReduction(producer) ||
-          llvm::is_contained(group, producer))
-        continue;
-      group.push_back(producer);
-    }
-  }
-  if (group.size() == 1)
-    return {};
-  // A reduction's value is in a register, its row's only: every use must
-  // read it per row, as an input of the group.
-  for (linalg::GenericOp op : ArrayRef(group).drop_front())
-    for (OpOperand &use : op->getResult(0).getUses()) {
-      auto user = dyn_cast<linalg::GenericOp>(use.getOwner());
-      if (!user || !llvm::is_contained(group, user) || !user.isDpsInput(&use) ||
-          !isRowMap(user.getMatchingIndexingMap(&use)))
-        return {};
-    }
-  llvm::sort(group, [](linalg::GenericOp x, linalg::GenericOp y) {
-    return x->isBeforeInBlock(y);
-  });
-  return group;
-}
-
 struct ConvertRowReductionsToGPU
     : raspc::impl::ConvertRowReductionsToGPUBase<ConvertRowReductionsToGPU> {
   void runOnOperation() override {
     // Norms first: reductions with the op that reads them per row.
     SmallVector<linalg::GenericOp> consumers;
+    // (Only all-parallel ops end a group, and a rewrite erases no other.)
     getOperation()->walk([&](linalg::GenericOp op) {
-      if (isRowConsumer(op))
+      if (raspc::isPerElementGeneric(op))
         consumers.push_back(op);
     });
+    auto outsideKernels = [](linalg::GenericOp op) {
+      return !op->getParentOfType<gpu::LaunchOp>();
+    };
     for (linalg::GenericOp consumer : consumers) {
-      SmallVector<linalg::GenericOp> group = rowGroupOf(consumer);
+      SmallVector<linalg::GenericOp> group = raspc::rowGroupOf(consumer, outsideKernels);
       if (group.empty())
         continue;
       ImplicitLocOpBuilder b(consumer.getLoc(), consumer);
@@ -378,23 +296,5 @@ struct ConvertRowReductionsToGPU
 } // namespace
 
 bool raspc::isGPURowReduction(linalg::GenericOp op) {
-  if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 || op.getNumLoops() < 2 ||
-      op->getParentOfType<gpu::LaunchOp>() ||
-      !llvm::all_of(op.getDpsInputs(), [](Value v) { return isa<RankedTensorType>(v.getType()); }))
-    return false;
-  auto iterators = op.getIteratorTypesArray();
-  if (iterators.back() != utils::IteratorType::reduction ||
-      llvm::any_of(ArrayRef(iterators).drop_back(),
-                   [](utils::IteratorType t) { return t != utils::IteratorType::parallel; }))
-    return false;
-  // The result: the rows' dimensions in order; every operand indexed by
-  // plain loop dimensions (a projected permutation).
-  if (!isRowMap(op.getMatchingIndexingMap(op.getDpsInitOperand(0))))
-    return false;
-  if (!llvm::all_of(op.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isProjectedPermutation(); }))
-    return false;
-  if (!cast<RankedTensorType>(op.getResult(0).getType()).getElementType().isF32())
-    return false;
-  return raspc::hasScalarBody(op) && matchCombiner(op).has_value();
+  return !op->getParentOfType<gpu::LaunchOp>() && raspc::isRowReduction(op);
 }

@@ -91,22 +91,6 @@ bool isFusableEpilogue(linalg::GenericOp epilogue) {
   return true;
 }
 
-/// A buffer of `tensor` whose innermost dimension is contiguous, so that
-/// vectors load from it; bufferization casts the operand's buffer to it, or
-/// copies where its layout cannot be proven to fit.
-Value rowContiguousBuffer(ImplicitLocOpBuilder &b, Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
-  if (!strides.empty())
-    strides.back() = 1;
-  auto layout =
-      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
-  return bufferization::ToBufferOp::create(
-      b, MemRefType::get(type.getShape(), type.getElementType(), layout),
-      tensor,
-      /*read_only=*/true);
-}
-
 /// The memref types of the shared block product's operands: any sizes and
 /// layout for A (scalar loads), unit innermost stride for W and C (vector
 /// loads and stores).
@@ -355,9 +339,9 @@ Value TiledMatmul::emit() {
     rhs = transpose.getInput();
     transposedW = true;
   }
-  w = rowContiguousBuffer(b, rhs);
+  w = raspc::rowContiguousBuffer(b, rhs);
   if (Value init = raspc::initialAccumulator(op))
-    acc = rowContiguousBuffer(b, init);
+    acc = raspc::rowContiguousBuffer(b, init);
   OpFoldResult m = tensor::getMixedSize(b, b.getLoc(), lhs, 0);
   rows = getValueOrCreateConstantIndexOp(b, b.getLoc(), m);
   depth = getValueOrCreateConstantIndexOp(
@@ -367,7 +351,7 @@ Value TiledMatmul::emit() {
     for (OpOperand *input : epilogue.getDpsInputOperands())
       epilogueInputs.push_back(input->get() == op.getResult(0)
                                    ? Value()
-                                   : rowContiguousBuffer(b, input->get()));
+                                   : raspc::rowContiguousBuffer(b, input->get()));
   colBlocks = idx(llvm::divideCeil(n, shape.columns()));
   Value tasks = arith::MulIOp::create(
       b, arith::CeilDivUIOp::create(b, rows, idx(rowBlock)), colBlocks);

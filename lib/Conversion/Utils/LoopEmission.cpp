@@ -45,6 +45,17 @@ Value raspc::readOnlyBuffer(ImplicitLocOpBuilder &b, Value tensor) {
       b, dynamicStridedType(type.getShape(), type.getElementType()), tensor, /*read_only=*/true);
 }
 
+Value raspc::rowContiguousBuffer(ImplicitLocOpBuilder &b, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  if (!strides.empty())
+    strides.back() = 1;
+  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
+  return bufferization::ToBufferOp::create(
+      b, MemRefType::get(type.getShape(), type.getElementType(), layout), tensor,
+      /*read_only=*/true);
+}
+
 void raspc::emitLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
                      function_ref<void(Value)> body) {
   scf::ForOp::create(b, lb, ub, step, ValueRange{},

@@ -21,6 +21,11 @@ mlir::MemRefType dynamicStridedType(llvm::ArrayRef<int64_t> shape, mlir::Type el
 /// bufferization an operand may be a view).
 mlir::Value readOnlyBuffer(mlir::ImplicitLocOpBuilder &b, mlir::Value tensor);
 
+/// The buffer behind `tensor`, read only, whose innermost dimension is
+/// contiguous, so that vectors load from it; bufferization casts the
+/// operand's buffer to it, or copies where its layout cannot be proven to
+/// fit.
+mlir::Value rowContiguousBuffer(mlir::ImplicitLocOpBuilder &b, mlir::Value tensor);
 /// A new buffer for a tensor of `type` whose sizes are `sizes` (one per
 /// dimension; the dynamic ones are used).
 mlir::Value allocateBuffer(mlir::ImplicitLocOpBuilder &b, mlir::RankedTensorType type,
