@@ -156,9 +156,14 @@ bool dtypeFromDescr(const std::string &descr, rasprt_dtype &dtype,
     dtype = RASPRT_I64;
   else if (kind == "b1")
     dtype = RASPRT_BOOL;
+  else if (kind == "V2")
+    // NumPy has no bfloat16: ml_dtypes' bfloat16 arrays are saved as
+    // two-byte voids, and read back with .view(ml_dtypes.bfloat16).
+    dtype = RASPRT_BF16;
   else {
     why = "dtype '" + descr +
-          "' is not supported (use float32, float16, int32, int64 or bool)";
+          "' is not supported (use float32, float16, bfloat16 (ml_dtypes), int32, int64 "
+          "or bool)";
     return false;
   }
   return true;
@@ -177,7 +182,7 @@ const char *descrFromDtype(rasprt_dtype dtype) {
   case RASPRT_BOOL:
     return "|b1";
   case RASPRT_BF16:
-    break;
+    return "<V2"; // as ml_dtypes' bfloat16 is saved
   }
   return nullptr;
 }

@@ -130,11 +130,13 @@ RASPRT_API void *rasprt_cuda_alloc(size_t size);
 RASPRT_API rasprt_status rasprt_cuda_copy(void *dst, const void *src, size_t size);
 
 /// Reads a NumPy .npy file (format 1.0-3.0, little-endian, C order) of
-/// float32, float16, int32, int64 or bool into a newly allocated tensor.
+/// float32, float16, int32, int64 or bool into a newly allocated tensor;
+/// two-byte voids ('<V2', how NumPy saves ml_dtypes' bfloat16) are bf16.
 RASPRT_API rasprt_status rasprt_npy_read(const char *path, rasprt_tensor *out);
-/// Writes a tensor (any strides) as a C-order .npy file. bf16 has no NumPy
-/// dtype and is rejected. Writes to a temporary file first, so a failure
-/// never leaves a partial file at `path`.
+/// Writes a tensor (any strides) as a C-order .npy file; bf16 as two-byte
+/// voids ('<V2'), which NumPy users view as ml_dtypes.bfloat16. Writes to
+/// a temporary file first, so a failure never leaves a partial file at
+/// `path`.
 RASPRT_API rasprt_status rasprt_npy_write(const char *path,
                                           const rasprt_tensor *tensor);
 
