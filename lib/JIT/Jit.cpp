@@ -89,6 +89,10 @@ struct JitProgram::Impl {
   std::vector<std::string> selectorNames; // extra results, with exposeSelectors
   bool cuda = false; // arguments are staged in GPU-reachable memory
   std::unique_ptr<mlir::ExecutionEngine> engine;
+  /// The entry's packed wrapper, looked up once: the lookup is what makes
+  /// LLVM compile the module, which belongs to compiling, not to the first
+  /// call.
+  void (*entry)(void **) = nullptr;
 
   /// Calls the function on `args` (one descriptor each); fills `outs`, one
   /// descriptor per result. The C interface takes one pointer to all the
@@ -107,13 +111,7 @@ struct JitProgram::Impl {
     std::vector<void *> packed;
     for (void *&p : pointers)
       packed.push_back(&p);
-    llvm::Error err = engine->invokePacked("_mlir_ciface_" + name, packed);
-    if (err) {
-      if (error)
-        *error = llvm::toString(std::move(err));
-      finish({}, args);
-      return false;
-    }
+    entry(packed.data());
     size_t offset = 0;
     for (Descriptor &d : outs) {
       std::copy(results.begin() + offset, results.begin() + offset + d.words.size(),
@@ -300,10 +298,18 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
     return fail();
   }
   impl->engine = std::move(*engine);
-  // The module's constructors load the kernels: run them now, so that PTX
-  // the driver rejects fails the compile rather than the first call.
-  if (cuda)
-    impl->engine->initialize();
+  auto entry = impl->engine->lookupPacked("_mlir_ciface_" + impl->name);
+  if (!entry) {
+    os << fileName << ": internal error: JIT compilation failed: "
+       << llvm::toString(entry.takeError()) << "\n";
+    return fail();
+  }
+  impl->entry = *entry;
+  // The module's constructors (CUDA: they load the kernels) run now, so
+  // that PTX the driver rejects fails the compile rather than the first
+  // call; the entry is called directly, not through invokePacked, which
+  // would have run them.
+  impl->engine->initialize();
   if (cuda && rasprt_cuda_check() != RASPRT_OK) {
     os << fileName << ": error: " << rasprt_last_error() << "\n";
     return fail();
