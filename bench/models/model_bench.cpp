@@ -2,16 +2,17 @@
 //
 // A checkpoint-sized model as a host runs it: compiled once by the JIT, its
 // parameters loaded by name from a .safetensors file, then called once per
-// input (a batch of sentences is a loop of calls: the language has no batch
-// axis yet). bench/models/minilm.py drives it beside PyTorch and
-// onnxruntime.
+// input file, or (--packed) once for all of them: the files packed one
+// after another with their lengths (CompileOptions::packedBatch).
+// bench/models/minilm.py drives it beside PyTorch and onnxruntime.
 //
 //   raspc-bench-model MODEL.rasp --params W.safetensors --input NAME
-//       --repeat R --out DIR IDS.npy...
+//       [--packed] --repeat R --out DIR IDS.npy...
 //
-// Prints JSON: compile_ms, load_ms, batch_ms (the median over R passes of
-// the whole batch, each pass calling the program once per file, after one
-// warm-up pass), and the runs' minimum. Writes DIR/out<i>.npy per file.
+// Prints JSON: compile_ms (JIT, machine code included), load_ms, batch_ms
+// (the median over R passes of the whole batch after one warm-up pass),
+// and the passes' minimum. Writes DIR/out<i>.npy per file (packed: the
+// result's row i).
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,6 +44,7 @@ double msSince(Clock::time_point start) {
 int main(int argc, char **argv) {
   std::string model, params, inputName, outDir;
   int repeat = 10;
+  bool packed = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -57,11 +59,13 @@ int main(int argc, char **argv) {
       inputName = value();
     else if (arg == "--out")
       outDir = value();
+    else if (arg == "--packed")
+      packed = true;
     else if (arg == "--repeat")
       repeat = std::max(1, std::atoi(value().c_str()));
     else if (arg == "--help" || arg == "-h") {
       std::printf("usage: raspc-bench-model MODEL.rasp --params W.safetensors --input NAME "
-                  "[--repeat R] [--out DIR] INPUT.npy...\n");
+                  "[--packed] [--repeat R] [--out DIR] INPUT.npy...\n");
       return 0;
     } else if (model.empty())
       model = arg;
@@ -73,7 +77,9 @@ int main(int argc, char **argv) {
 
   auto start = Clock::now();
   std::string errors;
-  auto program = raspc::JitProgram::compileFile(model, {}, &errors);
+  raspc::JitOptions options;
+  options.packedBatch = packed;
+  auto program = raspc::JitProgram::compileFile(model, options, &errors);
   if (!program)
     die("compile failed:\n" + errors);
   double compileMs = msSince(start);
@@ -90,6 +96,8 @@ int main(int argc, char **argv) {
       inputIndex = i;
       continue;
     }
+    if (packed && names[i] == "lengths")
+      continue;
     std::vector<int64_t> shape = program->argumentShape(i);
     if (rasprt_safetensors_load(weights, names[i].c_str(), program->argumentDtype(i),
                                 static_cast<int32_t>(shape.size()), shape.data(),
@@ -103,9 +111,55 @@ int main(int argc, char **argv) {
   for (size_t f = 0; f < files.size(); ++f)
     if (rasprt_npy_read(files[f].c_str(), &inputs[f]) != RASPRT_OK)
       die(rasprt_last_error());
+  // Packed: one input of every file's rows, and their lengths.
+  rasprt_tensor all{}, lengths{};
+  size_t lengthsIndex = names.size();
+  if (packed) {
+    lengthsIndex = std::find(names.begin(), names.end(), "lengths") - names.begin();
+    int64_t rows = 0, count = static_cast<int64_t>(files.size());
+    for (rasprt_tensor &t : inputs)
+      rows += t.shape[0];
+    std::vector<int64_t> shape(inputs[0].shape, inputs[0].shape + inputs[0].rank);
+    shape[0] = rows;
+    int64_t rowBytes = rasprt_tensor_numel(&inputs[0]) / std::max<int64_t>(inputs[0].shape[0], 1) *
+                       rasprt_dtype_size(inputs[0].dtype);
+    if (rasprt_tensor_alloc(&all, inputs[0].dtype, inputs[0].rank, shape.data()) != RASPRT_OK ||
+        rasprt_tensor_alloc(&lengths, RASPRT_I32, 1, &count) != RASPRT_OK)
+      die(rasprt_last_error());
+    char *at = static_cast<char *>(all.data);
+    for (size_t f = 0; f < files.size(); ++f) {
+      std::memcpy(at, inputs[f].data, inputs[f].shape[0] * rowBytes);
+      at += inputs[f].shape[0] * rowBytes;
+      static_cast<int32_t *>(lengths.data)[f] = static_cast<int32_t>(inputs[f].shape[0]);
+    }
+  }
   double loadMs = msSince(start);
 
   auto pass = [&](bool keep) {
+    if (packed) {
+      arguments[inputIndex] = all;
+      arguments[lengthsIndex] = lengths;
+      std::vector<const rasprt_tensor *> args;
+      for (rasprt_tensor &t : arguments)
+        args.push_back(&t);
+      rasprt_tensor out;
+      std::string error;
+      if (!program->run(args, &out, &error))
+        die(error);
+      if (keep && !outDir.empty())
+        for (size_t f = 0; f < files.size(); ++f) {
+          rasprt_tensor row;
+          rasprt_tensor_view(&row,
+                             static_cast<char *>(out.data) +
+                                 f * out.shape[1] * rasprt_dtype_size(out.dtype),
+                             out.dtype, out.rank - 1, out.shape + 1);
+          std::string path = outDir + "/out" + std::to_string(f) + ".npy";
+          if (rasprt_npy_write(path.c_str(), &row) != RASPRT_OK)
+            die(rasprt_last_error());
+        }
+      rasprt_tensor_free(&out);
+      return;
+    }
     for (size_t f = 0; f < files.size(); ++f) {
       arguments[inputIndex] = inputs[f];
       std::vector<const rasprt_tensor *> args;
@@ -136,6 +190,10 @@ int main(int argc, char **argv) {
               compileMs, loadMs, times[times.size() / 2], times.front(),
               rasprt_num_threads());
   arguments[inputIndex] = rasprt_tensor{};
+  if (packed)
+    arguments[lengthsIndex] = rasprt_tensor{};
+  rasprt_tensor_free(&all);
+  rasprt_tensor_free(&lengths);
   for (rasprt_tensor &t : arguments)
     rasprt_tensor_free(&t);
   for (rasprt_tensor &t : inputs)

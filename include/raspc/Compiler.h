@@ -129,6 +129,12 @@ struct CompileOptions {
   /// Sequence programs also return every selector they build, as
   /// [queries, keys] booleans (`raspc run --print-selectors`).
   bool exposeSelectors = false;
+  /// Models: one call runs a batch of examples packed one after another
+  /// along their positions, with an input `lengths: i32[B]` after the
+  /// others (docs/language.md, "Batches"): attention stays within each
+  /// example, positions count from each one's start, pools give one row per
+  /// example. No padding; the matmuls see every example's rows at once.
+  bool packedBatch = false;
 
   /// Extension points for passes from outside (plugins, experiments), each a
   /// pipeline in MLIR's textual form such as "func.func(my-pass)":
@@ -173,6 +179,12 @@ struct ValueSignature {
   /// [0, idBound), the rows of the table `idTable`; -1: not checked.
   int64_t idBound = -1;
   std::string idTable;
+  /// Packed batches: the `lengths` input names the packed symbol (they add
+  /// up to its size) and, where positions index a table, each length's
+  /// bound (maxLength >= 0) and that table.
+  std::string lengthsOf;
+  int64_t maxLength = -1;
+  std::string maxLengthTable;
 };
 
 /// A symbolic size that indexes a table by position (`embed(positions(x),

@@ -214,7 +214,7 @@ bool Compilation::runFrontEnd(llvm::StringRef source,
   std::unique_ptr<program::Program> checked;
   {
     mlir::TimingScope scope = root.nest("check");
-    checked = analyze(*syntax, options.entry, frontDiags);
+    checked = analyze(*syntax, options.entry, options.packedBatch, frontDiags);
   }
   if (!checked)
     return false;

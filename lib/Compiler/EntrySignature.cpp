@@ -53,6 +53,12 @@ ValueSignature describe(mlir::Type type, mlir::DictionaryAttr attrs) {
     info.idBound = bound.getInt();
   if (auto table = attrs.getAs<mlir::StringAttr>("raspc.id_table"))
     info.idTable = table.str();
+  if (auto symbol = attrs.getAs<mlir::StringAttr>("raspc.lengths_of"))
+    info.lengthsOf = symbol.str();
+  if (auto bound = attrs.getAs<mlir::IntegerAttr>("raspc.max_length"))
+    info.maxLength = bound.getInt();
+  if (auto table = attrs.getAs<mlir::StringAttr>("raspc.max_length_table"))
+    info.maxLengthTable = table.str();
   return info;
 }
 

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -44,13 +45,13 @@ using ast::BinaryOp;
 void raspc::registerMLIRGenDialects(DialectRegistry &registry) {
   registry.insert<attn::AttnDialect, func::FuncDialect, arith::ArithDialect,
                   math::MathDialect, tensor::TensorDialect,
-                  linalg::LinalgDialect>();
+                  linalg::LinalgDialect, scf::SCFDialect>();
 }
 
 void raspc::loadMLIRGenDialects(MLIRContext &context) {
   context.loadDialect<attn::AttnDialect, func::FuncDialect, arith::ArithDialect,
                       math::MathDialect, tensor::TensorDialect,
-                      linalg::LinalgDialect>();
+                      linalg::LinalgDialect, scf::SCFDialect>();
 }
 
 namespace {
@@ -189,6 +190,10 @@ private:
   Value emitTranspose(const Node *n);
   Value emitEmbed(const Node *n);
   Value emitPositions(const Node *n);
+  Value emitSegmentIds(const Node *n);
+  /// Packed batches: the sum of lengths[0 .. example), as an index.
+  Value exampleStart(OpBuilder &b, Location l, Value lengths, Value example);
+  Value emitPackedPool(const Node *n);
   Value emitRow(const Node *n);
   Value emitPool(const Node *n);
   Value emitL2Normalize(const Node *n);
@@ -247,6 +252,9 @@ OwningOpRef<ModuleOp> Generator::run() {
   }
   for (const Node *param : program.params)
     function.setArgAttr(argIndex++, "raspc.param", builder.getStringAttr(param->name));
+  if (program.lengths)
+    function.setArgAttr(static_cast<unsigned>(program.lengths->intValue), "raspc.lengths_of",
+                        builder.getStringAttr(program.packedSymbol));
   annotateLookupBounds();
   const program::Type &rt = program.result->type;
   if (rt.isSequence()) {
@@ -262,6 +270,12 @@ OwningOpRef<ModuleOp> Generator::run() {
     values[input] = entry->getArgument(i);
   for (auto [i, param] : llvm::enumerate(program.params))
     values[param] = entry->getArgument(program.inputs.size() + i);
+  // A packed batch's example of each position and position in it are read
+  // by mask and score bodies: emitted before anything needs them.
+  if (program.segmentIds) {
+    emit(program.segmentIds);
+    emit(program.localPositions);
+  }
   emitOperandsFirst(program.result);
   Value result = emit(program.result);
   SmallVector<Value> results = {result};
@@ -392,6 +406,8 @@ Value Generator::emitOutside(const Node *n) {
     return emitEmbed(n);
   case NodeOp::Positions:
     return emitPositions(n);
+  case NodeOp::SegmentIds:
+    return emitSegmentIds(n);
   case NodeOp::Row:
     return emitRow(n);
   case NodeOp::Pool:
@@ -902,6 +918,7 @@ Value Generator::emitRope(const Node *n) {
   Type f32 = builder.getF32Type();
   int64_t dim = type.getDimSize(2), half = dim / 2;
   double logBase = std::log(n->floatValue);
+  Value positions = n->operands.size() > 1 ? emit(n->operands[1]) : Value();
   Value init = emptyLike(l, x, elem);
   AffineMap id3 = builder.getMultiDimIdentityMap(3);
   auto g = linalg::GenericOp::create(
@@ -911,6 +928,10 @@ Value Generator::emitRope(const Node *n) {
       [&](OpBuilder &b, Location bl, ValueRange args) {
         Value h = linalg::IndexOp::create(b, bl, 0);
         Value t = linalg::IndexOp::create(b, bl, 1);
+        Value position = t;
+        if (positions) // a packed batch: the position in its example
+          position = arith::IndexCastOp::create(
+              b, bl, b.getIndexType(), tensor::ExtractOp::create(b, bl, positions, ValueRange{t}));
         Value d = linalg::IndexOp::create(b, bl, 2);
         Value halfIdx = arith::ConstantIndexOp::create(b, bl, half);
         Value lower = arith::CmpIOp::create(b, bl, arith::CmpIPredicate::ult, d, halfIdx);
@@ -925,7 +946,7 @@ Value Generator::emitRope(const Node *n) {
         // angle = t * exp(-(2 * freqIdx / D) * ln(base))
         Value exponent = arith::MulFOp::create(
             b, bl, toF32(freqIdx), constantFloat(bl, f32, -2.0 * logBase / dim));
-        Value angle = arith::MulFOp::create(b, bl, toF32(t),
+        Value angle = arith::MulFOp::create(b, bl, toF32(position),
                                             math::ExpOp::create(b, bl, exponent));
         Value cos = math::CosOp::create(b, bl, angle);
         Value sin = math::SinOp::create(b, bl, angle);
@@ -1033,6 +1054,14 @@ void Generator::annotateLookupBounds() {
         continue;
       function.setArgAttr(arg, "raspc.id_bound", builder.getI64IntegerAttr(rows.size));
       function.setArgAttr(arg, "raspc.id_table", builder.getStringAttr(tableName(table)));
+    } else if (ids->op == NodeOp::Positions && ids->boolValue) {
+      // A packed batch: each example's length is bounded.
+      unsigned arg = static_cast<unsigned>(program.lengths->intValue);
+      auto bound = function.getArgAttrOfType<IntegerAttr>(arg, "raspc.max_length");
+      if (bound && bound.getInt() <= rows.size)
+        continue;
+      function.setArgAttr(arg, "raspc.max_length", builder.getI64IntegerAttr(rows.size));
+      function.setArgAttr(arg, "raspc.max_length_table", builder.getStringAttr(tableName(table)));
     } else if (ids->op == NodeOp::Positions && !ids->type.dims[0].isStatic()) {
       auto [it, inserted] = sizeBounds.try_emplace(ids->type.dims[0].symbol, rows.size,
                                                    tableName(table));
@@ -1102,8 +1131,71 @@ Value Generator::emitEmbed(const Node *n) {
       .getResult(0);
 }
 
+Value Generator::exampleStart(OpBuilder &b, Location l, Value lengths, Value example) {
+  Type i32 = b.getI32Type();
+  Value c0 = arith::ConstantIndexOp::create(b, l, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, l, 1);
+  auto loop = scf::ForOp::create(
+      b, l, c0, example, c1, ValueRange{arith::ConstantOp::create(b, l, b.getIntegerAttr(i32, 0))},
+      [&](OpBuilder &nb, Location nl, Value e, ValueRange sum) {
+        Value len = tensor::ExtractOp::create(nb, nl, lengths, ValueRange{e});
+        scf::YieldOp::create(nb, nl, ValueRange{arith::AddIOp::create(nb, nl, sum[0], len)});
+      });
+  return arith::IndexCastOp::create(b, l, b.getIndexType(), loop.getResult(0));
+}
+
+Value Generator::emitSegmentIds(const Node *n) {
+  // The example of position t: how many examples end at or before t. The
+  // runtime checks that the lengths add up to the positions.
+  Location l = loc(n->loc);
+  Value lengths = emit(n->operands[0]);
+  Value size;
+  for (const Node *input : program.inputs)
+    if (input->type.isTensor() && !input->type.dims.empty() &&
+        input->type.dims[0].symbol == program.packedSymbol) {
+      size = tensor::DimOp::create(builder, l, values[input], 0);
+      break;
+    }
+  auto gen = tensor::GenerateOp::create(builder, l, tensorType(n->type), ValueRange{size});
+  OpBuilder::InsertionGuard guard(builder);
+  Block *block = builder.createBlock(&gen.getBody(), {}, {builder.getIndexType()}, {l});
+  Type i32 = builder.getI32Type();
+  Value t = arith::IndexCastOp::create(builder, l, i32, block->getArgument(0));
+  Value zero = arith::ConstantOp::create(builder, l, builder.getIntegerAttr(i32, 0));
+  Value one = arith::ConstantOp::create(builder, l, builder.getIntegerAttr(i32, 1));
+  Value examples = tensor::DimOp::create(builder, l, lengths, 0);
+  auto loop = scf::ForOp::create(
+      builder, l, arith::ConstantIndexOp::create(builder, l, 0), examples,
+      arith::ConstantIndexOp::create(builder, l, 1), ValueRange{zero, zero},
+      [&](OpBuilder &b, Location bl, Value e, ValueRange carried) {
+        Value end = arith::AddIOp::create(
+            b, bl, carried[1], tensor::ExtractOp::create(b, bl, lengths, ValueRange{e}));
+        Value past = arith::CmpIOp::create(b, bl, arith::CmpIPredicate::sge, t, end);
+        Value id = arith::AddIOp::create(b, bl, carried[0],
+                                         arith::SelectOp::create(b, bl, past, one, zero));
+        scf::YieldOp::create(b, bl, ValueRange{id, end});
+      });
+  tensor::YieldOp::create(builder, l, loop.getResult(0));
+  return gen;
+}
+
 Value Generator::emitPositions(const Node *n) {
   Location l = loc(n->loc);
+  if (n->boolValue) {
+    // A packed batch: t - (the start of t's example).
+    Value ids = emit(n->operands[0]), lengths = emit(n->operands[1]);
+    SmallVector<Value> sizes = {tensor::DimOp::create(builder, l, ids, 0)};
+    auto gen = tensor::GenerateOp::create(builder, l, tensorType(n->type), sizes);
+    OpBuilder::InsertionGuard guard(builder);
+    Block *block = builder.createBlock(&gen.getBody(), {}, {builder.getIndexType()}, {l});
+    Value t = block->getArgument(0);
+    Value example = arith::IndexCastOp::create(
+        builder, l, builder.getIndexType(), tensor::ExtractOp::create(builder, l, ids, ValueRange{t}));
+    Value local = arith::SubIOp::create(builder, l, t, exampleStart(builder, l, lengths, example));
+    tensor::YieldOp::create(builder, l,
+                            Value(arith::IndexCastOp::create(builder, l, builder.getI32Type(), local)));
+    return gen;
+  }
   Value x = emit(n->operands[0]);
   RankedTensorType type = tensorType(n->type);
   SmallVector<Value> sizes;
@@ -1131,7 +1223,66 @@ Value Generator::emitRow(const Node *n) {
       ArrayRef<OpFoldResult>{builder.getIndexAttr(1), builder.getIndexAttr(1)});
 }
 
+Value Generator::emitPackedPool(const Node *n) {
+  // out[e, d] over the rows of example e, in f32; a pool over no position
+  // is 0, as unpacked.
+  Location l = loc(n->loc);
+  Value x = emit(n->operands[0]);
+  bool masked = n->operands.size() > 2;
+  Value mask = masked ? emit(n->operands[1]) : Value();
+  Value lengths = emit(n->operands.back());
+  RankedTensorType type = tensorType(n->type);
+  Type elem = type.getElementType(), f32 = builder.getF32Type();
+  bool isMax = n->name == "max";
+  SmallVector<Value> sizes = {tensor::DimOp::create(builder, l, lengths, 0)};
+  if (type.isDynamicDim(1))
+    sizes.push_back(tensor::DimOp::create(builder, l, x, 1));
+  auto gen = tensor::GenerateOp::create(builder, l, type, sizes);
+  OpBuilder::InsertionGuard guard(builder);
+  Block *block = builder.createBlock(&gen.getBody(), {},
+                                     {builder.getIndexType(), builder.getIndexType()}, {l, l});
+  OpBuilder &b = builder;
+  Value e = block->getArgument(0), d = block->getArgument(1);
+  Value start = exampleStart(b, l, lengths, e);
+  Value end = arith::AddIOp::create(
+      b, l, start,
+      arith::IndexCastOp::create(b, l, b.getIndexType(),
+                                 tensor::ExtractOp::create(b, l, lengths, ValueRange{e})));
+  Value first = constantFloat(l, f32, isMax ? -std::numeric_limits<double>::infinity() : 0.0);
+  Value zero = constantFloat(l, f32, 0.0), one = constantFloat(l, f32, 1.0);
+  auto loop = scf::ForOp::create(
+      b, l, start, end, arith::ConstantIndexOp::create(b, l, 1), ValueRange{first, zero},
+      [&](OpBuilder &nb, Location nl, Value t, ValueRange carried) {
+        Value v = tensor::ExtractOp::create(nb, nl, x, ValueRange{t, d});
+        if (v.getType() != f32)
+          v = arith::ExtFOp::create(nb, nl, f32, v);
+        Value next = isMax ? Value(arith::MaximumFOp::create(nb, nl, carried[0], v))
+                           : Value(arith::AddFOp::create(nb, nl, carried[0], v));
+        Value count = arith::AddFOp::create(nb, nl, carried[1], one);
+        if (mask) {
+          Value m = tensor::ExtractOp::create(nb, nl, mask, ValueRange{t});
+          Value keep = arith::CmpIOp::create(
+              nb, nl, arith::CmpIPredicate::ne, m,
+              arith::ConstantOp::create(nb, nl, nb.getIntegerAttr(m.getType(), 0)));
+          next = arith::SelectOp::create(nb, nl, keep, next, carried[0]);
+          count = arith::SelectOp::create(nb, nl, keep, count, carried[1]);
+        }
+        scf::YieldOp::create(nb, nl, ValueRange{next, count});
+      });
+  Value v = loop.getResult(0), count = loop.getResult(1);
+  if (n->name == "mean")
+    v = arith::DivFOp::create(b, l, v, arith::MaximumFOp::create(b, l, count, one));
+  Value none = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, count, zero);
+  v = arith::SelectOp::create(b, l, none, zero, v);
+  if (elem != f32)
+    v = arith::TruncFOp::create(b, l, elem, v);
+  tensor::YieldOp::create(b, l, v);
+  return gen;
+}
+
 Value Generator::emitPool(const Node *n) {
+  if (n->boolValue)
+    return emitPackedPool(n);
   // Over the positions (d0) of x [T, D], in f32: the sum (or maximum) of
   // the counted rows and how many were counted. A pool over no position is
   // 0, for every kind.

@@ -140,9 +140,12 @@ enum class Op {
   Rope,          // rotary embedding of [H, T, D]; floatValue = base
   Transpose,     // [M, N] -> [N, M]
   Embed,         // operands: ids i32[T], table [V, D] -> [T, D]; out-of-range ids read zeros
-  Positions,     // operand: x [T, ...] -> i32[T]: 0, 1, ..., T - 1
+  Positions,     // operand: x [T, ...] -> i32[T]: 0, 1, ..., T - 1; packed
+                 // batches: from each example's start (operand 2: lengths)
+  SegmentIds,    // packed batches: operand lengths i32[B] -> i32[T], the example of each position
   Row,           // operand: [M, N] -> [N], row intValue (a constant)
-  Pool,          // operands: x [T, D] (, mask [T]) -> [D]; `name` sum, mean or max
+  Pool,          // operands: x [T, D] (, mask [T]) -> [D]; `name` sum, mean or max;
+                 // packed batches: [B, D], `lengths` the last operand
   L2Normalize,   // x / max(||x||, floatValue) over the last dimension
   AttnSelect,    // operands: q, k; `body` mask, `scoreBody` (not emitted)
   Attention,     // operands: q, k, v; `body` mask, `scoreBody`; `name` normalizer
@@ -184,6 +187,12 @@ struct Program {
   std::vector<Node *> inputs; // Input nodes, in order
   std::vector<Node *> params; // Param nodes, in declaration order
   Node *result = nullptr;
+  /// Packed batches: the symbol of the packed positions (`T`), the
+  /// `lengths` input (the last of `inputs`) and the SegmentIds node.
+  std::string packedSymbol;
+  Node *lengths = nullptr;
+  Node *segmentIds = nullptr;
+  Node *localPositions = nullptr; // each position from its example's start
 
   std::vector<std::unique_ptr<Node>> nodes;
   std::vector<std::unique_ptr<Vocab>> vocabs;

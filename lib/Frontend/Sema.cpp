@@ -139,8 +139,8 @@ DType dtypeFromName(llvm::StringRef name, bool &ok) {
 
 class Sema {
 public:
-  Sema(const ast::Module &module, Diagnostics &diags)
-      : module(module), diags(diags) {}
+  Sema(const ast::Module &module, bool packedBatch, Diagnostics &diags)
+      : module(module), diags(diags), packedBatch(packedBatch) {}
 
   std::unique_ptr<Program> run(llvm::StringRef entryName);
 
@@ -152,6 +152,9 @@ private:
   llvm::StringMap<Vocab *> vocabs;
   Vocab *openVocab = nullptr;
   Node *indicesNode = nullptr, *lengthNode = nullptr;
+  /// Packed batches (CompileOptions::packedBatch): examples one after
+  /// another along `program->packedSymbol`.
+  bool packedBatch = false;
   Scope *scope = nullptr;
   Body *body = nullptr;
   std::vector<std::pair<const ast::Decl *, Loc>> callStack;
@@ -238,6 +241,14 @@ private:
   std::optional<Type> tensorType(const ast::TypeRef &ref);
   bool define(llvm::StringRef name, Loc loc, Value value);
   void declareParams(const ast::Stmt &stmt);
+  /// Packed batches: the `lengths` input and what is derived from it.
+  bool declarePackedBatch(const ast::Decl &decl);
+  bool isPacked(const Dim &d) const {
+    return packedBatch && !d.isStatic() && d.symbol == program->packedSymbol;
+  }
+  /// Packed batches: query_pos and key_pos in a mask or score count from
+  /// their example's start.
+  void localizePositions(Body &b, Loc loc);
 
   //===--- Expressions ----------------------------------------------------===//
 
@@ -444,6 +455,57 @@ void Sema::declareParams(const ast::Stmt &stmt) {
   }
 }
 
+bool Sema::declarePackedBatch(const ast::Decl &decl) {
+  if (!program->isModel) {
+    error(decl.loc, "packed batches run models; '" + decl.name + "' is a sequence program");
+    return false;
+  }
+  for (Node *input : program->inputs)
+    if (!input->type.dims.empty() && !input->type.dims[0].isStatic()) {
+      program->packedSymbol = input->type.dims[0].symbol;
+      break;
+    }
+  if (program->packedSymbol.empty()) {
+    error(decl.loc, "a packed batch needs an input whose first dimension is its positions "
+                    "(a symbol such as T)");
+    return false;
+  }
+  if (llvm::is_contained(program->inputNames, "lengths")) {
+    error(decl.loc, "in a packed batch 'lengths' is the input of the examples' lengths; "
+                    "rename the model's input 'lengths'");
+    return false;
+  }
+  std::string batch = "B";
+  for (Node *input : program->inputs)
+    for (const Dim &d : input->type.dims)
+      if (d.symbol == batch)
+        batch = "examples";
+  const Dim positions{-1, program->packedSymbol};
+  Node *lengths = create(Op::Input, Type::tensor(DType::I32, {Dim{-1, batch}}), decl.loc);
+  lengths->intValue = static_cast<int64_t>(program->inputs.size());
+  lengths->label = "lengths";
+  program->inputs.push_back(lengths);
+  program->inputNames.push_back("lengths");
+  program->lengths = lengths;
+  program->segmentIds = create(Op::SegmentIds, Type::tensor(DType::I32, {positions}), decl.loc);
+  program->segmentIds->operands = {lengths};
+  Node *local = create(Op::Positions, Type::tensor(DType::I32, {positions}), decl.loc);
+  local->operands = {program->segmentIds, lengths};
+  local->boolValue = true;
+  program->localPositions = local;
+  return true;
+}
+
+void Sema::localizePositions(Body &b, Loc loc) {
+  if (!packedBatch || !program->localPositions)
+    return;
+  for (const char *name : {"query_pos", "key_pos"}) {
+    Node *local = create(Op::Extract, Type::scalar(Elem::Int), loc);
+    local->operands = {program->localPositions, b.names[name]};
+    b.names[name] = local;
+  }
+}
+
 Value Sema::elaborateBody(const ast::Decl &decl, Scope &fnScope) {
   Scope *saved = scope;
   scope = &fnScope;
@@ -507,6 +569,11 @@ bool Sema::elaborateEntry(const ast::Decl &decl) {
     }
     define(p.name, p.loc, v);
   }
+  if (packedBatch && !declarePackedBatch(decl)) {
+    callStack.pop_back();
+    scope = nullptr;
+    return false;
+  }
   if (!program->isModel && decl.params.empty())
     error(decl.loc, "entry point '" + decl.name +
                         "' takes no input sequence; declare one, e.g. 'def " +
@@ -523,9 +590,14 @@ bool Sema::elaborateEntry(const ast::Decl &decl) {
         program->isModel ? tensorType(*decl.result) : sequenceType(*decl.result);
     if (declared) {
       bool same = declared->kind == result.type.kind;
+      // A packed batch's pools give a row per example: the declared
+      // result is one example's.
+      std::vector<Dim> dims = result.type.dims;
+      if (packedBatch && program->lengths && !dims.empty() &&
+          dims.front() == program->lengths->type.dims[0])
+        dims.erase(dims.begin());
       if (same && declared->isTensor())
-        same = declared->dtype == result.type.dtype &&
-               declared->dims == result.type.dims;
+        same = declared->dtype == result.type.dtype && declared->dims == dims;
       if (same && declared->isSequence())
         same = declared->elem == result.type.elem;
       if (!same) {
@@ -1145,6 +1217,8 @@ Value Sema::scored(const ast::Scored &e) {
     arg->intValue = index;
     b.names[name] = arg;
   }
+  if (isPacked(b.query->type.dims[1]))
+    localizePositions(b, e.loc);
   Value score = predicateBody(*e.score, b, "score");
   if (score.isError())
     return Value();
@@ -1450,13 +1524,11 @@ Value Sema::attentionSelect(const ast::Call &c, Value keys, Value queries) {
   Node *n = create(Op::AttnSelect, selType, c.loc);
   n->operands = {keys.node, queries.node};
   const ast::Argument &pred = c.args[2];
-  if (pred.kind == ast::Argument::Kind::Positional &&
-      pred.value->kind == ast::ExprKind::BoolLit) {
-    if (!static_cast<const ast::BoolLit &>(*pred.value).value)
-      return error(pred.loc, "'false' would hide every key; attention needs a "
-                             "predicate that selects something");
-    return Value(n);
-  }
+  bool packed = isPacked(q.dims[1]) || isPacked(k.dims[1]);
+  if (packed && q.dims[1] != k.dims[1])
+    return error(c.calleeLoc, "in a packed batch, attention stays within each example: "
+                              "queries and keys must both be the packed positions (" +
+                                  program->packedSymbol + ")");
   Body b;
   b.kind = Body::Kind::Mask;
   for (auto [name, index] : {std::pair<const char *, int>{"head", 1},
@@ -1464,6 +1536,37 @@ Value Sema::attentionSelect(const ast::Call &c, Value keys, Value queries) {
     Node *arg = create(Op::Arg, Type::scalar(Elem::Int), pred.loc);
     arg->intValue = index;
     b.names[name] = arg;
+  }
+  // A packed batch: keys of the query's own example only.
+  Node *sameExample = nullptr;
+  if (packed) {
+    auto exampleOf = [&](Node *position) {
+      Node *e = create(Op::Extract, Type::scalar(Elem::Int), pred.loc);
+      e->operands = {program->segmentIds, position};
+      return e;
+    };
+    sameExample = create(Op::Binary, Type::scalar(Elem::Bool), pred.loc);
+    sameExample->binaryOp = BinaryOp::Eq;
+    sameExample->operands = {exampleOf(b.names["key_pos"]), exampleOf(b.names["query_pos"])};
+    localizePositions(b, pred.loc);
+  }
+  auto withExample = [&](Node *mask) {
+    if (!sameExample)
+      return mask;
+    if (!mask)
+      return sameExample;
+    Node *both = create(Op::Binary, Type::scalar(Elem::Bool), pred.loc);
+    both->binaryOp = BinaryOp::And;
+    both->operands = {sameExample, mask};
+    return both;
+  };
+  if (pred.kind == ast::Argument::Kind::Positional &&
+      pred.value->kind == ast::ExprKind::BoolLit) {
+    if (!static_cast<const ast::BoolLit &>(*pred.value).value)
+      return error(pred.loc, "'false' would hide every key; attention needs a "
+                             "predicate that selects something");
+    n->body = withExample(nullptr);
+    return Value(n);
   }
   Value mask;
   if (pred.kind == ast::Argument::Kind::Comparison) {
@@ -1483,7 +1586,7 @@ Value Sema::attentionSelect(const ast::Call &c, Value keys, Value queries) {
     return mask;
   if (mask.type.elem != Elem::Bool)
     return error(pred.loc, "a mask must be a bool, not " + mask.type.str());
-  n->body = mask.node;
+  n->body = withExample(mask.node);
   return Value(n);
 }
 
@@ -1815,6 +1918,9 @@ Value Sema::builtinTensorFunction(const ast::Call &c) {
     Node *n = create(Op::Rope, t, c.loc);
     n->floatValue = base;
     n->operands = {x.node};
+    // A packed batch rotates by the position in each example.
+    if (isPacked(t.dims[1]))
+      n->operands.push_back(program->localPositions);
     return Value(n);
   }
   // layernorm(x, gain, bias) and rmsnorm(x, gain) over the last dimension.
@@ -1889,6 +1995,9 @@ Value Sema::builtinLayer(const ast::Call &c) {
   if (f == "positions") {
     if (!x.isTensor())
       return error(argLoc(0), "positions() counts the rows of a model tensor, not " + x.str());
+    // A packed batch counts from each example's start.
+    if (isPacked(x.dims[0]))
+      return Value(program->localPositions);
     Node *n = create(Op::Positions, Type::tensor(DType::I32, {x.dims[0]}), c.loc);
     n->operands = {args[0].node};
     return Value(n);
@@ -1959,6 +2068,12 @@ Value Sema::builtinLayer(const ast::Call &c) {
                                         "counts), not " + mask.type.str());
       n->operands.push_back(mask.node);
     }
+    // A packed batch: a row per example.
+    if (isPacked(x.dims[0])) {
+      n->type.dims.insert(n->type.dims.begin(), program->lengths->type.dims[0]);
+      n->operands.push_back(program->lengths);
+      n->boolValue = true;
+    }
     return Value(n);
   }
   // l2_normalize
@@ -1979,8 +2094,7 @@ Value Sema::builtinLayer(const ast::Call &c) {
 
 } // namespace
 
-std::unique_ptr<Program> raspc::analyze(const ast::Module &module,
-                                        llvm::StringRef entry,
-                                        Diagnostics &diags) {
-  return Sema(module, diags).run(entry);
+std::unique_ptr<Program> raspc::analyze(const ast::Module &module, llvm::StringRef entry,
+                                        bool packedBatch, Diagnostics &diags) {
+  return Sema(module, packedBatch, diags).run(entry);
 }

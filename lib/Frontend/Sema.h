@@ -16,9 +16,11 @@ class Diagnostics;
 
 /// Checks `module` and elaborates its entry point: `entry` if given, else a
 /// `def` or `model` named `main`, else the last one in the file. Reports
-/// every independent error; returns null if there was any.
-std::unique_ptr<program::Program>
-analyze(const ast::Module &module, llvm::StringRef entry, Diagnostics &diags);
+/// every independent error; returns null if there was any. `packedBatch`:
+/// a model's entry runs a batch of examples packed along their positions
+/// (CompileOptions::packedBatch).
+std::unique_ptr<program::Program> analyze(const ast::Module &module, llvm::StringRef entry,
+                                          bool packedBatch, Diagnostics &diags);
 
 } // namespace raspc
 

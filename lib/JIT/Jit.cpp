@@ -67,7 +67,7 @@ std::string cacheKey(std::string_view source, std::string_view fileName,
   llvm::raw_string_ostream os(key);
   const Target &target = options.target;
   os << fileName << '\0' << options.entry << '\0' << options.optLevel << '\0'
-     << options.exposeSelectors << '\0' << options.insertBeforeTiling << '\0'
+     << options.exposeSelectors << options.packedBatch << '\0' << options.insertBeforeTiling << '\0'
      << options.insertAfterTiling << '\0' << options.insertBeforeLLVM << '\0'
      << targetName(target.kind) << '\0' << target.cpu.cpu << '\0' << target.cuda.arch << '\0'
      << target.cuda.binary << '\0' << target.cuda.toolkitPath << '\0' << target.cuda.wgmma
@@ -536,6 +536,30 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
       return fail(it->second.second + " has " + bound.symbol + " = " +
                   std::to_string(it->second.first) + " positions, but '" + bound.table +
                   "' has " + std::to_string(bound.max) + " rows, one per position");
+  // A packed batch's lengths: as many positions as the inputs have, none
+  // longer than a position table.
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const ValueSignature &info = impl->arguments[i];
+    if (info.lengthsOf.empty() || info.dtype != RASPRT_I32)
+      continue;
+    const auto *lengths = static_cast<const int32_t *>(arguments[i]->data);
+    int64_t total = 0, count = rasprt_tensor_numel(arguments[i]);
+    for (int64_t e = 0; e < count; ++e) {
+      if (lengths[e] < 0)
+        return fail("input 'lengths': example " + std::to_string(e) + " has length " +
+                    std::to_string(lengths[e]));
+      if (info.maxLength >= 0 && lengths[e] > info.maxLength)
+        return fail("input 'lengths': example " + std::to_string(e) + " has " +
+                    std::to_string(lengths[e]) + " positions, but '" + info.maxLengthTable +
+                    "' has " + std::to_string(info.maxLength) + " rows, one per position");
+      total += lengths[e];
+    }
+    auto it = symbols.find(info.lengthsOf);
+    if (it != symbols.end() && it->second.first != total)
+      return fail("input 'lengths' adds up to " + std::to_string(total) + " positions, but " +
+                  it->second.second + " has " + info.lengthsOf + " = " +
+                  std::to_string(it->second.first));
+  }
   // Ids index tables: one outside its table is the caller's mistake, found
   // here before any kernel runs (the kernel itself would read zeros).
   for (size_t i = 0; i < arguments.size(); ++i) {

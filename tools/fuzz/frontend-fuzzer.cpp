@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!module)
     return 0;
   std::unique_ptr<raspc::program::Program> program =
-      raspc::analyze(*module, "", diags);
+      raspc::analyze(*module, "", /*packedBatch=*/false, diags);
   if (!program)
     return 0;
   mlir::MLIRContext context(registry(), mlir::MLIRContext::Threading::DISABLED);

@@ -153,6 +153,13 @@ cl::opt<std::string> insertBeforeLLVM(
     cl::value_desc("pipeline"), cl::init(""), cl::sub(cl::SubCommand::getTopLevel()),
     cl::sub(runCommand), cl::cat(category));
 
+cl::opt<bool> packedBatch(
+    "packed-batch",
+    cl::desc("Models: one call runs a batch of examples packed one after another along "
+             "their positions, with an input 'lengths' (i32[B]) after the others"),
+    cl::init(false), cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand),
+    cl::cat(category));
+
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level, 0 to 3 (default 2)"),
                            cl::Prefix, cl::init(2), cl::sub(cl::SubCommand::getTopLevel()),
                            cl::sub(runCommand), cl::cat(category));
@@ -350,6 +357,7 @@ compileOptionsFromFlags(mlir::DefaultTimingManager &timing, mlir::TimingScope &t
   options.entry = entry;
   options.optLevel = static_cast<int>(std::min(optLevel.getValue(), 3u));
   options.exposeSelectors = runPrintSelectors;
+  options.packedBatch = packedBatch;
   options.insertBeforeTiling = insertBeforeTiling;
   options.insertAfterTiling = insertAfterTiling;
   options.insertBeforeLLVM = insertBeforeLLVM;

@@ -2,9 +2,10 @@
 """Sentence embeddings from all-MiniLM-L6-v2 with raspc.
 
 Tokenizes each sentence with the checkpoint's own tokenizer.json, runs
-minilm.rasp on the checkpoint's model.safetensors as it is (the program names
-its parameters as the checkpoint does), and prints or saves the normalized
-embeddings, one [384] vector per sentence.
+minilm.rasp once for all of them (packed one after another with their
+lengths: raspc run --packed-batch) on the checkpoint's model.safetensors as
+it is (the program names its parameters as the checkpoint does), and prints
+or saves the normalized embeddings, one [384] vector per sentence.
 
     python embed.py "The quick brown fox." "Another sentence." [--output emb.npy]
     python embed.py --ids ids.npy            # WordPiece ids you made yourself
@@ -77,18 +78,20 @@ def main():
 
     ids = [np.load(args.ids).astype(np.int32)] if args.ids else \
         tokenize(model, args.sentences, args.max_length)
-    embeddings = []
+    # One call for all the sentences: packed one after another with their
+    # lengths (--packed-batch), no padding.
     with tempfile.TemporaryDirectory() as tmp:
-        for i, sentence_ids in enumerate(ids):
-            ids_file = os.path.join(tmp, f"ids{i}.npy")
-            out_file = os.path.join(tmp, f"emb{i}.npy")
-            np.save(ids_file, sentence_ids)
-            run = subprocess.run([raspc, "run", program, "--params", weights,
-                                  "--input", f"ids={ids_file}", "--output", out_file])
-            if run.returncode:
-                sys.exit(run.returncode)
-            embeddings.append(np.load(out_file))
-    embeddings = np.stack(embeddings)
+        ids_file = os.path.join(tmp, "ids.npy")
+        lengths_file = os.path.join(tmp, "lengths.npy")
+        out_file = os.path.join(tmp, "embeddings.npy")
+        np.save(ids_file, np.concatenate(ids).astype(np.int32))
+        np.save(lengths_file, np.array([len(i) for i in ids], dtype=np.int32))
+        run = subprocess.run([raspc, "run", "--packed-batch", program, "--params", weights,
+                              "--input", f"ids={ids_file}", "--input", f"lengths={lengths_file}",
+                              "--output", out_file])
+        if run.returncode:
+            sys.exit(run.returncode)
+        embeddings = np.load(out_file)
     if args.output:
         np.save(args.output, embeddings)
     else:

@@ -111,11 +111,15 @@ struct Weights {
 /// list and shapes) and inputs of `T` rows: f32 ones uniform, i32 ones ids
 /// below `idLimit`. Returns the inputs and weights in `w` and the result,
 /// which has `resultShape`.
+/// `packedLengths`: compiled for packed batches, the examples' lengths as
+/// the input `lengths` (T is their sum).
 Matrix runExample(const std::string &file, int T, std::vector<int64_t> resultShape, Weights &w,
-                  int idLimit = 0) {
+                  int idLimit = 0, std::vector<int32_t> packedLengths = {}) {
   std::string errors;
+  raspc::JitOptions options;
+  options.packedBatch = !packedLengths.empty();
   auto program = raspc::JitProgram::compileFile(std::string(RASPC_SOURCE_DIR) + "/" + file,
-                                                {}, &errors);
+                                                options, &errors);
   EXPECT_TRUE(program) << errors;
   if (!program)
     return {};
@@ -128,10 +132,11 @@ Matrix runExample(const std::string &file, int T, std::vector<int64_t> resultSha
   std::vector<rasprt_tensor> tensors(names.size());
   std::vector<const rasprt_tensor *> args;
   for (size_t i = 0; i < names.size(); ++i) {
+    bool isLengths = options.packedBatch && names[i] == "lengths";
     std::vector<int64_t> shape = program->argumentShape(i);
     for (int64_t &d : shape)
       if (d < 0)
-        d = T;
+        d = isLengths ? static_cast<int64_t>(packedLengths.size()) : T;
     int64_t n = 1;
     for (int64_t d : shape)
       n *= d;
@@ -140,6 +145,8 @@ Matrix runExample(const std::string &file, int T, std::vector<int64_t> resultSha
       ids[i].resize(n);
       for (int32_t &v : ids[i])
         v = idDist(rng);
+      if (isLengths)
+        ids[i] = packedLengths;
       w.ids[names[i]] = ids[i];
       rasprt_tensor_view(&tensors[i], ids[i].data(), RASPRT_I32,
                          static_cast<int32_t>(shape.size()), shape.data());
@@ -233,19 +240,18 @@ Matrix linear(const Matrix &x, const Matrix &weight, const Matrix &bias, int row
   return y;
 }
 
-TEST_P(ExampleModelsTest, MiniLMSentenceEmbedding) {
-  // BERT as Hugging Face computes it: token + position + type-0 embeddings,
-  // post-norm layers, then sentence-transformers' mean pooling and L2 norm.
-  const int T = GetParam(), D = 384, F = 1536, H = 12;
-  Weights w;
-  Matrix got = runExample("examples/models/minilm/minilm.rasp", T, {D}, w, 30522);
+/// MiniLM's sentence embedding of the ids in [begin, end) as Hugging Face
+/// and sentence-transformers compute it: token + position + type-0
+/// embeddings, post-norm layers, mean pooling, L2 norm.
+Matrix miniLMReference(const Weights &w, const std::vector<int32_t> &ids, int begin, int end) {
+  const int T = end - begin, D = 384, F = 1536, H = 12;
   Matrix words = w.get("embeddings.word_embeddings.weight");
   Matrix positions = w.get("embeddings.position_embeddings.weight");
   Matrix types = w.get("embeddings.token_type_embeddings.weight");
   Matrix e(T * D);
   for (int t = 0; t < T; ++t)
     for (int d = 0; d < D; ++d)
-      e[t * D + d] = words[w.ids.at("ids")[t] * D + d] + positions[t * D + d] + types[d];
+      e[t * D + d] = words[ids[begin + t] * D + d] + positions[t * D + d] + types[d];
   Matrix eb = w.get("embeddings.LayerNorm.bias");
   Matrix h = norm(e, T, D, w.get("embeddings.LayerNorm.weight"), &eb, 1e-12);
   for (int layer = 0; layer < 6; ++layer) {
@@ -279,7 +285,31 @@ TEST_P(ExampleModelsTest, MiniLMSentenceEmbedding) {
     length += v * v;
   for (double &v : pooled)
     v /= std::sqrt(length);
-  expectNear(got, pooled);
+  return pooled;
+}
+
+TEST_P(ExampleModelsTest, MiniLMSentenceEmbedding) {
+  const int T = GetParam();
+  Weights w;
+  Matrix got = runExample("examples/models/minilm/minilm.rasp", T, {384}, w, 30522);
+  expectNear(got, miniLMReference(w, w.ids.at("ids"), 0, T));
+}
+
+// A packed batch (--packed-batch): sentences of 1, 7 and T tokens one after
+// another, one call; each row of the result is that sentence's embedding
+// alone (attention within it, positions from its start, its own mean).
+TEST_P(ExampleModelsTest, MiniLMPackedBatch) {
+  const std::vector<int32_t> lengths = {1, 7, GetParam()};
+  const int total = 8 + GetParam();
+  Weights w;
+  Matrix got = runExample("examples/models/minilm/minilm.rasp", total, {3, 384}, w, 30522,
+                          lengths);
+  Matrix want;
+  for (int e = 0, begin = 0; e < 3; begin += lengths[e++]) {
+    Matrix one = miniLMReference(w, w.ids.at("ids"), begin, begin + lengths[e]);
+    want.insert(want.end(), one.begin(), one.end());
+  }
+  expectNear(got, want);
 }
 
 INSTANTIATE_TEST_SUITE_P(Lengths, ExampleModelsTest, ::testing::Values(1, 7, 64));

@@ -380,6 +380,102 @@ TEST_P(ModelLayersTest, PoolingAndL2Normalize) {
   expectNear(got, want, 1e-4f);
 }
 
+// A packed batch (JitOptions::packedBatch): examples of 3, 1 and T
+// positions one after another with their lengths. Within each example:
+// rotary angles and mask positions count from its start (key_pos < 1 is
+// its first key), attention never crosses into another, and pools give a
+// row per example (a masked max over nothing: 0).
+TEST_P(ModelLayersTest, PackedBatchStaysWithinExamples) {
+  const std::vector<int32_t> lengths = {3, 1, length()};
+  const int total = 4 + length(), D = 8;
+  std::vector<Input> in = {randomInput({total, D}, rng)};
+  Input keep, lens;
+  keep.shape = {total};
+  for (int t = 0; t < total; ++t)
+    keep.i32.push_back(t % 3 == 0 || t == 1);
+  lens.shape = {3};
+  lens.i32 = lengths;
+  in.push_back(keep);
+  in.push_back(lens);
+  std::string errors;
+  raspc::JitOptions options;
+  options.packedBatch = true;
+  auto program = raspc::JitProgram::compile(
+      "model m(x: f32[T, 8], keep: i32[T]) -> f32[8] {\n"
+      "  let q = rope(heads(x, 1), base=100);\n"
+      "  let s = select(q, q, key_pos <= query_pos and query_pos - key_pos < 3 or key_pos < 1)\n"
+      "          scored dot(q, q) * 0.5;\n"
+      "  let a = merge_heads(aggregate(s, heads(x, 1)));\n"
+      "  return max_pool(a, mask=keep) + mean_pool(a);\n}\n",
+      "packed.rasp", options, &errors);
+  ASSERT_TRUE(program) << errors;
+  std::vector<rasprt_tensor> tensors;
+  for (Input &i : in)
+    tensors.push_back(i.tensor());
+  rasprt_tensor out;
+  std::string error;
+  ASSERT_TRUE(program->run({&tensors[0], &tensors[1], &tensors[2]}, &out, &error)) << error;
+  ASSERT_EQ(std::vector<int64_t>(out.shape, out.shape + out.rank), (std::vector<int64_t>{3, D}));
+  Matrix got(static_cast<float *>(out.data), static_cast<float *>(out.data) + 3 * D);
+  rasprt_tensor_free(&out);
+
+  Matrix want;
+  for (int e = 0, begin = 0; e < 3; begin += lengths[e++]) {
+    const int T = lengths[e];
+    auto x = [&](int t, int d) { return static_cast<double>(in[0].f32[(begin + t) * D + d]); };
+    std::vector<double> q(T * D);
+    for (int t = 0; t < T; ++t)
+      for (int d = 0; d < D; ++d) {
+        double angle = t * std::pow(100.0, -2.0 * (d % 4) / D);
+        double partner = d < 4 ? -x(t, d + 4) : x(t, d - 4);
+        q[t * D + d] = x(t, d) * std::cos(angle) + partner * std::sin(angle);
+      }
+    std::vector<double> a(T * D, 0.0), maxed(D, -INFINITY), mean(D, 0.0);
+    std::vector<bool> any(D, false);
+    for (int i = 0; i < T; ++i) {
+      std::vector<double> w(T, 0.0);
+      double top = -INFINITY, sum = 0;
+      for (int j = 0; j < T; ++j) {
+        if (!((j <= i && i - j < 3) || j < 1))
+          continue;
+        double dot = 0;
+        for (int d = 0; d < D; ++d)
+          dot += q[i * D + d] * q[j * D + d];
+        w[j] = dot * 0.5;
+        top = std::max(top, w[j]);
+      }
+      for (int j = 0; j < T; ++j)
+        if ((j <= i && i - j < 3) || j < 1)
+          sum += (w[j] = std::exp(w[j] - top));
+        else
+          w[j] = 0;
+      for (int d = 0; d < D; ++d) {
+        for (int j = 0; j < T; ++j)
+          a[i * D + d] += w[j] / sum * x(j, d);
+        mean[d] += a[i * D + d] / T;
+        if (keep.i32[begin + i]) {
+          maxed[d] = std::max(maxed[d], a[i * D + d]);
+          any[d] = true;
+        }
+      }
+    }
+    for (int d = 0; d < D; ++d)
+      want.push_back(static_cast<float>((any[d] ? maxed[d] : 0.0) + mean[d]));
+  }
+  expectNear(got, want, 1e-4f);
+
+  // The lengths must add up to the positions, and none may be negative.
+  lens.i32 = {3, 1, length() + 1};
+  tensors[2] = lens.tensor();
+  EXPECT_FALSE(program->run({&tensors[0], &tensors[1], &tensors[2]}, &out, &error));
+  EXPECT_EQ(error, "input 'lengths' adds up to " + std::to_string(total + 1) +
+                       " positions, but input 'x' has T = " + std::to_string(total));
+  lens.i32 = {5, -1, length()};
+  tensors[2] = lens.tensor();
+  EXPECT_FALSE(program->run({&tensors[0], &tensors[1], &tensors[2]}, &out, &error));
+  EXPECT_EQ(error, "input 'lengths': example 1 has length -1");
+}
+
 // Ids are checked before any kernel runs: an id outside its table, and more
 // positions than a position table has rows, are errors that name them.
 TEST(ModelLayersErrors, IdsOutsideTheirTable) {
