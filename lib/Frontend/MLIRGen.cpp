@@ -190,7 +190,7 @@ private:
   Value emitTranspose(const Node *n);
   Value emitEmbed(const Node *n);
   Value emitPositions(const Node *n);
-  Value emitSegmentIds(const Node *n);
+  Value emitExampleBounds(const Node *n);
   /// Packed batches: the sum of lengths[0 .. example), as an index.
   Value exampleStart(OpBuilder &b, Location l, Value lengths, Value example);
   Value emitPackedPool(const Node *n);
@@ -272,8 +272,9 @@ OwningOpRef<ModuleOp> Generator::run() {
     values[param] = entry->getArgument(program.inputs.size() + i);
   // A packed batch's example of each position and position in it are read
   // by mask and score bodies: emitted before anything needs them.
-  if (program.segmentIds) {
-    emit(program.segmentIds);
+  if (program.exampleStarts) {
+    emit(program.exampleStarts);
+    emit(program.exampleEnds);
     emit(program.localPositions);
   }
   emitOperandsFirst(program.result);
@@ -406,8 +407,8 @@ Value Generator::emitOutside(const Node *n) {
     return emitEmbed(n);
   case NodeOp::Positions:
     return emitPositions(n);
-  case NodeOp::SegmentIds:
-    return emitSegmentIds(n);
+  case NodeOp::ExampleBounds:
+    return emitExampleBounds(n);
   case NodeOp::Row:
     return emitRow(n);
   case NodeOp::Pool:
@@ -1144,9 +1145,10 @@ Value Generator::exampleStart(OpBuilder &b, Location l, Value lengths, Value exa
   return arith::IndexCastOp::create(b, l, b.getIndexType(), loop.getResult(0));
 }
 
-Value Generator::emitSegmentIds(const Node *n) {
-  // The example of position t: how many examples end at or before t. The
-  // runtime checks that the lengths add up to the positions.
+Value Generator::emitExampleBounds(const Node *n) {
+  // Where the example of position t starts (ends): the one whose [start,
+  // start + length) holds t. The runtime checks that the lengths add up to
+  // the positions.
   Location l = loc(n->loc);
   Value lengths = emit(n->operands[0]);
   Value size;
@@ -1162,20 +1164,24 @@ Value Generator::emitSegmentIds(const Node *n) {
   Type i32 = builder.getI32Type();
   Value t = arith::IndexCastOp::create(builder, l, i32, block->getArgument(0));
   Value zero = arith::ConstantOp::create(builder, l, builder.getIntegerAttr(i32, 0));
-  Value one = arith::ConstantOp::create(builder, l, builder.getIntegerAttr(i32, 1));
   Value examples = tensor::DimOp::create(builder, l, lengths, 0);
+  // Carried: the next example's start, and the bounds found so far.
   auto loop = scf::ForOp::create(
       builder, l, arith::ConstantIndexOp::create(builder, l, 0), examples,
-      arith::ConstantIndexOp::create(builder, l, 1), ValueRange{zero, zero},
+      arith::ConstantIndexOp::create(builder, l, 1), ValueRange{zero, zero, zero},
       [&](OpBuilder &b, Location bl, Value e, ValueRange carried) {
+        Value begin = carried[0];
         Value end = arith::AddIOp::create(
-            b, bl, carried[1], tensor::ExtractOp::create(b, bl, lengths, ValueRange{e}));
-        Value past = arith::CmpIOp::create(b, bl, arith::CmpIPredicate::sge, t, end);
-        Value id = arith::AddIOp::create(b, bl, carried[0],
-                                         arith::SelectOp::create(b, bl, past, one, zero));
-        scf::YieldOp::create(b, bl, ValueRange{id, end});
+            b, bl, begin, tensor::ExtractOp::create(b, bl, lengths, ValueRange{e}));
+        Value inside = arith::AndIOp::create(
+            b, bl, arith::CmpIOp::create(b, bl, arith::CmpIPredicate::sge, t, begin),
+            arith::CmpIOp::create(b, bl, arith::CmpIPredicate::slt, t, end));
+        scf::YieldOp::create(
+            b, bl,
+            ValueRange{end, arith::SelectOp::create(b, bl, inside, begin, carried[1]),
+                       arith::SelectOp::create(b, bl, inside, end, carried[2])});
       });
-  tensor::YieldOp::create(builder, l, loop.getResult(0));
+  tensor::YieldOp::create(builder, l, loop.getResult(n->boolValue ? 2 : 1));
   return gen;
 }
 
@@ -1183,17 +1189,14 @@ Value Generator::emitPositions(const Node *n) {
   Location l = loc(n->loc);
   if (n->boolValue) {
     // A packed batch: t - (the start of t's example).
-    Value ids = emit(n->operands[0]), lengths = emit(n->operands[1]);
-    SmallVector<Value> sizes = {tensor::DimOp::create(builder, l, ids, 0)};
+    Value starts = emit(n->operands[0]);
+    SmallVector<Value> sizes = {tensor::DimOp::create(builder, l, starts, 0)};
     auto gen = tensor::GenerateOp::create(builder, l, tensorType(n->type), sizes);
     OpBuilder::InsertionGuard guard(builder);
     Block *block = builder.createBlock(&gen.getBody(), {}, {builder.getIndexType()}, {l});
-    Value t = block->getArgument(0);
-    Value example = arith::IndexCastOp::create(
-        builder, l, builder.getIndexType(), tensor::ExtractOp::create(builder, l, ids, ValueRange{t}));
-    Value local = arith::SubIOp::create(builder, l, t, exampleStart(builder, l, lengths, example));
-    tensor::YieldOp::create(builder, l,
-                            Value(arith::IndexCastOp::create(builder, l, builder.getI32Type(), local)));
+    Value t = arith::IndexCastOp::create(builder, l, builder.getI32Type(), block->getArgument(0));
+    Value start = tensor::ExtractOp::create(builder, l, starts, ValueRange{block->getArgument(0)});
+    tensor::YieldOp::create(builder, l, Value(arith::SubIOp::create(builder, l, t, start)));
     return gen;
   }
   Value x = emit(n->operands[0]);

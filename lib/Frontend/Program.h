@@ -141,8 +141,9 @@ enum class Op {
   Transpose,     // [M, N] -> [N, M]
   Embed,         // operands: ids i32[T], table [V, D] -> [T, D]; out-of-range ids read zeros
   Positions,     // operand: x [T, ...] -> i32[T]: 0, 1, ..., T - 1; packed
-                 // batches: from each example's start (operand 2: lengths)
-  SegmentIds,    // packed batches: operand lengths i32[B] -> i32[T], the example of each position
+                 // batches (boolValue): t - starts[t], operand the ExampleBounds starts
+  ExampleBounds, // packed batches: operand lengths i32[B] -> i32[T], where each
+                 // position's example starts (or, boolValue, ends)
   Row,           // operand: [M, N] -> [N], row intValue (a constant)
   Pool,          // operands: x [T, D] (, mask [T]) -> [D]; `name` sum, mean or max;
                  // packed batches: [B, D], `lengths` the last operand
@@ -188,10 +189,11 @@ struct Program {
   std::vector<Node *> params; // Param nodes, in declaration order
   Node *result = nullptr;
   /// Packed batches: the symbol of the packed positions (`T`), the
-  /// `lengths` input (the last of `inputs`) and the SegmentIds node.
+  /// `lengths` input (the last of `inputs`), and per position where its
+  /// example starts and ends.
   std::string packedSymbol;
   Node *lengths = nullptr;
-  Node *segmentIds = nullptr;
+  Node *exampleStarts = nullptr, *exampleEnds = nullptr;
   Node *localPositions = nullptr; // each position from its example's start
 
   std::vector<std::unique_ptr<Node>> nodes;

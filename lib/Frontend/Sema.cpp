@@ -249,6 +249,8 @@ private:
   /// Packed batches: query_pos and key_pos in a mask or score count from
   /// their example's start.
   void localizePositions(Body &b, Loc loc);
+  /// `bounds` (an ExampleBounds node) read at the query position.
+  Node *atQuery(Node *bounds, Node *queryPos, Loc loc);
 
   //===--- Expressions ----------------------------------------------------===//
 
@@ -487,21 +489,37 @@ bool Sema::declarePackedBatch(const ast::Decl &decl) {
   program->inputs.push_back(lengths);
   program->inputNames.push_back("lengths");
   program->lengths = lengths;
-  program->segmentIds = create(Op::SegmentIds, Type::tensor(DType::I32, {positions}), decl.loc);
-  program->segmentIds->operands = {lengths};
+  for (bool end : {false, true}) {
+    Node *bound = create(Op::ExampleBounds, Type::tensor(DType::I32, {positions}), decl.loc);
+    bound->operands = {lengths};
+    bound->boolValue = end;
+    (end ? program->exampleEnds : program->exampleStarts) = bound;
+  }
   Node *local = create(Op::Positions, Type::tensor(DType::I32, {positions}), decl.loc);
-  local->operands = {program->segmentIds, lengths};
+  local->operands = {program->exampleStarts};
   local->boolValue = true;
   program->localPositions = local;
   return true;
 }
 
+Node *Sema::atQuery(Node *bounds, Node *queryPos, Loc loc) {
+  Node *e = create(Op::Extract, Type::scalar(Elem::Int), loc);
+  e->operands = {bounds, queryPos};
+  return e;
+}
+
 void Sema::localizePositions(Body &b, Loc loc) {
-  if (!packedBatch || !program->localPositions)
+  if (!packedBatch || !program->exampleStarts)
     return;
+  // Both less the start of the query's example: where the key is in
+  // another example the mask is false whatever these are (sameExample),
+  // and a value read at the query is the same for a row of keys (vectors
+  // along the keys need no gather).
+  Node *start = atQuery(program->exampleStarts, b.names["query_pos"], loc);
   for (const char *name : {"query_pos", "key_pos"}) {
-    Node *local = create(Op::Extract, Type::scalar(Elem::Int), loc);
-    local->operands = {program->localPositions, b.names[name]};
+    Node *local = create(Op::Binary, Type::scalar(Elem::Int), loc);
+    local->binaryOp = BinaryOp::Sub;
+    local->operands = {b.names[name], start};
     b.names[name] = local;
   }
 }
@@ -1537,17 +1555,20 @@ Value Sema::attentionSelect(const ast::Call &c, Value keys, Value queries) {
     arg->intValue = index;
     b.names[name] = arg;
   }
-  // A packed batch: keys of the query's own example only.
+  // A packed batch: keys of the query's own example only, as an interval
+  // of key positions (the flash loops skip the blocks outside it).
   Node *sameExample = nullptr;
   if (packed) {
-    auto exampleOf = [&](Node *position) {
-      Node *e = create(Op::Extract, Type::scalar(Elem::Int), pred.loc);
-      e->operands = {program->segmentIds, position};
-      return e;
+    auto compare = [&](BinaryOp op, Node *x, Node *y) {
+      Node *c = create(Op::Binary, Type::scalar(Elem::Bool), pred.loc);
+      c->binaryOp = op;
+      c->operands = {x, y};
+      return c;
     };
-    sameExample = create(Op::Binary, Type::scalar(Elem::Bool), pred.loc);
-    sameExample->binaryOp = BinaryOp::Eq;
-    sameExample->operands = {exampleOf(b.names["key_pos"]), exampleOf(b.names["query_pos"])};
+    Node *key = b.names["key_pos"], *query = b.names["query_pos"];
+    sameExample = compare(BinaryOp::And,
+                          compare(BinaryOp::Ge, key, atQuery(program->exampleStarts, query, pred.loc)),
+                          compare(BinaryOp::Lt, key, atQuery(program->exampleEnds, query, pred.loc)));
     localizePositions(b, pred.loc);
   }
   auto withExample = [&](Node *mask) {
