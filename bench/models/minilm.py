@@ -123,7 +123,7 @@ def main():
     compiled = None
     ort_session = None
     print("L, raspc_ms, " + ", ".join(f"{p}_ms, {p}/raspc" for p in peers) +
-          ", raspc_GFLOP/s, %peak, max_abs_diff, min_cosine, compile_ms")
+          ", raspc_GFLOP/s, %peak, max_abs_diff, min_cosine, compile_ms, raspc_peak_rss_MiB")
     for L in [int(x) for x in args.lengths.split(",")]:
         lengths = batch_lengths(args.batch, L, rng)
         ids = np.zeros((args.batch, L), dtype=np.int64)
@@ -208,11 +208,12 @@ def main():
             else:
                 row += ["-", "-"]
         row += [f"{gflops:.0f}", f"{100 * gflops / peak:.0f}%" if peak else "-",
-                f"{diff:.1e}", f"{cosine:.6f}", f"{stats['compile_ms']:.0f}"]
+                f"{diff:.1e}", f"{cosine:.6f}", f"{stats['compile_ms']:.0f}",
+                f"{stats['peak_rss_mib']:.0f}"]
         print(", ".join(row), flush=True)
-    print(f"# peak RSS of this process (peers): "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; raspc-bench-model "
-          f"runs apart: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB")
+    print(f"# peak RSS of the peers' process (PyTorch, torch.compile, onnxruntime together): "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; the weights "
+          f"are {os.path.getsize(weights) / 2**20:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,14 @@
 //
 // Prints JSON: compile_ms (JIT, machine code included), load_ms, batch_ms
 // (the median over R passes of the whole batch after one warm-up pass),
-// and the passes' minimum. Writes DIR/out<i>.npy per file (packed: the
+// the passes' minimum, and the process's peak RSS (compiler included). Writes DIR/out<i>.npy per file (packed: the
 // result's row i).
 //
 //===----------------------------------------------------------------------===//
 
 #include "raspc/Jit.h"
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -185,10 +187,12 @@ int main(int argc, char **argv) {
     times.push_back(msSince(start));
   }
   std::sort(times.begin(), times.end());
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
   std::printf("{\"compile_ms\": %.1f, \"load_ms\": %.1f, \"batch_ms\": %.3f, "
-              "\"batch_min_ms\": %.3f, \"threads\": %d}\n",
+              "\"batch_min_ms\": %.3f, \"threads\": %d, \"peak_rss_mib\": %.0f}\n",
               compileMs, loadMs, times[times.size() / 2], times.front(),
-              rasprt_num_threads());
+              rasprt_num_threads(), usage.ru_maxrss / 1024.0);
   arguments[inputIndex] = rasprt_tensor{};
   if (packed)
     arguments[lengthsIndex] = rasprt_tensor{};
