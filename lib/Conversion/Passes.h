@@ -18,6 +18,7 @@
 #include "Conversion/GPU/MergeGPUModules.h"
 #include "Conversion/GPU/TileParallelLoopsForGPU.h"
 #include "Conversion/LinearAttention/LinearAttention.h"
+#include "Conversion/EntryPoints/EntryPoints.h"
 #include "Conversion/MatmulToTiledLoops/MatmulToTiledLoops.h"
 #include "Conversion/RowReductionsToLoops/RowReductionsToLoops.h"
 #include "Conversion/ParallelToRasprt/ParallelToRasprt.h"

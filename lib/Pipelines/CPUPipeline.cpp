@@ -72,9 +72,9 @@ void raspc::buildCPULoopsStage(OpPassManager &pm, const PipelineOptions &options
 }
 
 void raspc::buildCPULLVMDialectStage(OpPassManager &pm, const PipelineOptions &) {
-  // C wrappers for the program's functions only, not for the parallel
-  // bodies and the runtime's entry point that come next.
-  pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  // C interfaces for the program's functions, everything else internal
+  // (before the parallel bodies and the runtime's entry point come).
+  pm.addPass(raspc::createExportEntryPoints());
   pm.addPass(raspc::createConvertParallelToRasprt());
   // Reshapes expand into affine.apply on sizes and strides, so affine goes
   // after them.

@@ -128,7 +128,7 @@ void raspc::buildCUDALLVMDialectStage(OpPassManager &pm, const PipelineOptions &
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   // The C interface of docs/abi.md, as on the CPU (the host functions only:
   // kernels are gpu.func).
-  pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  pm.addPass(raspc::createExportEntryPoints());
 
   // Upstream's nvgpu lowering (inside the NVVM pipeline) has no bf16 MMA.
   pm.addPass(raspc::createConvertBF16MmaSyncToNVVM());

@@ -29,7 +29,7 @@
 // CHECK: %[[MUL:.*]] = arith.muli %[[T]], %[[TWO]]
 // CHECK: %[[IV:.*]] = arith.addi %{{.*}}, %[[MUL]]
 // CHECK: memref.store %{{.*}}, %{{.*}}[%[[IV]]]
-// LLVM: llvm.func @scale(
+// LLVM: llvm.func internal @scale(
 // LLVM: llvm.mlir.addressof @scale_parallel
 // LLVM: llvm.call @rasprt_parallel_for(
 // LLVM: llvm.func internal @scale_parallel(%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: !llvm.ptr)

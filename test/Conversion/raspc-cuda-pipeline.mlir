@@ -2,7 +2,7 @@
 
 // The CUDA pipeline: kernels in one gpu.binary holding PTX for the default
 // sm_80, host code in the LLVM dialect launching them on one stream.
-// CHECK: llvm.func @width(
+// CHECK: llvm.func internal @width(
 // CHECK: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
 // CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @width_kernels::@width_kernel blocks
 // CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @width_kernels::@width_kernel_0 blocks
