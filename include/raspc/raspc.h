@@ -28,6 +28,32 @@ raspc_program *raspc_compile_file(const char *path, const char *entry,
                                   char **errors);
 void raspc_program_free(raspc_program *program);
 
+/* Options beyond the entry (JitOptions in C++); zero-initialize and set
+   what you need. */
+typedef struct raspc_compile_options {
+  const char *entry; /* NULL: `main`, else the last def or model */
+  int opt_level;     /* 0 to 3; 0 here means the default, 2 */
+  /* Models: one call runs a batch of examples packed one after another
+     along their positions, with an input `lengths` (i32[B]) after the
+     others (docs/language.md, "Batches"). */
+  int packed_batch;
+} raspc_compile_options;
+
+raspc_program *raspc_compile_with(const char *source, const char *file_name,
+                                  const raspc_compile_options *options, char **errors);
+raspc_program *raspc_compile_file_with(const char *path,
+                                       const raspc_compile_options *options,
+                                       char **errors);
+
+/* The arguments raspc_run takes, in order: inputs, then a model's
+   parameters. The name is the program's (valid while it lives); the shape's
+   symbolic sizes are -1. Returns the rank, or -1 for an index out of
+   range; `shape` may be NULL, else has room for RASPRT_MAX_RANK sizes. */
+size_t raspc_program_argument_count(const raspc_program *program);
+const char *raspc_program_argument_name(const raspc_program *program, size_t index);
+int raspc_program_argument_shape(const raspc_program *program, size_t index,
+                                 rasprt_dtype *dtype, int64_t *shape);
+
 /* Runs a sequence program on `count` tokens; `*outputs` receives
    `*output_count` strings. */
 int raspc_run_tokens(const raspc_program *program, const char *const *tokens,

@@ -4,11 +4,13 @@
 
 #include "raspc/Jit.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 struct raspc_program {
   std::shared_ptr<const raspc::JitProgram> program;
+  std::vector<std::string> names; // for raspc_program_argument_name
 };
 
 namespace {
@@ -30,9 +32,62 @@ raspc_program *wrap(std::shared_ptr<const raspc::JitProgram> program,
     setString(errorsOut, errors);
     return nullptr;
   }
-  return new raspc_program{std::move(program)};
+  auto *wrapped = new raspc_program{std::move(program), {}};
+  wrapped->names = wrapped->program->argumentNames();
+  return wrapped;
+}
+
+raspc::JitOptions jitOptions(const raspc_compile_options *options) {
+  raspc::JitOptions jit;
+  if (!options)
+    return jit;
+  jit.entry = options->entry ? options->entry : "";
+  if (options->opt_level)
+    jit.optLevel = options->opt_level;
+  jit.packedBatch = options->packed_batch != 0;
+  return jit;
 }
 } // namespace
+
+extern "C" raspc_program *raspc_compile_with(const char *source, const char *fileName,
+                                             const raspc_compile_options *options,
+                                             char **errors) {
+  std::string messages;
+  auto program = raspc::JitProgram::compile(source ? source : "",
+                                            fileName ? fileName : "<source>",
+                                            jitOptions(options), &messages);
+  return wrap(std::move(program), messages, errors);
+}
+
+extern "C" raspc_program *raspc_compile_file_with(const char *path,
+                                                  const raspc_compile_options *options,
+                                                  char **errors) {
+  std::string messages;
+  auto program =
+      raspc::JitProgram::compileFile(path ? path : "", jitOptions(options), &messages);
+  return wrap(std::move(program), messages, errors);
+}
+
+extern "C" size_t raspc_program_argument_count(const raspc_program *program) {
+  return program ? program->names.size() : 0;
+}
+
+extern "C" const char *raspc_program_argument_name(const raspc_program *program,
+                                                   size_t index) {
+  return program && index < program->names.size() ? program->names[index].c_str() : nullptr;
+}
+
+extern "C" int raspc_program_argument_shape(const raspc_program *program, size_t index,
+                                            rasprt_dtype *dtype, int64_t *shape) {
+  if (!program || index >= program->names.size())
+    return -1;
+  std::vector<int64_t> sizes = program->program->argumentShape(index);
+  if (dtype)
+    *dtype = program->program->argumentDtype(index);
+  if (shape)
+    std::copy(sizes.begin(), sizes.end(), shape);
+  return static_cast<int>(sizes.size());
+}
 
 extern "C" raspc_program *raspc_compile(const char *source, const char *fileName,
                                         const char *entry, char **errors) {
