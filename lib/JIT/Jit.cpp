@@ -561,7 +561,24 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
                   std::to_string(it->second.first));
   }
   // Ids index tables: one outside its table is the caller's mistake, found
-  // here before any kernel runs (the kernel itself would read zeros).
+  // here before any kernel runs (the kernel itself would read zeros). In a
+  // packed batch (the lengths were checked above) the message names the
+  // example and the position in it.
+  const rasprt_tensor *lengths = nullptr;
+  for (size_t i = 0; i < arguments.size(); ++i)
+    if (!impl->arguments[i].lengthsOf.empty())
+      lengths = arguments[i];
+  auto where = [&](int64_t p) {
+    if (!lengths)
+      return "at position " + std::to_string(p);
+    const auto *l = static_cast<const int32_t *>(lengths->data);
+    int64_t example = 0, count = rasprt_tensor_numel(lengths);
+    while (example + 1 < count && p >= l[example]) {
+      p -= l[example];
+      ++example;
+    }
+    return "in example " + std::to_string(example) + " at position " + std::to_string(p);
+  };
   for (size_t i = 0; i < arguments.size(); ++i) {
     const ValueSignature &info = impl->arguments[i];
     if (info.idBound < 0 || info.dtype != RASPRT_I32)
@@ -570,7 +587,7 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
     int64_t count = rasprt_tensor_numel(arguments[i]);
     for (int64_t p = 0; p < count; ++p)
       if (ids[p] < 0 || ids[p] >= info.idBound)
-        return fail("input '" + info.name + "' at position " + std::to_string(p) + " holds " +
+        return fail("input '" + info.name + "' " + where(p) + " holds " +
                     std::to_string(ids[p]) + ", outside the " + std::to_string(info.idBound) +
                     " rows of '" + info.idTable + "'");
   }

@@ -504,6 +504,35 @@ TEST(ModelLayersErrors, IdsOutsideTheirTable) {
   EXPECT_EQ(run({0, 1, -1}), "input 'ids' at position 2 holds -1, outside the 5 rows of 'words'");
   EXPECT_EQ(run({0, 1, 2, 3}), "input 'ids' has T = 4 positions, but 'where' has 3 rows, one per "
                                "position");
+
+  // Packed: the example and the position in it; each length is bounded.
+  raspc::JitOptions options;
+  options.packedBatch = true;
+  auto packed = raspc::JitProgram::compile(
+      "model m(ids: i32[T]) -> f32[T, 4] {\n"
+      "  param words: f32[5, 4];\n  param where: f32[3, 4];\n"
+      "  return embed(ids, words) + embed(positions(ids), where);\n}\n",
+      "embed.rasp", options, &errors);
+  ASSERT_TRUE(packed) << errors;
+  auto runPacked = [&](std::vector<int32_t> values, std::vector<int32_t> lengths) {
+    Input ids, lens;
+    ids.shape = {static_cast<int64_t>(values.size())};
+    ids.i32 = values;
+    lens.shape = {static_cast<int64_t>(lengths.size())};
+    lens.i32 = lengths;
+    rasprt_tensor t[4] = {ids.tensor(), lens.tensor(), words.tensor(), where.tensor()};
+    rasprt_tensor out;
+    std::string error;
+    if (packed->run({&t[0], &t[1], &t[2], &t[3]}, &out, &error))
+      rasprt_tensor_free(&out);
+    return error;
+  };
+  EXPECT_EQ(runPacked({0, 1, 2, 3, 4}, {3, 2}), "");
+  EXPECT_EQ(runPacked({0, 1, 2, 3, 9}, {3, 2}),
+            "input 'ids' in example 1 at position 1 holds 9, outside the 5 rows of 'words'");
+  EXPECT_EQ(runPacked({0, 1, 2, 3, 4}, {1, 4}),
+            "input 'lengths': example 1 has 4 positions, but 'where' has 3 rows, one per "
+            "position");
 }
 
 INSTANTIATE_TEST_SUITE_P(Lengths, ModelLayersTest, ::testing::Values(1, 7, 64, 1000));
