@@ -278,6 +278,10 @@ private:
   Value positional(const ast::Call &c, size_t i);
   const ast::Expr *positionalExpr(const ast::Call &c, size_t i);
   std::optional<double> constantNumber(const ast::Expr &e, llvm::StringRef what);
+  /// The keyword argument `name`, a positive constant (`what` in messages),
+  /// or `fallback` when it is absent; nullopt after reporting an error.
+  std::optional<double> positiveKeyword(const ast::Call &c, llvm::StringRef name,
+                                        llvm::StringRef what, double fallback);
 
   Value builtinSelect(const ast::Call &c);
   Value sequenceSelect(const ast::Call &c, Value keys, Value queries);
@@ -1325,6 +1329,21 @@ std::optional<double> Sema::constantNumber(const ast::Expr &e, llvm::StringRef w
   return constantAsDouble(v.node);
 }
 
+std::optional<double> Sema::positiveKeyword(const ast::Call &c, llvm::StringRef name,
+                                            llvm::StringRef what, double fallback) {
+  const ast::Argument *a = keyword(c, name);
+  if (!a)
+    return fallback;
+  std::optional<double> v = constantNumber(*a->value, what);
+  if (!v)
+    return std::nullopt;
+  if (!(*v > 0)) {
+    error(a->value->loc, what + " must be positive, not " + formatNumber(*v));
+    return std::nullopt;
+  }
+  return v;
+}
+
 Value Sema::call(const ast::Call &c) {
   if (auto it = functions.find(c.callee); it != functions.end())
     return callFunction(*it->second, c);
@@ -1926,18 +1945,12 @@ Value Sema::builtinTensorFunction(const ast::Call &c) {
     if (t.dims[2].size % 2)
       return error(c.args[0].loc, "rotary embeddings need an even head size, not " +
                                       t.dims[2].str());
-    double base = 10000.0;
-    if (const ast::Argument *b = keyword(c, "base")) {
-      std::optional<double> v = constantNumber(*b->value, "the rotary base");
-      if (!v)
-        return Value();
-      // The angles are position / base^(2i/D): a base <= 0 makes them NaN.
-      if (!(*v > 0))
-        return error(b->value->loc, "the rotary base must be positive, not " + formatNumber(*v));
-      base = *v;
-    }
+    // The angles are position / base^(2i/D): a base <= 0 makes them NaN.
+    std::optional<double> base = positiveKeyword(c, "base", "the rotary base", 10000.0);
+    if (!base)
+      return Value();
     Node *n = create(Op::Rope, t, c.loc);
-    n->floatValue = base;
+    n->floatValue = *base;
     n->operands = {x.node};
     // A packed batch rotates by the position in each example.
     if (isPacked(t.dims[1]))
@@ -1959,20 +1972,14 @@ Value Sema::builtinTensorFunction(const ast::Call &c) {
                                       t.dims[1].str() + "] vector, not " + p.type.str());
     operands.push_back(p.node);
   }
-  double eps = f == "layernorm" ? 1e-5 : 1e-6;
-  if (const ast::Argument *e = keyword(c, "eps")) {
-    std::optional<double> v = constantNumber(*e->value, "eps");
-    if (!v)
-      return Value();
-    // The norm divides by sqrt(variance + eps): eps <= 0 divides a constant
-    // row by zero (or takes the root of a negative number).
-    if (!(*v > 0))
-      return error(e->value->loc, "eps must be positive, not " + formatNumber(*v));
-    eps = *v;
-  }
+  // The norm divides by sqrt(variance + eps): eps <= 0 divides a constant
+  // row by zero (or takes the root of a negative number).
+  std::optional<double> eps = positiveKeyword(c, "eps", "eps", f == "layernorm" ? 1e-5 : 1e-6);
+  if (!eps)
+    return Value();
   Node *n = create(f == "layernorm" ? Op::LayerNorm : Op::RMSNorm, t, c.loc);
   n->operands = std::move(operands);
-  n->floatValue = eps;
+  n->floatValue = *eps;
   return Value(n);
 }
 
@@ -2097,18 +2104,12 @@ Value Sema::builtinLayer(const ast::Call &c) {
     }
     return Value(n);
   }
-  // l2_normalize
-  double eps = 1e-12;
-  if (const ast::Argument *e = keyword(c, "eps")) {
-    std::optional<double> v = constantNumber(*e->value, "eps");
-    if (!v)
-      return Value();
-    if (!(*v > 0))
-      return error(e->value->loc, "eps must be positive, not " + formatNumber(*v));
-    eps = *v;
-  }
+  // l2_normalize: x / max(||x||, eps)
+  std::optional<double> eps = positiveKeyword(c, "eps", "eps", 1e-12);
+  if (!eps)
+    return Value();
   Node *n = create(Op::L2Normalize, x, c.loc);
-  n->floatValue = eps;
+  n->floatValue = *eps;
   n->operands = {args[0].node};
   return Value(n);
 }

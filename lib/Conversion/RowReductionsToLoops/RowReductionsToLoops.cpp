@@ -248,12 +248,9 @@ SmallVector<Value> RowKernel::emit() {
     }
     auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
     if (member.combiner) {
-      // A filled init (a zero for sums) is its value: nothing to read.
-      auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
-      if (fill && fill.value().getType() == resultType.getElementType())
-        member.initValue = fill.value();
-      else
-        member.init = raspc::readOnlyBuffer(b, op.getDpsInits()[0]);
+      raspc::ReductionInit init = raspc::reductionInit(b, op);
+      member.initValue = init.value;
+      member.init = init.buffer;
     }
     if (!member.stored)
       continue;

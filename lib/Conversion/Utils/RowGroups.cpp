@@ -2,9 +2,11 @@
 
 #include "Conversion/Utils/RowGroups.h"
 #include "Conversion/Utils/GenericBodies.h"
+#include "Conversion/Utils/LoopEmission.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/TypeUtilities.h"
 
 #include <limits>
 
@@ -97,4 +99,12 @@ raspc::rowGroupOf(linalg::GenericOp consumer, function_ref<bool(linalg::GenericO
     return x->isBeforeInBlock(y);
   });
   return group;
+}
+
+raspc::ReductionInit raspc::reductionInit(ImplicitLocOpBuilder &b, linalg::GenericOp op) {
+  Value init = op.getDpsInits()[0];
+  auto fill = init.getDefiningOp<linalg::FillOp>();
+  if (fill && fill.value().getType() == getElementTypeOrSelf(init.getType()))
+    return {fill.value(), Value()};
+  return {Value(), readOnlyBuffer(b, init)};
 }

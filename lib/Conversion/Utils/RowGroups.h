@@ -13,6 +13,7 @@
 #define RASPC_CONVERSION_UTILS_ROWGROUPS_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <optional>
@@ -50,6 +51,13 @@ bool isRowReduction(mlir::linalg::GenericOp op);
 llvm::SmallVector<mlir::linalg::GenericOp>
 rowGroupOf(mlir::linalg::GenericOp consumer,
            llvm::function_ref<bool(mlir::linalg::GenericOp)> accept);
+
+/// Where a row reduction's initial values come from: a filled init (a sum's
+/// zero) is its one `value`, else a read-only `buffer` of the init.
+struct ReductionInit {
+  mlir::Value value, buffer;
+};
+ReductionInit reductionInit(mlir::ImplicitLocOpBuilder &b, mlir::linalg::GenericOp op);
 
 } // namespace raspc
 
