@@ -30,7 +30,9 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <random>
 
@@ -222,20 +224,66 @@ static void fillRandom(rasprt_tensor &t, std::mt19937_64 &rng) {
   }
 }
 
+/// Reads `paths` (one input's files, in order) and packs their rows one
+/// after another into `out`; `rows` gets each file's row count.
+static bool readPacked(const std::string &name, const std::vector<std::string> &paths,
+                       rasprt_tensor &out, std::vector<int32_t> &rows) {
+  std::vector<rasprt_tensor> parts(paths.size());
+  bool ok = true;
+  int64_t total = 0;
+  for (size_t f = 0; f < paths.size() && ok; ++f) {
+    ok = rasprt_npy_read(paths[f].c_str(), &parts[f]) == RASPRT_OK;
+    if (!ok) {
+      errs() << "raspc run: error: input '" << name << "': " << rasprt_last_error() << "\n";
+      break;
+    }
+    const rasprt_tensor &t = parts[f], &first = parts[0];
+    ok = t.rank >= 1 && t.dtype == first.dtype && t.rank == first.rank &&
+         std::equal(t.shape + 1, t.shape + t.rank, first.shape + 1);
+    if (!ok)
+      errs() << "raspc run: error: input '" << name << "': " << paths[f]
+             << " does not pack with " << paths[0]
+             << " (the files must agree in dtype and in every dimension but the first)\n";
+    rows.push_back(ok ? static_cast<int32_t>(t.shape[0]) : 0);
+    total += ok ? t.shape[0] : 0;
+  }
+  if (ok) {
+    std::vector<int64_t> shape(parts[0].shape, parts[0].shape + parts[0].rank);
+    shape[0] = total;
+    ok = rasprt_tensor_alloc(&out, parts[0].dtype, parts[0].rank, shape.data()) == RASPRT_OK;
+    if (!ok)
+      errs() << "raspc run: error: input '" << name << "': " << rasprt_last_error() << "\n";
+    char *at = ok ? static_cast<char *>(out.data) : nullptr;
+    for (size_t f = 0; ok && f < parts.size(); ++f) {
+      size_t bytes = rasprt_tensor_numel(&parts[f]) * rasprt_dtype_size(parts[f].dtype);
+      std::memcpy(at, parts[f].data, bytes);
+      at += bytes;
+    }
+  }
+  for (rasprt_tensor &t : parts)
+    rasprt_tensor_free(&t);
+  return ok;
+}
+
 static int runModel(const raspc::JitProgram &program) {
-  std::map<std::string, std::string> files;
+  // With --packed-batch an input may be given once per example: the files
+  // are packed one after another and, unless given, their row counts are
+  // the lengths.
+  std::map<std::string, std::vector<std::string>> files;
   for (const std::string &spec : runInputs) {
     size_t eq = spec.find('=');
     if (eq == std::string::npos) {
       errs() << "raspc run: error: --input takes name=file.npy, not '" << spec << "'\n";
       return 1;
     }
-    auto [it, inserted] = files.try_emplace(spec.substr(0, eq), spec.substr(eq + 1));
-    if (!inserted) {
-      errs() << "raspc run: error: --input " << it->first << "= is given twice ('"
-             << it->second << "' and '" << spec.substr(eq + 1) << "')\n";
+    std::vector<std::string> &paths = files[spec.substr(0, eq)];
+    if (!paths.empty() && !packedBatch) {
+      errs() << "raspc run: error: --input " << spec.substr(0, eq) << "= is given twice ('"
+             << paths.front() << "' and '" << spec.substr(eq + 1)
+             << "'); with --packed-batch the files of a batch's examples are packed\n";
       return 1;
     }
+    paths.push_back(spec.substr(eq + 1));
   }
   std::vector<std::string> names = program.argumentNames();
   std::vector<std::string> params = program.parameterNames();
@@ -253,10 +301,22 @@ static int runModel(const raspc::JitProgram &program) {
   std::mt19937_64 rng(runRandomParams.getValue());
   std::vector<rasprt_tensor> storage(names.size());
   std::vector<const rasprt_tensor *> arguments;
+  std::vector<int32_t> exampleRows; // packed: the first packed input's
   int status = 0;
   for (size_t i = 0; i < names.size() && status == 0; ++i) {
     bool isParam = std::find(params.begin(), params.end(), names[i]) != params.end();
     auto file = files.find(names[i]);
+    if (packedBatch && names[i] == "lengths" && file == files.end() && !exampleRows.empty()) {
+      int64_t count = static_cast<int64_t>(exampleRows.size());
+      if (rasprt_tensor_alloc(&storage[i], RASPRT_I32, 1, &count) != RASPRT_OK) {
+        errs() << "raspc run: error: input 'lengths': " << rasprt_last_error() << "\n";
+        status = 1;
+      } else {
+        std::copy(exampleRows.begin(), exampleRows.end(), static_cast<int32_t *>(storage[i].data));
+      }
+      arguments.push_back(&storage[i]);
+      continue;
+    }
     if (isParam && weights) {
       std::vector<int64_t> shape = program.argumentShape(i);
       if (rasprt_safetensors_load(weights, names[i].c_str(), program.argumentDtype(i),
@@ -267,10 +327,11 @@ static int runModel(const raspc::JitProgram &program) {
         status = 1;
       }
     } else if (file != files.end()) {
-      if (rasprt_npy_read(file->second.c_str(), &storage[i]) != RASPRT_OK) {
-        errs() << "raspc run: error: input '" << names[i] << "': " << rasprt_last_error() << "\n";
+      std::vector<int32_t> rows;
+      if (!readPacked(names[i], file->second, storage[i], rows))
         status = 1;
-      }
+      else if (exampleRows.empty() && names[i] != "lengths")
+        exampleRows = rows;
     } else if (runRandomParams.getNumOccurrences()) {
       // The declared shape, with symbolic sizes set to --random-length.
       std::vector<int64_t> shape = program.argumentShape(i);
