@@ -82,14 +82,6 @@ private:
   };
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-  /// combine(x, y) with `combiner`.
-  Value combine(const raspc::Combiner &combiner, Value x, Value y) {
-    OperationState state(b.getLoc(), combiner.op->getName());
-    state.addOperands({x, y});
-    state.addTypes(x.getType());
-    state.addAttributes(combiner.op->getAttrs());
-    return b.create(state)->getResult(0);
-  }
   /// The member's body at iteration point `point`, its block arguments the
   /// inputs' elements there: a reduction's element contribution (the body
   /// up to the combiner), or the consumer's result.
@@ -174,16 +166,16 @@ void RowKernelEmitter::emitKernel(gpu::LaunchOp launch) {
     Type element = cast<RankedTensorType>(member.op->getResult(0).getType()).getElementType();
     Value start = arith::ConstantOp::create(b, b.getFloatAttr(element, raspc::combinerIdentity(combiner.op)));
     Value partial = emitRowLoop(member, lane, start, [&](Value j, ValueRange carried) {
-                      return combine(combiner, carried[0], evaluate(member, at(j)));
+                      return raspc::combine(b, combiner, carried[0], evaluate(member, at(j)));
                     }).getResult(0);
     // Butterflies: every lane ends with the whole row's value.
     for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
-      partial = combine(combiner, partial,
+      partial = raspc::combine(b, combiner, partial,
                         gpu::ShuffleOp::create(b, partial, offset, kWarpSize, gpu::ShuffleMode::XOR)
                             .getShuffleResult());
     Value init =
         member.init ? Value(memref::LoadOp::create(b, member.init, point)) : member.initValue;
-    Value result = combine(combiner, init, partial);
+    Value result = raspc::combine(b, combiner, init, partial);
     rowValues.map(member.op->getResult(0), result);
     if (member.stored) {
       auto first = scf::IfOp::create(b, laneZero, false);

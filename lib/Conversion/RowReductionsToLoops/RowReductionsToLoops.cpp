@@ -90,13 +90,6 @@ private:
   };
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-  Value combine(const raspc::Combiner &combiner, Value x, Value y) {
-    OperationState state(b.getLoc(), combiner.op->getName());
-    state.addOperands({x, y});
-    state.addTypes(x.getType());
-    state.addAttributes(combiner.op->getAttrs());
-    return b.create(state)->getResult(0);
-  }
   /// The member's inputs at the row's element(s) from `j`: vectors of
   /// `width` lanes along the row when `vectors`, else scalars.
   SmallVector<Value> inputsAt(const Member &member, Value j, bool vectors);
@@ -209,12 +202,12 @@ void RowKernel::emitRow(Value row) {
     partial = raspc::emitLoop(b, whole, length, idx(1), ValueRange{partial},
                               [&](Value j, ValueRange carried) {
                                 return SmallVector<Value>{
-                                    combine(combiner, carried[0], scalarAt(member, j))};
+                                    raspc::combine(b, combiner, carried[0], scalarAt(member, j))};
                               })
                   .front();
     Value init =
         member.init ? Value(memref::LoadOp::create(b, member.init, point)) : member.initValue;
-    Value result = combine(combiner, init, partial);
+    Value result = raspc::combine(b, combiner, init, partial);
     rowValues.map(member.op->getResult(0), result);
     if (member.stored)
       memref::StoreOp::create(b, result, member.out, point);

@@ -37,6 +37,14 @@ double raspc::combinerIdentity(Operation *combine) {
   return std::numeric_limits<double>::infinity();
 }
 
+Value raspc::combine(ImplicitLocOpBuilder &b, const Combiner &combiner, Value x, Value y) {
+  OperationState state(b.getLoc(), combiner.op->getName());
+  state.addOperands({x, y});
+  state.addTypes(x.getType());
+  state.addAttributes(combiner.op->getAttrs());
+  return b.create(state)->getResult(0);
+}
+
 bool raspc::isRowMap(AffineMap map) {
   unsigned rank = map.getNumDims();
   return map.getNumResults() == rank - 1 &&

@@ -35,6 +35,10 @@ std::optional<Combiner> matchCombiner(mlir::linalg::GenericOp op);
 /// The combiner's identity: folding it changes nothing.
 double combinerIdentity(mlir::Operation *combine);
 
+/// combine(x, y) with the combiner's op (scalars or vectors alike).
+mlir::Value combine(mlir::ImplicitLocOpBuilder &b, const Combiner &combiner, mlir::Value x,
+                    mlir::Value y);
+
 /// Whether `map` is (d0, ..., d(n-2)) of n loops: one value per row.
 bool isRowMap(mlir::AffineMap map);
 
