@@ -3,7 +3,7 @@
 
     bench/compile_time.py [--build build] [--repeat 3] [--cuda]
 
-For each file under examples/rasp and examples/models, runs
+For each file under examples/rasp and examples/models (and its folders), runs
 `raspc FILE --emit=obj -o /dev/null` (and, with --cuda, `--target=cuda
 --emit=ptx`) --repeat times and prints the best wall time in milliseconds,
 then the sum. Compare two builds by running it on each on the same machine.
@@ -38,7 +38,8 @@ def main():
     args = parser.parse_args()
     raspc = os.path.join(args.build, "bin", "raspc")
     files = sorted(glob.glob(os.path.join(root, "examples/rasp/*.rasp")) +
-                   glob.glob(os.path.join(root, "examples/models/*.rasp")))
+                   glob.glob(os.path.join(root, "examples/models/*.rasp")) +
+                   glob.glob(os.path.join(root, "examples/models/*/*.rasp")))
     targets = [("cpu obj", ["--emit=obj", "-o", os.devnull])]
     if args.cuda:
         targets.append(("cuda ptx", ["--target=cuda", "--emit=ptx", "-o", os.devnull]))
