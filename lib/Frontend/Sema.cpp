@@ -123,6 +123,10 @@ struct Body {
   llvm::StringMap<Node *> names; // lambda parameters, key/query, positions
   Node *query = nullptr, *key = nullptr; // Score: the operands of dot()
   Node *score = nullptr;                 // Score: the raw dot product
+  /// Packed batches: where the query's example starts. The positions a
+  /// mask or score reads count from there; an input packed along the
+  /// positions is indexed at that start plus the position.
+  Node *packedStart = nullptr;
 };
 
 bool isNumeric(Elem e) { return e == Elem::Int || e == Elem::Float; }
@@ -520,6 +524,7 @@ void Sema::localizePositions(Body &b, Loc loc) {
   // and a value read at the query is the same for a row of keys (vectors
   // along the keys need no gather).
   Node *start = atQuery(program->exampleStarts, b.names["query_pos"], loc);
+  b.packedStart = start;
   for (const char *name : {"query_pos", "key_pos"}) {
     Node *local = create(Op::Binary, Type::scalar(Elem::Int), loc);
     local->binaryOp = BinaryOp::Sub;
@@ -1215,6 +1220,14 @@ Value Sema::index(const ast::Index &e) {
   Elem elem = base.type.dtype == DType::I32 ? Elem::Int : Elem::Float;
   Node *n = create(Op::Extract, Type::scalar(elem), e.loc);
   n->operands = {base.node, position.node};
+  // A packed input holds every example: its element for a position of
+  // this example is at the example's start plus the position.
+  if (body->packedStart && isPacked(base.type.dims[0])) {
+    Node *packed = create(Op::Binary, Type::scalar(Elem::Int), e.loc);
+    packed->binaryOp = BinaryOp::Add;
+    packed->operands = {position.node, body->packedStart};
+    n->operands[1] = packed;
+  }
   return Value(n);
 }
 

@@ -476,6 +476,68 @@ TEST_P(ModelLayersTest, PackedBatchStaysWithinExamples) {
   EXPECT_EQ(error, "input 'lengths': example 1 has length -1");
 }
 
+// A packed input indexed in a mask reads its own example's element: a
+// document mask over two packed examples of 5 and T positions, whose
+// document ids restart in each.
+TEST_P(ModelLayersTest, PackedBatchDocumentMask) {
+  const std::vector<int32_t> lengths = {5, length()};
+  const int total = 5 + length(), D = 4;
+  std::vector<Input> in = {randomInput({total, D}, rng)};
+  Input doc, lens;
+  doc.shape = {total};
+  for (int e = 0, begin = 0; e < 2; begin += lengths[e++])
+    for (int t = 0; t < lengths[e]; ++t)
+      doc.i32.push_back(t / 2);
+  lens.shape = {2};
+  lens.i32 = lengths;
+  in.push_back(doc);
+  in.push_back(lens);
+  std::string errors;
+  raspc::JitOptions options;
+  options.packedBatch = true;
+  auto program = raspc::JitProgram::compile(
+      "model m(x: f32[T, 4], doc: i32[T]) -> f32[T, 4] {\n"
+      "  let h = heads(x, 1);\n"
+      "  let s = select(h, h, doc[key_pos] == doc[query_pos]) scored dot(h, h);\n"
+      "  return merge_heads(aggregate(s, h));\n}\n",
+      "doc.rasp", options, &errors);
+  ASSERT_TRUE(program) << errors;
+  std::vector<rasprt_tensor> tensors;
+  for (Input &i : in)
+    tensors.push_back(i.tensor());
+  rasprt_tensor out;
+  std::string error;
+  ASSERT_TRUE(program->run({&tensors[0], &tensors[1], &tensors[2]}, &out, &error)) << error;
+  Matrix got(static_cast<float *>(out.data),
+             static_cast<float *>(out.data) + rasprt_tensor_numel(&out));
+  rasprt_tensor_free(&out);
+  Matrix want(total * D);
+  for (int e = 0, begin = 0; e < 2; begin += lengths[e++])
+    for (int i = begin; i < begin + lengths[e]; ++i) {
+      std::vector<double> w(total, 0.0);
+      double top = -INFINITY, sum = 0;
+      for (int j = begin; j < begin + lengths[e]; ++j)
+        if (doc.i32[j] == doc.i32[i]) {
+          double dot = 0;
+          for (int d = 0; d < D; ++d)
+            dot += static_cast<double>(in[0].f32[i * D + d]) * in[0].f32[j * D + d];
+          w[j] = dot;
+          top = std::max(top, dot);
+        }
+      for (int j = begin; j < begin + lengths[e]; ++j)
+        if (doc.i32[j] == doc.i32[i])
+          sum += (w[j] = std::exp(w[j] - top));
+      for (int d = 0; d < D; ++d) {
+        double acc = 0;
+        for (int j = begin; j < begin + lengths[e]; ++j)
+          if (doc.i32[j] == doc.i32[i])
+            acc += w[j] / sum * in[0].f32[j * D + d];
+        want[i * D + d] = static_cast<float>(acc);
+      }
+    }
+  expectNear(got, want, 1e-4f);
+}
+
 // Ids are checked before any kernel runs: an id outside its table, and more
 // positions than a position table has rows, are errors that name them.
 TEST(ModelLayersErrors, IdsOutsideTheirTable) {
