@@ -135,17 +135,22 @@ int main(int argc, char **argv) {
   }
   double loadMs = msSince(start);
 
+  // One call on `arguments` as they are set; `what` prefixes an error.
+  auto call = [&](const std::string &what) {
+    std::vector<const rasprt_tensor *> args;
+    for (rasprt_tensor &t : arguments)
+      args.push_back(&t);
+    rasprt_tensor out;
+    std::string error;
+    if (!program->run(args, &out, &error))
+      die(what + error);
+    return out;
+  };
   auto pass = [&](bool keep) {
     if (packed) {
       arguments[inputIndex] = all;
       arguments[lengthsIndex] = lengths;
-      std::vector<const rasprt_tensor *> args;
-      for (rasprt_tensor &t : arguments)
-        args.push_back(&t);
-      rasprt_tensor out;
-      std::string error;
-      if (!program->run(args, &out, &error))
-        die(error);
+      rasprt_tensor out = call("");
       if (keep && !outDir.empty())
         for (size_t f = 0; f < files.size(); ++f) {
           rasprt_tensor row;
@@ -162,13 +167,7 @@ int main(int argc, char **argv) {
     }
     for (size_t f = 0; f < files.size(); ++f) {
       arguments[inputIndex] = inputs[f];
-      std::vector<const rasprt_tensor *> args;
-      for (rasprt_tensor &t : arguments)
-        args.push_back(&t);
-      rasprt_tensor out;
-      std::string error;
-      if (!program->run(args, &out, &error))
-        die(files[f] + ": " + error);
+      rasprt_tensor out = call(files[f] + ": ");
       if (keep && !outDir.empty()) {
         std::string path = outDir + "/out" + std::to_string(f) + ".npy";
         if (rasprt_npy_write(path.c_str(), &out) != RASPRT_OK)

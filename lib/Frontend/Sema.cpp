@@ -1185,9 +1185,8 @@ Value Sema::rowOf(const ast::Index &e, Value base) {
   std::optional<double> row = constantNumber(*e.index, "a row index");
   if (!row)
     return Value();
-  if (*row != static_cast<int64_t>(*row) || *row < 0 ||
-      (t.dims[0].isStatic() && *row >= static_cast<double>(t.dims[0].size)) ||
-      !t.dims[0].isStatic())
+  if (*row != static_cast<int64_t>(*row) || *row < 0 || !t.dims[0].isStatic() ||
+      *row >= static_cast<double>(t.dims[0].size))
     return error(e.index->loc, "row " + formatNumber(*row) + " is not a row of " + t.str() +
                                    (t.dims[0].isStatic() ? "" : " (its size is known at run time)"));
   Node *n = create(Op::Row, Type::tensor(t.dtype, {t.dims[1]}), e.loc);

@@ -538,21 +538,23 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
                   "' has " + std::to_string(bound.max) + " rows, one per position");
   // A packed batch's lengths: as many positions as the inputs have, none
   // longer than a position table.
+  const rasprt_tensor *lengths = nullptr;
   for (size_t i = 0; i < arguments.size(); ++i) {
     const ValueSignature &info = impl->arguments[i];
     if (info.lengthsOf.empty() || info.dtype != RASPRT_I32)
       continue;
-    const auto *lengths = static_cast<const int32_t *>(arguments[i]->data);
-    int64_t total = 0, count = rasprt_tensor_numel(arguments[i]);
+    lengths = arguments[i];
+    const auto *l = static_cast<const int32_t *>(lengths->data);
+    int64_t total = 0, count = rasprt_tensor_numel(lengths);
     for (int64_t e = 0; e < count; ++e) {
-      if (lengths[e] < 0)
+      if (l[e] < 0)
         return fail("input 'lengths': example " + std::to_string(e) + " has length " +
-                    std::to_string(lengths[e]));
-      if (info.maxLength >= 0 && lengths[e] > info.maxLength)
+                    std::to_string(l[e]));
+      if (info.maxLength >= 0 && l[e] > info.maxLength)
         return fail("input 'lengths': example " + std::to_string(e) + " has " +
-                    std::to_string(lengths[e]) + " positions, but '" + info.maxLengthTable +
+                    std::to_string(l[e]) + " positions, but '" + info.maxLengthTable +
                     "' has " + std::to_string(info.maxLength) + " rows, one per position");
-      total += lengths[e];
+      total += l[e];
     }
     auto it = symbols.find(info.lengthsOf);
     if (it != symbols.end() && it->second.first != total)
@@ -564,10 +566,6 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
   // here before any kernel runs (the kernel itself would read zeros). In a
   // packed batch (the lengths were checked above) the message names the
   // example and the position in it.
-  const rasprt_tensor *lengths = nullptr;
-  for (size_t i = 0; i < arguments.size(); ++i)
-    if (!impl->arguments[i].lengthsOf.empty())
-      lengths = arguments[i];
   auto where = [&](int64_t p) {
     if (!lengths)
       return "at position " + std::to_string(p);

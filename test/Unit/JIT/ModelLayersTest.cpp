@@ -51,9 +51,9 @@ Input randomInput(std::vector<int64_t> shape, std::mt19937 &rng, float scale = 1
 
 /// Compiles `source`, runs it on `inputs` and returns the f32 result.
 Matrix runModel(const std::string &source, std::vector<Input> &inputs,
-                std::vector<int64_t> expectedShape) {
+                std::vector<int64_t> expectedShape, const raspc::JitOptions &options = {}) {
   std::string errors;
-  auto program = raspc::JitProgram::compile(source, "layer.rasp", {}, &errors);
+  auto program = raspc::JitProgram::compile(source, "layer.rasp", options, &errors);
   EXPECT_TRUE(program) << errors;
   if (!program)
     return {};
@@ -397,27 +397,16 @@ TEST_P(ModelLayersTest, PackedBatchStaysWithinExamples) {
   lens.i32 = lengths;
   in.push_back(keep);
   in.push_back(lens);
-  std::string errors;
   raspc::JitOptions options;
   options.packedBatch = true;
-  auto program = raspc::JitProgram::compile(
+  const std::string source =
       "model m(x: f32[T, 8], keep: i32[T]) -> f32[8] {\n"
       "  let q = rope(heads(x, 1), base=100);\n"
       "  let s = select(q, q, key_pos <= query_pos and query_pos - key_pos < 3 or key_pos < 1)\n"
       "          scored dot(q, q) * 0.5;\n"
       "  let a = merge_heads(aggregate(s, heads(x, 1)));\n"
-      "  return max_pool(a, mask=keep) + mean_pool(a);\n}\n",
-      "packed.rasp", options, &errors);
-  ASSERT_TRUE(program) << errors;
-  std::vector<rasprt_tensor> tensors;
-  for (Input &i : in)
-    tensors.push_back(i.tensor());
-  rasprt_tensor out;
-  std::string error;
-  ASSERT_TRUE(program->run({&tensors[0], &tensors[1], &tensors[2]}, &out, &error)) << error;
-  ASSERT_EQ(std::vector<int64_t>(out.shape, out.shape + out.rank), (std::vector<int64_t>{3, D}));
-  Matrix got(static_cast<float *>(out.data), static_cast<float *>(out.data) + 3 * D);
-  rasprt_tensor_free(&out);
+      "  return max_pool(a, mask=keep) + mean_pool(a);\n}\n";
+  Matrix got = runModel(source, in, {3, D}, options);
 
   Matrix want;
   for (int e = 0, begin = 0; e < 3; begin += lengths[e++]) {
@@ -465,6 +454,14 @@ TEST_P(ModelLayersTest, PackedBatchStaysWithinExamples) {
   expectNear(got, want, 1e-4f);
 
   // The lengths must add up to the positions, and none may be negative.
+  std::string errors;
+  auto program = raspc::JitProgram::compile(source, "layer.rasp", options, &errors);
+  ASSERT_TRUE(program) << errors;
+  std::vector<rasprt_tensor> tensors;
+  for (Input &i : in)
+    tensors.push_back(i.tensor());
+  rasprt_tensor out;
+  std::string error;
   lens.i32 = {3, 1, length() + 1};
   tensors[2] = lens.tensor();
   EXPECT_FALSE(program->run({&tensors[0], &tensors[1], &tensors[2]}, &out, &error));
@@ -492,25 +489,13 @@ TEST_P(ModelLayersTest, PackedBatchDocumentMask) {
   lens.i32 = lengths;
   in.push_back(doc);
   in.push_back(lens);
-  std::string errors;
   raspc::JitOptions options;
   options.packedBatch = true;
-  auto program = raspc::JitProgram::compile(
-      "model m(x: f32[T, 4], doc: i32[T]) -> f32[T, 4] {\n"
-      "  let h = heads(x, 1);\n"
-      "  let s = select(h, h, doc[key_pos] == doc[query_pos]) scored dot(h, h);\n"
-      "  return merge_heads(aggregate(s, h));\n}\n",
-      "doc.rasp", options, &errors);
-  ASSERT_TRUE(program) << errors;
-  std::vector<rasprt_tensor> tensors;
-  for (Input &i : in)
-    tensors.push_back(i.tensor());
-  rasprt_tensor out;
-  std::string error;
-  ASSERT_TRUE(program->run({&tensors[0], &tensors[1], &tensors[2]}, &out, &error)) << error;
-  Matrix got(static_cast<float *>(out.data),
-             static_cast<float *>(out.data) + rasprt_tensor_numel(&out));
-  rasprt_tensor_free(&out);
+  Matrix got = runModel("model m(x: f32[T, 4], doc: i32[T]) -> f32[T, 4] {\n"
+                        "  let h = heads(x, 1);\n"
+                        "  let s = select(h, h, doc[key_pos] == doc[query_pos]) scored dot(h, h);\n"
+                        "  return merge_heads(aggregate(s, h));\n}\n",
+                        in, {total, D}, options);
   Matrix want(total * D);
   for (int e = 0, begin = 0; e < 2; begin += lengths[e++])
     for (int i = begin; i < begin + lengths[e]; ++i) {
