@@ -27,9 +27,60 @@
 #include <map>
 #include <mutex>
 
+#include <dlfcn.h>
+
 using namespace raspc;
 
 namespace {
+
+/// What compiled code calls outside itself: the runtime (its allocator,
+/// thread pool and CUDA ABI) and the C math library (LLVM lowers math
+/// intrinsics it does not expand to libm calls, and f16/bf16 conversions
+/// without hardware support to libgcc's). The engine looks symbols up in
+/// the process's global scope, which holds none of these when libraspc.so
+/// was opened with RTLD_LOCAL, as Python extensions, ctypes and plugin
+/// hosts open it; so they are looked up here, through the handle of the
+/// library this code is in, whose search covers the libraries it depends
+/// on. Names the handle does not have are left to the engine's own search.
+llvm::orc::SymbolMap runtimeSymbols(llvm::orc::MangleAndInterner interner) {
+  static const char *const runtime[] = {
+      "_mlir_memref_to_llvm_alloc", "_mlir_memref_to_llvm_aligned_alloc",
+      "_mlir_memref_to_llvm_free", "rasprt_parallel_for", "rasprt_buffer_alloc",
+      "rasprt_buffer_free", "mgpuEventCreate", "mgpuEventDestroy", "mgpuEventRecord",
+      "mgpuEventSynchronize", "mgpuLaunchKernel", "mgpuMemAlloc", "mgpuMemFree",
+      "mgpuMemHostRegister", "mgpuMemHostUnregister", "mgpuMemcpy", "mgpuMemset16",
+      "mgpuMemset32", "mgpuModuleGetFunction", "mgpuModuleLoad", "mgpuModuleLoadJIT",
+      "mgpuModuleUnload", "mgpuSetDefaultDevice", "mgpuStreamCreate",
+      "mgpuStreamDestroy", "mgpuStreamSynchronize", "mgpuStreamWaitEvent",
+      "__truncsfbf2", "__truncdfbf2", "__extendhfsf2", "__truncsfhf2", "__truncdfhf2"};
+  // Each in double and float ("f") form.
+  static const char *const math[] = {
+      "exp",   "exp2",  "expm1", "log",  "log2",  "log10", "log1p", "pow",
+      "sin",   "cos",   "tan",   "asin", "acos",  "atan",  "atan2", "sinh",
+      "cosh",  "tanh",  "erf",   "erfc", "cbrt",  "fmod",  "floor", "ceil",
+      "trunc", "round", "roundeven", "rint", "nearbyint", "fma", "sqrt",
+      "fmin",  "fmax",  "copysign", "ldexp", "sincos"};
+  void *self = nullptr;
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void *>(&runtimeSymbols), &info) && info.dli_fname)
+    self = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  llvm::orc::SymbolMap symbols;
+  auto add = [&](const std::string &name) {
+    void *address = self ? dlsym(self, name.c_str()) : nullptr;
+    if (address)
+      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                 llvm::JITSymbolFlags::Exported};
+  };
+  for (const char *name : runtime)
+    add(name);
+  for (const char *name : math) {
+    add(name);
+    add(std::string(name) + "f");
+  }
+  if (self)
+    dlclose(self); // RTLD_NOLOAD took a reference
+  return symbols;
+}
 
 /// A memref descriptor for the C interface: {allocated, aligned, offset,
 /// sizes..., strides...}.
@@ -298,6 +349,7 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
     return fail();
   }
   impl->engine = std::move(*engine);
+  impl->engine->registerSymbols(runtimeSymbols);
   auto entry = impl->engine->lookupPacked("_mlir_ciface_" + impl->name);
   if (!entry) {
     os << fileName << ": internal error: JIT compilation failed: "
