@@ -44,6 +44,9 @@ failed=$(( ${lit_failed:-0} + unit_failed ))
 
 echo
 echo "lit: ${lit_passed:-0} passed, ${lit_failed:-0} failed; unit and other ctests: $((unit_total - unit_failed)) passed, $unit_failed failed"
+if ! grep -q "^python\." <(ctest --test-dir "$BUILD_DIR" -N | sed -n 's/^ *Test *#[0-9]*: //p'); then
+  echo "python package: not built (see 'raspc: Python package' in the configure output); its tests did not run"
+fi
 if [[ $ctest_rc -eq 0 ]]; then
   echo "raspc tests: PASS"
 else

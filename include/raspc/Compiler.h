@@ -221,6 +221,8 @@ public:
   const std::string &bytes() const;
   /// Writes the artifact as `raspc --emit` does: IR printed, or the bytes.
   void write(llvm::raw_ostream &os) const;
+  /// What write() writes, as a string (for clients without LLVM's streams).
+  std::string str() const;
   /// The entry point; empty for the ast stage.
   const EntrySignature &signature() const;
 

@@ -62,6 +62,9 @@ public:
 
   /// The entry point's name.
   const std::string &name() const;
+  /// The entry point's arguments and result as declared (names, dtypes,
+  /// shapes with their symbols, vocabularies).
+  const EntrySignature &signature() const;
   /// True for a `model`, false for a sequence program (`def`).
   bool isModel() const;
   /// The names of the inputs, then (models) of the parameters, in call order.
@@ -86,11 +89,26 @@ public:
                  std::vector<std::string> &outputs,
                  std::vector<SelectorMatrix> *selectors, std::string *error) const;
 
+  /// Why a run failed, for hosts that report kinds of errors differently
+  /// (the Python package raises TypeError, ValueError or RuntimeError).
+  enum class RunError {
+    None,
+    /// Arguments of the wrong number or dtype.
+    Type,
+    /// Arguments of the wrong shape, or values the program cannot take
+    /// (ids outside their table, lengths that do not add up), found before
+    /// any kernel runs.
+    Value,
+    /// The run itself failed: memory, the GPU.
+    Execution
+  };
+
   /// Runs the program on tensors given in argumentNames() order. Shapes and
   /// dtypes are checked against the declarations; the result is allocated
-  /// into `*output` (release it with rasprt_tensor_free).
+  /// into `*output` (release it with rasprt_tensor_free). On failure the
+  /// message goes to `*error` and its kind to `*kind` (either may be null).
   bool run(const std::vector<const rasprt_tensor *> &arguments,
-           rasprt_tensor *output, std::string *error) const;
+           rasprt_tensor *output, std::string *error, RunError *kind = nullptr) const;
 
   struct Impl;
 

@@ -85,6 +85,10 @@ bool raspc::validateOptions(const CompileOptions &options,
   auto fail = [&]() -> llvm::raw_ostream & {
     return errors << "raspc: error: ";
   };
+  if (options.optLevel < 0 || options.optLevel > 3) {
+    fail() << "the optimization level must be 0 to 3, not " << options.optLevel << "\n";
+    return false;
+  }
   if (!cuda) {
     if (options.stage == Stage::PTX) {
       fail() << "--emit=ptx needs --target=cuda\n";

@@ -71,6 +71,15 @@ void Artifact::write(llvm::raw_ostream &os) const {
     os << impl->bytes;
 }
 
+std::string Artifact::str() const {
+  if (!isIRStage(impl->stage))
+    return impl->bytes;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  write(os);
+  return text;
+}
+
 void raspc::registerCompilerDialects(mlir::DialectRegistry &registry) {
   registerMLIRGenDialects(registry);
   // Upstream attaches the models the pipelines rely on (bufferization,

@@ -98,10 +98,16 @@ struct Descriptor {
   int64_t stride(int64_t i) const { return words[3 + rank() + i]; }
 };
 
-std::string shapeString(const std::vector<int64_t> &shape) {
+/// `[T, 4]`: a symbolic size by its symbol where it has one.
+std::string shapeString(const std::vector<int64_t> &shape,
+                        const std::vector<std::string> &symbols = {}) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+  for (size_t i = 0; i < shape.size(); ++i) {
+    std::string size = shape[i] >= 0                                 ? std::to_string(shape[i])
+                       : i < symbols.size() && !symbols[i].empty() ? symbols[i]
+                                                                   : "?";
+    s += (i ? ", " : "") + size;
+  }
   return s + "]";
 }
 
@@ -132,12 +138,7 @@ std::string cacheKey(std::string_view source, std::string_view fileName,
 } // namespace
 
 struct JitProgram::Impl {
-  std::string name;
-  bool isModel = false;
-  std::vector<ValueSignature> arguments;
-  std::vector<SizeBound> sizeBounds;
-  ValueSignature result;
-  std::vector<std::string> selectorNames; // extra results, with exposeSelectors
+  EntrySignature signature;
   bool cuda = false; // arguments are staged in GPU-reachable memory
   std::unique_ptr<mlir::ExecutionEngine> engine;
   /// The entry's packed wrapper, looked up once: the lookup is what makes
@@ -252,30 +253,31 @@ struct JitProgram::Impl {
 JitProgram::JitProgram(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
 JitProgram::~JitProgram() = default;
 
-const std::string &JitProgram::name() const { return impl->name; }
-bool JitProgram::isModel() const { return impl->isModel; }
+const std::string &JitProgram::name() const { return impl->signature.name; }
+const EntrySignature &JitProgram::signature() const { return impl->signature; }
+bool JitProgram::isModel() const { return impl->signature.isModel; }
 
 std::vector<std::string> JitProgram::argumentNames() const {
   std::vector<std::string> names;
-  for (const ValueSignature &a : impl->arguments)
+  for (const ValueSignature &a : impl->signature.arguments)
     names.push_back(a.name);
   return names;
 }
 
 std::vector<std::string> JitProgram::parameterNames() const {
   std::vector<std::string> names;
-  for (const ValueSignature &a : impl->arguments)
+  for (const ValueSignature &a : impl->signature.arguments)
     if (a.isParam)
       names.push_back(a.name);
   return names;
 }
 
 std::vector<int64_t> JitProgram::argumentShape(size_t i) const {
-  return impl->arguments.at(i).shape;
+  return impl->signature.arguments.at(i).shape;
 }
 
 rasprt_dtype JitProgram::argumentDtype(size_t i) const {
-  return impl->arguments.at(i).dtype;
+  return impl->signature.arguments.at(i).dtype;
 }
 
 std::shared_ptr<const JitProgram>
@@ -329,12 +331,7 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
 
   auto impl = std::make_unique<Impl>();
   const EntrySignature &signature = artifact->signature();
-  impl->name = signature.name;
-  impl->isModel = signature.isModel;
-  impl->arguments = signature.arguments;
-  impl->sizeBounds = signature.sizeBounds;
-  impl->result = signature.result;
-  impl->selectorNames = signature.selectors;
+  impl->signature = signature;
   impl->cuda = cuda;
 
   // The options hold a function_ref: the transformer lives here.
@@ -350,7 +347,7 @@ JitProgram::compile(std::string_view source, std::string_view fileName,
   }
   impl->engine = std::move(*engine);
   impl->engine->registerSymbols(runtimeSymbols);
-  auto entry = impl->engine->lookupPacked("_mlir_ciface_" + impl->name);
+  auto entry = impl->engine->lookupPacked("_mlir_ciface_" + impl->signature.name);
   if (!entry) {
     os << fileName << ": internal error: JIT compilation failed: "
        << llvm::toString(entry.takeError()) << "\n";
@@ -405,12 +402,12 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
       *error = message;
     return false;
   };
-  if (impl->isModel)
-    return fail("'" + impl->name + "' is a model; run it on tensors, not tokens");
-  if (impl->arguments.size() != 1)
-    return fail("'" + impl->name + "' takes " + std::to_string(impl->arguments.size()) +
+  if (impl->signature.isModel)
+    return fail("'" + impl->signature.name + "' is a model; run it on tensors, not tokens");
+  if (impl->signature.arguments.size() != 1)
+    return fail("'" + impl->signature.name + "' takes " + std::to_string(impl->signature.arguments.size()) +
                 " input sequences; runTokens runs programs with one");
-  const ValueSignature &input = impl->arguments[0];
+  const ValueSignature &input = impl->signature.arguments[0];
   std::vector<std::string> vocab = input.vocab; // extended per call: thread-safe
   size_t n = tokens.size();
   std::vector<char> data(std::max<size_t>(n, 1) * rasprt_dtype_size(input.dtype));
@@ -472,18 +469,18 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   if (!impl->stage({&view}, args, error))
     return false;
   std::vector<Descriptor> outs(1, Descriptor(1));
-  outs.resize(1 + impl->selectorNames.size(), Descriptor(2));
+  outs.resize(1 + impl->signature.selectors.size(), Descriptor(2));
   if (!impl->invoke(args, outs, error))
     return false;
   std::vector<char> outStorage;
   Descriptor out(1);
-  if (!impl->readable(outs[0], rasprt_dtype_size(impl->result.dtype), outStorage, out, error)) {
+  if (!impl->readable(outs[0], rasprt_dtype_size(impl->signature.result.dtype), outStorage, out, error)) {
     impl->finish(outs, args);
     return false;
   }
   if (selectors) {
     selectors->clear();
-    for (size_t s = 0; s < impl->selectorNames.size(); ++s) {
+    for (size_t s = 0; s < impl->signature.selectors.size(); ++s) {
       std::vector<char> storage;
       Descriptor m(2);
       if (!impl->readable(outs[1 + s], 1, storage, m, error)) {
@@ -491,7 +488,7 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
         return false;
       }
       SelectorMatrix matrix;
-      matrix.name = impl->selectorNames[s];
+      matrix.name = impl->signature.selectors[s];
       matrix.queries = m.size(0);
       matrix.keys = m.size(1);
       for (int64_t q = 0; q < matrix.queries; ++q)
@@ -503,7 +500,7 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   }
 
   outputs.clear();
-  const ValueSignature &result = impl->result;
+  const ValueSignature &result = impl->signature.result;
   // Tokens in the result come from the input's vocabulary (its compile-time
   // words are the same), which this call may have extended.
   const std::vector<std::string> &words =
@@ -542,32 +539,42 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
 }
 
 bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
-                     rasprt_tensor *output, std::string *error) const {
-  auto fail = [&](const std::string &message) {
+                     rasprt_tensor *output, std::string *error, RunError *kind) const {
+  const EntrySignature &signature = impl->signature;
+  if (kind)
+    *kind = RunError::None;
+  auto failWith = [&](RunError what, const std::string &message) {
     if (error)
       *error = message;
+    if (kind)
+      *kind = what;
     return false;
   };
-  if (arguments.size() != impl->arguments.size())
-    return fail("'" + impl->name + "' takes " + std::to_string(impl->arguments.size()) +
-                " arguments, got " + std::to_string(arguments.size()));
+  auto fail = [&](const std::string &message) { return failWith(RunError::Value, message); };
+  auto wrongType = [&](const std::string &message) {
+    return failWith(RunError::Type, message);
+  };
+  if (arguments.size() != signature.arguments.size())
+    return wrongType("'" + signature.name + "' takes " +
+                     std::to_string(signature.arguments.size()) + " arguments, got " +
+                     std::to_string(arguments.size()));
   std::vector<Descriptor> args;
   std::map<std::string, std::pair<int64_t, std::string>> symbols; // size, who
   for (size_t i = 0; i < arguments.size(); ++i) {
-    const ValueSignature &info = impl->arguments[i];
+    const ValueSignature &info = signature.arguments[i];
     const rasprt_tensor *t = arguments[i];
     std::string what = std::string(info.isParam ? "parameter '" : "input '") + info.name + "'";
     if (!t)
-      return fail(what + " is missing");
+      return wrongType(what + " is missing");
     if (t->dtype != info.dtype)
-      return fail(what + " must be " + rasprt_dtype_name(info.dtype) + ", not " +
-                  rasprt_dtype_name(t->dtype));
+      return wrongType(what + " must be " + rasprt_dtype_name(info.dtype) + ", not " +
+                       rasprt_dtype_name(t->dtype));
     std::vector<int64_t> shape(t->shape, t->shape + t->rank);
     bool shapeOk = static_cast<size_t>(t->rank) == info.shape.size();
     for (size_t d = 0; shapeOk && d < info.shape.size(); ++d)
       shapeOk = info.shape[d] < 0 || info.shape[d] == shape[d];
     if (!shapeOk)
-      return fail(what + " must have shape " + shapeString(info.shape) + ", not " +
+      return fail(what + " must have shape " + shapeString(info.shape, info.symbols) + ", not " +
                   shapeString(shape));
     if (!rasprt_tensor_is_contiguous(t))
       return fail(what + " must be contiguous");
@@ -582,7 +589,7 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
                     std::to_string(it->second.first));
     }
   }
-  for (const SizeBound &bound : impl->sizeBounds)
+  for (const SizeBound &bound : signature.sizeBounds)
     if (auto it = symbols.find(bound.symbol);
         it != symbols.end() && it->second.first > bound.max)
       return fail(it->second.second + " has " + bound.symbol + " = " +
@@ -592,7 +599,7 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
   // longer than a position table.
   const rasprt_tensor *lengths = nullptr;
   for (size_t i = 0; i < arguments.size(); ++i) {
-    const ValueSignature &info = impl->arguments[i];
+    const ValueSignature &info = signature.arguments[i];
     if (info.lengthsOf.empty() || info.dtype != RASPRT_I32)
       continue;
     lengths = arguments[i];
@@ -630,7 +637,7 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
     return "in example " + std::to_string(example) + " at position " + std::to_string(p);
   };
   for (size_t i = 0; i < arguments.size(); ++i) {
-    const ValueSignature &info = impl->arguments[i];
+    const ValueSignature &info = signature.arguments[i];
     if (info.idBound < 0 || info.dtype != RASPRT_I32)
       continue;
     const auto *ids = static_cast<const int32_t *>(arguments[i]->data);
@@ -642,14 +649,18 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
                     " rows of '" + info.idTable + "'");
   }
   // Staged only once all are checked: a CUDA copy would otherwise leak.
+  // From here on a failure is the machine's (memory, the GPU), not the
+  // arguments'.
+  if (kind)
+    *kind = RunError::Execution;
   if (!impl->stage(arguments, args, error))
     return false;
-  std::vector<Descriptor> outs(1, Descriptor(static_cast<int64_t>(impl->result.shape.size())));
+  std::vector<Descriptor> outs(1, Descriptor(static_cast<int64_t>(signature.result.shape.size())));
   if (!impl->invoke(args, outs, error))
     return false;
   std::vector<char> outStorage;
   Descriptor out(0);
-  if (!impl->readable(outs[0], rasprt_dtype_size(impl->result.dtype), outStorage, out, error)) {
+  if (!impl->readable(outs[0], rasprt_dtype_size(signature.result.dtype), outStorage, out, error)) {
     impl->finish(outs, args);
     return false;
   }
@@ -671,20 +682,22 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
                    });
   if (ownBuffer) {
     rasprt_tensor result;
-    rasprt_tensor_view(&result, out.allocated(), impl->result.dtype,
+    rasprt_tensor_view(&result, out.allocated(), signature.result.dtype,
                        static_cast<int32_t>(shape.size()), shape.data());
     result.owns_data = 1; // released with rasprt_tensor_free, like the copy
     impl->finish({}, args);
     *output = result;
+    if (kind)
+      *kind = RunError::None;
     return true;
   }
   rasprt_tensor result;
-  if (rasprt_tensor_alloc(&result, impl->result.dtype, static_cast<int32_t>(shape.size()),
+  if (rasprt_tensor_alloc(&result, signature.result.dtype, static_cast<int32_t>(shape.size()),
                           shape.data()) != RASPRT_OK) {
     impl->finish(outs, args);
-    return fail(rasprt_last_error());
+    return failWith(RunError::Execution, rasprt_last_error());
   }
-  size_t elementSize = rasprt_dtype_size(impl->result.dtype);
+  size_t elementSize = rasprt_dtype_size(signature.result.dtype);
   int64_t numel = rasprt_tensor_numel(&result);
   // Row-major results copy in one block; others element by element through
   // the strides.
@@ -708,5 +721,7 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
   }
   impl->finish(outs, args);
   *output = result;
+  if (kind)
+    *kind = RunError::None;
   return true;
 }

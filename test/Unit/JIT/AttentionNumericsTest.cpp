@@ -357,14 +357,24 @@ TEST(AttentionSemantics, WrongShapesAndDtypesAreRejected) {
   rasprt_tensor tx = wrap(x, {3, 12}), tq = wrap(w, {16, 16}), tk = wrap(k, {16, 8});
   rasprt_tensor out;
   std::string error;
-  EXPECT_FALSE(program->run({&tx, &tq, &tk, &tk}, &out, &error));
-  EXPECT_EQ(error, "input 'x' must have shape [?, 16], not [3, 12]");
+  // Each failure also says its kind, which the Python package turns into
+  // ValueError or TypeError.
+  raspc::JitProgram::RunError kind = raspc::JitProgram::RunError::None;
+  EXPECT_FALSE(program->run({&tx, &tq, &tk, &tk}, &out, &error, &kind));
+  EXPECT_EQ(error, "input 'x' must have shape [T, 16], not [3, 12]");
+  EXPECT_EQ(kind, raspc::JitProgram::RunError::Value);
   rasprt_tensor tx2 = wrap(x, {2, 16});
   tx2.dtype = RASPRT_I32;
-  EXPECT_FALSE(program->run({&tx2, &tq, &tk, &tk}, &out, &error));
+  EXPECT_FALSE(program->run({&tx2, &tq, &tk, &tk}, &out, &error, &kind));
   EXPECT_EQ(error, "input 'x' must be f32, not i32");
-  EXPECT_FALSE(program->run({&tq}, &out, &error));
+  EXPECT_EQ(kind, raspc::JitProgram::RunError::Type);
+  EXPECT_FALSE(program->run({&tq}, &out, &error, &kind));
   EXPECT_EQ(error, "'layer' takes 4 arguments, got 1");
+  EXPECT_EQ(kind, raspc::JitProgram::RunError::Type);
+  tx2.dtype = RASPRT_F32;
+  ASSERT_TRUE(program->run({&tx2, &tq, &tk, &tk}, &out, &error, &kind)) << error;
+  EXPECT_EQ(kind, raspc::JitProgram::RunError::None);
+  rasprt_tensor_free(&out);
 }
 
 TEST(AttentionSemantics, InputsSharingASymbolMustAgree) {

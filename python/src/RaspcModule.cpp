@@ -1,0 +1,402 @@
+//===- RaspcModule.cpp - the raspc._raspc extension module ---------------===//
+//
+// The native half of the Python package: the JIT (include/raspc/Jit.h) and
+// the compile API (include/raspc/Compiler.h) over nanobind. It stays close
+// to the C++ API; the Python half (raspc/__init__.py) gives it the shape
+// Python users expect (keyword options, parameters bound by name,
+// exceptions with locations).
+//
+// Arrays cross as DLPack / buffer-protocol views (nb::ndarray): NumPy
+// arrays and PyTorch CPU tensors are read in place, and a result is the
+// buffer the compiled code allocated, handed to NumPy or PyTorch with a
+// capsule that frees it. The GIL is released while compiling and running.
+//
+//===----------------------------------------------------------------------===//
+
+#include "raspc/Compiler.h"
+#include "raspc/Jit.h"
+#include "rasprt/rasprt.h"
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nb = nanobind;
+using raspc::JitProgram;
+
+namespace {
+
+/// raspc.Error and raspc.RuntimeError (also a builtins.RuntimeError).
+PyObject *errorType = nullptr;
+PyObject *runtimeErrorType = nullptr;
+
+[[noreturn]] void raise(PyObject *type, const std::string &message) {
+  PyErr_SetString(type, message.c_str());
+  throw nb::python_error();
+}
+
+/// A compiled entry point.
+struct Program {
+  std::shared_ptr<const JitProgram> jit;
+};
+
+/// The compile options Python passes by keyword, each one of
+/// raspc::CompileOptions. One table: compile() checks names against it.
+const char *const optionNames[] = {
+    "entry",        "target",           "cpu",
+    "opt_level",    "packed_batch",     "expose_selectors",
+    "gpu_arch",     "gpu_binary",       "cuda_toolkit",
+    "gpu_wgmma",    "plugins",          "insert_before_tiling",
+    "insert_after_tiling", "insert_before_llvm"};
+
+raspc::CompileOptions toOptions(const nb::dict &given) {
+  raspc::CompileOptions options;
+  for (auto [key, value] : given) {
+    std::string name = nb::cast<std::string>(key);
+    if (value.is_none())
+      continue;
+    if (name == "entry")
+      options.entry = nb::cast<std::string>(value);
+    else if (name == "target") {
+      std::string target = nb::cast<std::string>(value);
+      auto kind = raspc::parseTargetKind(target);
+      if (!kind)
+        raise(PyExc_ValueError, "target must be \"cpu\" or \"cuda\", not \"" + target + "\"");
+      options.target.kind = *kind;
+    } else if (name == "cpu")
+      options.target.cpu.cpu = nb::cast<std::string>(value);
+    else if (name == "opt_level")
+      options.optLevel = nb::cast<int>(value);
+    else if (name == "packed_batch")
+      options.packedBatch = nb::cast<bool>(value);
+    else if (name == "expose_selectors")
+      options.exposeSelectors = nb::cast<bool>(value);
+    else if (name == "gpu_arch")
+      options.target.cuda.arch = nb::cast<std::string>(value);
+    else if (name == "gpu_binary")
+      options.target.cuda.binary = nb::cast<std::string>(value);
+    else if (name == "cuda_toolkit")
+      options.target.cuda.toolkitPath = nb::cast<std::string>(value);
+    else if (name == "gpu_wgmma")
+      options.target.cuda.wgmma = nb::cast<bool>(value);
+    else if (name == "plugins")
+      options.passPlugins = nb::cast<std::vector<std::string>>(value);
+    else if (name == "insert_before_tiling")
+      options.insertBeforeTiling = nb::cast<std::string>(value);
+    else if (name == "insert_after_tiling")
+      options.insertAfterTiling = nb::cast<std::string>(value);
+    else if (name == "insert_before_llvm")
+      options.insertBeforeLLVM = nb::cast<std::string>(value);
+    else {
+      std::string known;
+      for (const char *option : optionNames)
+        known += std::string(known.empty() ? "" : ", ") + option;
+      raise(PyExc_TypeError, "unknown compile option '" + name + "' (options: " + known + ")");
+    }
+  }
+  return options;
+}
+
+nb::dict describe(const raspc::ValueSignature &value) {
+  nb::dict d;
+  d["name"] = value.name;
+  d["parameter"] = value.isParam;
+  d["dtype"] = rasprt_dtype_name(value.dtype);
+  nb::list shape;
+  for (size_t i = 0; i < value.shape.size(); ++i) {
+    if (value.shape[i] >= 0)
+      shape.append(value.shape[i]);
+    else if (i < value.symbols.size() && !value.symbols[i].empty())
+      shape.append(value.symbols[i]);
+    else
+      shape.append(nb::none());
+  }
+  d["shape"] = nb::tuple(shape);
+  d["vocab"] = value.vocab;
+  d["open_vocab"] = value.openVocab;
+  d["numerical"] = value.numerical;
+  return d;
+}
+
+/// The rasprt dtype of a DLPack dtype. UInt16 is taken for bf16 (the bits
+/// of ml_dtypes.bfloat16 arrays, which NumPy cannot export as bf16) where
+/// the program wants bf16.
+bool dtypeOf(nb::dlpack::dtype dtype, rasprt_dtype wanted, rasprt_dtype &out) {
+  using Code = nb::dlpack::dtype_code;
+  auto code = static_cast<Code>(dtype.code);
+  if (dtype.lanes != 1)
+    return false;
+  if (code == Code::Float && dtype.bits == 32)
+    out = RASPRT_F32;
+  else if (code == Code::Float && dtype.bits == 16)
+    out = RASPRT_F16;
+  else if (code == Code::Bfloat && dtype.bits == 16)
+    out = RASPRT_BF16;
+  else if (code == Code::UInt && dtype.bits == 16 && wanted == RASPRT_BF16)
+    out = RASPRT_BF16;
+  else if (code == Code::Int && dtype.bits == 32)
+    out = RASPRT_I32;
+  else if (code == Code::Int && dtype.bits == 64)
+    out = RASPRT_I64;
+  else if (code == Code::Bool && dtype.bits == 8)
+    out = RASPRT_BOOL;
+  else
+    return false;
+  return true;
+}
+
+std::string dlpackName(nb::dlpack::dtype dtype) {
+  using Code = nb::dlpack::dtype_code;
+  std::string kind;
+  switch (static_cast<Code>(dtype.code)) {
+  case Code::Int: kind = "int"; break;
+  case Code::UInt: kind = "uint"; break;
+  case Code::Float: kind = "float"; break;
+  case Code::Bfloat: kind = "bfloat"; break;
+  case Code::Complex: kind = "complex"; break;
+  case Code::Bool: return "bool";
+  default: kind = "dtype" + std::to_string(dtype.code) + "_"; break;
+  }
+  return kind + std::to_string(dtype.bits);
+}
+
+nb::dlpack::dtype dlpackOf(rasprt_dtype dtype, bool bf16AsBits) {
+  using Code = nb::dlpack::dtype_code;
+  auto make = [](Code code, uint8_t bits) {
+    nb::dlpack::dtype d;
+    d.code = static_cast<uint8_t>(code);
+    d.bits = bits;
+    d.lanes = 1;
+    return d;
+  };
+  switch (dtype) {
+  case RASPRT_F32: return make(Code::Float, 32);
+  case RASPRT_F16: return make(Code::Float, 16);
+  case RASPRT_BF16: return bf16AsBits ? make(Code::UInt, 16) : make(Code::Bfloat, 16);
+  case RASPRT_I32: return make(Code::Int, 32);
+  case RASPRT_I64: return make(Code::Int, 64);
+  case RASPRT_BOOL: return make(Code::Bool, 8);
+  }
+  return make(Code::Float, 32);
+}
+
+/// Hands a runtime-allocated tensor to NumPy (bf16 as uint16 bits, which
+/// the Python half views as ml_dtypes.bfloat16) or PyTorch, without a copy:
+/// the capsule frees it when the array dies.
+nb::object toArray(const rasprt_tensor &tensor, bool torch) {
+  auto *owned = new rasprt_tensor(tensor);
+  nb::capsule owner(owned, [](void *p) noexcept {
+    auto *t = static_cast<rasprt_tensor *>(p);
+    rasprt_tensor_free(t);
+    delete t;
+  });
+  size_t shape[RASPRT_MAX_RANK];
+  for (int32_t d = 0; d < tensor.rank; ++d)
+    shape[d] = static_cast<size_t>(tensor.shape[d]);
+  if (torch)
+    return nb::cast(nb::ndarray<nb::pytorch>(tensor.data, tensor.rank, shape, owner, nullptr,
+                                             dlpackOf(tensor.dtype, false)));
+  return nb::cast(nb::ndarray<nb::numpy>(tensor.data, tensor.rank, shape, owner, nullptr,
+                                         dlpackOf(tensor.dtype, true)));
+}
+
+/// Runs `program` on `arguments` (argument order, each an array); the
+/// result is a PyTorch tensor when `torch`, else a NumPy array.
+nb::object run(const Program &program, const nb::list &arguments, bool torch) {
+  const raspc::EntrySignature &signature = program.jit->signature();
+  size_t count = arguments.size();
+  if (count != signature.arguments.size())
+    raise(PyExc_TypeError, "'" + signature.name + "' takes " +
+                               std::to_string(signature.arguments.size()) + " arguments, got " +
+                               std::to_string(count));
+  std::vector<rasprt_tensor> tensors(count);
+  std::vector<const rasprt_tensor *> pointers(count);
+  for (size_t i = 0; i < count; ++i) {
+    const raspc::ValueSignature &info = signature.arguments[i];
+    std::string what = std::string(info.isParam ? "parameter '" : "input '") + info.name + "'";
+    nb::ndarray<nb::ro> array;
+    if (!nb::try_cast(arguments[i], array, /*convert=*/false))
+      raise(PyExc_TypeError, what + " must be an array (NumPy, a PyTorch tensor, DLPack), not " +
+                                 std::string(nb::type_name(arguments[i].type()).c_str()));
+    if (array.device_type() != nb::device::cpu::value)
+      raise(PyExc_TypeError, what + " is on another device; this program runs on the CPU");
+    rasprt_tensor &t = tensors[i];
+    if (!dtypeOf(array.dtype(), info.dtype, t.dtype))
+      raise(PyExc_TypeError, what + " must be " + rasprt_dtype_name(info.dtype) + ", not " +
+                                 dlpackName(array.dtype()));
+    if (array.ndim() > RASPRT_MAX_RANK)
+      raise(PyExc_ValueError, what + " has " + std::to_string(array.ndim()) +
+                                  " dimensions; raspc takes at most " +
+                                  std::to_string(RASPRT_MAX_RANK));
+    t.data = const_cast<void *>(array.data());
+    t.rank = static_cast<int32_t>(array.ndim());
+    for (int32_t d = 0; d < t.rank; ++d) {
+      t.shape[d] = static_cast<int64_t>(array.shape(d));
+      t.strides[d] = array.stride(d);
+    }
+    t.owns_data = 0;
+    pointers[i] = &t;
+  }
+  rasprt_tensor output;
+  std::string error;
+  JitProgram::RunError kind = JitProgram::RunError::None;
+  bool ok;
+  {
+    nb::gil_scoped_release release;
+    ok = program.jit->run(pointers, &output, &error, &kind);
+  }
+  if (!ok)
+    raise(kind == JitProgram::RunError::Type    ? PyExc_TypeError
+          : kind == JitProgram::RunError::Value ? PyExc_ValueError
+                                                : runtimeErrorType,
+          error);
+  return toArray(output, torch);
+}
+
+/// Runs a sequence program on tokens written as text; the selectors (with
+/// expose_selectors) as (name, boolean [queries, keys] array) pairs.
+nb::tuple runTokens(const Program &program, const std::vector<std::string> &tokens) {
+  std::vector<std::string> outputs;
+  std::vector<raspc::SelectorMatrix> selectors;
+  std::string error;
+  bool ok;
+  {
+    nb::gil_scoped_release release;
+    ok = program.jit->runTokens(tokens, outputs, &selectors, &error);
+  }
+  if (!ok)
+    raise(PyExc_ValueError, error);
+  nb::list matrices;
+  for (const raspc::SelectorMatrix &m : selectors) {
+    rasprt_tensor t;
+    int64_t shape[2] = {m.queries, m.keys};
+    if (rasprt_tensor_alloc(&t, RASPRT_BOOL, 2, shape) != RASPRT_OK)
+      raise(PyExc_MemoryError, rasprt_last_error());
+    std::copy(m.selected.begin(), m.selected.end(), static_cast<unsigned char *>(t.data));
+    matrices.append(nb::make_tuple(m.name, toArray(t, false)));
+  }
+  return nb::make_tuple(outputs, matrices);
+}
+
+/// Loads the program's parameters from a .safetensors file by name, each
+/// checked against its declaration; name -> NumPy array (bf16 as bits).
+nb::dict loadSafetensors(const Program &program, const std::string &path) {
+  rasprt_safetensors *file = nullptr;
+  rasprt_status status;
+  {
+    nb::gil_scoped_release release;
+    status = rasprt_safetensors_open(path.c_str(), &file);
+  }
+  if (status != RASPRT_OK)
+    raise(status == RASPRT_ERROR_IO ? PyExc_OSError : PyExc_ValueError, rasprt_last_error());
+  std::unique_ptr<rasprt_safetensors, void (*)(rasprt_safetensors *)> closer(
+      file, rasprt_safetensors_close);
+  nb::dict params;
+  for (const raspc::ValueSignature &info : program.jit->signature().arguments) {
+    if (!info.isParam)
+      continue;
+    rasprt_tensor t;
+    {
+      nb::gil_scoped_release release;
+      status = rasprt_safetensors_load(file, info.name.c_str(), info.dtype,
+                                       static_cast<int32_t>(info.shape.size()),
+                                       info.shape.data(), &t);
+    }
+    if (status != RASPRT_OK)
+      raise(status == RASPRT_ERROR_IO ? PyExc_OSError : PyExc_ValueError, rasprt_last_error());
+    params[info.name.c_str()] = toArray(t, false);
+  }
+  return params;
+}
+
+/// Compiles to `stage` and returns what `raspc --emit=stage` writes, with
+/// the diagnostics: (text or bytes or None, diagnostics).
+nb::tuple emit(const std::string &source, const std::string &fileName, const nb::dict &given,
+               const std::string &stageName) {
+  raspc::CompileOptions options = toOptions(given);
+  auto stage = raspc::parseStage(stageName);
+  if (!stage)
+    raise(PyExc_ValueError,
+          "unknown stage '" + stageName +
+              "' (stages: ast, attn, header, tiled, loops, llvm-dialect, llvm, asm, obj, lib, ptx)");
+  options.stage = *stage;
+  std::string diagnostics, text;
+  bool ok;
+  {
+    nb::gil_scoped_release release;
+    auto artifact = raspc::compile(source, fileName, options, diagnostics);
+    ok = artifact != nullptr;
+    if (ok)
+      text = artifact->str();
+  }
+  if (!ok)
+    return nb::make_tuple(nb::none(), diagnostics);
+  if (*stage == raspc::Stage::Obj || *stage == raspc::Stage::Lib)
+    return nb::make_tuple(nb::bytes(text.data(), text.size()), diagnostics);
+  return nb::make_tuple(text, diagnostics);
+}
+
+} // namespace
+
+NB_MODULE(_raspc, m) {
+  m.doc() = "The native part of raspc: the JIT and the compile API (use the raspc package)";
+
+  errorType = PyErr_NewException("raspc.Error", PyExc_Exception, nullptr);
+  nb::object bases = nb::make_tuple(nb::handle(errorType), nb::handle(PyExc_RuntimeError));
+  runtimeErrorType = PyErr_NewException("raspc.RuntimeError", bases.ptr(), nullptr);
+  m.attr("Error") = nb::handle(errorType);
+  m.attr("RuntimeError") = nb::handle(runtimeErrorType);
+
+  nb::list names;
+  for (const char *name : optionNames)
+    names.append(name);
+  m.attr("OPTION_NAMES") = nb::tuple(names);
+
+  nb::class_<Program>(m, "Program")
+      .def_prop_ro("name", [](const Program &p) { return p.jit->name(); })
+      .def_prop_ro("is_model", [](const Program &p) { return p.jit->isModel(); })
+      .def_prop_ro("arguments",
+                   [](const Program &p) {
+                     nb::list list;
+                     for (const raspc::ValueSignature &a : p.jit->signature().arguments)
+                       list.append(describe(a));
+                     return list;
+                   })
+      .def_prop_ro("result", [](const Program &p) { return describe(p.jit->signature().result); })
+      .def("run", &run, nb::arg("arguments"), nb::arg("torch") = false)
+      .def("run_tokens", &runTokens, nb::arg("tokens"))
+      .def("load_safetensors", &loadSafetensors, nb::arg("path"));
+
+  m.def(
+      "compile",
+      [](const std::string &source, const std::string &fileName, const nb::dict &given) {
+        raspc::CompileOptions options = toOptions(given);
+        std::string diagnostics;
+        std::shared_ptr<const JitProgram> jit;
+        {
+          nb::gil_scoped_release release;
+          jit = JitProgram::compile(source, fileName, options, &diagnostics);
+        }
+        nb::object program = jit ? nb::cast(Program{jit}) : nb::none();
+        return nb::make_tuple(program, diagnostics);
+      },
+      nb::arg("source"), nb::arg("file_name"), nb::arg("options"),
+      "Compiles for this machine: (Program or None, diagnostics).");
+  m.def("emit", &emit, nb::arg("source"), nb::arg("file_name"), nb::arg("options"),
+        nb::arg("stage"));
+  m.def("num_threads", &rasprt_num_threads,
+        "The threads compiled programs use (RASPRT_NUM_THREADS, else the machine's).");
+  m.def(
+      "set_num_threads",
+      [](int32_t count) {
+        if (count < 1)
+          raise(PyExc_ValueError, "set_num_threads needs at least 1 thread");
+        rasprt_set_num_threads(count);
+      },
+      nb::arg("count"));
+}
