@@ -34,6 +34,37 @@ namespace {
 /// raspc.Error and raspc.RuntimeError (also a builtins.RuntimeError).
 PyObject *errorType = nullptr;
 PyObject *runtimeErrorType = nullptr;
+/// Raised by run() in its fast mode for an argument it cannot read in place
+/// (not a C-contiguous array of a dtype DLPack names); the Python half then
+/// prepares the arguments and calls again.
+PyObject *needsPreparationType = nullptr;
+
+/// Whether `object` is a PyTorch tensor (torch imported, and an instance).
+bool isTorchTensor(nb::handle object) {
+  static PyObject *tensorType = nullptr;
+  if (!tensorType) {
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *torch = PyDict_GetItemString(modules, "torch"); // borrowed
+    if (!torch)
+      return false;
+    tensorType = PyObject_GetAttrString(torch, "Tensor"); // kept for the process
+    if (!tensorType) {
+      PyErr_Clear();
+      return false;
+    }
+  }
+  return PyObject_IsInstance(object.ptr(), tensorType) == 1;
+}
+
+bool isCContiguous(const nb::ndarray<nb::ro> &array) {
+  int64_t expected = 1;
+  for (size_t d = array.ndim(); d-- > 0;) {
+    if (array.shape(d) != 1 && array.stride(d) != expected)
+      return false;
+    expected *= static_cast<int64_t>(array.shape(d));
+  }
+  return true;
+}
 
 [[noreturn]] void raise(PyObject *type, const std::string &message) {
   PyErr_SetString(type, message.c_str());
@@ -206,8 +237,12 @@ nb::object toArray(const rasprt_tensor &tensor, bool torch) {
 }
 
 /// Runs `program` on `arguments` (argument order, each an array); the
-/// result is a PyTorch tensor when `torch`, else a NumPy array.
-nb::object run(const Program &program, const nb::list &arguments, bool torch) {
+/// result is a PyTorch tensor when `torch`, else a NumPy array. With `torch`
+/// None (the fast mode) the result is a tensor when any argument is one,
+/// and an argument that cannot be read in place raises NeedsPreparation.
+nb::object run(const Program &program, const nb::list &arguments, nb::handle torchGiven) {
+  bool fast = torchGiven.is_none();
+  bool torch = !fast && nb::cast<bool>(torchGiven);
   const raspc::EntrySignature &signature = program.jit->signature();
   size_t count = arguments.size();
   if (count != signature.arguments.size())
@@ -219,10 +254,20 @@ nb::object run(const Program &program, const nb::list &arguments, bool torch) {
   for (size_t i = 0; i < count; ++i) {
     const raspc::ValueSignature &info = signature.arguments[i];
     std::string what = std::string(info.isParam ? "parameter '" : "input '") + info.name + "'";
+    nb::handle object = arguments[i];
     nb::ndarray<nb::ro> array;
-    if (!nb::try_cast(arguments[i], array, /*convert=*/false))
+    if (!nb::try_cast(object, array, /*convert=*/false)) {
+      if (fast)
+        raise(needsPreparationType, what);
       raise(PyExc_TypeError, what + " must be an array (NumPy, a PyTorch tensor, DLPack), not " +
-                                 std::string(nb::type_name(arguments[i].type()).c_str()));
+                                 std::string(nb::type_name(object.type()).c_str()));
+    }
+    if (fast) {
+      rasprt_dtype ignored;
+      if (!isCContiguous(array) || !dtypeOf(array.dtype(), info.dtype, ignored))
+        raise(needsPreparationType, what);
+      torch = torch || (!info.isParam && isTorchTensor(object));
+    }
     if (array.device_type() != nb::device::cpu::value)
       raise(PyExc_TypeError, what + " is on another device; this program runs on the CPU");
     rasprt_tensor &t = tensors[i];
@@ -349,8 +394,10 @@ NB_MODULE(_raspc, m) {
   errorType = PyErr_NewException("raspc.Error", PyExc_Exception, nullptr);
   nb::object bases = nb::make_tuple(nb::handle(errorType), nb::handle(PyExc_RuntimeError));
   runtimeErrorType = PyErr_NewException("raspc.RuntimeError", bases.ptr(), nullptr);
+  needsPreparationType = PyErr_NewException("raspc._raspc.NeedsPreparation", nullptr, nullptr);
   m.attr("Error") = nb::handle(errorType);
   m.attr("RuntimeError") = nb::handle(runtimeErrorType);
+  m.attr("NeedsPreparation") = nb::handle(needsPreparationType);
 
   nb::list names;
   for (const char *name : optionNames)
@@ -368,7 +415,7 @@ NB_MODULE(_raspc, m) {
                      return list;
                    })
       .def_prop_ro("result", [](const Program &p) { return describe(p.jit->signature().result); })
-      .def("run", &run, nb::arg("arguments"), nb::arg("torch") = false)
+      .def("run", &run, nb::arg("arguments"), nb::arg("torch").none())
       .def("run_tokens", &runTokens, nb::arg("tokens"))
       .def("load_safetensors", &loadSafetensors, nb::arg("path"));
 

@@ -5,12 +5,19 @@
 // chunks from one atomic counter until none are left. Loops from different
 // threads take turns; a loop started inside a body runs serially.
 //
+// A model runs dozens of short loops per call, one after another. Waking a
+// sleeping worker through the kernel costs tens of microseconds (hundreds
+// on some VMs), more than a small loop's work, so workers poll for the next
+// job for a while (kSpin) before they sleep, and the caller polls for the
+// workers to finish before it sleeps, as OpenMP runtimes do (KMP_BLOCKTIME).
+//
 //===----------------------------------------------------------------------===//
 
 #include "Error.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -20,6 +27,28 @@
 namespace {
 
 thread_local bool insideParallelBody = false;
+
+/// How long a worker polls for the next loop, and the caller for the end of
+/// its loop, before sleeping.
+constexpr std::chrono::microseconds kSpin{200};
+
+inline void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/// Polls `done` until it holds or kSpin has passed; whether it held.
+template <typename Done> bool spinUntil(Done done) {
+  auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (unsigned i = 1;; ++i) {
+    if (done())
+      return true;
+    relax();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline)
+      return false;
+  }
+}
 
 class ThreadPool {
 public:
@@ -54,13 +83,16 @@ public:
       std::lock_guard<std::mutex> lock(mutex);
       job = {body, context, count, grain};
       next.store(0);
-      busy = static_cast<int32_t>(workers.size());
+      busy.store(static_cast<int32_t>(workers.size()));
       ++generation;
+      published.store(generation, std::memory_order_release);
     }
     wake.notify_all();
     work(Job{body, context, count, grain});
+    if (spinUntil([&] { return busy.load(std::memory_order_acquire) == 0; }))
+      return;
     std::unique_lock<std::mutex> lock(mutex);
-    finished.wait(lock, [&] { return busy == 0; });
+    finished.wait(lock, [&] { return busy.load() == 0; });
   }
 
   ~ThreadPool() { stopWorkers(); }
@@ -93,11 +125,16 @@ private:
     if (!workers.empty() || threads <= 1)
       return;
     stopping = false;
+    stoppingFlag.store(false);
     // A new worker answers only to jobs published after it starts; each job
     // is taken exactly once per worker, so `busy` counts down exactly.
     for (int32_t i = 1; i < threads; ++i)
       workers.emplace_back([this, seen = generation]() mutable {
         for (;;) {
+          spinUntil([&] {
+            return published.load(std::memory_order_acquire) != seen ||
+                   stoppingFlag.load(std::memory_order_relaxed);
+          });
           Job current;
           {
             std::unique_lock<std::mutex> lock(mutex);
@@ -108,9 +145,10 @@ private:
             current = job;
           }
           work(current);
-          std::lock_guard<std::mutex> lock(mutex);
-          if (--busy == 0)
+          if (busy.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            std::lock_guard<std::mutex> lock(mutex);
             finished.notify_all();
+          }
         }
       });
   }
@@ -119,6 +157,7 @@ private:
     {
       std::lock_guard<std::mutex> lock(mutex);
       stopping = true;
+      stoppingFlag.store(true);
     }
     wake.notify_all();
     for (std::thread &t : workers)
@@ -133,9 +172,13 @@ private:
   int32_t threads = 1;
   bool stopping = false;
   uint64_t generation = 0;
-  int32_t busy = 0;
   Job job;
   std::atomic<int64_t> next{0};
+  // Read while polling, without the mutex: the latest generation, the
+  // workers still in the current loop, and `stopping`.
+  std::atomic<uint64_t> published{0};
+  std::atomic<int32_t> busy{0};
+  std::atomic<bool> stoppingFlag{false};
 };
 
 } // namespace
