@@ -257,6 +257,23 @@ OwningOpRef<ModuleOp> Generator::run() {
                         builder.getStringAttr(program.packedSymbol));
   annotateLookupBounds();
   const program::Type &rt = program.result->type;
+  // The result's symbolic sizes too, so that hosts know its shape before a
+  // call (the Python package's PyTorch op). A packed batch's pool has one
+  // row per example: the lengths' size.
+  if (auto shaped = dyn_cast<RankedTensorType>(resultType)) {
+    SmallVector<Dim> dims(rt.dims.begin(), rt.dims.end());
+    if (!rt.isTensor())
+      dims = {Dim{-1, "T"}};
+    if (program.lengths && shaped.getRank() == static_cast<int64_t>(dims.size()) + 1)
+      dims.insert(dims.begin(), program.lengths->type.dims[0]);
+    bool symbolic = llvm::any_of(dims, [](const Dim &d) { return !d.isStatic(); });
+    if (symbolic && shaped.getRank() == static_cast<int64_t>(dims.size())) {
+      SmallVector<Attribute> symbols;
+      for (const Dim &d : dims)
+        symbols.push_back(builder.getStringAttr(d.isStatic() ? "" : d.symbol));
+      function.setResultAttr(0, "raspc.symbols", builder.getArrayAttr(symbols));
+    }
+  }
   if (rt.isSequence()) {
     function.setResultAttr(0, "raspc.encoding",
                            builder.getStringAttr(rt.numerical ? "numerical" : "categorical"));

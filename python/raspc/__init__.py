@@ -37,6 +37,8 @@ __all__ = [
     "load",
     "num_threads",
     "set_num_threads",
+    "SelectorPattern",
+    "show_selectors",
 ]
 
 __version__ = "0.1.0"
@@ -428,3 +430,59 @@ def load(path: Union[str, os.PathLike], params: Union[str, os.PathLike, Mapping[
     if params is not None:
         program.bind(params)
     return program
+
+
+class SelectorPattern:
+    """A selector after a run: which keys (columns) each query (row) selects.
+    Shows itself as a grid in Jupyter (_repr_svg_) and as text in a shell."""
+
+    def __init__(self, name: str, tokens: Sequence[str], selected: np.ndarray):
+        self.name = name
+        self.tokens = list(tokens)
+        self.selected = selected  # bool [queries, keys]
+
+    def __repr__(self) -> str:
+        rows = [" ".join("1" if s else "." for s in row) for row in self.selected]
+        return f"{self.name}\n" + "\n".join(rows)
+
+    def _repr_svg_(self) -> str:
+        from html import escape  # noqa: PLC0415
+
+        cell, margin = 18, 60
+        queries, keys = self.selected.shape
+        width, height = margin + keys * cell + 8, margin + queries * cell + 24
+
+        def label(i):
+            return escape(self.tokens[i]) if i < len(self.tokens) else str(i)
+
+        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+                 f'font-family="monospace" font-size="11">',
+                 f'<text x="4" y="14">{escape(self.name)}</text>']
+        for k in range(keys):
+            x = margin + k * cell + cell / 2
+            parts.append(f'<text x="{x}" y="{margin - 6}" text-anchor="middle">{label(k)}</text>')
+        for q in range(queries):
+            y = margin + q * cell
+            parts.append(f'<text x="{margin - 6}" y="{y + cell * 0.7}" text-anchor="end">'
+                         f'{label(q)}</text>')
+            for k in range(keys):
+                fill = "#3465a4" if self.selected[q, k] else "#eeeeec"
+                parts.append(f'<rect x="{margin + k * cell}" y="{y}" width="{cell - 1}" '
+                             f'height="{cell - 1}" fill="{fill}"/>')
+        parts.append(f'<text x="4" y="{height - 6}">rows: queries, columns: keys</text></svg>')
+        return "".join(parts)
+
+
+def show_selectors(program: Program, tokens: Iterable[Any]) -> list[SelectorPattern]:
+    """Runs a sequence program on `tokens` and returns every selector it
+    builds as a SelectorPattern (a picture in Jupyter). A program compiled
+    without expose_selectors is compiled again with it."""
+    if not program._options.get("expose_selectors"):
+        options = dict(program._options, expose_selectors=True)
+        native, diagnostics = _raspc.compile(program._source, program._file_name, options)
+        if native is None:
+            raise CompileError(diagnostics)
+        program = Program(native, program._source, program._file_name, options)
+    words = [_token_text(t) for t in tokens]
+    _, selectors = program.run_tokens(words, selectors=True)
+    return [SelectorPattern(name, words, matrix) for name, matrix in selectors.items()]

@@ -390,6 +390,10 @@ nb::tuple emit(const std::string &source, const std::string &fileName, const nb:
 
 NB_MODULE(_raspc, m) {
   m.doc() = "The native part of raspc: the JIT and the compile API (use the raspc package)";
+  // Programs registered as PyTorch operators (raspc.torch) live in torch's
+  // operator registry until the process ends, after nanobind's leak check
+  // at shutdown would run: not leaks, so not reported.
+  nb::set_leak_warnings(false);
 
   errorType = PyErr_NewException("raspc.Error", PyExc_Exception, nullptr);
   nb::object bases = nb::make_tuple(nb::handle(errorType), nb::handle(PyExc_RuntimeError));

@@ -18,8 +18,8 @@ def test_compile_source_and_signature():
     x = signature.inputs[0]
     assert x.dtype == "f32" and x.shape == ("T", 8) and not x.parameter
     assert signature.parameters[0].shape == (8, 8) and signature.parameters[0].parameter
-    assert signature.result.dtype == "f32"
-    assert str(signature).startswith("model attend(x: f32[T, 8]) -> f32[")
+    assert signature.result.dtype == "f32" and signature.result.shape == ("T", 8)
+    assert str(signature) == "model attend(x: f32[T, 8]) -> f32[T, 8]; 3 parameters"
     assert "3 parameters" in repr(program)
 
 
@@ -80,6 +80,7 @@ def test_packed_batch_adds_lengths():
     program = raspc.compile(source, packed_batch=True)
     assert [a.name for a in program.signature.inputs] == ["x", "lengths"]
     assert program.signature.inputs[1].dtype == "i32"
+    assert program.signature.result.shape == ("B", 2)  # a row per example
 
 
 def test_ir_of_each_stage():

@@ -219,3 +219,18 @@ def test_error_types():
     assert issubclass(raspc.RuntimeError, raspc.Error)
     assert issubclass(raspc.RuntimeError, RuntimeError)
     assert issubclass(raspc.CompileError, raspc.Error)
+
+
+def test_show_selectors_draws_each_selector():
+    import xml.etree.ElementTree as ElementTree
+
+    reverse = raspc.compile(SOURCE_DIR / "examples" / "rasp" / "reverse.rasp")
+    (pattern,) = raspc.show_selectors(reverse, ["a", "b", "c"])
+    np.testing.assert_array_equal(pattern.selected, np.eye(3, dtype=bool)[::-1])
+    assert repr(pattern).splitlines()[1:] == [". . 1", ". 1 .", "1 . ."]
+    svg = ElementTree.fromstring(pattern._repr_svg_())
+    cells = [e for e in svg.iter() if e.tag.endswith("rect")]
+    assert len(cells) == 9
+    assert sum(e.get("fill") == "#3465a4" for e in cells) == 3
+    labels = [e.text for e in svg.iter() if e.tag.endswith("text")]
+    assert labels.count("a") == 2 and pattern.name in labels[0]

@@ -74,3 +74,42 @@ def test_wrong_dtype_and_device():
         program(torch.zeros(2, 4, dtype=torch.float64))
     with pytest.raises(TypeError, match="input 'x' must be f32, not uint8"):
         program(torch.zeros(2, 4, dtype=torch.uint8))
+
+
+def test_custom_op_in_a_module_and_under_torch_compile():
+    import raspc.torch as raspc_torch
+
+    program = raspc.compile(CAUSAL_ATTENTION)
+    generator = torch.Generator().manual_seed(5)
+    wq, wk, wv = (torch.randn(8, 8, generator=generator) * 0.5 for _ in range(3))
+    program.bind(wq=wq)
+    attend = raspc_torch.op(program)
+    assert raspc_torch.op(program) is attend
+    assert [a.name for a in attend.arguments] == ["x", "wk", "wv"]
+    x = torch.randn(6, 8, generator=generator)
+    expected = program(x, wk=wk, wv=wv)
+    torch.testing.assert_close(attend(x, wk, wv), expected)
+
+    class Block(torch.nn.Module):
+        def forward(self, x):
+            return x + attend(x, wk, wv)
+
+    compiled = torch.compile(Block(), fullgraph=True)
+    torch.testing.assert_close(compiled(x), x + expected)
+    # The shape function: sizes follow the inputs' symbols without a run.
+    with torch._subclasses.fake_tensor.FakeTensorMode():
+        fake = attend(torch.empty(11, 8), torch.empty(8, 8), torch.empty(8, 8))
+    assert fake.shape == (11, 8) and fake.dtype == torch.float32
+
+
+def test_custom_op_backward_is_a_clear_error():
+    import raspc.torch as raspc_torch
+
+    program = raspc.compile("model double(x: f32[T, 4]) -> f32[T, 4] {\n  return x * 2;\n}\n")
+    double = raspc_torch.op(program, name="double_for_backward_test")
+    x = torch.ones(2, 4, requires_grad=True)
+    y = double(x)
+    with pytest.raises(RuntimeError, match="'double' has no gradient yet"):
+        y.sum().backward()
+    with torch.inference_mode():
+        torch.testing.assert_close(double(torch.ones(2, 4)), torch.full((2, 4), 2.0))
