@@ -5,7 +5,8 @@
 // host would (raspc_run's path: argument checks, the result handed over as
 // a rasprt tensor). Prints CSV: impl, what, M, K, N, ms (best of at least
 // --repeat calls after a quarter-second warm-up), GFLOP/s of the product.
-// bench/matmul.py runs it beside numpy's sgemm and the FMA peak.
+// Compare it with the machine's sgemm and FMA peak in the same session
+// (bench/README.md says how).
 //
 //===----------------------------------------------------------------------===//
 

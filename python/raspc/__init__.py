@@ -239,15 +239,23 @@ class Program:
             # bound parameters; anything else (lists, strided arrays, bf16 in
             # NumPy) takes the general path.
             try:
-                result = self._native.run([*inputs, *bound], None)
+                result, torch = self._native.run([*inputs, *bound], True)
             except _raspc.NeedsPreparation:
                 pass
             else:
-                return self._finish(result, type(result) is not np.ndarray)
+                return self._finish(result, torch)
         return self._call_by_name(inputs, named)
 
     def _finish(self, result, torch):
-        if self._result_bf16 and not torch:
+        """The native result (a NumPy array owning the program's buffer) as
+        the caller's kind: a PyTorch tensor over the same memory when an
+        input was one, bf16 as ml_dtypes.bfloat16 where that is installed."""
+        if torch:
+            torch = sys.modules["torch"]
+            if self._result_bf16:
+                return torch.from_numpy(result.view(np.int16)).view(torch.bfloat16)
+            return torch.from_numpy(result)
+        if self._result_bf16:
             bfloat16 = _bfloat16()
             if bfloat16 is not None:
                 result = result.view(bfloat16)
@@ -268,7 +276,6 @@ class Program:
             if values[i] is not None:
                 raise TypeError(f"argument '{name}' given twice")
             values[i] = value
-        torch = False
         for i, argument in enumerate(arguments):
             value = values[i]
             if value is None:
@@ -278,9 +285,8 @@ class Program:
                     raise TypeError(f"{kind} '{argument.name}' of '{self.name}' is missing")
                 values[i] = value
                 continue
-            torch = torch or _is_torch(value)
             values[i] = _prepare(value, argument)
-        return self._finish(self._native.run(values, torch), torch)
+        return self._finish(*self._native.run(values))
 
     def run_tokens(self, tokens: Iterable[Any], *, selectors: bool = False):
         """Runs a sequence program on a list of tokens (words, numbers or

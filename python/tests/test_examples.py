@@ -47,3 +47,12 @@ def test_docs_snippets():
     # The first is a whole program; the others are fragments of the API.
     result = run(["-c", snippets[0]])
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("torch"), reason="the snippet uses PyTorch")
+def test_readme_snippet():
+    text = (SOURCE_DIR / "README.md").read_text()
+    (snippet,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    result = run(["-c", snippet])
+    assert result.returncode == 0, result.stderr
+    assert "[1, 1, 2, 3]" in result.stdout
