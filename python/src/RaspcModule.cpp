@@ -250,10 +250,26 @@ nb::tuple run(const Program &program, const nb::list &arguments, bool fast) {
                                std::to_string(count));
   std::vector<rasprt_tensor> tensors(count);
   std::vector<const rasprt_tensor *> pointers(count);
+  std::vector<nb::object> views; // NumPy views of tensors, alive for the call
   for (size_t i = 0; i < count; ++i) {
     const raspc::ValueSignature &info = signature.arguments[i];
     std::string what = std::string(info.isParam ? "parameter '" : "input '") + info.name + "'";
     nb::handle object = arguments[i];
+    bool tensor = isTorchTensor(object);
+    torch = torch || (tensor && !info.isParam);
+    // A CPU tensor is read through Tensor.numpy(), a view of its memory:
+    // several times cheaper than its __dlpack__ protocol (which also asks
+    // __dlpack_device__). Tensors numpy() refuses (grad, other devices,
+    // bf16) take DLPack.
+    if (tensor) {
+      PyObject *view = PyObject_CallMethod(object.ptr(), "numpy", nullptr);
+      if (view) {
+        views.push_back(nb::steal(view));
+        object = views.back();
+      } else {
+        PyErr_Clear();
+      }
+    }
     nb::ndarray<nb::ro> array;
     if (!nb::try_cast(object, array, /*convert=*/false)) {
       if (fast)
@@ -266,7 +282,6 @@ nb::tuple run(const Program &program, const nb::list &arguments, bool fast) {
       if (!isCContiguous(array) || !dtypeOf(array.dtype(), info.dtype, ignored))
         raise(needsPreparationType, what);
     }
-    torch = torch || (!info.isParam && isTorchTensor(object));
     if (array.device_type() != nb::device::cpu::value)
       raise(PyExc_TypeError, what + " is on another device; this program runs on the CPU");
     rasprt_tensor &t = tensors[i];
