@@ -112,6 +112,29 @@ def main():
             check = eager().numpy()
         print(f"max |raspc - PyTorch| = {np.abs(program(x) - check).max():.2e}")
 
+    # No copies on the fast path: a call on a 64 MiB input grows the peak
+    # RSS by its 64 MiB result only (a copy of the input would add 64 more).
+    import resource  # noqa: PLC0415
+
+    scale = raspc.compile("model scale(x: f32[T, 64]) -> f32[T, 64] {\n  return x * 2;\n}\n")
+    big = np.ones((262144, 64), np.float32)
+    scale(big[:16])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = scale(big)
+    growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    print(f"peak RSS growth of one call on a {big.nbytes >> 20} MiB NumPy input: {growth:.0f} MiB "
+          f"(its result is {result.nbytes >> 20} MiB; a copy of the input would add "
+          f"{big.nbytes >> 20} more)")
+    if torch is not None:
+        tbig = torch.ones(262144, 64)
+        del result
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result = scale(tbig)
+        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+        print(f"the same on a PyTorch tensor, the first result freed: {growth:.0f} MiB (the "
+              f"result reuses the freed block; a copy of the input would add "
+              f"{big.nbytes >> 20})")
+
     base = rows[0][1]
     print(f"\nL = {LENGTH}, D = {WIDTH}, {HEADS} heads, causal; us per call (median of 20 rounds)")
     print(f"{'':44} {'median':>8} {'min':>8} {'above C API':>12}")
