@@ -1795,6 +1795,11 @@ Value Sema::builtinMap(const ast::Call &c, unsigned arity) {
   Value element = lambdaBody(c.args[arity], types);
   if (element.isError())
     return element;
+  // A function giving a string gives a token of the open vocabulary, which
+  // the word joins (it printed as '_', a token no vocabulary had).
+  element = resolveTokenLiteral(element, Type::scalar(Elem::Token, openVocab), c.loc);
+  if (element.isError())
+    return element;
   Node *map = create(Op::Map, Type::sequence(element.type.elem, false, element.type.vocab),
                      c.loc);
   for (const Value &v : inputs)
