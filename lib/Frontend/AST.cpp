@@ -181,6 +181,14 @@ private:
       expr(*i.index, depth + 1);
       return;
     }
+    case ExprKind::Cond: {
+      auto &c = static_cast<const Cond &>(e);
+      line(depth, e.loc) << "Cond\n";
+      expr(*c.then, depth + 1);
+      expr(*c.cond, depth + 1);
+      expr(*c.otherwise, depth + 1);
+      return;
+    }
     case ExprKind::Scored: {
       auto &s = static_cast<const Scored &>(e);
       line(depth, e.loc) << "Scored\n";

@@ -60,6 +60,7 @@ enum class ExprKind {
   Index,
   Scored,
   Dict,
+  Cond,
 };
 
 enum class UnaryOp { Neg, Plus, Not };
@@ -119,6 +120,14 @@ struct Binary : Expr {
       : Expr(ExprKind::Binary, loc), op(op), lhs(std::move(lhs)), rhs(std::move(rhs)) {}
   BinaryOp op;
   ExprPtr lhs, rhs;
+};
+
+/// `then if cond else otherwise`, as in Python.
+struct Cond : Expr {
+  Cond(Loc loc, ExprPtr then, ExprPtr cond, ExprPtr otherwise)
+      : Expr(ExprKind::Cond, loc), then(std::move(then)), cond(std::move(cond)),
+        otherwise(std::move(otherwise)) {}
+  ExprPtr then, cond, otherwise;
 };
 
 /// One argument of a call: an expression, `name = expr`, a lambda

@@ -135,7 +135,8 @@ private:
     return std::make_unique<Binary>(loc(op), binaryOpFromToken(op->getText()),
                                     expr(lhs), expr(rhs));
   }
-  /// The keyword token between two operands (`and`, `or`, `scored`).
+  /// The keyword token after the first operand (`and`, `or`, `scored`,
+  /// the `if` of a conditional).
   antlr4::Token *middleToken(antlr4::ParserRuleContext *ctx) {
     return static_cast<antlr4::tree::TerminalNode *>(ctx->children[1])->getSymbol();
   }
@@ -318,6 +319,11 @@ private:
   }
   antlrcpp::Any visitOrExpr(RaspParser::OrExprContext *ctx) override {
     return giveExpr(binary(middleToken(ctx), ctx->lhs, ctx->rhs));
+  }
+
+  antlrcpp::Any visitCondExpr(RaspParser::CondExprContext *ctx) override {
+    return giveExpr(std::make_unique<Cond>(loc(middleToken(ctx)), expr(ctx->then),
+                                           expr(ctx->cond), expr(ctx->otherwise)));
   }
 
   antlrcpp::Any visitScoredExpr(RaspParser::ScoredExprContext *ctx) override {

@@ -460,6 +460,12 @@ Value Generator::emitScalar(const Node *n) {
     auto [lhs, rhs] = emitPair(n);
     return emitBinary(l, n->binaryOp, lhs, rhs);
   }
+  case NodeOp::Where: {
+    Value cond = emit(n->operands[0]);
+    Value then = emit(n->operands[1]);
+    Value otherwise = emit(n->operands[2]);
+    return arith::SelectOp::create(builder, l, cond, then, otherwise);
+  }
   case NodeOp::Cast: {
     Value x = emit(n->operands[0]);
     Elem from = n->operands[0]->type.elem, to = n->type.elem;

@@ -129,6 +129,7 @@ enum class Op {
   Lookup,        // operand: key; `table` of constant pairs; `defaultValue`
   Cast,          // operand converted to this node's scalar type
   Extract,       // operands: a rank-1 tensor input, a position
+  Where,         // operands: condition, then, otherwise (`a if c else b`)
   // Model level.
   Param,         // a named parameter (`name`), loaded at run time
   MatMul,        // [M, K] @ [K, N]

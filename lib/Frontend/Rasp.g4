@@ -50,6 +50,7 @@ expr
   | 'not' operand=expr                                          # notExpr
   | lhs=expr 'and' rhs=expr                                     # andExpr
   | lhs=expr 'or' rhs=expr                                      # orExpr
+  | <assoc=right> then=expr 'if' cond=expr 'else' otherwise=expr  # condExpr
   | selector=expr 'scored' score=expr                           # scoredExpr
   ;
 

@@ -263,6 +263,8 @@ private:
   Value literal(const ast::Expr &e);
   Value unary(const ast::Unary &e);
   Value binary(const ast::Binary &e);
+  Value conditional(const ast::Cond &e);
+  Value scalarConditional(Value cond, Value then, Value otherwise, Loc loc);
   Value binaryValues(BinaryOp op, Value lhs, Value rhs, Loc loc);
   Value scalarBinary(BinaryOp op, Value lhs, Value rhs, Loc loc);
   Value tensorBinary(BinaryOp op, Value lhs, Value rhs, Loc loc);
@@ -809,8 +811,58 @@ Value Sema::expr(const ast::Expr &e) {
   case ast::ExprKind::Dict:
     return error(e.loc, "a table '{...}' can only be the second argument of "
                         "lookup()");
+  case ast::ExprKind::Cond:
+    return conditional(static_cast<const ast::Cond &>(e));
   }
   return Value();
+}
+
+Value Sema::conditional(const ast::Cond &e) {
+  Value then = expr(*e.then);
+  Value cond = expr(*e.cond);
+  Value otherwise = expr(*e.otherwise);
+  if (then.isError() || cond.isError() || otherwise.isError())
+    return Value();
+  std::pair<const Value *, const ast::Expr *> parts[] = {
+      {&then, e.then.get()}, {&cond, e.cond.get()}, {&otherwise, e.otherwise.get()}};
+  for (auto [value, part] : parts)
+    if (value->type.kind != Type::Kind::Scalar && !value->type.isSequence())
+      return error(part->loc, "'if ... else' chooses between numbers, bools, tokens "
+                              "and sequences of them, not " + value->type.str());
+  if (cond.type.elem != Elem::Bool)
+    return error(e.cond->loc, "the condition of 'if ... else' must be a bool, not " +
+                                  cond.type.str());
+  bool numerical = (then.type.isSequence() && then.type.numerical) ||
+                   (otherwise.type.isSequence() && otherwise.type.numerical);
+  return mapOf({cond, then, otherwise}, [&](std::vector<Value> xs) {
+    return scalarConditional(xs[0], xs[1], xs[2], e.loc);
+  }, e.loc, numerical);
+}
+
+Value Sema::scalarConditional(Value cond, Value then, Value otherwise, Loc loc) {
+  // A string takes the other branch's vocabulary; two strings, the open one.
+  Type openToken = Type::scalar(Elem::Token, openVocab);
+  auto resolve = [&](const Value &v, const Value &other) {
+    bool vocabulary = other.type.elem == Elem::Token && other.type.vocab;
+    return resolveTokenLiteral(v, vocabulary ? other.type : openToken, loc);
+  };
+  then = resolve(then, otherwise);
+  if (then.isError())
+    return then;
+  otherwise = resolve(otherwise, then);
+  if (otherwise.isError())
+    return otherwise;
+  Elem a = then.type.elem, b = otherwise.type.elem;
+  Elem result = a;
+  if (a != b || then.type.vocab != otherwise.type.vocab) {
+    if (!isNumeric(a) || !isNumeric(b))
+      return error(loc, "the two branches of 'if ... else' must have one type, not " +
+                            then.type.str() + " and " + otherwise.type.str());
+    result = Elem::Float; // an int and a float
+  }
+  Node *n = create(Op::Where, Type::scalar(result, then.type.vocab), loc);
+  n->operands = {cond.node, cast(then.node, result, loc), cast(otherwise.node, result, loc)};
+  return Value(n);
 }
 
 Value Sema::literal(const ast::Expr &e) {
