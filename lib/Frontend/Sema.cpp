@@ -1431,8 +1431,8 @@ Value Sema::call(const ast::Call &c) {
   }
   if (callee == "map")
     return builtinMap(c, 1);
-  if (callee == "sequence_map")
-    return builtinMap(c, 2);
+  if (callee == "sequence_map") // of two sequences or more
+    return builtinMap(c, std::max<unsigned>(2, c.args.size() > 1 ? c.args.size() - 1 : 2));
   if (callee == "lookup")
     return builtinLookup(c);
   if (callee == "numerical" || callee == "categorical") {
@@ -1449,6 +1449,30 @@ Value Sema::call(const ast::Call &c) {
                                   "not " + v.type.str());
     v.type.numerical = callee == "numerical";
     return v;
+  }
+  if (callee == "max" || callee == "min") {
+    // Element-wise, of two numbers or numeric sequences: `a if a >= b else
+    // b` (or <=), so an int and a float give a float.
+    if (!checkArity(c, 2, 2))
+      return Value();
+    Value a = positional(c, 0), b = positional(c, 1);
+    if (a.isError() || b.isError())
+      return Value();
+    for (unsigned i = 0; i < 2; ++i) {
+      const Type &t = (i ? b : a).type;
+      if (!(t.isScalar() || t.isSequence()) || !isNumeric(t.elem))
+        return error(c.args[i].loc, "'" + callee + "' takes numbers or sequences of "
+                                    "numbers, not " + t.str());
+    }
+    BinaryOp keepFirst = callee == "max" ? BinaryOp::Ge : BinaryOp::Le;
+    bool numerical = (a.type.isSequence() && a.type.numerical) ||
+                     (b.type.isSequence() && b.type.numerical);
+    return mapOf({a, b}, [&](std::vector<Value> xs) {
+      Value first = scalarBinary(keepFirst, xs[0], xs[1], c.loc);
+      if (first.isError())
+        return first;
+      return scalarConditional(first, xs[0], xs[1], c.loc);
+    }, c.loc, numerical);
   }
   if (callee == "int" || callee == "float") {
     if (!checkArity(c, 1, 1))
@@ -1828,8 +1852,9 @@ Value Sema::lambdaBody(const ast::Argument &lambda, llvm::ArrayRef<Type> paramTy
 
 Value Sema::builtinMap(const ast::Call &c, unsigned arity) {
   if (c.args.size() != arity + 1)
-    return error(c.calleeLoc, "'" + c.callee + "' takes " + std::to_string(arity) +
-                                  " sequence(s) and a function, e.g. " +
+    return error(c.calleeLoc, "'" + c.callee + "' takes " +
+                                  (arity == 1 ? "1 sequence" : "2 or more sequences") +
+                                  " and a function, e.g. " +
                                   (arity == 1 ? "map(tokens, x => x + 1)"
                                               : "sequence_map(a, b, (x, y) => x + y)"));
   std::vector<Value> inputs;
