@@ -50,6 +50,15 @@ def per_call(function, calls):
     return statistics.median(rounds), min(rounds)
 
 
+def peak_rss_growth(call):
+    """How much one call raises the process's peak RSS (MiB), and its result."""
+    import resource  # noqa: PLC0415
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = call()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before, result
+
+
 def cpu_name():
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
@@ -89,7 +98,7 @@ def main():
     rows.append(("raspc, Python, NumPy", *per_call(lambda: program(x), args.calls)))
     native = program._native
     arguments = [x, *(program._bound[n] for n in ("wq", "wk", "wv"))]
-    rows.append(("raspc, nanobind alone (no Python wrapper)",
+    rows.append(("raspc, native run, every argument each call",
                  *per_call(lambda: native.run(arguments), args.calls)))
     try:
         import torch
@@ -114,23 +123,17 @@ def main():
 
     # No copies on the fast path: a call on a 64 MiB input grows the peak
     # RSS by its 64 MiB result only (a copy of the input would add 64 more).
-    import resource  # noqa: PLC0415
-
     scale = raspc.compile("model scale(x: f32[T, 64]) -> f32[T, 64] {\n  return x * 2;\n}\n")
     big = np.ones((262144, 64), np.float32)
     scale(big[:16])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = scale(big)
-    growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    growth, result = peak_rss_growth(lambda: scale(big))
     print(f"peak RSS growth of one call on a {big.nbytes >> 20} MiB NumPy input: {growth:.0f} MiB "
           f"(its result is {result.nbytes >> 20} MiB; a copy of the input would add "
           f"{big.nbytes >> 20} more)")
     if torch is not None:
         tbig = torch.ones(262144, 64)
         del result
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        result = scale(tbig)
-        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+        growth, _ = peak_rss_growth(lambda: scale(tbig))
         print(f"the same on a PyTorch tensor, the first result freed: {growth:.0f} MiB (the "
               f"result reuses the freed block; a copy of the input would add "
               f"{big.nbytes >> 20})")

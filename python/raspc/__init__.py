@@ -182,7 +182,7 @@ class Program:
         self._arguments = arguments
         self._index = {a.name: i for i, a in enumerate(arguments)}
         self._bound: dict[str, Any] = {}
-        self._bound_values: Optional[list] = [] if not self.signature.parameters else None
+        self._all_bound = not self.signature.parameters
         self._result_bf16 = self.signature.result.dtype == "bf16"
         self._input_count = len(self.signature.inputs)
 
@@ -217,12 +217,12 @@ class Program:
             if i is None or not self._arguments[i].parameter:
                 raise TypeError(f"'{self.name}' has no parameter '{name}'"
                                 + _closest(name, [a.name for a in self.signature.parameters]))
-            self._bound[name] = _prepare(value, self._arguments[i])
+            prepared = _prepare(value, self._arguments[i])
+            self._native.bind(i, prepared)  # described once, kept
+            self._bound[name] = prepared
         # With every parameter bound, a call with its inputs by position
-        # takes the fast path: the bound arrays in argument order.
-        parameters = self.signature.parameters
-        self._bound_values = ([self._bound[p.name] for p in parameters]
-                              if all(p.name in self._bound for p in parameters) else None)
+        # takes the fast path: only the inputs cross.
+        self._all_bound = all(p.name in self._bound for p in self.signature.parameters)
         return self
 
     @property
@@ -233,13 +233,12 @@ class Program:
     # -- running ------------------------------------------------------------
 
     def __call__(self, *inputs, **named):
-        bound = self._bound_values
-        if not named and bound is not None and len(inputs) == self._input_count:
+        if not named and self._all_bound and len(inputs) == self._input_count:
             # The fast path: arrays the native side reads in place, with the
-            # bound parameters; anything else (lists, strided arrays, bf16 in
-            # NumPy) takes the general path.
+            # parameters bound there; anything else (lists, strided arrays,
+            # bf16 in NumPy) takes the general path.
             try:
-                result, torch = self._native.run([*inputs, *bound], True)
+                result, torch = self._native.run(list(inputs), True)
             except _raspc.NeedsPreparation:
                 pass
             else:

@@ -22,6 +22,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,9 +72,13 @@ bool isCContiguous(const nb::ndarray<nb::ro> &array) {
   throw nb::python_error();
 }
 
-/// A compiled entry point.
+/// A compiled entry point, and the parameters bound to it (by argument
+/// index), described once so that calls read only their inputs.
 struct Program {
   std::shared_ptr<const JitProgram> jit;
+  std::vector<nb::object> boundOwners;
+  std::vector<rasprt_tensor> boundTensors;
+  std::vector<bool> isBound;
 };
 
 /// The compile options Python passes by keyword, each one of
@@ -236,71 +241,107 @@ nb::object toArray(const rasprt_tensor &tensor) {
                                          dlpackOf(tensor.dtype)));
 }
 
-/// Runs `program` on `arguments` (argument order, each an array): (the
-/// result as a NumPy array, whether any input is a PyTorch tensor). In the
-/// fast mode an argument that cannot be read in place (strided, not an
-/// array, NumPy's bf16) raises NeedsPreparation instead of an error.
+/// Describes `object` (an array: NumPy, a PyTorch tensor, DLPack) as `t`
+/// for argument `info`, or raises: TypeError for what is not an array of a
+/// dtype raspc takes, NeedsPreparation instead when `fast`. PyTorch tensors
+/// are read through Tensor.numpy(), a view of their memory, kept in
+/// `owner`: several times cheaper than their __dlpack__ protocol (which
+/// also asks __dlpack_device__); tensors numpy() refuses (grad, bf16)
+/// take DLPack. Returns whether `object` is a PyTorch tensor.
+bool describeArgument(nb::handle object, const raspc::ValueSignature &info, bool fast,
+                      nb::object &owner, rasprt_tensor &t) {
+  auto what = [&] {
+    return std::string(info.isParam ? "parameter '" : "input '") + info.name + "'";
+  };
+  bool tensor = isTorchTensor(object);
+  owner = nb::borrow(object);
+  if (tensor) {
+    if (PyObject *view = PyObject_CallMethod(object.ptr(), "numpy", nullptr))
+      owner = nb::steal(view);
+    else
+      PyErr_Clear();
+  }
+  nb::ndarray<nb::ro> array;
+  if (!nb::try_cast(owner, array, /*convert=*/false)) {
+    if (fast)
+      raise(needsPreparationType, what());
+    raise(PyExc_TypeError, what() + " must be an array (NumPy, a PyTorch tensor, DLPack), not " +
+                               std::string(nb::type_name(object.type()).c_str()));
+  }
+  if (fast) {
+    rasprt_dtype ignored;
+    if (!isCContiguous(array) || !dtypeOf(array.dtype(), info.dtype, ignored))
+      raise(needsPreparationType, what());
+  }
+  if (array.device_type() != nb::device::cpu::value)
+    raise(PyExc_TypeError, what() + " is on another device; this program runs on the CPU");
+  if (!dtypeOf(array.dtype(), info.dtype, t.dtype))
+    raise(PyExc_TypeError, what() + " must be " + rasprt_dtype_name(info.dtype) + ", not " +
+                               dlpackName(array.dtype()));
+  if (array.ndim() > RASPRT_MAX_RANK)
+    raise(PyExc_ValueError, what() + " has " + std::to_string(array.ndim()) +
+                                " dimensions; raspc takes at most " +
+                                std::to_string(RASPRT_MAX_RANK));
+  t.data = const_cast<void *>(array.data());
+  t.rank = static_cast<int32_t>(array.ndim());
+  for (int32_t d = 0; d < t.rank; ++d) {
+    t.shape[d] = static_cast<int64_t>(array.shape(d));
+    t.strides[d] = array.stride(d);
+  }
+  t.owns_data = 0;
+  return tensor;
+}
+
+/// Binds parameter `index` to `value` (a C-contiguous array, kept) for
+/// calls that pass only the inputs.
+void bind(Program &program, size_t index, nb::handle value) {
+  const raspc::EntrySignature &signature = program.jit->signature();
+  if (index >= signature.arguments.size() || !signature.arguments[index].isParam)
+    raise(PyExc_IndexError, "argument " + std::to_string(index) + " is not a parameter");
+  size_t count = signature.arguments.size();
+  program.boundOwners.resize(count);
+  program.boundTensors.resize(count);
+  program.isBound.resize(count, false);
+  nb::object owner;
+  rasprt_tensor t;
+  describeArgument(value, signature.arguments[index], false, owner, t);
+  if (!rasprt_tensor_is_contiguous(&t))
+    raise(PyExc_ValueError, "parameter '" + signature.arguments[index].name +
+                                "' must be contiguous to be bound");
+  program.boundOwners[index] = std::move(owner);
+  program.boundTensors[index] = t;
+  program.isBound[index] = true;
+}
+
+/// Runs `program` on `arguments`, in argument order: all of them, or only
+/// the inputs when every parameter is bound. Returns (the result as a NumPy
+/// array, whether any input is a PyTorch tensor). In the fast mode an
+/// argument that cannot be read in place (strided, not an array, NumPy's
+/// bf16) raises NeedsPreparation instead of an error.
 nb::tuple run(const Program &program, const nb::list &arguments, bool fast) {
   bool torch = false;
   const raspc::EntrySignature &signature = program.jit->signature();
-  size_t count = arguments.size();
-  if (count != signature.arguments.size())
-    raise(PyExc_TypeError, "'" + signature.name + "' takes " +
-                               std::to_string(signature.arguments.size()) + " arguments, got " +
-                               std::to_string(count));
-  std::vector<rasprt_tensor> tensors(count);
-  std::vector<const rasprt_tensor *> pointers(count);
-  std::vector<nb::object> views; // NumPy views of tensors, alive for the call
-  for (size_t i = 0; i < count; ++i) {
-    const raspc::ValueSignature &info = signature.arguments[i];
-    std::string what = std::string(info.isParam ? "parameter '" : "input '") + info.name + "'";
-    nb::handle object = arguments[i];
-    bool tensor = isTorchTensor(object);
-    torch = torch || (tensor && !info.isParam);
-    // A CPU tensor is read through Tensor.numpy(), a view of its memory:
-    // several times cheaper than its __dlpack__ protocol (which also asks
-    // __dlpack_device__). Tensors numpy() refuses (grad, other devices,
-    // bf16) take DLPack.
-    if (tensor) {
-      PyObject *view = PyObject_CallMethod(object.ptr(), "numpy", nullptr);
-      if (view) {
-        views.push_back(nb::steal(view));
-        object = views.back();
-      } else {
-        PyErr_Clear();
-      }
-    }
-    nb::ndarray<nb::ro> array;
-    if (!nb::try_cast(object, array, /*convert=*/false)) {
-      if (fast)
-        raise(needsPreparationType, what);
-      raise(PyExc_TypeError, what + " must be an array (NumPy, a PyTorch tensor, DLPack), not " +
-                                 std::string(nb::type_name(object.type()).c_str()));
-    }
-    if (fast) {
-      rasprt_dtype ignored;
-      if (!isCContiguous(array) || !dtypeOf(array.dtype(), info.dtype, ignored))
-        raise(needsPreparationType, what);
-    }
-    if (array.device_type() != nb::device::cpu::value)
-      raise(PyExc_TypeError, what + " is on another device; this program runs on the CPU");
-    rasprt_tensor &t = tensors[i];
-    if (!dtypeOf(array.dtype(), info.dtype, t.dtype))
-      raise(PyExc_TypeError, what + " must be " + rasprt_dtype_name(info.dtype) + ", not " +
-                                 dlpackName(array.dtype()));
-    if (array.ndim() > RASPRT_MAX_RANK)
-      raise(PyExc_ValueError, what + " has " + std::to_string(array.ndim()) +
-                                  " dimensions; raspc takes at most " +
-                                  std::to_string(RASPRT_MAX_RANK));
-    t.data = const_cast<void *>(array.data());
-    t.rank = static_cast<int32_t>(array.ndim());
-    for (int32_t d = 0; d < t.rank; ++d) {
-      t.shape[d] = static_cast<int64_t>(array.shape(d));
-      t.strides[d] = array.stride(d);
-    }
-    t.owns_data = 0;
-    pointers[i] = &t;
+  size_t total = signature.arguments.size(), given = arguments.size();
+  size_t inputs = 0;
+  while (inputs < total && !signature.arguments[inputs].isParam)
+    ++inputs;
+  bool fromBound = given == inputs && given < total &&
+                   std::count(program.isBound.begin(), program.isBound.end(), true) ==
+                       static_cast<std::ptrdiff_t>(total - inputs);
+  if (given != total && !fromBound)
+    raise(PyExc_TypeError, "'" + signature.name + "' takes " + std::to_string(total) +
+                               " arguments, got " + std::to_string(given));
+  std::vector<rasprt_tensor> tensors(given);
+  std::vector<const rasprt_tensor *> pointers(total);
+  std::vector<nb::object> owners(given); // alive for the call
+  for (size_t i = 0; i < given; ++i) {
+    bool tensor = describeArgument(arguments[i], signature.arguments[i], fast, owners[i],
+                                   tensors[i]);
+    torch = torch || (tensor && !signature.arguments[i].isParam);
+    pointers[i] = &tensors[i];
   }
+  for (size_t i = given; i < total; ++i)
+    pointers[i] = &program.boundTensors[i];
   rasprt_tensor output;
   std::string error;
   JitProgram::RunError kind = JitProgram::RunError::None;
@@ -434,6 +475,7 @@ NB_MODULE(_raspc, m) {
                    })
       .def_prop_ro("result", [](const Program &p) { return describe(p.jit->signature().result); })
       .def("run", &run, nb::arg("arguments"), nb::arg("fast") = false)
+      .def("bind", &bind, nb::arg("index"), nb::arg("value"))
       .def("run_tokens", &runTokens, nb::arg("tokens"))
       .def("load_safetensors", &loadSafetensors, nb::arg("path"));
 
