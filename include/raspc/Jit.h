@@ -42,6 +42,11 @@ struct SelectorMatrix {
   std::vector<unsigned char> selected;
 };
 
+/// `selector` as an SVG picture: queries down, keys across, a filled cell
+/// where the query selects the key, labelled with `tokens` (positions where
+/// there are fewer).
+std::string selectorSvg(const SelectorMatrix &selector, const std::vector<std::string> &tokens);
+
 class JitProgram {
 public:
   /// Compiles `source`; diagnostics name it `fileName`. On failure returns

@@ -451,31 +451,9 @@ class SelectorPattern:
         return f"{self.name}\n" + "\n".join(rows)
 
     def _repr_svg_(self) -> str:
-        from html import escape  # noqa: PLC0415
-
-        cell, margin = 18, 60
-        queries, keys = self.selected.shape
-        width, height = margin + keys * cell + 8, margin + queries * cell + 24
-
-        def label(i):
-            return escape(self.tokens[i]) if i < len(self.tokens) else str(i)
-
-        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-                 f'font-family="monospace" font-size="11">',
-                 f'<text x="4" y="14">{escape(self.name)}</text>']
-        for k in range(keys):
-            x = margin + k * cell + cell / 2
-            parts.append(f'<text x="{x}" y="{margin - 6}" text-anchor="middle">{label(k)}</text>')
-        for q in range(queries):
-            y = margin + q * cell
-            parts.append(f'<text x="{margin - 6}" y="{y + cell * 0.7}" text-anchor="end">'
-                         f'{label(q)}</text>')
-            for k in range(keys):
-                fill = "#3465a4" if self.selected[q, k] else "#eeeeec"
-                parts.append(f'<rect x="{margin + k * cell}" y="{y}" width="{cell - 1}" '
-                             f'height="{cell - 1}" fill="{fill}"/>')
-        parts.append(f'<text x="4" y="{height - 6}">rows: queries, columns: keys</text></svg>')
-        return "".join(parts)
+        # The picture `raspc run --selectors-svg` draws.
+        return _raspc.selector_svg(self.name, self.tokens,
+                                   np.ascontiguousarray(self.selected, dtype=np.bool_))
 
 
 def show_selectors(program: Program, tokens: Iterable[Any]) -> list[SelectorPattern]:

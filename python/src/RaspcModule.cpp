@@ -496,6 +496,19 @@ NB_MODULE(_raspc, m) {
       "Compiles for this machine: (Program or None, diagnostics).");
   m.def("emit", &emit, nb::arg("source"), nb::arg("file_name"), nb::arg("options"),
         nb::arg("stage"));
+  m.def(
+      "selector_svg",
+      [](const std::string &name, const std::vector<std::string> &tokens,
+         nb::ndarray<const bool, nb::ndim<2>, nb::c_contig, nb::device::cpu> selected) {
+        raspc::SelectorMatrix matrix;
+        matrix.name = name;
+        matrix.queries = static_cast<int64_t>(selected.shape(0));
+        matrix.keys = static_cast<int64_t>(selected.shape(1));
+        matrix.selected.assign(selected.data(), selected.data() + selected.size());
+        return raspc::selectorSvg(matrix, tokens);
+      },
+      nb::arg("name"), nb::arg("tokens"), nb::arg("selected"),
+      "A selector ([queries, keys] bools) as the SVG picture raspc run --selectors-svg draws.");
   m.def("num_threads", &rasprt_num_threads,
         "The threads compiled programs use (RASPRT_NUM_THREADS, else the machine's).");
   m.def(

@@ -24,9 +24,13 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -210,6 +214,11 @@ cl::opt<bool> runPrintSelectors(
     cl::desc("Also print every selector as a matrix, queries down and keys "
              "across, as the RASP REPL does"),
     cl::init(false), cl::sub(runCommand), cl::cat(category));
+cl::opt<std::string> runSelectorsSvg(
+    "selectors-svg",
+    cl::desc("Also draw every selector as an SVG picture in this directory "
+             "(created if missing): <n>-<name>.svg, queries down and keys across"),
+    cl::value_desc("dir"), cl::init(""), cl::sub(runCommand), cl::cat(category));
 } // namespace
 
 /// Fills `t` with uniform values in [-0.1, 0.1] (floats) or small ints.
@@ -417,7 +426,7 @@ compileOptionsFromFlags(mlir::DefaultTimingManager &timing, mlir::TimingScope &t
   options.target.cuda.flashRowTiles = gpuFlashRowTiles;
   options.entry = entry;
   options.optLevel = static_cast<int>(std::min(optLevel.getValue(), 3u));
-  options.exposeSelectors = runPrintSelectors;
+  options.exposeSelectors = runPrintSelectors || !runSelectorsSvg.empty();
   options.packedBatch = packedBatch;
   options.insertBeforeTiling = insertBeforeTiling;
   options.insertAfterTiling = insertAfterTiling;
@@ -435,6 +444,32 @@ compileOptionsFromFlags(mlir::DefaultTimingManager &timing, mlir::TimingScope &t
     options.timing = &timingRoot;
   }
   return options;
+}
+
+/// --selectors-svg: one picture per selector, named by its order and its
+/// `let` (the place in the source dropped from the file name).
+static bool writeSelectorPictures(const std::vector<raspc::SelectorMatrix> &selectors) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(runSelectorsSvg)) {
+    errs() << "raspc run: error: cannot create '" << runSelectorsSvg << "': " << ec.message()
+           << "\n";
+    return false;
+  }
+  for (size_t i = 0; i < selectors.size(); ++i) {
+    std::string name = selectors[i].name.substr(0, selectors[i].name.find(" ("));
+    for (char &c : name)
+      if (!llvm::isAlnum(c) && c != '_' && c != '-')
+        c = '_';
+    SmallString<128> path(runSelectorsSvg);
+    llvm::sys::path::append(path, std::to_string(i + 1) + "-" + name + ".svg");
+    std::error_code ec;
+    llvm::raw_fd_ostream file(path, ec);
+    if (ec) {
+      errs() << "raspc run: error: cannot write '" << path << "': " << ec.message() << "\n";
+      return false;
+    }
+    file << raspc::selectorSvg(selectors[i], runTokens);
+  }
+  return true;
 }
 
 static int runMain() {
@@ -461,6 +496,10 @@ static int runMain() {
   for (size_t i = 0; i < outputs.size(); ++i)
     outs() << (i ? " " : "") << outputs[i];
   outs() << "\n";
+  if (!runSelectorsSvg.empty() && !writeSelectorPictures(selectors))
+    return 1;
+  if (!runPrintSelectors)
+    return 0;
   for (const raspc::SelectorMatrix &m : selectors) {
     // Queries down, keys across, labelled with the input tokens.
     size_t width = 1;
