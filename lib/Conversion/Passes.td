@@ -75,7 +75,17 @@ def FuseElementwiseOps : Pass<"fuse-elementwise-ops"> {
       ... math.erf ...
     }
     ```
+
+    A fused body holds at most `max-body-ops` operations: each fusion
+    copies the producer's body into the consumer's, so fusing a chain of n
+    generics into one costs n^2 copies (a 1000-term sum took 6.7 s here);
+    capped, it costs n times the cap, and a chain becomes a few loops of
+    `max-body-ops` operations each instead of one.
   }];
+  let options = [
+    Option<"maxBodyOps", "max-body-ops", "unsigned", /*default=*/"64",
+           "The most operations (terminator included) a fused body may hold">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 

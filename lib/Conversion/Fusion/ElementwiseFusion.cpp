@@ -24,14 +24,33 @@ using namespace mlir;
 
 namespace {
 
+/// The operations in `op`'s body, counted up to `limit` + 1 (a body's
+/// size is not stored, and a long chain's bodies are long).
+unsigned bodyOps(Operation *op, unsigned limit) {
+  unsigned count = 0;
+  for (Region &region : op->getRegions())
+    for (Block &block : region)
+      for (Operation &inner : block) {
+        (void)inner;
+        if (++count > limit)
+          return count;
+      }
+  return count;
+}
+
 struct FuseElementwiseOps : raspc::impl::FuseElementwiseOpsBase<FuseElementwiseOps> {
+  using FuseElementwiseOpsBase::FuseElementwiseOpsBase;
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     RewritePatternSet patterns(context);
-    // A producer with other users would be computed twice.
-    linalg::populateElementwiseOpsFusionPatterns(patterns, [](OpOperand *fused) {
+    // A producer with other users would be computed twice; bodies past the
+    // cap would make long chains quadratic to fuse.
+    unsigned cap = maxBodyOps;
+    linalg::populateElementwiseOpsFusionPatterns(patterns, [cap](OpOperand *fused) {
       Operation *producer = fused->get().getDefiningOp();
-      return producer && producer->hasOneUse();
+      if (!producer || !producer->hasOneUse())
+        return false;
+      return bodyOps(producer, cap) + bodyOps(fused->getOwner(), cap) <= cap;
     });
     // A tensor.dim of a producer's result is a use too: it becomes the dim
     // of what the result's shape comes from.
