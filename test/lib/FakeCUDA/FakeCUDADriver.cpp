@@ -18,7 +18,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -76,10 +78,16 @@ unsigned long long deviceAlloc(size_t size) {
 /// The primary context, and the contexts current on this thread (the last
 /// is current).
 int primaryContext;
-// Never destroyed: programs unload their modules from exit-time
-// destructors, which may run after this thread's thread_local ones (a
-// destroyed vector pushed onto corrupts the heap).
-thread_local std::vector<void *> &contextStack = *new std::vector<void *>;
+// Per thread, in one map rather than thread_locals: this library is
+// dlopen()ed, so its thread_locals would be dynamic TLS, which
+// LeakSanitizer's exit-time scan crashed on. Never destroyed: programs
+// unload their modules from exit-time destructors.
+std::vector<void *> &contextStack() {
+  static std::mutex &mutex = *new std::mutex;
+  static auto &stacks = *new std::map<std::thread::id, std::vector<void *>>;
+  std::lock_guard<std::mutex> lock(mutex);
+  return stacks[std::this_thread::get_id()]; // map nodes never move
+}
 
 int devices() {
   const char *count = std::getenv("FAKE_CUDA_DEVICES");
@@ -114,28 +122,28 @@ CUresult cuDevicePrimaryCtxRetain(void **context, int) {
   return kSuccess;
 }
 CUresult cuCtxSetCurrent(void *context) {
-  if (contextStack.empty())
-    contextStack.push_back(context);
+  if (contextStack().empty())
+    contextStack().push_back(context);
   else
-    contextStack.back() = context;
+    contextStack().back() = context;
   return kSuccess;
 }
 CUresult cuCtxGetCurrent(void **context) {
-  *context = contextStack.empty() ? nullptr : contextStack.back();
+  *context = contextStack().empty() ? nullptr : contextStack().back();
   return kSuccess;
 }
 CUresult cuCtxPushCurrent_v2(void *context) {
   trace("cuCtxPushCurrent");
-  contextStack.push_back(context);
+  contextStack().push_back(context);
   return kSuccess;
 }
 CUresult cuCtxPopCurrent_v2(void **context) {
   trace("cuCtxPopCurrent");
-  if (contextStack.empty())
+  if (contextStack().empty())
     return kInvalidContext;
   if (context)
-    *context = contextStack.back();
-  contextStack.pop_back();
+    *context = contextStack().back();
+  contextStack().pop_back();
   return kSuccess;
 }
 
@@ -215,7 +223,7 @@ CUresult cuLaunchKernel(Function *function, unsigned gx, unsigned gy, unsigned g
                         void **, void **) {
   trace("cuLaunchKernel %s grid (%u, %u, %u) block (%u, %u, %u) shared %u",
         function->name.c_str(), gx, gy, gz, bx, by, bz, shared);
-  if (contextStack.empty() || contextStack.back() != &primaryContext)
+  if (contextStack().empty() || contextStack().back() != &primaryContext)
     return kInvalidContext;
   if (failing("cuLaunchKernel"))
     return kLaunchFailed;
