@@ -103,6 +103,7 @@ struct Type {
   bool isError() const { return kind == Kind::Error; }
   bool isScalar() const { return kind == Kind::Scalar; }
   bool isSequence() const { return kind == Kind::Sequence; }
+  bool isNumericalSequence() const { return isSequence() && numerical; }
   bool isTensor() const { return kind == Kind::Tensor; }
   /// How a person would name this type in a message: `sequence of int`,
   /// `f32[T, 64]`, `selector`.

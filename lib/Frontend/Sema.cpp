@@ -832,8 +832,7 @@ Value Sema::conditional(const ast::Cond &e) {
   if (cond.type.elem != Elem::Bool)
     return error(e.cond->loc, "the condition of 'if ... else' must be a bool, not " +
                                   cond.type.str());
-  bool numerical = (then.type.isSequence() && then.type.numerical) ||
-                   (otherwise.type.isSequence() && otherwise.type.numerical);
+  bool numerical = then.type.isNumericalSequence() || otherwise.type.isNumericalSequence();
   return mapOf({cond, then, otherwise}, [&](std::vector<Value> xs) {
     return scalarConditional(xs[0], xs[1], xs[2], e.loc);
   }, e.loc, numerical);
@@ -1053,7 +1052,7 @@ Value Sema::binaryValues(BinaryOp op, Value lhs, Value rhs, Loc loc) {
                           b.str());
   // Sequences and scalars.
   if (a.isSequence() || b.isSequence()) {
-    bool numerical = (a.isSequence() && a.numerical) || (b.isSequence() && b.numerical);
+    bool numerical = a.isNumericalSequence() || b.isNumericalSequence();
     if (ast::isComparison(op) || op == BinaryOp::And || op == BinaryOp::Or)
       numerical = false;
     return mapOf({lhs, rhs}, [&](std::vector<Value> xs) {
@@ -1465,8 +1464,7 @@ Value Sema::call(const ast::Call &c) {
                                     "numbers, not " + t.str());
     }
     BinaryOp keepFirst = callee == "max" ? BinaryOp::Ge : BinaryOp::Le;
-    bool numerical = (a.type.isSequence() && a.type.numerical) ||
-                     (b.type.isSequence() && b.type.numerical);
+    bool numerical = a.type.isNumericalSequence() || b.type.isNumericalSequence();
     return mapOf({a, b}, [&](std::vector<Value> xs) {
       Value first = scalarBinary(keepFirst, xs[0], xs[1], c.loc);
       if (first.isError())

@@ -402,12 +402,13 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
       *error = message;
     return false;
   };
-  if (impl->signature.isModel)
-    return fail("'" + impl->signature.name + "' is a model; run it on tensors, not tokens");
-  if (impl->signature.arguments.size() != 1)
-    return fail("'" + impl->signature.name + "' takes " + std::to_string(impl->signature.arguments.size()) +
+  const EntrySignature &signature = impl->signature;
+  if (signature.isModel)
+    return fail("'" + signature.name + "' is a model; run it on tensors, not tokens");
+  if (signature.arguments.size() != 1)
+    return fail("'" + signature.name + "' takes " + std::to_string(signature.arguments.size()) +
                 " input sequences; runTokens runs programs with one");
-  const ValueSignature &input = impl->signature.arguments[0];
+  const ValueSignature &input = signature.arguments[0];
   std::vector<std::string> vocab = input.vocab; // extended per call: thread-safe
   size_t n = tokens.size();
   std::vector<char> data(std::max<size_t>(n, 1) * rasprt_dtype_size(input.dtype));
@@ -469,18 +470,18 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   if (!impl->stage({&view}, args, error))
     return false;
   std::vector<Descriptor> outs(1, Descriptor(1));
-  outs.resize(1 + impl->signature.selectors.size(), Descriptor(2));
+  outs.resize(1 + signature.selectors.size(), Descriptor(2));
   if (!impl->invoke(args, outs, error))
     return false;
   std::vector<char> outStorage;
   Descriptor out(1);
-  if (!impl->readable(outs[0], rasprt_dtype_size(impl->signature.result.dtype), outStorage, out, error)) {
+  if (!impl->readable(outs[0], rasprt_dtype_size(signature.result.dtype), outStorage, out, error)) {
     impl->finish(outs, args);
     return false;
   }
   if (selectors) {
     selectors->clear();
-    for (size_t s = 0; s < impl->signature.selectors.size(); ++s) {
+    for (size_t s = 0; s < signature.selectors.size(); ++s) {
       std::vector<char> storage;
       Descriptor m(2);
       if (!impl->readable(outs[1 + s], 1, storage, m, error)) {
@@ -488,7 +489,7 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
         return false;
       }
       SelectorMatrix matrix;
-      matrix.name = impl->signature.selectors[s];
+      matrix.name = signature.selectors[s];
       matrix.queries = m.size(0);
       matrix.keys = m.size(1);
       for (int64_t q = 0; q < matrix.queries; ++q)
@@ -500,7 +501,7 @@ bool JitProgram::runTokens(const std::vector<std::string> &tokens,
   }
 
   outputs.clear();
-  const ValueSignature &result = impl->signature.result;
+  const ValueSignature &result = signature.result;
   // Tokens in the result come from the input's vocabulary (its compile-time
   // words are the same), which this call may have extended.
   const std::vector<std::string> &words =
@@ -650,19 +651,22 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
   }
   // Staged only once all are checked: a CUDA copy would otherwise leak.
   // From here on a failure is the machine's (memory, the GPU), not the
-  // arguments'.
-  if (kind)
-    *kind = RunError::Execution;
-  if (!impl->stage(arguments, args, error))
+  // arguments'; the step that failed has written `error`.
+  auto executionFailed = [&] {
+    if (kind)
+      *kind = RunError::Execution;
     return false;
+  };
+  if (!impl->stage(arguments, args, error))
+    return executionFailed();
   std::vector<Descriptor> outs(1, Descriptor(static_cast<int64_t>(signature.result.shape.size())));
   if (!impl->invoke(args, outs, error))
-    return false;
+    return executionFailed();
   std::vector<char> outStorage;
   Descriptor out(0);
   if (!impl->readable(outs[0], rasprt_dtype_size(signature.result.dtype), outStorage, out, error)) {
     impl->finish(outs, args);
-    return false;
+    return executionFailed();
   }
   std::vector<int64_t> shape;
   for (int64_t d = 0; d < out.rank(); ++d)
@@ -687,8 +691,6 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
     result.owns_data = 1; // released with rasprt_tensor_free, like the copy
     impl->finish({}, args);
     *output = result;
-    if (kind)
-      *kind = RunError::None;
     return true;
   }
   rasprt_tensor result;
@@ -721,7 +723,5 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
   }
   impl->finish(outs, args);
   *output = result;
-  if (kind)
-    *kind = RunError::None;
   return true;
 }

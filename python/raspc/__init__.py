@@ -377,19 +377,9 @@ def _token_value(result: Argument):
     return float
 
 
-def _options(entry, target, options) -> dict:
-    given = dict(options)
-    given["entry"] = entry
-    given["target"] = target
-    for name in given:
-        if name not in _raspc.OPTION_NAMES:
-            raise TypeError(f"unknown compile option '{name}' "
-                            f"(options: {', '.join(_raspc.OPTION_NAMES)})")
-    return given
-
-
 def _compile(source: str, file_name: str, entry, target, options) -> Program:
-    given = _options(entry, target, options)
+    # The native side checks the names (an unknown one is a TypeError).
+    given = dict(options, entry=entry, target=target)
     native, diagnostics = _raspc.compile(source, file_name, given)
     if native is None:
         raise CompileError(diagnostics)

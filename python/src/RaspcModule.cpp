@@ -57,16 +57,6 @@ bool isTorchTensor(nb::handle object) {
   return PyObject_IsInstance(object.ptr(), tensorType) == 1;
 }
 
-bool isCContiguous(const nb::ndarray<nb::ro> &array) {
-  int64_t expected = 1;
-  for (size_t d = array.ndim(); d-- > 0;) {
-    if (array.shape(d) != 1 && array.stride(d) != expected)
-      return false;
-    expected *= static_cast<int64_t>(array.shape(d));
-  }
-  return true;
-}
-
 [[noreturn]] void raise(PyObject *type, const std::string &message) {
   PyErr_SetString(type, message.c_str());
   throw nb::python_error();
@@ -82,13 +72,40 @@ struct Program {
 };
 
 /// The compile options Python passes by keyword, each one of
-/// raspc::CompileOptions. One table: compile() checks names against it.
-const char *const optionNames[] = {
-    "entry",        "target",           "cpu",
-    "opt_level",    "packed_batch",     "expose_selectors",
-    "gpu_arch",     "gpu_binary",       "cuda_toolkit",
-    "gpu_wgmma",    "plugins",          "insert_before_tiling",
-    "insert_after_tiling", "insert_before_llvm"};
+/// raspc::CompileOptions: one table, for setting them and for listing them.
+struct OptionSetter {
+  const char *name;
+  void (*set)(raspc::CompileOptions &, nb::handle);
+};
+template <typename T> T as(nb::handle value) { return nb::cast<T>(value); }
+const OptionSetter optionSetters[] = {
+    {"entry", [](auto &o, nb::handle v) { o.entry = as<std::string>(v); }},
+    {"target",
+     [](auto &o, nb::handle v) {
+       std::string target = as<std::string>(v);
+       auto kind = raspc::parseTargetKind(target);
+       if (!kind)
+         raise(PyExc_ValueError, "target must be \"cpu\" or \"cuda\", not \"" + target + "\"");
+       o.target.kind = *kind;
+     }},
+    {"cpu", [](auto &o, nb::handle v) { o.target.cpu.cpu = as<std::string>(v); }},
+    {"opt_level", [](auto &o, nb::handle v) { o.optLevel = as<int>(v); }},
+    {"packed_batch", [](auto &o, nb::handle v) { o.packedBatch = as<bool>(v); }},
+    {"expose_selectors", [](auto &o, nb::handle v) { o.exposeSelectors = as<bool>(v); }},
+    {"gpu_arch", [](auto &o, nb::handle v) { o.target.cuda.arch = as<std::string>(v); }},
+    {"gpu_binary", [](auto &o, nb::handle v) { o.target.cuda.binary = as<std::string>(v); }},
+    {"cuda_toolkit",
+     [](auto &o, nb::handle v) { o.target.cuda.toolkitPath = as<std::string>(v); }},
+    {"gpu_wgmma", [](auto &o, nb::handle v) { o.target.cuda.wgmma = as<bool>(v); }},
+    {"plugins",
+     [](auto &o, nb::handle v) { o.passPlugins = as<std::vector<std::string>>(v); }},
+    {"insert_before_tiling",
+     [](auto &o, nb::handle v) { o.insertBeforeTiling = as<std::string>(v); }},
+    {"insert_after_tiling",
+     [](auto &o, nb::handle v) { o.insertAfterTiling = as<std::string>(v); }},
+    {"insert_before_llvm",
+     [](auto &o, nb::handle v) { o.insertBeforeLLVM = as<std::string>(v); }},
+};
 
 raspc::CompileOptions toOptions(const nb::dict &given) {
   raspc::CompileOptions options;
@@ -96,44 +113,15 @@ raspc::CompileOptions toOptions(const nb::dict &given) {
     std::string name = nb::cast<std::string>(key);
     if (value.is_none())
       continue;
-    if (name == "entry")
-      options.entry = nb::cast<std::string>(value);
-    else if (name == "target") {
-      std::string target = nb::cast<std::string>(value);
-      auto kind = raspc::parseTargetKind(target);
-      if (!kind)
-        raise(PyExc_ValueError, "target must be \"cpu\" or \"cuda\", not \"" + target + "\"");
-      options.target.kind = *kind;
-    } else if (name == "cpu")
-      options.target.cpu.cpu = nb::cast<std::string>(value);
-    else if (name == "opt_level")
-      options.optLevel = nb::cast<int>(value);
-    else if (name == "packed_batch")
-      options.packedBatch = nb::cast<bool>(value);
-    else if (name == "expose_selectors")
-      options.exposeSelectors = nb::cast<bool>(value);
-    else if (name == "gpu_arch")
-      options.target.cuda.arch = nb::cast<std::string>(value);
-    else if (name == "gpu_binary")
-      options.target.cuda.binary = nb::cast<std::string>(value);
-    else if (name == "cuda_toolkit")
-      options.target.cuda.toolkitPath = nb::cast<std::string>(value);
-    else if (name == "gpu_wgmma")
-      options.target.cuda.wgmma = nb::cast<bool>(value);
-    else if (name == "plugins")
-      options.passPlugins = nb::cast<std::vector<std::string>>(value);
-    else if (name == "insert_before_tiling")
-      options.insertBeforeTiling = nb::cast<std::string>(value);
-    else if (name == "insert_after_tiling")
-      options.insertAfterTiling = nb::cast<std::string>(value);
-    else if (name == "insert_before_llvm")
-      options.insertBeforeLLVM = nb::cast<std::string>(value);
-    else {
+    auto setter = std::find_if(std::begin(optionSetters), std::end(optionSetters),
+                               [&](const OptionSetter &s) { return name == s.name; });
+    if (setter == std::end(optionSetters)) {
       std::string known;
-      for (const char *option : optionNames)
-        known += std::string(known.empty() ? "" : ", ") + option;
+      for (const OptionSetter &s : optionSetters)
+        known += std::string(known.empty() ? "" : ", ") + s.name;
       raise(PyExc_TypeError, "unknown compile option '" + name + "' (options: " + known + ")");
     }
+    setter->set(options, value);
   }
   return options;
 }
@@ -268,16 +256,14 @@ bool describeArgument(nb::handle object, const raspc::ValueSignature &info, bool
     raise(PyExc_TypeError, what() + " must be an array (NumPy, a PyTorch tensor, DLPack), not " +
                                std::string(nb::type_name(object.type()).c_str()));
   }
-  if (fast) {
-    rasprt_dtype ignored;
-    if (!isCContiguous(array) || !dtypeOf(array.dtype(), info.dtype, ignored))
+  if (!dtypeOf(array.dtype(), info.dtype, t.dtype)) {
+    if (fast)
       raise(needsPreparationType, what());
+    raise(PyExc_TypeError, what() + " must be " + rasprt_dtype_name(info.dtype) + ", not " +
+                               dlpackName(array.dtype()));
   }
   if (array.device_type() != nb::device::cpu::value)
     raise(PyExc_TypeError, what() + " is on another device; this program runs on the CPU");
-  if (!dtypeOf(array.dtype(), info.dtype, t.dtype))
-    raise(PyExc_TypeError, what() + " must be " + rasprt_dtype_name(info.dtype) + ", not " +
-                               dlpackName(array.dtype()));
   if (array.ndim() > RASPRT_MAX_RANK)
     raise(PyExc_ValueError, what() + " has " + std::to_string(array.ndim()) +
                                 " dimensions; raspc takes at most " +
@@ -289,6 +275,8 @@ bool describeArgument(nb::handle object, const raspc::ValueSignature &info, bool
     t.strides[d] = array.stride(d);
   }
   t.owns_data = 0;
+  if (fast && !rasprt_tensor_is_contiguous(&t))
+    raise(needsPreparationType, what());
   return tensor;
 }
 
@@ -458,10 +446,6 @@ NB_MODULE(_raspc, m) {
   m.attr("RuntimeError") = nb::handle(runtimeErrorType);
   m.attr("NeedsPreparation") = nb::handle(needsPreparationType);
 
-  nb::list names;
-  for (const char *name : optionNames)
-    names.append(name);
-  m.attr("OPTION_NAMES") = nb::tuple(names);
 
   nb::class_<Program>(m, "Program")
       .def_prop_ro("name", [](const Program &p) { return p.jit->name(); })
