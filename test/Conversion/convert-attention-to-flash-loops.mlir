@@ -13,6 +13,11 @@
 // CHECK-DAG: %[[VP:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x1x?x4xf32>
 // CHECK: scf.parallel
 // CHECK: memref.store %{{.*}}, %[[KT]]
+// Values are packed with NaN and Inf as 0, so that a hidden key's weight
+// (0) times its value stays 0; a (batch, head) that has any is flagged.
+// CHECK: %[[BADV:.*]] = arith.cmpf uge, %{{.*}}, %cst{{.*}} : f32
+// CHECK: %[[CLEAN:.*]] = arith.select %[[BADV]], %{{.*}}, %{{.*}} : f32
+// CHECK: memref.store %[[CLEAN]], %[[VP]]
 // CHECK: %[[OUT:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<1x2x?x3xf32>
 // CHECK: scf.parallel (%[[TASK:.*]]) =
 // CHECK: %[[S:.*]] = memref.alloca() {alignment = 64 : i64} : memref<6x8xf32>
@@ -45,6 +50,10 @@
 // CHECK: }
 // CHECK: vector.load %[[VP]]
 // CHECK: vector.fma
+// After each block's P.V, a flagged (batch, head) adds its visible keys'
+// non-finite values back.
+// CHECK: %[[FLAGGED:.*]] = arith.cmpi ne, %{{.*}}, %{{.*}} : i8
+// CHECK: scf.if %[[FLAGGED]] {
 // CHECK: memref.store %{{.*}}, %[[OUT]]
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK-NOT: math.exp {{.*}} : vector
@@ -147,10 +156,13 @@ func.func @bf16(%q: tensor<1x1x?x4xbf16>, %init: tensor<1x1x?x4xbf16>) -> tensor
 // CHECK: %[[NONNEG:.*]] = arith.cmpf oge
 // CHECK: %[[NUM:.*]] = arith.select %[[NONNEG]]
 // CHECK: %[[P:.*]] = arith.divf %[[NUM]], %{{.*}} : vector<4xf32>
-// CHECK: vector.store %[[P]]
+// A hidden key's weight is stored as -0.0, which no visible key's is.
+// CHECK: %[[W:.*]] = arith.select %{{.*}}, %[[P]], %{{.*}} : vector<4xi1>, vector<4xf32>
+// CHECK: vector.store %[[W]]
 // CHECK-NOT: arith.cmpf une
 // CHECK: vector.fma
-// CHECK: arith.cmpf ogt
+// A row's sum is 0 where it saw no key, NaN where a weight was.
+// CHECK: arith.cmpf une
 // CHECK-NOT: arith.divf
 // CHECK: memref.store
 func.func @sigmoid(%q: tensor<1x2x?x4xf32>, %init: tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32> {

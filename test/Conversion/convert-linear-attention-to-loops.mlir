@@ -18,6 +18,10 @@
 // CHECK: vector.fma %{{.*}} : vector<8xf32>
 // CHECK: vector.store %{{.*}}, %[[S]]
 // CHECK: }
+// The row is divided by phi(q) . z; 0 where that is 0, and NaN where it
+// is NaN (une, not one).
+// CHECK: %[[NONZERO:.*]] = arith.cmpf une
+// CHECK: arith.select %[[NONZERO]]
 // CHECK: memref.store %{{.*}}, %[[OUT]]
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK-NOT: attn.attention

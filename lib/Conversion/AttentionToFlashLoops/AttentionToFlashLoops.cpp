@@ -35,6 +35,7 @@
 #include "mlir/IR/IRMapping.h"
 
 #include <cmath>
+#include <cstdint>
 #include <functional>
 
 namespace raspc {
@@ -54,11 +55,6 @@ using Strategy = raspc::FlashTiles;
 /// whose query tile, still fit a task's stack frame comfortably.
 constexpr int64_t kMaxValueDim = 1024;
 constexpr int64_t kMaxPackedHeadDim = 1024;
-
-/// Scores are never NaN for finite inputs (masked ones are -inf), so the
-/// running max needs no NaN handling: one vmaxps instead of compare, max and
-/// blend.
-constexpr arith::FastMathFlags kNoNaN = arith::FastMathFlags::nnan;
 
 } // namespace
 
@@ -165,7 +161,16 @@ private:
                     rowsAreWholeTiles);
   }
 
+  /// NaN or +-Inf.
+  Value isNonFinite(Value x) {
+    return arith::CmpFOp::create(b, arith::CmpFPredicate::UGE, math::AbsFOp::create(b, x),
+                                 arith::ConstantOp::create(
+                                     b, b.getFloatAttr(f32, APFloat::getInf(
+                                                                APFloat::IEEEsingle()))));
+  }
+
   void emitPacking();
+  void emitNonFiniteValues();
   void emitTask(Value task);
   void emitRowUpdate(Value row, bool exact);
 
@@ -181,7 +186,9 @@ private:
   // Widths of the packed panels (emitPacking): a register tile's columns
   // where they divide the dimension, else one vector.
   int64_t keyPanel = 0, valuePanel = 0;
-  Value query, keyT, valuePacked, out;
+  Value query, valueIn, keyT, valuePacked, out;
+  // Per (batch, key head): 1 where the values hold a NaN or Inf.
+  Value nonFiniteValues;
   // Per task and per key block.
   Value bIdx, hIdx, khIdx, q0, rows, k0, kValid;
   Value scores, acc, rowMax, rowSum;
@@ -191,12 +198,16 @@ Value FlashEmitter::vectorizeRegion(Region &region, ArrayRef<Value> args) {
   return raspc::vectorizeBlock(b, region.front(), args, s.width);
 }
 
-/// exp(x) for x <= 0 (including -inf), scalar or vector, in about 15
+/// exp(x) for x <= 0 (including -inf), scalar or vector, in about 13
 /// operations: x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial for
 /// e^r (relative error ~2e-7) and 2^n from the exponent bits. The
 /// softmax's arguments are never positive, so upstream's approximation's
-/// overflow and NaN handling is not needed; below -127 ln2 the exponent
-/// field is 0 and the result exactly 0, as masked keys need.
+/// overflow handling is not needed; below -127 ln2 the exponent field is 0
+/// and the result exactly 0, as masked keys need. A NaN stays NaN (a NaN
+/// score makes its row NaN, docs/language.md): the clamp is `x < c ? c : x`
+/// (one vmaxps, which passes a NaN x through), and n is rounded by adding
+/// 1.5 * 2^23, whose low mantissa bits then hold n as an integer, instead of
+/// fptosi, whose result for NaN is poison.
 Value FlashEmitter::expOfNonPositive(Value x) {
   Type type = x.getType();
   auto vecType = dyn_cast<VectorType>(type);
@@ -212,15 +223,21 @@ Value FlashEmitter::expOfNonPositive(Value x) {
     return vecType ? Value(vector::BroadcastOp::create(b, intType, scalar)) : scalar;
   };
   auto fma = [&](Value a, Value m, Value acc) { return math::FmaOp::create(b, a, m, acc); };
-  x = arith::MaxNumFOp::create(b, x, c(-127.0 * M_LN2));
-  Value n = math::RoundEvenOp::create(b, arith::MulFOp::create(b, x, c(M_LOG2E)));
+  Value floor = c(-127.0 * M_LN2);
+  x = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, x, floor),
+                              floor, x);
+  constexpr double kRound = 12582912.0; // 1.5 * 2^23
+  Value shifted = fma(x, c(M_LOG2E), c(kRound));
+  Value n = arith::SubFOp::create(b, shifted, c(kRound));
   Value r = fma(n, c(-0.693145751953125), x); // ln2, high bits (exact in n * hi)
   r = fma(n, c(-1.428606765330187e-06), r);   // ln2, the rest
   Value p = c(1.0 / 720);
   for (double k : {1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0})
     p = fma(p, r, c(k));
-  Value bits = arith::ShLIOp::create(
-      b, arith::AddIOp::create(b, arith::FPToSIOp::create(b, intType, n), ci(127)), ci(23));
+  // bits(shifted) = bits(1.5 * 2^23) + n; 2^n has exponent field n + 127.
+  Value exponent = arith::SubIOp::create(b, arith::BitcastOp::create(b, intType, shifted),
+                                         ci(0x4B400000 - 127));
+  Value bits = arith::ShLIOp::create(b, exponent, ci(23));
   return arith::MulFOp::create(b, p, arith::BitcastOp::create(b, type, bits));
 }
 
@@ -246,7 +263,7 @@ Value FlashEmitter::sigmoid(Value x) {
 /// of the L1's sets: conflict misses at D = 128.
 void FlashEmitter::emitPacking() {
   Value keyIn = raspc::readOnlyBuffer(b, op.getKey());
-  Value valueIn = raspc::readOnlyBuffer(b, op.getValue());
+  valueIn = raspc::readOnlyBuffer(b, op.getValue());
   Value keyBlocks = ceilDiv(keys, s.keyTile);
   Value paddedKeys = mul(keyBlocks, idx(s.keyTile));
   auto align = b.getI64IntegerAttr(64);
@@ -257,6 +274,8 @@ void FlashEmitter::emitPacking() {
   valuePacked = memref::AllocOp::create(
       b, MemRefType::get({dyn, dyn, paddedValueDim / valuePanel, dyn, valuePanel}, f32),
       ValueRange{batch, keyHeads, keys}, align);
+  nonFiniteValues = memref::AllocOp::create(
+      b, MemRefType::get({dyn, dyn}, b.getI8Type()), ValueRange{batch, keyHeads}, align);
   raspc::emitParallelTasks(b, mul(batch, keyHeads), [&](Value task) {
         Value bi = div(task, keyHeads), hi = rem(task, keyHeads);
         Value zero = fconst(0.0);
@@ -273,15 +292,29 @@ void FlashEmitter::emitPacking() {
                                     ValueRange{bi, hi, block, panel, d, inPanel});
           });
         });
+        // Values packed with NaN and Inf replaced by 0, so that a hidden
+        // key's weight (0) times its value is 0; emitTask adds the visible
+        // keys' non-finite values back where this (batch, head) has any.
+        memref::StoreOp::create(b, arith::ConstantIntOp::create(b, 0, 8), nonFiniteValues,
+                                ValueRange{bi, hi});
         forLoop(idx(0), keys, idx(1), [&](Value j) {
+          Value anyBad = arith::ConstantIntOp::create(b, 0, 1);
           for (int64_t e = 0; e < paddedValueDim; ++e) {
-            Value v = e < valueDim
-                          ? toF32(memref::LoadOp::create(b, valueIn, ValueRange{bi, hi, j, idx(e)}))
-                          : zero;
+            Value v = zero;
+            if (e < valueDim) {
+              v = toF32(memref::LoadOp::create(b, valueIn, ValueRange{bi, hi, j, idx(e)}));
+              Value bad = isNonFinite(v);
+              anyBad = arith::OrIOp::create(b, anyBad, bad);
+              v = arith::SelectOp::create(b, bad, zero, v);
+            }
             memref::StoreOp::create(
                 b, v, valuePacked,
                 ValueRange{bi, hi, idx(e / valuePanel), j, idx(e % valuePanel)});
           }
+          ifThen(anyBad, [&] {
+            memref::StoreOp::create(b, arith::ConstantIntOp::create(b, 1, 8), nonFiniteValues,
+                                    ValueRange{bi, hi});
+          });
         });
       });
 }
@@ -300,7 +333,7 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
                                                 return b.getIndexAttr(lane);
                                               }))));
   Value keysVec = splat(keys), negInfVec = splat(negInf());
-  SmallVector<Value> row;
+  SmallVector<Value> row, visibility;
   Value blockMax = negInfVec;
   for (int64_t c = 0; c < s.keyTile / s.width; ++c) {
     Value col = idx(c * s.width);
@@ -314,17 +347,29 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
         visible = arith::AndIOp::create(b, visible,
                                         vectorizeRegion(op.getMask(), {bIdx, hIdx, i, j}));
       sv = arith::SelectOp::create(b, visible, sv, negInfVec);
+      visibility.push_back(visible);
     }
     row.push_back(sv);
+    // `sv < max ? max : sv`: one vmaxps. A NaN score may or may not reach
+    // the max; either way its row ends NaN (its own weight is NaN).
     if (!isSigmoid())
-      blockMax = arith::MaxNumFOp::create(b, blockMax, sv, kNoNaN);
+      blockMax = arith::SelectOp::create(
+          b, arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, sv, blockMax), blockMax, sv);
   }
+  // The weight a block stores for a key: a hidden key's is -0.0, which no
+  // visible key's is, so that the fix-up for non-finite values (emitTask)
+  // can tell the two apart.
+  auto storeWeight = [&](int64_t c, Value p) {
+    if (exact)
+      p = arith::SelectOp::create(b, visibility[c], p, splat(fconst(-0.0)));
+    vector::StoreOp::create(b, p, scores, ValueRange{r, idx(c * s.width)});
+  };
   if (isSigmoid()) {
     Value sum = splat(fconst(0.0));
     for (auto [c, sv] : llvm::enumerate(row)) {
       Value p = sigmoid(sv);
       sum = arith::AddFOp::create(b, sum, p);
-      vector::StoreOp::create(b, p, scores, ValueRange{r, idx(c * s.width)});
+      storeWeight(c, p);
     }
     Value oldSum = memref::LoadOp::create(b, rowSum, ValueRange{r});
     memref::StoreOp::create(
@@ -336,8 +381,7 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
   }
   Value oldMax = memref::LoadOp::create(b, rowMax, ValueRange{r});
   Value newMax = arith::MaxNumFOp::create(
-      b, oldMax,
-      vector::ReductionOp::create(b, vector::CombiningKind::MAXNUMF, blockMax, kNoNaN), kNoNaN);
+      b, oldMax, vector::ReductionOp::create(b, vector::CombiningKind::MAXNUMF, blockMax));
   // While every key so far is masked the max is -inf; subtracting 0
   // instead keeps exp(-inf - base) at 0 rather than NaN.
   Value allMasked = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax, negInf());
@@ -347,7 +391,7 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
   for (auto [c, sv] : llvm::enumerate(row)) {
     Value p = expOfNonPositive(arith::SubFOp::create(b, sv, baseVec));
     sum = arith::AddFOp::create(b, sum, p);
-    vector::StoreOp::create(b, p, scores, ValueRange{r, idx(c * s.width)});
+    storeWeight(c, p);
   }
   Value alpha = expOfNonPositive(arith::SubFOp::create(b, oldMax, base));
   Value oldSum = memref::LoadOp::create(b, rowSum, ValueRange{r});
@@ -365,6 +409,31 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
       vector::StoreOp::create(b, arith::MulFOp::create(b, a, alphaVec), acc,
                               ValueRange{r, idx(e)});
     }
+  });
+}
+
+/// acc[r] += p[r, j] v[j] for the block's non-finite values, which the
+/// packed values hold as 0, where key j is visible to row r (its weight is
+/// not -0.0). Only (batch, head)s with such values come here.
+void FlashEmitter::emitNonFiniteValues() {
+  Value hidden = arith::ConstantIntOp::create(b, b.getI32Type(), INT32_MIN);
+  forLoop(idx(0), rows, idx(1), [&](Value r) {
+    forLoop(idx(0), kValid, idx(1), [&](Value j) {
+      Value p = memref::LoadOp::create(b, scores, ValueRange{r, j});
+      Value visible = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::ne, arith::BitcastOp::create(b, b.getI32Type(), p), hidden);
+      ifThen(visible, [&] {
+        forLoop(idx(0), idx(valueDim), idx(1), [&](Value e) {
+          Value v = toF32(
+              memref::LoadOp::create(b, valueIn, ValueRange{bIdx, khIdx, add(k0, j), e}));
+          ifThen(isNonFinite(v), [&] {
+            Value a = memref::LoadOp::create(b, acc, ValueRange{r, e});
+            memref::StoreOp::create(b, math::FmaOp::create(b, p, v, a), acc,
+                                    ValueRange{r, e});
+          });
+        });
+      });
+    });
   });
 }
 
@@ -468,6 +537,11 @@ void FlashEmitter::emitTask(Value task) {
             vector::StoreOp::create(b, v, acc, ValueRange{r, col});
           }};
       emitGemm(pv, gemmRows, paddedValueDim, kValid, gemmRowsWhole);
+      Value anyNonFinite = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::ne,
+          memref::LoadOp::create(b, nonFiniteValues, ValueRange{bIdx, khIdx}),
+          arith::ConstantIntOp::create(b, 0, 8));
+      ifThen(anyNonFinite, [&] { emitNonFiniteValues(); });
     };
     if (truth)
       ifThen(truth->mayBeTrue, body);
@@ -478,7 +552,8 @@ void FlashEmitter::emitTask(Value task) {
   // out = acc / sum; a query that saw no key gets zeros.
   forLoop(idx(0), rows, idx(1), [&](Value r) {
     Value sum = memref::LoadOp::create(b, rowSum, ValueRange{r});
-    Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, fconst(0.0));
+    // NaN when a visible score or weight was (docs/language.md).
+    Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, sum, fconst(0.0));
     Value scale = arith::SelectOp::create(
         b, seen,
         isSigmoid() ? fconst(1.0) : Value(arith::DivFOp::create(b, fconst(1.0), sum)),

@@ -403,8 +403,18 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     // The unnormalized weight of each visible key.
     auto weight = [&](OpBuilder &b, Location l, Value x, Value max) -> Value {
       switch (normalizer) {
-      case Normalizer::softmax:
-        return math::ExpOp::create(b, l, arith::SubFOp::create(b, l, x, max));
+      case Normalizer::softmax: {
+        // A row whose visible scores are all -inf weighs every key 0
+        // (exp(-inf - 0)), not NaN (exp(-inf + inf)).
+        Value negInf = arith::ConstantOp::create(
+            b, l, scoreType,
+            b.getFloatAttr(scoreType, APFloat::getInf(
+                                          cast<FloatType>(scoreType).getFloatSemantics(),
+                                          /*Negative=*/true)));
+        Value nothing = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, max, negInf);
+        Value base = arith::SelectOp::create(b, l, nothing, zeroOf(b, l, scoreType), max);
+        return math::ExpOp::create(b, l, arith::SubFOp::create(b, l, x, base));
+      }
       case Normalizer::mean:
         return floatConst(b, l, scoreType, 1.0);
       case Normalizer::sigmoid: {
@@ -464,23 +474,26 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
               .getResult(0);
     }
 
-    // 4. out[b,h,i,e] = sum_j p[b,h,i,j] v[b,h/g,j,e], then the result type.
+    // 4. out[b,h,i,e] = sum_j p[b,h,i,j] v[b,h/g,j,e] over the visible
+    //    keys (a hidden key's value is not read: 0 * NaN would be NaN), then
+    //    the result type.
     SmallVector<OpFoldResult> outSizes = {qSizes[0], qSizes[1], qSizes[2], vSizes[3]};
     Value accInit = makeTensor(rewriter, loc, outSizes, scoreType, zero);
     AffineExpr e = rewriter.getAffineDimExpr(3), jj = rewriter.getAffineDimExpr(4);
+    AffineMap weightMap = mapOf(rewriter, 5, {b0, h, i, jj});
     Value acc =
         linalg::GenericOp::create(
-            rewriter, loc, TypeRange{accInit.getType()}, ValueRange{p, v},
+            rewriter, loc, TypeRange{accInit.getType()}, ValueRange{p, visible, v},
             ValueRange{accInit},
-            SmallVector<AffineMap>{mapOf(rewriter, 5, {b0, h, i, jj}),
-                                   mapOf(rewriter, 5, {b0, kvHead, jj, e}),
+            SmallVector<AffineMap>{weightMap, weightMap, mapOf(rewriter, 5, {b0, kvHead, jj, e}),
                                    mapOf(rewriter, 5, {b0, h, i, e})},
             {kParallel, kParallel, kParallel, kParallel, kReduction},
             [&](OpBuilder &b, Location l, ValueRange args) {
-              Value x = convertScalar(b, l, args[1], scoreType);
-              Value prod = arith::MulFOp::create(b, l, args[0], x);
+              Value x = convertScalar(b, l, args[2], scoreType);
+              Value sum = arith::AddFOp::create(b, l, args[3],
+                                                arith::MulFOp::create(b, l, args[0], x));
               linalg::YieldOp::create(b, l,
-                                      Value(arith::AddFOp::create(b, l, args[2], prod)));
+                                      Value(arith::SelectOp::create(b, l, args[1], sum, args[3])));
             })
             .getResult(0);
     Type resultElem = op.getResult().getType().getElementType();

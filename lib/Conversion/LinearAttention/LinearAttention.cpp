@@ -201,7 +201,8 @@ struct ConvertLinearAttentionToLoops
                   scf::YieldOp::create(b, next);
                 });
             Value den = sums.getResults().back();
-            Value nonZero = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, den, zero());
+            // A NaN denominator gives NaN (docs/language.md), not 0.
+            Value nonZero = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, den, zero());
             Value scale = arith::SelectOp::create(
                 b, nonZero,
                 arith::DivFOp::create(b, arith::ConstantOp::create(b, b.getF32FloatAttr(1)), den),
