@@ -163,7 +163,22 @@ struct JitProgram::Impl {
     std::vector<void *> packed;
     for (void *&p : pointers)
       packed.push_back(&p);
-    entry(packed.data());
+    // Through the runtime's guard: a buffer the program cannot allocate
+    // ends the call with an error instead of the process.
+    struct Call {
+      void (*entry)(void **);
+      void **arguments;
+    } call{entry, packed.data()};
+    auto run = [](void *c) {
+      auto *call = static_cast<Call *>(c);
+      call->entry(call->arguments);
+    };
+    if (rasprt_guarded_call(run, &call) != RASPRT_OK) {
+      if (error)
+        *error = rasprt_last_error();
+      finish({}, args);
+      return false;
+    }
     size_t offset = 0;
     for (Descriptor &d : outs) {
       std::copy(results.begin() + offset, results.begin() + offset + d.words.size(),
@@ -639,6 +654,9 @@ bool JitProgram::run(const std::vector<const rasprt_tensor *> &arguments,
   };
   for (size_t i = 0; i < arguments.size(); ++i) {
     const ValueSignature &info = signature.arguments[i];
+    if (info.indexed && rasprt_tensor_numel(arguments[i]) == 0)
+      return fail(std::string(info.isParam ? "parameter '" : "input '") + info.name +
+                  "' is read at a position in attention and must not be empty");
     if (info.idBound < 0 || info.dtype != RASPRT_I32)
       continue;
     const auto *ids = static_cast<const int32_t *>(arguments[i]->data);

@@ -2,6 +2,8 @@
 
 #include "Error.h"
 
+#include <cstdio>
+
 namespace {
 thread_local std::string lastError;
 } // namespace
@@ -14,6 +16,21 @@ rasprt_status rasprt::fail(rasprt_status status, std::string message) {
 rasprt_status rasprt::succeed() {
   lastError.clear();
   return RASPRT_OK;
+}
+
+std::string rasprt::formatBytes(unsigned long long bytes) {
+  static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024)
+    return std::to_string(bytes) + " bytes";
+  double value = static_cast<double>(bytes);
+  int unit = -1;
+  while (value >= 1024 && unit < 5) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f %s", value, units[unit]);
+  return text;
 }
 
 extern "C" const char *rasprt_last_error(void) { return lastError.c_str(); }

@@ -13,10 +13,14 @@
 #include "rasprt/rasprt.h"
 
 #include "../cuda/DeviceMemory.h"
+#include "CallScope.h"
+#include "Error.h"
 
 #include <malloc.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -105,13 +109,27 @@ extern "C" void rasprt_buffer_free(void *buffer) {
 }
 
 // The names MLIR's memref-to-LLVM lowering calls with use-generic-functions.
+// A buffer compiled code cannot have ends the call (CallScope.h) instead of
+// handing it a null pointer.
+namespace {
+void *allocateForCompiledCode(uint64_t alignment, uint64_t size) {
+  void *buffer = size > PTRDIFF_MAX ? nullptr : rasprt_buffer_alloc(alignment, size);
+  if (!buffer)
+    rasprt::failCall("out of memory: the program needed a buffer of " + std::to_string(size) +
+                     " bytes (" + rasprt::formatBytes(size) + ") that could not be allocated");
+  rasprt::noteAllocated(buffer);
+  return buffer;
+}
+} // namespace
+
 extern "C" RASPRT_API void *_mlir_memref_to_llvm_alloc(uint64_t size) {
-  return rasprt_buffer_alloc(kAlignment, size);
+  return allocateForCompiledCode(kAlignment, size);
 }
 extern "C" RASPRT_API void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment,
                                                                uint64_t size) {
-  return rasprt_buffer_alloc(alignment, size);
+  return allocateForCompiledCode(alignment, size);
 }
 extern "C" RASPRT_API void _mlir_memref_to_llvm_free(void *buffer) {
+  rasprt::noteFreed(buffer);
   rasprt_buffer_free(buffer);
 }

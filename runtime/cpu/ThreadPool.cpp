@@ -13,12 +13,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CallScope.h"
 #include "Error.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csetjmp>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -79,16 +81,17 @@ public:
     }
     std::lock_guard<std::mutex> turn(loopMutex);
     startWorkers();
+    rasprt::CallScope *scope = rasprt::currentCallScope();
     {
       std::lock_guard<std::mutex> lock(mutex);
-      job = {body, context, count, grain};
+      job = {body, context, count, grain, scope};
       next.store(0);
       busy.store(static_cast<int32_t>(workers.size()));
       ++generation;
       published.store(generation, std::memory_order_release);
     }
     wake.notify_all();
-    work(Job{body, context, count, grain});
+    work(Job{body, context, count, grain, scope});
     if (spinUntil([&] { return busy.load(std::memory_order_acquire) == 0; }))
       return;
     std::unique_lock<std::mutex> lock(mutex);
@@ -102,6 +105,7 @@ private:
     rasprt_parallel_body body = nullptr;
     void *context = nullptr;
     int64_t count = 0, grain = 1;
+    rasprt::CallScope *scope = nullptr; // the caller's, which the workers take on
   };
 
   ThreadPool() {
@@ -112,11 +116,23 @@ private:
         threads = n;
   }
 
-  /// Takes chunks of `current` until there are none left.
+  /// Takes chunks of `current` until there are none left, or until one
+  /// fails (CallScope.h): then this thread's compiled frames are left by
+  /// longjmp to here and no thread starts another chunk.
   void work(const Job &current) {
     insideParallelBody = true;
-    for (int64_t begin; (begin = next.fetch_add(current.grain)) < current.count;)
-      current.body(begin, std::min(begin + current.grain, current.count), current.context);
+    rasprt::CallScope *outer = rasprt::enterCallScope(current.scope);
+    jmp_buf recovery;
+    jmp_buf *outerRecovery = rasprt::taskRecovery();
+    if (setjmp(recovery) == 0) {
+      rasprt::taskRecovery() = &recovery;
+      for (int64_t begin; (begin = next.fetch_add(current.grain)) < current.count;)
+        current.body(begin, std::min(begin + current.grain, current.count), current.context);
+    } else {
+      next.store(current.count);
+    }
+    rasprt::taskRecovery() = outerRecovery;
+    rasprt::enterCallScope(outer);
     insideParallelBody = false;
   }
 
@@ -188,6 +204,8 @@ extern "C" void rasprt_parallel_for(int64_t count, int64_t grain, rasprt_paralle
   if (!body)
     return;
   ThreadPool::get().run(count, grain, body, context);
+  // Here, outside every frame of the pool's that holds a lock.
+  rasprt::propagateCallFailure();
 }
 
 extern "C" int32_t rasprt_num_threads(void) { return ThreadPool::get().size(); }

@@ -163,6 +163,15 @@ typedef void (*rasprt_parallel_body)(int64_t begin, int64_t end, void *context);
 /// parallel loops are safe. Compiled parallel loops call this.
 RASPRT_API void rasprt_parallel_for(int64_t count, int64_t grain,
                                     rasprt_parallel_body body, void *context);
+/// Calls `function(argument)`, a call of compiled code (the JIT and the
+/// AOT runner call entry points through it). Where compiled code cannot go
+/// on (a buffer it needs cannot be allocated), the call ends early instead
+/// of crashing: the buffers it had allocated are freed, and this returns
+/// RASPRT_ERROR_OUT_OF_MEMORY with rasprt_last_error() naming the size.
+/// Compiled code called without it prints that error and exits with
+/// status 1.
+RASPRT_API rasprt_status rasprt_guarded_call(void (*function)(void *), void *argument);
+
 /// The number of threads parallel loops use: RASPRT_NUM_THREADS if set,
 /// else the hardware's.
 RASPRT_API int32_t rasprt_num_threads(void);
