@@ -175,6 +175,9 @@ struct ValueSignature {
   bool openVocab = false;
   /// Sequences in RASP's numerical encoding.
   bool numerical = false;
+  /// Read at a position in a mask or score (`doc[key_pos]`): must not be
+  /// empty.
+  bool indexed = false;
   /// i32 inputs that embed() looks up directly: every id must lie in
   /// [0, idBound), the rows of the table `idTable`; -1: not checked.
   int64_t idBound = -1;

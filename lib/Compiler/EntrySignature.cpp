@@ -49,6 +49,7 @@ ValueSignature describe(mlir::Type type, mlir::DictionaryAttr attrs) {
   info.openVocab = attrs.contains("raspc.open_vocab");
   if (auto encoding = attrs.getAs<mlir::StringAttr>("raspc.encoding"))
     info.numerical = encoding.getValue() == "numerical";
+  info.indexed = attrs.contains("raspc.indexed");
   if (auto bound = attrs.getAs<mlir::IntegerAttr>("raspc.id_bound"))
     info.idBound = bound.getInt();
   if (auto table = attrs.getAs<mlir::StringAttr>("raspc.id_table"))

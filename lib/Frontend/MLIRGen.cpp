@@ -225,6 +225,7 @@ private:
   /// What the runtime checks before a call: ids looked up directly from an
   /// input, and sizes that index a table by position.
   void annotateLookupBounds();
+  void annotateIndexedInputs();
   /// Emits `body` into a new block of `region` with `argTypes`, mapping Arg
   /// index i to block argument `argMap(i)`, and terminates it with `yield`.
   void emitBodyRegion(Region &region, TypeRange argTypes, const Node *body,
@@ -281,6 +282,7 @@ OwningOpRef<ModuleOp> Generator::run() {
     function.setArgAttr(static_cast<unsigned>(program.lengths->intValue), "raspc.lengths_of",
                         builder.getStringAttr(program.packedSymbol));
   annotateLookupBounds();
+  annotateIndexedInputs();
   const program::Type &rt = program.result->type;
   // The result's symbolic sizes too, so that hosts know its shape before a
   // call (the Python package's PyTorch op). A packed batch's pool has one
@@ -1079,6 +1081,30 @@ Value Generator::emitAttention(const Node *n) {
 }
 
 } // namespace
+
+/// Inputs and parameters read at a position in masks and scores
+/// (`doc[key_pos]`) are marked `raspc.indexed`: a position outside one reads
+/// its nearest end, which an empty one does not have, so the runtime
+/// rejects an empty one before any kernel runs.
+void Generator::annotateIndexedInputs() {
+  for (const std::unique_ptr<Node> &node : program.nodes) {
+    if (node->op != NodeOp::Extract)
+      continue;
+    const Node *base = node->operands[0];
+    if (base->type.dims[0].isStatic())
+      continue; // never empty: declared sizes are positive
+    auto input = llvm::find(program.inputs, base);
+    auto param = llvm::find(program.params, base);
+    unsigned arg;
+    if (input != program.inputs.end())
+      arg = static_cast<unsigned>(input - program.inputs.begin());
+    else if (param != program.params.end())
+      arg = static_cast<unsigned>(program.inputs.size() + (param - program.params.begin()));
+    else
+      continue; // a packed batch's own bounds, never empty
+    function.setArgAttr(arg, "raspc.indexed", builder.getUnitAttr());
+  }
+}
 
 void Generator::annotateLookupBounds() {
   auto tableName = [](const Node *table) {
