@@ -18,9 +18,11 @@
 #include "Conversion/GPU/MergeGPUModules.h"
 #include "Conversion/GPU/TileParallelLoopsForGPU.h"
 #include "Conversion/LinearAttention/LinearAttention.h"
+#include "Conversion/LoopNestOutlining/LoopNestOutlining.h"
 #include "Conversion/EntryPoints/EntryPoints.h"
 #include "Conversion/MatmulToTiledLoops/MatmulToTiledLoops.h"
 #include "Conversion/RowReductionsToLoops/RowReductionsToLoops.h"
+#include "Conversion/SharedInits/CloneSharedInits.h"
 #include "Conversion/ParallelToRasprt/ParallelToRasprt.h"
 
 namespace raspc {

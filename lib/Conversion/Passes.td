@@ -478,6 +478,83 @@ def ConvertParallelToRasprt : Pass<"convert-parallel-to-rasprt", "::mlir::Module
     "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect"];
 }
 
+def CloneSharedInits : Pass<"clone-shared-inits"> {
+  let summary = "Give each destination its own fresh init before bufferization";
+  let description = [{
+    Where one `tensor.empty`, or one `linalg.fill` of a `tensor.empty`, is
+    the destination (`outs`) of several destination-style ops (CSE merges
+    the identical zero inits every reduction starts from), each of them gets
+    a clone of it, made just before its user; the original keeps its reads
+    (which then see it unwritten), or goes when it has none.
+
+    One-Shot Bufferize would otherwise copy the shared tensor for all but
+    one writer, after comparing every pair of its uses: quadratic in their
+    number (1000 chained RASP aggregates spent 5 s there) and one memcpy
+    per use. A fresh fill bufferizes in place and costs what the copy did.
+
+    ```mlir
+    // Before
+    %e = tensor.empty(%n) : tensor<?xf32>
+    %z = linalg.fill ins(%zero : f32) outs(%e : tensor<?xf32>) -> tensor<?xf32>
+    %a = linalg.generic ... outs(%z : tensor<?xf32>)
+    %b = linalg.generic ... outs(%z : tensor<?xf32>)
+    // After
+    %e0 = tensor.empty(%n) : tensor<?xf32>
+    %z0 = linalg.fill ins(%zero : f32) outs(%e0 : tensor<?xf32>) -> tensor<?xf32>
+    %a = linalg.generic ... outs(%z0 : tensor<?xf32>)
+    %e1 = tensor.empty(%n) : tensor<?xf32>
+    %z1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<?xf32>) -> tensor<?xf32>
+    %b = linalg.generic ... outs(%z1 : tensor<?xf32>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
+}
+
+def OutlineLoopNests : Pass<"outline-loop-nests", "::mlir::ModuleOp"> {
+  let summary = "Give each loop nest of a long function a function of its own";
+  let description = [{
+    In every function with at least `min-nests` top-level `scf.for` /
+    `scf.while` loop nests, moves each of them into a private function
+    (internal linkage, LLVM's `noinline`) and calls it there. The values a nest
+    uses from outside become arguments, constants are cloned, and its
+    results are the function's. Nests that are the same but for their
+    arguments share one function.
+
+    LLVM's code generation grows faster than linearly with the size of a
+    function: 300 chained RASP aggregates (about 900 loop nests in one
+    function) spent two thirds of their compile in machine code. Split,
+    LLVM compiles a few small functions; the calls cost nothing next to a
+    loop nest. Runs on buffers, after `convert-parallel-to-rasprt` (whose
+    bodies are functions already) and before the conversion to LLVM.
+
+    ```mlir
+    // Before (with min-nests=2)
+    func.func @main(%a: memref<?xf32>, %b: memref<?xf32>, %n: index) {
+      scf.for %i = %c0 to %n step %c1 { ... %a ... }
+      scf.for %i = %c0 to %n step %c1 { ... %b ... }
+    }
+    // After
+    func.func @main(%a: memref<?xf32>, %b: memref<?xf32>, %n: index) {
+      call @main_nest(%n, %a) : (index, memref<?xf32>) -> ()
+      call @main_nest(%n, %b) : (index, memref<?xf32>) -> ()
+    }
+    func.func private @main_nest(%n: index, %x: memref<?xf32>)
+        attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["noinline"]} {
+      %c0 = arith.constant 0 : index
+      %c1 = arith.constant 1 : index
+      scf.for %i = %c0 to %n step %c1 { ... %x ... }
+      return
+    }
+    ```
+  }];
+  let options = [
+    Option<"minNests", "min-nests", "unsigned", /*default=*/"16",
+           "Outline only in functions with at least this many top-level "
+           "loop nests (short functions compile fast as they are)">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect"];
+}
+
 def MergeGPUModules : Pass<"merge-gpu-modules", "::mlir::ModuleOp"> {
   let summary = "Put every outlined kernel into one gpu.module";
   let description = [{

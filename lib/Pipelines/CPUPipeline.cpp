@@ -26,6 +26,7 @@
 using namespace mlir;
 
 void raspc::buildBufferizationPipeline(OpPassManager &pm) {
+  pm.addPass(raspc::createCloneSharedInits());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -76,6 +77,7 @@ void raspc::buildCPULLVMDialectStage(OpPassManager &pm, const PipelineOptions &)
   // (before the parallel bodies and the runtime's entry point come).
   pm.addPass(raspc::createExportEntryPoints());
   pm.addPass(raspc::createConvertParallelToRasprt());
+  pm.addPass(raspc::createOutlineLoopNests());
   // Reshapes expand into affine.apply on sizes and strides, so affine goes
   // after them.
   pm.addPass(memref::createExpandStridedMetadataPass());

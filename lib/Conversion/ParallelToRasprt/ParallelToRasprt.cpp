@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/ParallelToRasprt/ParallelToRasprt.h"
+#include "Conversion/Utils/OutlinedFunctions.h"
 
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -49,27 +50,10 @@ struct ConvertParallelToRasprt
   void runOnOperation() override;
   LogicalResult outline(scf::ParallelOp loop, SymbolTable &symbols,
                         const LLVMTypeConverter &converter, LLVM::LLVMFuncOp runtimeEntry);
-  /// An earlier body that does what `body` does, if any.
-  func::FuncOp findEquivalent(func::FuncOp body);
-
-  /// Bodies outlined so far, by their number of operations.
-  llvm::DenseMap<unsigned, SmallVector<func::FuncOp>> outlined;
+  /// Bodies outlined so far. A model repeats its layers: their loops differ
+  /// only in the buffers they capture, which the context carries.
+  raspc::OutlinedFunctions outlined;
 };
-
-func::FuncOp ConvertParallelToRasprt::findEquivalent(func::FuncOp body) {
-  // A model repeats its layers: their loops differ only in the buffers
-  // they capture, which the context carries. One body for all of them is
-  // compiled once, not once per layer (LLVM's time is most of a compile).
-  unsigned size = 0;
-  body.walk([&](Operation *) { ++size; });
-  SmallVector<func::FuncOp> &same = outlined[size];
-  for (func::FuncOp earlier : same)
-    if (OperationEquivalence::isRegionEquivalentTo(&earlier.getBody(), &body.getBody(),
-                                                   OperationEquivalence::IgnoreLocations))
-      return earlier;
-  same.push_back(body);
-  return {};
-}
 
 LogicalResult ConvertParallelToRasprt::outline(scf::ParallelOp loop, SymbolTable &symbols,
                                                const LLVMTypeConverter &converter,
@@ -148,7 +132,7 @@ LogicalResult ConvertParallelToRasprt::outline(scf::ParallelOp loop, SymbolTable
                        scf::YieldOp::create(nested, loc);
                      });
   func::ReturnOp::create(b);
-  if (func::FuncOp earlier = findEquivalent(body)) {
+  if (func::FuncOp earlier = outlined.findEquivalent(body)) {
     symbols.erase(body);
     body = earlier;
   }

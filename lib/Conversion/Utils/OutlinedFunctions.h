@@ -1,0 +1,35 @@
+//===- OutlinedFunctions.h - one function per distinct body -----*- C++ -*-===//
+//
+// Passes that outline code into functions (parallel loop bodies, loop
+// nests) meet the same body many times: a model repeats its layers, a RASP
+// program its aggregates, and they differ only in the buffers they are
+// given. Keeping one function per distinct body means LLVM compiles each
+// once, which is most of a compile's time.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RASPC_CONVERSION_UTILS_OUTLINEDFUNCTIONS_H
+#define RASPC_CONVERSION_UTILS_OUTLINEDFUNCTIONS_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallVector.h"
+
+namespace raspc {
+
+class OutlinedFunctions {
+public:
+  /// An earlier function whose body does what `body`'s does (same ops,
+  /// attributes and types; locations aside), or null after remembering
+  /// `body` as a new one.
+  mlir::func::FuncOp findEquivalent(mlir::func::FuncOp body);
+
+private:
+  /// Functions seen so far, by their number of operations.
+  llvm::DenseMap<unsigned, llvm::SmallVector<mlir::func::FuncOp>> bySize;
+};
+
+} // namespace raspc
+
+#endif // RASPC_CONVERSION_UTILS_OUTLINEDFUNCTIONS_H
