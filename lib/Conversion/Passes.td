@@ -487,10 +487,10 @@ def CloneSharedInits : Pass<"clone-shared-inits"> {
     a clone of it, made just before its user; the original keeps its reads
     (which then see it unwritten), or goes when it has none.
 
-    One-Shot Bufferize would otherwise copy the shared tensor for all but
-    one writer, after comparing every pair of its uses: quadratic in their
-    number (1000 chained RASP aggregates spent 5 s there) and one memcpy
-    per use. A fresh fill bufferizes in place and costs what the copy did.
+    One-Shot Bufferize would otherwise give all but one writer a copy of
+    the shared tensor: one memcpy per use (1000 chained RASP aggregates made
+    one per aggregate). A fresh fill bufferizes in place and costs what the
+    copy did.
 
     ```mlir
     // Before

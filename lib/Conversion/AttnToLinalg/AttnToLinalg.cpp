@@ -388,12 +388,12 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     };
     Value zero = zeroOf(rewriter, loc, scoreType);
     Value rowMax;
+    Value negInf = arith::ConstantOp::create(
+        rewriter, loc, scoreType,
+        rewriter.getFloatAttr(scoreType,
+                              APFloat::getInf(cast<FloatType>(scoreType).getFloatSemantics(),
+                                              /*Negative=*/true)));
     if (normalizer == Normalizer::softmax) {
-      Value negInf = arith::ConstantOp::create(
-          rewriter, loc, scoreType,
-          rewriter.getFloatAttr(scoreType,
-                                APFloat::getInf(cast<FloatType>(scoreType).getFloatSemantics(),
-                                                /*Negative=*/true)));
       rowMax = rowReduce(makeTensor(rewriter, loc, rowSizes, scoreType, negInf),
                          [&](OpBuilder &b, Location l, Value x, Value m, Value acc) {
                            Value mx = arith::MaximumFOp::create(b, l, acc, x);
@@ -406,11 +406,6 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
       case Normalizer::softmax: {
         // A row whose visible scores are all -inf weighs every key 0
         // (exp(-inf - 0)), not NaN (exp(-inf + inf)).
-        Value negInf = arith::ConstantOp::create(
-            b, l, scoreType,
-            b.getFloatAttr(scoreType, APFloat::getInf(
-                                          cast<FloatType>(scoreType).getFloatSemantics(),
-                                          /*Negative=*/true)));
         Value nothing = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, max, negInf);
         Value base = arith::SelectOp::create(b, l, nothing, zeroOf(b, l, scoreType), max);
         return math::ExpOp::create(b, l, arith::SubFOp::create(b, l, x, base));

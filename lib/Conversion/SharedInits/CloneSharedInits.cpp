@@ -3,11 +3,11 @@
 // CSE merges the identical `linalg.fill`s of identical `tensor.empty`s that
 // every reduction starts from (a RASP program's aggregates all start their
 // sums and counts from one zero tensor). Each reduction then writes a tensor
-// the others read, so One-Shot Bufferize copies it for all but one, after
-// an analysis that compares every pair of its uses: quadratic in their
-// number (1000 chained aggregates spent 5 s there) and a memcpy per use.
-// A fresh fill per destination bufferizes in place and costs the same as
-// the copy it replaces.
+// the others read, so One-Shot Bufferize gives all but one a copy of it: a
+// memcpy per use. A fresh fill per destination bufferizes in place and
+// costs what the copy did. (At 1000 chained aggregates One-Shot Bufferize
+// took 4.4 s before and 3.5 s after, within this machine's noise; the rest
+// of its time is elsewhere.)
 //
 //===----------------------------------------------------------------------===//
 
