@@ -28,6 +28,7 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <cmath>
 #include <limits>
 
 
@@ -204,6 +205,7 @@ private:
   Value emitSelect(const Node *n);
   Value emitAggregate(const Node *n);
   Value emitUnary(Location l, const Node *n, Value x);
+  Value floatToInt(Location l, Value x, Type type);
   Value emitBinary(Location l, BinaryOp op, Value a, Value b);
   Value emitElementwise(const Node *n);
   Value emitMatMul(const Node *n);
@@ -503,7 +505,7 @@ Value Generator::emitScalar(const Node *n) {
                  : Value(arith::SIToFPOp::create(builder, l, type, x));
     if (to == Elem::Int)
       return from == Elem::Bool ? Value(arith::ExtUIOp::create(builder, l, type, x))
-                                : Value(arith::FPToSIOp::create(builder, l, type, x));
+                                : floatToInt(l, x, type);
     return x;
   }
   case NodeOp::Lookup: {
@@ -541,6 +543,29 @@ Value Generator::emitScalar(const Node *n) {
   default:
     llvm_unreachable("not a scalar node");
   }
+}
+
+/// `int(f)`: truncates toward zero; NaN gives 0 and a value beyond the int
+/// range the nearest end. `fptosi` alone gives poison there, which became
+/// whatever the instruction left (INT64_MIN on x86).
+Value Generator::floatToInt(Location l, Value x, Type type) {
+  Type floatType = x.getType();
+  unsigned bits = type.getIntOrFloatBitWidth();
+  auto intConstant = [&](const APInt &v) -> Value {
+    return arith::ConstantOp::create(builder, l, type, builder.getIntegerAttr(type, v));
+  };
+  // 2^(bits-1) is exact in every float type; every float below it fits.
+  Value limit = constantFloat(l, floatType, std::ldexp(1.0, bits - 1));
+  Value negLimit = constantFloat(l, floatType, -std::ldexp(1.0, bits - 1));
+  Value truncated = arith::FPToSIOp::create(builder, l, type, x);
+  Value tooBig = arith::CmpFOp::create(builder, l, arith::CmpFPredicate::OGE, x, limit);
+  Value tooSmall = arith::CmpFOp::create(builder, l, arith::CmpFPredicate::OLT, x, negLimit);
+  Value isNaN = arith::CmpFOp::create(builder, l, arith::CmpFPredicate::UNO, x, x);
+  Value r = arith::SelectOp::create(builder, l, tooBig,
+                                    intConstant(APInt::getSignedMaxValue(bits)), truncated);
+  r = arith::SelectOp::create(builder, l, tooSmall,
+                              intConstant(APInt::getSignedMinValue(bits)), r);
+  return arith::SelectOp::create(builder, l, isNaN, intConstant(APInt(bits, 0)), r);
 }
 
 Value Generator::emitUnary(Location l, const Node *n, Value x) {

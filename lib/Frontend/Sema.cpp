@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -219,6 +220,17 @@ private:
     if (n->type.elem == Elem::Bool) return n->boolValue;
     return static_cast<double>(n->intValue);
   }
+  /// `int(f)` of a constant, by the rule generated code follows: toward
+  /// zero, NaN gives 0, values beyond the int range the nearest end.
+  static int64_t truncateToInt(double f) {
+    if (std::isnan(f))
+      return 0;
+    if (f >= 0x1p63)
+      return std::numeric_limits<int64_t>::max();
+    if (f < -0x1p63)
+      return std::numeric_limits<int64_t>::min();
+    return static_cast<int64_t>(f);
+  }
   Node *cast(Node *n, Elem to, Loc loc) {
     if (n->type.elem == to)
       return n;
@@ -226,7 +238,7 @@ private:
       if (to == Elem::Float)
         return constantFloat(constantAsDouble(n), n->loc);
       if (to == Elem::Int)
-        return constantInt(static_cast<int64_t>(constantAsDouble(n)), n->loc);
+        return constantInt(truncateToInt(constantAsDouble(n)), n->loc);
     }
     Node *c = create(Op::Cast, Type::scalar(to), loc);
     c->operands = {n};

@@ -1,0 +1,118 @@
+//===- FuzzProgram.h - random sequence programs and their meaning -*- C++ -*-===//
+//
+// The differential fuzzer's own model of the language: a typed tree that the
+// generator builds at random, prints as raspc source, and evaluates by the
+// rules of docs/language.md. Nothing here uses the front end, MLIR or the
+// JIT, so the whole compiler (parser, Sema, MLIRGen, every pass, the
+// runtime) is what the fuzzer checks.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RASPC_TEST_FUZZ_FUZZPROGRAM_H
+#define RASPC_TEST_FUZZ_FUZZPROGRAM_H
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace raspc::fuzz {
+
+/// Element types of sequences, and selectors.
+enum class Ty { Int, Float, Bool, Sel };
+
+enum class Op {
+  // Leaves.
+  Tokens,  // the `tokens: int` input
+  X,       // the `x: float` input
+  Indices,
+  Length,
+  IntLit,
+  FloatLit,
+  BoolLit,
+  Param,   // a lambda's (or a select predicate's) parameter number `index`
+  LetRef,  // the `let` number `index`
+  // Element-wise, on sequences and inside lambdas.
+  Neg, Not, Add, Sub, Mul, Div, Mod,
+  Eq, Ne, Lt, Le, Gt, Ge, And, Or,
+  Cond,    // kids: then, cond, otherwise
+  Max, Min, ToInt, ToFloat, Exp, Sqrt, Tanh, Abs,
+  // Sequence built-ins.
+  Map,     // kids: sequences..., then the body (in the lambda's scope)
+  Select,  // kids: keys, queries[, predicate body]; `cmp` when bare
+  SelAnd, SelOr, SelNot,
+  Aggregate, // kids: selector, values; `numerical` says how
+  Width,
+};
+
+struct Node {
+  Op op;
+  Ty ty;
+  std::vector<std::unique_ptr<Node>> kids;
+  int64_t ival = 0; // IntLit, BoolLit, Param/LetRef index
+  float fval = 0;   // FloatLit
+  Op cmp = Op::Eq;  // Select with a bare comparison
+  bool bareTrue = false; // Select(k, q, true)
+  bool lambda = false;   // Select with `(k, q) => body` rather than `key ... query`
+  bool numerical = false; // Aggregate
+  /// Types of the parameters of a Map body or Select predicate.
+  std::vector<Ty> paramTys;
+};
+using NodePtr = std::unique_ptr<Node>;
+
+/// `def main(tokens: int, x: float) { let v0 = ...; ... return vN; }`
+struct Program {
+  std::vector<NodePtr> lets; // the last one is returned
+  Ty resultTy() const { return lets.back()->ty; }
+  std::string source() const;
+};
+
+/// Makes well-typed random programs; the same seed gives the same programs.
+class Generator {
+public:
+  explicit Generator(uint64_t seed) : rng(seed) {}
+  Program program();
+
+private:
+  NodePtr seq(Ty ty, int depth);
+  NodePtr scalar(Ty ty, int depth, const std::vector<Ty> &params);
+  NodePtr scalarOp(Ty ty, int depth, const std::vector<Ty> &params);
+  NodePtr paramLeaf(Ty ty, const std::vector<Ty> &params);
+  static bool hasParam(const Node &n);
+  NodePtr selector(int depth);
+  NodePtr leafSeq(Ty ty);
+  NodePtr literal(Ty ty);
+  bool chance(double p) { return std::uniform_real_distribution<>(0, 1)(rng) < p; }
+  int pick(int n) { return std::uniform_int_distribution<>(0, n - 1)(rng); }
+  Ty numericTy() { return chance(0.5) ? Ty::Int : Ty::Float; }
+
+  std::mt19937_64 rng;
+  const Program *current = nullptr;
+};
+
+/// One element of a reference result. `err` bounds how far the compiled
+/// f32 value may lie from `f` (rounding, reassociated sums, approximate
+/// exp/tanh); `unknown` marks elements the language leaves open (a
+/// categorical aggregate over several keys) or that a rounding difference
+/// could flip (a float comparison closer than `err`): those are not compared.
+struct Val {
+  int64_t i = 0; // Int, and Bool as 0/1
+  float f = 0;   // Float
+  double err = 0;
+  bool unknown = false;
+};
+using Seq = std::vector<Val>;
+
+/// A program's inputs.
+struct Inputs {
+  std::vector<int64_t> tokens;
+  std::vector<float> x;
+};
+
+/// The program's result on `in`, by the language's rules.
+Seq evaluate(const Program &program, const Inputs &in);
+
+} // namespace raspc::fuzz
+
+#endif // RASPC_TEST_FUZZ_FUZZPROGRAM_H

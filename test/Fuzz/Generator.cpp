@@ -1,0 +1,424 @@
+//===- Generator.cpp - random well-typed sequence programs ------*- C++ -*-===//
+//
+// Builds programs from the sequence built-ins of docs/language.md with
+// typed random choices, and prints them as raspc source. Two constants
+// never meet in one operation, so nothing is folded at compile time (a
+// constant `5 % 0` is a compile-time error by design).
+//
+//===----------------------------------------------------------------------===//
+
+#include "FuzzProgram.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace raspc::fuzz {
+namespace {
+
+NodePtr node(Op op, Ty ty) {
+  auto n = std::make_unique<Node>();
+  n->op = op;
+  n->ty = ty;
+  return n;
+}
+
+NodePtr node(Op op, Ty ty, NodePtr a, NodePtr b = nullptr, NodePtr c = nullptr) {
+  NodePtr n = node(op, ty);
+  n->kids.push_back(std::move(a));
+  if (b)
+    n->kids.push_back(std::move(b));
+  if (c)
+    n->kids.push_back(std::move(c));
+  return n;
+}
+
+bool isConstant(const Node &n) {
+  return n.op == Op::IntLit || n.op == Op::FloatLit || n.op == Op::BoolLit ||
+         n.op == Op::Length;
+}
+
+const Op kComparisons[] = {Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge};
+
+} // namespace
+
+Program Generator::program() {
+  Program p;
+  current = &p;
+  int lets = 1 + pick(5);
+  for (int i = 0; i < lets; ++i) {
+    Ty ty = static_cast<Ty>(pick(3));
+    p.lets.push_back(seq(ty, 1 + pick(4)));
+  }
+  current = nullptr;
+  return p;
+}
+
+NodePtr Generator::literal(Ty ty) {
+  if (ty == Ty::Bool) {
+    NodePtr n = node(Op::BoolLit, ty);
+    n->ival = chance(0.5);
+    return n;
+  }
+  if (ty == Ty::Int) {
+    static const int64_t kInts[] = {0, 1, 2, 3, -1, -2, 5, 7, 100, 1000000007,
+                                    4611686018427387904LL, -2147483648LL};
+    NodePtr n = node(Op::IntLit, ty);
+    n->ival = kInts[pick(std::size(kInts))];
+    return n;
+  }
+  static const float kFloats[] = {0.0f, 1.0f, 0.5f, -1.5f, 2.0f, 3.25f, 1e30f,
+                                  -1e-3f, 1e-30f, 100.0f};
+  NodePtr n = node(Op::FloatLit, ty);
+  n->fval = kFloats[pick(std::size(kFloats))];
+  return n;
+}
+
+NodePtr Generator::leafSeq(Ty ty) {
+  std::vector<int> lets;
+  for (size_t i = 0; i < current->lets.size(); ++i)
+    if (current->lets[i]->ty == ty)
+      lets.push_back(static_cast<int>(i));
+  if (!lets.empty() && chance(0.4)) {
+    NodePtr n = node(Op::LetRef, ty);
+    n->ival = lets[pick(lets.size())];
+    return n;
+  }
+  switch (ty) {
+  case Ty::Int:
+    return node(chance(0.6) ? Op::Tokens : Op::Indices, ty);
+  case Ty::Float:
+    return chance(0.7) ? node(Op::X, ty) : node(Op::ToFloat, ty, leafSeq(Ty::Int));
+  case Ty::Bool:
+    return node(kComparisons[pick(6)], ty, leafSeq(numericTy()), literal(Ty::Int));
+  case Ty::Sel:
+    break;
+  }
+  return selector(0);
+}
+
+/// Sequence-level expressions. `scalar` builds the same element-wise
+/// operations over a lambda's parameters; sequence-level operands may also
+/// be a constant or `length`, on one side only.
+NodePtr Generator::seq(Ty ty, int depth) {
+  if (depth <= 0 || chance(0.2))
+    return leafSeq(ty);
+  auto operand = [&](Ty t) -> NodePtr {
+    if (t != Ty::Bool && chance(0.25))
+      return t == Ty::Int && chance(0.3) ? node(Op::Length, Ty::Int) : literal(t);
+    return seq(t, depth - 1);
+  };
+  // A binary operation with at most one constant side.
+  auto binary = [&](Op op, Ty ty, Ty a, Ty b) {
+    NodePtr l = seq(a, depth - 1), r = operand(b);
+    if (chance(0.5) && a == b)
+      std::swap(l, r);
+    return node(op, ty, std::move(l), std::move(r));
+  };
+  auto map = [&](Ty ty) {
+    NodePtr n = node(Op::Map, ty);
+    int arity = 1 + pick(chance(0.3) ? 3 : 1);
+    for (int i = 0; i < arity; ++i) {
+      Ty t = static_cast<Ty>(pick(3));
+      n->paramTys.push_back(t);
+      n->kids.push_back(seq(t, depth - 1));
+    }
+    n->kids.push_back(scalar(ty, 2, n->paramTys));
+    return n;
+  };
+  switch (ty) {
+  case Ty::Int:
+    switch (pick(11)) {
+    case 0: return binary(Op::Add, ty, ty, ty);
+    case 1: return binary(Op::Sub, ty, ty, ty);
+    case 2: return binary(Op::Mul, ty, ty, ty);
+    case 3: return binary(Op::Mod, ty, ty, ty);
+    case 4: return node(chance(0.5) ? Op::Neg : Op::Abs, ty, seq(ty, depth - 1));
+    case 5: return node(Op::ToInt, ty, seq(chance(0.7) ? Ty::Float : Ty::Bool, depth - 1));
+    case 6: return binary(chance(0.5) ? Op::Max : Op::Min, ty, ty, ty);
+    case 7: return node(Op::Cond, ty, seq(ty, depth - 1), seq(Ty::Bool, depth - 1), operand(ty));
+    case 8: return map(ty);
+    case 9: return node(Op::Width, ty, selector(depth - 1));
+    default: {
+      NodePtr n = node(Op::Aggregate, ty, selector(depth - 1), seq(ty, depth - 1));
+      return n;
+    }
+    }
+  case Ty::Float:
+    switch (pick(11)) {
+    case 0: return binary(Op::Add, ty, ty, numericTy());
+    case 1: return binary(Op::Sub, ty, numericTy(), ty);
+    case 2: return binary(Op::Mul, ty, ty, numericTy());
+    case 3: return binary(Op::Div, ty, numericTy(), numericTy());
+    case 4: return node(chance(0.5) ? Op::Neg : Op::Abs, ty, seq(ty, depth - 1));
+    case 5: return node(Op::ToFloat, ty, seq(chance(0.7) ? Ty::Int : Ty::Bool, depth - 1));
+    case 6: {
+      static const Op kMath[] = {Op::Exp, Op::Sqrt, Op::Tanh};
+      return node(kMath[pick(3)], ty, seq(ty, depth - 1));
+    }
+    case 7: return binary(chance(0.5) ? Op::Max : Op::Min, ty, ty, numericTy());
+    case 8: return node(Op::Cond, ty, seq(numericTy(), depth - 1), seq(Ty::Bool, depth - 1),
+                        operand(ty));
+    case 9: return map(ty);
+    default: {
+      NodePtr n = node(Op::Aggregate, ty, selector(depth - 1),
+                       seq(chance(0.8) ? numericTy() : Ty::Bool, depth - 1));
+      n->numerical = n->kids[1]->ty != Ty::Float || chance(0.8);
+      return n;
+    }
+    }
+  case Ty::Bool:
+    switch (pick(6)) {
+    case 0:
+    case 1: return binary(kComparisons[pick(6)], ty, numericTy(), numericTy());
+    case 2: return binary(chance(0.5) ? Op::And : Op::Or, ty, ty, ty);
+    case 3: return node(Op::Not, ty, seq(ty, depth - 1));
+    case 4: return map(ty);
+    default: return node(Op::Aggregate, ty, selector(depth - 1), seq(ty, depth - 1));
+    }
+  case Ty::Sel:
+    break;
+  }
+  return selector(depth);
+}
+
+NodePtr Generator::scalar(Ty ty, int depth, const std::vector<Ty> &params) {
+  std::vector<int> matching;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i] == ty || (ty == Ty::Float && params[i] == Ty::Int))
+      matching.push_back(static_cast<int>(i));
+  if (depth <= 0 || chance(0.3)) {
+    if (matching.empty() || chance(0.15))
+      return literal(ty);
+    int i = matching[pick(matching.size())];
+    NodePtr p = node(Op::Param, params[i]);
+    p->ival = i;
+    return p->ty == ty ? std::move(p) : node(Op::ToFloat, ty, std::move(p));
+  }
+  NodePtr n = scalarOp(ty, depth, params);
+  // An operation on constants alone would be folded at compile time, where
+  // `5 % 0` and `sqrt(-1.0)` are errors: give it a parameter.
+  if (!hasParam(*n))
+    n->kids[0] = paramLeaf(n->kids[0]->ty, params);
+  return n;
+}
+
+bool Generator::hasParam(const Node &n) {
+  if (n.op == Op::Param)
+    return true;
+  for (const NodePtr &kid : n.kids)
+    if (hasParam(*kid))
+      return true;
+  return false;
+}
+
+NodePtr Generator::paramLeaf(Ty ty, const std::vector<Ty> &params) {
+  int i = pick(params.size());
+  NodePtr p = node(Op::Param, params[i]);
+  p->ival = i;
+  if (params[i] == ty)
+    return p;
+  switch (ty) {
+  case Ty::Int:
+    return node(Op::ToInt, ty, std::move(p));
+  case Ty::Float:
+    return node(Op::ToFloat, ty, std::move(p));
+  default:
+    if (params[i] == Ty::Bool)
+      return p;
+    return node(kComparisons[pick(6)], ty, std::move(p), literal(Ty::Int));
+  }
+}
+
+NodePtr Generator::scalarOp(Ty ty, int depth, const std::vector<Ty> &params) {
+  auto sub = [&](Ty t) { return scalar(t, depth - 1, params); };
+  auto binary = [&](Op op, Ty ty, Ty a, Ty b) {
+    return node(op, ty, sub(a), sub(b));
+  };
+  switch (ty) {
+  case Ty::Int:
+    switch (pick(7)) {
+    case 0: return binary(Op::Add, ty, ty, ty);
+    case 1: return binary(Op::Mul, ty, ty, ty);
+    case 2: return binary(Op::Mod, ty, ty, ty);
+    case 3: return binary(chance(0.5) ? Op::Sub : Op::Max, ty, ty, ty);
+    case 4: return node(Op::ToInt, ty, sub(chance(0.7) ? Ty::Float : Ty::Bool));
+    case 5: return node(Op::Cond, ty, sub(ty), sub(Ty::Bool), sub(ty));
+    default: return node(chance(0.5) ? Op::Neg : Op::Abs, ty, sub(ty));
+    }
+  case Ty::Float:
+    switch (pick(7)) {
+    case 0: return binary(Op::Add, ty, ty, numericTy());
+    case 1: return binary(Op::Mul, ty, numericTy(), ty);
+    case 2: return binary(Op::Div, ty, numericTy(), numericTy());
+    case 3: return binary(chance(0.5) ? Op::Min : Op::Sub, ty, ty, ty);
+    case 4: {
+      static const Op kMath[] = {Op::Exp, Op::Sqrt, Op::Tanh, Op::Abs, Op::Neg};
+      return node(kMath[pick(5)], ty, sub(ty));
+    }
+    case 5: return node(Op::Cond, ty, sub(ty), sub(Ty::Bool), sub(numericTy()));
+    default: return node(Op::ToFloat, ty, sub(Ty::Int));
+    }
+  case Ty::Bool:
+    switch (pick(4)) {
+    case 0:
+    case 1: return binary(kComparisons[pick(6)], ty, numericTy(), numericTy());
+    case 2: return binary(chance(0.5) ? Op::And : Op::Or, ty, ty, ty);
+    default: return node(Op::Not, ty, sub(ty));
+    }
+  case Ty::Sel:
+    break;
+  }
+  return literal(Ty::Bool);
+}
+
+NodePtr Generator::selector(int depth) {
+  if (depth > 0 && chance(0.2)) {
+    if (chance(0.3))
+      return node(Op::SelNot, Ty::Sel, selector(depth - 1));
+    return node(chance(0.5) ? Op::SelAnd : Op::SelOr, Ty::Sel, selector(depth - 1),
+                selector(depth - 1));
+  }
+  Ty t = chance(0.75) ? Ty::Int : Ty::Float;
+  NodePtr n = node(Op::Select, Ty::Sel, seq(t, depth - 1), seq(t, depth - 1));
+  double r = std::uniform_real_distribution<>(0, 1)(rng);
+  if (r < 0.6) {
+    n->cmp = kComparisons[pick(6)];
+  } else if (r < 0.7) {
+    n->bareTrue = true;
+  } else {
+    n->paramTys = {t, t};
+    n->lambda = chance(0.5);
+    n->kids.push_back(scalar(Ty::Bool, 2, n->paramTys));
+  }
+  return n;
+}
+
+//===----------------------------------------------------------------------===//
+// Printing
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+std::string floatLiteral(float v) {
+  char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e6f)
+    std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(v));
+  else
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+  std::string s = buf;
+  if (auto e = s.find("e+"); e != std::string::npos)
+    s.erase(e + 1, 1);
+  return s[0] == '-' ? "(" + s + ")" : s;
+}
+
+const char *spelling(Op op) {
+  switch (op) {
+  case Op::Add: return "+";
+  case Op::Sub: return "-";
+  case Op::Mul: return "*";
+  case Op::Div: return "/";
+  case Op::Mod: return "%";
+  case Op::Eq: return "==";
+  case Op::Ne: return "!=";
+  case Op::Lt: return "<";
+  case Op::Le: return "<=";
+  case Op::Gt: return ">";
+  case Op::Ge: return ">=";
+  case Op::And: case Op::SelAnd: return "and";
+  case Op::Or: case Op::SelOr: return "or";
+  case Op::Max: return "max";
+  case Op::Min: return "min";
+  case Op::ToInt: return "int";
+  case Op::ToFloat: return "float";
+  case Op::Exp: return "exp";
+  case Op::Sqrt: return "sqrt";
+  case Op::Tanh: return "tanh";
+  case Op::Abs: return "abs";
+  default: return "?";
+  }
+}
+
+struct Printer {
+  /// Parameter names of the lambda or predicate being printed.
+  std::vector<std::string> params;
+
+  std::string operator()(const Node &n) {
+    switch (n.op) {
+    case Op::Tokens: return "tokens";
+    case Op::X: return "x";
+    case Op::Indices: return "indices";
+    case Op::Length: return "length";
+    case Op::IntLit:
+      // INT_MIN-like literals do not fit as written; spell them as a difference.
+      return n.ival < 0 ? "(-" + std::to_string(-n.ival) + ")" : std::to_string(n.ival);
+    case Op::FloatLit: return floatLiteral(n.fval);
+    case Op::BoolLit: return n.ival ? "true" : "false";
+    case Op::Param: return params[n.ival];
+    case Op::LetRef: return "v" + std::to_string(n.ival);
+    case Op::Neg: return "(-" + (*this)(*n.kids[0]) + ")";
+    case Op::Not: return "(not " + (*this)(*n.kids[0]) + ")";
+    case Op::SelNot: return "(not " + (*this)(*n.kids[0]) + ")";
+    case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: case Op::Mod:
+    case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
+    case Op::And: case Op::Or: case Op::SelAnd: case Op::SelOr:
+      return "(" + (*this)(*n.kids[0]) + " " + spelling(n.op) + " " + (*this)(*n.kids[1]) + ")";
+    case Op::Cond:
+      return "(" + (*this)(*n.kids[0]) + " if " + (*this)(*n.kids[1]) + " else " +
+             (*this)(*n.kids[2]) + ")";
+    case Op::Max: case Op::Min:
+      return std::string(spelling(n.op)) + "(" + (*this)(*n.kids[0]) + ", " +
+             (*this)(*n.kids[1]) + ")";
+    case Op::ToInt: case Op::ToFloat: case Op::Exp: case Op::Sqrt: case Op::Tanh:
+    case Op::Abs:
+      return std::string(spelling(n.op)) + "(" + (*this)(*n.kids[0]) + ")";
+    case Op::Map: {
+      size_t arity = n.paramTys.size();
+      std::string s = arity == 1 ? "map(" : "sequence_map(";
+      std::vector<std::string> names;
+      for (size_t i = 0; i < arity; ++i) {
+        s += (*this)(*n.kids[i]) + ", ";
+        names.push_back("p" + std::to_string(i));
+      }
+      std::string list;
+      for (size_t i = 0; i < arity; ++i)
+        list += (i ? ", " : "") + names[i];
+      s += arity == 1 ? list + " => " : "(" + list + ") => ";
+      std::swap(params, names);
+      s += (*this)(*n.kids[arity]) + ")";
+      std::swap(params, names);
+      return s;
+    }
+    case Op::Select: {
+      std::string s = "select(" + (*this)(*n.kids[0]) + ", " + (*this)(*n.kids[1]) + ", ";
+      if (n.bareTrue)
+        return s + "true)";
+      if (n.kids.size() == 2)
+        return s + spelling(n.cmp) + ")";
+      std::vector<std::string> names = n.lambda ? std::vector<std::string>{"k", "q"}
+                                                : std::vector<std::string>{"key", "query"};
+      std::swap(params, names);
+      std::string body = (*this)(*n.kids[2]);
+      std::swap(params, names);
+      return s + (n.lambda ? "(k, q) => " : "") + body + ")";
+    }
+    case Op::Aggregate:
+      return "aggregate(" + (*this)(*n.kids[0]) + ", " +
+             (n.numerical ? "numerical(" : "categorical(") + (*this)(*n.kids[1]) + "))";
+    case Op::Width: return "selector_width(" + (*this)(*n.kids[0]) + ")";
+    }
+    return "?";
+  }
+};
+
+} // namespace
+
+std::string Program::source() const {
+  std::string s = "def main(tokens: int, x: float) {\n";
+  Printer print;
+  for (size_t i = 0; i < lets.size(); ++i)
+    s += "  let v" + std::to_string(i) + " = " + print(*lets[i]) + ";\n";
+  s += "  return v" + std::to_string(lets.size() - 1) + ";\n}\n";
+  return s;
+}
+
+} // namespace raspc::fuzz
