@@ -33,7 +33,10 @@ using namespace raspc::fuzz;
 
 namespace {
 
+enum class Kind { All, Sequence, Attention };
+
 struct Options {
+  Kind kind = Kind::All;
   uint64_t seed = 1;
   uint64_t first = 0;
   uint64_t programs = UINT64_MAX;
@@ -45,9 +48,10 @@ struct Options {
 [[noreturn]] void usage(int status) {
   std::fprintf(status ? stderr : stdout,
                "usage: raspc-diff-fuzzer [--seed S] [--first K] [--programs N] "
-               "[--seconds T] [--out DIR] [--print]\n"
+               "[--seconds T] [--kind all|sequence|attention] [--out DIR] [--print]\n"
                "  Generates programs K, K+1, ... of seed S (each one reproducible alone),\n"
-               "  until N programs or T seconds; --print shows each program.\n"
+               "  until N programs or T seconds: sequence programs (def) and attention\n"
+               "  layers (model), two to one with --kind all; --print shows each program.\n"
                "  Exits 1 at the first mismatch, rejection, run failure or hang.\n");
   std::exit(status);
 }
@@ -67,6 +71,11 @@ Options parse(int argc, char **argv) {
     else if (a == "--seconds") o.seconds = std::strtod(value(), nullptr);
     else if (a == "--out") o.out = value();
     else if (a == "--print") o.print = true;
+    else if (a == "--kind") {
+      std::string k = value();
+      o.kind = k == "sequence" ? Kind::Sequence : k == "attention" ? Kind::Attention
+             : k == "all" ? Kind::All : (usage(2), Kind::All);
+    }
     else if (a == "--help" || a == "-h") usage(0);
     else usage(2);
   }
@@ -81,7 +90,7 @@ Options parse(int argc, char **argv) {
 std::vector<Inputs> inputsFor(uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto pick = [&](int n) { return std::uniform_int_distribution<>(0, n - 1)(rng); };
-  static const int kLengths[] = {0, 1, 2, 3, 5, 8, 17, 64};
+  static const int kLengths[] = {0, 1, 2, 3, 5, 8, 17, 64, 130};
   static const int64_t kExtremeInts[] = {INT64_MIN, INT64_MAX, 0, -1, 1,
                                          int64_t(1) << 62, -(int64_t(1) << 40)};
   static const float kSpecials[] = {NAN, INFINITY, -INFINITY, 3e38f, -1e30f, 1e-40f,
@@ -180,6 +189,181 @@ struct Watchdog {
   }
 };
 
+/// Inputs for one attention program: query lengths from 1 to past two
+/// blocks, values ordinary, scaled up (sharp softmax), or with NaN and Inf
+/// in values, NaN in queries and keys and keys large enough to overflow a
+/// score; `doc` in runs of equal ids.
+std::vector<AttentionInputs> attentionInputsFor(const AttentionProgram &a, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int n) { return std::uniform_int_distribution<>(0, n - 1)(rng); };
+  static const int kLengths[] = {1, 2, 3, 5, 16, 17, 64, 65, 130};
+  std::vector<AttentionInputs> all;
+  for (int length : kLengths)
+    for (int kind = 0; kind < 3; ++kind) {
+      AttentionInputs in;
+      in.queries = length;
+      in.keys = a.cross ? kLengths[pick(std::size(kLengths))] : length;
+      std::normal_distribution<float> normal(0, kind == 1 ? 4.0f : 1.0f);
+      auto fill = [&](std::vector<float> &x, size_t n) {
+        x.resize(n);
+        for (float &f : x)
+          f = normal(rng);
+      };
+      fill(in.q, in.queries * a.heads * a.dim);
+      fill(in.k, in.keys * a.keyHeads * a.dim);
+      fill(in.v, in.keys * a.keyHeads * a.valueDim);
+      if (kind == 2) {
+        static const float kValues[] = {NAN, INFINITY, -INFINITY};
+        for (int n = 1 + pick(3); n-- > 0;)
+          in.v[pick(in.v.size())] = kValues[pick(3)];
+        if (pick(3) == 0)
+          in.q[pick(in.q.size())] = NAN;
+        if (pick(3) == 0)
+          in.k[pick(in.k.size())] = NAN;
+        if (pick(4) == 0) {
+          // One key row large enough that its scores overflow f32.
+          int64_t row = pick(in.keys * a.keyHeads);
+          for (int d = 0; d < a.dim; ++d)
+            in.k[row * a.dim + d] = 1e30f;
+        }
+      }
+      if (a.usesDoc) {
+        int id = 0;
+        for (int64_t p = 0; p < in.queries; ++p) {
+          if (pick(4) == 0)
+            id += 1 + pick(2);
+          in.doc.push_back(id);
+        }
+      }
+      all.push_back(std::move(in));
+    }
+  return all;
+}
+
+std::string describe(const AttentionInputs &in) {
+  std::string s = "T = " + std::to_string(in.queries) + ", S = " + std::to_string(in.keys);
+  auto list = [&](const char *name, const auto &x) {
+    s += std::string("\n") + name + " = [";
+    char buf[32];
+    for (size_t i = 0; i < x.size() && i < 64; ++i) {
+      std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(x[i]));
+      s += (i ? ", " : "") + std::string(buf);
+    }
+    s += x.size() > 64 ? ", ...]" : "]";
+  };
+  list("q", in.q);
+  list("k", in.k);
+  list("v", in.v);
+  if (!in.doc.empty())
+    list("doc", in.doc);
+  return s;
+}
+
+struct Counts {
+  uint64_t programs = 0, executions = 0, compared = 0, open = 0;
+};
+
+/// Compares a result tensor with the reference; prints the first mismatch.
+bool compare(const rasprt_tensor &result, const Seq &want, Ty ty, Counts &counts,
+             const std::string &context) {
+  for (size_t p = 0; p < want.size(); ++p) {
+    Val got;
+    switch (result.dtype) {
+    case RASPRT_I64: got.i = static_cast<const int64_t *>(result.data)[p]; break;
+    case RASPRT_BOOL: got.i = static_cast<const uint8_t *>(result.data)[p]; break;
+    case RASPRT_F32: got.f = static_cast<const float *>(result.data)[p]; break;
+    default:
+      std::fprintf(stderr, "unexpected result dtype %s\n", rasprt_dtype_name(result.dtype));
+      return false;
+    }
+    if (want[p].unknown) {
+      ++counts.open;
+      continue;
+    }
+    ++counts.compared;
+    if (!agrees(want[p], got, ty)) {
+      std::fprintf(stderr, "MISMATCH at element %zu: expected %s, compiled code gave %s\n%s\n", p,
+                   show(want[p], ty).c_str(), show(got, ty).c_str(), context.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Compiles `source`; prints why not.
+std::shared_ptr<const raspc::JitProgram> compile(const std::string &source,
+                                                 const std::string &again) {
+  std::string errors;
+  auto jit = raspc::JitProgram::compile(source, "fuzz.rasp", {}, &errors);
+  if (!jit)
+    std::fprintf(stderr,
+                 "REJECTED: the compiler rejects a program the language allows\n%s\n%s\n"
+                 "reproduce: %s\n",
+                 source.c_str(), errors.c_str(), again.c_str());
+  return jit;
+}
+
+bool checkSequenceProgram(const Program &program, const std::string &source, uint64_t seed,
+                          const std::string &again, Watchdog &watchdog, Counts &counts) {
+  auto jit = compile(source, again);
+  if (!jit)
+    return false;
+  for (const Inputs &in : inputsFor(seed)) {
+    int64_t length = static_cast<int64_t>(in.tokens.size());
+    rasprt_tensor tokens, x, result;
+    rasprt_tensor_view(&tokens, const_cast<int64_t *>(in.tokens.data()), RASPRT_I64, 1, &length);
+    rasprt_tensor_view(&x, const_cast<float *>(in.x.data()), RASPRT_F32, 1, &length);
+    std::string error;
+    watchdog.startedMs = Watchdog::nowMs();
+    std::string context = source + describe(in) + "\nreproduce: " + again;
+    if (!jit->run({&tokens, &x}, &result, &error)) {
+      std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
+      return false;
+    }
+    ++counts.executions;
+    bool ok = compare(result, evaluate(program, in), program.resultTy(), counts, context);
+    rasprt_tensor_free(&result);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+bool checkAttentionProgram(const AttentionProgram &program, const std::string &source,
+                           uint64_t seed, const std::string &again, Watchdog &watchdog,
+                           Counts &counts) {
+  auto jit = compile(source, again);
+  if (!jit)
+    return false;
+  for (const AttentionInputs &in : attentionInputsFor(program, seed)) {
+    int64_t qShape[] = {in.queries, program.heads * program.dim};
+    int64_t kShape[] = {in.keys, program.keyHeads * program.dim};
+    int64_t vShape[] = {in.keys, program.keyHeads * program.valueDim};
+    int64_t docShape[] = {in.queries};
+    rasprt_tensor q, k, v, doc, result;
+    rasprt_tensor_view(&q, const_cast<float *>(in.q.data()), RASPRT_F32, 2, qShape);
+    rasprt_tensor_view(&k, const_cast<float *>(in.k.data()), RASPRT_F32, 2, kShape);
+    rasprt_tensor_view(&v, const_cast<float *>(in.v.data()), RASPRT_F32, 2, vShape);
+    rasprt_tensor_view(&doc, const_cast<int32_t *>(in.doc.data()), RASPRT_I32, 1, docShape);
+    std::vector<const rasprt_tensor *> arguments = {&q, &k, &v};
+    if (program.usesDoc)
+      arguments.push_back(&doc);
+    std::string error;
+    watchdog.startedMs = Watchdog::nowMs();
+    std::string context = source + describe(in) + "\nreproduce: " + again;
+    if (!jit->run(arguments, &result, &error)) {
+      std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
+      return false;
+    }
+    ++counts.executions;
+    bool ok = compare(result, evaluate(program, in), Ty::Float, counts, context);
+    rasprt_tensor_free(&result);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -190,81 +374,49 @@ int main(int argc, char **argv) {
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
-  uint64_t programs = 0, executions = 0, compared = 0, skipped = 0;
-  for (uint64_t k = o.first; programs < o.programs; ++k) {
+  Counts counts;
+  for (uint64_t k = o.first; counts.programs < o.programs; ++k) {
     if (o.seconds > 0 && elapsed() >= o.seconds)
       break;
     uint64_t programSeed = o.seed * 0x9E3779B97F4A7C15ULL + k;
-    Program program = Generator(programSeed).program();
-    std::string source = program.source();
+    bool attention = o.kind == Kind::Attention || (o.kind == Kind::All && k % 3 == 2);
+    Generator generator(programSeed);
+    Program program;
+    AttentionProgram layer;
+    std::string source;
+    if (attention) {
+      layer = generator.attention();
+      source = layer.source();
+    } else {
+      program = generator.program();
+      source = program.source();
+    }
     std::string again = "raspc-diff-fuzzer --seed " + std::to_string(o.seed) + " --first " +
-                        std::to_string(k) + " --programs 1 --print";
+                        std::to_string(k) + " --programs 1 --print" +
+                        (o.kind == Kind::All ? "" : attention ? " --kind attention"
+                                                              : " --kind sequence");
     {
       std::ofstream last(lastPath);
       last << "# " << again << "\n" << source;
     }
     if (o.print)
       std::printf("# program %llu\n%s", static_cast<unsigned long long>(k), source.c_str());
-
     watchdog.startedMs = Watchdog::nowMs();
-    std::string errors;
-    auto jit = raspc::JitProgram::compile(source, "fuzz.rasp", {}, &errors);
-    if (!jit) {
-      std::fprintf(stderr, "REJECTED: the compiler rejects a program the language allows\n%s\n%s\nreproduce: %s\n",
-                   source.c_str(), errors.c_str(), again.c_str());
+    bool ok = attention
+                  ? checkAttentionProgram(layer, source, programSeed, again, watchdog, counts)
+                  : checkSequenceProgram(program, source, programSeed, again, watchdog, counts);
+    if (!ok)
       return 1;
-    }
-    Ty ty = program.resultTy();
-    for (const Inputs &in : inputsFor(programSeed)) {
-      int64_t length = static_cast<int64_t>(in.tokens.size());
-      rasprt_tensor tokens, x, result;
-      rasprt_tensor_view(&tokens, const_cast<int64_t *>(in.tokens.data()), RASPRT_I64, 1, &length);
-      rasprt_tensor_view(&x, const_cast<float *>(in.x.data()), RASPRT_F32, 1, &length);
-      std::string error;
-      watchdog.startedMs = Watchdog::nowMs();
-      if (!jit->run({&tokens, &x}, &result, &error)) {
-        std::fprintf(stderr, "RUN FAILED: %s\n%s%s\nreproduce: %s\n", error.c_str(),
-                     source.c_str(), describe(in).c_str(), again.c_str());
-        return 1;
-      }
-      ++executions;
-      Seq want = evaluate(program, in);
-      for (int64_t p = 0; p < length; ++p) {
-        Val got;
-        switch (result.dtype) {
-        case RASPRT_I64: got.i = static_cast<const int64_t *>(result.data)[p]; break;
-        case RASPRT_BOOL: got.i = static_cast<const uint8_t *>(result.data)[p]; break;
-        case RASPRT_F32: got.f = static_cast<const float *>(result.data)[p]; break;
-        default:
-          std::fprintf(stderr, "unexpected result dtype %s\n", rasprt_dtype_name(result.dtype));
-          return 1;
-        }
-        if (want[p].unknown) {
-          ++skipped;
-          continue;
-        }
-        ++compared;
-        if (!agrees(want[p], got, ty)) {
-          std::fprintf(stderr,
-                       "MISMATCH at position %lld: expected %s, compiled code gave %s\n%s%s\n"
-                       "reproduce: %s\n",
-                       static_cast<long long>(p), show(want[p], ty).c_str(),
-                       show(got, ty).c_str(), source.c_str(), describe(in).c_str(),
-                       again.c_str());
-          return 1;
-        }
-      }
-      rasprt_tensor_free(&result);
-    }
     watchdog.startedMs = -1;
-    ++programs;
+    ++counts.programs;
   }
   double t = elapsed();
   std::printf("%llu programs, %llu executions, %llu elements compared (%llu left open) "
               "in %.1f s: %.1f programs/s, %.0f executions/s; no mismatch\n",
-              static_cast<unsigned long long>(programs),
-              static_cast<unsigned long long>(executions),
-              static_cast<unsigned long long>(compared),
-              static_cast<unsigned long long>(skipped), t, programs / t, executions / t);
+              static_cast<unsigned long long>(counts.programs),
+              static_cast<unsigned long long>(counts.executions),
+              static_cast<unsigned long long>(counts.compared),
+              static_cast<unsigned long long>(counts.open), t, counts.programs / t,
+              counts.executions / t);
   return 0;
 }

@@ -236,6 +236,19 @@ Val applyOp(const Node &n, const std::vector<Val> &args) {
       return unknown();
     return intVal(i);
   }
+  case Op::Lookup: {
+    // The first entry whose key equals the value; keys are constants.
+    for (size_t i = 1; i + 1 < args.size(); i += 2) {
+      Val eq = tyOf(0) == Ty::Float
+                   ? floatCmp(Op::Eq, asFloat(args[0], tyOf(0)), asFloat(args[i], tyOf(i)))
+                   : intCmp(Op::Eq, args[0].i, args[i].i);
+      if (eq.unknown)
+        return unknown();
+      if (eq.i)
+        return args[i + 1];
+    }
+    return args.back();
+  }
   case Op::Exp:
     return floatOp([](double a, double) { return std::exp(a); }, args[0]);
   case Op::Sqrt:
@@ -329,19 +342,9 @@ private:
 
   /// Evaluates a lambda body (or a constant) on its parameters' values.
   Val scalar(const Node &n, const std::vector<Val> &params) {
-    switch (n.op) {
-    case Op::Length: return intVal(length);
-    case Op::IntLit: return intVal(n.ival);
-    case Op::BoolLit: return intVal(n.ival);
-    case Op::FloatLit: return floatVal(n.fval);
-    case Op::Param: return params[n.ival];
-    default: {
-      std::vector<Val> args;
-      for (const NodePtr &kid : n.kids)
-        args.push_back(scalar(*kid, params));
-      return applyOp(n, args);
-    }
-    }
+    if (n.op == Op::Length)
+      return intVal(length);
+    return evaluateScalar(n, params);
   }
 
   Matrix selector(const Node &n) {
@@ -462,6 +465,21 @@ private:
 };
 
 } // namespace
+
+Val evaluateScalar(const Node &n, const std::vector<Val> &params) {
+  switch (n.op) {
+  case Op::IntLit: return intVal(n.ival);
+  case Op::BoolLit: return intVal(n.ival);
+  case Op::FloatLit: return floatVal(n.fval);
+  case Op::Param: return params[n.ival];
+  default: {
+    std::vector<Val> args;
+    for (const NodePtr &kid : n.kids)
+      args.push_back(evaluateScalar(*kid, params));
+    return applyOp(n, args);
+  }
+  }
+}
 
 Seq evaluate(const Program &program, const Inputs &in) {
   return Evaluator(program, in).run();

@@ -38,6 +38,7 @@ enum class Op {
   Eq, Ne, Lt, Le, Gt, Ge, And, Or,
   Cond,    // kids: then, cond, otherwise
   Max, Min, ToInt, ToFloat, Exp, Sqrt, Tanh, Abs,
+  Lookup,  // kids: key, then pairs of constant key and value, then default
   // Sequence built-ins.
   Map,     // kids: sequences..., then the body (in the lambda's scope)
   Select,  // kids: keys, queries[, predicate body]; `cmp` when bare
@@ -68,11 +69,39 @@ struct Program {
   std::string source() const;
 };
 
+/// The attention normalizers of docs/language.md.
+enum class Norm { Softmax, Mean, Sigmoid, LinearElu, LinearRelu, LinearExp };
+
+/// One attention layer over its query, key and value inputs:
+///
+///   model main(q: f32[T, H*D], k: f32[S, Hk*D], v: f32[S, Hk*Dv][, doc: i32[T]])
+///       -> f32[T, H*Dv] {
+///     let qh = heads(q, H); let kh = heads(k, Hk);
+///     let s = select(kh, qh, MASK) scored SCORE;
+///     return merge_heads(aggregate(s, heads(v, Hk), NORM));
+///   }
+///
+/// The mask and score are element-wise trees (Node) whose parameters are,
+/// in order: [the dot product,] head, query_pos, key_pos, doc[key_pos],
+/// doc[query_pos].
+struct AttentionProgram {
+  int heads = 1, keyHeads = 1, dim = 4, valueDim = 4;
+  bool cross = false;  // keys and values of their own length S
+  bool usesDoc = false;
+  bool maskTrue = false;
+  Op bareCmp = Op::Le; // when `mask` is null and !maskTrue
+  NodePtr mask;
+  NodePtr score;       // null: the raw dot product
+  Norm norm = Norm::Softmax;
+  std::string source() const;
+};
+
 /// Makes well-typed random programs; the same seed gives the same programs.
 class Generator {
 public:
   explicit Generator(uint64_t seed) : rng(seed) {}
   Program program();
+  AttentionProgram attention();
 
 private:
   NodePtr seq(Ty ty, int depth);
@@ -81,6 +110,8 @@ private:
   NodePtr paramLeaf(Ty ty, const std::vector<Ty> &params);
   static bool hasParam(const Node &n);
   NodePtr selector(int depth);
+  NodePtr oneKeySelector(int depth);
+  NodePtr lookup(Ty ty, int depth);
   NodePtr leafSeq(Ty ty);
   NodePtr literal(Ty ty);
   bool chance(double p) { return std::uniform_real_distribution<>(0, 1)(rng) < p; }
@@ -112,6 +143,23 @@ struct Inputs {
 
 /// The program's result on `in`, by the language's rules.
 Seq evaluate(const Program &program, const Inputs &in);
+
+/// An element-wise tree on its parameters' values (lambda bodies, masks,
+/// scores).
+Val evaluateScalar(const Node &n, const std::vector<Val> &params);
+
+/// An element-wise tree as source, its parameters spelled `params`.
+std::string print(const Node &n, const std::vector<std::string> &params);
+
+struct AttentionInputs {
+  int64_t queries = 0, keys = 0; // T and S
+  std::vector<float> q, k, v;    // row-major [T, H*D], [S, Hk*D], [S, Hk*Dv]
+  std::vector<int32_t> doc;      // [T]
+};
+
+/// The attention program's result [T, H*Dv] by the rules of
+/// docs/language.md ("Attention", "Special values").
+Seq evaluate(const AttentionProgram &program, const AttentionInputs &in);
 
 } // namespace raspc::fuzz
 

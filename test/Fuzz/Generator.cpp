@@ -9,8 +9,10 @@
 
 #include "FuzzProgram.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 
 namespace raspc::fuzz {
 namespace {
@@ -127,7 +129,7 @@ NodePtr Generator::seq(Ty ty, int depth) {
   };
   switch (ty) {
   case Ty::Int:
-    switch (pick(11)) {
+    switch (pick(12)) {
     case 0: return binary(Op::Add, ty, ty, ty);
     case 1: return binary(Op::Sub, ty, ty, ty);
     case 2: return binary(Op::Mul, ty, ty, ty);
@@ -138,13 +140,12 @@ NodePtr Generator::seq(Ty ty, int depth) {
     case 7: return node(Op::Cond, ty, seq(ty, depth - 1), seq(Ty::Bool, depth - 1), operand(ty));
     case 8: return map(ty);
     case 9: return node(Op::Width, ty, selector(depth - 1));
-    default: {
-      NodePtr n = node(Op::Aggregate, ty, selector(depth - 1), seq(ty, depth - 1));
-      return n;
-    }
+    case 10: return lookup(ty, depth);
+    default:
+      return node(Op::Aggregate, ty, oneKeySelector(depth - 1), seq(ty, depth - 1));
     }
   case Ty::Float:
-    switch (pick(11)) {
+    switch (pick(12)) {
     case 0: return binary(Op::Add, ty, ty, numericTy());
     case 1: return binary(Op::Sub, ty, numericTy(), ty);
     case 2: return binary(Op::Mul, ty, ty, numericTy());
@@ -159,21 +160,26 @@ NodePtr Generator::seq(Ty ty, int depth) {
     case 8: return node(Op::Cond, ty, seq(numericTy(), depth - 1), seq(Ty::Bool, depth - 1),
                         operand(ty));
     case 9: return map(ty);
+    case 10: return lookup(ty, depth);
     default: {
-      NodePtr n = node(Op::Aggregate, ty, selector(depth - 1),
-                       seq(chance(0.8) ? numericTy() : Ty::Bool, depth - 1));
-      n->numerical = n->kids[1]->ty != Ty::Float || chance(0.8);
+      NodePtr values = seq(chance(0.8) ? numericTy() : Ty::Bool, depth - 1);
+      bool numerical = values->ty != Ty::Float || chance(0.8);
+      NodePtr n = node(Op::Aggregate, ty,
+                       numerical ? selector(depth - 1) : oneKeySelector(depth - 1),
+                       std::move(values));
+      n->numerical = numerical;
       return n;
     }
     }
   case Ty::Bool:
-    switch (pick(6)) {
+    switch (pick(7)) {
     case 0:
     case 1: return binary(kComparisons[pick(6)], ty, numericTy(), numericTy());
     case 2: return binary(chance(0.5) ? Op::And : Op::Or, ty, ty, ty);
     case 3: return node(Op::Not, ty, seq(ty, depth - 1));
     case 4: return map(ty);
-    default: return node(Op::Aggregate, ty, selector(depth - 1), seq(ty, depth - 1));
+    case 5: return lookup(ty, depth);
+    default: return node(Op::Aggregate, ty, oneKeySelector(depth - 1), seq(ty, depth - 1));
     }
   case Ty::Sel:
     break;
@@ -269,6 +275,35 @@ NodePtr Generator::scalarOp(Ty ty, int depth, const std::vector<Ty> &params) {
     break;
   }
   return literal(Ty::Bool);
+}
+
+/// Categorical aggregates move the one selected value; with several the
+/// result is left open, so they mostly get a selector of at most one key.
+NodePtr Generator::oneKeySelector(int depth) {
+  if (chance(0.3))
+    return selector(depth);
+  NodePtr n = node(Op::Select, Ty::Sel, node(Op::Indices, Ty::Int), seq(Ty::Int, depth - 1));
+  n->cmp = Op::Eq;
+  return n;
+}
+
+/// `lookup(key, {k: v, ...}, default=d)` with distinct constant keys.
+NodePtr Generator::lookup(Ty ty, int depth) {
+  Ty keyTy = chance(0.7) ? Ty::Int : Ty::Float;
+  NodePtr n = node(Op::Lookup, ty, seq(keyTy, depth - 1));
+  std::vector<std::string> seen;
+  for (int i = 0, entries = 1 + pick(3); i < entries; ++i) {
+    NodePtr key = literal(keyTy);
+    std::string spelled = key->op == Op::IntLit ? std::to_string(key->ival)
+                                                : std::to_string(key->fval);
+    if (std::find(seen.begin(), seen.end(), spelled) != seen.end())
+      continue;
+    seen.push_back(spelled);
+    n->kids.push_back(std::move(key));
+    n->kids.push_back(literal(ty));
+  }
+  n->kids.push_back(literal(ty));
+  return n;
 }
 
 NodePtr Generator::selector(int depth) {
@@ -405,6 +440,12 @@ struct Printer {
       return "aggregate(" + (*this)(*n.kids[0]) + ", " +
              (n.numerical ? "numerical(" : "categorical(") + (*this)(*n.kids[1]) + "))";
     case Op::Width: return "selector_width(" + (*this)(*n.kids[0]) + ")";
+    case Op::Lookup: {
+      std::string s = "lookup(" + (*this)(*n.kids[0]) + ", {";
+      for (size_t i = 1; i + 1 < n.kids.size(); i += 2)
+        s += (i > 1 ? ", " : "") + (*this)(*n.kids[i]) + ": " + (*this)(*n.kids[i + 1]);
+      return s + "}, default=" + (*this)(*n.kids.back()) + ")";
+    }
     }
     return "?";
   }
@@ -412,12 +453,122 @@ struct Printer {
 
 } // namespace
 
+std::string print(const Node &n, const std::vector<std::string> &params) {
+  Printer printer;
+  printer.params = params;
+  return printer(n);
+}
+
 std::string Program::source() const {
   std::string s = "def main(tokens: int, x: float) {\n";
   Printer print;
   for (size_t i = 0; i < lets.size(); ++i)
     s += "  let v" + std::to_string(i) + " = " + print(*lets[i]) + ";\n";
   s += "  return v" + std::to_string(lets.size() - 1) + ";\n}\n";
+  return s;
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+AttentionProgram Generator::attention() {
+  AttentionProgram a;
+  static const int kHeads[] = {1, 2, 4};
+  static const int kDims[] = {1, 3, 4, 8, 16, 32, 64};
+  a.heads = kHeads[pick(3)];
+  a.keyHeads = chance(0.3) ? a.heads : (chance(0.5) ? 1 : std::max(1, a.heads / 2));
+  a.dim = kDims[pick(std::size(kDims))];
+  a.valueDim = chance(0.7) ? a.dim : kDims[pick(std::size(kDims))];
+  a.cross = chance(0.2);
+  static const Norm kNorms[] = {Norm::Softmax, Norm::Softmax, Norm::Softmax, Norm::Mean,
+                                Norm::Sigmoid, Norm::LinearElu, Norm::LinearRelu,
+                                Norm::LinearExp};
+  a.norm = kNorms[pick(std::size(kNorms))];
+  bool linear = a.norm == Norm::LinearElu || a.norm == Norm::LinearRelu ||
+                a.norm == Norm::LinearExp;
+  a.usesDoc = chance(0.3);
+  // Mask parameters: head, query_pos, key_pos[, doc[key_pos], doc[query_pos]].
+  std::vector<Ty> maskParams(a.usesDoc ? 5 : 3, Ty::Int);
+  double r = std::uniform_real_distribution<>(0, 1)(rng);
+  if (r < 0.1) {
+    a.maskTrue = true;
+  } else if (r < 0.3) {
+    a.bareCmp = kComparisons[pick(6)];
+  } else {
+    a.mask = scalar(Ty::Bool, 3, maskParams);
+    if (!hasParam(*a.mask)) // a constant; `false` is a compile-time error
+      a.mask = nullptr;
+  }
+  if (!a.mask)
+    a.usesDoc = false;
+  if (a.usesDoc) {
+    // Only a mask that reads doc[...] declares it.
+    std::function<bool(const Node &)> readsDoc = [&](const Node &n) {
+      if (n.op == Op::Param && n.ival >= 3)
+        return true;
+      for (const NodePtr &kid : n.kids)
+        if (readsDoc(*kid))
+          return true;
+      return false;
+    };
+    a.usesDoc = readsDoc(*a.mask);
+  }
+  if (!linear && a.norm != Norm::Mean && chance(0.6)) { // neither reads a score
+    std::vector<Ty> scoreParams(a.usesDoc ? 6 : 4, Ty::Int);
+    scoreParams[0] = Ty::Float;
+    if (chance(0.5)) {
+      // The usual forms: a scaled dot product, optionally plus a bias.
+      NodePtr dot = node(Op::Param, Ty::Float);
+      NodePtr scale = node(Op::FloatLit, Ty::Float);
+      static const float kScales[] = {0.125f, 0.5f, 1.0f, 2.0f, 0.03125f};
+      scale->fval = kScales[pick(std::size(kScales))];
+      a.score = node(Op::Mul, Ty::Float, std::move(dot), std::move(scale));
+      if (chance(0.5))
+        a.score = node(Op::Add, Ty::Float, std::move(a.score),
+                       node(Op::ToFloat, Ty::Float, scalar(Ty::Int, 2, scoreParams)));
+    } else {
+      a.score = scalar(Ty::Float, 2, scoreParams);
+    }
+  }
+  return a;
+}
+
+namespace {
+
+const char *spelling(Norm n) {
+  switch (n) {
+  case Norm::Softmax: return "softmax";
+  case Norm::Mean: return "mean";
+  case Norm::Sigmoid: return "sigmoid";
+  case Norm::LinearElu: return "linear(elu_plus_one)";
+  case Norm::LinearRelu: return "linear(relu)";
+  case Norm::LinearExp: return "linear(exp)";
+  }
+  return "?";
+}
+
+} // namespace
+
+std::string AttentionProgram::source() const {
+  auto str = [](int v) { return std::to_string(v); };
+  std::string keyLen = cross ? "S" : "T";
+  std::string s = "model main(q: f32[T, " + str(heads * dim) + "], k: f32[" + keyLen + ", " +
+                  str(keyHeads * dim) + "], v: f32[" + keyLen + ", " +
+                  str(keyHeads * valueDim) + "]" + (usesDoc ? ", doc: i32[T]" : "") +
+                  ") -> f32[T, " + str(heads * valueDim) + "] {\n";
+  s += "  let qh = heads(q, " + str(heads) + ");\n";
+  s += "  let kh = heads(k, " + str(keyHeads) + ");\n";
+  std::vector<std::string> names = {"head", "query_pos", "key_pos", "doc[key_pos]",
+                                    "doc[query_pos]"};
+  std::string maskText = maskTrue ? "true" : mask ? print(*mask, names) : spelling(bareCmp);
+  s += "  let s = select(kh, qh, " + maskText + ")";
+  if (score) {
+    names.insert(names.begin(), "dot(qh, kh)");
+    s += " scored " + print(*score, names);
+  }
+  s += ";\n  return merge_heads(aggregate(s, heads(v, " + str(keyHeads) + "), " +
+       spelling(norm) + "));\n}\n";
   return s;
 }
 
