@@ -19,6 +19,7 @@
 #include "raspc/Jit.h"
 
 #include <atomic>
+#include <cfloat>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -33,7 +34,7 @@ using namespace raspc::fuzz;
 
 namespace {
 
-enum class Kind { All, Sequence, Attention };
+enum class Kind { All, Sequence, Attention, Model };
 
 struct Options {
   Kind kind = Kind::All;
@@ -48,10 +49,11 @@ struct Options {
 [[noreturn]] void usage(int status) {
   std::fprintf(status ? stderr : stdout,
                "usage: raspc-diff-fuzzer [--seed S] [--first K] [--programs N] "
-               "[--seconds T] [--kind all|sequence|attention] [--out DIR] [--print]\n"
+               "[--seconds T] [--kind all|sequence|attention|model] [--out DIR] [--print]\n"
                "  Generates programs K, K+1, ... of seed S (each one reproducible alone),\n"
-               "  until N programs or T seconds: sequence programs (def) and attention\n"
-               "  layers (model), two to one with --kind all; --print shows each program.\n"
+               "  until N programs or T seconds: sequence programs (def), attention\n"
+               "  layers and chains of model layers, in turn with --kind all;\n"
+               "  --print shows each program.\n"
                "  Exits 1 at the first mismatch, rejection, run failure or hang.\n");
   std::exit(status);
 }
@@ -74,7 +76,7 @@ Options parse(int argc, char **argv) {
     else if (a == "--kind") {
       std::string k = value();
       o.kind = k == "sequence" ? Kind::Sequence : k == "attention" ? Kind::Attention
-             : k == "all" ? Kind::All : (usage(2), Kind::All);
+             : k == "model" ? Kind::Model : k == "all" ? Kind::All : (usage(2), Kind::All);
     }
     else if (a == "--help" || a == "-h") usage(0);
     else usage(2);
@@ -157,7 +159,10 @@ bool agrees(const Val &want, const Val &got, Ty ty) {
     return std::isnan(want.f) && std::isnan(got.f);
   if (std::isinf(want.f) || std::isinf(got.f))
     return want.f == got.f;
-  return std::fabs(static_cast<double>(want.f) - got.f) <= want.err;
+  // Approximations of exp, erf and tanh may flush results in the subnormal
+  // range to 0 (sigmoid(-100) is 4e-44): a difference below FLT_MIN is not
+  // a mismatch.
+  return std::fabs(static_cast<double>(want.f) - got.f) <= want.err + FLT_MIN;
 }
 
 /// Watches for a compile or run that does not finish.
@@ -364,6 +369,117 @@ bool checkAttentionProgram(const AttentionProgram &program, const std::string &s
   return true;
 }
 
+/// Inputs for a model: lengths across the GEMM and row kernels' blocks,
+/// values ordinary, large, or with NaN and Inf; weights scaled by fan-in.
+std::vector<ModelInputs> modelInputsFor(const ModelProgram &m, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int n) { return std::uniform_int_distribution<>(0, n - 1)(rng); };
+  std::normal_distribution<float> normal(0, 1);
+  std::vector<std::vector<float>> params;
+  for (const ModelProgram::Param &p : m.params()) {
+    std::vector<float> values(p.shape.size() == 2 ? p.shape[0] * p.shape[1] : p.shape[0]);
+    char kind = p.name[0];
+    // Weights keep activations near unit size whichever side is the fan-in.
+    float scale = kind == 'w' ? 1.0f / std::sqrt(0.5f * (p.shape[0] + p.shape[1]))
+                  : kind == 'g' ? 0.3f
+                                : 0.5f;
+    for (float &v : values)
+      v = (kind == 'g' ? 1.0f : 0.0f) + scale * normal(rng);
+    params.push_back(std::move(values));
+  }
+  static const int kLengths[] = {1, 2, 3, 7, 16, 17, 33, 64, 100};
+  std::vector<ModelInputs> all;
+  for (int length : kLengths)
+    for (int kind = 0; kind < 3; ++kind) {
+      ModelInputs in;
+      in.length = length;
+      in.params = params;
+      in.x.resize(length * m.inputWidth);
+      for (float &x : in.x)
+        x = normal(rng) * (kind == 1 ? 1000.0f : 1.0f);
+      if (kind == 2) {
+        static const float kValues[] = {NAN, INFINITY, -INFINITY};
+        for (int n = 1 + pick(2); n-- > 0;)
+          in.x[pick(in.x.size())] = kValues[pick(3)];
+      }
+      if (m.poolMask) {
+        bool none = pick(5) == 0;
+        for (int p = 0; p < length; ++p)
+          in.mask.push_back(none ? 0 : pick(2));
+      }
+      all.push_back(std::move(in));
+    }
+  return all;
+}
+
+std::string describe(const ModelInputs &in) {
+  std::string s = "T = " + std::to_string(in.length) + "\nx = [";
+  char buf[32];
+  for (size_t i = 0; i < in.x.size() && i < 64; ++i) {
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(in.x[i]));
+    s += (i ? ", " : "") + std::string(buf);
+  }
+  s += in.x.size() > 64 ? ", ...]" : "]";
+  if (!in.mask.empty()) {
+    s += "\nm = [";
+    for (size_t i = 0; i < in.mask.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(in.mask[i]);
+    s += "]";
+  }
+  return s;
+}
+
+bool checkModelProgram(const ModelProgram &program, const std::string &source, uint64_t seed,
+                       const std::string &again, Watchdog &watchdog, Counts &counts) {
+  auto jit = compile(source, again);
+  if (!jit)
+    return false;
+  std::vector<ModelProgram::Param> params = program.params();
+  std::vector<std::string> names = jit->argumentNames();
+  for (ModelInputs &in : modelInputsFor(program, seed)) {
+    int64_t xShape[] = {in.length, program.inputWidth};
+    std::vector<rasprt_tensor> tensors(names.size());
+    for (size_t a = 0; a < names.size(); ++a) {
+      rasprt_tensor &t = tensors[a];
+      if (names[a] == "x") {
+        rasprt_tensor_view(&t, in.x.data(), RASPRT_F32, 2, xShape);
+        continue;
+      }
+      if (names[a] == "m") {
+        rasprt_tensor_view(&t, in.mask.data(), RASPRT_I32, 1, &in.length);
+        continue;
+      }
+      size_t p = 0;
+      while (p < params.size() && params[p].name != names[a])
+        ++p;
+      if (p == params.size()) {
+        std::fprintf(stderr, "the compiled program takes an unknown argument '%s'\n%s\n",
+                     names[a].c_str(), source.c_str());
+        return false;
+      }
+      rasprt_tensor_view(&t, in.params[p].data(), RASPRT_F32,
+                         static_cast<int32_t>(params[p].shape.size()), params[p].shape.data());
+    }
+    std::vector<const rasprt_tensor *> arguments;
+    for (const rasprt_tensor &t : tensors)
+      arguments.push_back(&t);
+    rasprt_tensor result;
+    std::string error;
+    watchdog.startedMs = Watchdog::nowMs();
+    std::string context = source + describe(in) + "\nreproduce: " + again;
+    if (!jit->run(arguments, &result, &error)) {
+      std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
+      return false;
+    }
+    ++counts.executions;
+    bool ok = compare(result, evaluate(program, in), Ty::Float, counts, context);
+    rasprt_tensor_free(&result);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -379,22 +495,29 @@ int main(int argc, char **argv) {
     if (o.seconds > 0 && elapsed() >= o.seconds)
       break;
     uint64_t programSeed = o.seed * 0x9E3779B97F4A7C15ULL + k;
-    bool attention = o.kind == Kind::Attention || (o.kind == Kind::All && k % 3 == 2);
+    Kind kind = o.kind != Kind::All ? o.kind
+                : k % 3 == 0             ? Kind::Sequence
+                : k % 3 == 1             ? Kind::Attention
+                                         : Kind::Model;
     Generator generator(programSeed);
     Program program;
     AttentionProgram layer;
+    ModelProgram model;
     std::string source;
-    if (attention) {
+    if (kind == Kind::Attention) {
       layer = generator.attention();
       source = layer.source();
+    } else if (kind == Kind::Model) {
+      model = generator.model();
+      source = model.source();
     } else {
       program = generator.program();
       source = program.source();
     }
+    static const char *kKinds[] = {"", " --kind sequence", " --kind attention", " --kind model"};
     std::string again = "raspc-diff-fuzzer --seed " + std::to_string(o.seed) + " --first " +
                         std::to_string(k) + " --programs 1 --print" +
-                        (o.kind == Kind::All ? "" : attention ? " --kind attention"
-                                                              : " --kind sequence");
+                        kKinds[static_cast<int>(o.kind)];
     {
       std::ofstream last(lastPath);
       last << "# " << again << "\n" << source;
@@ -402,9 +525,12 @@ int main(int argc, char **argv) {
     if (o.print)
       std::printf("# program %llu\n%s", static_cast<unsigned long long>(k), source.c_str());
     watchdog.startedMs = Watchdog::nowMs();
-    bool ok = attention
-                  ? checkAttentionProgram(layer, source, programSeed, again, watchdog, counts)
-                  : checkSequenceProgram(program, source, programSeed, again, watchdog, counts);
+    bool ok =
+        kind == Kind::Attention
+            ? checkAttentionProgram(layer, source, programSeed, again, watchdog, counts)
+        : kind == Kind::Model
+            ? checkModelProgram(model, source, programSeed, again, watchdog, counts)
+            : checkSequenceProgram(program, source, programSeed, again, watchdog, counts);
     if (!ok)
       return 1;
     watchdog.startedMs = -1;

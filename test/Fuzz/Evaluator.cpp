@@ -72,9 +72,11 @@ Val asFloat(const Val &v, Ty ty) {
   return floatVal(static_cast<float>(v.i));
 }
 
+} // namespace
+
 /// f of float operands, evaluated in double and rounded to f32, with its
 /// bound from the corners of the operands' bounds.
-Val floatOp(const std::function<double(double, double)> &f, Val a, Val b = Val()) {
+Val floatOp(const std::function<double(double, double)> &f, Val a, Val b) {
   if (a.unknown || b.unknown)
     return unknown();
   float c = static_cast<float>(f(a.f, b.f));
@@ -91,6 +93,8 @@ Val floatOp(const std::function<double(double, double)> &f, Val a, Val b = Val()
       }
   return floatVal(c, deviation + std::fabs(static_cast<double>(c)) * kSlack);
 }
+
+namespace {
 
 /// A float comparison; unknown where the operands' bounds allow either answer.
 Val floatCmp(Op op, Val a, Val b) {
@@ -446,11 +450,12 @@ private:
     }
     if (nan || (posInf && negInf))
       return floatVal(NAN);
-    if (posInf || negInf)
-      return floatVal(posInf ? INFINITY : -INFINITY);
-    // Partial sums in another order could overflow f32.
+    // Partial sums of the finite values in another order could overflow
+    // f32 (and meet an Inf of the other sign).
     if (magnitude + err >= FLT_MAX / 2)
       return unknown();
+    if (posInf || negInf)
+      return floatVal(posInf ? INFINITY : -INFINITY);
     double n = static_cast<double>(chosen.size());
     float m = static_cast<float>(sum / n);
     double bound = err / n + (n + 2) * FLT_EPSILON * magnitude / n +

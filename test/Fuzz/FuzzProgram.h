@@ -12,6 +12,7 @@
 #define RASPC_TEST_FUZZ_FUZZPROGRAM_H
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -96,12 +97,51 @@ struct AttentionProgram {
   std::string source() const;
 };
 
+/// One step of a model chain: the value `h<i+1>` made from `h<i>` (and,
+/// for a residual, an earlier value of the same width).
+struct ModelStep {
+  enum Kind {
+    MatMul,     // h @ w: [c, n]
+    Linear,     // linear(h, w[, b]): w [n, c], b [n]
+    Bias,       // h + b: [c]
+    Scale,      // h * constant
+    Activation, // relu, gelu, silu, sigmoid, tanh, abs
+    LayerNorm,  // layernorm(h, g, b, eps=1e-5)
+    RmsNorm,    // rmsnorm(h, g, eps=1e-6)
+    L2Normalize,
+    Residual,   // h + h<from>
+  } kind;
+  int width = 0;  // columns after the step
+  int from = -1;  // Residual
+  bool bias = true; // Linear
+  float constant = 1;
+  std::string function; // Activation
+};
+
+/// A small model: a chain of layers over `x: f32[T, C]`, optionally pooled
+/// over positions (with a mask input) to `[D]` at the end.
+struct ModelProgram {
+  int inputWidth = 4;
+  std::vector<ModelStep> steps;
+  enum Pool { None, Sum, Mean, Max } pool = None;
+  bool poolMask = false;
+  struct Param {
+    std::string name;
+    std::vector<int64_t> shape;
+  };
+  /// The parameters in declaration order, and each step's names for them.
+  std::vector<Param> params() const;
+  int width() const { return steps.empty() ? inputWidth : steps.back().width; }
+  std::string source() const;
+};
+
 /// Makes well-typed random programs; the same seed gives the same programs.
 class Generator {
 public:
   explicit Generator(uint64_t seed) : rng(seed) {}
   Program program();
   AttentionProgram attention();
+  ModelProgram model();
 
 private:
   NodePtr seq(Ty ty, int depth);
@@ -148,6 +188,11 @@ Seq evaluate(const Program &program, const Inputs &in);
 /// scores).
 Val evaluateScalar(const Node &n, const std::vector<Val> &params);
 
+/// f of f32 operands (evaluated in double, rounded to f32) with a bound
+/// from the ends of the operands' bounds; unknown where those ends differ
+/// in NaN or Inf. Unary f ignores its second argument.
+Val floatOp(const std::function<double(double, double)> &f, Val a, Val b = Val());
+
 /// An element-wise tree as source, its parameters spelled `params`.
 std::string print(const Node &n, const std::vector<std::string> &params);
 
@@ -160,6 +205,16 @@ struct AttentionInputs {
 /// The attention program's result [T, H*Dv] by the rules of
 /// docs/language.md ("Attention", "Special values").
 Seq evaluate(const AttentionProgram &program, const AttentionInputs &in);
+
+struct ModelInputs {
+  int64_t length = 0;
+  std::vector<float> x;                    // [T, C]
+  std::vector<int32_t> mask;               // [T], when the pool has one
+  std::vector<std::vector<float>> params;  // in ModelProgram::params() order
+};
+
+/// The model's result ([T, width] or, pooled, [width]) by docs/language.md.
+Seq evaluate(const ModelProgram &program, const ModelInputs &in);
 
 } // namespace raspc::fuzz
 

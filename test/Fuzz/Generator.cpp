@@ -572,4 +572,130 @@ std::string AttentionProgram::source() const {
   return s;
 }
 
+//===----------------------------------------------------------------------===//
+// Models
+//===----------------------------------------------------------------------===//
+
+ModelProgram Generator::model() {
+  static const int kWidths[] = {1, 2, 3, 4, 8, 15, 16, 17, 32, 33, 64, 100};
+  auto width = [&] { return kWidths[pick(std::size(kWidths))]; };
+  ModelProgram m;
+  m.inputWidth = width();
+  std::vector<int> widths = {m.inputWidth}; // of h0, h1, ...
+  for (int i = 0, n = 1 + pick(5); i < n; ++i) {
+    ModelStep s;
+    int c = widths.back();
+    s.width = c;
+    switch (pick(9)) {
+    case 0: s.kind = ModelStep::MatMul; s.width = width(); break;
+    case 1:
+      s.kind = ModelStep::Linear;
+      s.width = width();
+      s.bias = chance(0.7);
+      break;
+    case 2: s.kind = ModelStep::Bias; break;
+    case 3: {
+      static const float kConstants[] = {0.5f, 2.0f, -1.0f, 0.125f};
+      s.kind = ModelStep::Scale;
+      s.constant = kConstants[pick(std::size(kConstants))];
+      break;
+    }
+    case 4: {
+      static const char *kFunctions[] = {"relu", "gelu", "silu", "sigmoid", "tanh", "abs"};
+      s.kind = ModelStep::Activation;
+      s.function = kFunctions[pick(std::size(kFunctions))];
+      break;
+    }
+    case 5: s.kind = ModelStep::LayerNorm; break;
+    case 6: s.kind = ModelStep::RmsNorm; break;
+    case 7: s.kind = ModelStep::L2Normalize; break;
+    default: {
+      std::vector<int> same;
+      for (size_t j = 0; j + 1 < widths.size(); ++j)
+        if (widths[j] == c)
+          same.push_back(static_cast<int>(j));
+      if (same.empty()) {
+        s.kind = ModelStep::Bias;
+      } else {
+        s.kind = ModelStep::Residual;
+        s.from = same[pick(same.size())];
+      }
+      break;
+    }
+    }
+    widths.push_back(s.width);
+    m.steps.push_back(s);
+  }
+  if (chance(0.3)) {
+    m.pool = static_cast<ModelProgram::Pool>(1 + pick(3));
+    m.poolMask = chance(0.5);
+  }
+  return m;
+}
+
+std::vector<ModelProgram::Param> ModelProgram::params() const {
+  std::vector<Param> out;
+  int c = inputWidth;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const ModelStep &s = steps[i];
+    std::string n = std::to_string(i);
+    switch (s.kind) {
+    case ModelStep::MatMul: out.push_back({"w" + n, {c, s.width}}); break;
+    case ModelStep::Linear:
+      out.push_back({"w" + n, {s.width, c}});
+      if (s.bias)
+        out.push_back({"b" + n, {s.width}});
+      break;
+    case ModelStep::Bias: out.push_back({"b" + n, {c}}); break;
+    case ModelStep::LayerNorm:
+      out.push_back({"g" + n, {c}});
+      out.push_back({"b" + n, {c}});
+      break;
+    case ModelStep::RmsNorm: out.push_back({"g" + n, {c}}); break;
+    default: break;
+    }
+    c = s.width;
+  }
+  return out;
+}
+
+std::string ModelProgram::source() const {
+  auto str = [](int64_t v) { return std::to_string(v); };
+  std::string result = pool != None ? "f32[" + str(width()) + "]"
+                                    : "f32[T, " + str(width()) + "]";
+  std::string s = "model main(x: f32[T, " + str(inputWidth) + "]" +
+                  (pool != None && poolMask ? ", m: i32[T]" : "") + ") -> " + result + " {\n";
+  for (const Param &p : params()) {
+    s += "  param " + p.name + ": f32[";
+    for (size_t i = 0; i < p.shape.size(); ++i)
+      s += (i ? ", " : "") + str(p.shape[i]);
+    s += "];\n";
+  }
+  s += "  let h0 = x;\n";
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const ModelStep &st = steps[i];
+    std::string h = "h" + str(i), n = str(i), e;
+    switch (st.kind) {
+    case ModelStep::MatMul: e = h + " @ w" + n; break;
+    case ModelStep::Linear:
+      e = "linear(" + h + ", w" + n + (st.bias ? ", b" + n : "") + ")";
+      break;
+    case ModelStep::Bias: e = h + " + b" + n; break;
+    case ModelStep::Scale: e = h + " * " + floatLiteral(st.constant); break;
+    case ModelStep::Activation: e = st.function + "(" + h + ")"; break;
+    case ModelStep::LayerNorm: e = "layernorm(" + h + ", g" + n + ", b" + n + ", eps=1e-5)"; break;
+    case ModelStep::RmsNorm: e = "rmsnorm(" + h + ", g" + n + ", eps=1e-6)"; break;
+    case ModelStep::L2Normalize: e = "l2_normalize(" + h + ")"; break;
+    case ModelStep::Residual: e = h + " + h" + str(st.from); break;
+    }
+    s += "  let h" + str(i + 1) + " = " + e + ";\n";
+  }
+  std::string last = "h" + str(steps.size());
+  if (pool != None) {
+    static const char *kPools[] = {"", "sum_pool", "mean_pool", "max_pool"};
+    last = std::string(kPools[pool]) + "(" + last + (poolMask ? ", mask=m" : "") + ")";
+  }
+  return s + "  return " + last + ";\n}\n";
+}
+
 } // namespace raspc::fuzz
