@@ -201,7 +201,7 @@ struct Watchdog {
 std::vector<AttentionInputs> attentionInputsFor(const AttentionProgram &a, uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto pick = [&](int n) { return std::uniform_int_distribution<>(0, n - 1)(rng); };
-  static const int kLengths[] = {1, 2, 3, 5, 16, 17, 64, 65, 130};
+  static const int kLengths[] = {0, 1, 2, 3, 5, 16, 17, 64, 65, 130};
   std::vector<AttentionInputs> all;
   for (int length : kLengths)
     for (int kind = 0; kind < 3; ++kind) {
@@ -217,7 +217,7 @@ std::vector<AttentionInputs> attentionInputsFor(const AttentionProgram &a, uint6
       fill(in.q, in.queries * a.heads * a.dim);
       fill(in.k, in.keys * a.keyHeads * a.dim);
       fill(in.v, in.keys * a.keyHeads * a.valueDim);
-      if (kind == 2) {
+      if (kind == 2 && in.queries > 0 && in.keys > 0) {
         static const float kValues[] = {NAN, INFINITY, -INFINITY};
         for (int n = 1 + pick(3); n-- > 0;)
           in.v[pick(in.v.size())] = kValues[pick(3)];
@@ -296,21 +296,33 @@ bool compare(const rasprt_tensor &result, const Seq &want, Ty ty, Counts &counts
 }
 
 /// Compiles `source`; prints why not.
+/// How one program is compiled: its optimization level and, for models
+/// other than cross-attention, whether it runs a packed batch.
+struct Setup {
+  raspc::JitOptions options;
+  std::string flags() const {
+    return " (-O" + std::to_string(options.optLevel) +
+           (options.packedBatch ? " --packed-batch)" : ")");
+  }
+};
+
 std::shared_ptr<const raspc::JitProgram> compile(const std::string &source,
-                                                 const std::string &again) {
+                                                 const std::string &again,
+                                                 const Setup &setup) {
   std::string errors;
-  auto jit = raspc::JitProgram::compile(source, "fuzz.rasp", {}, &errors);
+  auto jit = raspc::JitProgram::compile(source, "fuzz.rasp", setup.options, &errors);
   if (!jit)
     std::fprintf(stderr,
-                 "REJECTED: the compiler rejects a program the language allows\n%s\n%s\n"
+                 "REJECTED: the compiler rejects a program the language allows%s\n%s\n%s\n"
                  "reproduce: %s\n",
-                 source.c_str(), errors.c_str(), again.c_str());
+                 setup.flags().c_str(), source.c_str(), errors.c_str(), again.c_str());
   return jit;
 }
 
 bool checkSequenceProgram(const Program &program, const std::string &source, uint64_t seed,
-                          const std::string &again, Watchdog &watchdog, Counts &counts) {
-  auto jit = compile(source, again);
+                          const std::string &again, const Setup &setup, Watchdog &watchdog,
+                          Counts &counts) {
+  auto jit = compile(source, again, setup);
   if (!jit)
     return false;
   for (const Inputs &in : inputsFor(seed)) {
@@ -320,7 +332,7 @@ bool checkSequenceProgram(const Program &program, const std::string &source, uin
     rasprt_tensor_view(&x, const_cast<float *>(in.x.data()), RASPRT_F32, 1, &length);
     std::string error;
     watchdog.startedMs = Watchdog::nowMs();
-    std::string context = source + describe(in) + "\nreproduce: " + again;
+    std::string context = source + setup.flags() + "\n" + describe(in) + "\nreproduce: " + again;
     if (!jit->run({&tokens, &x}, &result, &error)) {
       std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
       return false;
@@ -334,34 +346,86 @@ bool checkSequenceProgram(const Program &program, const std::string &source, uin
   return true;
 }
 
+/// Examples packed one after another along their positions, with their
+/// lengths, and the reference result of each, one after another.
+template <typename In> struct Batch {
+  In packed;
+  std::vector<int32_t> lengths;
+  Seq want;
+};
+
+/// Groups `all` into batches of 1 to 4 examples (one each when unpacked).
+template <typename In>
+std::vector<std::vector<const In *>> groups(const std::vector<In> &all, bool packed,
+                                            uint64_t seed) {
+  std::mt19937_64 rng(seed ^ 0xBA7C4);
+  std::vector<std::vector<const In *>> out;
+  for (size_t i = 0; i < all.size();) {
+    size_t n = packed ? 1 + rng() % 4 : 1;
+    out.emplace_back();
+    for (; n > 0 && i < all.size(); --n)
+      out.back().push_back(&all[i++]);
+  }
+  return out;
+}
+
+template <typename T> void append(std::vector<T> &to, const std::vector<T> &from) {
+  to.insert(to.end(), from.begin(), from.end());
+}
+
 bool checkAttentionProgram(const AttentionProgram &program, const std::string &source,
-                           uint64_t seed, const std::string &again, Watchdog &watchdog,
-                           Counts &counts) {
-  auto jit = compile(source, again);
+                           uint64_t seed, const std::string &again, const Setup &setup,
+                           Watchdog &watchdog, Counts &counts) {
+  auto jit = compile(source, again, setup);
   if (!jit)
     return false;
-  for (const AttentionInputs &in : attentionInputsFor(program, seed)) {
+  bool packed = setup.options.packedBatch;
+  std::vector<AttentionInputs> all = attentionInputsFor(program, seed);
+  for (const auto &group : groups(all, packed, seed)) {
+    Batch<AttentionInputs> b;
+    for (const AttentionInputs *in : group) {
+      b.packed.queries += in->queries;
+      b.packed.keys += in->keys;
+      append(b.packed.q, in->q);
+      append(b.packed.k, in->k);
+      append(b.packed.v, in->v);
+      append(b.packed.doc, in->doc);
+      b.lengths.push_back(static_cast<int32_t>(in->queries));
+      append(b.want, evaluate(program, *in));
+    }
+    const AttentionInputs &in = b.packed;
     int64_t qShape[] = {in.queries, program.heads * program.dim};
     int64_t kShape[] = {in.keys, program.keyHeads * program.dim};
     int64_t vShape[] = {in.keys, program.keyHeads * program.valueDim};
     int64_t docShape[] = {in.queries};
-    rasprt_tensor q, k, v, doc, result;
+    int64_t batch = static_cast<int64_t>(b.lengths.size());
+    rasprt_tensor q, k, v, doc, lengths, result;
     rasprt_tensor_view(&q, const_cast<float *>(in.q.data()), RASPRT_F32, 2, qShape);
     rasprt_tensor_view(&k, const_cast<float *>(in.k.data()), RASPRT_F32, 2, kShape);
     rasprt_tensor_view(&v, const_cast<float *>(in.v.data()), RASPRT_F32, 2, vShape);
     rasprt_tensor_view(&doc, const_cast<int32_t *>(in.doc.data()), RASPRT_I32, 1, docShape);
+    rasprt_tensor_view(&lengths, b.lengths.data(), RASPRT_I32, 1, &batch);
     std::vector<const rasprt_tensor *> arguments = {&q, &k, &v};
     if (program.usesDoc)
       arguments.push_back(&doc);
+    if (packed)
+      arguments.push_back(&lengths);
     std::string error;
     watchdog.startedMs = Watchdog::nowMs();
-    std::string context = source + describe(in) + "\nreproduce: " + again;
+    std::string context = source + setup.flags() + "\n";
+    for (const AttentionInputs *example : group)
+      context += describe(*example) + "\n";
+    context += "reproduce: " + again;
     if (!jit->run(arguments, &result, &error)) {
+      // An empty input indexed by position is rejected (docs/language.md).
+      if (program.usesDoc && in.queries == 0 &&
+          error.find("must not be empty") != std::string::npos)
+        continue;
       std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
       return false;
     }
     ++counts.executions;
-    bool ok = compare(result, evaluate(program, in), Ty::Float, counts, context);
+    bool ok = compare(result, b.want, Ty::Float, counts, context);
     rasprt_tensor_free(&result);
     if (!ok)
       return false;
@@ -387,7 +451,7 @@ std::vector<ModelInputs> modelInputsFor(const ModelProgram &m, uint64_t seed) {
       v = (kind == 'g' ? 1.0f : 0.0f) + scale * normal(rng);
     params.push_back(std::move(values));
   }
-  static const int kLengths[] = {1, 2, 3, 7, 16, 17, 33, 64, 100};
+  static const int kLengths[] = {0, 1, 2, 3, 7, 16, 17, 33, 64, 100};
   std::vector<ModelInputs> all;
   for (int length : kLengths)
     for (int kind = 0; kind < 3; ++kind) {
@@ -397,7 +461,7 @@ std::vector<ModelInputs> modelInputsFor(const ModelProgram &m, uint64_t seed) {
       in.x.resize(length * m.inputWidth);
       for (float &x : in.x)
         x = normal(rng) * (kind == 1 ? 1000.0f : 1.0f);
-      if (kind == 2) {
+      if (kind == 2 && length > 0) {
         static const float kValues[] = {NAN, INFINITY, -INFINITY};
         for (int n = 1 + pick(2); n-- > 0;)
           in.x[pick(in.x.size())] = kValues[pick(3)];
@@ -430,14 +494,28 @@ std::string describe(const ModelInputs &in) {
 }
 
 bool checkModelProgram(const ModelProgram &program, const std::string &source, uint64_t seed,
-                       const std::string &again, Watchdog &watchdog, Counts &counts) {
-  auto jit = compile(source, again);
+                       const std::string &again, const Setup &setup, Watchdog &watchdog,
+                       Counts &counts) {
+  auto jit = compile(source, again, setup);
   if (!jit)
     return false;
+  bool packed = setup.options.packedBatch;
   std::vector<ModelProgram::Param> params = program.params();
   std::vector<std::string> names = jit->argumentNames();
-  for (ModelInputs &in : modelInputsFor(program, seed)) {
+  std::vector<ModelInputs> all = modelInputsFor(program, seed);
+  for (const auto &group : groups(all, packed, seed)) {
+    Batch<ModelInputs> b;
+    b.packed.params = group[0]->params;
+    for (const ModelInputs *in : group) {
+      b.packed.length += in->length;
+      append(b.packed.x, in->x);
+      append(b.packed.mask, in->mask);
+      b.lengths.push_back(static_cast<int32_t>(in->length));
+      append(b.want, evaluate(program, *in));
+    }
+    ModelInputs &in = b.packed;
     int64_t xShape[] = {in.length, program.inputWidth};
+    int64_t batch = static_cast<int64_t>(b.lengths.size());
     std::vector<rasprt_tensor> tensors(names.size());
     for (size_t a = 0; a < names.size(); ++a) {
       rasprt_tensor &t = tensors[a];
@@ -447,6 +525,10 @@ bool checkModelProgram(const ModelProgram &program, const std::string &source, u
       }
       if (names[a] == "m") {
         rasprt_tensor_view(&t, in.mask.data(), RASPRT_I32, 1, &in.length);
+        continue;
+      }
+      if (names[a] == "lengths" && packed) {
+        rasprt_tensor_view(&t, b.lengths.data(), RASPRT_I32, 1, &batch);
         continue;
       }
       size_t p = 0;
@@ -466,13 +548,16 @@ bool checkModelProgram(const ModelProgram &program, const std::string &source, u
     rasprt_tensor result;
     std::string error;
     watchdog.startedMs = Watchdog::nowMs();
-    std::string context = source + describe(in) + "\nreproduce: " + again;
+    std::string context = source + setup.flags() + "\n";
+    for (const ModelInputs *example : group)
+      context += describe(*example) + "\n";
+    context += "reproduce: " + again;
     if (!jit->run(arguments, &result, &error)) {
       std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
       return false;
     }
     ++counts.executions;
-    bool ok = compare(result, evaluate(program, in), Ty::Float, counts, context);
+    bool ok = compare(result, b.want, Ty::Float, counts, context);
     rasprt_tensor_free(&result);
     if (!ok)
       return false;
@@ -524,13 +609,19 @@ int main(int argc, char **argv) {
     }
     if (o.print)
       std::printf("# program %llu\n%s", static_cast<unsigned long long>(k), source.c_str());
+    // Optimization levels and packed batches, by the program's own seed.
+    Setup setup;
+    std::mt19937_64 setupRng(programSeed ^ 0x5E7);
+    setup.options.optLevel = static_cast<int>(setupRng() % 4);
+    setup.options.packedBatch =
+        (kind == Kind::Model || (kind == Kind::Attention && !layer.cross)) && setupRng() % 3 == 0;
     watchdog.startedMs = Watchdog::nowMs();
     bool ok =
         kind == Kind::Attention
-            ? checkAttentionProgram(layer, source, programSeed, again, watchdog, counts)
+            ? checkAttentionProgram(layer, source, programSeed, again, setup, watchdog, counts)
         : kind == Kind::Model
-            ? checkModelProgram(model, source, programSeed, again, watchdog, counts)
-            : checkSequenceProgram(program, source, programSeed, again, watchdog, counts);
+            ? checkModelProgram(model, source, programSeed, again, setup, watchdog, counts)
+            : checkSequenceProgram(program, source, programSeed, again, setup, watchdog, counts);
     if (!ok)
       return 1;
     watchdog.startedMs = -1;
