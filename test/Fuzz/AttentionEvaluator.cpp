@@ -28,18 +28,6 @@
 namespace raspc::fuzz {
 namespace {
 
-Val unknownVal() {
-  Val v;
-  v.unknown = true;
-  return v;
-}
-
-Val intParam(int64_t i) {
-  Val v;
-  v.i = i;
-  return v;
-}
-
 double phi(Norm norm, double x) {
   switch (norm) {
   case Norm::LinearElu: return x > 0 ? x + 1 : std::exp(x);
@@ -78,8 +66,8 @@ Seq evaluate(const AttentionProgram &a, const AttentionInputs &in) {
       std::vector<Val> scores;
       bool rowUnknown = false;
       for (int64_t j = 0; j < S; ++j) {
-        std::vector<Val> params = {intParam(h), intParam(i), intParam(j), intParam(docAt(j)),
-                                   intParam(docAt(i))};
+        std::vector<Val> params = {Val::ofInt(h), Val::ofInt(i), Val::ofInt(j), Val::ofInt(docAt(j)),
+                                   Val::ofInt(docAt(i))};
         bool visible = true;
         if (a.mask) {
           Val m = evaluateScalar(*a.mask, params);
@@ -125,7 +113,7 @@ Seq evaluate(const AttentionProgram &a, const AttentionInputs &in) {
         scores.push_back(s);
       }
       if (rowUnknown) {
-        rowIs(unknownVal());
+        rowIs(Val::open());
         continue;
       }
 
@@ -175,12 +163,12 @@ Seq evaluate(const AttentionProgram &a, const AttentionInputs &in) {
         for (double x : w)
           magnitude += std::fabs(x);
         if (std::fabs(total) <= 1e-3 * magnitude || !std::isfinite(total)) {
-          rowIs(unknownVal());
+          rowIs(Val::open());
           continue;
         }
       }
       if (linear && std::isinf(total)) {
-        rowIs(unknownVal());
+        rowIs(Val::open());
         continue;
       }
       for (int e = 0; e < Dv; ++e) {

@@ -319,6 +319,39 @@ std::shared_ptr<const raspc::JitProgram> compile(const std::string &source,
   return jit;
 }
 
+/// Runs one call and compares its result with `want`. A run may instead
+/// fail with a message containing `allowedError` (when not null).
+bool runAndCompare(const raspc::JitProgram &jit,
+                   const std::vector<const rasprt_tensor *> &arguments, const Seq &want,
+                   Ty ty, const std::string &context, const char *allowedError,
+                   Watchdog &watchdog, Counts &counts) {
+  rasprt_tensor result;
+  std::string error;
+  watchdog.startedMs = Watchdog::nowMs();
+  if (!jit.run(arguments, &result, &error)) {
+    if (allowedError && error.find(allowedError) != std::string::npos)
+      return true;
+    std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
+    return false;
+  }
+  ++counts.executions;
+  bool ok = compare(result, want, ty, counts, context);
+  rasprt_tensor_free(&result);
+  return ok;
+}
+
+std::string describe(const ModelInputs &in);
+
+/// The program, how it was compiled, a batch's examples and how to get it again.
+template <typename In>
+std::string batchContext(const std::string &source, const Setup &setup,
+                         const std::vector<const In *> &group, const std::string &again) {
+  std::string context = source + setup.flags() + "\n";
+  for (const In *example : group)
+    context += describe(*example) + "\n";
+  return context + "reproduce: " + again;
+}
+
 bool checkSequenceProgram(const Program &program, const std::string &source, uint64_t seed,
                           const std::string &again, const Setup &setup, Watchdog &watchdog,
                           Counts &counts) {
@@ -327,20 +360,12 @@ bool checkSequenceProgram(const Program &program, const std::string &source, uin
     return false;
   for (const Inputs &in : inputsFor(seed)) {
     int64_t length = static_cast<int64_t>(in.tokens.size());
-    rasprt_tensor tokens, x, result;
+    rasprt_tensor tokens, x;
     rasprt_tensor_view(&tokens, const_cast<int64_t *>(in.tokens.data()), RASPRT_I64, 1, &length);
     rasprt_tensor_view(&x, const_cast<float *>(in.x.data()), RASPRT_F32, 1, &length);
-    std::string error;
-    watchdog.startedMs = Watchdog::nowMs();
     std::string context = source + setup.flags() + "\n" + describe(in) + "\nreproduce: " + again;
-    if (!jit->run({&tokens, &x}, &result, &error)) {
-      std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
-      return false;
-    }
-    ++counts.executions;
-    bool ok = compare(result, evaluate(program, in), program.resultTy(), counts, context);
-    rasprt_tensor_free(&result);
-    if (!ok)
+    if (!runAndCompare(*jit, {&tokens, &x}, evaluate(program, in), program.resultTy(), context,
+                       nullptr, watchdog, counts))
       return false;
   }
   return true;
@@ -399,7 +424,7 @@ bool checkAttentionProgram(const AttentionProgram &program, const std::string &s
     int64_t vShape[] = {in.keys, program.keyHeads * program.valueDim};
     int64_t docShape[] = {in.queries};
     int64_t batch = static_cast<int64_t>(b.lengths.size());
-    rasprt_tensor q, k, v, doc, lengths, result;
+    rasprt_tensor q, k, v, doc, lengths;
     rasprt_tensor_view(&q, const_cast<float *>(in.q.data()), RASPRT_F32, 2, qShape);
     rasprt_tensor_view(&k, const_cast<float *>(in.k.data()), RASPRT_F32, 2, kShape);
     rasprt_tensor_view(&v, const_cast<float *>(in.v.data()), RASPRT_F32, 2, vShape);
@@ -410,24 +435,10 @@ bool checkAttentionProgram(const AttentionProgram &program, const std::string &s
       arguments.push_back(&doc);
     if (packed)
       arguments.push_back(&lengths);
-    std::string error;
-    watchdog.startedMs = Watchdog::nowMs();
-    std::string context = source + setup.flags() + "\n";
-    for (const AttentionInputs *example : group)
-      context += describe(*example) + "\n";
-    context += "reproduce: " + again;
-    if (!jit->run(arguments, &result, &error)) {
-      // An empty input indexed by position is rejected (docs/language.md).
-      if (program.usesDoc && in.queries == 0 &&
-          error.find("must not be empty") != std::string::npos)
-        continue;
-      std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
-      return false;
-    }
-    ++counts.executions;
-    bool ok = compare(result, b.want, Ty::Float, counts, context);
-    rasprt_tensor_free(&result);
-    if (!ok)
+    // An empty input indexed by position is rejected (docs/language.md).
+    const char *allowed = program.usesDoc && in.queries == 0 ? "must not be empty" : nullptr;
+    if (!runAndCompare(*jit, arguments, b.want, Ty::Float,
+                       batchContext(source, setup, group, again), allowed, watchdog, counts))
       return false;
   }
   return true;
@@ -545,21 +556,8 @@ bool checkModelProgram(const ModelProgram &program, const std::string &source, u
     std::vector<const rasprt_tensor *> arguments;
     for (const rasprt_tensor &t : tensors)
       arguments.push_back(&t);
-    rasprt_tensor result;
-    std::string error;
-    watchdog.startedMs = Watchdog::nowMs();
-    std::string context = source + setup.flags() + "\n";
-    for (const ModelInputs *example : group)
-      context += describe(*example) + "\n";
-    context += "reproduce: " + again;
-    if (!jit->run(arguments, &result, &error)) {
-      std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
-      return false;
-    }
-    ++counts.executions;
-    bool ok = compare(result, b.want, Ty::Float, counts, context);
-    rasprt_tensor_free(&result);
-    if (!ok)
+    if (!runAndCompare(*jit, arguments, b.want, Ty::Float,
+                       batchContext(source, setup, group, again), nullptr, watchdog, counts))
       return false;
   }
   return true;

@@ -35,25 +35,6 @@ namespace {
 /// another order, contraction into FMAs and approximate exp and tanh.
 constexpr double kSlack = 1.0 / (1 << 20);
 
-Val unknown() {
-  Val v;
-  v.unknown = true;
-  return v;
-}
-
-Val intVal(int64_t i) {
-  Val v;
-  v.i = i;
-  return v;
-}
-
-Val floatVal(float f, double err = 0) {
-  Val v;
-  v.f = f;
-  v.err = err;
-  return v;
-}
-
 int64_t wrap(uint64_t u) { return static_cast<int64_t>(u); }
 
 enum class Class { Finite, NaN, PosInf, NegInf };
@@ -69,7 +50,7 @@ Class classify(float f) {
 Val asFloat(const Val &v, Ty ty) {
   if (v.unknown || ty == Ty::Float)
     return v;
-  return floatVal(static_cast<float>(v.i));
+  return Val::ofFloat(static_cast<float>(v.i));
 }
 
 } // namespace
@@ -78,7 +59,7 @@ Val asFloat(const Val &v, Ty ty) {
 /// bound from the corners of the operands' bounds.
 Val floatOp(const std::function<double(double, double)> &f, Val a, Val b) {
   if (a.unknown || b.unknown)
-    return unknown();
+    return Val::open();
   float c = static_cast<float>(f(a.f, b.f));
   double deviation = 0;
   for (int sa = -1; sa <= 1; sa += 2)
@@ -87,11 +68,11 @@ Val floatOp(const std::function<double(double, double)> &f, Val a, Val b) {
         double d = f(a.f + sa * a.err, b.f + sb * b.err) * (1 + ss * kSlack);
         float corner = static_cast<float>(d);
         if (classify(corner) != classify(c))
-          return unknown();
+          return Val::open();
         if (std::isfinite(c))
           deviation = std::max(deviation, std::fabs(static_cast<double>(corner) - c));
       }
-  return floatVal(c, deviation + std::fabs(static_cast<double>(c)) * kSlack);
+  return Val::ofFloat(c, deviation + std::fabs(static_cast<double>(c)) * kSlack);
 }
 
 namespace {
@@ -99,7 +80,7 @@ namespace {
 /// A float comparison; unknown where the operands' bounds allow either answer.
 Val floatCmp(Op op, Val a, Val b) {
   if (a.unknown || b.unknown)
-    return unknown();
+    return Val::open();
   auto cmp = [op](double x, double y) {
     switch (op) {
     case Op::Eq: return x == y;
@@ -114,18 +95,18 @@ Val floatCmp(Op op, Val a, Val b) {
   // Within each other's bounds, a different rounding may give either answer.
   if (std::isfinite(a.f) && std::isfinite(b.f) &&
       std::fabs(static_cast<double>(a.f) - b.f) <= a.err + b.err && (a.err + b.err) > 0)
-    return unknown();
-  return intVal(c);
+    return Val::open();
+  return Val::ofInt(c);
 }
 
 Val intCmp(Op op, int64_t a, int64_t b) {
   switch (op) {
-  case Op::Eq: return intVal(a == b);
-  case Op::Ne: return intVal(a != b);
-  case Op::Lt: return intVal(a < b);
-  case Op::Le: return intVal(a <= b);
-  case Op::Gt: return intVal(a > b);
-  default: return intVal(a >= b);
+  case Op::Eq: return Val::ofInt(a == b);
+  case Op::Ne: return Val::ofInt(a != b);
+  case Op::Lt: return Val::ofInt(a < b);
+  case Op::Le: return Val::ofInt(a <= b);
+  case Op::Gt: return Val::ofInt(a > b);
+  default: return Val::ofInt(a >= b);
   }
 }
 
@@ -149,7 +130,7 @@ Val applyOp(const Node &n, const std::vector<Val> &args) {
   auto tyOf = [&](size_t i) { return n.kids[i]->ty; };
   for (const Val &v : args)
     if (v.unknown && n.op != Op::And && n.op != Op::Or && n.op != Op::Cond)
-      return unknown();
+      return Val::open();
   bool anyFloat = false;
   for (size_t i = 0; i < args.size(); ++i)
     anyFloat |= tyOf(i) == Ty::Float;
@@ -162,29 +143,29 @@ Val applyOp(const Node &n, const std::vector<Val> &args) {
   switch (n.op) {
   case Op::Neg:
     if (n.ty == Ty::Int)
-      return intVal(wrap(0 - static_cast<uint64_t>(args[0].i)));
-    return floatVal(-args[0].f, args[0].err);
+      return Val::ofInt(wrap(0 - static_cast<uint64_t>(args[0].i)));
+    return Val::ofFloat(-args[0].f, args[0].err);
   case Op::Abs:
     if (n.ty == Ty::Int)
-      return intVal(args[0].i < 0 ? wrap(0 - static_cast<uint64_t>(args[0].i)) : args[0].i);
-    return floatVal(std::fabs(args[0].f), args[0].err);
+      return Val::ofInt(args[0].i < 0 ? wrap(0 - static_cast<uint64_t>(args[0].i)) : args[0].i);
+    return Val::ofFloat(std::fabs(args[0].f), args[0].err);
   case Op::Not:
-    return intVal(!args[0].i);
+    return Val::ofInt(!args[0].i);
   case Op::And:
   case Op::Or: {
     // A known deciding operand decides, whatever the other one is.
     int64_t decides = n.op == Op::And ? 0 : 1;
     for (const Val &v : args)
       if (!v.unknown && v.i == decides)
-        return intVal(decides);
+        return Val::ofInt(decides);
     if (args[0].unknown || args[1].unknown)
-      return unknown();
-    return intVal(1 - decides);
+      return Val::open();
+    return Val::ofInt(1 - decides);
   }
   case Op::Add: case Op::Sub: case Op::Mul:
     if (n.ty == Ty::Int) {
       uint64_t a = args[0].i, b = args[1].i;
-      return intVal(wrap(n.op == Op::Add ? a + b : n.op == Op::Sub ? a - b : a * b));
+      return Val::ofInt(wrap(n.op == Op::Add ? a + b : n.op == Op::Sub ? a - b : a * b));
     }
     return floatOp(
         [op = n.op](double a, double b) {
@@ -196,14 +177,14 @@ Val applyOp(const Node &n, const std::vector<Val> &args) {
   case Op::Div: {
     Val a = asFloat(args[0], tyOf(0)), b = asFloat(args[1], tyOf(1));
     if (b.err > 0 && std::fabs(b.f) <= b.err)
-      return unknown(); // the divisor's bound holds 0
+      return Val::open(); // the divisor's bound holds 0
     return floatOp([](double x, double y) { return x / y; }, a, b);
   }
   case Op::Mod: {
     int64_t a = args[0].i, b = args[1].i;
     if (b == 0 || b == -1)
-      return intVal(0);
-    return intVal(a % b);
+      return Val::ofInt(0);
+    return Val::ofInt(a % b);
   }
   case Op::Max:
   case Op::Min: {
@@ -223,10 +204,10 @@ Val applyOp(const Node &n, const std::vector<Val> &args) {
   }
   case Op::Cond: {
     if (args[1].unknown)
-      return unknown();
+      return Val::open();
     size_t chosen = args[1].i ? 0 : 2;
     if (args[chosen].unknown)
-      return unknown();
+      return Val::open();
     return n.ty == Ty::Float ? asFloat(args[chosen], tyOf(chosen)) : args[chosen];
   }
   case Op::ToFloat:
@@ -237,8 +218,8 @@ Val applyOp(const Node &n, const std::vector<Val> &args) {
     const Val &a = args[0];
     int64_t i = truncToInt(a.f);
     if (truncToInt(a.f - a.err) != i || truncToInt(a.f + a.err) != i)
-      return unknown();
-    return intVal(i);
+      return Val::open();
+    return Val::ofInt(i);
   }
   case Op::Lookup: {
     // The first entry whose key equals the value; keys are constants.
@@ -247,7 +228,7 @@ Val applyOp(const Node &n, const std::vector<Val> &args) {
                    ? floatCmp(Op::Eq, asFloat(args[0], tyOf(0)), asFloat(args[i], tyOf(i)))
                    : intCmp(Op::Eq, args[0].i, args[i].i);
       if (eq.unknown)
-        return unknown();
+        return Val::open();
       if (eq.i)
         return args[i + 1];
     }
@@ -260,7 +241,7 @@ Val applyOp(const Node &n, const std::vector<Val> &args) {
   case Op::Tanh:
     return floatOp([](double a, double) { return std::tanh(a); }, args[0]);
   default:
-    return unknown();
+    return Val::open();
   }
 }
 
@@ -283,15 +264,15 @@ private:
     switch (n.op) {
     case Op::Tokens:
       for (int64_t p = 0; p < length; ++p)
-        out[p] = intVal(in.tokens[p]);
+        out[p] = Val::ofInt(in.tokens[p]);
       return out;
     case Op::X:
       for (int64_t p = 0; p < length; ++p)
-        out[p] = floatVal(in.x[p]);
+        out[p] = Val::ofFloat(in.x[p]);
       return out;
     case Op::Indices:
       for (int64_t p = 0; p < length; ++p)
-        out[p] = intVal(p);
+        out[p] = Val::ofInt(p);
       return out;
     case Op::Length: case Op::IntLit: case Op::FloatLit: case Op::BoolLit:
       return Seq(length, scalar(n, {}));
@@ -309,7 +290,7 @@ private:
           params[i] = operands[i][p];
           unknownParam |= params[i].unknown;
         }
-        out[p] = unknownParam ? unknown() : scalar(*n.kids[arity], params);
+        out[p] = unknownParam ? Val::open() : scalar(*n.kids[arity], params);
       }
       return out;
     }
@@ -322,7 +303,7 @@ private:
           known &= !v.unknown;
           count += v.i;
         }
-        out[q] = known ? intVal(count) : unknown();
+        out[q] = known ? Val::ofInt(count) : Val::open();
       }
       return out;
     }
@@ -347,7 +328,7 @@ private:
   /// Evaluates a lambda body (or a constant) on its parameters' values.
   Val scalar(const Node &n, const std::vector<Val> &params) {
     if (n.op == Op::Length)
-      return intVal(length);
+      return Val::ofInt(length);
     return evaluateScalar(n, params);
   }
 
@@ -368,11 +349,11 @@ private:
         for (int64_t k = 0; k < length; ++k) {
           const Val &x = a[q][k], &y = b[q][k];
           if ((!x.unknown && x.i == decides) || (!y.unknown && y.i == decides))
-            out[q][k] = intVal(decides);
+            out[q][k] = Val::ofInt(decides);
           else if (x.unknown || y.unknown)
-            out[q][k] = unknown();
+            out[q][k] = Val::open();
           else
-            out[q][k] = intVal(1 - decides);
+            out[q][k] = Val::ofInt(1 - decides);
         }
       return out;
     }
@@ -387,9 +368,9 @@ private:
     for (int64_t q = 0; q < length; ++q)
       for (int64_t k = 0; k < length; ++k) {
         if (n.bareTrue)
-          out[q][k] = intVal(1);
+          out[q][k] = Val::ofInt(1);
         else if (keys[k].unknown || queries[q].unknown)
-          out[q][k] = unknown();
+          out[q][k] = Val::open();
         else if (n.kids.size() == 2)
           out[q][k] = applyOp(compare, {keys[k], queries[q]});
         else
@@ -414,17 +395,17 @@ private:
       for (int64_t k : chosen)
         known &= !values[k].unknown;
       if (!known) {
-        out[q] = unknown();
+        out[q] = Val::open();
         continue;
       }
       if (!n.numerical) {
         // Categorical: the one selected value; several are left open.
         if (chosen.empty())
-          out[q] = valueTy == Ty::Float ? floatVal(0) : intVal(0);
+          out[q] = valueTy == Ty::Float ? Val::ofFloat(0) : Val::ofInt(0);
         else if (chosen.size() == 1)
           out[q] = values[chosen[0]];
         else
-          out[q] = unknown();
+          out[q] = Val::open();
         continue;
       }
       out[q] = mean(values, valueTy, chosen);
@@ -434,7 +415,7 @@ private:
 
   static Val mean(const Seq &values, Ty ty, const std::vector<int64_t> &chosen) {
     if (chosen.empty())
-      return floatVal(0);
+      return Val::ofFloat(0);
     bool nan = false, posInf = false, negInf = false;
     double sum = 0, magnitude = 0, err = 0;
     for (int64_t k : chosen) {
@@ -449,18 +430,18 @@ private:
       }
     }
     if (nan || (posInf && negInf))
-      return floatVal(NAN);
+      return Val::ofFloat(NAN);
     // Partial sums of the finite values in another order could overflow
     // f32 (and meet an Inf of the other sign).
     if (magnitude + err >= FLT_MAX / 2)
-      return unknown();
+      return Val::open();
     if (posInf || negInf)
-      return floatVal(posInf ? INFINITY : -INFINITY);
+      return Val::ofFloat(posInf ? INFINITY : -INFINITY);
     double n = static_cast<double>(chosen.size());
     float m = static_cast<float>(sum / n);
     double bound = err / n + (n + 2) * FLT_EPSILON * magnitude / n +
                    std::fabs(static_cast<double>(m)) * kSlack;
-    return floatVal(m, bound);
+    return Val::ofFloat(m, bound);
   }
 
   const Program &program;
@@ -473,9 +454,9 @@ private:
 
 Val evaluateScalar(const Node &n, const std::vector<Val> &params) {
   switch (n.op) {
-  case Op::IntLit: return intVal(n.ival);
-  case Op::BoolLit: return intVal(n.ival);
-  case Op::FloatLit: return floatVal(n.fval);
+  case Op::IntLit: return Val::ofInt(n.ival);
+  case Op::BoolLit: return Val::ofInt(n.ival);
+  case Op::FloatLit: return Val::ofFloat(n.fval);
   case Op::Param: return params[n.ival];
   default: {
     std::vector<Val> args;

@@ -172,6 +172,23 @@ struct Val {
   float f = 0;   // Float
   double err = 0;
   bool unknown = false;
+
+  static Val open() {
+    Val v;
+    v.unknown = true;
+    return v;
+  }
+  static Val ofInt(int64_t i) {
+    Val v;
+    v.i = i;
+    return v;
+  }
+  static Val ofFloat(float f, double err = 0) {
+    Val v;
+    v.f = f;
+    v.err = err;
+    return v;
+  }
 };
 using Seq = std::vector<Val>;
 

@@ -26,21 +26,15 @@ namespace {
 
 constexpr double kEps = FLT_EPSILON;
 
-Val open() {
-  Val v;
-  v.unknown = true;
-  return v;
-}
-
 /// A float element from a double value and its bound; open where f32 and
 /// the bound put it too near the end of the f32 range to say Inf or not.
 Val rounded(double value, double err) {
   Val v;
   v.f = static_cast<float>(value);
   if (!std::isfinite(v.f))
-    return std::isfinite(value) && std::fabs(value) < 2.0 * FLT_MAX ? open() : v;
+    return std::isfinite(value) && std::fabs(value) < 2.0 * FLT_MAX ? Val::open() : v;
   if (std::fabs(value) + err >= FLT_MAX / 2)
-    return open();
+    return Val::open();
   v.err = err + std::fabs(value) * kEps;
   return v;
 }
@@ -74,7 +68,7 @@ Tensor matmul(const Tensor &h, int64_t width, W w, const std::vector<float> *bia
     bool known = h.rowKnown(r);
     for (int64_t n = 0; n < width; ++n) {
       if (!known) {
-        out.at(r, n) = open();
+        out.at(r, n) = Val::open();
         continue;
       }
       double sum = bias ? (*bias)[n] : 0.0, magnitude = std::fabs(sum), err = 0;
@@ -85,7 +79,7 @@ Tensor matmul(const Tensor &h, int64_t width, W w, const std::vector<float> *bia
         err += std::fabs(wc) * h.at(r, c).err;
       }
       if (std::isfinite(magnitude) && magnitude >= FLT_MAX / 4) {
-        out.at(r, n) = open(); // partial f32 sums may overflow
+        out.at(r, n) = Val::open(); // partial f32 sums may overflow
         continue;
       }
       out.at(r, n) = rounded(sum, err + 2 * (h.cols + 2) * kEps * magnitude);
@@ -103,7 +97,7 @@ Tensor norm(const Tensor &h, ModelStep::Kind kind, const std::vector<float> *gai
   for (int64_t r = 0; r < h.rows; ++r) {
     if (!h.rowKnown(r)) {
       for (int64_t c = 0; c < n; ++c)
-        out.at(r, c) = open();
+        out.at(r, c) = Val::open();
       continue;
     }
     double mean = 0, maxAbs = 0, maxErr = 0, squares = 0;
@@ -130,7 +124,7 @@ Tensor norm(const Tensor &h, ModelStep::Kind kind, const std::vector<float> *gai
       denom = std::max(std::sqrt(squares), 1e-12);
     for (int64_t c = 0; c < n; ++c) {
       if (overflow) {
-        out.at(r, c) = open();
+        out.at(r, c) = Val::open();
         continue;
       }
       double yhat = (h.at(r, c).f - center) / denom;
@@ -262,14 +256,14 @@ Seq evaluate(const ModelProgram &m, const ModelInputs &in) {
       max = std::max(max, static_cast<double>(v.f));
     }
     if (!known) {
-      out[c] = open();
+      out[c] = Val::open();
     } else if (count == 0) {
       out[c] = Val(); // a pool over no position is 0
     } else if (m.pool == ModelProgram::Max) {
       out[c] = rounded(nan ? NAN : max, err);
     } else {
       if (std::isfinite(magnitude) && magnitude >= FLT_MAX / 4) {
-        out[c] = open();
+        out[c] = Val::open();
         continue;
       }
       double scale = m.pool == ModelProgram::Mean ? 1.0 / count : 1.0;
