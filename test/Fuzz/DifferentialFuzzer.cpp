@@ -574,9 +574,27 @@ int main(int argc, char **argv) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   Counts counts;
+  auto report = [&](const char *end) {
+    double t = elapsed();
+    std::printf("%llu programs, %llu executions, %llu elements compared (%llu left open) "
+                "in %.1f s: %.1f programs/s, %.0f executions/s%s\n",
+                static_cast<unsigned long long>(counts.programs),
+                static_cast<unsigned long long>(counts.executions),
+                static_cast<unsigned long long>(counts.compared),
+                static_cast<unsigned long long>(counts.open), t, counts.programs / t,
+                counts.executions / t, end);
+    std::fflush(stdout);
+  };
+  double lastReport = 0;
   for (uint64_t k = o.first; counts.programs < o.programs; ++k) {
     if (o.seconds > 0 && elapsed() >= o.seconds)
       break;
+    // Long runs say how far they are once a minute.
+    if (elapsed() - lastReport >= 60) {
+      if (lastReport > 0 || k > o.first)
+        report(" so far");
+      lastReport = elapsed();
+    }
     uint64_t programSeed = o.seed * 0x9E3779B97F4A7C15ULL + k;
     Kind kind = o.kind != Kind::All ? o.kind
                 : k % 3 == 0             ? Kind::Sequence
@@ -625,13 +643,6 @@ int main(int argc, char **argv) {
     watchdog.startedMs = -1;
     ++counts.programs;
   }
-  double t = elapsed();
-  std::printf("%llu programs, %llu executions, %llu elements compared (%llu left open) "
-              "in %.1f s: %.1f programs/s, %.0f executions/s; no mismatch\n",
-              static_cast<unsigned long long>(counts.programs),
-              static_cast<unsigned long long>(counts.executions),
-              static_cast<unsigned long long>(counts.compared),
-              static_cast<unsigned long long>(counts.open), t, counts.programs / t,
-              counts.executions / t);
+  report("; no mismatch");
   return 0;
 }
