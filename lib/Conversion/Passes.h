@@ -19,6 +19,7 @@
 #include "Conversion/GPU/TileParallelLoopsForGPU.h"
 #include "Conversion/LinearAttention/LinearAttention.h"
 #include "Conversion/LoopNestOutlining/LoopNestOutlining.h"
+#include "Conversion/FunctionSplitting/SplitLongFunctions.h"
 #include "Conversion/EntryPoints/EntryPoints.h"
 #include "Conversion/MatmulToTiledLoops/MatmulToTiledLoops.h"
 #include "Conversion/RowReductionsToLoops/RowReductionsToLoops.h"

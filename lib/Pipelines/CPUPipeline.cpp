@@ -65,6 +65,9 @@ void raspc::buildCPUTiledStage(OpPassManager &pm, const PipelineOptions &options
 }
 
 void raspc::buildCPULoopsStage(OpPassManager &pm, const PipelineOptions &options) {
+  // Long programs as calls of bounded parts: bufferization and LLVM grow
+  // faster than linearly in the size of one function.
+  pm.addPass(raspc::createSplitLongFunctions());
   raspc::buildBufferizationPipeline(pm);
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createCanonicalizerPass());
