@@ -156,11 +156,17 @@ func.func @bf16(%q: tensor<1x1x?x4xbf16>, %init: tensor<1x1x?x4xbf16>) -> tensor
 // CHECK: %[[NONNEG:.*]] = arith.cmpf oge
 // CHECK: %[[NUM:.*]] = arith.select %[[NONNEG]]
 // CHECK: %[[P:.*]] = arith.divf %[[NUM]], %{{.*}} : vector<4xf32>
-// A hidden key's weight is stored as -0.0, which no visible key's is.
-// CHECK: %[[W:.*]] = arith.select %{{.*}}, %[[P]], %{{.*}} : vector<4xi1>, vector<4xf32>
-// CHECK: vector.store %[[W]]
+// The weights go over the scores; a hidden key's is 0.
+// CHECK: vector.store %[[P]]
 // CHECK-NOT: arith.cmpf une
 // CHECK: vector.fma
+// The fix-up for NaN/Inf values reads only keys of nonzero weight (a hidden
+// key, or one scored -inf, weighs 0; its value is not read).
+// CHECK: arith.cmpi ne, %{{.*}}, %{{.*}} : i8
+// CHECK: %[[FIXW:.*]] = memref.load %{{.*}} : memref<6x8xf32>
+// CHECK: %[[WEIGHS:.*]] = arith.cmpf une, %[[FIXW]], %{{.*}} : f32
+// CHECK: scf.if %[[WEIGHS]]
+// CHECK: math.fma %[[FIXW]]
 // A row's sum is 0 where it saw no key, NaN where a weight was.
 // CHECK: arith.cmpf une
 // CHECK-NOT: arith.divf

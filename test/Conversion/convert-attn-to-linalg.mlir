@@ -98,12 +98,15 @@ func.func @aggregate_categorical(%s: tensor<?xi64>, %tokens: tensor<?xi32>) -> t
 // CHECK: %[[SHIFTED:.*]] = arith.subf %{{.*}}, %[[BASE]] : f32
 // CHECK: math.exp %[[SHIFTED]]
 // CHECK: arith.divf
-// The weighted sum reads the mask too: a hidden key's value is not
-// multiplied in (0 * NaN would be NaN).
+// The weighted sum reads the mask and the weight: the value of a hidden
+// key, or of a key of weight 0 (scored -inf), is not multiplied in
+// (0 * NaN would be NaN).
 // CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
 // CHECK-NEXT: ^bb0(%[[W:.*]]: f32, %[[VISIBLE:.*]]: i1, %[[V:.*]]: f32, %[[ACC:.*]]: f32):
 // CHECK: %[[SUM:.*]] = arith.addf %[[ACC]], %{{.*}} : f32
-// CHECK: arith.select %[[VISIBLE]], %[[SUM]], %[[ACC]] : f32
+// CHECK: %[[WEIGHS:.*]] = arith.cmpf une, %[[W]], %{{.*}} : f32
+// CHECK: %[[READ:.*]] = arith.andi %[[VISIBLE]], %[[WEIGHS]] : i1
+// CHECK: arith.select %[[READ]], %[[SUM]], %[[ACC]] : f32
 // CHECK-NOT: attn.
 func.func @attention(%q: tensor<1x8x?x16xf32>, %k: tensor<1x2x?x16xf32>, %v: tensor<1x2x?x16xf32>,
                      %o: tensor<1x8x?x16xf32>) -> tensor<1x8x?x16xf32> {

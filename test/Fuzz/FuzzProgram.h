@@ -110,12 +110,15 @@ struct ModelStep {
     RmsNorm,    // rmsnorm(h, g, eps=1e-6)
     L2Normalize,
     Residual,   // h + h<from>
+    Attention,  // self-attention of h's heads: q = k = v = heads(h, H)
   } kind;
   int width = 0;  // columns after the step
   int from = -1;  // Residual
   bool bias = true; // Linear
-  float constant = 1;
+  float constant = 1; // Scale; Attention: the score's scale
   std::string function; // Activation
+  int heads = 1;        // Attention
+  bool causal = true;   // Attention: `<=`, else `true`
 };
 
 /// A small model: a chain of layers over `x: f32[T, C]`, optionally pooled

@@ -586,7 +586,7 @@ ModelProgram Generator::model() {
     ModelStep s;
     int c = widths.back();
     s.width = c;
-    switch (pick(9)) {
+    switch (pick(10)) {
     case 0: s.kind = ModelStep::MatMul; s.width = width(); break;
     case 1:
       s.kind = ModelStep::Linear;
@@ -609,6 +609,17 @@ ModelProgram Generator::model() {
     case 5: s.kind = ModelStep::LayerNorm; break;
     case 6: s.kind = ModelStep::RmsNorm; break;
     case 7: s.kind = ModelStep::L2Normalize; break;
+    case 8: {
+      s.kind = ModelStep::Attention;
+      static const int kHeads[] = {1, 2, 4};
+      s.heads = kHeads[pick(3)];
+      if (c % s.heads != 0)
+        s.heads = 1;
+      s.causal = chance(0.7);
+      static const float kScales[] = {0.125f, 0.5f, 1.0f};
+      s.constant = kScales[pick(3)];
+      break;
+    }
     default: {
       std::vector<int> same;
       for (size_t j = 0; j + 1 < widths.size(); ++j)
@@ -687,6 +698,14 @@ std::string ModelProgram::source() const {
     case ModelStep::RmsNorm: e = "rmsnorm(" + h + ", g" + n + ", eps=1e-6)"; break;
     case ModelStep::L2Normalize: e = "l2_normalize(" + h + ")"; break;
     case ModelStep::Residual: e = h + " + h" + str(st.from); break;
+    case ModelStep::Attention: {
+      std::string hh = h + "h";
+      s += "  let " + hh + " = heads(" + h + ", " + str(st.heads) + ");\n";
+      e = "merge_heads(aggregate(select(" + hh + ", " + hh + ", " +
+          (st.causal ? "<=" : "true") + ") scored dot(" + hh + ", " + hh + ") * " +
+          floatLiteral(st.constant) + ", " + hh + ", softmax))";
+      break;
+    }
     }
     s += "  let h" + str(i + 1) + " = " + e + ";\n";
   }

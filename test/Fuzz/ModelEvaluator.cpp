@@ -144,6 +144,50 @@ Tensor norm(const Tensor &h, ModelStep::Kind kind, const std::vector<float> *gai
   return out;
 }
 
+/// Self-attention of h's heads (q = k = v) by AttentionEvaluator, its
+/// bound widened by how far h's own bounds move the scores and values:
+/// d out = sum_j w_j (d v_j + (v_j - out) d s_j), so at most
+/// maxErr (1 + 4 scale D max|h|^2).
+Tensor attention(const Tensor &h, const ModelStep &s) {
+  Tensor out = make(h.rows, h.cols);
+  AttentionProgram a;
+  a.heads = a.keyHeads = s.heads;
+  a.dim = a.valueDim = static_cast<int>(h.cols) / s.heads;
+  a.maskTrue = !s.causal;
+  a.bareCmp = Op::Le;
+  a.score = std::make_unique<Node>();
+  a.score->op = Op::Mul;
+  a.score->ty = Ty::Float;
+  a.score->kids.push_back(std::make_unique<Node>());
+  a.score->kids.back()->op = Op::Param; // the dot product
+  a.score->kids.back()->ty = Ty::Float;
+  a.score->kids.push_back(std::make_unique<Node>());
+  a.score->kids.back()->op = Op::FloatLit;
+  a.score->kids.back()->ty = Ty::Float;
+  a.score->kids.back()->fval = s.constant;
+  AttentionInputs in;
+  in.queries = in.keys = h.rows;
+  double maxErr = 0, maxAbs = 0;
+  for (const Val &v : h.data) {
+    if (v.unknown) {
+      for (Val &o : out.data)
+        o = Val::open();
+      return out;
+    }
+    in.q.push_back(v.f);
+    maxErr = std::max(maxErr, v.err);
+    if (std::isfinite(v.f))
+      maxAbs = std::max(maxAbs, std::fabs(static_cast<double>(v.f)));
+  }
+  in.k = in.v = in.q;
+  out.data = evaluate(a, in);
+  double widen = maxErr * (1 + 4 * s.constant * a.dim * maxAbs * maxAbs);
+  for (Val &o : out.data)
+    if (!o.unknown && std::isfinite(o.f))
+      o.err += widen;
+  return out;
+}
+
 double activation(const std::string &f, double x) {
   if (f == "relu") return std::isnan(x) || x > 0 ? x : 0;
   if (f == "gelu") return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
@@ -222,6 +266,9 @@ Seq evaluate(const ModelProgram &m, const ModelInputs &in) {
         }
       break;
     }
+    case ModelStep::Attention:
+      y = attention(x, s);
+      break;
     case ModelStep::LayerNorm:
       y = norm(x, s.kind, &param("g" + n), &param("b" + n));
       break;

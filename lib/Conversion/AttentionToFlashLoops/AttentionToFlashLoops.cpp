@@ -333,7 +333,7 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
                                                 return b.getIndexAttr(lane);
                                               }))));
   Value keysVec = splat(keys), negInfVec = splat(negInf());
-  SmallVector<Value> row, visibility;
+  SmallVector<Value> row;
   Value blockMax = negInfVec;
   for (int64_t c = 0; c < s.keyTile / s.width; ++c) {
     Value col = idx(c * s.width);
@@ -347,7 +347,6 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
         visible = arith::AndIOp::create(b, visible,
                                         vectorizeRegion(op.getMask(), {bIdx, hIdx, i, j}));
       sv = arith::SelectOp::create(b, visible, sv, negInfVec);
-      visibility.push_back(visible);
     }
     row.push_back(sv);
     // `sv < max ? max : sv`: one vmaxps. A NaN score may or may not reach
@@ -356,12 +355,10 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
       blockMax = arith::SelectOp::create(
           b, arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, sv, blockMax), blockMax, sv);
   }
-  // The weight a block stores for a key: a hidden key's is -0.0, which no
-  // visible key's is, so that the fix-up for non-finite values (emitTask)
-  // can tell the two apart.
+  // The weights go over the block's scores; a hidden key's (scored -inf)
+  // is 0, which the fix-up for non-finite values (emitNonFiniteValues)
+  // skips.
   auto storeWeight = [&](int64_t c, Value p) {
-    if (exact)
-      p = arith::SelectOp::create(b, visibility[c], p, splat(fconst(-0.0)));
     vector::StoreOp::create(b, p, scores, ValueRange{r, idx(c * s.width)});
   };
   if (isSigmoid()) {
@@ -413,16 +410,17 @@ void FlashEmitter::emitRowUpdate(Value r, bool exact) {
 }
 
 /// acc[r] += p[r, j] v[j] for the block's non-finite values, which the
-/// packed values hold as 0, where key j is visible to row r (its weight is
-/// not -0.0). Only (batch, head)s with such values come here.
+/// packed values hold as 0, where key j weighs something for row r: a key
+/// of weight 0 (hidden, scored -inf, or too small for f32) is not read, as
+/// docs/language.md says. A NaN weight is read (its row is NaN anyway).
+/// Only (batch, head)s with such values come here.
 void FlashEmitter::emitNonFiniteValues() {
-  Value hidden = arith::ConstantIntOp::create(b, b.getI32Type(), INT32_MIN);
+  Value zero = fconst(0.0);
   forLoop(idx(0), rows, idx(1), [&](Value r) {
     forLoop(idx(0), kValid, idx(1), [&](Value j) {
       Value p = memref::LoadOp::create(b, scores, ValueRange{r, j});
-      Value visible = arith::CmpIOp::create(
-          b, arith::CmpIPredicate::ne, arith::BitcastOp::create(b, b.getI32Type(), p), hidden);
-      ifThen(visible, [&] {
+      Value weighs = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, p, zero);
+      ifThen(weighs, [&] {
         forLoop(idx(0), idx(valueDim), idx(1), [&](Value e) {
           Value v = toF32(
               memref::LoadOp::create(b, valueIn, ValueRange{bIdx, khIdx, add(k0, j), e}));

@@ -470,8 +470,8 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     }
 
     // 4. out[b,h,i,e] = sum_j p[b,h,i,j] v[b,h/g,j,e] over the visible
-    //    keys (a hidden key's value is not read: 0 * NaN would be NaN), then
-    //    the result type.
+    //    keys of nonzero weight (the value of a hidden key, or of one scored
+    //    -inf, is not read: 0 * NaN would be NaN), then the result type.
     SmallVector<OpFoldResult> outSizes = {qSizes[0], qSizes[1], qSizes[2], vSizes[3]};
     Value accInit = makeTensor(rewriter, loc, outSizes, scoreType, zero);
     AffineExpr e = rewriter.getAffineDimExpr(3), jj = rewriter.getAffineDimExpr(4);
@@ -487,8 +487,12 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
               Value x = convertScalar(b, l, args[2], scoreType);
               Value sum = arith::AddFOp::create(b, l, args[3],
                                                 arith::MulFOp::create(b, l, args[0], x));
+              Value weighs = arith::CmpFOp::create(
+                  b, l, arith::CmpFPredicate::UNE, args[0],
+                  arith::ConstantOp::create(b, l, b.getFloatAttr(scoreType, 0.0)));
+              Value read = arith::AndIOp::create(b, l, args[1], weighs);
               linalg::YieldOp::create(b, l,
-                                      Value(arith::SelectOp::create(b, l, args[1], sum, args[3])));
+                                      Value(arith::SelectOp::create(b, l, read, sum, args[3])));
             })
             .getResult(0);
     Type resultElem = op.getResult().getType().getElementType();
