@@ -320,18 +320,27 @@ std::shared_ptr<const raspc::JitProgram> compile(const std::string &source,
 }
 
 /// Runs one call and compares its result with `want`. A run may instead
-/// fail with a message containing `allowedError` (when not null).
+/// fail with a message containing `allowedError` (when not null), and must
+/// when `mustFail`.
 bool runAndCompare(const raspc::JitProgram &jit,
                    const std::vector<const rasprt_tensor *> &arguments, const Seq &want,
                    Ty ty, const std::string &context, const char *allowedError,
-                   Watchdog &watchdog, Counts &counts) {
+                   Watchdog &watchdog, Counts &counts, bool mustFail = false) {
   rasprt_tensor result;
   std::string error;
   watchdog.startedMs = Watchdog::nowMs();
   if (!jit.run(arguments, &result, &error)) {
-    if (allowedError && error.find(allowedError) != std::string::npos)
+    if (allowedError && error.find(allowedError) != std::string::npos) {
+      ++counts.executions;
       return true;
+    }
     std::fprintf(stderr, "RUN FAILED: %s\n%s\n", error.c_str(), context.c_str());
+    return false;
+  }
+  if (mustFail) {
+    std::fprintf(stderr, "ACCEPTED a call that must fail with '%s'\n%s\n", allowedError,
+                 context.c_str());
+    rasprt_tensor_free(&result);
     return false;
   }
   ++counts.executions;
@@ -462,17 +471,27 @@ std::vector<ModelInputs> modelInputsFor(const ModelProgram &m, uint64_t seed) {
       v = (kind == 'g' ? 1.0f : 0.0f) + scale * normal(rng);
     params.push_back(std::move(values));
   }
-  static const int kLengths[] = {0, 1, 2, 3, 7, 16, 17, 33, 64, 100};
+  static const int kLengths[] = {0, 1, 2, 3, 7, 16, 17, 33, 64, 100, 130};
   std::vector<ModelInputs> all;
   for (int length : kLengths)
     for (int kind = 0; kind < 3; ++kind) {
       ModelInputs in;
       in.length = length;
       in.params = params;
-      in.x.resize(length * m.inputWidth);
-      for (float &x : in.x)
-        x = normal(rng) * (kind == 1 ? 1000.0f : 1.0f);
-      if (kind == 2 && length > 0) {
+      if (m.vocab > 0) {
+        for (int p = 0; p < length; ++p)
+          in.ids.push_back(pick(m.vocab));
+        // Now and then an id outside the table, which the call must reject.
+        if (kind == 2 && length > 0 && pick(3) == 0) {
+          in.ids[pick(length)] = pick(2) ? m.vocab : -1;
+          in.badId = true;
+        }
+      } else {
+        in.x.resize(length * m.inputWidth);
+        for (float &x : in.x)
+          x = normal(rng) * (kind == 1 ? 1000.0f : 1.0f);
+      }
+      if (kind == 2 && m.vocab == 0 && length > 0) {
         static const float kValues[] = {NAN, INFINITY, -INFINITY};
         for (int n = 1 + pick(2); n-- > 0;)
           in.x[pick(in.x.size())] = kValues[pick(3)];
@@ -488,7 +507,14 @@ std::vector<ModelInputs> modelInputsFor(const ModelProgram &m, uint64_t seed) {
 }
 
 std::string describe(const ModelInputs &in) {
-  std::string s = "T = " + std::to_string(in.length) + "\nx = [";
+  std::string s = "T = " + std::to_string(in.length);
+  if (!in.ids.empty()) {
+    s += "\nids = [";
+    for (size_t i = 0; i < in.ids.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(in.ids[i]);
+    s += "]";
+  }
+  s += "\nx = [";
   char buf[32];
   for (size_t i = 0; i < in.x.size() && i < 64; ++i) {
     std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(in.x[i]));
@@ -517,12 +543,21 @@ bool checkModelProgram(const ModelProgram &program, const std::string &source, u
   for (const auto &group : groups(all, packed, seed)) {
     Batch<ModelInputs> b;
     b.packed.params = group[0]->params;
+    // A call with an id outside its table, or an example longer than the
+    // position table, must be rejected before any kernel runs.
+    // Either check may come first; both messages say "rows" of the table.
+    const char *mustFailWith = nullptr;
+    for (const ModelInputs *in : group)
+      if (in->badId || (program.positionRows > 0 && in->length > program.positionRows))
+        mustFailWith = " rows";
     for (const ModelInputs *in : group) {
       b.packed.length += in->length;
       append(b.packed.x, in->x);
+      append(b.packed.ids, in->ids);
       append(b.packed.mask, in->mask);
       b.lengths.push_back(static_cast<int32_t>(in->length));
-      append(b.want, evaluate(program, *in));
+      if (!mustFailWith)
+        append(b.want, evaluate(program, *in));
     }
     ModelInputs &in = b.packed;
     int64_t xShape[] = {in.length, program.inputWidth};
@@ -536,6 +571,10 @@ bool checkModelProgram(const ModelProgram &program, const std::string &source, u
       }
       if (names[a] == "m") {
         rasprt_tensor_view(&t, in.mask.data(), RASPRT_I32, 1, &in.length);
+        continue;
+      }
+      if (names[a] == "ids") {
+        rasprt_tensor_view(&t, in.ids.data(), RASPRT_I32, 1, &in.length);
         continue;
       }
       if (names[a] == "lengths" && packed) {
@@ -557,7 +596,8 @@ bool checkModelProgram(const ModelProgram &program, const std::string &source, u
     for (const rasprt_tensor &t : tensors)
       arguments.push_back(&t);
     if (!runAndCompare(*jit, arguments, b.want, Ty::Float,
-                       batchContext(source, setup, group, again), nullptr, watchdog, counts))
+                       batchContext(source, setup, group, again), mustFailWith, watchdog,
+                       counts, mustFailWith != nullptr))
       return false;
   }
   return true;

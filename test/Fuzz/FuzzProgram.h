@@ -119,12 +119,16 @@ struct ModelStep {
   std::string function; // Activation
   int heads = 1;        // Attention
   bool causal = true;   // Attention: `<=`, else `true`
+  float ropeBase = 0;   // Attention: rope(q and k, base=) when nonzero
 };
 
 /// A small model: a chain of layers over `x: f32[T, C]`, optionally pooled
 /// over positions (with a mask input) to `[D]` at the end.
 struct ModelProgram {
   int inputWidth = 4;
+  /// With a vocabulary, the input is `ids: i32[T]` and h0 is
+  /// `embed(ids, emb)` (plus `embed(positions(ids), pos)` with position rows).
+  int vocab = 0, positionRows = 0;
   std::vector<ModelStep> steps;
   enum Pool { None, Sum, Mean, Max } pool = None;
   bool poolMask = false;
@@ -229,6 +233,8 @@ Seq evaluate(const AttentionProgram &program, const AttentionInputs &in);
 struct ModelInputs {
   int64_t length = 0;
   std::vector<float> x;                    // [T, C]
+  std::vector<int32_t> ids;                // [T], when the model embeds ids
+  bool badId = false;                      // an id outside the table
   std::vector<int32_t> mask;               // [T], when the pool has one
   std::vector<std::vector<float>> params;  // in ModelProgram::params() order
 };

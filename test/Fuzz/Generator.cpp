@@ -581,6 +581,12 @@ ModelProgram Generator::model() {
   auto width = [&] { return kWidths[pick(std::size(kWidths))]; };
   ModelProgram m;
   m.inputWidth = width();
+  if (chance(0.3)) {
+    static const int kVocabs[] = {1, 5, 1000};
+    m.vocab = kVocabs[pick(3)];
+    // 100 rows: the 130-position inputs are rejected, by name.
+    m.positionRows = chance(0.5) ? (chance(0.5) ? 100 : 256) : 0;
+  }
   std::vector<int> widths = {m.inputWidth}; // of h0, h1, ...
   for (int i = 0, n = 1 + pick(5); i < n; ++i) {
     ModelStep s;
@@ -618,6 +624,8 @@ ModelProgram Generator::model() {
       s.causal = chance(0.7);
       static const float kScales[] = {0.125f, 0.5f, 1.0f};
       s.constant = kScales[pick(3)];
+      if ((c / s.heads) % 2 == 0 && chance(0.4))
+        s.ropeBase = chance(0.5) ? 10000.0f : 100.0f;
       break;
     }
     default: {
@@ -647,6 +655,11 @@ ModelProgram Generator::model() {
 std::vector<ModelProgram::Param> ModelProgram::params() const {
   std::vector<Param> out;
   int c = inputWidth;
+  if (vocab > 0) {
+    out.push_back({"emb", {vocab, c}});
+    if (positionRows > 0)
+      out.push_back({"pos", {positionRows, c}});
+  }
   for (size_t i = 0; i < steps.size(); ++i) {
     const ModelStep &s = steps[i];
     std::string n = std::to_string(i);
@@ -674,15 +687,21 @@ std::string ModelProgram::source() const {
   auto str = [](int64_t v) { return std::to_string(v); };
   std::string result = pool != None ? "f32[" + str(width()) + "]"
                                     : "f32[T, " + str(width()) + "]";
-  std::string s = "model main(x: f32[T, " + str(inputWidth) + "]" +
-                  (pool != None && poolMask ? ", m: i32[T]" : "") + ") -> " + result + " {\n";
+  std::string input = vocab > 0 ? "ids: i32[T]" : "x: f32[T, " + str(inputWidth) + "]";
+  std::string s = "model main(" + input + (pool != None && poolMask ? ", m: i32[T]" : "") +
+                  ") -> " + result + " {\n";
   for (const Param &p : params()) {
     s += "  param " + p.name + ": f32[";
     for (size_t i = 0; i < p.shape.size(); ++i)
       s += (i ? ", " : "") + str(p.shape[i]);
     s += "];\n";
   }
-  s += "  let h0 = x;\n";
+  if (vocab == 0)
+    s += "  let h0 = x;\n";
+  else if (positionRows == 0)
+    s += "  let h0 = embed(ids, emb);\n";
+  else
+    s += "  let h0 = embed(ids, emb) + embed(positions(ids), pos);\n";
   for (size_t i = 0; i < steps.size(); ++i) {
     const ModelStep &st = steps[i];
     std::string h = "h" + str(i), n = str(i), e;
@@ -699,10 +718,14 @@ std::string ModelProgram::source() const {
     case ModelStep::L2Normalize: e = "l2_normalize(" + h + ")"; break;
     case ModelStep::Residual: e = h + " + h" + str(st.from); break;
     case ModelStep::Attention: {
-      std::string hh = h + "h";
+      std::string hh = h + "h", qk = hh;
       s += "  let " + hh + " = heads(" + h + ", " + str(st.heads) + ");\n";
-      e = "merge_heads(aggregate(select(" + hh + ", " + hh + ", " +
-          (st.causal ? "<=" : "true") + ") scored dot(" + hh + ", " + hh + ") * " +
+      if (st.ropeBase > 0) {
+        qk = h + "r";
+        s += "  let " + qk + " = rope(" + hh + ", base=" + floatLiteral(st.ropeBase) + ");\n";
+      }
+      e = "merge_heads(aggregate(select(" + qk + ", " + qk + ", " +
+          (st.causal ? "<=" : "true") + ") scored dot(" + qk + ", " + qk + ") * " +
           floatLiteral(st.constant) + ", " + hh + ", softmax))";
       break;
     }

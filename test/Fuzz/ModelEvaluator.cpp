@@ -180,6 +180,23 @@ Tensor attention(const Tensor &h, const ModelStep &s) {
       maxAbs = std::max(maxAbs, std::fabs(static_cast<double>(v.f)));
   }
   in.k = in.v = in.q;
+  if (s.ropeBase > 0) {
+    // rope: pairs (i, i + D/2) of each head turned by p * base^(-2i/D) at
+    // position p; cos and sin round to about 1e-7 of |x| per element.
+    const int D = a.dim, half = D / 2;
+    for (int64_t p = 0; p < h.rows; ++p)
+      for (int hd = 0; hd < s.heads; ++hd)
+        for (int i = 0; i < half; ++i) {
+          double theta = p * std::pow(static_cast<double>(s.ropeBase), -2.0 * i / D);
+          size_t lo = p * h.cols + hd * D + i, hi = lo + half;
+          double x1 = in.v[lo], x2 = in.v[hi];
+          in.q[lo] = static_cast<float>(x1 * std::cos(theta) - x2 * std::sin(theta));
+          in.q[hi] = static_cast<float>(x2 * std::cos(theta) + x1 * std::sin(theta));
+        }
+    in.k = in.q;
+    // The angle p * theta is rounded to f32 before its cos and sin.
+    maxErr += maxAbs * (1e-6 + h.rows * 4 * kEps);
+  }
   out.data = evaluate(a, in);
   double widen = maxErr * (1 + 4 * s.constant * a.dim * maxAbs * maxAbs);
   for (Val &o : out.data)
@@ -210,8 +227,21 @@ Seq evaluate(const ModelProgram &m, const ModelInputs &in) {
   };
   std::vector<Tensor> h;
   h.push_back(make(in.length, m.inputWidth));
-  for (int64_t i = 0; i < in.length * m.inputWidth; ++i)
-    h[0].data[i].f = in.x[i];
+  if (m.vocab > 0) {
+    // embed(ids, emb) [+ embed(positions(ids), pos)]
+    const std::vector<float> &emb = param("emb"), &pos = param("pos");
+    for (int64_t t = 0; t < in.length; ++t)
+      for (int64_t c = 0; c < m.inputWidth; ++c) {
+        float e = emb[in.ids[t] * m.inputWidth + c];
+        h[0].at(t, c) = m.positionRows > 0
+                            ? floatOp([](double a, double b) { return a + b; }, Val::ofFloat(e),
+                                      Val::ofFloat(pos[t * m.inputWidth + c]))
+                            : Val::ofFloat(e);
+      }
+  } else {
+    for (int64_t i = 0; i < in.length * m.inputWidth; ++i)
+      h[0].data[i].f = in.x[i];
+  }
 
   for (size_t i = 0; i < m.steps.size(); ++i) {
     const ModelStep &s = m.steps[i];
