@@ -278,6 +278,17 @@ private:
       return Seq(length, scalar(n, {}));
     case Op::LetRef:
       return lets[n.ival];
+    case Op::HelperParam:
+      return helperArgs.back()[n.ival];
+    case Op::Call: {
+      std::vector<Seq> args;
+      for (const NodePtr &kid : n.kids)
+        args.push_back(seq(*kid));
+      helperArgs.push_back(std::move(args));
+      Seq result = seq(*program.helpers[n.ival].body);
+      helperArgs.pop_back();
+      return result;
+    }
     case Op::Map: {
       size_t arity = n.paramTys.size();
       std::vector<Seq> operands;
@@ -383,6 +394,12 @@ private:
     Matrix s = selector(*n.kids[0]);
     Seq values = seq(*n.kids[1]);
     Ty valueTy = n.kids[1]->ty;
+    // What a query that selects nothing reads: `default=`, else 0 (false).
+    Val fallback = n.kids.size() > 2 ? scalar(*n.kids[2], {})
+                   : n.numerical || valueTy == Ty::Float ? Val::ofFloat(0)
+                                                         : Val::ofInt(0);
+    if (n.numerical || valueTy == Ty::Float)
+      fallback = asFloat(fallback, n.kids.size() > 2 ? n.kids[2]->ty : Ty::Float);
     Seq out(length);
     for (int64_t q = 0; q < length; ++q) {
       std::vector<int64_t> chosen;
@@ -401,14 +418,14 @@ private:
       if (!n.numerical) {
         // Categorical: the one selected value; several are left open.
         if (chosen.empty())
-          out[q] = valueTy == Ty::Float ? Val::ofFloat(0) : Val::ofInt(0);
+          out[q] = fallback;
         else if (chosen.size() == 1)
           out[q] = values[chosen[0]];
         else
           out[q] = Val::open();
         continue;
       }
-      out[q] = mean(values, valueTy, chosen);
+      out[q] = chosen.empty() ? fallback : mean(values, valueTy, chosen);
     }
     return out;
   }
@@ -448,6 +465,7 @@ private:
   const Inputs &in;
   int64_t length;
   std::vector<Seq> lets;
+  std::vector<std::vector<Seq>> helperArgs; // of the helper calls being evaluated
 };
 
 } // namespace

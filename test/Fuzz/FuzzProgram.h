@@ -34,6 +34,7 @@ enum class Op {
   BoolLit,
   Param,   // a lambda's (or a select predicate's) parameter number `index`
   LetRef,  // the `let` number `index`
+  HelperParam, // inside a helper `def`: its parameter number `index`
   // Element-wise, on sequences and inside lambdas.
   Neg, Not, Add, Sub, Mul, Div, Mod,
   Eq, Ne, Lt, Le, Gt, Ge, And, Or,
@@ -44,8 +45,9 @@ enum class Op {
   Map,     // kids: sequences..., then the body (in the lambda's scope)
   Select,  // kids: keys, queries[, predicate body]; `cmp` when bare
   SelAnd, SelOr, SelNot,
-  Aggregate, // kids: selector, values; `numerical` says how
+  Aggregate, // kids: selector, values[, default]; `numerical` says how
   Width,
+  Call,      // of helper `index`; kids: its arguments
 };
 
 struct Node {
@@ -64,7 +66,14 @@ struct Node {
 using NodePtr = std::unique_ptr<Node>;
 
 /// `def main(tokens: int, x: float) { let v0 = ...; ... return vN; }`
+/// `def hN(a0, a1, ...) { return body; }`: generic, typed by each call.
+struct Helper {
+  std::vector<Ty> params;
+  NodePtr body;
+};
+
 struct Program {
+  std::vector<Helper> helpers;
   std::vector<NodePtr> lets; // the last one is returned
   Ty resultTy() const { return lets.back()->ty; }
   std::string source() const;
@@ -165,8 +174,12 @@ private:
   int pick(int n) { return std::uniform_int_distribution<>(0, n - 1)(rng); }
   Ty numericTy() { return chance(0.5) ? Ty::Int : Ty::Float; }
 
+  NodePtr call(Ty ty, int depth);
+
   std::mt19937_64 rng;
-  const Program *current = nullptr;
+  Program *current = nullptr;
+  /// The parameters of the helper being generated (none in main).
+  const std::vector<Ty> *helperParams = nullptr;
 };
 
 /// One element of a reference result. `err` bounds how far the compiled

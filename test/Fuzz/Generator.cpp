@@ -76,6 +76,23 @@ NodePtr Generator::literal(Ty ty) {
 }
 
 NodePtr Generator::leafSeq(Ty ty) {
+  if (helperParams) {
+    // Inside a helper: its parameters, indices, and what follows from them.
+    std::vector<int> matching;
+    for (size_t i = 0; i < helperParams->size(); ++i)
+      if ((*helperParams)[i] == ty)
+        matching.push_back(static_cast<int>(i));
+    if (!matching.empty() && chance(0.8)) {
+      NodePtr n = node(Op::HelperParam, ty);
+      n->ival = matching[pick(matching.size())];
+      return n;
+    }
+    if (ty == Ty::Int)
+      return node(Op::Indices, ty);
+    if (ty == Ty::Float)
+      return node(Op::ToFloat, ty, leafSeq(Ty::Int));
+    return node(kComparisons[pick(6)], ty, leafSeq(numericTy()), literal(Ty::Int));
+  }
   std::vector<int> lets;
   for (size_t i = 0; i < current->lets.size(); ++i)
     if (current->lets[i]->ty == ty)
@@ -139,10 +156,14 @@ NodePtr Generator::seq(Ty ty, int depth) {
     case 6: return binary(chance(0.5) ? Op::Max : Op::Min, ty, ty, ty);
     case 7: return node(Op::Cond, ty, seq(ty, depth - 1), seq(Ty::Bool, depth - 1), operand(ty));
     case 8: return map(ty);
-    case 9: return node(Op::Width, ty, selector(depth - 1));
+    case 9: return chance(0.5) ? node(Op::Width, ty, selector(depth - 1)) : call(ty, depth);
     case 10: return lookup(ty, depth);
-    default:
-      return node(Op::Aggregate, ty, oneKeySelector(depth - 1), seq(ty, depth - 1));
+    default: {
+      NodePtr n = node(Op::Aggregate, ty, oneKeySelector(depth - 1), seq(ty, depth - 1));
+      if (chance(0.3))
+        n->kids.push_back(literal(ty)); // default=
+      return n;
+    }
     }
   case Ty::Float:
     switch (pick(12)) {
@@ -159,7 +180,7 @@ NodePtr Generator::seq(Ty ty, int depth) {
     case 7: return binary(chance(0.5) ? Op::Max : Op::Min, ty, ty, numericTy());
     case 8: return node(Op::Cond, ty, seq(numericTy(), depth - 1), seq(Ty::Bool, depth - 1),
                         operand(ty));
-    case 9: return map(ty);
+    case 9: return chance(0.7) ? map(ty) : call(ty, depth);
     case 10: return lookup(ty, depth);
     default: {
       NodePtr values = seq(chance(0.8) ? numericTy() : Ty::Bool, depth - 1);
@@ -168,6 +189,8 @@ NodePtr Generator::seq(Ty ty, int depth) {
                        numerical ? selector(depth - 1) : oneKeySelector(depth - 1),
                        std::move(values));
       n->numerical = numerical;
+      if (chance(0.3))
+        n->kids.push_back(literal(Ty::Float)); // default=
       return n;
     }
     }
@@ -177,9 +200,14 @@ NodePtr Generator::seq(Ty ty, int depth) {
     case 1: return binary(kComparisons[pick(6)], ty, numericTy(), numericTy());
     case 2: return binary(chance(0.5) ? Op::And : Op::Or, ty, ty, ty);
     case 3: return node(Op::Not, ty, seq(ty, depth - 1));
-    case 4: return map(ty);
+    case 4: return chance(0.7) ? map(ty) : call(ty, depth);
     case 5: return lookup(ty, depth);
-    default: return node(Op::Aggregate, ty, oneKeySelector(depth - 1), seq(ty, depth - 1));
+    default: {
+      NodePtr n = node(Op::Aggregate, ty, oneKeySelector(depth - 1), seq(ty, depth - 1));
+      if (chance(0.3))
+        n->kids.push_back(literal(ty)); // default=
+      return n;
+    }
     }
   case Ty::Sel:
     break;
@@ -275,6 +303,36 @@ NodePtr Generator::scalarOp(Ty ty, int depth, const std::vector<Ty> &params) {
     break;
   }
   return literal(Ty::Bool);
+}
+
+/// A call of a new helper `def` of one to three parameters, or of an
+/// earlier one whose result has this type (with new arguments of its
+/// parameters' types). Helpers are generic: Sema checks each call.
+NodePtr Generator::call(Ty ty, int depth) {
+  if (helperParams || depth <= 0)
+    return leafSeq(ty); // helpers do not call helpers here
+  std::vector<int> same;
+  for (size_t i = 0; i < current->helpers.size(); ++i)
+    if (current->helpers[i].body->ty == ty)
+      same.push_back(static_cast<int>(i));
+  int index;
+  if (!same.empty() && chance(0.5)) {
+    index = same[pick(same.size())];
+  } else {
+    Helper h;
+    for (int i = 0, n = 1 + pick(3); i < n; ++i)
+      h.params.push_back(static_cast<Ty>(pick(3)));
+    helperParams = &h.params;
+    h.body = seq(ty, depth);
+    helperParams = nullptr;
+    index = static_cast<int>(current->helpers.size());
+    current->helpers.push_back(std::move(h));
+  }
+  NodePtr n = node(Op::Call, ty);
+  n->ival = index;
+  for (Ty t : current->helpers[index].params)
+    n->kids.push_back(seq(t, depth - 1));
+  return n;
 }
 
 /// Categorical aggregates move the one selected value; with several the
@@ -390,6 +448,13 @@ struct Printer {
     case Op::BoolLit: return n.ival ? "true" : "false";
     case Op::Param: return params[n.ival];
     case Op::LetRef: return "v" + std::to_string(n.ival);
+    case Op::HelperParam: return "a" + std::to_string(n.ival);
+    case Op::Call: {
+      std::string s = "h" + std::to_string(n.ival) + "(";
+      for (size_t i = 0; i < n.kids.size(); ++i)
+        s += (i ? ", " : "") + (*this)(*n.kids[i]);
+      return s + ")";
+    }
     case Op::Neg: return "(-" + (*this)(*n.kids[0]) + ")";
     case Op::Not: return "(not " + (*this)(*n.kids[0]) + ")";
     case Op::SelNot: return "(not " + (*this)(*n.kids[0]) + ")";
@@ -438,7 +503,8 @@ struct Printer {
     }
     case Op::Aggregate:
       return "aggregate(" + (*this)(*n.kids[0]) + ", " +
-             (n.numerical ? "numerical(" : "categorical(") + (*this)(*n.kids[1]) + "))";
+             (n.numerical ? "numerical(" : "categorical(") + (*this)(*n.kids[1]) + ")" +
+             (n.kids.size() > 2 ? ", default=" + (*this)(*n.kids[2]) : "") + ")";
     case Op::Width: return "selector_width(" + (*this)(*n.kids[0]) + ")";
     case Op::Lookup: {
       std::string s = "lookup(" + (*this)(*n.kids[0]) + ", {";
@@ -460,8 +526,15 @@ std::string print(const Node &n, const std::vector<std::string> &params) {
 }
 
 std::string Program::source() const {
-  std::string s = "def main(tokens: int, x: float) {\n";
+  std::string s;
   Printer print;
+  for (size_t i = 0; i < helpers.size(); ++i) {
+    s += "def h" + std::to_string(i) + "(";
+    for (size_t p = 0; p < helpers[i].params.size(); ++p)
+      s += (p ? ", a" : "a") + std::to_string(p);
+    s += ") {\n  return " + print(*helpers[i].body) + ";\n}\n";
+  }
+  s += "def main(tokens: int, x: float) {\n";
   for (size_t i = 0; i < lets.size(); ++i)
     s += "  let v" + std::to_string(i) + " = " + print(*lets[i]) + ";\n";
   s += "  return v" + std::to_string(lets.size() - 1) + ";\n}\n";
