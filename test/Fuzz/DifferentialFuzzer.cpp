@@ -102,6 +102,7 @@ std::vector<Inputs> inputsFor(uint64_t seed) {
     for (int kind = 0; kind < 3; ++kind) {
       Inputs in;
       for (int p = 0; p < length; ++p) {
+        in.w.push_back(pick(3));
         switch (kind) {
         case 0:
           in.tokens.push_back(pick(7) - 3);
@@ -126,7 +127,10 @@ std::vector<Inputs> inputsFor(uint64_t seed) {
 }
 
 std::string describe(const Inputs &in) {
-  std::string s = "tokens = [";
+  std::string s = "w = [";
+  for (size_t i = 0; i < in.w.size(); ++i)
+    s += (i ? ", " : "") + letters()[in.w[i]];
+  s += "]\ntokens = [";
   for (size_t i = 0; i < in.tokens.size(); ++i)
     s += (i ? ", " : "") + std::to_string(in.tokens[i]);
   s += "]\nx = [";
@@ -141,6 +145,8 @@ std::string describe(const Inputs &in) {
 std::string show(const Val &v, Ty ty) {
   if (v.unknown)
     return "(unknown)";
+  if (isToken(ty))
+    return "'" + tokenWord(v.i) + "'";
   char buf[64];
   if (ty == Ty::Float)
     std::snprintf(buf, sizeof buf, "%.9g (+- %.3g)", static_cast<double>(v.f), v.err);
@@ -270,10 +276,21 @@ struct Counts {
 
 /// Compares a result tensor with the reference; prints the first mismatch.
 bool compare(const rasprt_tensor &result, const Seq &want, Ty ty, Counts &counts,
-             const std::string &context) {
+             const std::string &context, const std::vector<std::string> *vocab = nullptr) {
   for (size_t p = 0; p < want.size(); ++p) {
     Val got;
     switch (result.dtype) {
+    case RASPRT_I32: {
+      // Tokens: the result vocabulary's word, as the reference's id.
+      int32_t id = static_cast<const int32_t *>(result.data)[p];
+      if (!vocab || id >= static_cast<int32_t>(vocab->size())) {
+        std::fprintf(stderr, "token id %d outside the result vocabulary\n%s\n", id,
+                     context.c_str());
+        return false;
+      }
+      got.i = id < 0 ? -1 : tokenId((*vocab)[id]);
+      break;
+    }
     case RASPRT_I64: got.i = static_cast<const int64_t *>(result.data)[p]; break;
     case RASPRT_BOOL: got.i = static_cast<const uint8_t *>(result.data)[p]; break;
     case RASPRT_F32: got.f = static_cast<const float *>(result.data)[p]; break;
@@ -325,7 +342,8 @@ std::shared_ptr<const raspc::JitProgram> compile(const std::string &source,
 bool runAndCompare(const raspc::JitProgram &jit,
                    const std::vector<const rasprt_tensor *> &arguments, const Seq &want,
                    Ty ty, const std::string &context, const char *allowedError,
-                   Watchdog &watchdog, Counts &counts, bool mustFail = false) {
+                   Watchdog &watchdog, Counts &counts, bool mustFail = false,
+                   const std::vector<std::string> *vocab = nullptr) {
   rasprt_tensor result;
   std::string error;
   watchdog.startedMs = Watchdog::nowMs();
@@ -344,7 +362,7 @@ bool runAndCompare(const raspc::JitProgram &jit,
     return false;
   }
   ++counts.executions;
-  bool ok = compare(result, want, ty, counts, context);
+  bool ok = compare(result, want, ty, counts, context, vocab);
   rasprt_tensor_free(&result);
   return ok;
 }
@@ -369,12 +387,14 @@ bool checkSequenceProgram(const Program &program, const std::string &source, uin
     return false;
   for (const Inputs &in : inputsFor(seed)) {
     int64_t length = static_cast<int64_t>(in.tokens.size());
-    rasprt_tensor tokens, x;
+    rasprt_tensor tokens, x, w;
     rasprt_tensor_view(&tokens, const_cast<int64_t *>(in.tokens.data()), RASPRT_I64, 1, &length);
     rasprt_tensor_view(&x, const_cast<float *>(in.x.data()), RASPRT_F32, 1, &length);
+    rasprt_tensor_view(&w, const_cast<int32_t *>(in.w.data()), RASPRT_I32, 1, &length);
     std::string context = source + setup.flags() + "\n" + describe(in) + "\nreproduce: " + again;
-    if (!runAndCompare(*jit, {&tokens, &x}, evaluate(program, in), program.resultTy(), context,
-                       nullptr, watchdog, counts))
+    if (!runAndCompare(*jit, {&tokens, &x, &w}, evaluate(program, in), program.resultTy(),
+                       context, nullptr, watchdog, counts, false,
+                       &jit->signature().result.vocab))
       return false;
   }
   return true;

@@ -26,10 +26,16 @@
 #include <cfloat>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <limits>
 
 namespace raspc::fuzz {
 namespace {
+
+std::vector<std::string> &words() {
+  static std::vector<std::string> all;
+  return all;
+}
 
 /// Relative slack per float operation: a few ulps of f32, for rounding in
 /// another order, contraction into FMAs and approximate exp and tanh.
@@ -274,7 +280,11 @@ private:
       for (int64_t p = 0; p < length; ++p)
         out[p] = Val::ofInt(p);
       return out;
-    case Op::Length: case Op::IntLit: case Op::FloatLit: case Op::BoolLit:
+    case Op::W:
+      for (int64_t p = 0; p < length; ++p)
+        out[p] = Val::ofInt(tokenId(letters()[in.w[p]]));
+      return out;
+    case Op::Length: case Op::IntLit: case Op::FloatLit: case Op::BoolLit: case Op::StringLit:
       return Seq(length, scalar(n, {}));
     case Op::LetRef:
       return lets[n.ival];
@@ -397,6 +407,7 @@ private:
     // What a query that selects nothing reads: `default=`, else 0 (false).
     Val fallback = n.kids.size() > 2 ? scalar(*n.kids[2], {})
                    : n.numerical || valueTy == Ty::Float ? Val::ofFloat(0)
+                   : isToken(valueTy)                    ? Val::ofInt(-1) // no token
                                                          : Val::ofInt(0);
     if (n.numerical || valueTy == Ty::Float)
       fallback = asFloat(fallback, n.kids.size() > 2 ? n.kids[2]->ty : Ty::Float);
@@ -470,9 +481,23 @@ private:
 
 } // namespace
 
+int64_t tokenId(const std::string &word) {
+  static std::map<std::string, int64_t> ids;
+  auto [it, added] = ids.emplace(word, static_cast<int64_t>(ids.size()));
+  if (added)
+    words().push_back(word);
+  return it->second;
+}
+
+const std::string &tokenWord(int64_t id) {
+  static const std::string none = "(no token)";
+  return id < 0 ? none : words()[id];
+}
+
 Val evaluateScalar(const Node &n, const std::vector<Val> &params) {
   switch (n.op) {
   case Op::IntLit: return Val::ofInt(n.ival);
+  case Op::StringLit: return Val::ofInt(tokenId(n.sval));
   case Op::BoolLit: return Val::ofInt(n.ival);
   case Op::FloatLit: return Val::ofFloat(n.fval);
   case Op::Param: return params[n.ival];

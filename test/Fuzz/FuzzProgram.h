@@ -20,13 +20,27 @@
 
 namespace raspc::fuzz {
 
-/// Element types of sequences, and selectors.
-enum class Ty { Int, Float, Bool, Sel };
+/// Element types of sequences, and selectors. Tokens come in two kinds:
+/// words of the closed vocabulary `letters` (the input `w`), and open
+/// `token`s that maps and lookups make from string literals.
+enum class Ty { Int, Float, Bool, Sel, Letters, Open };
+
+inline bool isToken(Ty t) { return t == Ty::Letters || t == Ty::Open; }
+
+/// The closed vocabulary of the input `w`.
+const std::vector<std::string> &letters();
+
+/// Token values in the reference are ids of their words here; -1 is "no
+/// token" (what a categorical aggregate that selects nothing reads).
+int64_t tokenId(const std::string &word);
+const std::string &tokenWord(int64_t id);
 
 enum class Op {
   // Leaves.
   Tokens,  // the `tokens: int` input
   X,       // the `x: float` input
+  W,       // the `w: letters` input
+  StringLit,
   Indices,
   Length,
   IntLit,
@@ -56,6 +70,7 @@ struct Node {
   std::vector<std::unique_ptr<Node>> kids;
   int64_t ival = 0; // IntLit, BoolLit, Param/LetRef index
   float fval = 0;   // FloatLit
+  std::string sval; // StringLit
   Op cmp = Op::Eq;  // Select with a bare comparison
   bool bareTrue = false; // Select(k, q, true)
   bool lambda = false;   // Select with `(k, q) => body` rather than `key ... query`
@@ -175,6 +190,10 @@ private:
   Ty numericTy() { return chance(0.5) ? Ty::Int : Ty::Float; }
 
   NodePtr call(Ty ty, int depth);
+  /// A bool comparing tokens, or null where no token sequence can be made.
+  NodePtr tokenComparison(int depth);
+  bool canMake(Ty ty) const;
+  Ty anyTy();
 
   std::mt19937_64 rng;
   Program *current = nullptr;
@@ -216,6 +235,7 @@ using Seq = std::vector<Val>;
 struct Inputs {
   std::vector<int64_t> tokens;
   std::vector<float> x;
+  std::vector<int32_t> w; // indices into letters()
 };
 
 /// The program's result on `in`, by the language's rules.

@@ -41,21 +41,67 @@ bool isConstant(const Node &n) {
 
 const Op kComparisons[] = {Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge};
 
+/// `map(s, p0 => "x" if p0 == <its first value> else "yy")`: open tokens.
+NodePtr openMap(NodePtr s) {
+  Ty t = s->ty;
+  NodePtr n = node(Op::Map, Ty::Open);
+  n->paramTys = {t};
+  NodePtr p = node(Op::Param, t);
+  NodePtr c;
+  if (t == Ty::Letters) {
+    c = node(Op::StringLit, t);
+    c->sval = "a";
+  } else {
+    c = node(Op::IntLit, Ty::Int);
+    c->ival = 1;
+  }
+  NodePtr x = node(Op::StringLit, Ty::Open), y = node(Op::StringLit, Ty::Open);
+  x->sval = "x";
+  y->sval = "yy";
+  n->kids.push_back(std::move(s));
+  n->kids.push_back(node(Op::Cond, Ty::Open, std::move(x),
+                         node(Op::Eq, Ty::Bool, std::move(p), std::move(c)), std::move(y)));
+  return n;
+}
+
 } // namespace
 
 Program Generator::program() {
   Program p;
   current = &p;
   int lets = 1 + pick(5);
-  for (int i = 0; i < lets; ++i) {
-    Ty ty = static_cast<Ty>(pick(3));
-    p.lets.push_back(seq(ty, 1 + pick(4)));
-  }
+  for (int i = 0; i < lets; ++i)
+    p.lets.push_back(seq(anyTy(), 1 + pick(4)));
   current = nullptr;
   return p;
 }
 
+const std::vector<std::string> &letters() {
+  static const std::vector<std::string> words = {"a", "b", "c"};
+  return words;
+}
+
+Ty Generator::anyTy() {
+  if (chance(0.15))
+    return chance(0.5) ? Ty::Letters : Ty::Open;
+  return static_cast<Ty>(pick(3));
+}
+
+/// Whether a sequence of `ty` can be made here: inside a helper, letters
+/// come only from a parameter (the input `w` belongs to main).
+bool Generator::canMake(Ty ty) const {
+  if (ty != Ty::Letters || !helperParams)
+    return true;
+  return std::find(helperParams->begin(), helperParams->end(), ty) != helperParams->end();
+}
+
 NodePtr Generator::literal(Ty ty) {
+  if (isToken(ty)) {
+    static const char *kOpen[] = {"a", "x", "yy", "no"};
+    NodePtr n = node(Op::StringLit, ty);
+    n->sval = ty == Ty::Letters ? letters()[pick(3)] : kOpen[pick(4)];
+    return n;
+  }
   if (ty == Ty::Bool) {
     NodePtr n = node(Op::BoolLit, ty);
     n->ival = chance(0.5);
@@ -91,6 +137,8 @@ NodePtr Generator::leafSeq(Ty ty) {
       return node(Op::Indices, ty);
     if (ty == Ty::Float)
       return node(Op::ToFloat, ty, leafSeq(Ty::Int));
+    if (ty == Ty::Open)
+      return openMap(leafSeq(Ty::Int));
     return node(kComparisons[pick(6)], ty, leafSeq(numericTy()), literal(Ty::Int));
   }
   std::vector<int> lets;
@@ -109,6 +157,10 @@ NodePtr Generator::leafSeq(Ty ty) {
     return chance(0.7) ? node(Op::X, ty) : node(Op::ToFloat, ty, leafSeq(Ty::Int));
   case Ty::Bool:
     return node(kComparisons[pick(6)], ty, leafSeq(numericTy()), literal(Ty::Int));
+  case Ty::Letters:
+    return node(Op::W, ty);
+  case Ty::Open:
+    return openMap(chance(0.5) ? node(Op::W, Ty::Letters) : leafSeq(Ty::Int));
   case Ty::Sel:
     break;
   }
@@ -137,7 +189,9 @@ NodePtr Generator::seq(Ty ty, int depth) {
     NodePtr n = node(Op::Map, ty);
     int arity = 1 + pick(chance(0.3) ? 3 : 1);
     for (int i = 0; i < arity; ++i) {
-      Ty t = static_cast<Ty>(pick(3));
+      Ty t = anyTy();
+      if (!canMake(t))
+        t = Ty::Int;
       n->paramTys.push_back(t);
       n->kids.push_back(seq(t, depth - 1));
     }
@@ -197,6 +251,9 @@ NodePtr Generator::seq(Ty ty, int depth) {
   case Ty::Bool:
     switch (pick(7)) {
     case 0:
+      if (NodePtr n = tokenComparison(depth))
+        return n;
+      [[fallthrough]];
     case 1: return binary(kComparisons[pick(6)], ty, numericTy(), numericTy());
     case 2: return binary(chance(0.5) ? Op::And : Op::Or, ty, ty, ty);
     case 3: return node(Op::Not, ty, seq(ty, depth - 1));
@@ -209,10 +266,43 @@ NodePtr Generator::seq(Ty ty, int depth) {
       return n;
     }
     }
+  case Ty::Letters:
+  case Ty::Open: {
+    auto tokenOperand = [&] { return chance(0.3) ? literal(ty) : seq(ty, depth - 1); };
+    switch (pick(4)) {
+    case 0:
+      return node(Op::Cond, ty, seq(ty, depth - 1), seq(Ty::Bool, depth - 1), tokenOperand());
+    case 1: {
+      NodePtr n = node(Op::Aggregate, ty, oneKeySelector(depth - 1), seq(ty, depth - 1));
+      if (chance(0.2))
+        n->kids.push_back(literal(ty)); // default=
+      return n;
+    }
+    case 2:
+      // A map of literals gives open tokens (a string literal takes its
+      // vocabulary from the other branch only); lookup tables hold numbers
+      // and bools only.
+      if (ty == Ty::Open)
+        return openMap(seq(canMake(Ty::Letters) && chance(0.5) ? Ty::Letters : Ty::Int,
+                           depth - 1));
+      return leafSeq(ty);
+    default:
+      return leafSeq(ty);
+    }
+  }
   case Ty::Sel:
     break;
   }
   return selector(depth);
+}
+
+NodePtr Generator::tokenComparison(int depth) {
+  Ty t = chance(0.5) ? Ty::Letters : Ty::Open;
+  if (!canMake(t))
+    return nullptr;
+  NodePtr l = seq(t, depth - 1);
+  NodePtr r = chance(0.5) ? literal(t) : seq(t, depth - 1);
+  return node(chance(0.5) ? Op::Eq : Op::Ne, Ty::Bool, std::move(l), std::move(r));
 }
 
 NodePtr Generator::scalar(Ty ty, int depth, const std::vector<Ty> &params) {
@@ -251,6 +341,17 @@ NodePtr Generator::paramLeaf(Ty ty, const std::vector<Ty> &params) {
   p->ival = i;
   if (params[i] == ty)
     return p;
+  if (isToken(ty)) { // "x" if <the parameter's test> else "yy" (of its type)
+    NodePtr test = paramLeaf(Ty::Bool, params);
+    return node(Op::Cond, ty, literal(ty), std::move(test), literal(ty));
+  }
+  if (isToken(params[i])) { // a test of the word
+    NodePtr word = literal(params[i]);
+    NodePtr test = node(Op::Eq, Ty::Bool, std::move(p), std::move(word));
+    if (ty == Ty::Bool)
+      return test;
+    return node(ty == Ty::Int ? Op::ToInt : Op::ToFloat, ty, std::move(test));
+  }
   switch (ty) {
   case Ty::Int:
     return node(Op::ToInt, ty, std::move(p));
@@ -264,6 +365,9 @@ NodePtr Generator::paramLeaf(Ty ty, const std::vector<Ty> &params) {
 }
 
 NodePtr Generator::scalarOp(Ty ty, int depth, const std::vector<Ty> &params) {
+  if (isToken(ty)) // a word, a parameter of this type, or a choice of them
+    return node(Op::Cond, ty, scalar(ty, depth - 1, params), scalar(Ty::Bool, depth - 1, params),
+                scalar(ty, depth - 1, params));
   auto sub = [&](Ty t) { return scalar(t, depth - 1, params); };
   auto binary = [&](Op op, Ty ty, Ty a, Ty b) {
     return node(op, ty, sub(a), sub(b));
@@ -295,6 +399,12 @@ NodePtr Generator::scalarOp(Ty ty, int depth, const std::vector<Ty> &params) {
   case Ty::Bool:
     switch (pick(4)) {
     case 0:
+      for (Ty t : params)
+        if (isToken(t) && chance(0.6)) {
+          NodePtr l = paramLeaf(t, params);
+          return node(chance(0.5) ? Op::Eq : Op::Ne, ty, std::move(l), literal(t));
+        }
+      [[fallthrough]];
     case 1: return binary(kComparisons[pick(6)], ty, numericTy(), numericTy());
     case 2: return binary(chance(0.5) ? Op::And : Op::Or, ty, ty, ty);
     default: return node(Op::Not, ty, sub(ty));
@@ -347,13 +457,14 @@ NodePtr Generator::oneKeySelector(int depth) {
 
 /// `lookup(key, {k: v, ...}, default=d)` with distinct constant keys.
 NodePtr Generator::lookup(Ty ty, int depth) {
-  Ty keyTy = chance(0.7) ? Ty::Int : Ty::Float;
+  Ty keyTy = chance(0.6) ? Ty::Int : chance(0.5) && canMake(Ty::Letters) ? Ty::Letters : Ty::Float;
   NodePtr n = node(Op::Lookup, ty, seq(keyTy, depth - 1));
   std::vector<std::string> seen;
   for (int i = 0, entries = 1 + pick(3); i < entries; ++i) {
     NodePtr key = literal(keyTy);
-    std::string spelled = key->op == Op::IntLit ? std::to_string(key->ival)
-                                                : std::to_string(key->fval);
+    std::string spelled = key->op == Op::IntLit     ? std::to_string(key->ival)
+                          : key->op == Op::StringLit ? key->sval
+                                                     : std::to_string(key->fval);
     if (std::find(seen.begin(), seen.end(), spelled) != seen.end())
       continue;
     seen.push_back(spelled);
@@ -370,6 +481,13 @@ NodePtr Generator::selector(int depth) {
       return node(Op::SelNot, Ty::Sel, selector(depth - 1));
     return node(chance(0.5) ? Op::SelAnd : Op::SelOr, Ty::Sel, selector(depth - 1),
                 selector(depth - 1));
+  }
+  if (chance(0.1) && canMake(Ty::Letters)) {
+    // Tokens are compared with == and != only.
+    NodePtr n = node(Op::Select, Ty::Sel, seq(Ty::Letters, depth - 1),
+                     seq(Ty::Letters, depth - 1));
+    n->cmp = chance(0.5) ? Op::Eq : Op::Ne;
+    return n;
   }
   Ty t = chance(0.75) ? Ty::Int : Ty::Float;
   NodePtr n = node(Op::Select, Ty::Sel, seq(t, depth - 1), seq(t, depth - 1));
@@ -439,6 +557,8 @@ struct Printer {
     switch (n.op) {
     case Op::Tokens: return "tokens";
     case Op::X: return "x";
+    case Op::W: return "w";
+    case Op::StringLit: return "\"" + n.sval + "\"";
     case Op::Indices: return "indices";
     case Op::Length: return "length";
     case Op::IntLit:
@@ -534,7 +654,8 @@ std::string Program::source() const {
       s += (p ? ", a" : "a") + std::to_string(p);
     s += ") {\n  return " + print(*helpers[i].body) + ";\n}\n";
   }
-  s += "def main(tokens: int, x: float) {\n";
+  s = "vocab letters = {\"a\", \"b\", \"c\"};\n" + s;
+  s += "def main(tokens: int, x: float, w: letters) {\n";
   for (size_t i = 0; i < lets.size(); ++i)
     s += "  let v" + std::to_string(i) + " = " + print(*lets[i]) + ";\n";
   s += "  return v" + std::to_string(lets.size() - 1) + ";\n}\n";
