@@ -38,19 +38,21 @@ bool rasprt::callFailed(const CallScope *scope) {
   return scope && scope->failed.load(std::memory_order_acquire);
 }
 
-void rasprt::failCall(const std::string &message) {
+void rasprt::recordCallFailure(const std::string &message) {
   CallScope *scope = current;
   if (!scope) {
     std::fprintf(stderr, "rasprt: error: %s\n", message.c_str());
     std::fflush(stderr);
     std::_Exit(1); // other threads may be inside compiled code: no exit handlers
   }
-  {
-    std::lock_guard<std::mutex> lock(scope->mutex);
-    if (!scope->failed.load())
-      scope->message = message;
-    scope->failed.store(true, std::memory_order_release);
-  }
+  std::lock_guard<std::mutex> lock(scope->mutex);
+  if (!scope->failed.load())
+    scope->message = message;
+  scope->failed.store(true, std::memory_order_release);
+}
+
+void rasprt::abandonCall() {
+  CallScope *scope = current;
   if (recovery)
     std::longjmp(*recovery, 1);
   std::longjmp(scope->env, 1);

@@ -34,10 +34,16 @@ jmp_buf *&taskRecovery();
 /// True once some thread of `scope` has failed.
 bool callFailed(const CallScope *scope);
 
-/// Ends the current call with `message`: jumps to this thread's task
-/// recovery point or to rasprt_guarded_call. Without a scope (compiled
-/// code called directly) it prints the message and exits with status 1.
-[[noreturn]] void failCall(const std::string &message);
+/// Records why the current call fails (the first failure's message is
+/// kept). Without a scope (compiled code called directly) it prints the
+/// message and exits with status 1.
+void recordCallFailure(const std::string &message);
+
+/// Ends the current call after recordCallFailure: jumps to this thread's
+/// task recovery point or to rasprt_guarded_call. The jump skips the
+/// destructors of everything between, so the caller must hold no object
+/// that owns memory (build the message in a full expression of its own).
+[[noreturn]] void abandonCall();
 
 /// After a parallel loop: if one of its tasks failed, carries the failure
 /// on from the loop's caller.

@@ -114,9 +114,14 @@ extern "C" void rasprt_buffer_free(void *buffer) {
 namespace {
 void *allocateForCompiledCode(uint64_t alignment, uint64_t size) {
   void *buffer = size > PTRDIFF_MAX ? nullptr : rasprt_buffer_alloc(alignment, size);
-  if (!buffer)
-    rasprt::failCall("out of memory: the program needed a buffer of " + std::to_string(size) +
-                     " bytes (" + rasprt::formatBytes(size) + ") that could not be allocated");
+  if (!buffer) {
+    // The message's strings are gone by the end of this statement; the
+    // jump below would skip their destructors (a leak per failed call).
+    rasprt::recordCallFailure("out of memory: the program needed a buffer of " +
+                              std::to_string(size) + " bytes (" + rasprt::formatBytes(size) +
+                              ") that could not be allocated");
+    rasprt::abandonCall();
+  }
   rasprt::noteAllocated(buffer);
   return buffer;
 }

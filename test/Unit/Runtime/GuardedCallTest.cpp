@@ -17,6 +17,11 @@
 extern "C" void *_mlir_memref_to_llvm_alloc(uint64_t size);
 extern "C" void _mlir_memref_to_llvm_free(void *buffer);
 
+// Under AddressSanitizer an allocation it cannot serve ends the process
+// unless told to return null, as malloc does; the failure is what these
+// tests are about (lit's out-of-memory.test sets the same option).
+extern "C" const char *__asan_default_options() { return "allocator_may_return_null=1"; }
+
 namespace {
 
 constexpr uint64_t kHuge = uint64_t(1) << 62; // no machine has this
