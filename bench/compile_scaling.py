@@ -88,7 +88,8 @@ def main():
                 seconds, mib = compile_once(raspc, KINDS[kind](n), tmp)
                 points.append((n, max(seconds, 1e-3)))
                 row += [f"{seconds:.2f}", f"{mib:.0f}"]
-            row.append(f"{exponent(points):.2f}")
+            # One size has no slope.
+            row.append(f"{exponent(points):.2f}" if len(sizes) > 1 else "-")
             print(", ".join(row), flush=True)
 
 

@@ -1,4 +1,4 @@
-// RUN: rasp-opt %s --split-long-functions=part-ops=2 | FileCheck %s
+// RUN: rasp-opt %s --split-long-functions='min-ops=4 part-ops=2' | FileCheck %s
 // RUN: rasp-opt %s --split-long-functions | FileCheck %s --check-prefix=SHORT
 
 // A chain of six operations in parts of two: three calls of one function,
@@ -43,7 +43,7 @@ func.func @crossing(%x: tensor<8xf32>) -> tensor<8xf32> {
   return %d : tensor<8xf32>
 }
 
-// With the default part size short functions stay as they are.
+// Below min-ops (512 by default) a function stays as it is.
 // SHORT-LABEL: func.func @chain
 // SHORT-NOT: call
 // SHORT-NOT: func.func private

@@ -2,9 +2,9 @@
 //
 // One-Shot Bufferize, buffer deallocation and LLVM's code generation all
 // take more than linear time in the size of one function: a RASP program of
-// 1000 chained aggregates (one function of some 10 000 operations on
-// tensors) spent 3.5 s bufferizing, 2.5 s simplifying deallocations and 4 s
-// in machine code. Cut into consecutive parts of a bounded number of
+// 1000 chained aggregates (one function of some 1000 operations on tensors)
+// spent 3.5 s bufferizing, 2.5 s simplifying deallocations and 4 s in
+// machine code. Cut into consecutive parts of a bounded number of
 // operations, each part a function of its own, every one of those steps
 // sees small functions; parts that are the same but for their arguments
 // share one function (OutlinedFunctions.h), so a repeated chain is compiled
@@ -58,7 +58,10 @@ struct SplitLongFunctions : raspc::impl::SplitLongFunctionsBase<SplitLongFunctio
           parts.emplace_back();
         parts.back().push_back(&op);
       }
-      if (parts.size() < 2 || parts.front().size() < partOps)
+      size_t total = 0;
+      for (const auto &part : parts)
+        total += part.size();
+      if (total < minOps || parts.size() < 2)
         continue;
       if (parts.back().size() < partOps / 2 && parts.size() > 2) {
         SmallVector<Operation *> tail = parts.pop_back_val();
