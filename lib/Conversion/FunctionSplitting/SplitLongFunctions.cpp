@@ -112,15 +112,8 @@ struct SplitLongFunctions : raspc::impl::SplitLongFunctionsBase<SplitLongFunctio
     moduleBuilder.setInsertionPointAfter(last);
     auto type = FunctionType::get(ctx, ValueRange(arguments).getTypes(),
                                   ValueRange(results).getTypes());
-    auto function =
-        func::FuncOp::create(moduleBuilder, loc, (parent.getName() + "_part").str(), type);
-    function.setPrivate();
-    // Internal in the object, and kept a call: LLVM would inline a function
-    // called once straight back into the long one.
-    function->setAttr("llvm.linkage",
-                      LLVM::LinkageAttr::get(ctx, LLVM::linkage::Linkage::Internal));
-    function->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "noinline")}));
-    symbols.insert(function); // renames on a clash
+    func::FuncOp function = raspc::createOutlinedFunction(
+        moduleBuilder, loc, (parent.getName() + "_part").str(), type, symbols);
     Block *entry = function.addEntryBlock();
 
     OpBuilder callBuilder(part.front());

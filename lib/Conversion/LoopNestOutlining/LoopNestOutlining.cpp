@@ -74,15 +74,8 @@ struct OutlineLoopNests : raspc::impl::OutlineLoopNestsBase<OutlineLoopNests> {
     OpBuilder moduleBuilder(parent);
     moduleBuilder.setInsertionPointAfter(last);
     auto type = FunctionType::get(ctx, ValueRange(captures).getTypes(), nest->getResultTypes());
-    auto function =
-        func::FuncOp::create(moduleBuilder, loc, (parent.getName() + "_nest").str(), type);
-    function.setPrivate();
-    // Internal in the object (two objects never clash), and kept a call:
-    // LLVM would inline a function called once straight back.
-    function->setAttr("llvm.linkage",
-                      LLVM::LinkageAttr::get(ctx, LLVM::linkage::Linkage::Internal));
-    function->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "noinline")}));
-    symbols.insert(function); // renames on a clash
+    func::FuncOp function = raspc::createOutlinedFunction(
+        moduleBuilder, loc, (parent.getName() + "_nest").str(), type, symbols);
     Block *entry = function.addEntryBlock();
     OpBuilder b = OpBuilder::atBlockBegin(entry);
     IRMapping map;

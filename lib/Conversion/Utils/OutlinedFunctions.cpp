@@ -2,9 +2,23 @@
 
 #include "Conversion/Utils/OutlinedFunctions.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/OperationSupport.h"
 
 using namespace mlir;
+
+func::FuncOp raspc::createOutlinedFunction(OpBuilder &moduleBuilder, Location loc,
+                                           StringRef name, FunctionType type,
+                                           SymbolTable &symbols) {
+  MLIRContext *ctx = moduleBuilder.getContext();
+  auto function = func::FuncOp::create(moduleBuilder, loc, name, type);
+  function.setPrivate();
+  function->setAttr("llvm.linkage",
+                    LLVM::LinkageAttr::get(ctx, LLVM::linkage::Linkage::Internal));
+  function->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "noinline")}));
+  symbols.insert(function); // renames on a clash
+  return function;
+}
 
 func::FuncOp raspc::OutlinedFunctions::findEquivalent(func::FuncOp body) {
   unsigned size = 0;

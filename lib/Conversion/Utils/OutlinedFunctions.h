@@ -12,11 +12,20 @@
 #define RASPC_CONVERSION_UTILS_OUTLINEDFUNCTIONS_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallVector.h"
 
 namespace raspc {
+
+/// A new private function `name` (renamed on a clash in `symbols`) at the
+/// builder's point, for code moved out of a longer one: internal linkage in
+/// the object (two objects never clash) and LLVM's `noinline` (LLVM would
+/// inline a function called once straight back).
+mlir::func::FuncOp createOutlinedFunction(mlir::OpBuilder &moduleBuilder, mlir::Location loc,
+                                          llvm::StringRef name, mlir::FunctionType type,
+                                          mlir::SymbolTable &symbols);
 
 class OutlinedFunctions {
 public:
