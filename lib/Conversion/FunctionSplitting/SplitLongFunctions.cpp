@@ -67,8 +67,6 @@ struct SplitLongFunctions : raspc::impl::SplitLongFunctionsBase<SplitLongFunctio
         SmallVector<Operation *> tail = parts.pop_back_val();
         parts.back().append(tail);
       }
-      if (parts.size() < 2)
-        continue;
       Operation *last = function;
       for (ArrayRef<Operation *> part : parts)
         outline(part, function, last, symbols, outlined);
