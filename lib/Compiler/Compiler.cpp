@@ -247,7 +247,8 @@ bool Compilation::runFrontEnd(llvm::StringRef source,
       sourceMgr, result->context, diags);
   result->ownedModule =
       generateMLIR(*result->context, *checked, sourceMgr, 1,
-                   options.exposeSelectors && !checked->isModel);
+                   options.exposeSelectors && !checked->isModel,
+                   /*outlineCalls=*/options.target.kind == Target::Kind::CPU);
   result->module = result->ownedModule.get();
   if (!result->module || failed(mlir::verify(result->module))) {
     diags << "raspc: internal error: the generated IR does not verify; please "

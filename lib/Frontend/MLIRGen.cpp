@@ -23,9 +23,12 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/IR/OperationSupport.h"
+#include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <cmath>
@@ -62,9 +65,11 @@ using utils::IteratorType;
 class Generator {
 public:
   Generator(MLIRContext &context, const Program &program,
-            const llvm::SourceMgr &sourceMgr, unsigned bufferId, bool exposeSelectors)
+            const llvm::SourceMgr &sourceMgr, unsigned bufferId, bool exposeSelectors,
+            bool outlineCalls)
       : context(context), builder(&context), program(program),
-        sourceMgr(sourceMgr), bufferId(bufferId), exposeSelectors(exposeSelectors) {}
+        sourceMgr(sourceMgr), bufferId(bufferId), exposeSelectors(exposeSelectors),
+        outlineCalls(outlineCalls) {}
 
   OwningOpRef<ModuleOp> run();
 
@@ -75,6 +80,7 @@ private:
   const llvm::SourceMgr &sourceMgr;
   unsigned bufferId;
   bool exposeSelectors;
+  bool outlineCalls;
   /// Selectors in the order they were emitted, for exposeSelectors.
   SmallVector<std::pair<const Node *, Value>> selectors;
 
@@ -87,6 +93,31 @@ private:
     llvm::DenseMap<const Node *, Value> values;
   };
   BodyState *currentBody = nullptr;
+
+  /// A model's call of a helper from its entry point (Node::callInstance),
+  /// emitted as a function of its own when `outline` (see emitCall).
+  struct Call {
+    std::string name; // the helper's
+    bool outline = false;
+    bool emitted = false;
+    /// Nodes of the entry (or of other calls) that its nodes read.
+    llvm::SetVector<const Node *> inputs;
+    /// Its nodes that the entry (or other calls) read.
+    llvm::SetVector<const Node *> exports;
+  };
+  std::vector<Call> calls; // by Node::callInstance - 1
+  /// While a call's function is emitted: its entry block, and per argument
+  /// the entry's value the call passes.
+  struct CallState {
+    int id;
+    Block *entry;
+    llvm::DenseMap<const Node *, Value> outerValues;
+    SmallVector<Value> operands;
+  };
+  CallState *currentCall = nullptr;
+  std::optional<SymbolTable> symbols;
+  /// Functions emitted for calls, by their number of operations.
+  llvm::DenseMap<unsigned, SmallVector<func::FuncOp>> callFunctions;
 
   Location loc(ast::Loc l) {
     if (!l.isValid())
@@ -199,6 +230,20 @@ private:
     Value second = emit(n->operands[1]);
     return {first, second};
   }
+  /// `n`'s value if it has been emitted; inside a call's function, a value
+  /// of the entry becomes an argument at its first use.
+  Value lookup(const Node *n);
+  /// The call (1-based) that emits `n` as a function, if not the one being
+  /// emitted; else 0.
+  int outlinedCall(const Node *n) const {
+    int id = n->callInstance;
+    if (id == 0 || calls.empty() || !calls[id - 1].outline ||
+        (currentCall && currentCall->id == id))
+      return 0;
+    return id;
+  }
+  void planCalls();
+  void emitCall(int id);
   Value emitOutside(const Node *n);
   Value emitScalar(const Node *n);
   Value emitMap(const Node *n);
@@ -248,6 +293,8 @@ OwningOpRef<ModuleOp> Generator::run() {
   Type resultType = typeOf(program.result);
   function = func::FuncOp::create(builder, moduleLoc, program.name,
                                   builder.getFunctionType(argTypes, resultType));
+  symbols.emplace(*module);
+  planCalls();
 
   // The ABI: inputs in order, then parameters; their names, vocabularies and
   // encodings ride on attributes for the runtime and for people.
@@ -362,21 +409,165 @@ void Generator::emitOperandsFirst(const Node *root) {
     return n->type.isSequence() || n->type.isTensor() ||
            n->type.kind == program::Type::Kind::Selector;
   };
-  std::vector<std::pair<const Node *, size_t>> stack = {{root, 0}};
-  llvm::DenseSet<const Node *> seen = {root};
+  // An item is a node, or a call emitted as a function: the call stands for
+  // all its nodes, and what it reads are its operands.
+  struct Item {
+    const Node *node; // null for a call
+    int call;
+    size_t next;
+  };
+  std::vector<Item> stack;
+  llvm::DenseSet<const Node *> seen;
+  auto push = [&](const Node *n) {
+    if (!isValue(n) || values.count(n))
+      return;
+    // Inside a call's function, the entry's values are arguments.
+    if (currentCall && n->callInstance != currentCall->id)
+      return;
+    if (int id = outlinedCall(n)) {
+      if (!calls[id - 1].emitted) {
+        calls[id - 1].emitted = true;
+        stack.push_back({nullptr, id, 0});
+      }
+      return;
+    }
+    if (seen.insert(n).second)
+      stack.push_back({n, 0, 0});
+  };
+  if (outlinedCall(root))
+    push(root);
+  else
+    stack.push_back({root, 0, 0});
   while (!stack.empty()) {
-    const Node *n = stack.back().first;
-    size_t next = stack.back().second++;
-    if (next < n->operands.size()) {
-      const Node *operand = n->operands[next];
-      if (isValue(operand) && seen.insert(operand).second)
-        stack.push_back({operand, 0});
+    Item &item = stack.back();
+    size_t next = item.next++;
+    if (item.node && next < item.node->operands.size()) {
+      push(item.node->operands[next]);
       continue;
     }
+    if (!item.node && next < calls[item.call - 1].inputs.size()) {
+      push(calls[item.call - 1].inputs[next]);
+      continue;
+    }
+    Item done = stack.back();
     stack.pop_back();
-    if (n != root)
-      emit(n);
+    if (!done.node)
+      emitCall(done.call);
+    else if (done.node != root)
+      emit(done.node);
   }
+}
+
+void Generator::planCalls() {
+  if (!outlineCalls || !program.isModel || program.callNames.empty())
+    return;
+  calls.resize(program.callNames.size());
+  for (auto [call, name] : llvm::zip(calls, program.callNames))
+    call.name = name;
+  // Which nodes each call reads from outside it, and which of its nodes
+  // are read outside it, over everything the result is computed from.
+  std::vector<const Node *> work = {program.result};
+  llvm::DenseSet<const Node *> visited = {program.result};
+  auto visit = [&](const Node *user, const Node *n) {
+    if (!n)
+      return;
+    if (n->callInstance != user->callInstance) {
+      if (user->callInstance)
+        calls[user->callInstance - 1].inputs.insert(n);
+      if (n->callInstance)
+        calls[n->callInstance - 1].exports.insert(n);
+    }
+    if (visited.insert(n).second)
+      work.push_back(n);
+  };
+  while (!work.empty()) {
+    const Node *n = work.back();
+    work.pop_back();
+    for (const Node *o : n->operands)
+      visit(n, o);
+    visit(n, n->body);
+    visit(n, n->scoreBody);
+    visit(n, n->defaultValue);
+    for (auto &[key, value] : n->table) {
+      visit(n, key);
+      visit(n, value);
+    }
+  }
+  if (program.result->callInstance)
+    calls[program.result->callInstance - 1].exports.insert(program.result);
+  // Tensors in, tensors out: a call that reads a scalar or a selector of
+  // the entry's (the length, a mask built outside) stays inline.
+  auto isTensor = [](const Node *n) { return n->type.isTensor(); };
+  for (Call &call : calls)
+    call.outline = !call.exports.empty() && llvm::all_of(call.exports, isTensor) &&
+                   llvm::all_of(call.inputs, isTensor);
+}
+
+/// A call of a model helper from the entry point becomes a private function
+/// and a func.call, and calls whose functions come out the same but for
+/// their arguments (a model's layers, each with its own weights) share one.
+/// LLVM then compiles each layer once: most of a model's compile time.
+void Generator::emitCall(int id) {
+  Call &call = calls[id - 1];
+  call.emitted = true;
+  Location l = loc(call.exports.front()->loc);
+  OpBuilder::InsertPoint caller = builder.saveInsertionPoint();
+  builder.setInsertionPointToEnd(function->getParentOfType<ModuleOp>().getBody());
+  auto callee = func::FuncOp::create(builder, l, program.name + "_" + call.name,
+                                     builder.getFunctionType({}, {}));
+  callee.setPrivate();
+  // LLVM would inline a function called once straight back.
+  callee->setAttr("passthrough", builder.getStrArrayAttr({"noinline"}));
+  symbols->insert(callee); // renames on a clash
+  CallState state{id, callee.addEntryBlock(), std::move(values), {}};
+  values.clear();
+  currentCall = &state;
+  builder.setInsertionPointToStart(state.entry);
+  SmallVector<Value> results;
+  for (const Node *e : call.exports) {
+    emitOperandsFirst(e);
+    results.push_back(emit(e));
+  }
+  func::ReturnOp::create(builder, l, results);
+  callee.setFunctionType(
+      builder.getFunctionType(state.entry->getArgumentTypes(), ValueRange(results).getTypes()));
+  currentCall = nullptr;
+  values = std::move(state.outerValues);
+
+  unsigned size = 0;
+  callee.walk([&](Operation *) { ++size; });
+  SmallVector<func::FuncOp> &sameSize = callFunctions[size];
+  auto earlier = llvm::find_if(sameSize, [&](func::FuncOp f) {
+    return f.getFunctionType() == callee.getFunctionType() &&
+           OperationEquivalence::isRegionEquivalentTo(&f.getBody(), &callee.getBody(),
+                                                      OperationEquivalence::IgnoreLocations);
+  });
+  if (earlier != sameSize.end()) {
+    symbols->erase(callee);
+    callee = *earlier;
+  } else {
+    sameSize.push_back(callee);
+  }
+
+  builder.restoreInsertionPoint(caller);
+  auto op = func::CallOp::create(builder, l, callee, state.operands);
+  for (auto [e, result] : llvm::zip(call.exports, op.getResults()))
+    values[e] = result;
+}
+
+Value Generator::lookup(const Node *n) {
+  if (auto it = values.find(n); it != values.end())
+    return it->second;
+  if (!currentCall || n->callInstance == currentCall->id)
+    return {};
+  // The entry's value (emitted before the call, emitOperandsFirst saw to
+  // it) as a new argument.
+  Value outer = currentCall->outerValues.lookup(n);
+  assert(outer && "a call reads a value the entry has not emitted");
+  Value arg = currentCall->entry->addArgument(outer.getType(), outer.getLoc());
+  currentCall->operands.push_back(outer);
+  values[n] = arg;
+  return arg;
 }
 
 Value Generator::emit(const Node *n) {
@@ -384,14 +575,18 @@ Value Generator::emit(const Node *n) {
     if (auto it = currentBody->values.find(n); it != currentBody->values.end())
       return it->second;
     // Values of the enclosing function (inputs) are visible inside bodies.
-    if (auto it = values.find(n); it != values.end())
-      return it->second;
+    if (Value v = lookup(n))
+      return v;
     Value v = emitScalar(n);
     currentBody->values[n] = v;
     return v;
   }
-  if (auto it = values.find(n); it != values.end())
-    return it->second;
+  if (Value v = lookup(n))
+    return v;
+  if (outlinedCall(n)) {
+    emitCall(outlinedCall(n)); // its inputs are emitted (emitOperandsFirst)
+    return values.lookup(n);
+  }
   Value v = emitOutside(n);
   values[n] = v;
   if (isa<attn::SelectorType>(v.getType()))
@@ -1511,6 +1706,8 @@ Value Generator::emitL2Normalize(const Node *n) {
 
 OwningOpRef<ModuleOp> raspc::generateMLIR(MLIRContext &context, const Program &program,
                                           const llvm::SourceMgr &sourceMgr,
-                                          unsigned bufferId, bool exposeSelectors) {
-  return Generator(context, program, sourceMgr, bufferId, exposeSelectors).run();
+                                          unsigned bufferId, bool exposeSelectors,
+                                          bool outlineCalls) {
+  return Generator(context, program, sourceMgr, bufferId, exposeSelectors, outlineCalls)
+      .run();
 }

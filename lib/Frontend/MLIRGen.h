@@ -25,17 +25,21 @@ void registerMLIRGenDialects(mlir::DialectRegistry &registry);
 /// Loads those dialects into `context`.
 void loadMLIRGenDialects(mlir::MLIRContext &context);
 
-/// Emits `program` as one func.func named after the entry point, in the attn
+/// Emits `program` as a func.func named after the entry point, in the attn
 /// dialect and upstream dialects, with FileLineColLoc locations into
 /// `sourceMgr`'s buffer `bufferId`. The ABI the function follows is written
 /// in docs/language.md ("What the compiler emits"). With `exposeSelectors`
 /// the function also returns every selector it builds, materialized as a
-/// [queries, keys] i1 tensor, each result named by `raspc.selector`.
+/// [queries, keys] i1 tensor, each result named by `raspc.selector`. With
+/// `outlineCalls`, a model's calls of helpers become calls of private
+/// functions placed after the entry, one function for calls that come out
+/// the same but for their arguments (a model's layers).
 mlir::OwningOpRef<mlir::ModuleOp> generateMLIR(mlir::MLIRContext &context,
                                                const program::Program &program,
                                                const llvm::SourceMgr &sourceMgr,
                                                unsigned bufferId,
-                                               bool exposeSelectors = false);
+                                               bool exposeSelectors = false,
+                                               bool outlineCalls = false);
 
 } // namespace raspc
 

@@ -179,6 +179,11 @@ struct Node {
   std::string featureMap;             // Attention with the linear normalizer
   std::string customName;             // Attention with a custom normalizer
   std::string label;                  // the `let` name it was first bound to
+  /// Models: which call of a helper from the entry point made this node
+  /// (1-based, an index into Program::callNames), 0 for the entry's own
+  /// nodes. Calls inside that helper count as part of it. Inputs,
+  /// parameters, indices and the length belong to the entry.
+  int callInstance = 0;
 };
 
 /// An elaborated entry point.
@@ -197,6 +202,8 @@ struct Program {
   Node *lengths = nullptr;
   Node *exampleStarts = nullptr, *exampleEnds = nullptr;
   Node *localPositions = nullptr; // each position from its example's start
+  /// Models: the helper of each call from the entry point (Node::callInstance).
+  std::vector<std::string> callNames;
 
   std::vector<std::unique_ptr<Node>> nodes;
   std::vector<std::unique_ptr<Vocab>> vocabs;

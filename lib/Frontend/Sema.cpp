@@ -169,6 +169,8 @@ private:
   llvm::StringMap<Node *> paramsByName;
   std::string paramPrefix;
   bool checkingUnusedDecls = false;
+  /// Models: the call from the entry point being elaborated (Node::callInstance).
+  int currentCall = 0;
 
   //===--- Diagnostics ----------------------------------------------------===//
 
@@ -195,7 +197,10 @@ private:
   //===--- Node construction ----------------------------------------------===//
 
   Node *create(Op op, Type type, Loc loc) {
-    return program->create(op, std::move(type), loc);
+    Node *n = program->create(op, std::move(type), loc);
+    bool ofEntry = op == Op::Input || op == Op::Param || op == Op::Indices || op == Op::Length;
+    n->callInstance = ofEntry ? 0 : currentCall;
+    return n;
   }
   Node *constantInt(int64_t v, Loc loc) {
     Node *n = create(Op::Constant, Type::scalar(Elem::Int), loc);
@@ -770,7 +775,13 @@ Value Sema::callFunction(const ast::Decl &decl, const ast::Call &call) {
   callStack.push_back({&decl, call.calleeLoc});
   std::string outerPrefix = paramPrefix;
   paramPrefix += prefix;
+  int outerCall = currentCall;
+  if (program->isModel && currentCall == 0 && !checkingUnusedDecls) {
+    program->callNames.push_back(decl.name);
+    currentCall = static_cast<int>(program->callNames.size());
+  }
   Value result = elaborateBody(decl, fnScope);
+  currentCall = outerCall;
   paramPrefix = std::move(outerPrefix);
   callStack.pop_back();
   scope = saved;

@@ -156,6 +156,10 @@ struct ModelProgram {
   std::vector<ModelStep> steps;
   enum Pool { None, Sum, Mean, Max } pool = None;
   bool poolMask = false;
+  /// Each step but residuals in a helper `def step<i>(h<i>)` that declares
+  /// the step's weights: the calls a compile turns into functions, and
+  /// steps alike but for their weights share one.
+  bool helpers = false;
   struct Param {
     std::string name;
     std::vector<int64_t> shape;

@@ -10,6 +10,7 @@
 #include "FuzzProgram.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -843,6 +844,7 @@ ModelProgram Generator::model() {
     m.pool = static_cast<ModelProgram::Pool>(1 + pick(3));
     m.poolMask = chance(0.5);
   }
+  m.helpers = chance(0.4);
   return m;
 }
 
@@ -884,12 +886,22 @@ std::string ModelProgram::source() const {
   std::string input = vocab > 0 ? "ids: i32[T]" : "x: f32[T, " + str(inputWidth) + "]";
   std::string s = "model main(" + input + (pool != None && poolMask ? ", m: i32[T]" : "") +
                   ") -> " + result + " {\n";
-  for (const Param &p : params()) {
-    s += "  param " + p.name + ": f32[";
+  // Step i's weights end in i (w0, b0, g0); with helpers, its def declares them.
+  auto declare = [&](const Param &p) {
+    std::string d = "  param " + p.name + ": f32[";
     for (size_t i = 0; i < p.shape.size(); ++i)
-      s += (i ? ", " : "") + str(p.shape[i]);
-    s += "];\n";
-  }
+      d += (i ? ", " : "") + str(p.shape[i]);
+    return d + "];\n";
+  };
+  auto stepOf = [](const Param &p) {
+    return std::isdigit(static_cast<unsigned char>(p.name.back())) ? std::stoi(p.name.substr(1))
+                                                                  : -1;
+  };
+  std::vector<Param> all = params();
+  for (const Param &p : all)
+    if (!helpers || stepOf(p) < 0)
+      s += declare(p);
+  std::string defs;
   if (vocab == 0)
     s += "  let h0 = x;\n";
   else if (positionRows == 0)
@@ -899,6 +911,7 @@ std::string ModelProgram::source() const {
   for (size_t i = 0; i < steps.size(); ++i) {
     const ModelStep &st = steps[i];
     std::string h = "h" + str(i), n = str(i), e;
+    std::string body; // the step's own lets
     switch (st.kind) {
     case ModelStep::MatMul: e = h + " @ w" + n; break;
     case ModelStep::Linear:
@@ -913,16 +926,26 @@ std::string ModelProgram::source() const {
     case ModelStep::Residual: e = h + " + h" + str(st.from); break;
     case ModelStep::Attention: {
       std::string hh = h + "h", qk = hh;
-      s += "  let " + hh + " = heads(" + h + ", " + str(st.heads) + ");\n";
+      body += "  let " + hh + " = heads(" + h + ", " + str(st.heads) + ");\n";
       if (st.ropeBase > 0) {
         qk = h + "r";
-        s += "  let " + qk + " = rope(" + hh + ", base=" + floatLiteral(st.ropeBase) + ");\n";
+        body += "  let " + qk + " = rope(" + hh + ", base=" + floatLiteral(st.ropeBase) + ");\n";
       }
       e = "merge_heads(aggregate(select(" + qk + ", " + qk + ", " +
           (st.causal ? "<=" : "true") + ") scored dot(" + qk + ", " + qk + ") * " +
           floatLiteral(st.constant) + ", " + hh + ", softmax))";
       break;
     }
+    }
+    if (helpers && st.kind != ModelStep::Residual) {
+      defs += "def step" + n + "(" + h + ") {\n";
+      for (const Param &p : all)
+        if (stepOf(p) == static_cast<int>(i))
+          defs += declare(p);
+      defs += body + "  return " + e + ";\n}\n";
+      e = "step" + n + "(" + h + ")";
+    } else {
+      s += body;
     }
     s += "  let h" + str(i + 1) + " = " + e + ";\n";
   }
@@ -931,7 +954,7 @@ std::string ModelProgram::source() const {
     static const char *kPools[] = {"", "sum_pool", "mean_pool", "max_pool"};
     last = std::string(kPools[pool]) + "(" + last + (poolMask ? ", mask=m" : "") + ")";
   }
-  return s + "  return " + last + ";\n}\n";
+  return defs + s + "  return " + last + ";\n}\n";
 }
 
 } // namespace raspc::fuzz
