@@ -7,11 +7,16 @@
 // bench/models/minilm.py drives it beside PyTorch and onnxruntime.
 //
 //   raspc-bench-model MODEL.rasp --params W.safetensors --input NAME
-//       [--packed] --repeat R --out DIR IDS.npy...
+//       [--packed] [--pack-per-call] --repeat R --out DIR IDS.npy...
+//
+// The weights go into a rasprt_panel_cache, as a host that loads them once
+// would do, so the GEMMs pack them once (at the warm-up pass);
+// --pack-per-call leaves them out (each call packs its panels).
 //
 // Prints JSON: compile_ms (JIT, machine code included), load_ms, batch_ms
 // (the median over R passes of the whole batch after one warm-up pass),
-// the passes' minimum, and the process's peak RSS (compiler included). Writes DIR/out<i>.npy per file (packed: the
+// the passes' minimum, the packed panels' size and the process's peak RSS
+// (compiler included). Writes DIR/out<i>.npy per file (packed: the
 // result's row i).
 //
 //===----------------------------------------------------------------------===//
@@ -44,7 +49,7 @@ double msSince(Clock::time_point start) {
 int main(int argc, char **argv) {
   std::string model, params, inputName, outDir;
   int repeat = 10;
-  bool packed = false;
+  bool packed = false, panelCache = true;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -61,11 +66,13 @@ int main(int argc, char **argv) {
       outDir = value();
     else if (arg == "--packed")
       packed = true;
+    else if (arg == "--pack-per-call")
+      panelCache = false;
     else if (arg == "--repeat")
       repeat = std::max(1, std::atoi(value().c_str()));
     else if (arg == "--help" || arg == "-h") {
       std::printf("usage: raspc-bench-model MODEL.rasp --params W.safetensors --input NAME "
-                  "[--packed] [--repeat R] [--out DIR] INPUT.npy...\n");
+                  "[--packed] [--pack-per-call] [--repeat R] [--out DIR] INPUT.npy...\n");
       return 0;
     } else if (model.empty())
       model = arg;
@@ -105,6 +112,11 @@ int main(int argc, char **argv) {
       die(rasprt_last_error());
   }
   rasprt_safetensors_close(weights);
+  rasprt_panel_cache *panels = panelCache ? rasprt_panel_cache_create() : nullptr;
+  for (size_t i = 0; panels && i < names.size(); ++i)
+    if (arguments[i].data && rasprt_panel_cache_add(panels, &arguments[i]) != RASPRT_OK)
+      die(rasprt_last_error());
+  rasprt_panel_cache_use(panels);
   if (inputIndex == names.size())
     die("the program has no input named '" + inputName + "'");
   std::vector<rasprt_tensor> inputs(files.size());
@@ -196,9 +208,12 @@ int main(int argc, char **argv) {
     std::fclose(status);
   }
   std::printf("{\"compile_ms\": %.1f, \"load_ms\": %.1f, \"batch_ms\": %.3f, "
-              "\"batch_min_ms\": %.3f, \"threads\": %d, \"peak_rss_mib\": %.0f}\n",
+              "\"batch_min_ms\": %.3f, \"threads\": %d, \"panels_mib\": %.1f, "
+              "\"peak_rss_mib\": %.0f}\n",
               compileMs, loadMs, times[times.size() / 2], times.front(),
-              rasprt_num_threads(), peakMiB);
+              rasprt_num_threads(), rasprt_panel_cache_bytes(panels) / 1048576.0, peakMiB);
+  rasprt_panel_cache_use(nullptr);
+  rasprt_panel_cache_free(panels);
   arguments[inputIndex] = rasprt_tensor{};
   if (packed)
     arguments[lengthsIndex] = rasprt_tensor{};

@@ -326,6 +326,15 @@ def ConvertMatmulToTiledLoops
     product is its own function (`..._t`). A transpose nothing else reads
     is erased: no transposed copy of the weights is made at each call.
 
+    When W is an argument of its function (a model's weight), the matmul
+    first asks the runtime for W's panels packed once (`rasprt_gemm_panels`,
+    once per call, outside the tasks): blocks of the register tile's
+    columns, each [K, width] in f32, which a host that keeps its weights
+    across calls has the runtime make at the first call
+    (`rasprt_panel_cache`, docs/abi.md). Where they exist (a non-empty
+    buffer), the block product reads each depth block's rows from them in
+    place of filling its stack panel.
+
     ```mlir
     // Before
     %c = linalg.matmul ins(%x, %w : tensor<?x384xf32>, tensor<384x384xf32>)

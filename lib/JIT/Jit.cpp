@@ -46,8 +46,8 @@ llvm::orc::SymbolMap runtimeSymbols(llvm::orc::MangleAndInterner interner) {
   static const char *const runtime[] = {
       "_mlir_memref_to_llvm_alloc", "_mlir_memref_to_llvm_aligned_alloc",
       "_mlir_memref_to_llvm_free", "rasprt_parallel_for", "rasprt_buffer_alloc",
-      "rasprt_buffer_free", "mgpuEventCreate", "mgpuEventDestroy", "mgpuEventRecord",
-      "mgpuEventSynchronize", "mgpuLaunchKernel", "mgpuMemAlloc", "mgpuMemFree",
+      "rasprt_buffer_free", "_mlir_ciface_rasprt_gemm_panels", "mgpuEventCreate",
+      "mgpuEventDestroy", "mgpuEventRecord", "mgpuEventSynchronize", "mgpuLaunchKernel", "mgpuMemAlloc", "mgpuMemFree",
       "mgpuMemHostRegister", "mgpuMemHostUnregister", "mgpuMemcpy", "mgpuMemset16",
       "mgpuMemset32", "mgpuModuleGetFunction", "mgpuModuleLoad", "mgpuModuleLoadJIT",
       "mgpuModuleUnload", "mgpuSetDefaultDevice", "mgpuStreamCreate",

@@ -204,7 +204,9 @@ class Program:
         """Binds parameters once, so that calls pass only inputs: a
         .safetensors file (every parameter, loaded by name and checked
         against its declaration), a mapping of name to array, or arrays by
-        keyword. Arrays are kept (made contiguous once), not copied per call.
+        keyword. Arrays are kept (made contiguous once), not copied per call,
+        and matmuls read bound weights from panels packed once, at the first
+        call: do not change a bound array in place; bind it again instead.
         Returns the program."""
         values: dict[str, Any] = {}
         if isinstance(params, (str, os.PathLike)):

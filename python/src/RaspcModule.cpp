@@ -64,11 +64,18 @@ bool isTorchTensor(nb::handle object) {
 
 /// A compiled entry point, and the parameters bound to it (by argument
 /// index), described once so that calls read only their inputs.
+struct PanelCacheDeleter {
+  void operator()(rasprt_panel_cache *cache) const { rasprt_panel_cache_free(cache); }
+};
+
 struct Program {
   std::shared_ptr<const JitProgram> jit;
   std::vector<nb::object> boundOwners;
   std::vector<rasprt_tensor> boundTensors;
   std::vector<bool> isBound;
+  /// The bound parameters, for GEMMs to pack once (rasprt_panel_cache);
+  /// made anew at each bind, so that a rebound array is packed again.
+  std::unique_ptr<rasprt_panel_cache, PanelCacheDeleter> panels;
 };
 
 /// The compile options Python passes by keyword, each one of
@@ -299,6 +306,13 @@ void bind(Program &program, size_t index, nb::handle value) {
   program.boundOwners[index] = std::move(owner);
   program.boundTensors[index] = t;
   program.isBound[index] = true;
+  program.panels.reset(rasprt_panel_cache_create());
+  if (!program.panels)
+    raise(PyExc_MemoryError, "cannot allocate a panel cache");
+  for (size_t i = 0; i < count; ++i)
+    if (program.isBound[i] &&
+        rasprt_panel_cache_add(program.panels.get(), &program.boundTensors[i]) != RASPRT_OK)
+      raise(PyExc_ValueError, rasprt_last_error());
 }
 
 /// Runs `program` on `arguments`, in argument order: all of them, or only
@@ -336,7 +350,11 @@ nb::tuple run(const Program &program, const nb::list &arguments, bool fast) {
   bool ok;
   {
     nb::gil_scoped_release release;
+    // Bound weights are read from panels packed once; others (passed in
+    // this call) are not in the cache, and are packed per call.
+    rasprt_panel_cache *previous = rasprt_panel_cache_use(program.panels.get());
     ok = program.jit->run(pointers, &output, &error, &kind);
+    rasprt_panel_cache_use(previous);
   }
   if (!ok)
     raise(kind == JitProgram::RunError::Type    ? PyExc_TypeError

@@ -234,3 +234,18 @@ def test_show_selectors_draws_each_selector():
     assert sum(e.get("fill") == "#3465a4" for e in cells) == 3
     labels = [e.text for e in svg.iter() if e.tag.endswith("text")]
     assert labels.count("a") == 2 and pattern.name in labels[0]
+
+
+def test_bound_weights_packed_once_then_rebound(rng):
+    # Matmuls read bound weights from panels packed at the first call; a
+    # bind makes them anew, so an array changed in place and bound again
+    # is read as it is now.
+    program = raspc.compile("model m(x: f32[T, 16]) -> f32[T, 16] {\n"
+                            "  param w: f32[16, 16];\n  return linear(x, w);\n}\n")
+    x, w = weights(rng, (5, 16), (16, 16))
+    program.bind(w=w)
+    for _ in range(2):
+        np.testing.assert_allclose(program(x), x @ w.T, atol=1e-5)
+    w *= 2
+    program.bind(w=w)
+    np.testing.assert_allclose(program(x), x @ w.T, atol=1e-5)

@@ -7,25 +7,37 @@
 // zeroes its block and calls the module's one block product, which per 128
 // steps of the reduction copies those rows of w into a stack panel and runs
 // register tiles of 6 rows over it, each carrying 6 x 4 accumulators (2
-// vectors a row with 8 lanes).
+// vectors a row with 8 lanes). w is an argument (a model's weight): the
+// runtime is asked once per call for its panels packed once
+// (rasprt_gemm_panels, empty unless the host keeps w in a panel cache), and
+// where they exist the block product reads them in place of the copy.
 // CHECK-LABEL: func.func @projection
 // CHECK-NOT: linalg.matmul
 // CHECK: %[[W:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<384x256xf32> to memref<384x256xf32, strided<[?, 1], offset: ?>>
+// CHECK: %[[BASE:.*]], %[[OFFSET:.*]], %[[SIZES:.*]]:2, %[[STRIDES:.*]]:2 = memref.extract_strided_metadata %[[W]]
+// CHECK: %[[PTR:.*]] = memref.extract_aligned_pointer_as_index %[[W]]
+// CHECK: %[[PANELS:.*]] = call @rasprt_gemm_panels(%[[PTR]], %[[OFFSET]], %[[SIZES]]#0, %[[SIZES]]#1, %[[STRIDES]]#0, %{{.*}}, %{{.*}}, %{{.*}}) : (index, index, index, index, index, i32, i32, index) -> memref<?xf32>
 // CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x256xf32>
 // CHECK: scf.parallel
 // CHECK: vector.store %{{.*}}, %[[OUT]]
 // CHECK: %[[WC:.*]] = memref.cast %[[W]] : memref<384x256xf32, strided<[?, 1], offset: ?>> to memref<?x?xf32, strided<[?, 1], offset: ?>>
 // CHECK: %[[OUTC:.*]] = memref.cast %[[OUT]] : memref<?x256xf32> to memref<?x?xf32, strided<[?, 1], offset: ?>>
-// CHECK: func.call @[[PRODUCT:raspc_gemm_block_w16_c64_k128]](%{{.*}}, %[[WC]], %[[OUTC]],
+// CHECK: func.call @[[PRODUCT:raspc_gemm_block_w16_c64_k128]](%{{.*}}, %[[WC]], %[[PANELS]], %[[OUTC]],
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
-// CHECK: func.func private @[[PRODUCT]](%{{.*}}: memref<?x?xf32, strided<[?, ?], offset: ?>>, %[[PW:.*]]: memref<?x?xf32, strided<[?, 1], offset: ?>>, %[[POUT:.*]]: memref<?x?xf32, strided<[?, 1], offset: ?>>, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index)
+// CHECK: func.func private @rasprt_gemm_panels(index, index, index, index, index, i32, i32, index) -> memref<?xf32> attributes {llvm.emit_c_interface}
+// CHECK: func.func private @[[PRODUCT]](%{{.*}}: memref<?x?xf32, strided<[?, ?], offset: ?>>, %[[PW:.*]]: memref<?x?xf32, strided<[?, 1], offset: ?>>, %[[PP:.*]]: memref<?xf32>, %[[POUT:.*]]: memref<?x?xf32, strided<[?, 1], offset: ?>>, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index)
 // CHECK: %[[PANEL:.*]] = memref.alloca() {alignment = 64 : i64} : memref<128x64xf32>
+// CHECK: %[[HAS:.*]] = arith.cmpi ne, %{{.*}}, %c0
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c128
+// CHECK: %[[SOURCE:.*]] = scf.if %[[HAS]] -> (memref<?x64xf32, strided<[64, 1], offset: ?>>)
+// CHECK: memref.reinterpret_cast %[[PP]] to offset: [%{{.*}}], sizes: [%{{.*}}, 64], strides: [64, 1]
+// CHECK: } else {
 // CHECK: vector.load %[[PW]]
 // CHECK: vector.store %{{.*}}, %[[PANEL]]
+// CHECK: memref.cast %[[PANEL]] : memref<128x64xf32> to memref<?x64xf32, strided<[64, 1], offset: ?>>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c6
 // CHECK: %{{.*}}:24 = scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>
-// CHECK: vector.load %[[PANEL]]{{.*}} : memref<128x64xf32>, vector<16xf32>
+// CHECK: vector.load %[[SOURCE]]{{.*}} : memref<?x64xf32, strided<[64, 1], offset: ?>>, vector<16xf32>
 // CHECK: vector.broadcast
 // CHECK: vector.fma
 // CHECK: vector.store %{{.*}}, %[[POUT]]
@@ -63,7 +75,7 @@ func.func @accumulate(%x: tensor<8x4xf32>, %w: tensor<4x32xf32>, %acc: tensor<8x
 // product of their own types, f32 inside.
 // CHECK-LABEL: func.func @bf16_operands
 // CHECK: func.call @[[BF16:raspc_gemm_block_w16_c16_k128_bf16_bf16]]
-// CHECK: func.func private @[[BF16]](%{{.*}}: memref<?x?xbf16, strided<[?, ?], offset: ?>>, %{{.*}}: memref<?x?xbf16, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf32, strided<[?, 1], offset: ?>>,
+// CHECK: func.func private @[[BF16]](%{{.*}}: memref<?x?xbf16, strided<[?, ?], offset: ?>>, %{{.*}}: memref<?x?xbf16, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<?x?xf32, strided<[?, 1], offset: ?>>,
 // CHECK: %[[ROW:.*]] = vector.load {{.*}} : memref<?x?xbf16, strided<[?, 1], offset: ?>>, vector<16xbf16>
 // CHECK: arith.extf %[[ROW]] : vector<16xbf16> to vector<16xf32>
 // CHECK: memref.load {{.*}} : memref<?x?xbf16, strided<[?, ?], offset: ?>>
@@ -72,6 +84,28 @@ func.func @bf16_operands(%h: tensor<?x8xbf16>, %v: tensor<8x16xbf16>, %acc: tens
   %z = linalg.matmul ins(%h, %v : tensor<?x8xbf16>, tensor<8x16xbf16>)
                      outs(%acc : tensor<?x16xf32>) -> tensor<?x16xf32>
   return %z : tensor<?x16xf32>
+}
+
+// -----
+
+// B computed by the program (here an activation) is no weight a host
+// keeps: no runtime call, and the block product gets an empty buffer.
+// CHECK-LABEL: func.func @computed_rhs
+// CHECK-NOT: rasprt_gemm_panels
+// CHECK: %[[NONE:.*]] = memref.alloca() : memref<0xf32>
+// CHECK: %[[EMPTY:.*]] = memref.cast %[[NONE]] : memref<0xf32> to memref<?xf32>
+// CHECK: func.call @raspc_gemm_block_w16_c16_k128(%{{.*}}, %{{.*}}, %[[EMPTY]],
+func.func @computed_rhs(%x: tensor<?x16xf32>, %w: tensor<16x16xf32>, %acc: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  %empty = tensor.empty() : tensor<16x16xf32>
+  %w2 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%w : tensor<16x16xf32>) outs(%empty : tensor<16x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %d = arith.addf %in, %in : f32
+    linalg.yield %d : f32
+  } -> tensor<16x16xf32>
+  %y = linalg.matmul ins(%x, %w2 : tensor<?x16xf32>, tensor<16x16xf32>)
+                     outs(%acc : tensor<?x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
 }
 
 // -----

@@ -107,6 +107,39 @@ MemRefType rowContiguous(Type element) {
                          StridedLayoutAttr::get(context, ShapedType::kDynamic,
                                                 {ShapedType::kDynamic, 1}));
 }
+/// B packed once (rasprt_gemm_panels): f32, empty when there is none.
+MemRefType panelsType(MLIRContext *context) {
+  return MemRefType::get({ShapedType::kDynamic}, Float32Type::get(context));
+}
+
+/// The runtime's rasprt_gemm_panels (rasprt.h), declared once per module:
+/// the panels of a weight matrix a host keeps across calls, packed once.
+func::FuncOp panelsFunction(ModuleOp module) {
+  constexpr llvm::StringLiteral name = "rasprt_gemm_panels";
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  MLIRContext *context = module.getContext();
+  Type index = IndexType::get(context), i32 = IntegerType::get(context, 32);
+  // aligned pointer, offset, rows, cols, row stride, dtype, transposed,
+  // block columns
+  auto type = FunctionType::get(context, {index, index, index, index, index, i32, i32, index},
+                                {panelsType(context)});
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto function = func::FuncOp::create(b, module.getLoc(), name, type);
+  function.setPrivate();
+  // Called as _mlir_ciface_rasprt_gemm_panels(&result, ...).
+  function->setAttr("llvm.emit_c_interface", UnitAttr::get(context));
+  return function;
+}
+
+/// rasprt_dtype's code for a weight element type.
+int32_t rasprtDtype(Type element) {
+  if (element.isBF16())
+    return 2; // RASPRT_BF16
+  if (element.isF16())
+    return 1; // RASPRT_F16
+  return 0;   // RASPRT_F32
+}
 
 /// `v` (a scalar or vector of f32, bf16 or f16) as f32.
 Value widened(ImplicitLocOpBuilder &b, Value v) {
@@ -201,9 +234,13 @@ void fillPanel(ImplicitLocOpBuilder &b, int64_t width, int64_t cols,
 /// copied into a contiguous stack panel that stays in L1 while every
 /// register tile of the rows streams over it. Read in place, W's rows are N
 /// apart, and at N = 384 or 1536 their lines fall into a few L1 sets.
+///
+/// With `panels` not empty (W packed once by the runtime, blocks of the
+/// register tile's columns, each [depth, width]) the panel is read from
+/// there and nothing is copied.
 void emitBlockProduct(ImplicitLocOpBuilder &b,
                       const raspc::RegisterTileShape &shape, int64_t depthBlock,
-                      int64_t cols, bool transposed, Value a, Value w,
+                      int64_t cols, bool transposed, Value a, Value w, Value panels,
                       Value out, Value r0, Value c0, Value rows, Value depth) {
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, v);
@@ -217,10 +254,31 @@ void emitBlockProduct(ImplicitLocOpBuilder &b,
   Value panel = memref::AllocaOp::create(
       b, MemRefType::get({depthBlock, cols}, b.getF32Type()),
       b.getI64IntegerAttr(64));
+  Value packed = arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                       memref::DimOp::create(b, panels, 0), idx(0));
+  auto viewType = MemRefType::get(
+      {ShapedType::kDynamic, cols}, b.getF32Type(),
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {cols, 1}));
   raspc::emitLoop(b, idx(0), depth, idx(depthBlock), [&](Value k0) {
     Value steps = arith::MinUIOp::create(b, idx(depthBlock),
                                          arith::SubIOp::create(b, depth, k0));
-    fillPanel(b, shape.width, cols, transposed, w, panel, k0, c0, steps);
+    auto choose = scf::IfOp::create(b, viewType, packed, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(choose.thenBlock());
+      // Rows k0 .. k0 + steps of this block's [depth, cols] in the panels.
+      Value offset = add(arith::MulIOp::create(b, c0, depth),
+                         arith::MulIOp::create(b, k0, idx(cols)));
+      Value view = memref::ReinterpretCastOp::create(
+          b, viewType, panels, OpFoldResult(offset),
+          ArrayRef<OpFoldResult>{steps, b.getIndexAttr(cols)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(cols), b.getIndexAttr(1)});
+      scf::YieldOp::create(b, view);
+      b.setInsertionPointToStart(choose.elseBlock());
+      fillPanel(b, shape.width, cols, transposed, w, panel, k0, c0, steps);
+      scf::YieldOp::create(b, Value(memref::CastOp::create(b, viewType, panel)));
+    }
+    Value source = choose.getResult(0);
     auto at = [&](Value row, Value col) -> SmallVector<Value, 2> {
       return {add(r0, row), add(c0, col)};
     };
@@ -230,7 +288,7 @@ void emitBlockProduct(ImplicitLocOpBuilder &b,
                                 b, a, ValueRange{add(r0, row), add(k0, k)}));
         },
         [&](Value k, Value col) -> Value {
-          return vector::LoadOp::create(b, vec, panel, ValueRange{k, col});
+          return vector::LoadOp::create(b, vec, source, ValueRange{k, col});
         },
         [&](Value row, Value col) -> Value {
           return vector::LoadOp::create(b, vec, out, at(row, col));
@@ -249,7 +307,7 @@ void emitBlockProduct(ImplicitLocOpBuilder &b,
 /// projection (a layer has six).
 ///   func.func private @raspc_gemm_block_w<width>_c<cols>_k<depth block>
 ///       [_t for W given transposed][_<A's type>_<W's type> when not f32](
-///       %a, %w, %out, %r0, %c0, %rows, %depth)
+///       %a, %w, %panels, %out, %r0, %c0, %rows, %depth)
 func::FuncOp blockProductFunction(ModuleOp module,
                                   const raspc::RegisterTileShape &shape,
                                   int64_t depthBlock, int64_t cols,
@@ -268,7 +326,7 @@ func::FuncOp blockProductFunction(ModuleOp module,
   Type index = IndexType::get(context);
   auto type =
       FunctionType::get(context,
-                        {anyLayout(aType), rowContiguous(wType),
+                        {anyLayout(aType), rowContiguous(wType), panelsType(context),
                          rowContiguous(f32), index, index, index, index},
                         {});
   ImplicitLocOpBuilder b(module.getLoc(), module.getBody(),
@@ -279,7 +337,7 @@ func::FuncOp blockProductFunction(ModuleOp module,
   b.setInsertionPointToStart(entry);
   ValueRange args = entry->getArguments();
   emitBlockProduct(b, shape, depthBlock, cols, transposed, args[0], args[1],
-                   args[2], args[3], args[4], args[5], args[6]);
+                   args[2], args[3], args[4], args[5], args[6], args[7]);
   func::ReturnOp::create(b);
   return function;
 }
@@ -310,6 +368,9 @@ private:
   void emitBlock(Value r0, Value c0, Value rows, int64_t cols);
   /// The epilogue on the product's vector at [row, col .. col + width).
   Value emitEpilogue(Value product, Value row, Value col);
+  /// W's panels packed once when W is an argument (a model's weight, which
+  /// a host may keep in a rasprt_panel_cache), else an empty buffer.
+  Value lookUpPanels(Value weight);
 
   ImplicitLocOpBuilder &b;
   ModuleOp module;
@@ -319,7 +380,7 @@ private:
   raspc::RegisterTileShape shape;
   VectorType vec;
   int64_t n = 0;
-  Value a, w, acc, out, rows, depth, colBlocks;
+  Value a, w, panels, acc, out, rows, depth, colBlocks;
   /// `w` holds W's transpose ([N, K]): linear()'s weights, read as they are.
   bool transposedW = false;
   /// Per epilogue input: its buffer, or null for the product.
@@ -340,6 +401,7 @@ Value TiledMatmul::emit() {
     transposedW = true;
   }
   w = raspc::rowContiguousBuffer(b, rhs);
+  panels = lookUpPanels(rhs);
   if (Value init = raspc::initialAccumulator(op))
     acc = raspc::rowContiguousBuffer(b, init);
   OpFoldResult m = tensor::getMixedSize(b, b.getLoc(), lhs, 0);
@@ -364,6 +426,28 @@ Value TiledMatmul::emit() {
   return bufferization::ToTensorOp::create(b, resultType, out,
                                            /*restrict=*/true,
                                            /*writable=*/true);
+}
+
+Value TiledMatmul::lookUpPanels(Value weight) {
+  MLIRContext *context = b.getContext();
+  auto arg = dyn_cast<BlockArgument>(weight);
+  if (!arg || !isa<func::FuncOp>(arg.getOwner()->getParentOp()) ||
+      !arg.getOwner()->isEntryBlock()) {
+    Value none = memref::AllocaOp::create(b, MemRefType::get({0}, b.getF32Type()));
+    return memref::CastOp::create(b, panelsType(context), none);
+  }
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, w);
+  Value aligned = memref::ExtractAlignedPointerAsIndexOp::create(b, w);
+  auto i32 = [&](int64_t v) -> Value {
+    return arith::ConstantOp::create(b, b.getI32IntegerAttr(static_cast<int32_t>(v)));
+  };
+  Type element = cast<MemRefType>(w.getType()).getElementType();
+  return func::CallOp::create(
+             b, panelsFunction(module),
+             ValueRange{aligned, metadata.getOffset(), metadata.getSizes()[0],
+                        metadata.getSizes()[1], metadata.getStrides()[0],
+                        i32(rasprtDtype(element)), i32(transposedW), idx(shape.columns())})
+      .getResult(0);
 }
 
 void TiledMatmul::emitTask(Value task) {
@@ -423,7 +507,7 @@ void TiledMatmul::emitBlock(Value r0, Value c0, Value taskRows, int64_t cols) {
   func::CallOp::create(
       b, product,
       ValueRange{memref::CastOp::create(b, anyLayout(aType), a),
-                 memref::CastOp::create(b, rowContiguous(wType), w),
+                 memref::CastOp::create(b, rowContiguous(wType), w), panels,
                  memref::CastOp::create(b, rowContiguous(b.getF32Type()), out),
                  r0, c0, taskRows, depth});
   if (!epilogue)

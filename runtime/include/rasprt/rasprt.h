@@ -202,6 +202,45 @@ RASPRT_API rasprt_status rasprt_safetensors_load(rasprt_safetensors *file,
                                                  const int64_t *shape,
                                                  rasprt_tensor *out);
 
+/// Weights packed once (docs/abi.md, "Weights packed once"): a model's
+/// GEMMs copy each block of their weight matrix into a panel laid out for
+/// the micro-kernel, at every call. Tensors added to a panel cache that is
+/// in use on the calling thread are packed the first time a GEMM reads them
+/// and read from there by every later call. The cache does not copy the
+/// tensors: they must stay alive and unchanged while it is in use (after a
+/// change, use a new cache). One cache may serve several programs and
+/// threads at once.
+typedef struct rasprt_panel_cache rasprt_panel_cache;
+
+RASPRT_API rasprt_panel_cache *rasprt_panel_cache_create(void);
+/// Frees the cache and its panels; it must not be in use on any thread.
+RASPRT_API void rasprt_panel_cache_free(rasprt_panel_cache *cache);
+/// Adds a contiguous tensor (f32, f16 or bf16; others are not read by GEMMs
+/// and are ignored) whose panels the cache may keep.
+RASPRT_API rasprt_status rasprt_panel_cache_add(rasprt_panel_cache *cache,
+                                                const rasprt_tensor *tensor);
+/// Makes `cache` (or null: none) the one compiled code called on this
+/// thread reads panels from; returns the previous one, to restore after the
+/// call.
+RASPRT_API rasprt_panel_cache *rasprt_panel_cache_use(rasprt_panel_cache *cache);
+/// Bytes of panels the cache holds so far.
+RASPRT_API size_t rasprt_panel_cache_bytes(const rasprt_panel_cache *cache);
+
+/// Called by compiled GEMMs (convert-matmul-to-tiled-loops), once per call
+/// and matrix: the panels of the matrix at `aligned` + `offset` elements
+/// ([rows, cols], rows `row_stride` apart, `dtype` F32, F16 or BF16; B =
+/// the matrix or, with `transposed`, its transpose, [K, N]), packed as
+/// blocks of `block_cols` columns of B, each [K, width] (the last may be
+/// narrower), one after the other, in f32. `*result` is a 1-D memref
+/// descriptor {allocated, aligned, offset, size, stride}: allocated is
+/// null, so that the compiled code's deallocation of call results frees
+/// nothing; size 0 when the calling thread uses no cache or the matrix is
+/// not in it.
+RASPRT_API void _mlir_ciface_rasprt_gemm_panels(int64_t *result, int64_t aligned,
+                                                int64_t offset, int64_t rows, int64_t cols,
+                                                int64_t row_stride, int32_t dtype,
+                                                int32_t transposed, int64_t block_cols);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -207,6 +207,66 @@ TEST_P(ModelLayersTest, TiledLinearShapes) {
   }
 }
 
+// Weights a host keeps in a panel cache are packed once, at the first call,
+// and the GEMMs read them from there: the same numbers as a reference in
+// double precision, at the first call and at the next. The reduction is
+// one or more depth blocks of 128 with a shorter last one, and the columns
+// end in a narrower block where the vector width makes one (40 with 8
+// lanes, 48 with 16).
+TEST_P(ModelLayersTest, WeightsPackedOnce) {
+  const int T = length();
+  for (auto [K, N] : std::vector<std::pair<int, int>>{{5, 48}, {130, 40}, {384, 64}}) {
+    std::vector<Input> in = {randomInput({T, K}, rng), randomInput({N, K}, rng),
+                             randomInput({K, N}, rng), randomInput({N}, rng)};
+    std::string k = std::to_string(K), n = std::to_string(N);
+    std::string errors;
+    auto program = raspc::JitProgram::compile(
+        "model m(x: f32[T, " + k + "]) -> f32[T, " + n + "] {\n"
+        "  param w: f32[" + n + ", " + k + "];\n  param v: f32[" + k + ", " + n + "];\n"
+        "  param b: f32[" + n + "];\n"
+        "  return linear(x, w, b) + x @ v;\n}\n",
+        "packed.rasp", {}, &errors);
+    ASSERT_TRUE(program) << errors;
+    std::vector<rasprt_tensor> tensors;
+    for (Input &input : in)
+      tensors.push_back(input.tensor());
+    std::vector<const rasprt_tensor *> args;
+    for (rasprt_tensor &t : tensors)
+      args.push_back(&t);
+    rasprt_panel_cache *cache = rasprt_panel_cache_create();
+    for (size_t i = 1; i < tensors.size(); ++i)
+      ASSERT_EQ(rasprt_panel_cache_add(cache, &tensors[i]), RASPRT_OK);
+    Matrix want(T * N);
+    for (int t = 0; t < T; ++t)
+      for (int o = 0; o < N; ++o) {
+        double acc = in[3].f32[o];
+        for (int i = 0; i < K; ++i)
+          acc += static_cast<double>(in[0].f32[t * K + i]) *
+                 (in[1].f32[o * K + i] + static_cast<double>(in[2].f32[i * N + o]));
+        want[t * N + o] = static_cast<float>(acc);
+      }
+    SCOPED_TRACE("K = " + k + ", N = " + n);
+    rasprt_panel_cache_use(cache);
+    for (int call = 0; call < 2; ++call) {
+      rasprt_tensor out;
+      std::string error;
+      ASSERT_TRUE(program->run(args, &out, &error)) << error;
+      Matrix got(static_cast<const float *>(out.data),
+                 static_cast<const float *>(out.data) + rasprt_tensor_numel(&out));
+      rasprt_tensor_free(&out);
+      expectNear(got, want, 1e-4f);
+    }
+    rasprt_panel_cache_use(nullptr);
+    // Both weights were packed, once; N = 40 is tiled only with 8 lanes.
+    size_t bytes = rasprt_panel_cache_bytes(cache), both = 2u * K * N * sizeof(float);
+    if (N % 16 == 0)
+      EXPECT_EQ(bytes, both);
+    else
+      EXPECT_TRUE(bytes == 0 || bytes == both) << bytes;
+    rasprt_panel_cache_free(cache);
+  }
+}
+
 // What follows a matmul element by element runs on its register tiles'
 // vectors (the GEMM's epilogue): a bias along the columns, exact GELU (erf
 // by upstream's polynomial), tanh, a residual read as it is. Each is checked
