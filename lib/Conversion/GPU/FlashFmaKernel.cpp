@@ -186,11 +186,16 @@ RowState FmaFlashEmitter::emitChunk(const RowState &state, Value k0, Value j0, V
 
 void FmaFlashEmitter::emitWeightedValues(RowState &state, Value j, Value p, Value valueTile) {
   Value pRun = splat(p);
+  // A key of weight 0 (hidden, scored -inf, or too small for f32) is not
+  // read: a NaN or Inf in its value would make 0 x NaN (docs/language.md,
+  // "Special values").
+  Value weighs = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, p, fconst(0.0));
   for (int64_t r = 0; r < static_cast<int64_t>(state.acc.size()); ++r) {
     Value valueRun = vector::LoadOp::create(b, runType(), valueTile,
                                             ValueRange{j, add(valueSlice0, r * kRun)},
                                             /*nontemporal=*/false, llvm::MaybeAlign(16));
-    state.acc[r] = vector::FMAOp::create(b, pRun, valueRun, state.acc[r]);
+    Value sum = vector::FMAOp::create(b, pRun, valueRun, state.acc[r]);
+    state.acc[r] = arith::SelectOp::create(b, weighs, sum, state.acc[r]);
   }
 }
 
