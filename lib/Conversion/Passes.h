@@ -23,6 +23,7 @@
 #include "Conversion/EntryPoints/EntryPoints.h"
 #include "Conversion/MatmulToTiledLoops/MatmulToTiledLoops.h"
 #include "Conversion/RowReductionsToLoops/RowReductionsToLoops.h"
+#include "Conversion/SelectScans/SelectScans.h"
 #include "Conversion/SharedInits/CloneSharedInits.h"
 #include "Conversion/ParallelToRasprt/ParallelToRasprt.h"
 

@@ -5,6 +5,42 @@
 
 include "mlir/Pass/PassBase.td"
 
+def ConvertSelectsToScans : Pass<"convert-selects-to-scans", "::mlir::func::FuncOp"> {
+  let summary = "Aggregates and widths over index ranges in O(L), without the selector matrix";
+  let description = [{
+    Rewrites `attn.aggregate` and `attn.selector_width` whose selector is
+    an `attn.select` of every key (`always`), of none (`never`), or
+    comparing `indices` with `indices` (MLIRGen's `tensor.generate` of the
+    position). Such a select chooses, for query q, a range of keys: [0, q)
+    for `lt`, [0, q] for `le`, (q, L) for `gt`, [q, L) for `ge`, {q} for
+    `eq`, all but q for `ne`. A width is the range's length; an aggregate
+    reads running sums of its values (a prefix sum, added in key order as
+    the dense lowering adds, and a suffix sum for ranges that end at L),
+    computed once by an `scf.for`, and divides as the dense lowering does
+    (`Conversion/Utils/AggregateMath.h`). O(L) time and memory instead of
+    the [queries, keys] matrix that `convert-attn-to-linalg` builds; a
+    select other ops still read stays for them. RASP's `length`, prefix
+    means (`frac_prevs`), shifts and reversals by index arithmetic are
+    not yet taken.
+
+    ```mlir
+    // Before
+    %prev = attn.select %idx, %idx, le : tensor<?xi64>, tensor<?xi64>
+    %frac = attn.aggregate mean %prev, %v : tensor<?xi1> -> tensor<?xf32> default 0.0
+    // After (abridged)
+    %sums = scf.for %i = %c0 to %n step %c1 iter_args(%t = %init, %s = %zero) {
+      ...                                   // %t[i + 1] = %s + v[i]
+    }
+    %frac = tensor.generate %n {
+    ^bb0(%q: index):
+      ...                                   // %sums[q + 1] / (q + 1)
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def ConvertAttnToLinalg : Pass<"convert-attn-to-linalg", "::mlir::func::FuncOp"> {
   let summary = "Lower attn operations to linalg on tensors, by definition";
   let description = [{

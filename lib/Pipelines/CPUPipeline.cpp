@@ -45,6 +45,8 @@ void raspc::buildCPUTiledStage(OpPassManager &pm, const PipelineOptions &options
   pm.addNestedPass<func::FuncOp>(raspc::createSelectAttentionStrategy(strategy));
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttentionToFlashLoops());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertLinearAttentionToLoops());
+  // RASP selects of index ranges as scans, before the dense lowering.
+  pm.addNestedPass<func::FuncOp>(raspc::createConvertSelectsToScans());
   pm.addNestedPass<func::FuncOp>(raspc::createConvertAttnToLinalg());
   // Elementwise chains (bias, activation, residual) one generic each, so
   // that a projection's becomes its GEMM's epilogue.

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/AttnToLinalg/AttnToLinalg.h"
+#include "Conversion/Utils/AggregateMath.h"
 #include "Conversion/Utils/LoopEmission.h"
 
 #include "Attn/IR/AttnOps.h"
@@ -68,27 +69,7 @@ Value floatConst(OpBuilder &b, Location loc, Type type, double v) {
   return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, v));
 }
 
-/// Converts a scalar to `to` (ints sign-extended, i1 zero-extended).
-Value convertScalar(OpBuilder &b, Location loc, Value v, Type to) {
-  Type from = v.getType();
-  if (from == to)
-    return v;
-  bool fromFloat = isa<FloatType>(from), toFloat = isa<FloatType>(to);
-  bool fromBool = from.isInteger(1);
-  if (fromFloat && toFloat)
-    return from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth()
-               ? Value(arith::ExtFOp::create(b, loc, to, v))
-               : Value(arith::TruncFOp::create(b, loc, to, v));
-  if (!fromFloat && toFloat)
-    return fromBool ? Value(arith::UIToFPOp::create(b, loc, to, v))
-                    : Value(arith::SIToFPOp::create(b, loc, to, v));
-  if (fromFloat && !toFloat)
-    return arith::FPToSIOp::create(b, loc, to, v);
-  if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
-    return fromBool ? Value(arith::ExtUIOp::create(b, loc, to, v))
-                    : Value(arith::ExtSIOp::create(b, loc, to, v));
-  return arith::TruncIOp::create(b, loc, to, v);
-}
+using raspc::convertScalar;
 
 AffineMap mapOf(OpBuilder &b, unsigned numDims, ArrayRef<AffineExpr> results) {
   return AffineMap::get(numDims, 0, results, b.getContext());
@@ -227,11 +208,8 @@ struct AggregateLowering : OpConversionPattern<AggregateOp> {
     Type valueElem = op.getValues().getType().getElementType();
     if (valueElem.isIndex() || resultElem.isIndex())
       return rewriter.notifyMatchFailure(op, "index sequences are not lowered");
-    // Sum in f32 (f64 stays f64) for floats and means, in i64 for the rest.
-    bool floatSum = op.getKind() == AggregateKind::mean || isa<FloatType>(resultElem);
-    Type sumType = rewriter.getI64Type();
-    if (floatSum)
-      sumType = resultElem.isF64() ? Type(rewriter.getF64Type()) : rewriter.getF32Type();
+    Type sumType = raspc::aggregateSumType(op);
+    bool floatSum = isa<FloatType>(sumType);
     Type i64 = rewriter.getI64Type();
     OpFoldResult queries = sizesOf(rewriter, loc, selector)[0];
     Value sumInit = makeTensor(rewriter, loc, {queries}, sumType, zeroOf(rewriter, loc, sumType));
@@ -254,28 +232,12 @@ struct AggregateLowering : OpConversionPattern<AggregateOp> {
         });
     Value init = makeTensor(rewriter, loc, {queries}, resultElem);
     AffineMap id = rewriter.getMultiDimIdentityMap(1);
-    Attribute dflt = op.getDefaultValue();
     auto result = linalg::GenericOp::create(
         rewriter, loc, TypeRange{init.getType()},
         ValueRange{sums.getResult(0), sums.getResult(1)}, ValueRange{init},
         SmallVector<AffineMap>{id, id, id}, {kParallel},
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Value count = args[1];
-          Value none = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, count,
-                                             zeroOf(b, l, i64));
-          // Integer division by zero traps; divide by 1 where nothing was
-          // selected (the lane takes the default below).
-          Value one = arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(1));
-          Value divisor = arith::SelectOp::create(b, l, none, one, count);
-          Value mean =
-              floatSum
-                  ? Value(arith::DivFOp::create(b, l, args[0],
-                                                convertScalar(b, l, divisor, sumType)))
-                  : Value(arith::DivSIOp::create(b, l, args[0], divisor));
-          Value d = arith::ConstantOp::create(b, l, resultElem, cast<TypedAttr>(dflt));
-          Value r = arith::SelectOp::create(b, l, none, d,
-                                            convertScalar(b, l, mean, resultElem));
-          linalg::YieldOp::create(b, l, r);
+          linalg::YieldOp::create(b, l, raspc::finishAggregate(b, l, op, args[0], args[1]));
         });
     rewriter.replaceOp(op, result.getResults());
     return success();

@@ -118,8 +118,77 @@ TEST_P(SequenceProgramsTest, PrefixMeanIsNumerical) {
   }
 }
 
+// Selects of every key, of none, or comparing indices with indices choose a
+// range of keys per query, which convert-selects-to-scans aggregates with
+// running sums: widths, numerical means and categorical (integer) means
+// for each comparison, against the definition computed here.
+TEST_P(SequenceProgramsTest, IndexRangeSelects) {
+  const size_t n = GetParam();
+  std::vector<int> input = randomInts(n, -1000, 1000, 5);
+  struct Comparison {
+    const char *written;
+    bool (*selects)(size_t key, size_t query);
+  };
+  const Comparison comparisons[] = {
+      {"<", [](size_t k, size_t q) { return k < q; }},
+      {"<=", [](size_t k, size_t q) { return k <= q; }},
+      {">", [](size_t k, size_t q) { return k > q; }},
+      {">=", [](size_t k, size_t q) { return k >= q; }},
+      {"==", [](size_t k, size_t q) { return k == q; }},
+      {"!=", [](size_t k, size_t q) { return k != q; }},
+      {"true", [](size_t, size_t) { return true; }},
+      {"false", [](size_t, size_t) { return false; }}};
+  for (const Comparison &c : comparisons) {
+    SCOPED_TRACE(std::string("select(indices, indices, ") + c.written + ")");
+    std::string select = std::string("select(indices, indices, ") + c.written + ")";
+    auto width = compile("def w(tokens: int) { return selector_width(" + select + "); }");
+    auto mean = compile("def m(tokens: int) { return aggregate(" + select +
+                        ", numerical(tokens)); }");
+    auto categorical = compile("def c(tokens: int) { return aggregate(" + select +
+                               ", tokens, default=7); }");
+    ASSERT_TRUE(width && mean && categorical);
+    std::vector<std::string> widths = run(*width, toStrings(input)),
+                             means = run(*mean, toStrings(input)),
+                             values = run(*categorical, toStrings(input));
+    ASSERT_EQ(widths.size(), n);
+    ASSERT_EQ(means.size(), n);
+    ASSERT_EQ(values.size(), n);
+    for (size_t q = 0; q < n; ++q) {
+      int64_t count = 0, sum = 0;
+      for (size_t k = 0; k < n; ++k)
+        if (c.selects(k, q)) {
+          ++count;
+          sum += input[k];
+        }
+      EXPECT_EQ(widths[q], std::to_string(count)) << "query " << q;
+      double expected = count ? static_cast<double>(sum) / count : 0.0;
+      EXPECT_NEAR(std::stod(means[q]), expected, 1e-3 * (1 + std::abs(expected)))
+          << "query " << q;
+      EXPECT_EQ(values[q], std::to_string(count ? sum / count : 7)) << "query " << q;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Lengths, SequenceProgramsTest,
                          ::testing::Values(1, 7, 64, 1000));
+
+// At 200 000 positions the selector matrix would be 40 GB: the prefix
+// mean and the width over index ranges take O(L) instead.
+TEST(SequencePrograms, IndexRangeSelectsNeedNoMatrix) {
+  auto program = compile(R"(
+    def frac(tokens: int) {
+      let prevs = select(indices, indices, <);
+      return aggregate(prevs, numerical(tokens)) + selector_width(prevs);
+    })");
+  ASSERT_TRUE(program);
+  const size_t n = 200000;
+  std::vector<int> input(n, 2);
+  std::vector<std::string> out = run(*program, toStrings(input));
+  ASSERT_EQ(out.size(), n);
+  // Query q: the mean of q twos (0 for none) plus q.
+  for (size_t q : {size_t(0), size_t(1), size_t(12345), n - 1})
+    EXPECT_NEAR(std::stod(out[q]), (q ? 2.0 : 0.0) + q, 1e-5 * q) << "query " << q;
+}
 
 TEST(SequencePrograms, CompiledProgramsAreCached) {
   const char *source = "def id(tokens) { return tokens; }";

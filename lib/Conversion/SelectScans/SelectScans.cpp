@@ -1,0 +1,216 @@
+//===- SelectScans.cpp - aggregates over index ranges as scans --*- C++ -*-===//
+//
+// The dense lowering of a RASP select is a [queries, keys] matrix, O(L^2)
+// in time and memory. Some selects need none: comparing `indices` with
+// `indices` selects, for each query q, a range of keys ([0, q) for `<`,
+// [q, L) for `>=`, {q} for `==`, all but q for `!=`), and `always` /
+// `never` all keys or none. An aggregate over a range is a difference of
+// running sums, a width is the range's length: O(L) with a prefix (or
+// suffix) sum of the values computed once. Prefix sums add in key order,
+// as the dense lowering does, so `<` and `<=` give the same bits.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversion/SelectScans/SelectScans.h"
+#include "Conversion/Utils/AggregateMath.h"
+
+#include "Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace raspc {
+#define GEN_PASS_DEF_CONVERTSELECTSTOSCANS
+#include "Conversion/Passes.h.inc"
+} // namespace raspc
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// `v` is `indices`: 0, 1, ..., L - 1 (MLIRGen's tensor.generate of the
+/// position, cast to an integer).
+bool isIndices(Value v) {
+  auto generate = v.getDefiningOp<tensor::GenerateOp>();
+  if (!generate || generate.getBody().front().getNumArguments() != 1)
+    return false;
+  Block &body = generate.getBody().front();
+  auto yield = cast<tensor::YieldOp>(body.getTerminator());
+  auto cast = yield.getValue().getDefiningOp<arith::IndexCastOp>();
+  return cast && cast.getIn() == body.getArgument(0) && &body.front() == cast.getOperation();
+}
+
+/// The comparison of a select this pass takes: `always`, `never`, or any
+/// comparison of `indices` with `indices`.
+std::optional<Comparison> scannable(SelectOp select) {
+  if (!select || !select.getComparison())
+    return std::nullopt;
+  Comparison c = *select.getComparison();
+  if (c == Comparison::always || c == Comparison::never)
+    return c;
+  if (isIndices(select.getKeys()) && isIndices(select.getQueries()))
+    return c;
+  return std::nullopt;
+}
+
+Value idx(OpBuilder &b, Location l, int64_t v) { return arith::ConstantIndexOp::create(b, l, v); }
+
+/// Running sums of `values` (converted to `sumType`), L + 1 of them:
+/// prefix[i] = v[0] + ... + v[i - 1] (added in that order), or, `reverse`,
+/// suffix[i] = v[L - 1] + ... + v[i] (from the end).
+Value runningSums(OpBuilder &b, Location l, Value values, Type sumType, bool reverse) {
+  Value length = tensor::DimOp::create(b, l, values, 0);
+  Value one = idx(b, l, 1);
+  Value size = arith::AddIOp::create(b, l, length, one);
+  Value zero = arith::ConstantOp::create(b, l, sumType, b.getZeroAttr(sumType));
+  Value empty = tensor::EmptyOp::create(b, l, ArrayRef<OpFoldResult>{size}, sumType);
+  Value init = tensor::InsertOp::create(b, l, zero, empty, ValueRange{reverse ? length : idx(b, l, 0)});
+  auto loop = scf::ForOp::create(
+      b, l, idx(b, l, 0), length, one, ValueRange{init, zero},
+      [&](OpBuilder &nb, Location nl, Value i, ValueRange carried) {
+        Value k = reverse ? Value(arith::SubIOp::create(
+                                nb, nl, arith::SubIOp::create(nb, nl, length, one), i))
+                          : i;
+        Value v = raspc::convertScalar(nb, nl, tensor::ExtractOp::create(nb, nl, values, k),
+                                       sumType);
+        Value sum = isa<FloatType>(sumType) ? Value(arith::AddFOp::create(nb, nl, carried[1], v))
+                                            : Value(arith::AddIOp::create(nb, nl, carried[1], v));
+        Value at = reverse ? k : Value(arith::AddIOp::create(nb, nl, k, one));
+        Value sums = tensor::InsertOp::create(nb, nl, sum, carried[0], ValueRange{at});
+        scf::YieldOp::create(nb, nl, ValueRange{sums, sum});
+      });
+  return loop.getResult(0);
+}
+
+/// Per query q (an index) of L: the selected keys' count (i64) and, given
+/// running sums, their sum.
+struct QueryRange {
+  Value count, sum;
+};
+QueryRange rangeOf(OpBuilder &b, Location l, Comparison c, Value q, Value length, Value prefix,
+                   Value suffix, Value values, Type sumType) {
+  Value one = idx(b, l, 1);
+  Value next = arith::AddIOp::create(b, l, q, one);
+  auto at = [&](Value sums, Value i) { return tensor::ExtractOp::create(b, l, sums, i); };
+  Value count, sum;
+  switch (c) {
+  case Comparison::always: count = length; if (prefix) sum = at(prefix, length); break;
+  case Comparison::never: count = idx(b, l, 0); break;
+  case Comparison::lt: count = q; if (prefix) sum = at(prefix, q); break;
+  case Comparison::le: count = next; if (prefix) sum = at(prefix, next); break;
+  case Comparison::gt:
+    count = arith::SubIOp::create(b, l, length, next);
+    if (suffix) sum = at(suffix, next);
+    break;
+  case Comparison::ge:
+    count = arith::SubIOp::create(b, l, length, q);
+    if (suffix) sum = at(suffix, q);
+    break;
+  case Comparison::eq:
+    count = one;
+    if (values)
+      sum = raspc::convertScalar(b, l, tensor::ExtractOp::create(b, l, values, q), sumType);
+    break;
+  case Comparison::ne:
+    count = arith::SubIOp::create(b, l, length, one);
+    if (prefix) {
+      Value before = at(prefix, q), after = at(suffix, next);
+      sum = isa<FloatType>(sumType) ? Value(arith::AddFOp::create(b, l, before, after))
+                                    : Value(arith::AddIOp::create(b, l, before, after));
+    }
+    break;
+  }
+  if (!sum && values)
+    sum = arith::ConstantOp::create(b, l, sumType, b.getZeroAttr(sumType));
+  return {arith::IndexCastOp::create(b, l, b.getI64Type(), count), sum};
+}
+
+bool needsPrefix(Comparison c) {
+  return c == Comparison::always || c == Comparison::lt || c == Comparison::le ||
+         c == Comparison::ne;
+}
+bool needsSuffix(Comparison c) {
+  return c == Comparison::gt || c == Comparison::ge || c == Comparison::ne;
+}
+
+/// A sequence of the queries' length from `body(q)`.
+Value generate(OpBuilder &b, Location l, RankedTensorType type, Value length,
+               function_ref<Value(OpBuilder &, Location, Value)> body) {
+  return tensor::GenerateOp::create(b, l, type, ValueRange{length},
+                                    [&](OpBuilder &nb, Location nl, ValueRange ivs) {
+                                      tensor::YieldOp::create(nb, nl, body(nb, nl, ivs[0]));
+                                    });
+}
+
+struct AggregateScan : OpRewritePattern<AggregateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AggregateOp op, PatternRewriter &rewriter) const override {
+    auto select = op.getSelector().getDefiningOp<SelectOp>();
+    std::optional<Comparison> c = scannable(select);
+    if (!c)
+      return rewriter.notifyMatchFailure(op, "not a select of index ranges");
+    Type valueElem = op.getValues().getType().getElementType();
+    Type resultElem = op.getResult().getType().getElementType();
+    if (valueElem.isIndex() || resultElem.isIndex())
+      return rewriter.notifyMatchFailure(op, "index sequences are not lowered");
+    Location l = op.getLoc();
+    Value values = op.getValues();
+    Type sumType = raspc::aggregateSumType(op);
+    // Keys are the values' positions; queries those of the select's queries.
+    Value keys = tensor::DimOp::create(rewriter, l, values, 0);
+    Value queries = tensor::DimOp::create(rewriter, l, select.getQueries(), 0);
+    Value prefix = needsPrefix(*c) ? runningSums(rewriter, l, values, sumType, false) : Value();
+    Value suffix = needsSuffix(*c) ? runningSums(rewriter, l, values, sumType, true) : Value();
+    Value result = generate(rewriter, l, op.getResult().getType(), queries,
+                            [&](OpBuilder &b, Location nl, Value q) {
+                              QueryRange r = rangeOf(b, nl, *c, q, keys, prefix, suffix,
+                                                     values, sumType);
+                              return raspc::finishAggregate(b, nl, op, r.sum, r.count);
+                            });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct SelectorWidthScan : OpRewritePattern<SelectorWidthOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SelectorWidthOp op, PatternRewriter &rewriter) const override {
+    auto select = op.getSelector().getDefiningOp<SelectOp>();
+    std::optional<Comparison> c = scannable(select);
+    if (!c)
+      return rewriter.notifyMatchFailure(op, "not a select of index ranges");
+    Type countType = op.getResult().getType().getElementType();
+    if (countType.isIndex())
+      return rewriter.notifyMatchFailure(op, "index counts are not lowered");
+    Location l = op.getLoc();
+    Value keys = tensor::DimOp::create(rewriter, l, select.getKeys(), 0);
+    Value queries = tensor::DimOp::create(rewriter, l, select.getQueries(), 0);
+    Value result = generate(rewriter, l, op.getResult().getType(), queries,
+                            [&](OpBuilder &b, Location nl, Value q) {
+                              QueryRange r = rangeOf(b, nl, *c, q, keys, {}, {}, {}, {});
+                              return raspc::convertScalar(b, nl, r.count, countType);
+                            });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct ConvertSelectsToScans : raspc::impl::ConvertSelectsToScansBase<ConvertSelectsToScans> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    raspc::populateSelectScanPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+
+} // namespace
+
+void raspc::populateSelectScanPatterns(RewritePatternSet &patterns) {
+  patterns.add<AggregateScan, SelectorWidthScan>(patterns.getContext());
+}
