@@ -6,7 +6,7 @@
 include "mlir/Pass/PassBase.td"
 
 def ConvertSelectsToScans : Pass<"convert-selects-to-scans", "::mlir::func::FuncOp"> {
-  let summary = "Aggregates and widths over index ranges in O(L), without the selector matrix";
+  let summary = "Aggregates and widths over index ranges and equal values in O(L), without the selector matrix";
   let description = [{
     Rewrites `attn.aggregate` and `attn.selector_width` whose selector is
     an `attn.select` of every key (`always`), of none (`never`), or
@@ -19,9 +19,16 @@ def ConvertSelectsToScans : Pass<"convert-selects-to-scans", "::mlir::func::Func
     computed once by an `scf.for`, and divides as the dense lowering does
     (`Conversion/Utils/AggregateMath.h`). O(L) time and memory instead of
     the [queries, keys] matrix that `convert-attn-to-linalg` builds; a
-    select other ops still read stays for them. RASP's `length`, prefix
-    means (`frac_prevs`), shifts and reversals by index arithmetic are
-    not yet taken.
+    select other ops still read stays for them.
+
+    `eq` on integers (tokens, ints; not indices) groups the keys by value:
+    one pass finds their least value and span; where the span is under
+    4 L + 1024, one pass counts the keys (and sums their values, in key
+    order) per value and each query reads its own value's bucket (none:
+    count 0). Otherwise the dense select and op run, cloned into the else
+    branch of an `scf.if` and marked `raspc.dense_fallback`, which the
+    patterns leave alone. Shifts and reversals by index arithmetic and
+    orderings of other keys are not yet taken.
 
     ```mlir
     // Before

@@ -46,7 +46,7 @@ llvm::orc::SymbolMap runtimeSymbols(llvm::orc::MangleAndInterner interner) {
   static const char *const runtime[] = {
       "_mlir_memref_to_llvm_alloc", "_mlir_memref_to_llvm_aligned_alloc",
       "_mlir_memref_to_llvm_free", "rasprt_parallel_for", "rasprt_buffer_alloc",
-      "rasprt_buffer_free", "_mlir_ciface_rasprt_gemm_panels", "mgpuEventCreate",
+      "rasprt_buffer_free", "_mlir_ciface_rasprt_gemm_panels", "memrefCopy", "mgpuEventCreate",
       "mgpuEventDestroy", "mgpuEventRecord", "mgpuEventSynchronize", "mgpuLaunchKernel", "mgpuMemAlloc", "mgpuMemFree",
       "mgpuMemHostRegister", "mgpuMemHostUnregister", "mgpuMemcpy", "mgpuMemset16",
       "mgpuMemset32", "mgpuModuleGetFunction", "mgpuModuleLoad", "mgpuModuleLoadJIT",

@@ -77,16 +77,16 @@ func.func @length(%t: tensor<?xi32>) -> tensor<?xi64> {
 
 // -----
 
-// Other selects (tokens compared with tokens) stay for the dense lowering,
-// and so does a select that a materialize still reads.
+// Other selects (tokens ordered by `<`) stay for the dense lowering, and so
+// does a select that a materialize still reads.
 // CHECK-LABEL: func.func @left_alone
-// CHECK: %[[SEL:.*]] = attn.select %{{.*}}, %{{.*}}, eq
+// CHECK: %[[SEL:.*]] = attn.select %{{.*}}, %{{.*}}, lt
 // CHECK: attn.selector_width %[[SEL]]
 // CHECK: %[[IDX:.*]] = attn.select %{{.*}}, %{{.*}}, lt
 // CHECK-NOT: attn.selector_width
 // CHECK: attn.materialize %[[IDX]]
 func.func @left_alone(%t: tensor<?xi32>) -> (tensor<?xi64>, tensor<?xi64>, tensor<?x?xi1>) {
-  %sel = attn.select %t, %t, eq : tensor<?xi32>, tensor<?xi32>
+  %sel = attn.select %t, %t, lt : tensor<?xi32>, tensor<?xi32>
   %w = attn.selector_width %sel : tensor<?xi64>
   %c0 = arith.constant 0 : index
   %n = tensor.dim %t, %c0 : tensor<?xi32>
@@ -99,4 +99,32 @@ func.func @left_alone(%t: tensor<?xi32>) -> (tensor<?xi64>, tensor<?xi64>, tenso
   %v = attn.selector_width %prev : tensor<?xi64>
   %m = attn.materialize %prev : tensor<?x?xi1>
   return %w, %v, %m : tensor<?xi64>, tensor<?xi64>, tensor<?x?xi1>
+}
+
+// -----
+
+// `==` on tokens (a histogram) groups: one pass finds the keys' least value
+// and span; where the span is under 4 L + 1024 buckets, one pass counts the
+// keys per bucket and each query reads its value's bucket (0 outside);
+// else the dense select and width run, marked so that the pass leaves them
+// to convert-attn-to-linalg.
+// CHECK-LABEL: func.func @histogram
+// CHECK: %[[MINMAX:.*]]:2 = scf.for {{.*}} -> (i64, i64)
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: %[[SMALL:.*]] = arith.cmpi ult, %{{.*}}, %{{.*}} : i64
+// CHECK: %[[R:.*]] = scf.if %[[SMALL]] -> (tensor<?xi64>)
+// CHECK: linalg.fill
+// CHECK: scf.for {{.*}} -> (tensor<?xi64>)
+// CHECK: tensor.insert
+// CHECK: tensor.generate
+// CHECK: arith.cmpi ult
+// CHECK: } else {
+// CHECK: %[[DENSE:.*]] = attn.select %{{.*}}, %{{.*}}, eq {raspc.dense_fallback}
+// CHECK: attn.selector_width %[[DENSE]] {raspc.dense_fallback}
+// CHECK: return %[[R]]
+func.func @histogram(%t: tensor<?xi32>) -> tensor<?xi64> {
+  %sel = attn.select %t, %t, eq : tensor<?xi32>, tensor<?xi32>
+  %w = attn.selector_width %sel : tensor<?xi64>
+  return %w : tensor<?xi64>
 }

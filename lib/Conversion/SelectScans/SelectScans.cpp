@@ -9,6 +9,12 @@
 // suffix) sum of the values computed once. Prefix sums add in key order,
 // as the dense lowering does, so `<` and `<=` give the same bits.
 //
+// `==` on integers (tokens, ints) groups instead: each key adds its value
+// to its own bucket, one bucket per integer between the keys' least and
+// greatest, and each query reads the bucket of its own value (RASP's
+// histogram). Where the keys' values span 4 L + 1024 buckets or more, the
+// dense lowering runs instead (both are emitted, behind an scf.if).
+//
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/SelectScans/SelectScans.h"
@@ -18,10 +24,14 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <limits>
 
 namespace raspc {
 #define GEN_PASS_DEF_CONVERTSELECTSTOSCANS
@@ -200,6 +210,186 @@ struct SelectorWidthScan : OpRewritePattern<SelectorWidthOp> {
   }
 };
 
+/// Marks the dense copy of an op that grouping also rewrote: the patterns
+/// leave it to convert-attn-to-linalg.
+constexpr llvm::StringLiteral kDenseFallback = "raspc.dense_fallback";
+
+/// `select(keys, queries, ==)` on integers (not indices, which scan).
+bool groupable(SelectOp select) {
+  if (!select || select.getComparison() != Comparison::eq || scannable(select))
+    return false;
+  Type k = select.getKeys().getType().getElementType();
+  Type q = select.getQueries().getType().getElementType();
+  return k == q && isa<IntegerType>(k);
+}
+
+Value i64Const(OpBuilder &b, Location l, int64_t v) {
+  return arith::ConstantOp::create(b, l, b.getI64Type(), b.getI64IntegerAttr(v));
+}
+
+/// The keys' least value and their span (greatest - least, as an unsigned
+/// 64-bit number), by one pass; 0 and 0 with no keys.
+std::pair<Value, Value> keyRange(OpBuilder &b, Location l, Value keys) {
+  Type i64 = b.getI64Type();
+  Value n = tensor::DimOp::create(b, l, keys, 0);
+  auto loop = scf::ForOp::create(
+      b, l, idx(b, l, 0), n, idx(b, l, 1),
+      ValueRange{i64Const(b, l, std::numeric_limits<int64_t>::max()),
+                 i64Const(b, l, std::numeric_limits<int64_t>::min())},
+      [&](OpBuilder &nb, Location nl, Value k, ValueRange minMax) {
+        Value v = raspc::convertScalar(nb, nl, tensor::ExtractOp::create(nb, nl, keys, k), i64);
+        scf::YieldOp::create(nb, nl,
+                             ValueRange{arith::MinSIOp::create(nb, nl, minMax[0], v),
+                                        arith::MaxSIOp::create(nb, nl, minMax[1], v)});
+      });
+  Value none = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, n, idx(b, l, 0));
+  Value least = arith::SelectOp::create(b, l, none, i64Const(b, l, 0), loop.getResult(0));
+  // Wrapping subtraction gives the span exactly, read as unsigned.
+  Value span = arith::SelectOp::create(
+      b, l, none, i64Const(b, l, 0),
+      arith::SubIOp::create(b, l, loop.getResult(1), loop.getResult(0)));
+  return {least, span};
+}
+
+/// Replaces `op` (a width or aggregate over `select`) by
+///   scf.if (the keys' span < 4 L + 1024) { grouped(least, buckets) } else { dense copy }
+void replaceGrouped(PatternRewriter &rewriter, Operation *op, SelectOp select,
+                    function_ref<Value(OpBuilder &, Location, Value least, Value buckets)> grouped) {
+  Location l = op->getLoc();
+  Value keys = select.getKeys();
+  auto [least, span] = keyRange(rewriter, l, keys);
+  Value n = arith::IndexCastOp::create(rewriter, l, rewriter.getI64Type(),
+                                       tensor::DimOp::create(rewriter, l, keys, 0));
+  Value limit = arith::AddIOp::create(
+      rewriter, l, arith::MulIOp::create(rewriter, l, n, i64Const(rewriter, l, 4)),
+      i64Const(rewriter, l, 1024));
+  Value small = arith::CmpIOp::create(rewriter, l, arith::CmpIPredicate::ult, span, limit);
+  Type type = op->getResult(0).getType();
+  auto branch = scf::IfOp::create(rewriter, l, TypeRange{type}, small, /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(branch.thenBlock());
+    Value buckets = arith::IndexCastOp::create(
+        rewriter, l, rewriter.getIndexType(),
+        arith::AddIOp::create(rewriter, l, span, i64Const(rewriter, l, 1)));
+    scf::YieldOp::create(rewriter, l, grouped(rewriter, l, least, buckets));
+    rewriter.setInsertionPointToStart(branch.elseBlock());
+    IRMapping map;
+    Operation *dense = rewriter.clone(*select, map);
+    dense->setAttr(kDenseFallback, rewriter.getUnitAttr());
+    Operation *copy = rewriter.clone(*op, map);
+    copy->setAttr(kDenseFallback, rewriter.getUnitAttr());
+    scf::YieldOp::create(rewriter, l, copy->getResult(0));
+  }
+  rewriter.replaceOp(op, branch.getResults());
+}
+
+/// Per bucket (key value - least): how many keys hold it and, with
+/// `values`, the sum of theirs (added in key order).
+std::pair<Value, Value> bucketSums(OpBuilder &b, Location l, Value keys, Value values,
+                                   Type sumType, Value least, Value buckets) {
+  Type i64 = b.getI64Type();
+  auto zeros = [&](Type t) {
+    Value empty = tensor::EmptyOp::create(b, l, ArrayRef<OpFoldResult>{buckets}, t);
+    Value zero = arith::ConstantOp::create(b, l, t, b.getZeroAttr(t));
+    return linalg::FillOp::create(b, l, zero, empty).getResult(0);
+  };
+  SmallVector<Value> init = {zeros(i64)};
+  if (values)
+    init.push_back(zeros(sumType));
+  Value n = tensor::DimOp::create(b, l, keys, 0);
+  auto loop = scf::ForOp::create(
+      b, l, idx(b, l, 0), n, idx(b, l, 1), init,
+      [&](OpBuilder &nb, Location nl, Value k, ValueRange tables) {
+        Value key = raspc::convertScalar(nb, nl, tensor::ExtractOp::create(nb, nl, keys, k), i64);
+        Value bucket = arith::IndexCastOp::create(nb, nl, nb.getIndexType(),
+                                                  arith::SubIOp::create(nb, nl, key, least));
+        Value count = arith::AddIOp::create(
+            nb, nl, tensor::ExtractOp::create(nb, nl, tables[0], bucket), i64Const(nb, nl, 1));
+        SmallVector<Value> next = {tensor::InsertOp::create(nb, nl, count, tables[0], bucket)};
+        if (values) {
+          Value v = raspc::convertScalar(nb, nl, tensor::ExtractOp::create(nb, nl, values, k),
+                                         sumType);
+          Value old = tensor::ExtractOp::create(nb, nl, tables[1], bucket);
+          Value sum = isa<FloatType>(sumType) ? Value(arith::AddFOp::create(nb, nl, old, v))
+                                              : Value(arith::AddIOp::create(nb, nl, old, v));
+          next.push_back(tensor::InsertOp::create(nb, nl, sum, tables[1], bucket));
+        }
+        scf::YieldOp::create(nb, nl, next);
+      });
+  return {loop.getResult(0), values ? loop.getResult(1) : Value()};
+}
+
+/// The bucket of query q's value, and whether there is one (a value below
+/// the least wraps past the last bucket, read as unsigned).
+std::pair<Value, Value> queryBucket(OpBuilder &b, Location l, Value queries, Value q, Value least,
+                                    Value buckets) {
+  Type i64 = b.getI64Type();
+  Value v = raspc::convertScalar(b, l, tensor::ExtractOp::create(b, l, queries, q), i64);
+  Value offset = arith::SubIOp::create(b, l, v, least);
+  Value inside = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, offset,
+                                       arith::IndexCastOp::create(b, l, i64, buckets));
+  Value bucket = arith::IndexCastOp::create(
+      b, l, b.getIndexType(), arith::SelectOp::create(b, l, inside, offset, i64Const(b, l, 0)));
+  return {bucket, inside};
+}
+
+struct GroupedSelectorWidth : OpRewritePattern<SelectorWidthOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SelectorWidthOp op, PatternRewriter &rewriter) const override {
+    auto select = op.getSelector().getDefiningOp<SelectOp>();
+    if (op->hasAttr(kDenseFallback) || !groupable(select))
+      return rewriter.notifyMatchFailure(op, "not == on integers");
+    Type countType = op.getResult().getType().getElementType();
+    if (countType.isIndex())
+      return rewriter.notifyMatchFailure(op, "index counts are not lowered");
+    replaceGrouped(rewriter, op, select, [&](OpBuilder &b, Location l, Value least, Value buckets) {
+      Value counts = bucketSums(b, l, select.getKeys(), {}, {}, least, buckets).first;
+      Value queries = tensor::DimOp::create(b, l, select.getQueries(), 0);
+      return generate(b, l, op.getResult().getType(), queries,
+                      [&](OpBuilder &nb, Location nl, Value q) {
+                        auto [bucket, inside] =
+                            queryBucket(nb, nl, select.getQueries(), q, least, buckets);
+                        Value count = arith::SelectOp::create(
+                            nb, nl, inside, tensor::ExtractOp::create(nb, nl, counts, bucket),
+                            i64Const(nb, nl, 0));
+                        return raspc::convertScalar(nb, nl, count, countType);
+                      });
+    });
+    return success();
+  }
+};
+
+struct GroupedAggregate : OpRewritePattern<AggregateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AggregateOp op, PatternRewriter &rewriter) const override {
+    auto select = op.getSelector().getDefiningOp<SelectOp>();
+    if (op->hasAttr(kDenseFallback) || !groupable(select))
+      return rewriter.notifyMatchFailure(op, "not == on integers");
+    Type valueElem = op.getValues().getType().getElementType();
+    Type resultElem = op.getResult().getType().getElementType();
+    if (valueElem.isIndex() || resultElem.isIndex())
+      return rewriter.notifyMatchFailure(op, "index sequences are not lowered");
+    Type sumType = raspc::aggregateSumType(op);
+    replaceGrouped(rewriter, op, select, [&](OpBuilder &b, Location l, Value least, Value buckets) {
+      auto [counts, sums] =
+          bucketSums(b, l, select.getKeys(), op.getValues(), sumType, least, buckets);
+      Value queries = tensor::DimOp::create(b, l, select.getQueries(), 0);
+      return generate(b, l, op.getResult().getType(), queries,
+                      [&](OpBuilder &nb, Location nl, Value q) {
+                        auto [bucket, inside] =
+                            queryBucket(nb, nl, select.getQueries(), q, least, buckets);
+                        Value count = arith::SelectOp::create(
+                            nb, nl, inside, tensor::ExtractOp::create(nb, nl, counts, bucket),
+                            i64Const(nb, nl, 0));
+                        Value sum = tensor::ExtractOp::create(nb, nl, sums, bucket);
+                        return raspc::finishAggregate(nb, nl, op, sum, count);
+                      });
+    });
+    return success();
+  }
+};
+
 struct ConvertSelectsToScans : raspc::impl::ConvertSelectsToScansBase<ConvertSelectsToScans> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
@@ -212,5 +402,6 @@ struct ConvertSelectsToScans : raspc::impl::ConvertSelectsToScansBase<ConvertSel
 } // namespace
 
 void raspc::populateSelectScanPatterns(RewritePatternSet &patterns) {
-  patterns.add<AggregateScan, SelectorWidthScan>(patterns.getContext());
+  patterns.add<AggregateScan, SelectorWidthScan, GroupedSelectorWidth, GroupedAggregate>(
+      patterns.getContext());
 }

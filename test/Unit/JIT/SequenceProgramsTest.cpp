@@ -169,8 +169,66 @@ TEST_P(SequenceProgramsTest, IndexRangeSelects) {
   }
 }
 
+// `==` on integers groups the keys by value (convert-selects-to-scans):
+// widths, numerical and categorical means, queries that are not the keys
+// (some values no key holds), and keys spread too widely to group, which
+// take the dense path; all against the definition.
+TEST_P(SequenceProgramsTest, EqualitySelects) {
+  const size_t n = GetParam();
+  for (int spread : {5, 1000000000}) {
+    SCOPED_TRACE("values in [-" + std::to_string(spread) + ", " + std::to_string(spread) + "]");
+    std::vector<int> input = randomInts(n, -spread, spread, 6);
+    auto width = compile("def w(tokens: int) { return selector_width(select(tokens, tokens + 1, ==)); }");
+    auto mean = compile("def m(tokens: int) { return aggregate(select(tokens, tokens, ==), "
+                        "numerical(indices)); }");
+    auto categorical = compile("def c(tokens: int) { return aggregate(select(tokens, tokens - 2, "
+                               "==), indices, default=-5); }");
+    ASSERT_TRUE(width && mean && categorical);
+    std::vector<std::string> widths = run(*width, toStrings(input)),
+                             means = run(*mean, toStrings(input)),
+                             values = run(*categorical, toStrings(input));
+    ASSERT_EQ(widths.size(), n);
+    for (size_t q = 0; q < n; ++q) {
+      int64_t plusOne = 0, same = 0, sameSum = 0, minusTwo = 0, minusTwoSum = 0;
+      for (size_t k = 0; k < n; ++k) {
+        plusOne += input[k] == input[q] + 1;
+        if (input[k] == input[q]) {
+          ++same;
+          sameSum += static_cast<int64_t>(k);
+        }
+        if (input[k] == input[q] - 2) {
+          ++minusTwo;
+          minusTwoSum += static_cast<int64_t>(k);
+        }
+      }
+      EXPECT_EQ(widths[q], std::to_string(plusOne)) << "query " << q;
+      double expected = static_cast<double>(sameSum) / same;
+      EXPECT_NEAR(std::stod(means[q]), expected, 1e-4 * (1 + expected)) << "query " << q;
+      EXPECT_EQ(values[q], std::to_string(minusTwo ? minusTwoSum / minusTwo : -5))
+          << "query " << q;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Lengths, SequenceProgramsTest,
                          ::testing::Values(1, 7, 64, 1000));
+
+// A histogram of 200 000 tokens: grouped in O(L), where the selector
+// matrix would be 40 GB.
+TEST(SequencePrograms, HistogramNeedsNoMatrix) {
+  auto program = compile(R"(
+    def histogram(tokens) { return selector_width(select(tokens, tokens, ==)); })");
+  ASSERT_TRUE(program);
+  const size_t n = 200000;
+  std::vector<std::string> input(n);
+  for (size_t i = 0; i < n; ++i)
+    input[i] = i % 4 == 0 ? "a" : "b";
+  std::vector<std::string> out = run(*program, input);
+  ASSERT_EQ(out.size(), n);
+  EXPECT_EQ(out[0], "50000");
+  EXPECT_EQ(out[1], "150000");
+  EXPECT_EQ(out[n - 1], "150000");
+}
 
 // At 200 000 positions the selector matrix would be 40 GB: the prefix
 // mean and the width over index ranges take O(L) instead.
