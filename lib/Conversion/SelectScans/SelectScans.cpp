@@ -148,6 +148,16 @@ bool needsSuffix(Comparison c) {
   return c == Comparison::gt || c == Comparison::ge || c == Comparison::ne;
 }
 
+/// Element types the rewrites lower (index sequences stay, as in
+/// convert-attn-to-linalg).
+bool lowerableTypes(AggregateOp op) {
+  return !op.getValues().getType().getElementType().isIndex() &&
+         !op.getResult().getType().getElementType().isIndex();
+}
+bool lowerableTypes(SelectorWidthOp op) {
+  return !op.getResult().getType().getElementType().isIndex();
+}
+
 /// A sequence of the queries' length from `body(q)`.
 Value generate(OpBuilder &b, Location l, RankedTensorType type, Value length,
                function_ref<Value(OpBuilder &, Location, Value)> body) {
@@ -162,12 +172,8 @@ struct AggregateScan : OpRewritePattern<AggregateOp> {
   LogicalResult matchAndRewrite(AggregateOp op, PatternRewriter &rewriter) const override {
     auto select = op.getSelector().getDefiningOp<SelectOp>();
     std::optional<Comparison> c = scannable(select);
-    if (!c)
+    if (!c || !lowerableTypes(op))
       return rewriter.notifyMatchFailure(op, "not a select of index ranges");
-    Type valueElem = op.getValues().getType().getElementType();
-    Type resultElem = op.getResult().getType().getElementType();
-    if (valueElem.isIndex() || resultElem.isIndex())
-      return rewriter.notifyMatchFailure(op, "index sequences are not lowered");
     Location l = op.getLoc();
     Value values = op.getValues();
     Type sumType = raspc::aggregateSumType(op);
@@ -192,11 +198,9 @@ struct SelectorWidthScan : OpRewritePattern<SelectorWidthOp> {
   LogicalResult matchAndRewrite(SelectorWidthOp op, PatternRewriter &rewriter) const override {
     auto select = op.getSelector().getDefiningOp<SelectOp>();
     std::optional<Comparison> c = scannable(select);
-    if (!c)
+    if (!c || !lowerableTypes(op))
       return rewriter.notifyMatchFailure(op, "not a select of index ranges");
     Type countType = op.getResult().getType().getElementType();
-    if (countType.isIndex())
-      return rewriter.notifyMatchFailure(op, "index counts are not lowered");
     Location l = op.getLoc();
     Value keys = tensor::DimOp::create(rewriter, l, select.getKeys(), 0);
     Value queries = tensor::DimOp::create(rewriter, l, select.getQueries(), 0);
@@ -338,11 +342,9 @@ struct GroupedSelectorWidth : OpRewritePattern<SelectorWidthOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(SelectorWidthOp op, PatternRewriter &rewriter) const override {
     auto select = op.getSelector().getDefiningOp<SelectOp>();
-    if (op->hasAttr(kDenseFallback) || !groupable(select))
+    if (op->hasAttr(kDenseFallback) || !groupable(select) || !lowerableTypes(op))
       return rewriter.notifyMatchFailure(op, "not == on integers");
     Type countType = op.getResult().getType().getElementType();
-    if (countType.isIndex())
-      return rewriter.notifyMatchFailure(op, "index counts are not lowered");
     replaceGrouped(rewriter, op, select, [&](OpBuilder &b, Location l, Value least, Value buckets) {
       Value counts = bucketSums(b, l, select.getKeys(), {}, {}, least, buckets).first;
       Value queries = tensor::DimOp::create(b, l, select.getQueries(), 0);
@@ -364,12 +366,8 @@ struct GroupedAggregate : OpRewritePattern<AggregateOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AggregateOp op, PatternRewriter &rewriter) const override {
     auto select = op.getSelector().getDefiningOp<SelectOp>();
-    if (op->hasAttr(kDenseFallback) || !groupable(select))
+    if (op->hasAttr(kDenseFallback) || !groupable(select) || !lowerableTypes(op))
       return rewriter.notifyMatchFailure(op, "not == on integers");
-    Type valueElem = op.getValues().getType().getElementType();
-    Type resultElem = op.getResult().getType().getElementType();
-    if (valueElem.isIndex() || resultElem.isIndex())
-      return rewriter.notifyMatchFailure(op, "index sequences are not lowered");
     Type sumType = raspc::aggregateSumType(op);
     replaceGrouped(rewriter, op, select, [&](OpBuilder &b, Location l, Value least, Value buckets) {
       auto [counts, sums] =
