@@ -25,10 +25,13 @@ def ConvertSelectsToScans : Pass<"convert-selects-to-scans", "::mlir::func::Func
     one pass finds their least value and span; where the span is under
     4 L + 1024, one pass counts the keys (and sums their values, in key
     order) per value and each query reads its own value's bucket (none:
-    count 0). Otherwise the dense select and op run, cloned into the else
+    count 0). A `where` predicate of the form `key == f(query)` (f reading
+    the query, constants and outside values: shift_by's
+    `key == query - k`) groups the same way, each query reading the bucket
+    of f of its value (f's ops cloned per query).
+    Otherwise the dense select and op run, cloned into the else
     branch of an `scf.if` and marked `raspc.dense_fallback`, which the
-    patterns leave alone. Shifts and reversals by index arithmetic and
-    orderings of other keys are not yet taken.
+    patterns leave alone. Orderings (`<`) of other keys are not yet taken.
 
     ```mlir
     // Before

@@ -128,3 +128,49 @@ func.func @histogram(%t: tensor<?xi32>) -> tensor<?xi64> {
   %w = attn.selector_width %sel : tensor<?xi64>
   return %w : tensor<?xi64>
 }
+
+// -----
+
+// A predicate `key == f(query)` (shift_by's `key == query - 2`) groups the
+// same way: each query reads the bucket of f of its value, f's ops cloned
+// per query. A predicate that reads the key elsewhere stays dense.
+// CHECK-LABEL: func.func @shift
+// CHECK: scf.if
+// CHECK: tensor.generate
+// CHECK: %[[QV:.*]] = tensor.extract %{{.*}}[%{{.*}}] : tensor<?xi64>
+// CHECK: %[[F:.*]] = arith.subi %[[QV]], %{{.*}} : i64
+// CHECK: arith.subi %[[F]], %{{.*}} : i64
+// CHECK: } else {
+// CHECK: attn.select {{.*}} {raspc.dense_fallback}
+// CHECK-LABEL: func.func @not_a_function_of_the_query
+// CHECK-NOT: scf.if
+// CHECK: attn.select
+// CHECK: attn.aggregate
+func.func @shift(%v: tensor<?xi32>) -> tensor<?xi32> {
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %v, %c0 : tensor<?xi32>
+  %idx = tensor.generate %n {
+  ^bb0(%i: index):
+    %x = arith.index_cast %i : index to i64
+    tensor.yield %x : i64
+  } : tensor<?xi64>
+  %sel = attn.select %idx, %idx : tensor<?xi64>, tensor<?xi64> where {
+  ^bb0(%k: i64, %q: i64):
+    %two = arith.constant 2 : i64
+    %f = arith.subi %q, %two : i64
+    %b = arith.cmpi eq, %k, %f : i64
+    attn.yield %b : i1
+  }
+  %r = attn.aggregate categorical %sel, %v : tensor<?xi32> -> tensor<?xi32> default -1
+  return %r : tensor<?xi32>
+}
+func.func @not_a_function_of_the_query(%t: tensor<?xi64>, %v: tensor<?xi64>) -> tensor<?xi64> {
+  %sel = attn.select %t, %t : tensor<?xi64>, tensor<?xi64> where {
+  ^bb0(%k: i64, %q: i64):
+    %s = arith.addi %k, %q : i64
+    %b = arith.cmpi eq, %k, %s : i64
+    attn.yield %b : i1
+  }
+  %r = attn.aggregate categorical %sel, %v : tensor<?xi64> -> tensor<?xi64> default 0
+  return %r : tensor<?xi64>
+}

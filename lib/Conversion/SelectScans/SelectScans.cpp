@@ -12,7 +12,9 @@
 // `==` on integers (tokens, ints) groups instead: each key adds its value
 // to its own bucket, one bucket per integer between the keys' least and
 // greatest, and each query reads the bucket of its own value (RASP's
-// histogram). Where the keys' values span 4 L + 1024 buckets or more, the
+// histogram); a predicate `key == f(query)` (shift_by's `key == query - k`)
+// groups the same way, each query reading the bucket of f of its value.
+// Where the keys' values span 4 L + 1024 buckets or more, the
 // dense lowering runs instead (both are emitted, behind an scf.if).
 //
 //===----------------------------------------------------------------------===//
@@ -29,6 +31,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <limits>
@@ -218,13 +221,60 @@ struct SelectorWidthScan : OpRewritePattern<SelectorWidthOp> {
 /// leave it to convert-attn-to-linalg.
 constexpr llvm::StringLiteral kDenseFallback = "raspc.dense_fallback";
 
-/// `select(keys, queries, ==)` on integers (not indices, which scan).
+/// A `where` predicate of the form `key == f(query)`: the value f
+/// compares the key with (computed from the query alone), else null.
+Value keyEqualsFunctionOfQuery(SelectOp select) {
+  Region &region = select.getPredicate();
+  if (region.empty() || !region.hasOneBlock())
+    return {};
+  Block &body = region.front();
+  if (body.getNumArguments() != 2)
+    return {};
+  Value key = body.getArgument(0);
+  auto cmp = body.getTerminator()->getOperand(0).getDefiningOp<arith::CmpIOp>();
+  if (!cmp || cmp.getPredicate() != arith::CmpIPredicate::eq)
+    return {};
+  Value other = cmp.getLhs() == key ? cmp.getRhs() : cmp.getRhs() == key ? cmp.getLhs() : Value();
+  if (!other || other == key)
+    return {};
+  // f reads the query, constants and values from outside, never the key,
+  // through pure ops without regions (cloned per query).
+  for (Operation &op : body.without_terminator()) {
+    if (&op == cmp.getOperation())
+      continue;
+    if (op.getNumRegions() || !isPure(&op) || llvm::is_contained(op.getOperands(), key))
+      return {};
+  }
+  return other;
+}
+
+/// `select(keys, queries, ==)`, or `key == f(query)`, on integers (not
+/// indices with indices, which scan).
 bool groupable(SelectOp select) {
-  if (!select || select.getComparison() != Comparison::eq || scannable(select))
+  if (!select || scannable(select) || !isa<IntegerType>(select.getKeys().getType().getElementType()))
     return false;
-  Type k = select.getKeys().getType().getElementType();
-  Type q = select.getQueries().getType().getElementType();
-  return k == q && isa<IntegerType>(k);
+  if (select.getComparison() == Comparison::eq)
+    return select.getKeys().getType().getElementType() ==
+           select.getQueries().getType().getElementType();
+  Value f = select.getComparison() ? Value() : keyEqualsFunctionOfQuery(select);
+  return f && f.getType() == select.getKeys().getType().getElementType();
+}
+
+/// What query q's value must equal for a key to be selected: the query's
+/// value, or f of it (the predicate's ops cloned at the builder).
+Value queryTarget(OpBuilder &b, Location l, SelectOp select, Value q) {
+  Value query = tensor::ExtractOp::create(b, l, select.getQueries(), q);
+  if (select.getComparison())
+    return query;
+  Block &body = select.getPredicate().front();
+  IRMapping map;
+  map.map(body.getArgument(1), query);
+  Value f = keyEqualsFunctionOfQuery(select);
+  Operation *compare = body.getTerminator()->getOperand(0).getDefiningOp();
+  for (Operation &op : body.without_terminator())
+    if (&op != compare)
+      b.clone(op, map);
+  return map.lookupOrDefault(f);
 }
 
 Value i64Const(OpBuilder &b, Location l, int64_t v) {
@@ -324,12 +374,12 @@ std::pair<Value, Value> bucketSums(OpBuilder &b, Location l, Value keys, Value v
   return {loop.getResult(0), values ? loop.getResult(1) : Value()};
 }
 
-/// The bucket of query q's value, and whether there is one (a value below
-/// the least wraps past the last bucket, read as unsigned).
-std::pair<Value, Value> queryBucket(OpBuilder &b, Location l, Value queries, Value q, Value least,
-                                    Value buckets) {
+/// The bucket of query q's target (queryTarget), and whether there is one
+/// (a value below the least wraps past the last bucket, read as unsigned).
+std::pair<Value, Value> queryBucket(OpBuilder &b, Location l, SelectOp select, Value q,
+                                    Value least, Value buckets) {
   Type i64 = b.getI64Type();
-  Value v = raspc::convertScalar(b, l, tensor::ExtractOp::create(b, l, queries, q), i64);
+  Value v = raspc::convertScalar(b, l, queryTarget(b, l, select, q), i64);
   Value offset = arith::SubIOp::create(b, l, v, least);
   Value inside = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, offset,
                                        arith::IndexCastOp::create(b, l, i64, buckets));
@@ -351,7 +401,7 @@ struct GroupedSelectorWidth : OpRewritePattern<SelectorWidthOp> {
       return generate(b, l, op.getResult().getType(), queries,
                       [&](OpBuilder &nb, Location nl, Value q) {
                         auto [bucket, inside] =
-                            queryBucket(nb, nl, select.getQueries(), q, least, buckets);
+                            queryBucket(nb, nl, select, q, least, buckets);
                         Value count = arith::SelectOp::create(
                             nb, nl, inside, tensor::ExtractOp::create(nb, nl, counts, bucket),
                             i64Const(nb, nl, 0));
@@ -376,7 +426,7 @@ struct GroupedAggregate : OpRewritePattern<AggregateOp> {
       return generate(b, l, op.getResult().getType(), queries,
                       [&](OpBuilder &nb, Location nl, Value q) {
                         auto [bucket, inside] =
-                            queryBucket(nb, nl, select.getQueries(), q, least, buckets);
+                            queryBucket(nb, nl, select, q, least, buckets);
                         Value count = arith::SelectOp::create(
                             nb, nl, inside, tensor::ExtractOp::create(nb, nl, counts, bucket),
                             i64Const(nb, nl, 0));

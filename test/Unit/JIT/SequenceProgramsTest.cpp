@@ -210,6 +210,29 @@ TEST_P(SequenceProgramsTest, EqualitySelects) {
   }
 }
 
+// `key == f(query)` groups too: shifts of indices (shift_by) and of other
+// integer keys, against the definition.
+TEST_P(SequenceProgramsTest, KeyEqualsFunctionOfQuery) {
+  const size_t n = GetParam();
+  std::vector<int> input = randomInts(n, -20, 20, 7);
+  auto shift = compile("def s(tokens: int) { return aggregate(select(indices, indices, "
+                       "key == query - 3), tokens, default=99); }");
+  auto byValue = compile("def v(tokens: int) { return selector_width(select(tokens, tokens, "
+                         "key == query * 2 + 1)); }");
+  ASSERT_TRUE(shift && byValue);
+  std::vector<std::string> shifted = run(*shift, toStrings(input)),
+                           widths = run(*byValue, toStrings(input));
+  ASSERT_EQ(shifted.size(), n);
+  ASSERT_EQ(widths.size(), n);
+  for (size_t q = 0; q < n; ++q) {
+    EXPECT_EQ(shifted[q], std::to_string(q >= 3 ? input[q - 3] : 99)) << "query " << q;
+    int64_t count = 0;
+    for (size_t k = 0; k < n; ++k)
+      count += input[k] == input[q] * 2 + 1;
+    EXPECT_EQ(widths[q], std::to_string(count)) << "query " << q;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Lengths, SequenceProgramsTest,
                          ::testing::Values(1, 7, 64, 1000));
 
