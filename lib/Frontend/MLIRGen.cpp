@@ -11,6 +11,7 @@
 #include "MLIRGen.h"
 
 #include "Attn/IR/AttnOps.h"
+#include "Conversion/Utils/OutlinedFunctions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -23,7 +24,6 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/IR/OperationSupport.h"
 #include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -116,8 +116,8 @@ private:
   };
   CallState *currentCall = nullptr;
   std::optional<SymbolTable> symbols;
-  /// Functions emitted for calls, by their number of operations.
-  llvm::DenseMap<unsigned, SmallVector<func::FuncOp>> callFunctions;
+  /// Functions emitted for calls, one per distinct body.
+  raspc::OutlinedFunctions callFunctions;
 
   Location loc(ast::Loc l) {
     if (!l.isValid())
@@ -534,19 +534,9 @@ void Generator::emitCall(int id) {
   currentCall = nullptr;
   values = std::move(state.outerValues);
 
-  unsigned size = 0;
-  callee.walk([&](Operation *) { ++size; });
-  SmallVector<func::FuncOp> &sameSize = callFunctions[size];
-  auto earlier = llvm::find_if(sameSize, [&](func::FuncOp f) {
-    return f.getFunctionType() == callee.getFunctionType() &&
-           OperationEquivalence::isRegionEquivalentTo(&f.getBody(), &callee.getBody(),
-                                                      OperationEquivalence::IgnoreLocations);
-  });
-  if (earlier != sameSize.end()) {
+  if (func::FuncOp earlier = callFunctions.findEquivalent(callee)) {
     symbols->erase(callee);
-    callee = *earlier;
-  } else {
-    sameSize.push_back(callee);
+    callee = earlier;
   }
 
   builder.restoreInsertionPoint(caller);
@@ -583,8 +573,8 @@ Value Generator::emit(const Node *n) {
   }
   if (Value v = lookup(n))
     return v;
-  if (outlinedCall(n)) {
-    emitCall(outlinedCall(n)); // its inputs are emitted (emitOperandsFirst)
+  if (int id = outlinedCall(n)) {
+    emitCall(id); // its inputs are emitted (emitOperandsFirst)
     return values.lookup(n);
   }
   Value v = emitOutside(n);

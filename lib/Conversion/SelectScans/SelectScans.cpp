@@ -374,10 +374,11 @@ std::pair<Value, Value> bucketSums(OpBuilder &b, Location l, Value keys, Value v
   return {loop.getResult(0), values ? loop.getResult(1) : Value()};
 }
 
-/// The bucket of query q's target (queryTarget), and whether there is one
-/// (a value below the least wraps past the last bucket, read as unsigned).
+/// The bucket of query q's target (queryTarget), and how many keys it
+/// holds (`counts`): 0 where there is no such bucket (a value below the
+/// least wraps past the last one, read as unsigned).
 std::pair<Value, Value> queryBucket(OpBuilder &b, Location l, SelectOp select, Value q,
-                                    Value least, Value buckets) {
+                                    Value least, Value buckets, Value counts) {
   Type i64 = b.getI64Type();
   Value v = raspc::convertScalar(b, l, queryTarget(b, l, select, q), i64);
   Value offset = arith::SubIOp::create(b, l, v, least);
@@ -385,7 +386,10 @@ std::pair<Value, Value> queryBucket(OpBuilder &b, Location l, SelectOp select, V
                                        arith::IndexCastOp::create(b, l, i64, buckets));
   Value bucket = arith::IndexCastOp::create(
       b, l, b.getIndexType(), arith::SelectOp::create(b, l, inside, offset, i64Const(b, l, 0)));
-  return {bucket, inside};
+  Value count = arith::SelectOp::create(b, l, inside,
+                                        tensor::ExtractOp::create(b, l, counts, bucket),
+                                        i64Const(b, l, 0));
+  return {bucket, count};
 }
 
 struct GroupedSelectorWidth : OpRewritePattern<SelectorWidthOp> {
@@ -400,11 +404,8 @@ struct GroupedSelectorWidth : OpRewritePattern<SelectorWidthOp> {
       Value queries = tensor::DimOp::create(b, l, select.getQueries(), 0);
       return generate(b, l, op.getResult().getType(), queries,
                       [&](OpBuilder &nb, Location nl, Value q) {
-                        auto [bucket, inside] =
-                            queryBucket(nb, nl, select, q, least, buckets);
-                        Value count = arith::SelectOp::create(
-                            nb, nl, inside, tensor::ExtractOp::create(nb, nl, counts, bucket),
-                            i64Const(nb, nl, 0));
+                        Value count =
+                            queryBucket(nb, nl, select, q, least, buckets, counts).second;
                         return raspc::convertScalar(nb, nl, count, countType);
                       });
     });
@@ -425,11 +426,8 @@ struct GroupedAggregate : OpRewritePattern<AggregateOp> {
       Value queries = tensor::DimOp::create(b, l, select.getQueries(), 0);
       return generate(b, l, op.getResult().getType(), queries,
                       [&](OpBuilder &nb, Location nl, Value q) {
-                        auto [bucket, inside] =
-                            queryBucket(nb, nl, select, q, least, buckets);
-                        Value count = arith::SelectOp::create(
-                            nb, nl, inside, tensor::ExtractOp::create(nb, nl, counts, bucket),
-                            i64Const(nb, nl, 0));
+                        auto [bucket, count] =
+                            queryBucket(nb, nl, select, q, least, buckets, counts);
                         Value sum = tensor::ExtractOp::create(nb, nl, sums, bucket);
                         return raspc::finishAggregate(nb, nl, op, sum, count);
                       });
